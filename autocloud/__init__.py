@@ -1,0 +1,1 @@
+"""autocloud: regional connected-vehicle platforms on Azure and local Kubernetes, kept in region."""

@@ -1,0 +1,78 @@
+"""How autocloud runs the Pulumi engine offline: built CLI, file backend, encrypted secrets.
+
+Every entry point (CLI, rollouts, tests) takes its environment from `engine_env()`, so nobody has
+to export Pulumi variables by hand and nothing reaches for the network.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+from pulumi import automation as auto
+
+from autocloud import cluster
+from autocloud.paths import REPO_ROOT, STATE_DIR, TOOLCHAIN_BIN, TOOLCHAIN_DIR
+from autocloud.toolchain import PULUMI_HOME
+
+
+def backend_dir(state_dir: Path = STATE_DIR) -> Path:
+    return state_dir / "backend"
+
+
+def passphrase_file(state_dir: Path = STATE_DIR) -> Path:
+    """A random passphrase made once per checkout; it encrypts every secret in the local state."""
+    path = state_dir / "passphrase"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(32) + "\n")
+        path.chmod(0o600)
+    return path
+
+
+def engine_env(state_dir: Path = STATE_DIR, kubeconfig: Path | None = None) -> dict[str, str]:
+    backend = backend_dir(state_dir)
+    backend.mkdir(parents=True, exist_ok=True)
+    env = {
+        "PATH": f"{TOOLCHAIN_BIN}{os.pathsep}{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        "PULUMI_HOME": str(PULUMI_HOME),
+        "PULUMI_IGNORE_AMBIENT_PLUGINS": "true",
+        "PULUMI_BACKEND_URL": backend.as_uri(),
+        "PULUMI_CONFIG_PASSPHRASE_FILE": str(passphrase_file(state_dir)),
+        "PULUMI_SKIP_UPDATE_CHECK": "true",
+        "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
+        "PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK": "true",
+        "PULUMI_DIY_BACKEND_NO_LEGACY_WARNING": "true",
+        "KUBECONFIG": str(kubeconfig or cluster.kubeconfig_path()),
+    }
+    return env
+
+
+def pulumi_command() -> auto.PulumiCommand:
+    if not (TOOLCHAIN_BIN / "pulumi").is_file():
+        raise FileNotFoundError(f"{TOOLCHAIN_BIN / 'pulumi'} is missing: build the toolchain first (make toolchain)")
+    return auto.PulumiCommand(root=str(TOOLCHAIN_DIR), skip_version_check=True)
+
+
+OVERRIDES_ENV = "AUTOCLOUD_CONFIG_OVERRIDES"
+"""Per-run config overrides (JSON object of `namespace:key` -> value) that the program applies on top
+of the stack file; rollouts use it so a rollout never rewrites the stack files in the repository."""
+
+
+def select_stack(
+    stack: str,
+    work_dir: Path = REPO_ROOT,
+    state_dir: Path = STATE_DIR,
+    kubeconfig: Path | None = None,
+    overrides: Mapping[str, str | int | float | bool] | None = None,
+) -> auto.Stack:
+    """Create or select a stack of the project in work_dir on the local backend."""
+    env = engine_env(state_dir, kubeconfig)
+    if overrides:
+        env[OVERRIDES_ENV] = json.dumps(dict(overrides), sort_keys=True)
+    opts = auto.LocalWorkspaceOptions(work_dir=str(work_dir), env_vars=env, pulumi_command=pulumi_command())
+    return auto.create_or_select_stack(stack_name=stack, work_dir=str(work_dir), opts=opts)

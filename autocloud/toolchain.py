@@ -1,0 +1,360 @@
+"""Build the Go tools autocloud runs (Pulumi CLI, language host, Kubernetes provider, control plane).
+
+Nothing prebuilt can be downloaded on the machines this runs on, but the Go module proxy answers, so
+every tool is built from its module. Versions live in `toolchain/versions.json`; each tool's build
+inputs (its version entry, its wrapper module under `toolchain/go/<tool>/`, the Go version) are
+hashed into a stamp, and a tool whose stamp matches is not rebuilt.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from autocloud.paths import REPO_ROOT, TOOLCHAIN_BIN, TOOLCHAIN_DIR
+
+TOOLCHAIN_SRC = REPO_ROOT / "toolchain"
+VERSIONS_FILE = TOOLCHAIN_SRC / "versions.json"
+WRAPPERS = TOOLCHAIN_SRC / "go"
+STAMPS = TOOLCHAIN_DIR / "stamps"
+LOGS = TOOLCHAIN_DIR / "logs"
+WORK = TOOLCHAIN_DIR / "src"
+
+HEARTBEAT_SECONDS = 30.0
+
+
+class ToolchainError(Exception):
+    """A build step failed or a prerequisite is missing; the message is one line for the user."""
+
+
+@dataclass(frozen=True)
+class Tool:
+    """One buildable tool: the binaries it installs into `.toolchain/bin` and how to build them."""
+
+    name: str
+    binaries: tuple[str, ...]
+    build: Callable[[Builder, dict[str, str]], None]
+
+
+def load_versions(path: Path = VERSIONS_FILE) -> dict[str, dict[str, str]]:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ToolchainError(f"{path}: cannot read pinned versions: {exc}") from exc
+    return {name: entry for name, entry in data.items() if not name.startswith("_")}
+
+
+def wrapper_digest(tool: str, wrappers: Path = WRAPPERS) -> str:
+    """Hash every file of a tool's wrapper module, so an edited go.mod or source triggers a rebuild."""
+    digest = hashlib.sha256()
+    folder = wrappers / tool
+    if folder.is_dir():
+        for file in sorted(p for p in folder.rglob("*") if p.is_file()):
+            digest.update(file.relative_to(folder).as_posix().encode())
+            digest.update(file.read_bytes())
+    return digest.hexdigest()
+
+
+def stamp_for(tool: str, entry: dict[str, str], go_version: str, wrappers: Path = WRAPPERS) -> str:
+    payload = json.dumps(
+        {"tool": tool, "entry": entry, "go": go_version, "wrapper": wrapper_digest(tool, wrappers)},
+        sort_keys=True,
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def is_current(tool: Tool, stamp: str, bin_dir: Path = TOOLCHAIN_BIN, stamps: Path = STAMPS) -> bool:
+    stamp_file = stamps / f"{tool.name}.stamp"
+    if not stamp_file.is_file() or stamp_file.read_text().strip() != stamp:
+        return False
+    return all((bin_dir / binary).is_file() for binary in tool.binaries)
+
+
+def write_stamp(tool: Tool, stamp: str, stamps: Path = STAMPS) -> None:
+    stamps.mkdir(parents=True, exist_ok=True)
+    (stamps / f"{tool.name}.stamp").write_text(stamp + "\n")
+
+
+def go_version() -> str:
+    go = shutil.which("go")
+    if go is None:
+        raise ToolchainError(
+            "toolchain: the `go` command is not on PATH; install Go 1.26 or newer to build the Pulumi engine"
+        )
+    out = subprocess.run([go, "env", "GOVERSION"], capture_output=True, text=True, check=False)
+    if out.returncode != 0:
+        raise ToolchainError(f"toolchain: `go env GOVERSION` failed: {out.stderr.strip()}")
+    return out.stdout.strip()
+
+
+class Builder:
+    """Runs build commands with a log file per tool and a progress heartbeat."""
+
+    def __init__(self, bin_dir: Path = TOOLCHAIN_BIN, echo: Callable[[str], None] = print) -> None:
+        self.bin_dir = bin_dir
+        self.echo = echo
+        self.log: Path = LOGS / "toolchain.log"
+        self.env = {
+            **os.environ,
+            "GOTOOLCHAIN": "local",
+            "CGO_ENABLED": "0",
+            "GOFLAGS": "-buildvcs=false",
+        }
+
+    def run(self, args: Iterable[str], cwd: Path, extra_env: dict[str, str] | None = None) -> str:
+        argv = list(args)
+        env = {**self.env, **(extra_env or {})}
+        with self.log.open("a") as log:
+            log.write(f"\n$ (cd {cwd}) {' '.join(argv)}\n")
+            log.flush()
+            proc = subprocess.run(argv, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=log, text=True)
+            log.write(proc.stdout)
+        if proc.returncode != 0:
+            raise ToolchainError(f"toolchain: `{' '.join(argv[:3])} ...` failed in {cwd}; see {self.log}")
+        return proc.stdout
+
+    def module_dir(self, module: str, version: str) -> Path:
+        """Download a module into the module cache and return its (read-only) directory."""
+        out = self.run(["go", "mod", "download", "-json", f"{module}@{version}"], cwd=WRAPPERS)
+        info = json.loads(out)
+        if "Error" in info:
+            raise ToolchainError(f"toolchain: {module}@{version} cannot be downloaded: {info['Error']}")
+        return Path(info["Dir"])
+
+    def go_build(self, wrapper: str, packages: list[str], output: Path, ldflags: str = "") -> None:
+        args = ["go", "build", "-trimpath", "-o", str(output)]
+        if ldflags:
+            args += ["-ldflags", ldflags]
+        self.run([*args, *packages], cwd=WRAPPERS / wrapper)
+
+
+def _build_pulumi(b: Builder, v: dict[str, str]) -> None:
+    version_var = "github.com/pulumi/pulumi/sdk/v3/go/common/version.Version"
+    b.run(
+        ["go", "build", "-trimpath", "-tags", "osusergo,grpcnotrace",
+         "-ldflags", f"-s -w -X {version_var}={v['version']}",
+         "-o", str(b.bin_dir / "pulumi"), "github.com/pulumi/pulumi/pkg/v3/cmd/pulumi"],
+        cwd=WRAPPERS / "pulumi",
+    )
+
+
+def _build_language_python(b: Builder, v: dict[str, str]) -> None:
+    b.go_build("language-python", ["."], b.bin_dir / "pulumi-language-python",
+               ldflags=f"-s -w -X main.version={v['version'].lstrip('v')}")
+    sdk = b.module_dir(v["module"], v["version"])
+    exec_script = b.bin_dir / "pulumi-language-python-exec"
+    shutil.copyfile(sdk / "python" / "cmd" / "pulumi-language-python-exec", exec_script)
+    exec_script.chmod(0o755)
+
+
+def _build_kubernetes_provider(b: Builder, v: dict[str, str]) -> None:
+    # The provider's go.mod points its SDK at a sibling folder and embeds generated schema files,
+    # so it is built from a writable copy with our pinned go.mod/go.sum laid over it.
+    source = b.module_dir(v["module"], v["version"])
+    work = WORK / "kubernetes-provider"
+    if work.exists():
+        shutil.rmtree(work)
+    shutil.copytree(source, work)
+    for path in [work, *work.rglob("*")]:
+        path.chmod(path.stat().st_mode | 0o200)
+    for name in ("go.mod", "go.sum"):
+        shutil.copyfile(WRAPPERS / "kubernetes-provider" / name, work / name)
+    cmd_dir = work / "cmd" / "pulumi-resource-kubernetes"
+    b.run(["go", "run", "generate.go"], cwd=cmd_dir, extra_env={"VERSION": v["plugin_version"]})
+    version_var = "github.com/pulumi/pulumi-kubernetes/provider/v4/pkg/version.Version"
+    b.run(["go", "build", "-trimpath", "-ldflags", f"-s -w -X {version_var}={v['plugin_version']}",
+           "-o", str(b.bin_dir / "pulumi-resource-kubernetes"), "./cmd/pulumi-resource-kubernetes"], cwd=work)
+
+
+def _build_etcd(b: Builder, v: dict[str, str]) -> None:
+    b.go_build("etcd", [v["module"]], b.bin_dir / "etcd", ldflags="-s -w")
+
+
+def _build_kube(b: Builder, v: dict[str, str]) -> None:
+    major, minor = v["version"].lstrip("v").split(".")[:2]
+    pkg = "k8s.io/component-base/version"
+    ldflags = " ".join([
+        "-s -w",
+        f"-X {pkg}.gitVersion={v['version']}",
+        f"-X {pkg}.gitMajor={major}",
+        f"-X {pkg}.gitMinor={minor}",
+        f"-X {pkg}.gitTreeState=clean",
+        f"-X {pkg}.buildDate=1970-01-01T00:00:00Z",
+    ])
+    commands = [f"k8s.io/kubernetes/cmd/{c}" for c in ("kube-apiserver", "kube-controller-manager", "kube-scheduler")]
+    # One go build for all three so shared packages compile once.
+    b.go_build("kube", commands, b.bin_dir, ldflags=ldflags)
+
+
+KWOK_STAGES = (
+    "node/fast/node-initialize.yaml",
+    "node/heartbeat-with-lease/node-heartbeat-with-lease.yaml",
+    "pod/fast/pod-ready.yaml",
+    "pod/fast/pod-complete.yaml",
+    "pod/fast/pod-delete.yaml",
+)
+
+
+def _build_kwok(b: Builder, v: dict[str, str]) -> None:
+    b.run(["go", "install", "-trimpath", "-ldflags", "-s -w",
+           f"{v['module']}/cmd/kwok@{v['version']}", f"{v['module']}/cmd/kwokctl@{v['version']}"],
+          cwd=WRAPPERS, extra_env={"GOBIN": str(b.bin_dir)})
+    # kwok simulates nodes and pods only through Stage objects; take the ones its release ships.
+    stages = b.module_dir(v["module"], v["version"]) / "kustomize" / "stage"
+    documents = [(stages / rel).read_text().strip() for rel in KWOK_STAGES]
+    (b.bin_dir / "kwok-stages.yaml").write_text("\n---\n".join(documents) + "\n")
+
+
+def _build_actionlint(b: Builder, v: dict[str, str]) -> None:
+    # A plain `go install module@version` records the version in the binary (`actionlint -version`).
+    b.run(["go", "install", "-trimpath", "-ldflags", "-s -w", f"{v['module']}/cmd/actionlint@{v['version']}"],
+          cwd=WRAPPERS, extra_env={"GOBIN": str(b.bin_dir)})
+
+
+TOOLS: tuple[Tool, ...] = (
+    Tool("pulumi", ("pulumi",), _build_pulumi),
+    Tool("language-python", ("pulumi-language-python", "pulumi-language-python-exec"), _build_language_python),
+    Tool("kubernetes-provider", ("pulumi-resource-kubernetes",), _build_kubernetes_provider),
+    Tool("etcd", ("etcd",), _build_etcd),
+    Tool("kube", ("kube-apiserver", "kube-controller-manager", "kube-scheduler"), _build_kube),
+    Tool("kwok", ("kwok", "kwokctl", "kwok-stages.yaml"), _build_kwok),
+    Tool("actionlint", ("actionlint",), _build_actionlint),
+)
+
+
+PULUMI_HOME = TOOLCHAIN_DIR / "pulumi-home"
+
+
+def plugin_dir(versions: dict[str, dict[str, str]]) -> Path:
+    return PULUMI_HOME / "plugins" / f"resource-kubernetes-v{versions['kubernetes-provider']['plugin_version']}"
+
+
+def install_plugins(versions: dict[str, dict[str, str]], echo: Callable[[str], None] = print) -> None:
+    """Put the provider in the plugin cache under the exact version the Python SDK asks for, so the
+    engine finds it by version rather than as an unversioned binary on PATH."""
+    binary = TOOLCHAIN_BIN / "pulumi-resource-kubernetes"
+    target = plugin_dir(versions) / binary.name
+    if not binary.is_file() or not (TOOLCHAIN_BIN / "pulumi").is_file():
+        return
+    if target.is_file() and target.stat().st_size == binary.stat().st_size:
+        return
+    version = versions["kubernetes-provider"]["plugin_version"]
+    echo(f"toolchain: installing resource plugin kubernetes v{version} into {PULUMI_HOME.relative_to(REPO_ROOT)}")
+    LOGS.mkdir(parents=True, exist_ok=True)
+    builder = Builder()
+    builder.log = LOGS / "plugins.log"
+    builder.run([str(TOOLCHAIN_BIN / "pulumi"), "plugin", "install", "resource", "kubernetes", version,
+                 "--file", str(binary), "--reinstall"], cwd=REPO_ROOT,
+                extra_env={"PULUMI_HOME": str(PULUMI_HOME), "PULUMI_SKIP_UPDATE_CHECK": "true"})
+
+
+def build(only: Iterable[str] | None = None, echo: Callable[[str], None] = print) -> list[str]:
+    """Build every tool whose stamp is stale; returns the names that were built."""
+    versions = load_versions()
+    wanted = set(only) if only else {t.name for t in TOOLS}
+    unknown = wanted - {t.name for t in TOOLS}
+    if unknown:
+        raise ToolchainError(f"toolchain: unknown tool(s) {', '.join(sorted(unknown))}")
+    tools = [t for t in TOOLS if t.name in wanted]
+    for tool in tools:
+        if tool.name not in versions:
+            raise ToolchainError(f"{VERSIONS_FILE}: {tool.name}: no pinned version")
+
+    go = go_version()
+    pending = [
+        (tool, stamp)
+        for tool in tools
+        if not is_current(tool, stamp := stamp_for(tool.name, versions[tool.name], go))
+    ]
+    if not pending:
+        install_plugins(versions, echo)
+        return []
+
+    TOOLCHAIN_BIN.mkdir(parents=True, exist_ok=True)
+    LOGS.mkdir(parents=True, exist_ok=True)
+    WORK.mkdir(parents=True, exist_ok=True)
+    builder = Builder(echo=echo)
+    built = []
+    for index, (tool, stamp) in enumerate(pending, start=1):
+        entry = versions[tool.name]
+        builder.log = LOGS / f"{tool.name}.log"
+        builder.log.write_text("")
+        echo(f"[{index}/{len(pending)}] building {tool.name} ({entry['module']} {entry['version']}), "
+             f"log: {builder.log.relative_to(REPO_ROOT)}")
+        started = time.monotonic()
+        with _heartbeat(tool.name, started, echo):
+            tool.build(builder, entry)
+        write_stamp(tool, stamp)
+        built.append(tool.name)
+        seconds = time.monotonic() - started
+        record_build_time(tool.name, seconds)
+        echo(f"[{index}/{len(pending)}] {tool.name} built in {seconds:.0f}s")
+    if "kubernetes-provider" in built:
+        plugin_dir(versions).joinpath("pulumi-resource-kubernetes").unlink(missing_ok=True)
+    install_plugins(versions, echo)
+    return built
+
+
+BUILD_TIMES = TOOLCHAIN_DIR / "build-times.json"
+
+
+def record_build_time(tool: str, seconds: float) -> None:
+    """Keep the last build duration per tool, for `make bench` to report cold-build figures."""
+    try:
+        times = json.loads(BUILD_TIMES.read_text())
+    except (OSError, ValueError):
+        times = {}
+    times[tool] = {"seconds": round(seconds, 1), "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    BUILD_TIMES.write_text(json.dumps(times, indent=2, sort_keys=True) + "\n")
+
+
+class _heartbeat:
+    """Print a line every HEARTBEAT_SECONDS so a long build never looks hung."""
+
+    def __init__(self, name: str, started: float, echo: Callable[[str], None]) -> None:
+        self.name, self.started, self.echo = name, started, echo
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._beat, daemon=True)
+
+    def _beat(self) -> None:
+        while not self.stop.wait(HEARTBEAT_SECONDS):
+            self.echo(f"      ... still building {self.name} ({time.monotonic() - self.started:.0f}s)")
+
+    def __enter__(self) -> _heartbeat:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if args[:1] != ["build"]:
+        print("usage: python -m autocloud.toolchain build [TOOL ...]", file=sys.stderr)
+        return 2
+    started = time.monotonic()
+    try:
+        built = build(args[1:] or None, echo=lambda line: print(line, flush=True))
+    except ToolchainError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    if built:
+        print(f"toolchain: built {', '.join(built)} in {time.monotonic() - started:.0f}s into {TOOLCHAIN_BIN}")
+    else:
+        print(f"toolchain: up to date ({TOOLCHAIN_BIN})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,84 @@
+"""Toolchain stamps: a tool is rebuilt exactly when one of its build inputs changes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from autocloud import toolchain
+from autocloud.toolchain import Tool
+
+
+def _noop(_builder: toolchain.Builder, _versions: dict[str, str]) -> None:
+    raise AssertionError("not called in these tests")
+
+
+TOOL = Tool("demo", ("demo-bin",), _noop)
+ENTRY = {"module": "example.com/demo", "version": "v1.2.3"}
+
+
+@pytest.fixture()
+def dirs(tmp_path: Path) -> tuple[Path, Path, Path]:
+    wrappers, bin_dir, stamps = tmp_path / "go", tmp_path / "bin", tmp_path / "stamps"
+    (wrappers / "demo").mkdir(parents=True)
+    (wrappers / "demo" / "go.mod").write_text("module demo\n")
+    bin_dir.mkdir()
+    (bin_dir / "demo-bin").write_text("#!/bin/true\n")
+    return wrappers, bin_dir, stamps
+
+
+def test_current_when_versions_match(dirs: tuple[Path, Path, Path]) -> None:
+    wrappers, bin_dir, stamps = dirs
+    stamp = toolchain.stamp_for("demo", ENTRY, "go1.26.8", wrappers)
+    toolchain.write_stamp(TOOL, stamp, stamps)
+    again = toolchain.stamp_for("demo", dict(ENTRY), "go1.26.8", wrappers)
+    assert toolchain.is_current(TOOL, again, bin_dir, stamps)
+
+
+def test_stale_when_version_changes(dirs: tuple[Path, Path, Path]) -> None:
+    wrappers, bin_dir, stamps = dirs
+    toolchain.write_stamp(TOOL, toolchain.stamp_for("demo", ENTRY, "go1.26.8", wrappers), stamps)
+    bumped = toolchain.stamp_for("demo", {**ENTRY, "version": "v1.2.4"}, "go1.26.8", wrappers)
+    assert not toolchain.is_current(TOOL, bumped, bin_dir, stamps)
+
+
+def test_stale_when_go_changes(dirs: tuple[Path, Path, Path]) -> None:
+    wrappers, bin_dir, stamps = dirs
+    toolchain.write_stamp(TOOL, toolchain.stamp_for("demo", ENTRY, "go1.26.8", wrappers), stamps)
+    assert not toolchain.is_current(TOOL, toolchain.stamp_for("demo", ENTRY, "go1.27.0", wrappers), bin_dir, stamps)
+
+
+def test_stale_when_wrapper_module_edited(dirs: tuple[Path, Path, Path]) -> None:
+    wrappers, bin_dir, stamps = dirs
+    toolchain.write_stamp(TOOL, toolchain.stamp_for("demo", ENTRY, "go1.26.8", wrappers), stamps)
+    (wrappers / "demo" / "go.mod").write_text("module demo\n\nreplace a => b v1.0.0\n")
+    assert not toolchain.is_current(TOOL, toolchain.stamp_for("demo", ENTRY, "go1.26.8", wrappers), bin_dir, stamps)
+
+
+def test_stale_when_binary_missing(dirs: tuple[Path, Path, Path]) -> None:
+    wrappers, bin_dir, stamps = dirs
+    stamp = toolchain.stamp_for("demo", ENTRY, "go1.26.8", wrappers)
+    toolchain.write_stamp(TOOL, stamp, stamps)
+    (bin_dir / "demo-bin").unlink()
+    assert not toolchain.is_current(TOOL, stamp, bin_dir, stamps)
+
+
+def test_every_tool_has_a_pinned_version() -> None:
+    versions = toolchain.load_versions()
+    assert {t.name for t in toolchain.TOOLS} == set(versions)
+    for entry in versions.values():
+        assert entry["module"] and entry["version"].startswith("v")
+
+
+def test_missing_go_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", "/nonexistent")
+    with pytest.raises(toolchain.ToolchainError, match="`go` command is not on PATH"):
+        toolchain.go_version()
+
+
+def test_unreadable_versions_file_names_it(tmp_path: Path) -> None:
+    bad = tmp_path / "versions.json"
+    bad.write_text("{not json")
+    with pytest.raises(toolchain.ToolchainError, match=str(bad)):
+        toolchain.load_versions(bad)
