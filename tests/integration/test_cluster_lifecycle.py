@@ -8,10 +8,14 @@ from pathlib import Path
 import pytest
 
 from autocloud import cluster
+from tests.integration.conftest import TEST_PORT_BASE
 
 pytestmark = pytest.mark.integration
 
-PORTS = cluster.Ports(etcd_client=38379, etcd_peer=38380, apiserver=38443, kwok=38247)
+# Apart from the session cluster's ports, so both can run at once.
+LIFECYCLE_BASE = TEST_PORT_BASE + 1000
+PORTS = cluster.Ports(etcd_client=LIFECYCLE_BASE + 379, etcd_peer=LIFECYCLE_BASE + 380,
+                      apiserver=LIFECYCLE_BASE + 443, kwok=LIFECYCLE_BASE + 247)
 
 
 def _quiet(_line: str) -> None:
