@@ -16,6 +16,7 @@ from pathlib import Path
 from pulumi import automation as auto
 
 from autocloud import cluster
+from autocloud.backend import resolve_backend_url
 from autocloud.paths import REPO_ROOT, STATE_DIR, TOOLCHAIN_BIN, TOOLCHAIN_DIR
 from autocloud.toolchain import PULUMI_HOME
 
@@ -34,14 +35,23 @@ def passphrase_file(state_dir: Path = STATE_DIR) -> Path:
     return path
 
 
-def engine_env(state_dir: Path = STATE_DIR, kubeconfig: Path | None = None) -> dict[str, str]:
-    backend = backend_dir(state_dir)
-    backend.mkdir(parents=True, exist_ok=True)
+def engine_env(
+    state_dir: Path = STATE_DIR, kubeconfig: Path | None = None, backend_url: str | None = None
+) -> dict[str, str]:
+    """`backend_url` (else AUTOCLOUD_BACKEND_URL; see autocloud.backend, e.g. a team's azblob://
+    container) replaces the default file backend under state_dir; its credentials come from the
+    caller's environment."""
+    if backend_url is None:
+        backend_url = resolve_backend_url()
+    if backend_url is None:
+        backend = backend_dir(state_dir)
+        backend.mkdir(parents=True, exist_ok=True)
+        backend_url = backend.as_uri()
     env = {
         "PATH": f"{TOOLCHAIN_BIN}{os.pathsep}{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
         "PULUMI_HOME": str(PULUMI_HOME),
         "PULUMI_IGNORE_AMBIENT_PLUGINS": "true",
-        "PULUMI_BACKEND_URL": backend.as_uri(),
+        "PULUMI_BACKEND_URL": backend_url,
         "PULUMI_CONFIG_PASSPHRASE_FILE": str(passphrase_file(state_dir)),
         "PULUMI_SKIP_UPDATE_CHECK": "true",
         "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
@@ -69,9 +79,10 @@ def select_stack(
     state_dir: Path = STATE_DIR,
     kubeconfig: Path | None = None,
     overrides: Mapping[str, str | int | float | bool] | None = None,
+    backend_url: str | None = None,
 ) -> auto.Stack:
-    """Create or select a stack of the project in work_dir on the local backend."""
-    env = engine_env(state_dir, kubeconfig)
+    """Create or select a stack of the project in work_dir on the local backend (or backend_url)."""
+    env = engine_env(state_dir, kubeconfig, backend_url)
     if overrides:
         env[OVERRIDES_ENV] = json.dumps(dict(overrides), sort_keys=True)
     opts = auto.LocalWorkspaceOptions(work_dir=str(work_dir), env_vars=env, pulumi_command=pulumi_command())

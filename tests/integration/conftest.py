@@ -57,8 +57,9 @@ def test_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedC
 
 
 @pytest.fixture()
-def state_dir(tmp_path: Path) -> Path:
-    """A fresh file backend and passphrase per test."""
+def state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh file backend and passphrase per test, whatever backend the developer exported."""
+    monkeypatch.delenv("AUTOCLOUD_BACKEND_URL", raising=False)
     path = tmp_path / "state"
     path.mkdir()
     return path

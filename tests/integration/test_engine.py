@@ -8,7 +8,6 @@ import pytest
 from pulumi import automation as auto
 
 from autocloud import engine
-
 from tests.integration.conftest import EmbeddedCluster, copy_program
 
 pytestmark = pytest.mark.integration

@@ -130,6 +130,13 @@ func (h *host) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pulumirpc.R
 	if err != nil {
 		return &pulumirpc.RunResponse{Error: err.Error()}, nil
 	}
+	// A stack without config sends nil maps; the SDK wants "{}" and "[]", not "null".
+	if req.Config == nil {
+		req.Config = map[string]string{}
+	}
+	if req.ConfigSecretKeys == nil {
+		req.ConfigSecretKeys = []string{}
+	}
 	cfg, err := json.Marshal(req.Config)
 	if err != nil {
 		return nil, err

@@ -1,0 +1,231 @@
+"""Deploy and destroy stacks through the Automation API, always with the policy packs.
+
+`autocloud up` / `down` and rollouts call these; each stack gets its region's pack config written
+under `.state/policy-config/`, so the packs enforce exactly the boundary of that stack's profile.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pulumi import automation as auto
+from rich.table import Table
+
+from autocloud import engine
+from autocloud.errors import ConfigError
+from autocloud.paths import POLICIES_DIR, REPO_ROOT, STACKS_DIR, STATE_DIR
+from autocloud.profiles import resolve_stack
+from policies.config import pack_config_for_region
+from policies.packs import PACK_RULES
+
+PACKS: tuple[str, ...] = tuple(PACK_RULES)
+
+
+class DeployError(Exception):
+    """Bad input before anything ran (unknown stack, bad config); one line for the user."""
+
+
+@dataclass(frozen=True)
+class StackResult:
+    stack: str
+    region: str
+    ok: bool
+    operation: str
+    changes: dict[str, int] = field(default_factory=dict)
+    outputs: dict[str, Any] = field(default_factory=dict)
+    message: str = ""
+    seconds: float = 0.0
+
+
+def stack_names(prefix: str, stacks_dir: Path = STACKS_DIR) -> list[str]:
+    return sorted(p.name[len("Pulumi."):-len(".yaml")] for p in stacks_dir.glob(f"Pulumi.{prefix}*.yaml"))
+
+
+def local_stacks(regions: Iterable[str] | None = None, stacks_dir: Path = STACKS_DIR) -> list[str]:
+    """The local stacks, optionally only those of some regions (`eu` selects `local-eu`)."""
+    stacks = stack_names("local-", stacks_dir)
+    if not regions:
+        return stacks
+    wanted = [f"local-{r}" for r in regions]
+    unknown = [w for w in wanted if w not in stacks]
+    if unknown:
+        available = ", ".join(s.removeprefix("local-") for s in stacks) or "none"
+        raise DeployError(f"--region: no stack {unknown[0]} in stacks/ (regions with local stacks: {available})")
+    return wanted
+
+
+def policy_args(stack: str, state_dir: Path = STATE_DIR) -> tuple[list[str], list[str]]:
+    """Policy pack folders and, for each, a config file holding the stack's region boundary."""
+    try:
+        _, profile = resolve_stack(stack)
+    except ConfigError as exc:
+        raise DeployError(str(exc)) from exc
+    everything = pack_config_for_region(profile)
+    packs, configs = [], []
+    for pack, rules in PACK_RULES.items():
+        config = {rule.name: everything[rule.name] for rule in rules}
+        path = state_dir / "policy-config" / f"{stack}-{pack}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
+        packs.append(str(POLICIES_DIR / pack))
+        configs.append(str(path))
+    return packs, configs
+
+
+def clear_stale_lock(stack: str, state_dir: Path = STATE_DIR, echo: Callable[[str], None] = print) -> bool:
+    """Remove this host's lock on a stack when the process holding it is gone (an interrupted up)."""
+    locks = engine.backend_dir(state_dir) / ".pulumi" / "locks"
+    removed = False
+    for lock in locks.glob(f"**/{stack}/*.json"):
+        try:
+            info = json.loads(lock.read_text())
+        except (OSError, ValueError):
+            continue
+        pid, host = info.get("pid"), info.get("hostname")
+        if host == socket.gethostname() and isinstance(pid, int) and not _alive(pid):
+            lock.unlink(missing_ok=True)
+            echo(f"{stack}: removed the lock left by interrupted process {pid}")
+            removed = True
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _region(stack: str) -> str:
+    return stack.split("-", 1)[1] if "-" in stack else stack
+
+
+def up_stack(
+    stack: str,
+    echo: Callable[[str], None] = print,
+    state_dir: Path = STATE_DIR,
+    work_dir: Path = REPO_ROOT,
+    config_overrides: Mapping[str, str | int | float | bool] | None = None,
+    preview_only: bool = False,
+    on_output: Callable[[str], None] | None = None,
+    backend_url: str | None = None,
+) -> StackResult:
+    """Preview or update one stack with the policy packs; failures come back as a result, not a raise."""
+    packs, configs = policy_args(stack, state_dir)
+    started = time.monotonic()
+    operation = "preview" if preview_only else "up"
+    try:
+        clear_stale_lock(stack, state_dir, echo)
+        handle = engine.select_stack(stack, work_dir=work_dir, state_dir=state_dir, overrides=config_overrides,
+                                     backend_url=backend_url)
+        if preview_only:
+            preview = handle.preview(policy_packs=packs, policy_pack_configs=configs, on_output=on_output)
+            changes = {str(k): v for k, v in preview.change_summary.items() if v}
+            return StackResult(stack, _region(stack), True, operation, changes,
+                               seconds=time.monotonic() - started)
+        result = handle.up(policy_packs=packs, policy_pack_configs=configs, on_output=on_output)
+    except auto.errors.CommandError as exc:
+        return StackResult(stack, _region(stack), False, operation, message=_short_error(exc),
+                           seconds=time.monotonic() - started)
+    outputs = {k: ("[secret]" if v.secret else v.value) for k, v in result.outputs.items()}
+    return StackResult(stack, _region(stack), result.summary.result == "succeeded", operation,
+                       _changes(result.summary.resource_changes), outputs, seconds=time.monotonic() - started)
+
+
+def destroy_stack(
+    stack: str, echo: Callable[[str], None] = print, state_dir: Path = STATE_DIR, work_dir: Path = REPO_ROOT
+) -> StackResult:
+    started = time.monotonic()
+    try:
+        clear_stale_lock(stack, state_dir, echo)
+        handle = engine.select_stack(stack, work_dir=work_dir, state_dir=state_dir)
+        result = handle.destroy()
+    except auto.errors.CommandError as exc:
+        return StackResult(stack, _region(stack), False, "destroy", message=_short_error(exc),
+                           seconds=time.monotonic() - started)
+    return StackResult(stack, _region(stack), result.summary.result == "succeeded", "destroy",
+                       _changes(result.summary.resource_changes), seconds=time.monotonic() - started)
+
+
+def _changes(summary: Any) -> dict[str, int]:
+    return {str(k): int(v) for k, v in (summary or {}).items()}
+
+
+def _short_error(exc: auto.errors.CommandError) -> str:
+    """The engine's own diagnosis: the policy violations and error lines, not the whole log."""
+    text = str(exc)
+    keep = [line.strip() for line in text.splitlines()
+            if "[mandatory]" in line or "error:" in line or "violat" in line.lower()]
+    return " | ".join(dict.fromkeys(keep))[:2000] or text.strip().splitlines()[-1][:500]
+
+
+def up_local(regions: Iterable[str] | None = None, echo: Callable[[str], None] = print) -> list[StackResult]:
+    results = []
+    stacks = local_stacks(regions)
+    if not stacks:
+        raise DeployError("stacks/: no local stacks (stacks/Pulumi.local-*.yaml) to deploy")
+    for stack in stacks:
+        echo(f"{stack}: pulumi up with policy packs {', '.join(PACKS)} ...")
+        result = up_stack(stack, echo=echo)
+        echo(f"{stack}: {'done' if result.ok else 'FAILED'} in {result.seconds:.1f}s {result.message}".rstrip())
+        results.append(result)
+        if not result.ok:
+            break
+    return results
+
+
+def down_local(regions: Iterable[str] | None = None, echo: Callable[[str], None] = print) -> list[StackResult]:
+    results = []
+    for stack in reversed(local_stacks(regions)):
+        echo(f"{stack}: pulumi destroy ...")
+        results.append(destroy_stack(stack, echo=echo))
+    return results
+
+
+def flatten(value: Any, prefix: str = "") -> dict[str, str]:
+    """Nested stack outputs as dotted keys (`endpoints.telemetry[0].mqtt`), for printing."""
+    if isinstance(value, dict):
+        items: dict[str, str] = {}
+        for key, inner in value.items():
+            items |= flatten(inner, f"{prefix}.{key}" if prefix else str(key))
+        return items
+    if isinstance(value, list):
+        items = {}
+        for index, inner in enumerate(value):
+            items |= flatten(inner, f"{prefix}[{index}]")
+        return items
+    return {} if value is None else {prefix: str(value)}
+
+
+def results_table(results: list[StackResult]) -> Table:
+    table = Table(title="autocloud stacks")
+    for column in ("stack", "region", "operation", "result", "changes", "seconds"):
+        table.add_column(column)
+    for r in results:
+        changes = ", ".join(f"{k} {v}" for k, v in sorted(r.changes.items())) or "-"
+        table.add_row(r.stack, r.region, r.operation, "ok" if r.ok else "FAILED", changes, f"{r.seconds:.1f}")
+    return table
+
+
+def outputs_table(results: list[StackResult]) -> Table:
+    """What each stack made: namespace, location and every endpoint, one row each."""
+    table = Table(title="what was made")
+    for column in ("stack", "output", "value"):
+        table.add_column(column, overflow="fold")
+    for r in results:
+        if not r.ok:
+            table.add_row(r.stack, "error", r.message or "-")
+            continue
+        for key, value in sorted(flatten(r.outputs).items()):
+            table.add_row(r.stack, key, value)
+    return table

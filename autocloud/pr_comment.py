@@ -1,0 +1,87 @@
+"""The pull-request comment: `autocloud check --format markdown` plus what GitHub needs around it.
+
+The preview workflow posts one comment per pull request and edits it on every push. It finds that
+comment again by a hidden marker on the first line, so the marker lives here and nowhere else: the
+workflow's script reads it back from the first line of the body this module writes. The check's own
+Markdown (the template the tests exercise) is kept as it is; this only adds the marker, a fallback
+when the check printed nothing, a link to the run, and a cut at GitHub's comment size limit.
+
+    autocloud check --all --format markdown > check.md; code=$?
+    python -m autocloud.pr_comment check.md --exit-code "$code" --run-url URL --out comment.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+MARKER = "<!-- autocloud-check -->"
+"""Hidden first line of our comment; how the workflow tells it apart from everyone else's."""
+
+MAX_COMMENT_CHARS = 65_536
+"""GitHub refuses issue comments longer than this (characters)."""
+
+EXIT_MEANING = {
+    0: "all stacks comply",
+    1: "mandatory policy violations",
+    2: "the check could not run (usage, configuration or program error)",
+}
+
+
+def _footer(exit_code: int, run_url: str | None) -> str:
+    meaning = EXIT_MEANING.get(exit_code, "unexpected exit")
+    where = f" · [workflow run]({run_url})" if run_url else ""
+    return f"<sub>`autocloud check --all` exited {exit_code}: {meaning}{where}</sub>\n"
+
+
+def build_comment(check_markdown: str, exit_code: int, run_url: str | None = None) -> str:
+    """The full comment body: marker, the check's Markdown (or a fallback), a footer.
+
+    A check that crashed before printing still gets a comment, so a red job never leaves the pull
+    request silent. Bodies over GitHub's limit are cut on a line boundary with a pointer to the run.
+    """
+    report = check_markdown.strip()
+    if not report:
+        report = (
+            "## autocloud check: ⚠️ no report\n\n"
+            "`autocloud check` printed nothing; its error is in the workflow log."
+        )
+    footer = _footer(exit_code, run_url)
+    body = f"{MARKER}\n{report}\n\n{footer}"
+    if len(body) <= MAX_COMMENT_CHARS:
+        return body
+    note = "\n\n> The report is too long for a comment and was cut; the job summary has all of it.\n\n"
+    room = MAX_COMMENT_CHARS - len(MARKER) - len(note) - len(footer) - 1
+    cut = report[:room].rsplit("\n", 1)[0]
+    return f"{MARKER}\n{cut}{note}{footer}"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`python -m autocloud.pr_comment CHECK_MD --exit-code N [--run-url URL] [--out FILE]`."""
+    parser = argparse.ArgumentParser(
+        prog="python -m autocloud.pr_comment", description="Wrap autocloud check Markdown as the pull-request comment."
+    )
+    parser.add_argument("check_markdown", type=Path, help="what `autocloud check --format markdown` printed")
+    parser.add_argument("--exit-code", type=int, required=True, help="the exit code of that check")
+    parser.add_argument("--run-url", help="link to the workflow run, shown in the footer")
+    parser.add_argument("--out", type=Path, help="file to write (default: stdout)")
+    args = parser.parse_args(argv)
+    try:
+        markdown = args.check_markdown.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        markdown = ""
+    except OSError as error:
+        print(f"error: {args.check_markdown}: {error.strerror}", file=sys.stderr)
+        return 2
+    body = build_comment(markdown, args.exit_code, args.run_url)
+    if args.out is None:
+        sys.stdout.write(body)
+    else:
+        args.out.write_text(body, encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,387 @@
+"""Region profiles and stack config as frozen, validated objects, parsed once at the edge.
+
+A region profile (``regions/<name>.yaml``) says where vehicle data may live and how big the fleet
+is; a stack's ``autocloud:*`` config picks a profile and a target. Everything downstream (sizing,
+components, policies, the CLI) takes these objects and never re-reads YAML or ``pulumi.Config``.
+Every bad input becomes one :class:`~autocloud.errors.ConfigError` naming the file and the key.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic.alias_generators import to_camel
+from pydantic_core import PydanticCustomError
+
+from autocloud.errors import KEYED_ERROR_TYPE, ConfigError, from_validation_error
+from autocloud.locations import (
+    CLOUD_NAMES,
+    PROVIDER_ENVIRONMENT,
+    SERVICE_NAMES,
+    SERVICES,
+    Cloud,
+    Service,
+    find_location,
+    locations_in,
+    maps_location,
+    normalise_location,
+    offers,
+)
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+"""The Pulumi project root: ``regions/`` and ``stacks/`` live here."""
+
+CONFIG_NAMESPACE = "autocloud"
+LOCATION_KEY = "azure-native:location"
+MAX_MESSAGE_KB = 256
+"""IoT Hub's device-to-cloud message size limit (256 KB)."""
+
+Target = Literal["azure", "local"]
+TARGETS: tuple[Target, ...] = ("azure", "local")
+
+REQUIRED_TAGS: tuple[str, ...] = ("data-residency",)
+
+
+def _keyed(key: str, message: str) -> PydanticCustomError:
+    """A validation error that knows its YAML key (model validators otherwise report the root)."""
+    return PydanticCustomError(KEYED_ERROR_TYPE, "{key}: {message}", {"key": key, "message": message})
+
+
+def _normalise(value: Any) -> Any:
+    return normalise_location(value) if isinstance(value, str) else value
+
+
+def _json_list(value: Any) -> Any:
+    """A list reaches a program as its JSON text (that is how the engine passes structured config)."""
+    if isinstance(value, str) and value.lstrip().startswith("["):
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError:
+            return value
+    return value
+
+
+Location = Annotated[str, BeforeValidator(_normalise)]
+"""An Azure location name, normalised (``West Europe`` -> ``westeurope``)."""
+
+Name = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,30}$")]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Residency(_Frozen):
+    """Where vehicle data may live."""
+
+    boundary: tuple[Location, ...] = Field(min_length=1)
+    """Required. Every location data may be stored or processed in."""
+    primary: Location
+    """Required. Home of every single-location resource (resource group, hubs, AKS)."""
+    secondary: Location
+    """Required. Failover / replica location; must be inside the boundary."""
+    iot_data_residency: bool
+    """Required. IoT Hub ``enableDataResidency``: no cross-geo disaster recovery."""
+
+
+class Services(_Frozen):
+    """Which capabilities the region deploys. All keys are required: residency is explicit."""
+
+    iothub: bool
+    dps: bool
+    eventhubs: bool
+    aks: bool
+    cosmosdb: bool
+    maps: bool
+
+    def enabled(self) -> tuple[Service, ...]:
+        return tuple(s for s in SERVICES if getattr(self, s))
+
+
+class Fleet(_Frozen):
+    """Sizing inputs; each can be overridden per stack."""
+
+    vehicles: int = Field(gt=0)
+    """Required. Connected vehicles in the region."""
+    messages_per_vehicle_per_hour: float = Field(gt=0)
+    """Required. Device-to-cloud telemetry messages per vehicle per hour."""
+    message_kb: float = Field(gt=0, le=MAX_MESSAGE_KB)
+    """Required. Average message size in KB (IoT Hub accepts at most 256 KB)."""
+
+
+class RegionProfile(_Frozen):
+    """One residency region: cloud, boundary, services, fleet and tags (``regions/<name>.yaml``)."""
+
+    name: Name
+    cloud: Cloud
+    residency: Residency
+    services: Services
+    fleet: Fleet
+    tags: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _check(self) -> RegionProfile:
+        self._check_locations()
+        self._check_services()
+        missing = [t for t in REQUIRED_TAGS if t not in self.tags]
+        if missing:
+            raise _keyed("tags", f"required tag {missing[0]!r} is missing (required: {', '.join(REQUIRED_TAGS)})")
+        return self
+
+    def _check_locations(self) -> None:
+        boundary = self.residency.boundary
+        for index, name in enumerate(boundary):
+            problem = _location_problem(name, self.cloud)
+            if problem:
+                raise _keyed(f"residency.boundary[{index}]", problem)
+            if boundary.index(name) != index:
+                raise _keyed(f"residency.boundary[{index}]", f"{name!r} is listed twice")
+        for key in ("primary", "secondary"):
+            name = getattr(self.residency, key)
+            problem = _location_problem(name, self.cloud)
+            if problem:
+                raise _keyed(f"residency.{key}", problem)
+            if name not in boundary:
+                raise _keyed(f"residency.{key}", f"{name!r} is outside the boundary (allowed: {', '.join(boundary)})")
+        if self.residency.secondary == self.residency.primary:
+            raise _keyed("residency.secondary", f"must differ from primary {self.residency.primary!r}")
+
+    def _check_services(self) -> None:
+        for service in self.services.enabled():
+            if not offers(self.cloud, service):
+                raise _keyed(
+                    f"services.{service}",
+                    f"{SERVICE_NAMES[service]} is not offered in {CLOUD_NAMES[self.cloud]}",
+                )
+        if self.services.dps and not self.services.iothub:
+            raise _keyed("services.dps", "the Device Provisioning Service needs iothub: true")
+        if self.services.maps and self.maps_location is None:
+            raise _keyed("services.maps", "Azure Maps has no account location inside the boundary")
+
+    @property
+    def boundary(self) -> tuple[str, ...]:
+        return self.residency.boundary
+
+    @property
+    def primary(self) -> str:
+        return self.residency.primary
+
+    @property
+    def secondary(self) -> str:
+        return self.residency.secondary
+
+    @property
+    def provider_environment(self) -> str:
+        """The azure-native provider ``environment`` for this cloud (``public`` or ``china``)."""
+        return PROVIDER_ENVIRONMENT[self.cloud]
+
+    @property
+    def maps_location(self) -> str | None:
+        """Where the Azure Maps account goes: the primary if Maps exists there, else in-boundary."""
+        return maps_location(self.residency.boundary, self.residency.primary)
+
+    def with_fleet(
+        self,
+        vehicles: int | None = None,
+        messages_per_vehicle_per_hour: float | None = None,
+        message_kb: float | None = None,
+    ) -> RegionProfile:
+        """A validated copy with some fleet numbers replaced (None keeps the profile's value)."""
+        overrides = {
+            "vehicles": vehicles,
+            "messages_per_vehicle_per_hour": messages_per_vehicle_per_hour,
+            "message_kb": message_kb,
+        }
+        fleet = self.fleet.model_dump() | {k: v for k, v in overrides.items() if v is not None}
+        try:
+            return RegionProfile.model_validate(self.model_dump() | {"fleet": fleet})
+        except ValidationError as exc:
+            raise from_validation_error("", exc, RegionProfile) from None
+
+
+def _location_problem(name: str, cloud: Cloud) -> str | None:
+    """Why ``name`` cannot be used in ``cloud``, or None if it can."""
+    found = find_location(name)
+    if found is None:
+        close = difflib.get_close_matches(name, locations_in(cloud), n=1)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        return f"{name!r} is not an Azure location{hint}"
+    if found.cloud != cloud:
+        return f"{name!r} is a location of {CLOUD_NAMES[found.cloud]}, not of {CLOUD_NAMES[cloud]}"
+    return None
+
+
+class StackConfig(BaseModel):
+    """What a stack's config holds: ``autocloud:<camelCaseKey>`` plus ``azure-native:location``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", alias_generator=to_camel, populate_by_name=True)
+
+    region: Name
+    """Required. Name of the region profile (``regions/<region>.yaml``)."""
+    target: Target
+    """Required. ``azure`` or ``local``."""
+    vehicles: int | None = Field(default=None, gt=0)
+    """Optional fleet override; default the profile's."""
+    messages_per_vehicle_per_hour: float | None = Field(default=None, gt=0)
+    """Optional fleet override; default the profile's."""
+    message_kb: float | None = Field(default=None, gt=0, le=MAX_MESSAGE_KB)
+    """Optional fleet override; default the profile's."""
+    namespace: str | None = Field(default=None, pattern=r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+    """Optional, local target only. Kubernetes namespace; default ``autocloud-<region>``."""
+    policy_relax: Annotated[tuple[str, ...], BeforeValidator(_json_list)] = ()
+    """Optional, default none. Baseline policies this stack runs as advisory (``policies.config``
+    checks the names; residency rules can never be relaxed)."""
+    azure_location: Location | None = Field(default=None, validation_alias=LOCATION_KEY)
+    """Optional ``azure-native:location``; must equal the profile's primary when set."""
+
+    @model_validator(mode="after")
+    def _check(self) -> StackConfig:
+        if self.namespace is not None and self.target != "local":
+            raise _keyed(f"{CONFIG_NAMESPACE}:namespace", "applies to target local only")
+        return self
+
+    @property
+    def local_namespace(self) -> str:
+        """The Kubernetes namespace of this region on the local target."""
+        return self.namespace or f"autocloud-{self.region}"
+
+
+STACK_CONFIG_KEYS: tuple[str, ...] = tuple(
+    f"{CONFIG_NAMESPACE}:{to_camel(name)}" for name in StackConfig.model_fields if name != "azure_location"
+)
+"""Every ``autocloud:*`` key a stack may set, e.g. ``autocloud:messagesPerVehiclePerHour``."""
+
+
+def display_path(path: Path, root: Path | None = None) -> str:
+    """``regions/eu.yaml`` rather than an absolute path, when the file is under the project."""
+    base = (root or REPO_ROOT).resolve()
+    try:
+        return path.resolve().relative_to(base).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def _read_yaml(path: Path, label: str) -> Mapping[str, Any]:
+    if not path.is_file():
+        raise ConfigError(label, "", "file not found")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or "syntax error"
+        raise ConfigError(label, "", f"not valid YAML{where}: {problem}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(label, "", "expected a mapping of keys at the top level")
+    return data
+
+
+def available_profiles(root: Path | None = None) -> tuple[str, ...]:
+    """Names of the region profiles under ``regions/``."""
+    return tuple(sorted(p.stem for p in ((root or REPO_ROOT) / "regions").glob("*.yaml")))
+
+
+def profile_path(name_or_path: str | Path, root: Path | None = None) -> Path:
+    """``eu`` -> ``<root>/regions/eu.yaml``; a path (with a slash or a .yaml suffix) is kept."""
+    text = str(name_or_path)
+    if "/" in text or text.endswith((".yaml", ".yml")):
+        return Path(text)
+    return (root or REPO_ROOT) / "regions" / f"{text}.yaml"
+
+
+def parse_profile(data: Mapping[str, Any], source: str) -> RegionProfile:
+    """Validate an already-loaded mapping; errors are attributed to ``source``."""
+    try:
+        return RegionProfile.model_validate(data)
+    except ValidationError as exc:
+        raise from_validation_error(source, exc, RegionProfile) from None
+
+
+def load_profile(name_or_path: str | Path, root: Path | None = None) -> RegionProfile:
+    """Load and validate a region profile by name (``eu``) or path (``regions/eu.yaml``)."""
+    path = profile_path(name_or_path, root)
+    label = display_path(path, root)
+    if not path.is_file() and path.parent == (root or REPO_ROOT) / "regions":
+        known = ", ".join(available_profiles(root)) or "none"
+        raise ConfigError(label, "", f"no region profile {path.stem!r} (available: {known})")
+    profile = parse_profile(_read_yaml(path, label), label)
+    if path.stem != profile.name and str(name_or_path) == path.stem:
+        raise ConfigError(label, "name", f"{profile.name!r} does not match the file name {path.stem!r}")
+    return profile
+
+
+def stack_path(stack: str, root: Path | None = None) -> Path:
+    return (root or REPO_ROOT) / "stacks" / f"Pulumi.{stack}.yaml"
+
+
+def stack_config_from_values(values: Mapping[str, Any], source: str) -> StackConfig:
+    """Build a StackConfig from full config keys (``autocloud:region``, ``azure-native:location``, ...).
+
+    Keys of other namespaces (``kubernetes:*``, ``pulumi:*``) are not ours and are ignored; an
+    unknown ``autocloud:*`` key is an error.
+    """
+    prefix = f"{CONFIG_NAMESPACE}:"
+    data: dict[str, Any] = {k[len(prefix) :]: v for k, v in values.items() if k.startswith(prefix) and v is not None}
+    for key in data:
+        if prefix + key not in STACK_CONFIG_KEYS:
+            raise ConfigError(source, prefix + key, f"unknown key (allowed: {', '.join(STACK_CONFIG_KEYS)})")
+    if values.get(LOCATION_KEY) is not None:
+        data[LOCATION_KEY] = values[LOCATION_KEY]
+    try:
+        return StackConfig.model_validate(data)
+    except ValidationError as exc:
+        raise from_validation_error(source, exc, None, key_style=_config_key) from None
+
+
+def _config_key(field_or_alias: str) -> str:
+    """How a StackConfig field is spelled in a stack file."""
+    if field_or_alias == LOCATION_KEY or field_or_alias.startswith(f"{CONFIG_NAMESPACE}:"):
+        return field_or_alias
+    return f"{CONFIG_NAMESPACE}:{to_camel(field_or_alias)}"
+
+
+def load_stack_config(stack: str, root: Path | None = None) -> StackConfig:
+    """Read ``stacks/Pulumi.<stack>.yaml`` and validate its ``config:`` section."""
+    path = stack_path(stack, root)
+    label = display_path(path, root)
+    data = _read_yaml(path, label)
+    config = data.get("config", {})
+    if not isinstance(config, dict):
+        raise ConfigError(label, "config", "expected a mapping of config keys")
+    return stack_config_from_values(config, label)
+
+
+def profile_for_stack(config: StackConfig, source: str = "stack config", root: Path | None = None) -> RegionProfile:
+    """The stack's region profile with the stack's fleet overrides applied, checked against the stack.
+
+    ``source`` names the stack file in errors about the stack's own keys.
+    """
+    if not profile_path(config.region, root).is_file():
+        known = ", ".join(available_profiles(root)) or "none"
+        raise ConfigError(
+            source, f"{CONFIG_NAMESPACE}:region", f"no region profile {config.region!r} (available: {known})"
+        )
+    profile = load_profile(config.region, root).with_fleet(
+        vehicles=config.vehicles,
+        messages_per_vehicle_per_hour=config.messages_per_vehicle_per_hour,
+        message_kb=config.message_kb,
+    )
+    if config.azure_location is not None and config.azure_location != profile.primary:
+        raise ConfigError(
+            source,
+            LOCATION_KEY,
+            f"{config.azure_location!r} is not the primary of region {profile.name!r} (expected {profile.primary})",
+        )
+    return profile
+
+
+def resolve_stack(stack: str, root: Path | None = None) -> tuple[StackConfig, RegionProfile]:
+    """Stack file -> (StackConfig, RegionProfile with overrides): what ``autocloud check``/``size`` need."""
+    config = load_stack_config(stack, root)
+    return config, profile_for_stack(config, display_path(stack_path(stack, root), root), root)

@@ -1,0 +1,63 @@
+"""Live rollout progress: a rich table on a terminal, one line per change in CI logs."""
+
+from __future__ import annotations
+
+import threading
+from types import TracebackType
+
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+
+from autocloud.rollout import RolloutRun, StackProgress
+
+STYLES = {
+    "pending": "dim", "previewing": "cyan", "updating": "yellow",
+    "done": "green", "failed": "bold red", "skipped": "dim",
+}
+
+
+class RolloutView:
+    """Shows every stack's status; safe to update from the rollout's worker threads."""
+
+    def __init__(self, console: Console, live: bool) -> None:
+        self.console = console
+        self.live: Live | None = Live(console=console, refresh_per_second=4, transient=True) if live else None
+        self.lock = threading.Lock()
+
+    def __enter__(self) -> RolloutView:
+        if self.live:
+            self.live.__enter__()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self.live:
+            self.live.__exit__(exc_type, exc, tb)
+
+    def update(self, run: RolloutRun, progress: StackProgress) -> None:
+        with self.lock:
+            if self.live:
+                self.live.update(self.table(run))
+            else:
+                counts = _changes(progress)
+                detail = f" ({counts})" if counts != "-" else ""
+                note = f": {progress.message}" if progress.status == "failed" and progress.message else ""
+                self.console.print(f"[{progress.wave}] {progress.stack}: {progress.status}{detail}{note}",
+                                   highlight=False, soft_wrap=True)
+
+    @staticmethod
+    def table(run: RolloutRun) -> Table:
+        table = Table(title=f"rollout {run.rollout.name}")
+        for column in ("wave", "stack", "status", "resources", "seconds", "message"):
+            table.add_column(column)
+        for p in run.progress.values():
+            style = STYLES.get(p.status, "")
+            table.add_row(p.wave, p.stack, f"[{style}]{p.status}[/{style}]", _changes(p),
+                          f"{p.seconds:.1f}" if p.seconds else "-", p.message[:200] or "-")
+        return table
+
+
+def _changes(progress: StackProgress) -> str:
+    return ", ".join(f"{k} {v}" for k, v in sorted(progress.changes.items())) or "-"

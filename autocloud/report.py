@@ -1,0 +1,341 @@
+"""`autocloud report`: per region, where every resource sits, what the policies say, and how big it is.
+
+A reviewer or an auditor asks three things of a region: does every resource stay inside its
+boundary, do the policy packs agree, and is it sized for its fleet. The report answers all three
+from the same sources the rest of the toolkit uses, so it cannot drift from them: the program is
+run under mocks and judged by `autocloud.check`'s machinery (`resolve_targets`, `record`,
+`views_from_records`, the policies' `Evaluator`), the plan comes from `autocloud.sizing`, and the
+telemetry flow is read off the components the program declared. Jinja2 renders Markdown (for pull
+requests and wikis) and HTML (autoescaped, one self-contained page).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Literal, TextIO, get_args
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from autocloud.check import CheckError, Target, record, resolve_targets, views_from_records
+from autocloud.errors import ConfigError
+from autocloud.locations import normalise_location
+from autocloud.profiles import REPO_ROOT, RegionProfile, StackConfig, display_path, resolve_stack
+from autocloud.sizing import CapacityPlan, plan_for_profile
+from policies.engine import Evaluator
+from policies.model import ResourceView, RuleContext, Violation
+from policies.packs import ALL_RULES, PACK_RULES
+from policies.rules._azure import AZURE_NATIVE_PROVIDER, GLOBAL_TYPES, TRACKED_TYPES, is_located, location_of
+from policies.rules.kubernetes._cluster import NAMESPACE, Namespaces, is_kubernetes, namespace_of, object_name
+
+Format = Literal["markdown", "html"]
+FORMATS: tuple[Format, ...] = get_args(Format)
+FILE_NAMES: Mapping[Format, str] = {"markdown": "report.md", "html": "report.html"}
+TEMPLATES = Path(__file__).resolve().parent / "templates" / "report"
+
+Status = Literal["inside", "outside", "global", "unset", "n/a"]
+"""Where a resource sits relative to its region: inside or outside the boundary, one of the few
+services that only exist `global`ly, a located type with no location (Azure would inherit the
+resource group's), or nothing to place (components, role assignments, cluster-wide objects)."""
+
+
+@dataclass(frozen=True)
+class Placement:
+    """One resource of the stack, where it is, and how many findings name it."""
+
+    name: str
+    type: str
+    urn: str
+    location: str
+    status: Status
+    findings: int = 0
+
+
+@dataclass(frozen=True)
+class FlowStage:
+    """One hop of telemetry from the vehicle to the state store, as this stack builds it."""
+
+    title: str
+    service: str
+    instances: int
+    sizing: str
+    where: tuple[str, ...]
+    inside: bool | None
+    """True when every located resource of the stage is inside the boundary, None if none is located."""
+
+
+@dataclass
+class RegionReport:
+    """Everything the report says about one stack."""
+
+    stack: str
+    region: str
+    cloud: str
+    target: str
+    boundary: tuple[str, ...]
+    primary: str = ""
+    secondary: str = ""
+    resources: list[Placement] = field(default_factory=list)
+    violations: list[Violation] = field(default_factory=list)
+    plan: CapacityPlan | None = None
+    flow: list[FlowStage] = field(default_factory=list)
+    error: str | None = None
+    """Why the program could not be run or judged; the rest of the region's report is then partial."""
+
+    @property
+    def mandatory(self) -> int:
+        return sum(v.enforcement == "mandatory" for v in self.violations)
+
+    @property
+    def advisory(self) -> int:
+        return sum(v.enforcement == "advisory" for v in self.violations)
+
+    @property
+    def outside(self) -> int:
+        return sum(p.status in ("outside", "unset") for p in self.resources)
+
+    @property
+    def located(self) -> int:
+        return sum(p.status != "n/a" for p in self.resources)
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and self.mandatory == 0
+
+
+@dataclass
+class Report:
+    regions: list[RegionReport]
+    generated: str
+
+    @property
+    def ok(self) -> bool:
+        return all(r.ok for r in self.regions)
+
+
+# --- placement -----------------------------------------------------------------------------------
+
+
+def _azure_placement(view: ResourceView, ctx: RuleContext) -> tuple[str, Status]:
+    location = location_of(view)
+    if location is None:
+        return ("not set", "unset") if view.type in TRACKED_TYPES else ("-", "n/a")
+    if not isinstance(location, str) or not location.strip():
+        return (repr(location), "unset")
+    name = normalise_location(location)
+    if name == "global":
+        return ("global", "global" if view.type in GLOBAL_TYPES else "outside")
+    return (name, "inside" if ctx.in_boundary(name) else "outside")
+
+
+def placements(views: Sequence[ResourceView], ctx: RuleContext, violations: Sequence[Violation]) -> list[Placement]:
+    """Every resource with its location (Azure) or namespace (Kubernetes) and its boundary status,
+    using the same property readers the residency rules use."""
+    namespaces = Namespaces(views, ctx)
+    findings: dict[str, int] = {}
+    for violation in violations:
+        findings[violation.urn] = findings.get(violation.urn, 0) + 1
+    result: list[Placement] = []
+    for view in views:
+        location: str = "-"
+        status: Status = "n/a"
+        if is_located(view) or view.type == AZURE_NATIVE_PROVIDER:
+            location, status = _azure_placement(view, ctx)
+        elif is_kubernetes(view):
+            namespace = object_name(view) if view.type == NAMESPACE else namespace_of(view)
+            if namespace is not None:
+                region = namespaces.region_of(namespace)
+                location = f"namespace {namespace}"
+                status = "inside" if region == ctx.region else "outside" if region is not None else "unset"
+        result.append(Placement(view.name, view.type, view.urn, location, status, findings.get(view.urn, 0)))
+    return result
+
+
+# --- telemetry flow ------------------------------------------------------------------------------
+
+
+def _type_chain(urn: str) -> list[str]:
+    """The parent types and own type a URN spells (``...::a$b$c::name`` -> [a, b, c])."""
+    parts = urn.split("::")
+    return parts[2].split("$") if len(parts) >= 4 else []
+
+
+@dataclass(frozen=True)
+class _Stage:
+    title: str
+    component: str
+    """Last segment of the component type token both targets share (``...:TelemetryIngest``)."""
+    azure: str
+    local: str
+    sizing: Callable[[CapacityPlan], str]
+
+
+_STAGES: tuple[_Stage, ...] = (
+    _Stage("Provisioning", "DeviceProvisioning", "Device Provisioning Service", "-",
+           lambda p: f"{p.dps_units} unit(s), links {p.hubs} hub(s)"),
+    _Stage("Ingest", "TelemetryIngest", "IoT Hub", "MQTT broker",
+           lambda p: f"{p.hubs} hub(s) x {p.iothub.tier} with {p.iothub.units} unit(s), "
+                     f"{p.iothub.devices:,} devices each"),
+    _Stage("Streaming", "EventStreaming", "Event Hubs", "Kafka-compatible broker",
+           lambda p: f"{p.namespaces} namespace(s) x {p.eventhubs.throughput_units} TU, "
+                     f"{p.eventhubs.telemetry_partitions} partitions"),
+    _Stage("Processing", "ComputeCluster", "AKS consumers", "namespace consumers",
+           lambda p: f"{p.aks.system_nodes} system + {p.aks.user_min_nodes}-{p.aks.user_max_nodes} "
+                     f"user nodes ({p.aks.vm_size})"),
+    _Stage("Vehicle state", "VehicleStateStore", "Cosmos DB", "Cosmos DB emulator",
+           lambda p: f"autoscale up to {p.cosmos.max_throughput_ru:,} RU/s, "
+                     f"{p.cosmos.physical_partitions} physical partition(s)"),
+)
+
+
+def telemetry_flow(
+    placed: Sequence[Placement], target: str, plan: CapacityPlan | None, region: str
+) -> list[FlowStage]:
+    """Vehicle -> DPS -> IoT Hub(s) -> Event Hubs -> AKS consumers -> Cosmos DB, each hop with the
+    component instances the program declared, the plan's sizing and where the resources sit."""
+    vehicles = f"{plan.vehicles:,} vehicles, {plan.messages_per_second:,.0f} msg/s" if plan else "-"
+    flow = [FlowStage("Vehicles", "connected vehicles", plan.vehicles if plan else 0, vehicles, (region,), None)]
+    for stage in _STAGES:
+        suffix = f":{stage.component}"
+        instances = sum(
+            1 for p in placed if p.type.endswith(suffix) and p.type.startswith("autocloud:")
+        )
+        members = [
+            p for p in placed
+            if p.status != "n/a" and any(t.endswith(suffix) for t in _type_chain(p.urn)[:-1])
+        ]
+        where = tuple(dict.fromkeys(p.location for p in members))
+        inside = all(p.status in ("inside", "global") for p in members) if members else None
+        service = stage.local if target == "local" else stage.azure
+        sizing = stage.sizing(plan) if plan and instances else ("not deployed" if not instances else "-")
+        flow.append(FlowStage(stage.title, service, instances, sizing, where, inside))
+    return flow
+
+
+# --- building ------------------------------------------------------------------------------------
+
+
+def _plan_for(stack: str, root: Path) -> tuple[StackConfig, RegionProfile, CapacityPlan]:
+    config, profile = resolve_stack(stack, root)
+    try:
+        return config, profile, plan_for_profile(profile)
+    except ConfigError as error:
+        raise error.in_file(display_path(root / "stacks" / f"Pulumi.{stack}.yaml", root)) from None
+
+
+def region_report(target: Target, evaluator: Evaluator, root: Path) -> RegionReport:
+    """Run one stack's program under mocks, judge it, place its resources, attach its plan."""
+    ctx = target.ctx
+    report = RegionReport(target.label, ctx.region, ctx.cloud, "-", tuple(sorted(ctx.boundary)))
+    try:
+        config, profile, plan = _plan_for(target.stack, root)
+        report.target, report.plan = config.target, plan
+        report.boundary, report.primary, report.secondary = profile.boundary, profile.primary, profile.secondary
+    except ConfigError as error:
+        report.error = str(error)
+    try:
+        views = views_from_records(record(target), target)
+    except CheckError as error:
+        report.error = str(error)
+        return report
+    report.violations = evaluator.run(views, ctx, stack=target.label).violations
+    report.resources = placements(views, ctx, report.violations)
+    report.flow = telemetry_flow(report.resources, report.target, report.plan, ctx.region)
+    return report
+
+
+def build_report(stacks: Sequence[str] | None, program_dir: Path | None = None, root: Path | None = None) -> Report:
+    """The report for `stacks` (default: every stack under stacks/), optionally running another
+    program with their config (tests use the violating programs this way).
+
+    Raises CheckError/ConfigError on bad usage (unknown stack, bad stack file).
+    """
+    base = (root or REPO_ROOT).resolve()
+    targets = resolve_targets(list(stacks) if stacks else None, not stacks, program_dir, None, base)
+    pack_of = {rule.name: pack for pack, rules in PACK_RULES.items() for rule in rules}
+    evaluator = Evaluator(ALL_RULES, pack_of)
+    workers = max(1, min(len(targets), os.cpu_count() or 1))
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        regions = list(pool.map(lambda t: region_report(t, evaluator, base), targets))
+    generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return Report(sorted(regions, key=lambda r: r.stack), generated)
+
+
+# --- rendering -----------------------------------------------------------------------------------
+
+
+def _md_cell(value: object) -> str:
+    """A Markdown table cell: one line, pipes escaped."""
+    return " ".join(str(value).split()).replace("|", "\\|")
+
+
+def _detail(violation: Violation) -> str:
+    """The message without the `[rule] name (type): ` prefix the table already shows."""
+    return violation.message.split("): ", 1)[-1]
+
+
+def _short_type(type_: str) -> str:
+    """`azure-native:iothub:IotHubResource` -> `iothub:IotHubResource`, for narrow tables."""
+    return type_.split(":", 1)[1] if type_.count(":") >= 2 else type_
+
+
+def environment() -> Environment:
+    """Templates under templates/report; autoescape on for the HTML ones, off for Markdown."""
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=select_autoescape(enabled_extensions=("html", "html.j2"), default_for_string=True),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters["md_cell"] = _md_cell
+    env.filters["detail"] = _detail
+    env.filters["short_type"] = _short_type
+    return env
+
+
+def render(report: Report, fmt: Format) -> str:
+    template = environment().get_template(f"{FILE_NAMES[fmt]}.j2")
+    return template.render(report=report, regions=report.regions)
+
+
+def write_report(report: Report, fmt: Format, out: Path) -> Path:
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / FILE_NAMES[fmt]
+    path.write_text(render(report, fmt), encoding="utf-8")
+    return path
+
+
+def report_command(
+    fmt: str, out: Path, stacks: list[str] | None, *, program_dir: Path | None = None,
+    root: Path | None = None, echo: TextIO | None = None, err: TextIO | None = None,
+) -> int:
+    """`autocloud report`: write `out/report.md` or `out/report.html`.
+
+    0 when every region complies, 1 when the report shows a mandatory violation or a region that
+    could not be checked (the report is written either way), 2 on bad usage or configuration.
+    """
+    echo = echo or sys.stdout
+    err = err or sys.stderr
+    if fmt not in FORMATS:
+        print(f"error: --format {fmt!r}: choose one of {', '.join(FORMATS)}", file=err)
+        return 2
+    try:
+        report = build_report(stacks, program_dir, root)
+    except (CheckError, ConfigError, ValueError) as error:
+        print(f"error: {error}", file=err)
+        return 2
+    path = write_report(report, fmt, out)
+    for region in report.regions:
+        state = "ok" if region.ok else "FAIL"
+        detail = region.error or (f"{len(region.resources)} resources, {region.outside} outside, "
+                                  f"{region.mandatory} mandatory, {region.advisory} advisory")
+        print(f"{state} {region.stack} (region {region.region}): {detail}", file=echo)
+    print(f"report: {path}", file=echo)
+    return 0 if report.ok else 1

@@ -1,0 +1,336 @@
+"""Fleet numbers -> capacity plan: how many scale units, and what each service gets.
+
+Pure functions, no Pulumi: the program, ``autocloud size`` and the report all call
+:func:`plan_capacity`. Every limit below is a published Azure quota (named next to it) or, where
+marked, our own assumption. A region is built from *scale units*; each has its own IoT Hub and
+Event Hubs namespace, and one DPS links every hub of the region. Cosmos DB and AKS are per region.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+from pydantic.alias_generators import to_camel
+
+from autocloud.errors import ConfigError
+from autocloud.profiles import CONFIG_NAMESPACE, MAX_MESSAGE_KB, RegionProfile, StackConfig, profile_path
+
+HEADROOM = 1.2
+"""Plan for 20% more than today's fleet and traffic: growth between rollouts and bursts."""
+
+SECONDS_PER_DAY = 86_400
+
+# --- IoT Hub ("IoT Hub quotas and throttling", "Choose the right IoT Hub tier") ---
+IotHubTier = Literal["S1", "S2", "S3"]
+DEVICES_PER_HUB = 1_000_000
+"""Device identities per IoT hub (standard tiers)."""
+IOTHUB_METER_KB = 4
+"""Daily message quota is metered in 4 KB blocks: a 5 KB message counts as two."""
+
+
+@dataclass(frozen=True)
+class _Tier:
+    messages_per_day_per_unit: int
+    """Daily message quota per unit."""
+    sends_per_second_per_unit: float
+    """Device-to-cloud send throttle per unit."""
+    min_sends_per_second: float
+    """The throttle is 'the higher of' this or the per-unit rate."""
+    max_units: int
+    """Units per hub."""
+    monthly_usd_per_unit: int
+    """List price per unit and month, used only to pick the cheapest tier that fits."""
+
+
+IOTHUB_TIERS: dict[IotHubTier, _Tier] = {
+    "S1": _Tier(400_000, 12, 100, 200, 25),
+    "S2": _Tier(6_000_000, 120, 100, 200, 250),
+    "S3": _Tier(300_000_000, 6_000, 0, 10, 2_500),
+}
+IOTHUB_PARTITIONS = 4
+"""Built-in endpoint partitions (2-32; fixed at creation). Fallback traffic only: routes carry the rest."""
+
+# --- Device Provisioning Service ("DPS quotas and limits") ---
+REGISTRATIONS_PER_DPS_UNIT = 1_000_000
+"""Registrations per DPS service unit."""
+MAX_LINKED_HUBS = 50
+"""IoT hubs linked to one DPS instance; one DPS serves a region, so at most 50 scale units."""
+
+# --- Event Hubs ("Event Hubs quotas and limits", Standard tier) ---
+TU_INGRESS_MB_PER_SECOND = 1.0
+"""One throughput unit takes 1 MB/s in ..."""
+TU_INGRESS_EVENTS_PER_SECOND = 1_000
+"""... or 1,000 events/s in, whichever comes first."""
+MAX_TU_PER_NAMESPACE = 40
+"""Throughput units per Standard namespace."""
+MAX_PARTITIONS_PER_HUB = 32
+"""Partitions per event hub (Standard)."""
+MAX_TU_PER_SCALE_UNIT = min(MAX_TU_PER_NAMESPACE, MAX_PARTITIONS_PER_HUB)
+"""A partition takes about one TU of ingress and nearly all ingress lands on the telemetry hub, so
+a namespace is useful up to 32 TU, not 40."""
+MIN_PARTITIONS = 4
+"""Our floor: consumers scale out to at least four readers per hub."""
+EVENTS_PARTITIONS = 4
+"""The ``events`` hub (lifecycle and alerts, a small fraction of telemetry) keeps the floor."""
+
+# --- Cosmos DB ("Request units", "Partitioning and horizontal scaling") ---
+RU_PER_KB_WRITE = 5
+"""About 5 RU to write a 1 KB item (more with heavy indexing)."""
+RU_PER_PHYSICAL_PARTITION = 10_000
+"""Throughput one physical partition serves."""
+AUTOSCALE_STEP_RU = 1_000
+"""Autoscale max throughput is set in steps of 1,000 RU/s (minimum 1,000)."""
+MAX_AUTOSCALE_RU_WITHOUT_TICKET = 1_000_000
+"""Above this per container, Azure support must raise the limit."""
+STATE_WRITES_PER_MESSAGE = 1.0
+"""Assumption: every telemetry message upserts the vehicle's last-known state document."""
+
+# --- AKS ("AKS quotas, SKUs and regions") ---
+AKS_VM_SIZE = "Standard_D4s_v5"
+"""Assumption: 4 vCPU general-purpose nodes, offered in every profile's primary (Azure China too)."""
+SYSTEM_NODES = 3
+"""One system node per availability zone."""
+MESSAGES_PER_NODE_PER_SECOND = 5_000
+"""Assumption from our stream-processor benchmark on the VM size above."""
+PEAK_FACTOR = 3
+"""Assumption: rush-hour telemetry peaks at three times the daily average."""
+MIN_USER_NODES = 2
+MAX_NODES_PER_POOL = 1_000
+"""Nodes per node pool."""
+
+
+SCALE_LIMITS: dict[str, str] = {
+    "iothub-devices": "1 M devices per hub",
+    "iothub-messages-per-day": "10 S3 units x 300 M messages/day per hub",
+    "iothub-sends-per-second": "10 S3 units x 6,000 sends/s per hub",
+    "eventhubs-throughput-units": "32 TU per namespace (1 MB/s or 1,000 events/s each)",
+}
+"""The quotas that can force another scale unit, keyed as in ``CapacityPlan.scale_units_by_limit``."""
+
+
+@dataclass(frozen=True)
+class IotHubPlan:
+    """One scale unit's IoT hub."""
+
+    tier: IotHubTier
+    units: int
+    partitions: int
+    devices: int
+    """Vehicles this hub is planned for (with headroom)."""
+
+
+@dataclass(frozen=True)
+class EventHubsPlan:
+    """One scale unit's Event Hubs namespace."""
+
+    sku: Literal["Standard"]
+    throughput_units: int
+    telemetry_partitions: int
+    events_partitions: int
+
+
+@dataclass(frozen=True)
+class CosmosPlan:
+    """The region's vehicle-state container (autoscale)."""
+
+    writes_per_second: float
+    max_throughput_ru: int
+    physical_partitions: int
+
+
+@dataclass(frozen=True)
+class AksPlan:
+    """The region's cluster: a fixed system pool and an autoscaled user pool."""
+
+    vm_size: str
+    system_nodes: int
+    user_min_nodes: int
+    user_max_nodes: int
+
+
+@dataclass(frozen=True)
+class CapacityPlan:
+    """What a region needs. ``scale_units`` copies of ``iothub`` and ``eventhubs``, one DPS, one
+    Cosmos container and one AKS cluster."""
+
+    vehicles: int
+    messages_per_vehicle_per_hour: float
+    message_kb: float
+    headroom: float
+    messages_per_second: float
+    """Average device-to-cloud messages/s over the whole region, without headroom."""
+    ingress_mb_per_second: float
+    metered_messages_per_day: int
+    """Messages per day as IoT Hub counts them (4 KB blocks), without headroom."""
+    scale_units: int
+    scale_units_by_limit: dict[str, int]
+    """Scale units each quota alone would need; the plan takes the largest."""
+    iothub: IotHubPlan
+    dps_units: int
+    eventhubs: EventHubsPlan
+    cosmos: CosmosPlan
+    aks: AksPlan
+    notes: tuple[str, ...]
+    """Limits that need a support ticket or a human look; the plan is still usable."""
+
+    @property
+    def hubs(self) -> int:
+        return self.scale_units
+
+    @property
+    def namespaces(self) -> int:
+        return self.scale_units
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready data (``autocloud size --format json``, reports)."""
+        return asdict(self) | {"hubs": self.hubs, "namespaces": self.namespaces}
+
+
+def _check_inputs(vehicles: int, messages_per_vehicle_per_hour: float, message_kb: float) -> None:
+    if isinstance(vehicles, bool) or not isinstance(vehicles, int) or vehicles <= 0:
+        raise ConfigError("", "fleet.vehicles", f"must be a whole number above 0 (got {vehicles!r})")
+    if not math.isfinite(messages_per_vehicle_per_hour) or messages_per_vehicle_per_hour <= 0:
+        raise ConfigError(
+            "", "fleet.messages_per_vehicle_per_hour", f"must be above 0 (got {messages_per_vehicle_per_hour!r})"
+        )
+    if not math.isfinite(message_kb) or message_kb <= 0:
+        raise ConfigError("", "fleet.message_kb", f"must be above 0 (got {message_kb!r})")
+    if message_kb > MAX_MESSAGE_KB:
+        raise ConfigError(
+            "", "fleet.message_kb", f"{message_kb:g} KB is above IoT Hub's {MAX_MESSAGE_KB} KB message limit"
+        )
+
+
+def _iothub_units(tier: _Tier, messages_per_day: float, sends_per_second: float) -> int:
+    """Units one hub of ``tier`` needs for both the daily quota and the send throttle."""
+    by_day = math.ceil(messages_per_day / tier.messages_per_day_per_unit)
+    by_rate = (
+        1
+        if sends_per_second <= tier.min_sends_per_second
+        else math.ceil(sends_per_second / tier.sends_per_second_per_unit)
+    )
+    return max(1, by_day, by_rate)
+
+
+def _cheapest_tier(messages_per_day: float, sends_per_second: float) -> tuple[IotHubTier, int]:
+    """The tier and units with the lowest list price that fit in one hub (ties go to the higher tier)."""
+    fits = [
+        (name, units)
+        for name, tier in IOTHUB_TIERS.items()
+        if (units := _iothub_units(tier, messages_per_day, sends_per_second)) <= tier.max_units
+    ]
+    if not fits:
+        raise AssertionError("scale units are sized so that one S3 hub fits")
+    return min(fits, key=lambda f: (IOTHUB_TIERS[f[0]].monthly_usd_per_unit * f[1], -int(f[0][1])))
+
+
+def _throughput_units(messages_per_second: float, message_kb: float) -> int:
+    """Event Hubs TUs for an ingress rate: the larger of the MB/s and events/s needs."""
+    by_bytes = messages_per_second * message_kb / 1024 / TU_INGRESS_MB_PER_SECOND
+    by_events = messages_per_second / TU_INGRESS_EVENTS_PER_SECOND
+    return max(1, math.ceil(max(by_bytes, by_events)))
+
+
+def plan_capacity(vehicles: int, messages_per_vehicle_per_hour: float, message_kb: float) -> CapacityPlan:
+    """Size a region for a fleet. Raises ConfigError for impossible input."""
+    _check_inputs(vehicles, messages_per_vehicle_per_hour, message_kb)
+    messages_per_second = vehicles * messages_per_vehicle_per_hour / 3600
+    blocks = math.ceil(message_kb / IOTHUB_METER_KB)
+    metered_per_day = messages_per_second * SECONDS_PER_DAY * blocks
+
+    planned_devices = vehicles * HEADROOM
+    planned_rate = messages_per_second * HEADROOM
+    planned_day = metered_per_day * HEADROOM
+    s3 = IOTHUB_TIERS["S3"]
+    by_limit = {
+        "iothub-devices": math.ceil(planned_devices / DEVICES_PER_HUB),
+        "iothub-messages-per-day": math.ceil(planned_day / (s3.max_units * s3.messages_per_day_per_unit)),
+        "iothub-sends-per-second": math.ceil(planned_rate / (s3.max_units * s3.sends_per_second_per_unit)),
+        "eventhubs-throughput-units": math.ceil(_throughput_units(planned_rate, message_kb) / MAX_TU_PER_SCALE_UNIT),
+    }
+    scale_units = max(1, *by_limit.values())
+    if scale_units > MAX_LINKED_HUBS:
+        raise ConfigError(
+            "",
+            "fleet.vehicles",
+            f"{vehicles:,} vehicles at {messages_per_vehicle_per_hour:g} msg/h need {scale_units} scale units;"
+            f" one DPS links at most {MAX_LINKED_HUBS} hubs: split the region",
+        )
+
+    unit_rate = planned_rate / scale_units
+    tier, units = _cheapest_tier(planned_day / scale_units, unit_rate)
+    iothub = IotHubPlan(
+        tier=tier,
+        units=units,
+        partitions=IOTHUB_PARTITIONS,
+        devices=math.ceil(planned_devices / scale_units),
+    )
+    tus = _throughput_units(unit_rate, message_kb)
+    eventhubs = EventHubsPlan(
+        sku="Standard",
+        throughput_units=tus,
+        telemetry_partitions=min(MAX_PARTITIONS_PER_HUB, max(MIN_PARTITIONS, tus)),
+        events_partitions=EVENTS_PARTITIONS,
+    )
+
+    writes = messages_per_second * STATE_WRITES_PER_MESSAGE
+    ru = writes * math.ceil(message_kb) * RU_PER_KB_WRITE * HEADROOM
+    max_ru = max(AUTOSCALE_STEP_RU, math.ceil(ru / AUTOSCALE_STEP_RU) * AUTOSCALE_STEP_RU)
+    cosmos = CosmosPlan(
+        writes_per_second=writes,
+        max_throughput_ru=max_ru,
+        physical_partitions=math.ceil(max_ru / RU_PER_PHYSICAL_PARTITION),
+    )
+
+    user_min = max(MIN_USER_NODES, math.ceil(messages_per_second / MESSAGES_PER_NODE_PER_SECOND))
+    user_max = max(user_min + 1, math.ceil(messages_per_second * PEAK_FACTOR / MESSAGES_PER_NODE_PER_SECOND))
+    aks = AksPlan(
+        vm_size=AKS_VM_SIZE,
+        system_nodes=SYSTEM_NODES,
+        user_min_nodes=min(user_min, MAX_NODES_PER_POOL),
+        user_max_nodes=min(user_max, MAX_NODES_PER_POOL),
+    )
+
+    dps_units = math.ceil(planned_devices / REGISTRATIONS_PER_DPS_UNIT)
+    notes: list[str] = []
+    if max_ru > MAX_AUTOSCALE_RU_WITHOUT_TICKET:
+        notes.append(f"Cosmos DB {max_ru:,} RU/s is above {MAX_AUTOSCALE_RU_WITHOUT_TICKET:,}: ask Azure support")
+    if user_max >= MAX_NODES_PER_POOL:
+        notes.append(f"AKS user pool capped at {MAX_NODES_PER_POOL} nodes: add node pools or a second cluster")
+    return CapacityPlan(
+        vehicles=vehicles,
+        messages_per_vehicle_per_hour=messages_per_vehicle_per_hour,
+        message_kb=message_kb,
+        headroom=HEADROOM,
+        messages_per_second=messages_per_second,
+        ingress_mb_per_second=messages_per_second * message_kb / 1024,
+        metered_messages_per_day=round(metered_per_day),
+        scale_units=scale_units,
+        scale_units_by_limit=by_limit,
+        iothub=iothub,
+        dps_units=dps_units,
+        eventhubs=eventhubs,
+        cosmos=cosmos,
+        aks=aks,
+        notes=tuple(notes),
+    )
+
+
+def plan_for_profile(profile: RegionProfile) -> CapacityPlan:
+    """The plan for a profile's fleet (with any stack overrides already applied)."""
+    fleet = profile.fleet
+    return plan_capacity(fleet.vehicles, fleet.messages_per_vehicle_per_hour, fleet.message_kb)
+
+
+def plan_for_stack(config: StackConfig, profile: RegionProfile, source: str) -> CapacityPlan:
+    """The plan for a stack; a refusal names the stack key if the stack overrode that fleet number,
+    else the profile's file."""
+    try:
+        return plan_for_profile(profile)
+    except ConfigError as exc:
+        field = exc.key.removeprefix("fleet.")
+        if getattr(config, field, None) is not None:
+            raise ConfigError(source, f"{CONFIG_NAMESPACE}:{to_camel(field)}", exc.message) from None
+        raise exc.in_file(f"regions/{profile_path(profile.name).name}") from None

@@ -1,0 +1,102 @@
+"""``autocloud size``: a region's capacity plan as a table or JSON."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any, Literal
+
+from rich.console import Console
+from rich.table import Table
+
+from autocloud.errors import ConfigError
+from autocloud.profiles import RegionProfile, load_profile
+from autocloud.sizing import SCALE_LIMITS, CapacityPlan, plan_for_profile
+
+Format = Literal["table", "json"]
+FORMATS: tuple[Format, ...] = ("table", "json")
+EXIT_CONFIG_ERROR = 2
+
+
+def plan_region(region: str, vehicles: int | None = None) -> tuple[RegionProfile, CapacityPlan]:
+    """The profile (with an optional vehicles override) and its plan; ConfigError on bad input."""
+    profile = load_profile(region)
+    if vehicles is not None:
+        try:
+            profile = profile.with_fleet(vehicles=vehicles)
+        except ConfigError as exc:
+            raise ConfigError("--vehicles", "", exc.message) from None
+    return profile, plan_for_profile(profile)
+
+
+def plan_json(profile: RegionProfile, plan: CapacityPlan) -> dict[str, Any]:
+    """The plan with the region facts that frame it (the ``--format json`` document)."""
+    return {
+        "region": profile.name,
+        "cloud": profile.cloud,
+        "primary": profile.primary,
+        "secondary": profile.secondary,
+        "plan": plan.to_dict(),
+    }
+
+
+def plan_table(profile: RegionProfile, plan: CapacityPlan) -> Table:
+    """Inputs, load, why the region has N scale units, and what each service gets."""
+    table = Table(title=f"Capacity plan: region {profile.name} ({profile.cloud}, primary {profile.primary})")
+    table.add_column("item")
+    table.add_column("value", justify="right")
+    table.add_column("basis")
+    rows: list[tuple[str, str, str]] = [
+        ("vehicles", f"{plan.vehicles:,}", "fleet"),
+        ("messages / vehicle / hour", f"{plan.messages_per_vehicle_per_hour:g}", "fleet"),
+        ("message size", f"{plan.message_kb:g} KB", "fleet"),
+        ("headroom", f"x{plan.headroom:g}", "autocloud.sizing.HEADROOM"),
+        ("device-to-cloud messages/s", f"{plan.messages_per_second:,.0f}", "average, no headroom"),
+        ("ingress", f"{plan.ingress_mb_per_second:,.1f} MB/s", "average, no headroom"),
+        ("metered messages/day", f"{plan.metered_messages_per_day:,}", "IoT Hub counts 4 KB blocks"),
+    ]
+    rows += [
+        (f"scale units needed: {limit}", str(units), SCALE_LIMITS.get(limit, ""))
+        for limit, units in plan.scale_units_by_limit.items()
+    ]
+    rows += [
+        ("scale units", str(plan.scale_units), "largest of the above"),
+        ("IoT hubs", str(plan.hubs), "one per scale unit"),
+        ("IoT Hub tier x units (each hub)", f"{plan.iothub.tier} x {plan.iothub.units}", "cheapest tier that fits"),
+        ("Event Hubs namespaces", str(plan.namespaces), "one per scale unit, Standard"),
+        ("throughput units (each namespace)", str(plan.eventhubs.throughput_units), "1 MB/s or 1,000 events/s"),
+        (
+            "partitions telemetry / events",
+            f"{plan.eventhubs.telemetry_partitions} / {plan.eventhubs.events_partitions}",
+            "max 32 per hub",
+        ),
+        ("DPS units", str(plan.dps_units), "1 M registrations each"),
+        ("Cosmos DB max RU/s (autoscale)", f"{plan.cosmos.max_throughput_ru:,}", "~5 RU per 1 KB write"),
+        ("Cosmos DB physical partitions", str(plan.cosmos.physical_partitions), "10,000 RU/s each"),
+        (
+            "AKS nodes system / user",
+            f"{plan.aks.system_nodes} / {plan.aks.user_min_nodes}-{plan.aks.user_max_nodes}",
+            plan.aks.vm_size,
+        ),
+    ]
+    rows += [("note", "", note) for note in plan.notes]
+    for row in rows:
+        table.add_row(*row)
+    return table
+
+
+def size_command(region: str, vehicles: int | None = None, fmt: str = "table", console: Console | None = None) -> int:
+    """Print the plan for ``region``; returns the exit code (0, or 2 for a configuration error)."""
+    out = console or Console()
+    try:
+        if fmt not in FORMATS:
+            raise ConfigError("--format", "", f"unknown format {fmt!r} (allowed: {', '.join(FORMATS)})")
+        profile, plan = plan_region(region, vehicles)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG_ERROR
+    if fmt == "json":
+        out.print_json(json.dumps(plan_json(profile, plan)))
+    else:
+        out.print(plan_table(profile, plan))
+    return 0

@@ -1,0 +1,133 @@
+"""What every implementation of a capability promises, whichever target builds it.
+
+The azure components (this package) and the local ones (``components.local``) take the same
+:class:`RegionalPlatformArgs` and expose the same attributes and endpoint keys, so the program,
+``autocloud check`` and the tests treat both targets alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Protocol, TypedDict
+
+import pulumi
+
+from autocloud.profiles import RegionProfile
+from autocloud.sizing import CapacityPlan
+
+REGION_LABEL = "autocloud.io/region"
+"""Kubernetes label naming a namespace's region (local target; NetworkPolicies select on it)."""
+
+DATA_CLASSIFICATION = "vehicle-data"
+
+REQUIRED_TAGS: tuple[str, ...] = ("region", "data-classification", "data-residency")
+"""Tags every taggable Azure resource carries; the baseline policy checks these keys."""
+
+
+def region_tags(profile: RegionProfile, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The tags of every resource in a region: the profile's own tags win over ours, extras win over both."""
+    return {"region": profile.name, "data-classification": DATA_CLASSIFICATION} | profile.tags | dict(extra or {})
+
+
+def region_labels(profile: RegionProfile) -> dict[str, str]:
+    """Kubernetes labels carrying the same facts as :func:`region_tags` (label-safe keys)."""
+    return {
+        REGION_LABEL: profile.name,
+        "autocloud.io/data-classification": DATA_CLASSIFICATION,
+        "autocloud.io/data-residency": profile.tags.get("data-residency", profile.name),
+    }
+
+
+@dataclass(frozen=True)
+class RegionalPlatformArgs:
+    """Inputs of a RegionalPlatform, for both targets. Everything is a plain, validated value."""
+
+    profile: RegionProfile
+    """Required. The region profile, fleet overrides already applied."""
+    plan: CapacityPlan
+    """Required. ``autocloud.sizing.plan_for_profile(profile)``: scale units, tiers, units."""
+    extra_tags: Mapping[str, str] = field(default_factory=dict)
+    """Optional, default none. Tags added to :func:`region_tags` (e.g. a cost centre)."""
+    namespace: str | None = None
+    """Optional, local target only. Kubernetes namespace; default ``autocloud-<region>``."""
+
+    @property
+    def tags(self) -> dict[str, str]:
+        return region_tags(self.profile, self.extra_tags)
+
+    @property
+    def local_namespace(self) -> str:
+        return self.namespace or f"autocloud-{self.profile.name}"
+
+
+# --- endpoint contracts: same keys on both targets -------------------------------------------------
+
+
+class TelemetryEndpoints(TypedDict):
+    """Where vehicles of one scale unit send telemetry."""
+
+    mqtt: str
+    """``host:port`` of the MQTT endpoint (IoT Hub: ``<hub>.azure-devices.net:8883``)."""
+    hostname: str
+
+
+class ProvisioningEndpoints(TypedDict):
+    """Where vehicles enrol; one per region, spreading vehicles across the scale units' hubs."""
+
+    global_endpoint: str
+    id_scope: str
+
+
+class StreamingEndpoints(TypedDict):
+    """Where consumers read one scale unit's events (Kafka protocol on both targets)."""
+
+    kafka: str
+    """``host:port`` of the Kafka endpoint."""
+    telemetry_topic: str
+    events_topic: str
+
+
+class ComputeEndpoints(TypedDict):
+    api_server: str
+
+
+class StateEndpoints(TypedDict):
+    documents: str
+    database: str
+    container: str
+
+
+class MapsEndpoints(TypedDict):
+    api: str
+
+
+class PlatformEndpoints(TypedDict):
+    """Everything a region offers, exported by the program as ``endpoints``."""
+
+    telemetry: list[TelemetryEndpoints]
+    """One entry per scale unit."""
+    provisioning: ProvisioningEndpoints | None
+    streaming: list[StreamingEndpoints]
+    """One entry per scale unit."""
+    compute: ComputeEndpoints | None
+    state: StateEndpoints | None
+    maps: MapsEndpoints | None
+    """None where the profile disables Maps (Azure China)."""
+
+
+class Component(Protocol):
+    """The outputs every component exposes (STYLE.md #6)."""
+
+    name: pulumi.Output[str]
+    resource_id: pulumi.Output[str]
+    location: str
+    """Plain string from the profile, so policies can evaluate it at preview."""
+
+
+class RegionalPlatformContract(Component, Protocol):
+    """What the program needs from a RegionalPlatform, azure or local."""
+
+    region: str
+    scale_units: int
+    endpoints: pulumi.Output[PlatformEndpoints]

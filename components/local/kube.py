@@ -1,0 +1,258 @@
+"""What every local component shares: where it goes, how it is labelled, and how a workload is built.
+
+A local workload is a ServiceAccount, a Deployment and a ClusterIP Service with one name, inside the
+region's namespace. Names are explicit (never autonamed) so an interrupted ``up`` that is run again
+finds the same objects (server-side apply adopts them) instead of leaving randomly named copies.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+PART_OF = "autocloud"
+"""``app.kubernetes.io/part-of`` of every object: how tests and clean-ups find autocloud's objects."""
+MANAGED_BY = "pulumi"
+CONFIG_HASH_ANNOTATION = "autocloud.io/config-sha256"
+"""Pod-template annotation carrying a hash of the workload's configuration: a change rolls the pods."""
+
+
+@dataclass(frozen=True)
+class LocalPlacement:
+    """Where a local component goes: its region's namespace, made by LocalComputeCluster."""
+
+    namespace: str
+    """Required. The region namespace's name, a plain string: DNS names and policies read it at preview."""
+    region: str
+    """Required. The region profile's name."""
+    location: str
+    """Required. The profile's primary, reported as ``location`` so both targets read alike."""
+    labels: Mapping[str, str]
+    """Required. ``region_labels(profile)``: the region labels every object carries."""
+    depends_on: Sequence[pulumi.Resource] = ()
+    """Optional, default none. The namespace with its quota, limits and NetworkPolicies: nothing runs
+    before the deny-by-default policies exist."""
+
+    def host(self, service: str) -> str:
+        """The in-namespace DNS name of one of this region's services."""
+        return f"{service}.{self.namespace}.svc.cluster.local"
+
+    def object_labels(self, name: str, app: str, component: str) -> dict[str, str]:
+        """Recommended ``app.kubernetes.io`` labels plus the region labels."""
+        return {
+            **self.labels,
+            "app.kubernetes.io/name": app,
+            "app.kubernetes.io/instance": name,
+            "app.kubernetes.io/component": component,
+            "app.kubernetes.io/part-of": PART_OF,
+            "app.kubernetes.io/managed-by": MANAGED_BY,
+        }
+
+
+@dataclass(frozen=True)
+class ContainerResources:
+    """Requests and limits of one container, in millicores and MiB so they add up for quotas."""
+
+    cpu_request_m: int
+    memory_request_mi: int
+    cpu_limit_m: int
+    memory_limit_mi: int
+
+    def __add__(self, other: ContainerResources) -> ContainerResources:
+        return ContainerResources(
+            self.cpu_request_m + other.cpu_request_m,
+            self.memory_request_mi + other.memory_request_mi,
+            self.cpu_limit_m + other.cpu_limit_m,
+            self.memory_limit_mi + other.memory_limit_mi,
+        )
+
+    def __mul__(self, factor: int) -> ContainerResources:
+        return ContainerResources(
+            self.cpu_request_m * factor,
+            self.memory_request_mi * factor,
+            self.cpu_limit_m * factor,
+            self.memory_limit_mi * factor,
+        )
+
+    def requirements(self) -> dict[str, dict[str, str]]:
+        """The container's ``resources`` block."""
+        return {
+            "requests": {"cpu": f"{self.cpu_request_m}m", "memory": f"{self.memory_request_mi}Mi"},
+            "limits": {"cpu": f"{self.cpu_limit_m}m", "memory": f"{self.memory_limit_mi}Mi"},
+        }
+
+
+NO_RESOURCES = ContainerResources(0, 0, 0, 0)
+
+
+@dataclass(frozen=True)
+class Mount:
+    """A volume and where the container sees it."""
+
+    name: str
+    """Required. Volume name."""
+    path: str
+    """Required. Mount path in the container."""
+    source: Mapping[str, Any]
+    """Required. The volume source, e.g. ``{"emptyDir": {}}`` or ``{"configMap": {"name": ...}}``."""
+    read_only: bool = False
+    """Optional, default False."""
+
+
+@dataclass(frozen=True)
+class Workload:
+    """One single-container workload; becomes a ServiceAccount, a Deployment and a Service."""
+
+    name: str
+    """Required. Object name of all three (and the Service's DNS label)."""
+    app: str
+    """Required. ``app.kubernetes.io/name``, e.g. ``mosquitto``."""
+    component: str
+    """Required. ``app.kubernetes.io/component``, e.g. ``telemetry-ingest``."""
+    image: str
+    """Required. A pinned image reference (a tag naming a release, never ``latest``)."""
+    port: int
+    """Required. The one TCP port the Service exposes; the readiness probe opens it."""
+    port_name: str
+    """Required. Name of that port (``mqtt``, ``kafka``, ...)."""
+    resources: ContainerResources
+    """Required. Requests and limits; the namespace quota is the sum of these."""
+    run_as_user: int | None
+    """Required. UID to run as (non-root); None only where the image must start as root."""
+    env: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    """Optional, default none. Plain environment values (no secrets: mount those)."""
+    args: Sequence[str] = ()
+    """Optional, default the image's."""
+    mounts: Sequence[Mount] = ()
+    """Optional, default none."""
+    read_only_root: bool = False
+    """Optional, default False: set where the image writes only to mounted volumes."""
+    recreate: bool = True
+    """Optional, default True: stop the old pod before starting the new one. Brokers and the emulator
+    hold state in an ``emptyDir``; two copies behind one Service would split it."""
+    replicas: int = 1
+    """Optional, default 1."""
+    config_hash: str | None = None
+    """Optional, default None. Hash of configuration the pod reads from a volume (pods roll when it changes)."""
+
+
+@dataclass(frozen=True)
+class DeployedWorkload:
+    """What :func:`deploy_workload` made."""
+
+    account: k8s.core.v1.ServiceAccount
+    deployment: k8s.apps.v1.Deployment
+    service: k8s.core.v1.Service
+    host: str
+    """In-namespace DNS name of the Service."""
+    port: int
+
+
+def config_hash(*parts: Any) -> str:
+    """A stable hash of configuration values (sorted JSON), for :attr:`Workload.config_hash`."""
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def pod_spec(workload: Workload) -> dict[str, Any]:
+    """Secure defaults: no API token, no privilege escalation, no capabilities, RuntimeDefault seccomp."""
+    pod_security: dict[str, Any] = {"seccompProfile": {"type": "RuntimeDefault"}}
+    container_security: dict[str, Any] = {
+        "allowPrivilegeEscalation": False,
+        "privileged": False,
+        "readOnlyRootFilesystem": workload.read_only_root,
+        "capabilities": {"drop": ["ALL"]},
+    }
+    if workload.run_as_user is not None:
+        pod_security |= {
+            "runAsNonRoot": True,
+            "runAsUser": workload.run_as_user,
+            "runAsGroup": workload.run_as_user,
+            "fsGroup": workload.run_as_user,
+        }
+    container: dict[str, Any] = {
+        "name": workload.app,
+        "image": workload.image,
+        "imagePullPolicy": "IfNotPresent",
+        "ports": [{"name": workload.port_name, "containerPort": workload.port, "protocol": "TCP"}],
+        "readinessProbe": {
+            "tcpSocket": {"port": workload.port},
+            "initialDelaySeconds": 2,
+            "periodSeconds": 5,
+            "failureThreshold": 6,
+        },
+        "resources": workload.resources.requirements(),
+        "securityContext": container_security,
+    }
+    if workload.args:
+        container["args"] = list(workload.args)
+    if workload.env:
+        container["env"] = [{"name": key, "value": value} for key, value in sorted(workload.env.items())]
+    if workload.mounts:
+        container["volumeMounts"] = [
+            {"name": m.name, "mountPath": m.path, "readOnly": m.read_only} for m in workload.mounts
+        ]
+    spec: dict[str, Any] = {
+        "serviceAccountName": workload.name,
+        "automountServiceAccountToken": False,
+        # Service links would inject every service of the namespace into the environment.
+        "enableServiceLinks": False,
+        "securityContext": pod_security,
+        "containers": [container],
+    }
+    if workload.mounts:
+        spec["volumes"] = [{"name": m.name, **m.source} for m in workload.mounts]
+    return spec
+
+
+def deploy_workload(
+    name: str,
+    parent: pulumi.Resource,
+    placement: LocalPlacement,
+    workload: Workload,
+    depends_on: Sequence[pulumi.Resource] = (),
+) -> DeployedWorkload:
+    """The ServiceAccount, Deployment and Service of ``workload``; Pulumi names start with ``name``."""
+    labels = placement.object_labels(workload.name, workload.app, workload.component)
+    selector = {"app.kubernetes.io/instance": workload.name, "app.kubernetes.io/part-of": PART_OF}
+    metadata = {"name": workload.name, "namespace": placement.namespace, "labels": labels}
+    after = [*placement.depends_on, *depends_on]
+
+    account = k8s.core.v1.ServiceAccount(
+        f"{name}-account",
+        metadata=metadata,
+        automount_service_account_token=False,
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=after),
+    )
+    template_metadata: dict[str, Any] = {"labels": labels}
+    if workload.config_hash is not None:
+        template_metadata["annotations"] = {CONFIG_HASH_ANNOTATION: workload.config_hash}
+    deployment = k8s.apps.v1.Deployment(
+        f"{name}-deployment",
+        metadata=metadata,
+        spec={
+            "replicas": workload.replicas,
+            "selector": {"matchLabels": selector},
+            "strategy": {"type": "Recreate" if workload.recreate else "RollingUpdate"},
+            "template": {"metadata": template_metadata, "spec": pod_spec(workload)},
+        },
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=[*after, account]),
+    )
+    service = k8s.core.v1.Service(
+        f"{name}-service",
+        metadata=metadata,
+        spec={
+            "type": "ClusterIP",
+            "selector": selector,
+            "ports": [
+                {"name": workload.port_name, "port": workload.port, "targetPort": workload.port, "protocol": "TCP"}
+            ],
+        },
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=after),
+    )
+    return DeployedWorkload(account, deployment, service, placement.host(workload.name), workload.port)

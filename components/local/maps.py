@@ -1,0 +1,73 @@
+"""Maps on the local target: a stub HTTP service, only where the profile enables Maps.
+
+No map data is served; the stub answers so that clients configured with the ``maps`` endpoint start.
+Azure China has no Azure Maps, and the cn profile disables it, so the local cn stack has no stub either.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import pulumi
+
+from components.contracts import MapsEndpoints
+from components.local.kube import ContainerResources, LocalPlacement, Workload, deploy_workload
+
+STUB_IMAGE = "hashicorp/http-echo:1.0.0"
+STUB_PORT = 8080
+STUB_UID = 65532
+"""The binary needs nothing of root; any unprivileged UID works."""
+RESOURCES = ContainerResources(cpu_request_m=10, memory_request_mi=16, cpu_limit_m=50, memory_limit_mi=32)
+OBJECT_NAME = "maps"
+
+
+@dataclass(frozen=True)
+class LocalMapsServiceArgs:
+    """The region's Maps stub."""
+
+    placement: LocalPlacement
+    """Required. The region's namespace and labels."""
+    image: str = STUB_IMAGE
+    """Optional, default ``hashicorp/http-echo:1.0.0``."""
+
+
+class LocalMapsService(pulumi.ComponentResource):
+    """A stub Deployment + Service answering every request with a fixed JSON body."""
+
+    name: pulumi.Output[str]
+    resource_id: pulumi.Output[str]
+    location: str
+    endpoints: pulumi.Output[MapsEndpoints]
+
+    def __init__(self, name: str, args: LocalMapsServiceArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("autocloud:local:MapsService", name, None, opts)
+        placement = args.placement
+        self.location = placement.location
+        body = json.dumps({"service": "maps", "region": placement.region, "stub": True}, sort_keys=True)
+        workload = Workload(
+            name=OBJECT_NAME,
+            app="maps-stub",
+            component="maps",
+            image=args.image,
+            port=STUB_PORT,
+            port_name="http",
+            resources=RESOURCES,
+            run_as_user=STUB_UID,
+            args=[f"-listen=:{STUB_PORT}", f"-text={body}"],
+            read_only_root=True,
+            recreate=False,
+        )
+        deployed = deploy_workload(f"{name}-stub", self, placement, workload)
+
+        self.name = deployed.deployment.metadata.apply(lambda m: m.name or OBJECT_NAME)
+        self.resource_id = deployed.deployment.id
+        self.endpoints = pulumi.Output.from_input(MapsEndpoints(api=f"http://{deployed.host}:{deployed.port}"))
+        self.register_outputs(
+            {
+                "name": self.name,
+                "resource_id": self.resource_id,
+                "location": self.location,
+                "endpoints": self.endpoints,
+            }
+        )

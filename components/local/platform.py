@@ -1,0 +1,171 @@
+"""RegionalPlatform on the local target: one region in one namespace of any Kubernetes cluster.
+
+The same :class:`~components.contracts.RegionalPlatformArgs` and outputs as the Azure platform, so
+the program, the checks and the tests treat both targets alike. Scale units follow the capacity
+plan but are capped at :data:`MAX_LOCAL_SCALE_UNITS`, each with one MQTT broker and one Kafka broker,
+so that three regions fit a laptop-sized cluster.
+"""
+
+from __future__ import annotations
+
+import pulumi
+
+from autocloud.profiles import Services
+from autocloud.sizing import CapacityPlan
+from components.contracts import PlatformEndpoints, RegionalPlatformArgs, region_labels
+from components.local import maps, state, streaming, telemetry
+from components.local.compute import LocalComputeCluster, LocalComputeClusterArgs, NamespaceQuota
+from components.local.kube import NO_RESOURCES, ContainerResources, LocalPlacement
+from components.local.maps import LocalMapsService, LocalMapsServiceArgs
+from components.local.state import LocalVehicleStateStore, LocalVehicleStateStoreArgs
+from components.local.streaming import LocalEventStreaming, LocalEventStreamingArgs
+from components.local.telemetry import KafkaRoute, LocalTelemetryIngest, LocalTelemetryIngestArgs
+
+MAX_LOCAL_SCALE_UNITS = 3
+ROLLOUT_FACTOR = 2
+"""Quota room for every workload to run a second pod at once (a rolling update of all of them)."""
+
+
+def local_scale_units(plan: CapacityPlan) -> int:
+    """The plan's scale units, at least one and at most :data:`MAX_LOCAL_SCALE_UNITS`."""
+    return max(1, min(plan.scale_units, MAX_LOCAL_SCALE_UNITS))
+
+
+def namespace_quota(services: Services, units: int) -> NamespaceQuota:
+    """The quota that fits exactly the workloads the platform deploys, with room to roll them."""
+    workloads: list[ContainerResources] = []
+    if services.iothub:
+        workloads += [telemetry.RESOURCES] * units
+    if services.eventhubs:
+        workloads += [streaming.RESOURCES] * units
+    if services.cosmosdb:
+        workloads.append(state.RESOURCES)
+    if services.maps:
+        workloads.append(maps.RESOURCES)
+    total = sum(workloads, NO_RESOURCES)
+    return NamespaceQuota(
+        resources=total * ROLLOUT_FACTOR,
+        pods=max(1, len(workloads) * ROLLOUT_FACTOR),
+        services=max(1, len(workloads)),
+        # Broker configs, plus the API server's kube-root-ca.crt, plus one spare.
+        config_maps=(units if services.iothub else 0) + 2,
+        # The emulator key, plus one spare.
+        secrets=(1 if services.cosmosdb else 0) + 1,
+    )
+
+
+class LocalRegionalPlatform(pulumi.ComponentResource):
+    """A region on Kubernetes: a fenced namespace, brokers per scale unit, the state store and Maps.
+
+    Pass the Kubernetes provider in ``opts`` (``providers=[...]``): children inherit it through
+    ``parent``. ``location`` is the profile's primary, as on Azure, though nothing here has one.
+    """
+
+    name: pulumi.Output[str]
+    resource_id: pulumi.Output[str]
+    location: str
+    region: str
+    namespace: str
+    scale_units: int
+    """Scale units deployed here (the plan's, capped); ``planned_scale_units`` is the plan's own."""
+    planned_scale_units: int
+    compute: LocalComputeCluster
+    telemetry: list[LocalTelemetryIngest]
+    streaming: list[LocalEventStreaming]
+    state: LocalVehicleStateStore | None
+    maps: LocalMapsService | None
+    endpoints: pulumi.Output[PlatformEndpoints]
+
+    def __init__(self, name: str, args: RegionalPlatformArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("autocloud:local:RegionalPlatform", name, None, opts)
+        profile, plan, services = args.profile, args.plan, args.profile.services
+        self.location = profile.primary
+        self.region = profile.name
+        self.namespace = args.local_namespace
+        self.planned_scale_units = plan.scale_units
+        self.scale_units = local_scale_units(plan)
+        labels = region_labels(profile)
+
+        self.compute = LocalComputeCluster(
+            f"{name}-compute",
+            LocalComputeClusterArgs(
+                namespace=self.namespace,
+                region=profile.name,
+                location=profile.primary,
+                labels=labels,
+                quota=namespace_quota(services, self.scale_units),
+            ),
+            pulumi.ResourceOptions(parent=self),
+        )
+        placement = LocalPlacement(
+            namespace=self.namespace,
+            region=profile.name,
+            location=profile.primary,
+            labels=labels,
+            depends_on=(self.compute,),
+        )
+
+        self.streaming = []
+        self.telemetry = []
+        for unit in range(1, self.scale_units + 1):
+            route = None
+            if services.eventhubs:
+                stream = LocalEventStreaming(
+                    f"{name}-streaming-{unit}",
+                    LocalEventStreamingArgs(placement=placement, unit=unit, sku=plan.eventhubs),
+                    pulumi.ResourceOptions(parent=self),
+                )
+                self.streaming.append(stream)
+                route = KafkaRoute(stream.bootstrap, stream.telemetry_hub, stream.events_hub)
+            if services.iothub:
+                self.telemetry.append(
+                    LocalTelemetryIngest(
+                        f"{name}-telemetry-{unit}",
+                        LocalTelemetryIngestArgs(placement=placement, unit=unit, route=route),
+                        pulumi.ResourceOptions(parent=self),
+                    )
+                )
+
+        self.state = None
+        if services.cosmosdb:
+            self.state = LocalVehicleStateStore(
+                f"{name}-state", LocalVehicleStateStoreArgs(placement=placement), pulumi.ResourceOptions(parent=self)
+            )
+        self.maps = None
+        if services.maps:
+            self.maps = LocalMapsService(
+                f"{name}-maps", LocalMapsServiceArgs(placement=placement), pulumi.ResourceOptions(parent=self)
+            )
+
+        self.name = self.compute.name
+        self.resource_id = self.compute.resource_id
+        self.endpoints = _collect_endpoints(self, compute=services.aks)
+        self.register_outputs(
+            {
+                "name": self.name,
+                "resource_id": self.resource_id,
+                "location": self.location,
+                "region": self.region,
+                "namespace": self.namespace,
+                "scale_units": self.scale_units,
+                "planned_scale_units": self.planned_scale_units,
+                "endpoints": self.endpoints,
+            }
+        )
+
+
+def _collect_endpoints(platform: LocalRegionalPlatform, compute: bool) -> pulumi.Output[PlatformEndpoints]:
+    """Every endpoint of the region. No DPS runs locally (``provisioning`` is None); ``compute`` is
+    None where the profile has no AKS, though the namespace itself always exists."""
+
+    def optional(component: object | None) -> pulumi.Output[object | None]:
+        return pulumi.Output.from_input(getattr(component, "endpoints", None))
+
+    return pulumi.Output.all(
+        telemetry=pulumi.Output.all(*[t.endpoints for t in platform.telemetry]),
+        streaming=pulumi.Output.all(*[s.endpoints for s in platform.streaming]),
+        provisioning=optional(None),
+        compute=optional(platform.compute if compute else None),
+        state=optional(platform.state),
+        maps=optional(platform.maps),
+    ).apply(lambda e: PlatformEndpoints(**e))  # type: ignore[typeddict-item]

@@ -1,0 +1,147 @@
+"""Telemetry ingest on the local target: one MQTT broker per scale unit, routes in a ConfigMap.
+
+The Azure target's IoT Hub routes device messages to its scale unit's Event Hubs; here the same
+routes are written to the broker's ConfigMap (``routes.json``), pointing at the scale unit's Kafka
+broker by its in-namespace address, for the bridge that forwards them.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.contracts import TelemetryEndpoints
+from components.local.kube import ContainerResources, LocalPlacement, Mount, Workload, config_hash, deploy_workload
+
+MQTT_IMAGE = "eclipse-mosquitto:2.0.20"
+MQTT_PORT = 1883
+"""Plain MQTT inside the namespace (IoT Hub takes MQTT over TLS on 8883)."""
+MOSQUITTO_UID = 1883
+"""The image's ``mosquitto`` user."""
+RESOURCES = ContainerResources(cpu_request_m=50, memory_request_mi=32, cpu_limit_m=200, memory_limit_mi=128)
+DEVICE_TOPIC = "devices/+/messages/events/#"
+"""IoT Hub's device-to-cloud MQTT topic, kept so a vehicle talks to both targets alike."""
+
+
+@dataclass(frozen=True)
+class KafkaRoute:
+    """Where a broker's routes deliver: the Kafka broker of the same scale unit."""
+
+    bootstrap: str
+    """Required. ``host:port`` of the Kafka broker, an address in the same namespace."""
+    telemetry_topic: str
+    """Required. Topic receiving device messages."""
+    events_topic: str
+    """Required. Topic receiving lifecycle and connection-state events."""
+
+
+@dataclass(frozen=True)
+class LocalTelemetryIngestArgs:
+    """One scale unit's MQTT broker."""
+
+    placement: LocalPlacement
+    """Required. The region's namespace and labels."""
+    unit: int
+    """Required. Scale unit number (1-based); names the objects ``telemetry-<unit>``."""
+    route: KafkaRoute | None = None
+    """Optional, default None: no routes (the region has no event streaming)."""
+    image: str = MQTT_IMAGE
+    """Optional, default ``eclipse-mosquitto:2.0.20``."""
+
+
+def mosquitto_conf() -> str:
+    """Listener, no persistence (the broker is a relay), logs to stdout."""
+    return "\n".join(
+        [
+            "# autocloud local telemetry ingest",
+            f"listener {MQTT_PORT}",
+            # NetworkPolicies admit only pods of the region's own namespace.
+            "allow_anonymous true",
+            "persistence false",
+            "log_dest stdout",
+            "",
+        ]
+    )
+
+
+def routes_json(region: str, unit: int, route: KafkaRoute | None) -> str:
+    """IoT Hub's three routes (telemetry, lifecycle, connection state) as the bridge reads them."""
+    routes = []
+    if route is not None:
+        target = f"kafka://{route.bootstrap}"
+        routes = [
+            {"name": "telemetry", "source": "DeviceMessages", "mqttTopic": DEVICE_TOPIC,
+             "endpoint": target, "topic": route.telemetry_topic},
+            {"name": "lifecycle", "source": "DeviceLifecycleEvents", "mqttTopic": "$autocloud/lifecycle/#",
+             "endpoint": target, "topic": route.events_topic},
+            {"name": "connection-state", "source": "DeviceConnectionStateEvents",
+             "mqttTopic": "$autocloud/connection-state/#", "endpoint": target, "topic": route.events_topic},
+        ]  # fmt: skip
+    return json.dumps({"region": region, "scaleUnit": unit, "routes": routes}, indent=2, sort_keys=True) + "\n"
+
+
+class LocalTelemetryIngest(pulumi.ComponentResource):
+    """A Mosquitto broker (Deployment + Service) with its config and routes in a ConfigMap."""
+
+    name: pulumi.Output[str]
+    resource_id: pulumi.Output[str]
+    location: str
+    hostname: str
+    endpoints: pulumi.Output[TelemetryEndpoints]
+
+    def __init__(self, name: str, args: LocalTelemetryIngestArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("autocloud:local:TelemetryIngest", name, None, opts)
+        placement = args.placement
+        self.location = placement.location
+        object_name = f"telemetry-{args.unit}"
+        data = {
+            "mosquitto.conf": mosquitto_conf(),
+            "routes.json": routes_json(placement.region, args.unit, args.route),
+        }
+        config = k8s.core.v1.ConfigMap(
+            f"{name}-config",
+            metadata={
+                "name": object_name,
+                "namespace": placement.namespace,
+                "labels": placement.object_labels(object_name, "mosquitto", "telemetry-ingest"),
+            },
+            data=data,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=list(placement.depends_on)),
+        )
+        workload = Workload(
+            name=object_name,
+            app="mosquitto",
+            component="telemetry-ingest",
+            image=args.image,
+            port=MQTT_PORT,
+            port_name="mqtt",
+            resources=RESOURCES,
+            run_as_user=MOSQUITTO_UID,
+            args=["mosquitto", "-c", "/mosquitto/config/mosquitto.conf"],
+            mounts=[
+                Mount("config", "/mosquitto/config", {"configMap": {"name": object_name}}, read_only=True),
+                Mount("data", "/mosquitto/data", {"emptyDir": {}}),
+            ],
+            read_only_root=True,
+            config_hash=config_hash(data),
+        )
+        deployed = deploy_workload(f"{name}-broker", self, placement, workload, depends_on=[config])
+
+        self.name = deployed.deployment.metadata.apply(lambda m: m.name or object_name)
+        self.resource_id = deployed.deployment.id
+        self.hostname = deployed.host
+        self.endpoints = pulumi.Output.from_input(
+            TelemetryEndpoints(mqtt=f"{deployed.host}:{deployed.port}", hostname=deployed.host)
+        )
+        self.register_outputs(
+            {
+                "name": self.name,
+                "resource_id": self.resource_id,
+                "location": self.location,
+                "hostname": self.hostname,
+                "endpoints": self.endpoints,
+            }
+        )

@@ -1,0 +1,126 @@
+"""Azure wiring shared by the azure components: where resources go and how they are reached privately.
+
+RegionalPlatform builds one :class:`AzurePlacement` per region; each component takes it as
+``args.placement`` and never looks anything up itself.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_azure_native as azure_native
+
+from autocloud.locations import DNS, Cloud, CloudDns
+
+# Built-in role definition GUIDs (identical in the public cloud and Azure China).
+EVENT_HUBS_DATA_SENDER = "2b629674-e913-4c01-ae53-ef4638d8f975"
+STORAGE_BLOB_DATA_CONTRIBUTOR = "ba92f5b4-2d11-453d-a403-e96b0029c9fe"
+NETWORK_CONTRIBUTOR = "4d97b98b-1d4f-4787-a291-c67834d212e7"
+
+PRIVATE_DNS_LOCATION = "global"
+"""Private DNS zones and their links are global by definition: they hold names, not vehicle data."""
+
+
+@dataclass(frozen=True)
+class AzurePlacement:
+    """Where a component's resources go and how they are tagged and reached."""
+
+    resource_group_name: pulumi.Input[str]
+    """Required. The region's resource group."""
+    location: str
+    """Required. Plain location string from the profile (never ``resource_group.location``)."""
+    cloud: Cloud
+    """Required. ``public`` or ``china``: picks DNS suffixes and private DNS zones."""
+    tags: Mapping[str, str]
+    """Required. Tags for every taggable resource (``contracts.region_tags``)."""
+    private_endpoint_subnet_id: pulumi.Input[str] | None = None
+    """Optional, default None: no private endpoints (public access stays disabled regardless)."""
+    private_dns_zone_ids: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    """Optional. Private DNS zone id per ``CloudDns.private_zones`` key."""
+
+    @property
+    def dns(self) -> CloudDns:
+        return DNS[self.cloud]
+
+
+def unique_suffix(*parts: str, length: int = 8) -> str:
+    """A stable suffix for globally unique names that Azure does not let us autoname (storage accounts).
+
+    Derived from the organization, project, stack and the given parts, so a stack keeps its names
+    across runs while two stacks never collide.
+    """
+    organization = pulumi.get_organization() or ""
+    seed = "/".join((organization, pulumi.get_project(), pulumi.get_stack(), *parts))
+    return hashlib.sha256(seed.encode()).hexdigest()[:length]
+
+
+def storage_account_name(region: str, role: str, unit: int) -> str:
+    """3-24 lowercase letters and digits: ``ac<region><role><unit><hash>``."""
+    stem = "".join(ch for ch in f"ac{region[:6]}{role[:4]}{unit}" if ch.isalnum()).lower()
+    return (stem + unique_suffix(region, role, str(unit), length=24))[:24]
+
+
+def role_definition_id(scope_id: str, role_guid: str) -> str:
+    """Subscription-scoped role definition id, taking the subscription from the scope's resource id."""
+    parts = scope_id.split("/")
+    if len(parts) > 2 and parts[1].lower() == "subscriptions":
+        return f"/subscriptions/{parts[2]}/providers/Microsoft.Authorization/roleDefinitions/{role_guid}"
+    return f"/providers/Microsoft.Authorization/roleDefinitions/{role_guid}"
+
+
+def grant_role(
+    name: str,
+    parent: pulumi.Resource,
+    scope: pulumi.Output[str],
+    principal_id: pulumi.Input[str],
+    role_guid: str,
+) -> azure_native.authorization.RoleAssignment:
+    """Give a managed identity one built-in role on one resource (least privilege, no keys)."""
+    return azure_native.authorization.RoleAssignment(
+        name,
+        scope=scope,
+        principal_id=principal_id,
+        principal_type="ServicePrincipal",
+        role_definition_id=scope.apply(lambda s: role_definition_id(s, role_guid)),
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
+
+
+def private_endpoint(
+    name: str,
+    parent: pulumi.Resource,
+    placement: AzurePlacement,
+    target_id: pulumi.Input[str],
+    group_id: str,
+    zone_keys: tuple[str, ...],
+) -> azure_native.network.PrivateEndpoint | None:
+    """A private endpoint to ``target_id`` in the region's endpoint subnet, registered in its DNS zones.
+
+    Returns None when the placement has no endpoint subnet.
+    """
+    if placement.private_endpoint_subnet_id is None:
+        return None
+    endpoint = azure_native.network.PrivateEndpoint(
+        name,
+        resource_group_name=placement.resource_group_name,
+        location=placement.location,
+        subnet={"id": placement.private_endpoint_subnet_id},
+        private_link_service_connections=[
+            {"name": f"{name}-{group_id.lower()}", "private_link_service_id": target_id, "group_ids": [group_id]}
+        ],
+        tags=dict(placement.tags),
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
+    zones = [(key, placement.private_dns_zone_ids[key]) for key in zone_keys if key in placement.private_dns_zone_ids]
+    if zones:
+        azure_native.network.PrivateDnsZoneGroup(
+            f"{name}-dns",
+            resource_group_name=placement.resource_group_name,
+            private_endpoint_name=endpoint.name,
+            private_dns_zone_configs=[{"name": key, "private_dns_zone_id": zone_id} for key, zone_id in zones],
+            opts=pulumi.ResourceOptions(parent=parent),
+        )
+    return endpoint

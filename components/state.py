@@ -1,0 +1,134 @@
+"""Vehicle state on Azure: a Cosmos DB account replicated only between the profile's two locations."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_azure_native as azure_native
+
+from autocloud.locations import find_location
+from autocloud.sizing import CosmosPlan
+from components.contracts import StateEndpoints
+from components.placement import AzurePlacement, private_endpoint
+
+DATABASE = "vehicles"
+CONTAINER = "vehicle-state"
+PARTITION_KEY = "/vehicleId"
+INDEXED_PATHS: tuple[str, ...] = ("/vehicleId/?", "/updatedAt/?")
+"""Index only what lookups use: keeps a 1 KB upsert near the 5 RU the sizing assumes."""
+
+
+@dataclass(frozen=True)
+class VehicleStateStoreArgs:
+    """The region's Cosmos DB account, database and ``vehicle-state`` container."""
+
+    placement: AzurePlacement
+    """Required. Resource group, write location (the profile's primary), cloud, tags, private endpoint."""
+    secondary: str
+    """Required. The profile's secondary: the only replica and failover location."""
+    sku: CosmosPlan
+    """Required. Autoscale max RU/s from ``autocloud.sizing``."""
+
+
+def _zone_redundant(location: str) -> bool:
+    found = find_location(location)
+    return bool(found and found.zones)
+
+
+class VehicleStateStore(pulumi.ComponentResource):
+    """Cosmos DB (NoSQL API): Entra-only data access, private, TLS 1.2, backups kept in region.
+
+    Replicas are the primary and the secondary, nothing else, and periodic backups use zone- or
+    locally-redundant storage: the default geo-redundant backup copies to the paired region.
+    """
+
+    name: pulumi.Output[str]
+    resource_id: pulumi.Output[str]
+    location: str
+    replica_locations: tuple[str, ...]
+    endpoints: pulumi.Output[StateEndpoints]
+
+    def __init__(self, name: str, args: VehicleStateStoreArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("autocloud:state:VehicleStateStore", name, None, opts)
+        placement = args.placement
+        self.location = placement.location
+        self.replica_locations = (placement.location, args.secondary)
+        child = pulumi.ResourceOptions(parent=self)
+        rg = placement.resource_group_name
+        tags = dict(placement.tags)
+
+        account = azure_native.cosmosdb.DatabaseAccount(
+            f"{name}-account",
+            resource_group_name=rg,
+            location=placement.location,
+            kind="GlobalDocumentDB",
+            database_account_offer_type=azure_native.cosmosdb.DatabaseAccountOfferType.STANDARD,
+            locations=[
+                {"location_name": loc, "failover_priority": priority, "is_zone_redundant": _zone_redundant(loc)}
+                for priority, loc in enumerate(self.replica_locations)
+            ],
+            enable_automatic_failover=True,
+            enable_multiple_write_locations=False,
+            consistency_policy={"default_consistency_level": azure_native.cosmosdb.DefaultConsistencyLevel.SESSION},
+            backup_policy={
+                "type": "Periodic",
+                "periodic_mode_properties": {
+                    "backup_storage_redundancy": "Zone" if _zone_redundant(placement.location) else "Local",
+                },
+            },
+            disable_key_based_metadata_write_access=True,
+            disable_local_auth=True,
+            public_network_access="Disabled",
+            minimal_tls_version="Tls12",
+            tags=tags,
+            opts=child,
+        )
+        database = azure_native.cosmosdb.SqlResourceSqlDatabase(
+            f"{name}-database",
+            resource_group_name=rg,
+            account_name=account.name,
+            database_name=DATABASE,
+            location=placement.location,
+            resource={"id": DATABASE},
+            tags=tags,
+            opts=child,
+        )
+        azure_native.cosmosdb.SqlResourceSqlContainer(
+            f"{name}-container",
+            resource_group_name=rg,
+            account_name=account.name,
+            database_name=database.name,
+            container_name=CONTAINER,
+            location=placement.location,
+            resource={
+                "id": CONTAINER,
+                "partition_key": {"paths": [PARTITION_KEY], "kind": "Hash", "version": 2},
+                "indexing_policy": {
+                    "automatic": True,
+                    "indexing_mode": "consistent",
+                    "included_paths": [{"path": p} for p in INDEXED_PATHS],
+                    "excluded_paths": [{"path": "/*"}],
+                },
+            },
+            options={"autoscale_settings": {"max_throughput": args.sku.max_throughput_ru}},
+            tags=tags,
+            opts=child,
+        )
+        private_endpoint(f"{name}-pe", self, placement, account.id, "Sql", ("cosmos",))
+
+        self.name = account.name
+        self.resource_id = account.id
+        suffix = placement.dns.cosmos
+        self.endpoints = account.name.apply(
+            lambda n: StateEndpoints(documents=f"https://{n}.{suffix}:443/", database=DATABASE, container=CONTAINER)
+        )
+        self.register_outputs(
+            {
+                "name": self.name,
+                "resource_id": self.resource_id,
+                "location": self.location,
+                "replica_locations": list(self.replica_locations),
+                "endpoints": self.endpoints,
+            }
+        )

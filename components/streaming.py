@@ -1,0 +1,182 @@
+"""Event streaming on Azure: one Event Hubs namespace per scale unit, captured to in-region storage."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_azure_native as azure_native
+
+from autocloud.locations import storage_sku
+from autocloud.sizing import EventHubsPlan
+from components.contracts import StreamingEndpoints
+from components.placement import STORAGE_BLOB_DATA_CONTRIBUTOR, AzurePlacement, grant_role, private_endpoint
+
+TELEMETRY_HUB = "telemetry"
+EVENTS_HUB = "events"
+KAFKA_PORT = 9093
+CAPTURE_CONTAINER = "capture"
+DEFAULT_CONSUMER_GROUPS: tuple[str, ...] = ("stream-processor", "state-writer")
+CAPTURE_INTERVAL_SECONDS = 300
+CAPTURE_SIZE_BYTES = 300 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class EventStreamingArgs:
+    """One scale unit's Event Hubs namespace and its capture storage."""
+
+    placement: AzurePlacement
+    """Required. Resource group, location (the profile's primary), cloud, tags, private endpoint."""
+    sku: EventHubsPlan
+    """Required. Throughput units and partitions from ``autocloud.sizing``."""
+    capture_account_name: str
+    """Required. Globally unique storage account name (``placement.storage_account_name``)."""
+    consumer_groups: Sequence[str] = DEFAULT_CONSUMER_GROUPS
+    """Optional, default stream-processor and state-writer: readers of both hubs."""
+    retention_days: int = 1
+    """Optional, default 1: capture keeps the long-term copy in region."""
+
+
+class EventStreaming(pulumi.ComponentResource):
+    """Event Hubs namespace with ``telemetry`` and ``events`` hubs, consumer groups and capture.
+
+    Capture writes to a storage account in the same location with zone- or locally-redundant
+    storage only: GRS/RA-GRS would replicate to the paired region, which may leave the boundary.
+    """
+
+    name: pulumi.Output[str]
+    resource_id: pulumi.Output[str]
+    location: str
+    endpoint_uri: pulumi.Output[str]
+    capture_storage_id: pulumi.Output[str]
+    telemetry_hub: str
+    events_hub: str
+    endpoints: pulumi.Output[StreamingEndpoints]
+
+    def __init__(self, name: str, args: EventStreamingArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("autocloud:streaming:EventStreaming", name, None, opts)
+        placement = args.placement
+        self.location = placement.location
+        self.telemetry_hub = TELEMETRY_HUB
+        self.events_hub = EVENTS_HUB
+        child = pulumi.ResourceOptions(parent=self)
+        rg = placement.resource_group_name
+
+        namespace = azure_native.eventhub.Namespace(
+            f"{name}-namespace",
+            resource_group_name=rg,
+            location=placement.location,
+            sku={"name": args.sku.sku, "tier": args.sku.sku, "capacity": args.sku.throughput_units},
+            is_auto_inflate_enabled=False,
+            identity={"type": azure_native.eventhub.ManagedServiceIdentityType.SYSTEM_ASSIGNED},
+            disable_local_auth=True,
+            minimum_tls_version="1.2",
+            public_network_access="Disabled",
+            tags=dict(placement.tags),
+            opts=child,
+        )
+        azure_native.eventhub.NamespaceNetworkRuleSet(
+            f"{name}-network",
+            resource_group_name=rg,
+            namespace_name=namespace.name,
+            default_action="Deny",
+            public_network_access="Disabled",
+            # IoT Hub routing reaches the namespace as a trusted Microsoft service.
+            trusted_service_access_enabled=True,
+            opts=child,
+        )
+
+        storage = azure_native.storage.StorageAccount(
+            f"{name}-capture",
+            account_name=args.capture_account_name,
+            resource_group_name=rg,
+            location=placement.location,
+            sku={"name": storage_sku(placement.location)},
+            kind="StorageV2",
+            allow_blob_public_access=False,
+            allow_shared_key_access=False,
+            allow_cross_tenant_replication=False,
+            default_to_o_auth_authentication=True,
+            enable_https_traffic_only=True,
+            minimum_tls_version="TLS1_2",
+            public_network_access="Disabled",
+            network_rule_set={"default_action": azure_native.storage.DefaultAction.DENY, "bypass": "AzureServices"},
+            tags=dict(placement.tags),
+            opts=child,
+        )
+        container = azure_native.storage.BlobContainer(
+            f"{name}-capture-container",
+            resource_group_name=rg,
+            account_name=storage.name,
+            container_name=CAPTURE_CONTAINER,
+            public_access=azure_native.storage.PublicAccess.NONE,
+            opts=child,
+        )
+        writer = grant_role(
+            f"{name}-capture-writer",
+            self,
+            storage.id,
+            namespace.identity.apply(lambda i: i.principal_id if i else ""),
+            STORAGE_BLOB_DATA_CONTRIBUTOR,
+        )
+
+        hubs = {TELEMETRY_HUB: args.sku.telemetry_partitions, EVENTS_HUB: args.sku.events_partitions}
+        for hub_name, partitions in hubs.items():
+            hub = azure_native.eventhub.EventHub(
+                f"{name}-{hub_name}",
+                resource_group_name=rg,
+                namespace_name=namespace.name,
+                event_hub_name=hub_name,
+                partition_count=partitions,
+                message_retention_in_days=args.retention_days,
+                capture_description={
+                    "enabled": True,
+                    "encoding": azure_native.eventhub.EncodingCaptureDescription.AVRO,
+                    "interval_in_seconds": CAPTURE_INTERVAL_SECONDS,
+                    "size_limit_in_bytes": CAPTURE_SIZE_BYTES,
+                    "skip_empty_archives": True,
+                    "destination": {
+                        "name": "EventHubArchive.AzureBlockBlob",
+                        "storage_account_resource_id": storage.id,
+                        "blob_container": CAPTURE_CONTAINER,
+                        "archive_name_format": "{Namespace}/{EventHub}/{PartitionId}/{Year}/{Month}/{Day}/"
+                        "{Hour}/{Minute}/{Second}",
+                        "identity": {"type": azure_native.eventhub.CaptureIdentityType.SYSTEM_ASSIGNED},
+                    },
+                },
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[writer, container]),
+            )
+            for group in args.consumer_groups:
+                azure_native.eventhub.ConsumerGroup(
+                    f"{name}-{hub_name}-{group}",
+                    resource_group_name=rg,
+                    namespace_name=namespace.name,
+                    event_hub_name=hub.name,
+                    consumer_group_name=group,
+                    opts=child,
+                )
+
+        private_endpoint(f"{name}-pe", self, placement, namespace.id, "namespace", ("servicebus",))
+        private_endpoint(f"{name}-capture-pe", self, placement, storage.id, "blob", ("blob",))
+
+        self.name = namespace.name
+        self.resource_id = namespace.id
+        self.capture_storage_id = storage.id
+        suffix = placement.dns.servicebus
+        self.endpoint_uri = namespace.name.apply(lambda n: f"sb://{n}.{suffix}")
+        self.endpoints = namespace.name.apply(
+            lambda n: StreamingEndpoints(
+                kafka=f"{n}.{suffix}:{KAFKA_PORT}", telemetry_topic=TELEMETRY_HUB, events_topic=EVENTS_HUB
+            )
+        )
+        self.register_outputs(
+            {
+                "name": self.name,
+                "resource_id": self.resource_id,
+                "location": self.location,
+                "endpoint_uri": self.endpoint_uri,
+                "capture_storage_id": self.capture_storage_id,
+                "endpoints": self.endpoints,
+            }
+        )

@@ -1,0 +1,167 @@
+"""Region profile -> rule context -> the policy-config JSON the packs read.
+
+One config file serves all three packs: it holds an entry per policy name of every pack, each with
+the region's properties and an enforcement level (`advisory` for the baseline rules a stack
+relaxes). Write one by hand with
+
+    python -m policies.config --region eu --out .state/policy-eu.json
+    pulumi preview --policy-pack policies/residency --policy-pack-config .state/policy-eu.json ...
+
+(one `--policy-pack-config` per `--policy-pack`, the same file each time).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+from autocloud.locations import normalise_location
+from policies.model import REGION_LABEL, Cloud, RuleContext, effective_enforcement
+from policies.packs import ALL_RULES, RELAXABLE
+
+#: Stack config key listing the baseline rules a stack runs as advisory, e.g.
+#: ``autocloud:policyRelax: [baseline-public-network-access]``.
+RELAX_CONFIG_KEY = "autocloud:policyRelax"
+
+#: Tags every taggable Azure resource carries (components.contracts.REQUIRED_TAGS must match).
+REQUIRED_TAG_KEYS: tuple[str, ...] = ("region", "data-classification", "data-residency")
+
+
+class _Residency(Protocol):
+    @property
+    def boundary(self) -> Sequence[str]: ...
+    @property
+    def iot_data_residency(self) -> bool: ...
+
+
+class _Services(Protocol):
+    @property
+    def maps(self) -> bool: ...
+
+
+class Profile(Protocol):
+    """What the policies read from an `autocloud.profiles.RegionProfile`."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def cloud(self) -> Cloud: ...
+    @property
+    def residency(self) -> _Residency: ...
+    @property
+    def services(self) -> _Services: ...
+    @property
+    def tags(self) -> Mapping[str, str]: ...
+
+
+def validate_relaxed(names: Iterable[str], source: str = "policy relax") -> frozenset[str]:
+    """Only baseline rules may be relaxed; residency is never negotiable."""
+    relaxed = frozenset(names)
+    unknown = sorted(relaxed - RELAXABLE)
+    if unknown:
+        raise ValueError(f"{source}: {unknown[0]!r} cannot be relaxed (relaxable: {', '.join(sorted(RELAXABLE))})")
+    return relaxed
+
+
+def relaxed_from_stack_config(config: Mapping[str, Any], source: str = RELAX_CONFIG_KEY) -> frozenset[str]:
+    """The relaxed baseline rules a stack's config lists under `RELAX_CONFIG_KEY` (a list, or its
+    JSON text as PULUMI_CONFIG carries it)."""
+    value = config.get(RELAX_CONFIG_KEY)
+    if value is None:
+        return frozenset()
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError:
+            value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValueError(f"{source}: {RELAX_CONFIG_KEY} must be a list of baseline rule names")
+    return validate_relaxed(value, source)
+
+
+def known_regions(root: Path | None = None) -> frozenset[str]:
+    """Every region profile's name (namespaces named after them are recognised as foreign)."""
+    from autocloud.profiles import available_profiles
+
+    return frozenset(available_profiles(root))
+
+
+def context_for_profile(
+    profile: Profile, *, relaxed: Iterable[str] = (), regions: Iterable[str] | None = None
+) -> RuleContext:
+    """The rule context of a region: its boundary, cloud, services and tags."""
+    return RuleContext(
+        region=profile.name,
+        cloud=profile.cloud,
+        boundary=frozenset(normalise_location(loc) for loc in profile.residency.boundary),
+        maps_allowed=profile.services.maps,
+        iot_data_residency=profile.residency.iot_data_residency,
+        required_tags={"region": profile.name, **profile.tags},
+        required_tag_keys=frozenset(REQUIRED_TAG_KEYS),
+        relaxed=validate_relaxed(relaxed),
+        known_regions=frozenset(known_regions() if regions is None else regions) | {profile.name},
+        region_label=REGION_LABEL,
+    )
+
+
+def pack_config_for_context(ctx: RuleContext) -> dict[str, dict[str, Any]]:
+    """Policy config for every policy of every pack: the context's properties and each policy's
+    enforcement level (advisory for the relaxed ones).
+
+    The level is spelled out for every entry because the CLI passes a pack the entries of policies
+    it does not have as well, and refuses one without a level ("invalid enforcement level").
+    """
+    properties = ctx.to_config()
+    return {rule.name: properties | {"enforcementLevel": effective_enforcement(rule, ctx)} for rule in ALL_RULES}
+
+
+def pack_config_for_region(
+    profile: Profile, *, relaxed: Iterable[str] = (), regions: Iterable[str] | None = None
+) -> dict[str, dict[str, Any]]:
+    """The `--policy-pack-config` JSON (as a dict) for a region profile."""
+    return pack_config_for_context(context_for_profile(profile, relaxed=relaxed, regions=regions))
+
+
+def render_pack_config(config: Mapping[str, Any]) -> str:
+    return json.dumps(config, indent=2, sort_keys=True) + "\n"
+
+
+def write_pack_config(
+    profile: Profile, path: Path, *, relaxed: Iterable[str] = (), regions: Iterable[str] | None = None
+) -> Path:
+    """Write the pack config for `profile` to `path` (parents created) and return the path."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(render_pack_config(pack_config_for_region(profile, relaxed=relaxed, regions=regions)))
+    return path
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`python -m policies.config --region eu [--relax RULE ...] [--out FILE]`."""
+    from autocloud.errors import ConfigError
+    from autocloud.profiles import load_profile
+
+    parser = argparse.ArgumentParser(
+        prog="python -m policies.config", description="Write the policy-pack config JSON for a region."
+    )
+    parser.add_argument("--region", required=True, help="region profile name (regions/<name>.yaml)")
+    parser.add_argument("--relax", action="append", default=[], help="baseline rule to run as advisory")
+    parser.add_argument("--out", type=Path, help="file to write (default: stdout)")
+    args = parser.parse_args(argv)
+    try:
+        profile = load_profile(args.region)
+        if args.out is None:
+            sys.stdout.write(render_pack_config(pack_config_for_region(profile, relaxed=args.relax)))
+        else:
+            write_pack_config(profile, args.out, relaxed=args.relax)
+    except (ConfigError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

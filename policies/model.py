@@ -1,0 +1,249 @@
+"""The rule model shared by the policy packs and `autocloud check`.
+
+Rules are plain objects with no dependency on pulumi_policy, so the offline check, the benchmark and
+the tests call exactly the validators the packs serve. A rule sees resources as `ResourceView`s
+(camelCase props, as the engine passes them) and the region as a `RuleContext`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, cast, get_args
+
+from autocloud.locations import normalise_location
+
+Enforcement = Literal["mandatory", "advisory"]
+Cloud = Literal["public", "china"]
+Pack = Literal["residency", "baseline", "kubernetes"]
+
+PACKS: tuple[Pack, ...] = get_args(Pack)
+
+#: The label every local region namespace carries (DESIGN.md, "Components").
+REGION_LABEL = "autocloud.io/region"
+
+#: Type tokens an older SDK (azure-native v2) used for the same resources; rules match the v3 token.
+_TYPE_ALIASES: Mapping[str, str] = {
+    "azure-native:devices:IotHubResource": "azure-native:iothub:IotHubResource",
+    "azure-native:devices:IotDpsResource": "azure-native:deviceprovisioningservices:IotDpsResource",
+    "azure-native:documentdb:DatabaseAccount": "azure-native:cosmosdb:DatabaseAccount",
+}
+
+_canonical_cache: dict[str, str] = {}
+
+
+def canonical_type(token: str) -> str:
+    """The token rules match on: API-versioned modules (``iothub/v20230630``) and v2 names folded
+    into the default v3 token, so pinning an API version cannot slip a resource past a rule."""
+    found = _canonical_cache.get(token)
+    if found is not None:
+        return found
+    result = token
+    if token.startswith("azure-native:"):
+        parts = token.split(":")
+        if len(parts) == 3 and "/" in parts[1]:
+            parts[1] = parts[1].split("/", 1)[0]
+            result = ":".join(parts)
+        result = _TYPE_ALIASES.get(result, result)
+    _canonical_cache[token] = result
+    return result
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderView:
+    """The provider resource a resource is managed by (type ``pulumi:providers:<package>``)."""
+
+    type: str
+    name: str
+    urn: str
+    props: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceView:
+    """One resource as a rule sees it: type token, logical name, URN and camelCase props."""
+
+    type: str
+    name: str
+    urn: str
+    props: Mapping[str, Any]
+    provider: ProviderView | None = None
+
+    @classmethod
+    def of(
+        cls,
+        type_: str,
+        props: Mapping[str, Any],
+        name: str = "example",
+        provider: ProviderView | None = None,
+        stack: str = "check",
+        project: str = "autocloud",
+    ) -> ResourceView:
+        """A view with a synthetic URN, for tests, benchmarks and hand-built inputs."""
+        urn = f"urn:pulumi:{stack}::{project}::{type_}::{name}"
+        return cls(canonical_type(type_), name, urn, props, provider)
+
+
+@dataclass(frozen=True, slots=True)
+class RuleContext:
+    """What a rule needs to know about the region the stack deploys."""
+
+    region: str
+    """Region profile name, e.g. ``eu``."""
+    cloud: Cloud
+    boundary: frozenset[str]
+    """Allowed Azure locations, normalised (``westeurope``)."""
+    maps_allowed: bool = False
+    iot_data_residency: bool = True
+    required_tags: Mapping[str, str] = field(default_factory=dict)
+    """Tags every taggable Azure resource carries, with the exact value required."""
+    required_tag_keys: frozenset[str] = frozenset()
+    """Tags that must be present with any value."""
+    relaxed: frozenset[str] = frozenset()
+    """Baseline rules this stack downgrades to advisory."""
+    known_regions: frozenset[str] = frozenset()
+    """Every region profile's name: how a namespace named ``autocloud-us`` is known to be foreign."""
+    region_label: str = REGION_LABEL
+
+    def in_boundary(self, location: str) -> bool:
+        """Whether ``location`` (any spelling) is one of the region's allowed locations."""
+        return normalise_location(location) in self.boundary
+
+    def allowed(self) -> str:
+        """The boundary as messages print it."""
+        return ", ".join(sorted(self.boundary))
+
+    @property
+    def foreign_regions(self) -> frozenset[str]:
+        """The other regions, whose namespaces and locations this stack must not reach."""
+        return self.known_regions - {self.region}
+
+    def to_config(self) -> dict[str, Any]:
+        """The policy-config properties (camelCase JSON) a pack reads back with `from_config`."""
+        return {
+            "region": self.region,
+            "cloud": self.cloud,
+            "boundary": sorted(self.boundary),
+            "mapsAllowed": self.maps_allowed,
+            "iotDataResidency": self.iot_data_residency,
+            "requiredTags": dict(self.required_tags),
+            "requiredTagKeys": sorted(self.required_tag_keys),
+            "relaxed": sorted(self.relaxed),
+            "knownRegions": sorted(self.known_regions),
+            "regionLabel": self.region_label,
+        }
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> RuleContext:
+        """Parse policy config; `ValueError` names the key, because a pack without its region
+        must fail loudly rather than pass everything."""
+
+        def strings(key: str) -> frozenset[str]:
+            value = config.get(key, [])
+            if isinstance(value, str) or not isinstance(value, Sequence):
+                raise ValueError(f"policy config '{key}' must be a list of strings")
+            return frozenset(str(v) for v in value)
+
+        region = config.get("region")
+        if not isinstance(region, str) or not region:
+            raise ValueError("policy config 'region' is missing")
+        cloud = config.get("cloud")
+        if cloud not in get_args(Cloud):
+            raise ValueError(f"policy config 'cloud' must be one of {', '.join(get_args(Cloud))}")
+        boundary = frozenset(normalise_location(loc) for loc in strings("boundary"))
+        if not boundary:
+            raise ValueError("policy config 'boundary' is missing or empty")
+        tags = config.get("requiredTags", {})
+        if not isinstance(tags, Mapping):
+            raise ValueError("policy config 'requiredTags' must be an object of tag: value")
+        return cls(
+            region=region,
+            cloud=cast(Cloud, cloud),
+            boundary=boundary,
+            maps_allowed=bool(config.get("mapsAllowed", False)),
+            iot_data_residency=bool(config.get("iotDataResidency", True)),
+            required_tags={str(k): str(v) for k, v in tags.items()},
+            required_tag_keys=strings("requiredTagKeys"),
+            relaxed=strings("relaxed"),
+            known_regions=strings("knownRegions") | {region},
+            region_label=str(config.get("regionLabel", REGION_LABEL)),
+        )
+
+
+ResourceValidator = Callable[[ResourceView, RuleContext], Iterable[str]]
+#: A stack validator yields (urn of the offending resource, message).
+StackValidator = Callable[[Sequence[ResourceView], RuleContext], Iterable[tuple[str, str]]]
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceRule:
+    """A rule judged one resource at a time (a pulumi-policy ResourceValidationPolicy)."""
+
+    name: str
+    description: str
+    remediation: str
+    resource_types: frozenset[str]
+    """Canonical type tokens the rule looks at; empty means every type."""
+    validate: ResourceValidator
+    enforcement: Enforcement = "mandatory"
+    relaxable: bool = False
+    """Whether a stack's policy config may downgrade it to advisory (baseline rules only)."""
+
+
+@dataclass(frozen=True, slots=True)
+class StackRule:
+    """A rule that needs the whole stack, e.g. to resolve a reference to another resource."""
+
+    name: str
+    description: str
+    remediation: str
+    validate: StackValidator
+    enforcement: Enforcement = "mandatory"
+    relaxable: bool = False
+
+
+Rule = ResourceRule | StackRule
+
+
+@dataclass(frozen=True, slots=True)
+class Violation:
+    """One finding: which resource, which rule, how strictly, and what is wrong."""
+
+    policy: str
+    enforcement: Enforcement
+    urn: str
+    type: str
+    message: str
+    pack: str = ""
+    stack: str = ""
+
+    def as_dict(self) -> dict[str, str]:
+        return {
+            "stack": self.stack,
+            "pack": self.pack,
+            "policy": self.policy,
+            "enforcement": self.enforcement,
+            "urn": self.urn,
+            "type": self.type,
+            "message": self.message,
+        }
+
+
+def format_message(rule_name: str, resource_name: str, resource_type: str, detail: str) -> str:
+    """One message shape for the packs and `check`: rule, resource, then what is wrong."""
+    return f"[{rule_name}] {resource_name} ({resource_type}): {detail}"
+
+
+def urn_type_and_name(urn: str) -> tuple[str, str]:
+    """The resource type and name a URN ends with (``...::parent$type::name``)."""
+    parts = urn.split("::")
+    if len(parts) < 4:
+        return "", urn
+    return parts[-2].rsplit("$", 1)[-1], parts[-1]
+
+
+def effective_enforcement(rule: Rule, ctx: RuleContext) -> Enforcement:
+    """A relaxed baseline rule still reports, as advisory; nothing else can be relaxed."""
+    if rule.relaxable and rule.name in ctx.relaxed:
+        return "advisory"
+    return rule.enforcement

@@ -1,0 +1,1 @@
+"""Policy rules, one per module: `residency/`, `baseline/`, `kubernetes/`. Each module exposes `RULE`."""

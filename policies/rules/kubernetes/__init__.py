@@ -1,0 +1,1 @@
+"""Residency on the local target: one labelled namespace per region, nothing reaching another region."""

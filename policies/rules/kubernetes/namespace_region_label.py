@@ -1,0 +1,28 @@
+"""Every namespace carries its region's label.
+
+The label is what NetworkPolicies select on to keep regions apart on one cluster, so a namespace
+without it (or with another region's) escapes those policies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from policies.model import ResourceRule, ResourceView, RuleContext
+from policies.rules._props import show
+from policies.rules.kubernetes._cluster import NAMESPACE, label
+
+
+def validate(view: ResourceView, ctx: RuleContext) -> Iterator[str]:
+    value = label(view, ctx.region_label)
+    if value != ctx.region:
+        yield f"label '{ctx.region_label}' is {show(value)} (allowed: '{ctx.region}')"
+
+
+RULE = ResourceRule(
+    name="kubernetes-namespace-region-label",
+    description="Every Namespace is labelled autocloud.io/region=<this stack's region>.",
+    remediation="Add metadata.labels['autocloud.io/region'] = profile.name to the Namespace.",
+    resource_types=frozenset({NAMESPACE}),
+    validate=validate,
+)

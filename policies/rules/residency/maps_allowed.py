@@ -1,0 +1,41 @@
+"""Azure Maps only where the region profile enables it, processing data only inside the boundary.
+
+Azure China does not offer Maps at all. `properties.locations` lists extra data-processing
+regions, which may be in another geography; the account's own location is
+residency-resource-location's job.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from policies.model import ResourceRule, ResourceView, RuleContext
+from policies.rules._azure import MAPS_ACCOUNT
+from policies.rules._props import get, mappings, show
+
+
+def validate(view: ResourceView, ctx: RuleContext) -> Iterator[str]:
+    if not ctx.maps_allowed:
+        yield (
+            f"Azure Maps is not allowed in region {ctx.region} (cloud {ctx.cloud}); allowed: no Maps account "
+            "(the profile's services.maps is false)"
+        )
+        return
+    for index, extra in enumerate(mappings(get(view.props, "properties.locations"))):
+        name = extra.get("locationName")
+        if not isinstance(name, str) or not ctx.in_boundary(name):
+            yield (
+                f"properties.locations[{index}].locationName is {show(name)}, processing map data outside the "
+                f"{ctx.region} boundary (allowed: {ctx.allowed()})"
+            )
+
+
+RULE = ResourceRule(
+    name="residency-maps-allowed",
+    description="Azure Maps accounts exist only where the region profile allows Maps, and process data "
+    "only inside the boundary.",
+    remediation="Create the MapsService only when profile.services.maps is true, and list only boundary "
+    "locations in properties.locations.",
+    resource_types=frozenset({MAPS_ACCOUNT}),
+    validate=validate,
+)

@@ -1,0 +1,212 @@
+"""Shared Pulumi mock fixtures: mocks set per test, every input recorded, global state reset after.
+
+``pulumi_harness`` gives each test its own event loop and mock monitor (STYLE.md #10). Tests call
+``harness.start(stack)`` then ``harness.run(fn)`` to declare resources, or
+``harness.run_program(stack)`` to run the repository's ``__main__.py`` with that stack's config.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import runpy
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pulumi
+import pulumi.runtime
+import pytest
+import yaml
+from pulumi.runtime import settings as pulumi_settings
+from pulumi.runtime.stack import run_pulumi_func
+from pulumi.runtime.sync_await import _sync_await
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+PROGRAM = REPO_ROOT / "__main__.py"
+PROJECT = "autocloud"
+SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
+MOCK_KEY = "bW9jay1zaGFyZWQtYWNjZXNzLWtleQ=="
+"""What the mocked list-keys invoke returns; a test asserts it never shows up unencrypted."""
+
+T = TypeVar("T")
+
+# The input naming the Azure resource, for types whose name we set explicitly.
+_NAME_INPUTS = {
+    "azure-native:storage:StorageAccount": "accountName",
+    "azure-native:storage:BlobContainer": "containerName",
+    "azure-native:eventhub:EventHub": "eventHubName",
+    "azure-native:eventhub:ConsumerGroup": "consumerGroupName",
+    "azure-native:cosmosdb:SqlResourceSqlDatabase": "databaseName",
+    "azure-native:cosmosdb:SqlResourceSqlContainer": "containerName",
+    "azure-native:privatedns:PrivateZone": "privateZoneName",
+}
+
+
+_SECRET_SIG = ("4dabf18193072939515e22adb298388d", "1b47061264138c4ac30d75fd1eb44270")
+
+
+def unwrap_secrets(value: Any, path: str = "", found: set[str] | None = None) -> Any:
+    """Inputs with secret markers removed; ``found`` collects the dotted paths that were secret."""
+    if isinstance(value, dict):
+        if value.get(_SECRET_SIG[0]) == _SECRET_SIG[1]:
+            if found is not None:
+                found.add(path)
+            return unwrap_secrets(value.get("value"), path, found)
+        return {k: unwrap_secrets(v, f"{path}.{k}" if path else k, found) for k, v in value.items()}
+    if isinstance(value, list):
+        return [unwrap_secrets(v, f"{path}[{i}]", found) for i, v in enumerate(value)]
+    return value
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """One resource as the program declared it (secrets unwrapped, their paths kept)."""
+
+    type: str
+    name: str
+    inputs: dict[str, Any]
+    provider: str
+    secret_paths: frozenset[str] = frozenset()
+
+
+def _computed(type_: str, name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
+    """Outputs Azure would compute, so components' applies see realistic values."""
+    principal = f"principal-{name}"
+    computed: dict[str, Any] = {}
+    identity = inputs.get("identity")
+    if isinstance(identity, dict) and isinstance(identity.get("userAssignedIdentities"), list):
+        # Inputs list identity ids; Azure answers with a map of id -> identity details.
+        users = {uid: {"principalId": f"principal-{uid}"} for uid in identity["userAssignedIdentities"]}
+        computed["identity"] = {**identity, "userAssignedIdentities": users}
+    if type_ == "azure-native:managedidentity:UserAssignedIdentity":
+        computed |= {"principalId": principal, "clientId": f"client-{name}"}
+    elif type_ == "azure-native:eventhub:Namespace":
+        computed["identity"] = {**inputs.get("identity", {}), "principalId": principal}
+    elif type_ == "azure-native:containerservice:ManagedCluster":
+        computed["privateFQDN"] = f"{name}.privatelink.{inputs.get('location')}.azmk8s.io"
+    elif type_ == "azure-native:deviceprovisioningservices:IotDpsResource":
+        computed["properties"] = {**inputs.get("properties", {}), "idScope": "0ne00000001"}
+    elif type_ == "azure-native:maps:Account":
+        computed["properties"] = {**inputs.get("properties", {}), "uniqueId": f"unique-{name}"}
+    return computed
+
+
+class RecordingMocks(pulumi.runtime.Mocks):
+    """Returns the inputs plus computed values and records every resource and invoke."""
+
+    def __init__(self) -> None:
+        self.resources: list[Recorded] = []
+        self.calls: list[pulumi.runtime.MockCallArgs] = []
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
+        secret_paths: set[str] = set()
+        inputs: dict[str, Any] = unwrap_secrets(dict(args.inputs), "", secret_paths)
+        self.resources.append(Recorded(args.typ, args.name, inputs, args.provider or "", frozenset(secret_paths)))
+        if args.typ.startswith("pulumi:providers:"):
+            return f"{args.name}-id", dict(args.inputs)
+        name = str(inputs.get(_NAME_INPUTS.get(args.typ, ""), args.name))
+        _, module, kind = [*args.typ.split(":"), "", ""][:3]
+        group = inputs.get("resourceGroupName", "rg")
+        if args.typ == "azure-native:resources:ResourceGroup":
+            resource_id = f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{name}"
+        else:
+            resource_id = (
+                f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{group}/providers/Microsoft.{module}/{kind}/{name}"
+            )
+        return resource_id, {**args.inputs, "name": name, **_computed(args.typ, name, inputs)}
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+        self.calls.append(args)
+        if args.token == "azure-native:iothub:listIotHubResourceKeysForKeyName":
+            return {"keyName": args.args.get("keyName"), "primaryKey": MOCK_KEY, "secondaryKey": MOCK_KEY}, []
+        return {}, []
+
+    def of_type(self, type_: str) -> list[Recorded]:
+        return [r for r in self.resources if r.type == type_]
+
+    def one(self, type_: str) -> Recorded:
+        found = self.of_type(type_)
+        assert len(found) == 1, f"expected one {type_}, found {len(found)}"
+        return found[0]
+
+    def azure(self) -> list[Recorded]:
+        return [r for r in self.resources if r.type.startswith("azure-native:")]
+
+
+@dataclass
+class ProgramRun:
+    """What running ``__main__.py`` produced."""
+
+    mocks: RecordingMocks
+    outputs: dict[str, Any]
+    secret_outputs: set[str] = field(default_factory=set)
+
+
+def stack_config(stack: str) -> dict[str, Any]:
+    """The ``config:`` section of ``stacks/Pulumi.<stack>.yaml``."""
+    data = yaml.safe_load((REPO_ROOT / "stacks" / f"Pulumi.{stack}.yaml").read_text())
+    return dict(data.get("config") or {})
+
+
+def _config_text(value: Any) -> str:
+    """Config values reach a program as strings (structured ones as JSON), as the engine passes them."""
+    if isinstance(value, str):
+        return value
+    return json.dumps(value)
+
+
+class PulumiHarness:
+    """Mocks, config and an event loop for one test."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(self.loop)
+        self.mocks = RecordingMocks()
+
+    def start(self, stack: str = "azure-eu", config: Mapping[str, Any] | None = None) -> RecordingMocks:
+        """Fresh mocks for ``stack`` with ``config`` (full keys such as ``autocloud:region``)."""
+        self.mocks = RecordingMocks()
+        pulumi_settings.ROOT.set(None)
+        pulumi.runtime.set_mocks(self.mocks, project=PROJECT, stack=stack, preview=False)
+        pulumi.runtime.set_all_config({k: _config_text(v) for k, v in (config or {}).items()}, [])
+        return self.mocks
+
+    def run(self, fn: Callable[[], T]) -> T:
+        """Run ``fn`` as a Pulumi program body and wait for every registration and apply."""
+        result: list[T] = []
+        _sync_await(run_pulumi_func(lambda: result.append(fn())))
+        return result[0]
+
+    def value(self, output: Any) -> Any:
+        """The resolved value of an Output (or a plain value)."""
+        return _sync_await(pulumi.Output.from_input(output).future())
+
+    def is_secret(self, output: Any) -> bool:
+        return bool(_sync_await(pulumi.Output.from_input(output).is_secret()))
+
+    def run_program(self, stack: str, overrides: Mapping[str, Any] | None = None) -> ProgramRun:
+        """Run ``__main__.py`` under mocks with the stack file's config plus ``overrides``."""
+        mocks = self.start(stack, stack_config(stack) | dict(overrides or {}))
+        self.run(lambda: runpy.run_path(str(PROGRAM), run_name="__main__"))
+        root = pulumi_settings.get_root_resource()
+        exported: dict[str, Any] = dict(getattr(root, "outputs", {}))
+        outputs = {key: self.value(value) for key, value in exported.items()}
+        secrets = {key for key, value in exported.items() if self.is_secret(value)}
+        return ProgramRun(mocks=mocks, outputs=outputs, secret_outputs=secrets)
+
+    def close(self) -> None:
+        pulumi.runtime.set_all_config({}, [])
+        pulumi_settings.reset_options()
+        self.loop.close()
+        asyncio.set_event_loop(None)
+
+
+@pytest.fixture
+def pulumi_harness() -> Iterator[PulumiHarness]:
+    harness = PulumiHarness()
+    try:
+        yield harness
+    finally:
+        harness.close()

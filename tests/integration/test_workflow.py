@@ -1,0 +1,54 @@
+"""actionlint, built from its Go module into .toolchain/bin, accepts the preview workflow and rejects
+broken copies of it (so a pass means something)."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from autocloud.paths import REPO_ROOT, TOOLCHAIN_BIN
+
+pytestmark = pytest.mark.integration
+
+WORKFLOW = REPO_ROOT / ".github" / "workflows" / "preview.yml"
+ACTIONLINT = TOOLCHAIN_BIN / "actionlint"
+
+
+def _actionlint(path: Path) -> subprocess.CompletedProcess[str]:
+    if not ACTIONLINT.is_file():
+        pytest.fail(f"{ACTIONLINT} is missing: run `make toolchain`", pytrace=False)
+    return subprocess.run(
+        [str(ACTIONLINT), "-no-color", str(path)], cwd=path.parent, capture_output=True, text=True, timeout=120
+    )
+
+
+def test_preview_workflow_passes_actionlint() -> None:
+    result = _actionlint(WORKFLOW)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    ("original", "broken", "complaint"),
+    [
+        # an input the pinned action does not have
+        ("persist-credentials: false", "persist-credential: false", 'input "persist-credential" is not defined'),
+        # a step output of a step id that does not exist
+        ("if: steps.check.outputs.exit-code != '0'", "if: steps.chek.outputs.exit-code != '0'", '"chek"'),
+        # a permission scope GitHub does not know
+        ("      pull-requests: write", "      pull-request: write", 'unknown permission scope "pull-request"'),
+        # an expression that does not parse
+        ("${{ vars[matrix.state] }}", "${{ vars[matrix.state }}", "expecting"),
+    ],
+    ids=["unknown-input", "unknown-step", "unknown-permission", "bad-expression"],
+)
+def test_actionlint_rejects_a_broken_copy(tmp_path: Path, original: str, broken: str, complaint: str) -> None:
+    text = WORKFLOW.read_text()
+    assert original in text, "the workflow changed; update this test's breakage"
+    copy = tmp_path / ".github" / "workflows" / "preview.yml"
+    copy.parent.mkdir(parents=True)
+    copy.write_text(text.replace(original, broken, 1))
+    result = _actionlint(copy)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert complaint in result.stdout, result.stdout

@@ -1,0 +1,33 @@
+"""residency-iot-data-residency."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from policies.model import ResourceView, RuleContext
+from policies.rules.residency.iot_data_residency import RULE
+from policies.testing import DELETE, changed, details
+
+HUB = "azure-native:iothub:IotHubResource"
+DPS = "azure-native:deviceprovisioningservices:IotDpsResource"
+PROPS = {"location": "westeurope", "properties": {"enableDataResidency": True}}
+
+
+def test_accepts_data_residency_on(eu: RuleContext) -> None:
+    assert details(RULE, [ResourceView.of(HUB, PROPS), ResourceView.of(DPS, PROPS)], eu) == []
+
+
+def test_refuses_data_residency_off(eu: RuleContext) -> None:
+    found = details(RULE, ResourceView.of(HUB, changed(PROPS, "properties.enableDataResidency", False)), eu)
+    assert found == [
+        "properties.enableDataResidency is False but region eu requires IoT data residency (allowed: true)"
+    ]
+
+
+def test_refuses_missing_data_residency(eu: RuleContext) -> None:
+    assert len(details(RULE, ResourceView.of(DPS, changed(PROPS, "properties.enableDataResidency", DELETE)), eu)) == 1
+
+
+def test_policy_config_without_iot_data_residency_allows_it_off(eu: RuleContext) -> None:
+    relaxed = dataclasses.replace(eu, iot_data_residency=False)
+    assert details(RULE, ResourceView.of(HUB, changed(PROPS, "properties", DELETE)), relaxed) == []

@@ -1,0 +1,106 @@
+"""Region profile -> RuleContext -> policy-config JSON, and back."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import pytest
+
+from autocloud.profiles import load_profile
+from policies.config import (
+    REQUIRED_TAG_KEYS,
+    context_for_profile,
+    main,
+    pack_config_for_region,
+    relaxed_from_stack_config,
+    validate_relaxed,
+    write_pack_config,
+)
+from policies.model import RuleContext
+from policies.packs import ALL_RULES
+
+
+def test_context_round_trips_through_policy_config(eu: RuleContext) -> None:
+    relaxed = dataclasses.replace(eu, relaxed=frozenset({"baseline-required-tags"}))
+    assert RuleContext.from_config(relaxed.to_config()) == relaxed
+
+
+def test_policy_config_normalises_locations(eu: RuleContext) -> None:
+    config = eu.to_config() | {"boundary": ["West Europe", "north europe"]}
+    assert RuleContext.from_config(config).boundary == {"westeurope", "northeurope"}
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "problem"),
+    [
+        ("region", None, "'region' is missing"),
+        ("cloud", "moon", "'cloud' must be one of"),
+        ("boundary", [], "'boundary' is missing or empty"),
+        ("boundary", "westeurope", "'boundary' must be a list"),
+        ("requiredTags", ["x"], "'requiredTags' must be an object"),
+    ],
+)
+def test_refuses_bad_policy_config(eu: RuleContext, key: str, value: object, problem: str) -> None:
+    config = eu.to_config()
+    if value is None:
+        del config[key]
+    else:
+        config[key] = value
+    with pytest.raises(ValueError, match=problem):
+        RuleContext.from_config(config)
+
+
+def test_context_for_real_profiles() -> None:
+    eu = context_for_profile(load_profile("eu"), regions=["eu", "us", "cn"])
+    assert eu.cloud == "public" and eu.maps_allowed and eu.iot_data_residency
+    assert "westeurope" in eu.boundary and "eastus" not in eu.boundary
+    assert eu.required_tags == {"region": "eu", "data-residency": "eu"}
+    assert eu.foreign_regions == {"us", "cn"}
+    cn = context_for_profile(load_profile("cn"))
+    assert cn.cloud == "china" and not cn.maps_allowed
+    assert {"eu", "us"} <= cn.foreign_regions
+
+
+def test_pack_config_covers_every_policy_with_the_region() -> None:
+    config = pack_config_for_region(load_profile("us"), relaxed=["baseline-min-tls-version"], regions=["us", "eu"])
+    assert set(config) == {rule.name for rule in ALL_RULES}
+    assert all(entry["region"] == "us" and "eastus2" in entry["boundary"] for entry in config.values())
+    assert config["baseline-min-tls-version"]["enforcementLevel"] == "advisory"
+    assert config["residency-resource-location"]["enforcementLevel"] == "mandatory"
+    entry = dict(config["residency-resource-location"])
+    assert RuleContext.from_config(entry).relaxed == {"baseline-min-tls-version"}
+
+
+def test_refuses_relaxing_a_residency_rule() -> None:
+    with pytest.raises(ValueError, match="'residency-resource-location' cannot be relaxed"):
+        validate_relaxed(["residency-resource-location"])
+
+
+def test_relaxed_rules_from_stack_config() -> None:
+    assert relaxed_from_stack_config({}) == frozenset()
+    assert relaxed_from_stack_config({"autocloud:policyRelax": ["baseline-required-tags"]}) == {
+        "baseline-required-tags"
+    }
+    as_env = {"autocloud:policyRelax": json.dumps(["baseline-required-tags"])}
+    assert relaxed_from_stack_config(as_env) == {"baseline-required-tags"}
+    with pytest.raises(ValueError, match="must be a list"):
+        relaxed_from_stack_config({"autocloud:policyRelax": {"a": 1}})
+
+
+def test_required_tags_match_what_components_apply() -> None:
+    contracts = pytest.importorskip("components.contracts")
+    assert set(REQUIRED_TAG_KEYS) == set(contracts.REQUIRED_TAGS)
+
+
+def test_writes_the_file_pulumi_reads(tmp_path: Path) -> None:
+    path = write_pack_config(load_profile("cn"), tmp_path / "nested" / "cn.json")
+    assert json.loads(path.read_text())["residency-maps-allowed"]["mapsAllowed"] is False
+    assert main(["--region", "eu", "--out", str(tmp_path / "eu.json")]) == 0
+    assert json.loads((tmp_path / "eu.json").read_text())["residency-resource-location"]["cloud"] == "public"
+
+
+def test_command_refuses_unknown_region(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--region", "mars"]) == 2
+    assert "no region profile 'mars'" in capsys.readouterr().err

@@ -1,0 +1,332 @@
+"""Each azure component alone under mocks: secure defaults, sizing and residency on recorded inputs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+import pytest
+
+from autocloud.sizing import AksPlan, CosmosPlan, EventHubsPlan, IotHubPlan
+from components.compute import ComputeCluster, ComputeClusterArgs
+from components.maps import MapsService, MapsServiceArgs
+from components.network import PrivateNetwork, PrivateNetworkArgs
+from components.placement import (
+    EVENT_HUBS_DATA_SENDER,
+    NETWORK_CONTRIBUTOR,
+    STORAGE_BLOB_DATA_CONTRIBUTOR,
+    AzurePlacement,
+    storage_account_name,
+)
+from components.state import VehicleStateStore, VehicleStateStoreArgs
+from components.streaming import EventStreaming, EventStreamingArgs
+from components.telemetry import (
+    DeviceProvisioning,
+    DeviceProvisioningArgs,
+    EventHubsRoute,
+    LinkedHub,
+    TelemetryIngest,
+    TelemetryIngestArgs,
+)
+from tests.conftest import MOCK_KEY, SUBSCRIPTION, PulumiHarness
+
+TAGS = {"region": "eu", "data-classification": "vehicle-data", "data-residency": "eu"}
+SUBNET = f"/subscriptions/{SUBSCRIPTION}/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/v/subnets/pe"
+NAMESPACE_ID = f"/subscriptions/{SUBSCRIPTION}/resourceGroups/rg/providers/Microsoft.EventHub/namespaces/ns1"
+ZONES = {
+    key: f"/subscriptions/{SUBSCRIPTION}/resourceGroups/rg/providers/Microsoft.Network/privateDnsZones/{key}"
+    for key in ("iothub", "dps", "servicebus", "blob", "cosmos")
+}
+
+
+def placement(location: str = "westeurope", cloud: Any = "public", private: bool = True) -> AzurePlacement:
+    return AzurePlacement(
+        resource_group_name="rg",
+        location=location,
+        cloud=cloud,
+        tags=TAGS,
+        private_endpoint_subnet_id=SUBNET if private else None,
+        private_dns_zone_ids=ZONES if private else {},
+    )
+
+
+def route() -> EventHubsRoute:
+    return EventHubsRoute(
+        namespace_id=NAMESPACE_ID,
+        endpoint_uri="sb://ns1.servicebus.windows.net",
+        telemetry_hub="telemetry",
+        events_hub="events",
+    )
+
+
+def outputs(h: PulumiHarness, component: Any, *names: str) -> dict[str, Any]:
+    return {name: h.value(getattr(component, name)) for name in names}
+
+
+def test_telemetry_ingest_is_private_entra_only_and_sized(pulumi_harness: PulumiHarness) -> None:
+    mocks = pulumi_harness.start()
+    sku = IotHubPlan(tier="S3", units=5, partitions=8, devices=1_000_000)
+    ingest = pulumi_harness.run(
+        lambda: TelemetryIngest("eu-telemetry-1", TelemetryIngestArgs(placement(), sku, True, route()))
+    )
+
+    hub = mocks.one("azure-native:iothub:IotHubResource")
+    assert hub.name == "eu-telemetry-1-iothub"
+    assert hub.inputs["location"] == "westeurope"
+    assert hub.inputs["sku"] == {"name": "S3", "capacity": 5}
+    props = hub.inputs["properties"]
+    assert props["minTlsVersion"] == "1.2"
+    assert props["disableLocalAuth"] is True
+    assert props["publicNetworkAccess"] == "Disabled"
+    assert props["enableDataResidency"] is True
+    assert props["eventHubEndpoints"]["events"]["partitionCount"] == 8
+    assert [p["keyName"] for p in props["authorizationPolicies"]] == ["dps-link"]
+    assert hub.inputs["identity"]["type"] == "SystemAssigned, UserAssigned"
+    assert hub.inputs["tags"] == TAGS
+
+    routing = props["routing"]
+    endpoints = routing["endpoints"]["eventHubs"]
+    assert {e["entityPath"] for e in endpoints} == {"telemetry", "events"}
+    assert all(e["authenticationType"] == "identityBased" for e in endpoints)
+    assert all(e["endpointUri"] == "sb://ns1.servicebus.windows.net" for e in endpoints)
+    assert all("connectionString" not in e for e in endpoints)
+    assert {r["source"] for r in routing["routes"]} == {
+        "DeviceMessages",
+        "DeviceLifecycleEvents",
+        "DeviceConnectionStateEvents",
+    }
+    assert routing["fallbackRoute"]["endpointNames"] == ["events"]
+    assert routing["fallbackRoute"]["isEnabled"] is True
+
+    grant = mocks.one("azure-native:authorization:RoleAssignment")
+    assert grant.inputs["scope"] == NAMESPACE_ID
+    assert grant.inputs["roleDefinitionId"].endswith(EVENT_HUBS_DATA_SENDER)
+    assert grant.inputs["roleDefinitionId"].startswith(f"/subscriptions/{SUBSCRIPTION}/")
+    assert grant.inputs["principalId"] == "principal-eu-telemetry-1-routing"
+
+    endpoint = mocks.one("azure-native:network:PrivateEndpoint")
+    assert endpoint.inputs["privateLinkServiceConnections"][0]["groupIds"] == ["iotHub"]
+    assert endpoint.inputs["subnet"] == {"id": SUBNET}
+    zones = mocks.one("azure-native:network:PrivateDnsZoneGroup").inputs["privateDnsZoneConfigs"]
+    assert [z["name"] for z in zones] == ["iothub", "servicebus"]
+
+    out = outputs(pulumi_harness, ingest, "name", "resource_id", "endpoints")
+    assert out["endpoints"] == {
+        "mqtt": "eu-telemetry-1-iothub.azure-devices.net:8883",
+        "hostname": "eu-telemetry-1-iothub.azure-devices.net",
+    }
+    assert out["resource_id"].endswith("/eu-telemetry-1-iothub")
+    assert ingest.location == "westeurope"
+
+
+def test_telemetry_ingest_without_route_keeps_fallback_only(pulumi_harness: PulumiHarness) -> None:
+    mocks = pulumi_harness.start()
+    sku = IotHubPlan(tier="S1", units=1, partitions=4, devices=10)
+    pulumi_harness.run(
+        lambda: TelemetryIngest("t", TelemetryIngestArgs(placement(private=False), sku, data_residency=False))
+    )
+    hub = mocks.one("azure-native:iothub:IotHubResource")
+    assert hub.inputs["properties"]["enableDataResidency"] is False
+    assert "endpoints" not in hub.inputs["properties"]["routing"]
+    assert hub.inputs["identity"]["type"] == "SystemAssigned"
+    assert not mocks.of_type("azure-native:network:PrivateEndpoint")
+    assert not mocks.of_type("azure-native:managedidentity:UserAssignedIdentity")
+
+
+def test_device_provisioning_links_every_hub_with_secret_keys(pulumi_harness: PulumiHarness) -> None:
+    mocks = pulumi_harness.start()
+    hubs = [LinkedHub(name=f"hub-{i}", location="westeurope") for i in range(1, 4)]
+    dps = pulumi_harness.run(
+        lambda: DeviceProvisioning("eu-provisioning", DeviceProvisioningArgs(placement(), hubs, 3, True))
+    )
+    resource = mocks.one("azure-native:deviceprovisioningservices:IotDpsResource")
+    props = resource.inputs["properties"]
+    assert [h["connectionString"].split(";")[0] for h in props["iotHubs"]] == [
+        f"HostName=hub-{i}.azure-devices.net" for i in range(1, 4)
+    ]
+    assert all(h["location"] == "westeurope" for h in props["iotHubs"])
+    assert props["allocationPolicy"] == "Hashed"
+    assert props["publicNetworkAccess"] == "Disabled"
+    assert props["enableDataResidency"] is True
+    assert resource.inputs["sku"] == {"name": "S1", "capacity": 3}
+    # The hubs' keys only ever travel as a secret.
+    assert MOCK_KEY in props["iotHubs"][0]["connectionString"]
+    assert "properties" in resource.secret_paths
+    keys = [c for c in mocks.calls if c.token == "azure-native:iothub:listIotHubResourceKeysForKeyName"]
+    assert {c.args["keyName"] for c in keys} == {"dps-link"}
+    assert len(keys) == 3
+
+    endpoints = pulumi_harness.value(dps.endpoints)
+    assert endpoints == {"global_endpoint": "global.azure-devices-provisioning.net", "id_scope": "0ne00000001"}
+    assert not pulumi_harness.is_secret(dps.endpoints)
+
+
+def test_device_provisioning_in_china_uses_china_endpoints(pulumi_harness: PulumiHarness) -> None:
+    mocks = pulumi_harness.start("azure-cn")
+    hubs = [LinkedHub(name="hub-1", location="chinanorth3")]
+    dps = pulumi_harness.run(
+        lambda: DeviceProvisioning(
+            "cn-provisioning", DeviceProvisioningArgs(placement("chinanorth3", "china"), hubs, 1, True)
+        )
+    )
+    props = mocks.one("azure-native:deviceprovisioningservices:IotDpsResource").inputs["properties"]
+    assert props["iotHubs"][0]["connectionString"].startswith("HostName=hub-1.azure-devices.cn;")
+    assert pulumi_harness.value(dps.endpoints)["global_endpoint"] == "global.azure-devices-provisioning.cn"
+
+
+@pytest.mark.parametrize(("location", "storage"), [("westeurope", "Standard_ZRS"), ("germanynorth", "Standard_LRS")])
+def test_event_streaming_sized_private_and_captured_in_region(
+    pulumi_harness: PulumiHarness, location: str, storage: str
+) -> None:
+    mocks = pulumi_harness.start()
+    sku = EventHubsPlan(sku="Standard", throughput_units=17, telemetry_partitions=17, events_partitions=4)
+    account = storage_account_name("eu", "capture", 1)
+    stream = pulumi_harness.run(
+        lambda: EventStreaming("eu-streaming-1", EventStreamingArgs(placement(location), sku, account))
+    )
+
+    namespace = mocks.one("azure-native:eventhub:Namespace")
+    assert namespace.inputs["sku"] == {"name": "Standard", "tier": "Standard", "capacity": 17}
+    assert namespace.inputs["location"] == location
+    assert namespace.inputs["minimumTlsVersion"] == "1.2"
+    assert namespace.inputs["disableLocalAuth"] is True
+    assert namespace.inputs["publicNetworkAccess"] == "Disabled"
+    rules = mocks.one("azure-native:eventhub:NamespaceNetworkRuleSet").inputs
+    assert (rules["defaultAction"], rules["publicNetworkAccess"]) == ("Deny", "Disabled")
+
+    capture = mocks.one("azure-native:storage:StorageAccount")
+    assert capture.inputs["accountName"] == account and len(account) <= 24 and account.isalnum()
+    assert capture.inputs["location"] == location
+    assert capture.inputs["sku"] == {"name": storage}
+    assert capture.inputs["allowBlobPublicAccess"] is False
+    assert capture.inputs["allowSharedKeyAccess"] is False
+    assert capture.inputs["minimumTlsVersion"] == "TLS1_2"
+    assert capture.inputs["publicNetworkAccess"] == "Disabled"
+
+    hubs = {h.inputs["eventHubName"]: h.inputs for h in mocks.of_type("azure-native:eventhub:EventHub")}
+    assert hubs["telemetry"]["partitionCount"] == 17
+    assert hubs["events"]["partitionCount"] == 4
+    for hub in hubs.values():
+        destination = hub["captureDescription"]["destination"]
+        assert hub["captureDescription"]["enabled"] is True
+        assert destination["storageAccountResourceId"].endswith(f"/{account}")
+        assert destination["identity"] == {"type": "SystemAssigned"}
+    groups = {
+        (g.inputs["eventHubName"], g.inputs["consumerGroupName"])
+        for g in mocks.of_type("azure-native:eventhub:ConsumerGroup")
+    }
+    assert groups == {(h, g) for h in ("telemetry", "events") for g in ("stream-processor", "state-writer")}
+
+    writer = mocks.one("azure-native:authorization:RoleAssignment")
+    assert writer.inputs["roleDefinitionId"].endswith(STORAGE_BLOB_DATA_CONTRIBUTOR)
+    assert writer.inputs["principalId"] == "principal-eu-streaming-1-namespace"
+    groups_ids = sorted(
+        e.inputs["privateLinkServiceConnections"][0]["groupIds"][0]
+        for e in mocks.of_type("azure-native:network:PrivateEndpoint")
+    )
+    assert groups_ids == ["blob", "namespace"]
+
+    assert pulumi_harness.value(stream.endpoint_uri) == "sb://eu-streaming-1-namespace.servicebus.windows.net"
+    assert pulumi_harness.value(stream.endpoints)["kafka"] == "eu-streaming-1-namespace.servicebus.windows.net:9093"
+
+
+def test_compute_cluster_private_rbac_autoscaled(pulumi_harness: PulumiHarness) -> None:
+    mocks = pulumi_harness.start()
+    sku = AksPlan(vm_size="Standard_D4s_v5", system_nodes=3, user_min_nodes=7, user_max_nodes=20)
+    cluster = pulumi_harness.run(
+        lambda: ComputeCluster("eu-compute", ComputeClusterArgs(placement(), sku, "autocloud-eu", True, SUBNET))
+    )
+    aks = mocks.one("azure-native:containerservice:ManagedCluster").inputs
+    assert aks["location"] == "westeurope"
+    assert aks["aadProfile"] == {"managed": True, "enableAzureRBAC": True}
+    assert aks["disableLocalAccounts"] is True
+    assert aks["apiServerAccessProfile"]["enablePrivateCluster"] is True
+    assert aks["apiServerAccessProfile"]["enablePrivateClusterPublicFQDN"] is False
+    pools = {p["name"]: p for p in aks["agentPoolProfiles"]}
+    assert pools["system"]["mode"] == "System" and pools["system"]["count"] == 3
+    assert pools["user"]["enableAutoScaling"] is True
+    assert (pools["user"]["minCount"], pools["user"]["maxCount"]) == (7, 20)
+    assert all(p["vnetSubnetID"] == SUBNET and p["availabilityZones"] == ["1", "2", "3"] for p in pools.values())
+    assert aks["addonProfiles"]["omsagent"]["enabled"] is True
+    workspace = mocks.one("azure-native:operationalinsights:Workspace").inputs
+    assert workspace["location"] == "westeurope" and workspace["features"]["disableLocalAuth"] is True
+    assert aks["addonProfiles"]["omsagent"]["config"]["logAnalyticsWorkspaceResourceID"].endswith("/eu-compute-logs")
+    grant = mocks.one("azure-native:authorization:RoleAssignment").inputs
+    assert grant["scope"] == SUBNET and grant["roleDefinitionId"].endswith(NETWORK_CONTRIBUTOR)
+    assert pulumi_harness.value(cluster.endpoints) == {"api_server": "eu-compute-aks.privatelink.westeurope.azmk8s.io"}
+
+
+def test_vehicle_state_store_replicates_only_inside_the_profile(pulumi_harness: PulumiHarness) -> None:
+    mocks = pulumi_harness.start()
+    sku = CosmosPlan(writes_per_second=33_333.3, max_throughput_ru=201_000, physical_partitions=21)
+    store = pulumi_harness.run(
+        lambda: VehicleStateStore("eu-state", VehicleStateStoreArgs(placement(), "northeurope", sku))
+    )
+    account = mocks.one("azure-native:cosmosdb:DatabaseAccount").inputs
+    assert [(loc["locationName"], loc["failoverPriority"]) for loc in account["locations"]] == [
+        ("westeurope", 0),
+        ("northeurope", 1),
+    ]
+    assert account["backupPolicy"]["periodicModeProperties"]["backupStorageRedundancy"] == "Zone"
+    assert account["disableKeyBasedMetadataWriteAccess"] is True
+    assert account["disableLocalAuth"] is True
+    assert account["publicNetworkAccess"] == "Disabled"
+    assert account["minimalTlsVersion"] == "Tls12"
+    container = mocks.one("azure-native:cosmosdb:SqlResourceSqlContainer").inputs
+    assert container["containerName"] == "vehicle-state"
+    assert container["resource"]["partitionKey"]["paths"] == ["/vehicleId"]
+    assert container["options"] == {"autoscaleSettings": {"maxThroughput": 201_000}}
+    assert mocks.one("azure-native:network:PrivateEndpoint").inputs["privateLinkServiceConnections"][0]["groupIds"] == [
+        "Sql"
+    ]
+    assert store.replica_locations == ("westeurope", "northeurope")
+    assert pulumi_harness.value(store.endpoints)["documents"] == "https://eu-state-account.documents.azure.com:443/"
+
+
+def test_maps_service_uses_geography_endpoint(pulumi_harness: PulumiHarness) -> None:
+    mocks = pulumi_harness.start("azure-us")
+    maps = pulumi_harness.run(lambda: MapsService("us-maps", MapsServiceArgs(placement("eastus"))))
+    account = mocks.one("azure-native:maps:Account").inputs
+    assert account["location"] == "eastus"
+    assert account["properties"]["disableLocalAuth"] is True
+    assert account["sku"] == {"name": "G2"}
+    assert pulumi_harness.value(maps.endpoints) == {"api": "https://us.atlas.microsoft.com"}
+    assert pulumi_harness.value(maps.client_id) == "unique-us-maps-account"
+
+
+def test_maps_service_refuses_azure_china(pulumi_harness: PulumiHarness) -> None:
+    mocks = pulumi_harness.start("azure-cn")
+    with pytest.raises(ValueError, match="Azure Maps is not offered in Azure China"):
+        pulumi_harness.run(lambda: MapsService("cn-maps", MapsServiceArgs(placement("chinanorth3", "china"))))
+    assert not mocks.of_type("azure-native:maps:Account")
+
+
+def test_private_network_zones_are_global_and_linked(pulumi_harness: PulumiHarness) -> None:
+    mocks = pulumi_harness.start("azure-cn")
+    network = pulumi_harness.run(
+        lambda: PrivateNetwork(
+            "cn-network", PrivateNetworkArgs(placement("chinanorth3", "china", private=False), ["iothub", "cosmos"])
+        )
+    )
+    assert mocks.one("azure-native:network:VirtualNetwork").inputs["location"] == "chinanorth3"
+    zones = mocks.of_type("azure-native:privatedns:PrivateZone")
+    assert sorted(z.inputs["privateZoneName"] for z in zones) == [
+        "privatelink.azure-devices.cn",
+        "privatelink.documents.azure.cn",
+    ]
+    assert {z.inputs["location"] for z in zones} == {"global"}
+    links = mocks.of_type("azure-native:privatedns:VirtualNetworkLink")
+    assert len(links) == 2 and all(link.inputs["registrationEnabled"] is False for link in links)
+    subnets = {s.name: s.inputs for s in mocks.of_type("azure-native:network:Subnet")}
+    assert subnets["cn-network-endpoints"]["privateEndpointNetworkPolicies"] == "Disabled"
+    assert set(network.dns_zone_ids) == {"iothub", "cosmos"}
+
+
+def test_components_never_read_config(pulumi_harness: PulumiHarness, monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*_: object, **__: object) -> None:
+        raise AssertionError("components must not call pulumi.Config()")
+
+    pulumi_harness.start()
+    monkeypatch.setattr(pulumi.Config, "__init__", refuse)
+    sku = IotHubPlan(tier="S1", units=1, partitions=4, devices=10)
+    pulumi_harness.run(lambda: TelemetryIngest("t", TelemetryIngestArgs(placement(), sku, True, route())))

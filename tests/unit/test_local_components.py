@@ -1,0 +1,462 @@
+"""The local target under mocks: each local component alone, then each local stack through the program.
+
+Assertions are on recorded inputs (what the provider would send to the API server), and every local
+stack is run through all three policy packs' rules, as `autocloud check` does.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import pytest
+
+from autocloud.profiles import load_profile
+from autocloud.sizing import EventHubsPlan, plan_capacity, plan_for_profile
+from components.contracts import (
+    REGION_LABEL,
+    ComputeEndpoints,
+    MapsEndpoints,
+    PlatformEndpoints,
+    RegionalPlatformArgs,
+    StateEndpoints,
+    StreamingEndpoints,
+    TelemetryEndpoints,
+    region_labels,
+)
+from components.local import (
+    MAX_LOCAL_SCALE_UNITS,
+    KafkaRoute,
+    LocalComputeCluster,
+    LocalComputeClusterArgs,
+    LocalEventStreaming,
+    LocalEventStreamingArgs,
+    LocalMapsService,
+    LocalMapsServiceArgs,
+    LocalPlacement,
+    LocalRegionalPlatform,
+    LocalTelemetryIngest,
+    LocalTelemetryIngestArgs,
+    LocalVehicleStateStore,
+    LocalVehicleStateStoreArgs,
+    NamespaceQuota,
+    kubernetes_provider,
+    local_scale_units,
+)
+from components.local import provider as local_provider
+from components.local.kube import NO_RESOURCES, ContainerResources
+from components.local.platform import namespace_quota
+from policies.config import context_for_profile
+from policies.engine import Evaluator
+from policies.model import ResourceView
+from policies.packs import ALL_RULES
+from tests.conftest import PulumiHarness, Recorded
+
+NAMESPACE = "kubernetes:core/v1:Namespace"
+QUOTA = "kubernetes:core/v1:ResourceQuota"
+LIMITS = "kubernetes:core/v1:LimitRange"
+POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
+DEPLOYMENT = "kubernetes:apps/v1:Deployment"
+SERVICE = "kubernetes:core/v1:Service"
+ACCOUNT = "kubernetes:core/v1:ServiceAccount"
+CONFIG_MAP = "kubernetes:core/v1:ConfigMap"
+SECRET = "kubernetes:core/v1:Secret"
+PINNED = re.compile(r"^[a-z0-9.\-/]+(:[A-Za-z0-9._\-]+|@sha256:[0-9a-f]{64})$")
+RECOMMENDED = ("app.kubernetes.io/name", "app.kubernetes.io/component", "app.kubernetes.io/instance")
+EU = load_profile("eu")
+
+
+def placement(namespace: str = "autocloud-eu") -> LocalPlacement:
+    return LocalPlacement(namespace=namespace, region="eu", location="westeurope", labels=region_labels(EU))
+
+
+def millicores(text: str) -> int:
+    return int(text[:-1]) if text.endswith("m") else int(float(text) * 1000)
+
+
+def mebibytes(text: str) -> int:
+    units = {"Mi": 1, "Gi": 1024}
+    return int(text[:-2]) * units[text[-2:]]
+
+
+def pod_spec(deployment: Recorded) -> dict[str, Any]:
+    spec: dict[str, Any] = deployment.inputs["spec"]["template"]["spec"]
+    return spec
+
+
+def assert_secure_workload(deployment: Recorded, namespace: str, region: str) -> None:
+    """What every local Deployment promises: pinned image, probe, resources, labels, no token."""
+    metadata = deployment.inputs["metadata"]
+    assert metadata["namespace"] == namespace
+    labels = metadata["labels"]
+    assert labels[REGION_LABEL] == region
+    assert labels["app.kubernetes.io/part-of"] == "autocloud"
+    assert all(labels.get(key) for key in RECOMMENDED)
+    template = deployment.inputs["spec"]["template"]
+    assert template["metadata"]["labels"] == labels
+    assert deployment.inputs["spec"]["selector"]["matchLabels"].items() <= labels.items()
+    spec = pod_spec(deployment)
+    assert spec["automountServiceAccountToken"] is False
+    assert spec["serviceAccountName"] == metadata["name"]
+    assert spec["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    [container] = spec["containers"]
+    assert PINNED.match(container["image"]), container["image"]
+    assert not container["image"].endswith(":latest")
+    [port] = container["ports"]
+    assert container["readinessProbe"]["tcpSocket"] == {"port": port["containerPort"]}
+    resources = container["resources"]
+    assert set(resources["requests"]) == set(resources["limits"]) == {"cpu", "memory"}
+    assert millicores(resources["requests"]["cpu"]) <= millicores(resources["limits"]["cpu"])
+    assert mebibytes(resources["requests"]["memory"]) <= mebibytes(resources["limits"]["memory"])
+    security = container["securityContext"]
+    assert security["allowPrivilegeEscalation"] is False
+    assert security["privileged"] is False
+    assert security["capabilities"] == {"drop": ["ALL"]}
+
+
+def the_workload(mocks: Any, namespace: str, region: str) -> tuple[Recorded, Recorded, Recorded]:
+    """The one Deployment, Service and ServiceAccount a single-workload component makes."""
+    deployment, service, account = mocks.one(DEPLOYMENT), mocks.one(SERVICE), mocks.one(ACCOUNT)
+    assert_secure_workload(deployment, namespace, region)
+    name = deployment.inputs["metadata"]["name"]
+    assert service.inputs["metadata"]["name"] == account.inputs["metadata"]["name"] == name
+    assert account.inputs["automountServiceAccountToken"] is False
+    assert service.inputs["spec"]["type"] == "ClusterIP"
+    assert service.inputs["spec"]["selector"] == deployment.inputs["spec"]["selector"]["matchLabels"]
+    [container] = pod_spec(deployment)["containers"]
+    assert [p["port"] for p in service.inputs["spec"]["ports"]] == [container["ports"][0]["containerPort"]]
+    return deployment, service, account
+
+
+# --- components, one at a time ---------------------------------------------------------------------
+
+
+def quota() -> NamespaceQuota:
+    return NamespaceQuota(ContainerResources(1000, 2048, 4000, 8192), pods=10, services=5, config_maps=3, secrets=2)
+
+
+def test_compute_cluster_is_a_labelled_namespace_fenced_by_quota_limits_and_policies(
+    pulumi_harness: PulumiHarness,
+) -> None:
+    mocks = pulumi_harness.start("local-eu")
+    args = LocalComputeClusterArgs("autocloud-eu", "eu", "westeurope", region_labels(EU), quota())
+    compute = pulumi_harness.run(lambda: LocalComputeCluster("eu-compute", args))
+
+    namespace = mocks.one(NAMESPACE)
+    assert namespace.name == "eu-compute-namespace"
+    assert namespace.inputs["metadata"]["name"] == "autocloud-eu"
+    labels = namespace.inputs["metadata"]["labels"]
+    assert labels.items() >= region_labels(EU).items()
+    assert labels[REGION_LABEL] == "eu"
+    assert labels["pod-security.kubernetes.io/enforce"] == "baseline"
+
+    hard = mocks.one(QUOTA).inputs["spec"]["hard"]
+    assert hard == {
+        "requests.cpu": "1000m", "requests.memory": "2048Mi", "limits.cpu": "4000m", "limits.memory": "8192Mi",
+        "pods": "10", "services": "5", "services.nodeports": "0", "services.loadbalancers": "0",
+        "configmaps": "3", "secrets": "2", "persistentvolumeclaims": "0",
+    }  # fmt: skip
+    [limit] = mocks.one(LIMITS).inputs["spec"]["limits"]
+    assert limit["type"] == "Container"
+    assert {"default", "defaultRequest", "max"} <= set(limit)
+
+    policies = {p.inputs["metadata"]["name"]: p.inputs["spec"] for p in mocks.of_type(POLICY)}
+    assert set(policies) == {"default-deny", "allow-same-namespace", "allow-dns"}
+    assert policies["default-deny"] == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
+    same = policies["allow-same-namespace"]
+    assert same["ingress"] == [{"from": [{"podSelector": {}}]}]
+    assert same["egress"] == [{"to": [{"podSelector": {}}]}]
+    [dns] = policies["allow-dns"]["egress"]
+    assert dns["to"] == [
+        {
+            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
+            "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
+        }
+    ]
+    assert {(p["protocol"], p["port"]) for p in dns["ports"]} == {("UDP", 53), ("TCP", 53)}
+    for resource in mocks.of_type(QUOTA) + mocks.of_type(LIMITS) + mocks.of_type(POLICY):
+        assert resource.inputs["metadata"]["namespace"] == "autocloud-eu"
+        assert resource.inputs["metadata"]["labels"][REGION_LABEL] == "eu"
+
+    assert pulumi_harness.value(compute.name) == "autocloud-eu"
+    assert pulumi_harness.value(compute.endpoints) == ComputeEndpoints(api_server="https://kubernetes.default.svc")
+    assert compute.location == "westeurope" and compute.namespace == "autocloud-eu"
+
+
+def test_telemetry_ingest_routes_to_its_scale_units_broker(pulumi_harness: PulumiHarness) -> None:
+    mocks = pulumi_harness.start("local-eu")
+    route = KafkaRoute("streaming-2.autocloud-eu.svc.cluster.local:9092", "telemetry", "events")
+    ingest = pulumi_harness.run(
+        lambda: LocalTelemetryIngest("eu-telemetry-2", LocalTelemetryIngestArgs(placement(), unit=2, route=route))
+    )
+
+    deployment, _, _ = the_workload(mocks, "autocloud-eu", "eu")
+    assert deployment.inputs["metadata"]["name"] == "telemetry-2"
+    assert deployment.inputs["metadata"]["labels"]["app.kubernetes.io/component"] == "telemetry-ingest"
+    spec = pod_spec(deployment)
+    assert spec["securityContext"]["runAsNonRoot"] is True
+    [container] = spec["containers"]
+    assert container["image"] == "eclipse-mosquitto:2.0.20"
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert {"name": "config", "configMap": {"name": "telemetry-2"}} in spec["volumes"]
+
+    config = mocks.one(CONFIG_MAP)
+    assert config.inputs["metadata"]["name"] == "telemetry-2"
+    assert "listener 1883" in config.inputs["data"]["mosquitto.conf"]
+    routes = config.inputs["data"]["routes.json"]
+    assert "kafka://streaming-2.autocloud-eu.svc.cluster.local:9092" in routes
+    assert '"source": "DeviceLifecycleEvents"' in routes
+    annotations = deployment.inputs["spec"]["template"]["metadata"]["annotations"]
+    assert len(annotations["autocloud.io/config-sha256"]) == 64
+
+    assert pulumi_harness.value(ingest.endpoints) == TelemetryEndpoints(
+        mqtt="telemetry-2.autocloud-eu.svc.cluster.local:1883", hostname="telemetry-2.autocloud-eu.svc.cluster.local"
+    )
+    assert pulumi_harness.value(ingest.name) == "telemetry-2"
+
+
+def test_telemetry_ingest_without_streaming_has_no_routes(pulumi_harness: PulumiHarness) -> None:
+    mocks = pulumi_harness.start("local-eu")
+    pulumi_harness.run(lambda: LocalTelemetryIngest("t", LocalTelemetryIngestArgs(placement(), unit=1)))
+    assert '"routes": []' in mocks.one(CONFIG_MAP).inputs["data"]["routes.json"]
+
+
+def test_event_streaming_is_a_kafka_broker_advertised_in_its_namespace(pulumi_harness: PulumiHarness) -> None:
+    mocks = pulumi_harness.start("local-eu")
+    sku = EventHubsPlan(sku="Standard", throughput_units=12, telemetry_partitions=12, events_partitions=4)
+    stream = pulumi_harness.run(
+        lambda: LocalEventStreaming("eu-streaming-1", LocalEventStreamingArgs(placement(), unit=1, sku=sku))
+    )
+
+    deployment, _, _ = the_workload(mocks, "autocloud-eu", "eu")
+    [container] = pod_spec(deployment)["containers"]
+    assert container["image"] == "apache/kafka:3.9.0"
+    env = {e["name"]: e["value"] for e in container["env"]}
+    assert env["KAFKA_ADVERTISED_LISTENERS"] == "PLAINTEXT://streaming-1.autocloud-eu.svc.cluster.local:9092"
+    assert env["KAFKA_NUM_PARTITIONS"] == "12"
+    assert deployment.inputs["spec"]["strategy"] == {"type": "Recreate"}
+    assert pod_spec(deployment)["securityContext"]["runAsUser"] == 1000
+
+    assert stream.bootstrap == "streaming-1.autocloud-eu.svc.cluster.local:9092"
+    assert pulumi_harness.value(stream.endpoints) == StreamingEndpoints(
+        kafka=stream.bootstrap, telemetry_topic="telemetry", events_topic="events"
+    )
+
+
+def test_state_store_key_is_a_secret_in_a_mounted_kubernetes_secret(pulumi_harness: PulumiHarness) -> None:
+    mocks = pulumi_harness.start("local-eu")
+    store = pulumi_harness.run(lambda: LocalVehicleStateStore("eu-state", LocalVehicleStateStoreArgs(placement())))
+
+    deployment, _, _ = the_workload(mocks, "autocloud-eu", "eu")
+    secret = mocks.one(SECRET)
+    assert "stringData" in secret.secret_paths
+    key = secret.inputs["stringData"]["key"]
+    assert len(key) == 88 and key.endswith("==")
+    assert secret.inputs["metadata"]["name"] == "state-key"
+
+    [container] = pod_spec(deployment)["containers"]
+    assert container["image"].startswith("mcr.microsoft.com/cosmosdb/linux/azure-cosmos-emulator:vnext-")
+    env = {e["name"]: e["value"] for e in container["env"]}
+    assert env["KEY_FILE"] == "/etc/cosmos/key"
+    assert env["PROTOCOL"] == "https"
+    assert env["ENABLE_TELEMETRY"] == "false"
+    assert key not in str(deployment.inputs)
+    volumes = {v["name"]: v for v in pod_spec(deployment)["volumes"]}
+    assert volumes["key"]["secret"]["secretName"] == "state-key"
+
+    assert pulumi_harness.value(store.endpoints) == StateEndpoints(
+        documents="https://state.autocloud-eu.svc.cluster.local:8081/", database="vehicles", container="vehicle-state"
+    )
+
+
+def test_state_store_uses_a_given_key(pulumi_harness: PulumiHarness) -> None:
+    mocks = pulumi_harness.start("local-eu")
+    args = LocalVehicleStateStoreArgs(placement(), key=pulumi.Output.secret("given-key"))
+    pulumi_harness.run(lambda: LocalVehicleStateStore("s", args))
+    secret = mocks.one(SECRET)
+    assert secret.inputs["stringData"] == {"key": "given-key"} and "stringData" in secret.secret_paths
+
+
+def test_maps_stub_runs_unprivileged(pulumi_harness: PulumiHarness) -> None:
+    mocks = pulumi_harness.start("local-eu")
+    maps = pulumi_harness.run(lambda: LocalMapsService("eu-maps", LocalMapsServiceArgs(placement())))
+    deployment, _, _ = the_workload(mocks, "autocloud-eu", "eu")
+    assert pod_spec(deployment)["securityContext"]["runAsNonRoot"] is True
+    assert pulumi_harness.value(maps.endpoints) == MapsEndpoints(api="http://maps.autocloud-eu.svc.cluster.local:8080")
+
+
+def test_quota_fits_every_workload_twice() -> None:
+    services = EU.services
+    quota = namespace_quota(services, 3)
+    from components.local import maps, state, streaming, telemetry
+
+    once = sum([telemetry.RESOURCES] * 3 + [streaming.RESOURCES] * 3 + [state.RESOURCES, maps.RESOURCES], NO_RESOURCES)
+    assert quota.resources == once * 2
+    assert (quota.pods, quota.services) == (16, 8)
+
+
+def test_scale_units_follow_the_plan_but_stay_small() -> None:
+    assert local_scale_units(plan_capacity(1_000, 60, 1)) == 1
+    assert local_scale_units(plan_capacity(2_000_000, 60, 1)) == 3
+    assert plan_capacity(20_000_000, 60, 1).scale_units > MAX_LOCAL_SCALE_UNITS
+    assert local_scale_units(plan_capacity(20_000_000, 60, 1)) == MAX_LOCAL_SCALE_UNITS
+
+
+def test_platform_wires_each_unit_to_its_own_broker(pulumi_harness: PulumiHarness) -> None:
+    mocks = pulumi_harness.start("local-eu")
+    args = RegionalPlatformArgs(profile=EU, plan=plan_for_profile(EU), namespace="fleet-eu")
+    platform = pulumi_harness.run(lambda: LocalRegionalPlatform("eu", args))
+    assert platform.namespace == "fleet-eu" and platform.scale_units == 3
+    routes = {c.inputs["metadata"]["name"]: c.inputs["data"]["routes.json"] for c in mocks.of_type(CONFIG_MAP)}
+    for unit in (1, 2, 3):
+        assert f"streaming-{unit}.fleet-eu.svc.cluster.local:9092" in routes[f"telemetry-{unit}"]
+    endpoints = pulumi_harness.value(platform.endpoints)
+    assert set(endpoints) == set(PlatformEndpoints.__annotations__)
+    assert endpoints["provisioning"] is None
+    assert [t["mqtt"] for t in endpoints["telemetry"]] == [
+        f"telemetry-{u}.fleet-eu.svc.cluster.local:1883" for u in (1, 2, 3)
+    ]
+    # Everything namespaced waits for the namespace, its quota and its NetworkPolicies.
+    assert all(r.inputs["metadata"]["namespace"] == "fleet-eu" for r in mocks.resources if r.type != NAMESPACE
+               and r.type.startswith("kubernetes:"))  # fmt: skip
+
+
+def test_local_names_match_the_azure_target() -> None:
+    from components import state, streaming
+    from components.local import state as local_state
+    from components.local import streaming as local_streaming
+
+    assert (local_state.DATABASE, local_state.CONTAINER) == (state.DATABASE, state.CONTAINER)
+    assert (local_streaming.TELEMETRY_TOPIC, local_streaming.EVENTS_TOPIC) == (
+        streaming.TELEMETRY_HUB,
+        streaming.EVENTS_HUB,
+    )
+
+
+# --- the provider ------------------------------------------------------------------------------------
+
+
+def test_provider_passes_the_kubeconfig_as_a_secret_with_server_side_apply(pulumi_harness: PulumiHarness) -> None:
+    mocks = pulumi_harness.start("local-eu")
+    pulumi_harness.run(lambda: kubernetes_provider("local", kubeconfig="apiVersion: v1\nkind: Config\n"))
+    provider = mocks.one("pulumi:providers:kubernetes")
+    assert "kubeconfig" in provider.secret_paths
+    assert provider.inputs["kubeconfig"] == "apiVersion: v1\nkind: Config\n"
+    assert provider.inputs["enableServerSideApply"] in (True, "true")
+
+
+def test_provider_reads_no_kubeconfig_under_mocks(
+    pulumi_harness: PulumiHarness, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    (tmp_path / "kubeconfig").write_text("real credentials")
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "kubeconfig"))
+    mocks = pulumi_harness.start("local-eu")
+    pulumi_harness.run(lambda: kubernetes_provider("local"))
+    kubeconfig = mocks.one("pulumi:providers:kubernetes").inputs["kubeconfig"]
+    assert kubeconfig == local_provider.OFFLINE_KUBECONFIG
+
+
+def test_kubeconfig_comes_from_kubeconfig_else_the_embedded_cluster(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    (tmp_path / "config").write_text("from KUBECONFIG")
+    monkeypatch.setenv("KUBECONFIG", f"{tmp_path / 'config'}:/elsewhere")
+    assert local_provider.kubeconfig_file() == tmp_path / "config"
+    assert local_provider.load_kubeconfig() == "from KUBECONFIG"
+    monkeypatch.delenv("KUBECONFIG")
+    from autocloud.paths import STATE_DIR
+
+    assert local_provider.kubeconfig_file() == STATE_DIR / "cluster" / "kubeconfig"
+    with pytest.raises(pulumi.RunError, match=r"no kubeconfig at .*missing.*autocloud cluster start"):
+        local_provider.load_kubeconfig(tmp_path / "missing")
+
+
+# --- each local stack through the program ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("region", ["eu", "us", "cn"])
+def test_local_stack(pulumi_harness: PulumiHarness, region: str) -> None:
+    run = pulumi_harness.run_program(f"local-{region}")
+    mocks = run.mocks
+    profile = load_profile(region)
+    namespace = f"autocloud-{region}"
+    units = local_scale_units(plan_for_profile(profile))
+
+    assert [r for r in mocks.resources if r.type.startswith("azure-native:")] == []
+    [provider] = mocks.of_type("pulumi:providers:kubernetes")
+    assert "kubeconfig" in provider.secret_paths
+    kubernetes = [r for r in mocks.resources if r.type.startswith("kubernetes:")]
+    # Every object goes through the program's explicit provider, none through a default one.
+    explicit = f"pulumi:providers:kubernetes::autocloud-{region}-local::"
+    assert all(explicit in r.provider for r in kubernetes)
+
+    [ns] = mocks.of_type(NAMESPACE)
+    assert ns.inputs["metadata"]["name"] == namespace
+    assert ns.inputs["metadata"]["labels"].items() >= ({REGION_LABEL: region} | region_labels(profile)).items()
+    assert len(mocks.of_type(QUOTA)) == len(mocks.of_type(LIMITS)) == 1
+    assert {p.inputs["metadata"]["name"] for p in mocks.of_type(POLICY)} == {
+        "default-deny", "allow-same-namespace", "allow-dns",
+    }  # fmt: skip
+    for resource in kubernetes:
+        if resource.type != NAMESPACE:
+            assert resource.inputs["metadata"]["namespace"] == namespace
+        assert resource.inputs["metadata"]["labels"][REGION_LABEL] == region
+
+    deployments = {d.inputs["metadata"]["name"]: d for d in mocks.of_type(DEPLOYMENT)}
+    expected = {f"telemetry-{u}" for u in range(1, units + 1)} | {f"streaming-{u}" for u in range(1, units + 1)}
+    expected |= {"state"} | ({"maps"} if profile.services.maps else set())
+    assert set(deployments) == expected
+    for deployment in deployments.values():
+        assert_secure_workload(deployment, namespace, region)
+    assert {s.inputs["metadata"]["name"] for s in mocks.of_type(SERVICE)} == expected
+    assert {a.inputs["metadata"]["name"] for a in mocks.of_type(ACCOUNT)} == expected
+    [secret] = mocks.of_type(SECRET)
+    assert "stringData" in secret.secret_paths
+
+    # The quota admits every pod the stack creates, twice over.
+    hard = mocks.one(QUOTA).inputs["spec"]["hard"]
+    requests = [pod_spec(d)["containers"][0]["resources"]["requests"] for d in deployments.values()]
+    assert sum(millicores(r["cpu"]) for r in requests) * 2 == millicores(hard["requests.cpu"])
+    assert sum(mebibytes(r["memory"]) for r in requests) * 2 == mebibytes(hard["requests.memory"])
+    assert int(hard["pods"]) == 2 * len(deployments)
+
+    endpoints = run.outputs["endpoints"]
+    assert len(endpoints["telemetry"]) == len(endpoints["streaming"]) == run.outputs["scale_units"] == units
+    assert (endpoints["maps"] is None) == (not profile.services.maps)
+    assert all(f".{namespace}.svc.cluster.local:" in t["mqtt"] for t in endpoints["telemetry"])
+    assert run.outputs["platform"]["name"] == namespace
+    assert run.outputs["location"] == profile.primary
+
+    views = [ResourceView.of(r.type, r.inputs, r.name, stack=f"local-{region}") for r in mocks.resources]
+    evaluation = Evaluator(ALL_RULES).run(views, context_for_profile(profile), f"local-{region}")
+    assert evaluation.violations == []
+
+
+def test_maps_is_absent_in_cn(pulumi_harness: PulumiHarness) -> None:
+    run = pulumi_harness.run_program("local-cn")
+    assert not [r for r in run.mocks.resources if "maps" in r.name]
+    assert run.outputs["endpoints"]["maps"] is None
+
+
+def test_namespace_override_moves_every_object(pulumi_harness: PulumiHarness) -> None:
+    run = pulumi_harness.run_program("local-us", {"autocloud:namespace": "fleet-us"})
+    namespaced = [r for r in run.mocks.resources if r.type.startswith("kubernetes:") and r.type != NAMESPACE]
+    assert {r.inputs["metadata"]["namespace"] for r in namespaced} == {"fleet-us"}
+    assert run.outputs["endpoints"]["streaming"][0]["kafka"] == "streaming-1.fleet-us.svc.cluster.local:9092"
+
+
+def test_the_packs_refuse_a_local_stack_reaching_another_region(pulumi_harness: PulumiHarness) -> None:
+    """The rules see what the components make: one broker route pointed at the US namespace is caught."""
+    run = pulumi_harness.run_program("local-eu")
+    views = []
+    for r in run.mocks.resources:
+        props = dict(r.inputs)
+        if r.type == CONFIG_MAP and props["metadata"]["name"] == "telemetry-1":
+            data = props["data"]
+            props["data"] = data | {"routes.json": data["routes.json"].replace(".autocloud-eu.", ".autocloud-us.")}
+        views.append(ResourceView.of(r.type, props, r.name, stack="local-eu"))
+    evaluation = Evaluator(ALL_RULES).run(views, context_for_profile(EU), "local-eu")
+    assert {v.policy for v in evaluation.mandatory} == {"kubernetes-cross-region-endpoint"}
+    assert {v.urn.rsplit("::", 1)[1] for v in evaluation.mandatory} == {"eu-telemetry-1-config"}

@@ -1,0 +1,281 @@
+"""Region profiles and stack config: the shipped files load, and each bad input gives one line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from autocloud.errors import ConfigError
+from autocloud.profiles import (
+    STACK_CONFIG_KEYS,
+    load_profile,
+    load_stack_config,
+    parse_profile,
+    profile_for_stack,
+    resolve_stack,
+    stack_config_from_values,
+)
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def eu_data() -> dict[str, Any]:
+    return yaml.safe_load((REPO / "regions" / "eu.yaml").read_text())
+
+
+def cn_data() -> dict[str, Any]:
+    return yaml.safe_load((REPO / "regions" / "cn.yaml").read_text())
+
+
+def error_of(data: dict[str, Any], source: str = "regions/eu.yaml") -> str:
+    with pytest.raises(ConfigError) as caught:
+        parse_profile(data, source)
+    message = str(caught.value)
+    assert "\n" not in message
+    return message
+
+
+def test_shipped_profiles_match_the_agreed_regions() -> None:
+    eu, us, cn = load_profile("eu"), load_profile("us"), load_profile("cn")
+    assert eu.boundary == (
+        "westeurope",
+        "northeurope",
+        "germanywestcentral",
+        "germanynorth",
+        "francecentral",
+        "swedencentral",
+    )
+    assert (eu.primary, eu.secondary, eu.fleet.vehicles) == ("westeurope", "northeurope", 2_000_000)
+    assert (us.primary, us.secondary, us.fleet.vehicles, len(us.boundary)) == ("eastus2", "centralus", 2_500_000, 9)
+    assert (cn.cloud, cn.primary, cn.secondary, cn.fleet.vehicles) == ("china", "chinanorth3", "chinaeast3", 1_000_000)
+    assert cn.services.maps is False and cn.provider_environment == "china"
+    for profile in (eu, us, cn):
+        assert profile.tags["data-residency"] == profile.name
+        assert profile.fleet.messages_per_vehicle_per_hour == 60 and profile.fleet.message_kb == 1
+        assert profile.residency.iot_data_residency is True
+
+
+def test_location_spellings_are_normalised() -> None:
+    data = eu_data()
+    data["residency"]["primary"] = "West Europe"
+    data["residency"]["boundary"][1] = "North  Europe"
+    profile = parse_profile(data, "regions/eu.yaml")
+    assert profile.primary == "westeurope"
+    assert profile.boundary[1] == "northeurope"
+
+
+def test_profile_is_frozen() -> None:
+    profile = load_profile("eu")
+    with pytest.raises(Exception, match="frozen"):
+        profile.name = "xx"  # type: ignore[misc]
+
+
+def test_refuses_unknown_key() -> None:
+    data = eu_data()
+    data["residency"]["backup"] = "westus"
+    assert error_of(data) == (
+        "regions/eu.yaml: residency.backup: unknown key (allowed: boundary, primary, secondary, iot_data_residency)"
+    )
+
+
+def test_refuses_unknown_top_level_key() -> None:
+    assert error_of(eu_data() | {"owner": "x"}).startswith("regions/eu.yaml: owner: unknown key (allowed: name,")
+
+
+def test_refuses_location_not_in_catalog() -> None:
+    data = eu_data()
+    data["residency"]["boundary"][2] = "germanywest"
+    assert error_of(data) == (
+        "regions/eu.yaml: residency.boundary[2]: 'germanywest' is not an Azure location "
+        "(did you mean germanywestcentral?)"
+    )
+
+
+def test_refuses_location_of_the_other_cloud() -> None:
+    data = cn_data()
+    data["residency"]["boundary"].append("westeurope")
+    assert error_of(data, "regions/cn.yaml") == (
+        "regions/cn.yaml: residency.boundary[4]: 'westeurope' is a location of Azure (public cloud), not of Azure China"
+    )
+
+
+def test_refuses_secondary_outside_boundary() -> None:
+    data = eu_data()
+    data["residency"]["secondary"] = "uksouth"
+    assert error_of(data) == (
+        "regions/eu.yaml: residency.secondary: 'uksouth' is outside the boundary (allowed: westeurope, "
+        "northeurope, germanywestcentral, germanynorth, francecentral, swedencentral)"
+    )
+
+
+def test_refuses_secondary_equal_to_primary() -> None:
+    data = eu_data()
+    data["residency"]["secondary"] = "westeurope"
+    assert error_of(data) == "regions/eu.yaml: residency.secondary: must differ from primary 'westeurope'"
+
+
+def test_refuses_maps_in_china() -> None:
+    data = cn_data()
+    data["services"]["maps"] = True
+    assert error_of(data, "regions/cn.yaml") == (
+        "regions/cn.yaml: services.maps: Azure Maps is not offered in Azure China"
+    )
+
+
+def test_refuses_maps_where_no_boundary_location_has_it() -> None:
+    data = eu_data()
+    data["residency"] |= {"boundary": ["germanywestcentral", "germanynorth"], "primary": "germanywestcentral"}
+    data["residency"]["secondary"] = "germanynorth"
+    assert error_of(data) == "regions/eu.yaml: services.maps: Azure Maps has no account location inside the boundary"
+
+
+def test_refuses_negative_fleet() -> None:
+    data = eu_data()
+    data["fleet"]["vehicles"] = -5
+    assert error_of(data) == "regions/eu.yaml: fleet.vehicles: Input should be greater than 0 (got -5)"
+
+
+def test_refuses_message_above_iot_hub_limit() -> None:
+    data = eu_data()
+    data["fleet"]["message_kb"] = 300
+    assert error_of(data) == ("regions/eu.yaml: fleet.message_kb: Input should be less than or equal to 256 (got 300)")
+
+
+def test_refuses_missing_service_flag() -> None:
+    data = eu_data()
+    del data["services"]["cosmosdb"]
+    assert error_of(data) == "regions/eu.yaml: services.cosmosdb: required key is missing"
+
+
+def test_refuses_missing_residency_tag() -> None:
+    data = eu_data()
+    data["tags"] = {}
+    assert error_of(data) == (
+        "regions/eu.yaml: tags: required tag 'data-residency' is missing (required: data-residency)"
+    )
+
+
+def test_load_profile_names_the_file(tmp_path: Path) -> None:
+    bad = tmp_path / "regions" / "xx.yaml"
+    bad.parent.mkdir()
+    bad.write_text("name: xx\ncloud: moon\n")
+    with pytest.raises(ConfigError) as caught:
+        load_profile("xx", root=tmp_path)
+    assert str(caught.value) == "regions/xx.yaml: cloud: Input should be 'public' or 'china' (got 'moon')"
+
+
+def test_load_profile_refuses_a_name_mismatch(tmp_path: Path) -> None:
+    (tmp_path / "regions").mkdir()
+    (tmp_path / "regions" / "eu2.yaml").write_text((REPO / "regions" / "eu.yaml").read_text())
+    with pytest.raises(ConfigError, match=r"^regions/eu2.yaml: name: 'eu' does not match the file name 'eu2'$"):
+        load_profile("eu2", root=tmp_path)
+
+
+def test_load_profile_refuses_broken_yaml(tmp_path: Path) -> None:
+    (tmp_path / "regions").mkdir()
+    (tmp_path / "regions" / "eu.yaml").write_text("name: [eu\n")
+    with pytest.raises(ConfigError, match=r"^regions/eu.yaml: not valid YAML at line 2: "):
+        load_profile("eu", root=tmp_path)
+
+
+def test_unknown_profile_lists_the_known_ones() -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_profile("apac")
+    assert str(caught.value) == "regions/apac.yaml: no region profile 'apac' (available: cn, eu, us)"
+
+
+def test_shipped_stacks_resolve_to_their_profiles() -> None:
+    for region, primary in (("eu", "westeurope"), ("us", "eastus2"), ("cn", "chinanorth3")):
+        config, profile = resolve_stack(f"azure-{region}")
+        assert (config.region, config.target, config.azure_location) == (region, "azure", primary)
+        assert profile.name == region
+
+
+def test_stack_config_keys_are_declared_in_pulumi_yaml() -> None:
+    project = yaml.safe_load((REPO / "Pulumi.yaml").read_text())
+    declared = project["config"]
+    # Only the required keys: the CLI refuses a stack lacking any declared key that has no default.
+    assert set(declared) == {"autocloud:region", "autocloud:target"}
+    assert set(declared) <= set(STACK_CONFIG_KEYS)
+    text = (REPO / "Pulumi.yaml").read_text()
+    assert [key for key in STACK_CONFIG_KEYS if key not in declared and f"#   {key} " not in text] == []
+    assert all({"type", "description"} <= set(spec) for spec in declared.values())
+    assert project["stackConfigDir"] == "stacks"
+    assert project["runtime"] == {"name": "python", "options": {"virtualenv": ".venv"}}
+
+
+def test_stack_overrides_reach_the_profile() -> None:
+    values = {"autocloud:region": "eu", "autocloud:target": "azure", "autocloud:vehicles": "5000000"}
+    config = stack_config_from_values(values, "stacks/Pulumi.x.yaml")
+    profile = profile_for_stack(config, "stacks/Pulumi.x.yaml")
+    assert profile.fleet.vehicles == 5_000_000
+    assert profile.fleet.messages_per_vehicle_per_hour == 60
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        (
+            {"autocloud:target": "azure"},
+            "stacks/Pulumi.x.yaml: autocloud:region: required key is missing",
+        ),
+        (
+            {"autocloud:region": "eu", "autocloud:target": "gcp"},
+            "stacks/Pulumi.x.yaml: autocloud:target: Input should be 'azure' or 'local' (got 'gcp')",
+        ),
+        (
+            {"autocloud:region": "eu", "autocloud:target": "azure", "autocloud:vehicles": "-1"},
+            "stacks/Pulumi.x.yaml: autocloud:vehicles: Input should be greater than 0 (got '-1')",
+        ),
+        (
+            {"autocloud:region": "eu", "autocloud:target": "azure", "autocloud:namespace": "eu"},
+            "stacks/Pulumi.x.yaml: autocloud:namespace: applies to target local only",
+        ),
+    ],
+)
+def test_refuses_bad_stack_config(values: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        stack_config_from_values(values, "stacks/Pulumi.x.yaml")
+    assert str(caught.value) == message
+
+
+def test_refuses_unknown_stack_key() -> None:
+    with pytest.raises(ConfigError) as caught:
+        stack_config_from_values(
+            {"autocloud:region": "eu", "autocloud:target": "azure", "autocloud:fleet": "1"}, "stacks/Pulumi.x.yaml"
+        )
+    assert str(caught.value).startswith(
+        "stacks/Pulumi.x.yaml: autocloud:fleet: unknown key (allowed: autocloud:region, autocloud:target,"
+    )
+
+
+def test_refuses_provider_location_other_than_primary() -> None:
+    config = stack_config_from_values(
+        {"autocloud:region": "eu", "autocloud:target": "azure", "azure-native:location": "East US"}, "s.yaml"
+    )
+    with pytest.raises(ConfigError) as caught:
+        profile_for_stack(config, "s.yaml")
+    assert str(caught.value) == (
+        "s.yaml: azure-native:location: 'eastus' is not the primary of region 'eu' (expected westeurope)"
+    )
+
+
+def test_refuses_unknown_region_in_stack() -> None:
+    config = stack_config_from_values({"autocloud:region": "apac", "autocloud:target": "local"}, "s.yaml")
+    with pytest.raises(ConfigError) as caught:
+        profile_for_stack(config, "s.yaml")
+    assert str(caught.value) == "s.yaml: autocloud:region: no region profile 'apac' (available: cn, eu, us)"
+
+
+def test_local_namespace_defaults_to_region() -> None:
+    config = stack_config_from_values({"autocloud:region": "us", "autocloud:target": "local"}, "s.yaml")
+    assert config.local_namespace == "autocloud-us"
+
+
+def test_missing_stack_file_is_one_line(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_stack_config("nope", root=tmp_path)
+    assert str(caught.value) == "stacks/Pulumi.nope.yaml: file not found"

@@ -1,0 +1,271 @@
+"""The Pulumi program (``__main__.py``) under mocks, once per shipped azure stack."""
+
+from __future__ import annotations
+
+import json
+import sys
+import types
+from collections import Counter
+from typing import Any
+
+import pulumi
+import pytest
+
+from autocloud.profiles import load_profile
+from autocloud.sizing import plan_for_profile
+from components.contracts import REQUIRED_TAGS, RegionalPlatformArgs
+from tests.conftest import MOCK_KEY, ProgramRun, PulumiHarness, Recorded
+
+STACKS = ("azure-eu", "azure-us", "azure-cn")
+GLOBAL_TYPES = {"azure-native:privatedns:PrivateZone", "azure-native:privatedns:VirtualNetworkLink"}
+PER_SCALE_UNIT = {
+    "azure-native:iothub:IotHubResource": 1,
+    "azure-native:eventhub:Namespace": 1,
+    "azure-native:eventhub:EventHub": 2,
+    "azure-native:storage:StorageAccount": 1,
+}
+PER_REGION = {
+    "azure-native:resources:ResourceGroup": 1,
+    "azure-native:network:VirtualNetwork": 1,
+    "azure-native:deviceprovisioningservices:IotDpsResource": 1,
+    "azure-native:containerservice:ManagedCluster": 1,
+    "azure-native:operationalinsights:Workspace": 1,
+    "azure-native:cosmosdb:DatabaseAccount": 1,
+    "azure-native:cosmosdb:SqlResourceSqlContainer": 1,
+    "azure-native:privatedns:PrivateZone": 5,
+}
+
+
+def public_access(resource: Recorded) -> object:
+    if "publicNetworkAccess" in resource.inputs:
+        return resource.inputs["publicNetworkAccess"]
+    return (resource.inputs.get("properties") or {}).get("publicNetworkAccess")
+
+
+@pytest.fixture(scope="module")
+def program_runs() -> dict[str, ProgramRun]:
+    """Each shipped stack run once under its own mocks; tests read the recorded, plain data.
+
+    Synthesis costs about 20 ms per resource in the SDK, so the recordings are shared by the
+    read-only tests of this module; the harness (mocks, config, event loop) is reset right after.
+    """
+    harness = PulumiHarness()
+    try:
+        return {stack: harness.run_program(stack) for stack in STACKS}
+    finally:
+        harness.close()
+
+
+@pytest.fixture(params=STACKS)
+def stack_run(request: pytest.FixtureRequest, program_runs: dict[str, ProgramRun]) -> tuple[str, ProgramRun]:
+    return request.param, program_runs[request.param]
+
+
+def test_resources_match_the_plan(stack_run: tuple[str, ProgramRun]) -> None:
+    stack, run = stack_run
+    profile = load_profile(stack.removeprefix("azure-"))
+    plan = plan_for_profile(profile)
+    counts = Counter(r.type for r in run.mocks.resources)
+    for type_, per_unit in PER_SCALE_UNIT.items():
+        assert counts[type_] == per_unit * plan.scale_units, type_
+    for type_, count in PER_REGION.items():
+        assert counts[type_] == count, type_
+    assert counts["azure-native:maps:Account"] == (1 if profile.services.maps else 0)
+
+    for hub in run.mocks.of_type("azure-native:iothub:IotHubResource"):
+        assert hub.inputs["sku"] == {"name": plan.iothub.tier, "capacity": plan.iothub.units}
+    for namespace in run.mocks.of_type("azure-native:eventhub:Namespace"):
+        assert namespace.inputs["sku"]["capacity"] == plan.eventhubs.throughput_units
+    telemetry = [
+        h for h in run.mocks.of_type("azure-native:eventhub:EventHub") if h.inputs["eventHubName"] == "telemetry"
+    ]
+    assert {h.inputs["partitionCount"] for h in telemetry} == {plan.eventhubs.telemetry_partitions}
+    container = run.mocks.one("azure-native:cosmosdb:SqlResourceSqlContainer")
+    assert container.inputs["options"]["autoscaleSettings"]["maxThroughput"] == plan.cosmos.max_throughput_ru
+    user_pool = run.mocks.one("azure-native:containerservice:ManagedCluster").inputs["agentPoolProfiles"][1]
+    assert (user_pool["minCount"], user_pool["maxCount"]) == (plan.aks.user_min_nodes, plan.aks.user_max_nodes)
+    dps = run.mocks.one("azure-native:deviceprovisioningservices:IotDpsResource")
+    assert len(dps.inputs["properties"]["iotHubs"]) == plan.scale_units
+    assert dps.inputs["sku"]["capacity"] == plan.dps_units
+
+
+def test_every_location_is_a_plain_string_inside_the_boundary(stack_run: tuple[str, ProgramRun]) -> None:
+    stack, run = stack_run
+    profile = load_profile(stack.removeprefix("azure-"))
+    located = [r for r in run.mocks.azure() if "location" in r.inputs]
+    outside = [
+        (r.type, r.name, r.inputs["location"])
+        for r in located
+        if r.inputs["location"] not in profile.boundary
+        and not (r.type in GLOBAL_TYPES and r.inputs["location"] == "global")
+    ]
+    assert outside == []
+    group = run.mocks.one("azure-native:resources:ResourceGroup")
+    assert group.inputs["location"] == profile.primary
+    dps = run.mocks.one("azure-native:deviceprovisioningservices:IotDpsResource")
+    assert {h["location"] for h in dps.inputs["properties"]["iotHubs"]} <= set(profile.boundary)
+    untagged = [(r.type, r.name) for r in located if not set(REQUIRED_TAGS) <= set(r.inputs.get("tags") or {})]
+    assert untagged == []
+
+
+def test_residency_switches_come_from_the_profile(stack_run: tuple[str, ProgramRun]) -> None:
+    stack, run = stack_run
+    profile = load_profile(stack.removeprefix("azure-"))
+    for hub in run.mocks.of_type("azure-native:iothub:IotHubResource"):
+        assert hub.inputs["properties"]["enableDataResidency"] is profile.residency.iot_data_residency
+    dps = run.mocks.one("azure-native:deviceprovisioningservices:IotDpsResource")
+    assert dps.inputs["properties"]["enableDataResidency"] is profile.residency.iot_data_residency
+    cosmos = run.mocks.one("azure-native:cosmosdb:DatabaseAccount")
+    assert [loc["locationName"] for loc in cosmos.inputs["locations"]] == [profile.primary, profile.secondary]
+    assert cosmos.inputs["backupPolicy"]["periodicModeProperties"]["backupStorageRedundancy"] != "Geo"
+    skus = {s.inputs["sku"]["name"] for s in run.mocks.of_type("azure-native:storage:StorageAccount")}
+    assert skus <= {"Standard_ZRS", "Standard_LRS"}
+
+
+def test_data_services_are_private(stack_run: tuple[str, ProgramRun]) -> None:
+    _, run = stack_run
+    for type_ in (
+        "azure-native:iothub:IotHubResource",
+        "azure-native:deviceprovisioningservices:IotDpsResource",
+        "azure-native:eventhub:Namespace",
+        "azure-native:storage:StorageAccount",
+        "azure-native:cosmosdb:DatabaseAccount",
+        "azure-native:containerservice:ManagedCluster",
+    ):
+        for resource in run.mocks.of_type(type_):
+            assert public_access(resource) == "Disabled", resource.name
+    aks = run.mocks.one("azure-native:containerservice:ManagedCluster")
+    assert aks.inputs["apiServerAccessProfile"]["enablePrivateCluster"] is True
+    targets = Counter(
+        e.inputs["privateLinkServiceConnections"][0]["groupIds"][0]
+        for e in run.mocks.of_type("azure-native:network:PrivateEndpoint")
+    )
+    units = len(run.mocks.of_type("azure-native:iothub:IotHubResource"))
+    assert targets == {"iotHub": units, "namespace": units, "blob": units, "iotDps": 1, "Sql": 1}
+
+
+def test_secrets_stay_secret(stack_run: tuple[str, ProgramRun]) -> None:
+    _, run = stack_run
+    assert run.secret_outputs == set()
+    assert MOCK_KEY not in json.dumps(run.outputs)
+    assert "SharedAccessKey" not in json.dumps(run.outputs)
+    for resource in run.mocks.azure():
+        if MOCK_KEY in json.dumps(resource.inputs):
+            assert resource.type == "azure-native:deviceprovisioningservices:IotDpsResource"
+            assert "properties" in resource.secret_paths
+
+
+def test_exports(stack_run: tuple[str, ProgramRun]) -> None:
+    stack, run = stack_run
+    profile = load_profile(stack.removeprefix("azure-"))
+    out = run.outputs
+    assert (out["region"], out["target"], out["cloud"], out["location"]) == (
+        profile.name,
+        "azure",
+        profile.cloud,
+        profile.primary,
+    )
+    assert out["boundary"] == list(profile.boundary)
+    endpoints = out["endpoints"]
+    assert len(endpoints["telemetry"]) == len(endpoints["streaming"]) == out["scale_units"]
+    suffix = ".cn" if profile.cloud == "china" else ".net"
+    assert all(t["hostname"].endswith(f"azure-devices{suffix}") for t in endpoints["telemetry"])
+    assert endpoints["provisioning"]["global_endpoint"].endswith(suffix)
+    assert endpoints["state"]["container"] == "vehicle-state"
+    assert (endpoints["maps"] is None) is (not profile.services.maps)
+
+
+def test_china_uses_one_explicit_china_provider(program_runs: dict[str, ProgramRun]) -> None:
+    run = program_runs["azure-cn"]
+    providers = [r for r in run.mocks.resources if r.type.startswith("pulumi:providers:")]
+    assert [(p.type, p.inputs.get("environment"), p.inputs.get("location")) for p in providers] == [
+        ("pulumi:providers:azure-native", "china", "chinanorth3")
+    ]
+    china = f"::{providers[0].name}-id"
+    assert [r.name for r in run.mocks.azure() if not r.provider.endswith(china)] == []
+    assert run.mocks.calls and all(c.provider.endswith(china) for c in run.mocks.calls)
+    assert not run.mocks.of_type("azure-native:maps:Account")
+    assert not run.mocks.of_type("autocloud:maps:MapsService")
+
+
+@pytest.mark.parametrize("stack", ["azure-eu", "azure-us"])
+def test_public_cloud_uses_the_default_provider_and_maps_in_boundary(
+    program_runs: dict[str, ProgramRun], stack: str
+) -> None:
+    run = program_runs[stack]
+    assert not [r for r in run.mocks.resources if r.type.startswith("pulumi:providers:")]
+    maps = run.mocks.one("azure-native:maps:Account")
+    assert maps.inputs["location"] in load_profile(stack.removeprefix("azure-")).boundary
+    assert maps.inputs["properties"]["disableLocalAuth"] is True
+
+
+def test_fleet_override_resizes_the_region(pulumi_harness: PulumiHarness) -> None:
+    # The profile's 2 M vehicles need 3 scale units; 1,000 vehicles sending 8 KB (two 4 KB blocks)
+    # 60 times an hour meter 1,000 x 60 x 24 x 2 x 1.2 = 3,456,000 messages/day: one hub,
+    # S1 x 9 units ($225) being cheaper than S2 x 1 ($250).
+    run = pulumi_harness.run_program("azure-eu", {"autocloud:vehicles": "1000", "autocloud:messageKb": "8"})
+    assert run.outputs["scale_units"] == 1
+    [hub] = run.mocks.of_type("azure-native:iothub:IotHubResource")
+    assert hub.inputs["sku"] == {"name": "S1", "capacity": 9}
+    assert len(run.mocks.of_type("azure-native:eventhub:Namespace")) == 1
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (
+            {"autocloud:vehicles": "0"},
+            "stacks/Pulumi.azure-eu.yaml: autocloud:vehicles: Input should be greater than 0 (got '0')",
+        ),
+        (
+            {"azure-native:location": "eastus"},
+            "stacks/Pulumi.azure-eu.yaml: azure-native:location: 'eastus' is not the primary of region 'eu' "
+            "(expected westeurope)",
+        ),
+        (
+            {"autocloud:vehicles": "80000000"},
+            "stacks/Pulumi.azure-eu.yaml: autocloud:vehicles: 80,000,000 vehicles at 60 msg/h need 96 scale "
+            "units; one DPS links at most 50 hubs: split the region",
+        ),
+    ],
+)
+def test_bad_config_stops_with_one_line(pulumi_harness: PulumiHarness, overrides: dict[str, Any], message: str) -> None:
+    with pytest.raises(pulumi.RunError) as caught:
+        pulumi_harness.run_program("azure-eu", overrides)
+    assert str(caught.value) == message
+    assert pulumi_harness.mocks.azure() == []
+
+
+def test_local_target_builds_the_local_platform_lazily(
+    pulumi_harness: PulumiHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    received: list[tuple[str, RegionalPlatformArgs]] = []
+
+    class FakeLocalPlatform(pulumi.ComponentResource):
+        def __init__(self, name: str, args: RegionalPlatformArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+            super().__init__("autocloud:platform:LocalRegionalPlatform", name, None, opts)
+            received.append((name, args))
+            self.name = pulumi.Output.from_input(args.local_namespace)
+            self.resource_id = pulumi.Output.from_input(f"namespace/{args.local_namespace}")
+            self.location = args.profile.primary
+            self.region = args.profile.name
+            self.scale_units = args.plan.scale_units
+            self.endpoints: pulumi.Output[dict[str, list[str]]] = pulumi.Output.from_input({"telemetry": []})
+            self.register_outputs({})
+
+    fake = types.ModuleType("components.local")
+    fake.LocalRegionalPlatform = FakeLocalPlatform  # type: ignore[attr-defined]
+    fake.kubernetes_provider = lambda name: pulumi.ProviderResource("kubernetes", name, {})  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "components.local", fake)
+    run = pulumi_harness.run_program(
+        "azure-us", {"autocloud:target": "local", "autocloud:namespace": "fleet-us", "autocloud:vehicles": "1000"}
+    )
+    [(name, args)] = received
+    assert name == "us"
+    assert args.local_namespace == "fleet-us" and args.profile.fleet.vehicles == 1000
+    assert args.plan.scale_units == 1
+    assert run.mocks.azure() == []
+    assert [r.type for r in run.mocks.resources if r.type.startswith("pulumi:providers:")] == [
+        "pulumi:providers:kubernetes"
+    ]
+    assert run.outputs["target"] == "local" and run.outputs["platform"]["name"] == "fleet-us"

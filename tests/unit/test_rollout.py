@@ -1,0 +1,158 @@
+"""Rollout files and wave semantics, with a recording runner in place of the engine."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Mapping
+from pathlib import Path
+
+import pytest
+
+from autocloud.deploy import StackResult
+from autocloud.errors import ConfigError
+from autocloud.rollout import load_rollout, run_rollout
+
+STACKS = ("local-eu", "local-us", "local-cn", "azure-eu")
+
+
+@pytest.fixture()
+def stacks_dir(tmp_path: Path) -> Path:
+    folder = tmp_path / "stacks"
+    folder.mkdir()
+    for stack in STACKS:
+        (folder / f"Pulumi.{stack}.yaml").write_text("config: {}\n")
+    return folder
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "rollout.yaml"
+    path.write_text(text)
+    return path
+
+
+THREE_WAVES = """
+name: demo
+waves:
+  - name: first
+    stacks: [local-eu]
+  - name: second
+    parallel: 2
+    stacks: [local-us, {stack: local-cn, config: {"autocloud:vehicles": 1200000}}]
+  - name: third
+    stacks: [azure-eu]
+"""
+
+
+class Recorder:
+    """Stands in for the engine: records calls and fails the stacks it is told to."""
+
+    def __init__(self, fail: set[str] | None = None, delay: float = 0.0) -> None:
+        self.fail = fail or set()
+        self.delay = delay
+        self.calls: list[tuple[str, dict[str, object], bool]] = []
+        self.lock = threading.Lock()
+        self.running = 0
+        self.max_running = 0
+
+    def __call__(self, stack: str, overrides: Mapping[str, object], preview_only: bool) -> StackResult:
+        with self.lock:
+            self.calls.append((stack, dict(overrides), preview_only))
+            self.running += 1
+            self.max_running = max(self.max_running, self.running)
+        time.sleep(self.delay)
+        with self.lock:
+            self.running -= 1
+        ok = not (stack in self.fail and not preview_only)
+        return StackResult(stack, stack, ok, "preview" if preview_only else "up",
+                           {"same": 3} if ok else {}, message="" if ok else "boom")
+
+
+def test_waves_run_in_order_with_previews_first(tmp_path: Path, stacks_dir: Path) -> None:
+    rollout = load_rollout(write(tmp_path, THREE_WAVES), stacks_dir)
+    runner = Recorder()
+    run = run_rollout(rollout, runner, state_dir=tmp_path / "state")
+    assert run.ok
+    order = [(s, p) for s, _, p in runner.calls]
+    assert order[:2] == [("local-eu", True), ("local-eu", False)]
+    assert order[-2:] == [("azure-eu", True), ("azure-eu", False)]
+    assert ("local-cn", {"autocloud:vehicles": 1200000}, False) in runner.calls
+
+
+def test_parallel_inside_a_wave(tmp_path: Path, stacks_dir: Path) -> None:
+    rollout = load_rollout(write(tmp_path, THREE_WAVES), stacks_dir)
+    runner = Recorder(delay=0.2)
+    run_rollout(rollout, runner, state_dir=tmp_path / "state")
+    assert runner.max_running == 2
+
+
+def test_failure_in_wave_two_stops_the_rollout(tmp_path: Path, stacks_dir: Path) -> None:
+    rollout = load_rollout(write(tmp_path, THREE_WAVES), stacks_dir)
+    # Both stacks of wave two start together; the failure lets the running one finish.
+    run = run_rollout(rollout, Recorder(fail={"local-us"}, delay=0.1), state_dir=tmp_path / "state")
+    status = {s: p.status for s, p in run.progress.items()}
+    assert status == {"local-eu": "done", "local-us": "failed", "local-cn": "done", "azure-eu": "skipped"}
+    assert not run.ok
+
+
+def test_resume_skips_finished_stacks(tmp_path: Path, stacks_dir: Path) -> None:
+    rollout = load_rollout(write(tmp_path, THREE_WAVES), stacks_dir)
+    run_rollout(rollout, Recorder(fail={"local-us"}, delay=0.1), state_dir=tmp_path / "state")
+    again = Recorder()
+    run = run_rollout(rollout, again, resume=True, state_dir=tmp_path / "state")
+    assert run.ok
+    assert {s for s, _, _ in again.calls} == {"local-us", "azure-eu"}
+
+
+def test_resume_of_a_changed_file_starts_afresh(tmp_path: Path, stacks_dir: Path) -> None:
+    rollout = load_rollout(write(tmp_path, THREE_WAVES), stacks_dir)
+    run_rollout(rollout, Recorder(fail={"local-us"}), state_dir=tmp_path / "state")
+    changed = load_rollout(write(tmp_path, THREE_WAVES.replace("parallel: 2", "parallel: 1")), stacks_dir)
+    again = Recorder()
+    run_rollout(changed, again, resume=True, state_dir=tmp_path / "state")
+    assert {s for s, _, _ in again.calls} == set(STACKS)
+
+
+def test_preview_only_never_applies(tmp_path: Path, stacks_dir: Path) -> None:
+    rollout = load_rollout(write(tmp_path, THREE_WAVES), stacks_dir)
+    runner = Recorder()
+    run = run_rollout(rollout, runner, preview_only=True, state_dir=tmp_path / "state")
+    assert run.ok and all(preview for _, _, preview in runner.calls)
+    assert not (tmp_path / "state").exists()
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("name: x\nwaves:\n  - name: a\n    stacks: [nope]\n",
+         "rollout.yaml: waves[0].stacks[0]: unknown stack 'nope'"),
+        ("name: x\nwaves:\n  - name: a\n    stacks: []\n", "rollout.yaml: waves[0].stacks:"),
+        ("name: x\nwaves:\n  - name: a\n    stacks: [local-eu]\n  - name: b\n    stacks: [local-eu]\n",
+         "rollout.yaml: waves[1].stacks[0]: stack 'local-eu' is already in wave 'a'"),
+        ("name: x\nwaves: []\n", "rollout.yaml: waves:"),
+        ("name: x\nwaves:\n  - name: a\n    stacks: [local-eu]\n    paralel: 2\n", "rollout.yaml: waves[0].paralel:"),
+        ("name: x\nwaves:\n  - name: a\n    stacks: [{stack: local-eu, config: {vehicles: 3}}]\n",
+         "needs its namespace"),
+        ("name: [\n", "rollout.yaml: (file): not valid YAML"),
+        ("name: x\nbackend: s3://bucket\nwaves:\n  - name: a\n    stacks: [local-eu]\n",
+         "rollout.yaml: backend: 's3://bucket': unsupported state backend"),
+    ],
+)
+def test_invalid_rollout_files(tmp_path: Path, stacks_dir: Path, text: str, expected: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_rollout(write(tmp_path, text), stacks_dir)
+    message = str(info.value)
+    assert expected in message
+    assert "\n" not in message
+
+
+def test_shipped_rollouts_are_valid() -> None:
+    root = Path(__file__).resolve().parents[2]
+    for path in sorted((root / "rollouts").glob("*.yaml")):
+        assert load_rollout(path).waves
+
+
+def test_rollout_backend_setting(tmp_path: Path, stacks_dir: Path) -> None:
+    url = "azblob://team-state?storage_account=fleetstate"
+    text = f"name: x\nbackend: {url}\nwaves:\n  - name: a\n    stacks: [local-eu]\n"
+    assert load_rollout(write(tmp_path, text), stacks_dir).backend == url
