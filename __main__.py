@@ -6,11 +6,14 @@ file and the key. Components never read config.
 
 from __future__ import annotations
 
+import json
+import os
 from typing import Any
 
 import pulumi
 import pulumi_azure_native as azure_native
 
+from autocloud.engine import OVERRIDES_ENV
 from autocloud.errors import ConfigError
 from autocloud.profiles import (
     CONFIG_NAMESPACE,
@@ -25,6 +28,26 @@ from autocloud.sizing import CapacityPlan, plan_for_stack
 from components.contracts import RegionalPlatformArgs, RegionalPlatformContract
 
 
+def run_overrides() -> dict[str, Any]:
+    """Config a rollout sets for this run only (autocloud.engine.OVERRIDES_ENV), never written to the
+    stack file; keys outside the autocloud namespace belong to test programs and are ignored here."""
+    raw = os.environ.get(OVERRIDES_ENV)
+    if not raw:
+        return {}
+    try:
+        data = json.loads(raw)
+    except ValueError as exc:
+        raise ConfigError(OVERRIDES_ENV, "", f"not a JSON object: {exc}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(OVERRIDES_ENV, "", "not a JSON object")
+    known = (*STACK_CONFIG_KEYS, LOCATION_KEY)
+    ours = {k: v for k, v in data.items() if k.startswith(f"{CONFIG_NAMESPACE}:") or k == LOCATION_KEY}
+    for key in ours:
+        if key not in known:
+            raise ConfigError("rollout override", key, f"unknown config key (allowed: {', '.join(known)})")
+    return ours
+
+
 def read_config() -> tuple[StackConfig, RegionProfile, CapacityPlan]:
     """This stack's config, profile (with fleet overrides) and plan; ConfigError on bad input."""
     source = f"stacks/Pulumi.{pulumi.get_stack()}.yaml"
@@ -32,6 +55,10 @@ def read_config() -> tuple[StackConfig, RegionProfile, CapacityPlan]:
     for key in (*STACK_CONFIG_KEYS, LOCATION_KEY):
         namespace, _, name = key.partition(":")
         values[key] = pulumi.Config(namespace).get(name)
+    overrides = run_overrides()
+    if overrides:
+        values |= overrides
+        source = f"{source} (with rollout overrides {', '.join(sorted(overrides))})"
     stack = stack_config_from_values(values, source)
     profile = profile_for_stack(stack, source)
     return stack, profile, plan_for_stack(stack, profile, source)

@@ -19,6 +19,7 @@ from rich.table import Table
 from autocloud import cluster as cluster_mod
 from autocloud import toolchain as toolchain_mod
 from autocloud.errors import ConfigError
+from autocloud.paths import REPO_ROOT
 
 app = typer.Typer(help="Regional connected-vehicle platforms on Azure and local Kubernetes.", no_args_is_help=True)
 cluster_app = typer.Typer(help="The embedded local Kubernetes control plane.", no_args_is_help=True)
@@ -97,16 +98,37 @@ def up(
 ) -> None:
     """Build or reuse the toolchain, start the embedded cluster, deploy the local stacks with the policy packs."""
     import autocloud.deploy as deploy
+    from autocloud import rollout as rollout_mod
+    from autocloud.progress import RolloutView
 
     try:
+        stacks = deploy.local_stacks(region)
+        if not stacks:
+            raise deploy.DeployError("stacks/: no local stacks (stacks/Pulumi.local-*.yaml) to deploy")
+        plan = rollout_mod.load_rollout(rollout_mod.LOCAL_ROLLOUT).restricted(stacks)
         toolchain_mod.build(echo=_echo)
         cluster_mod.start(echo=_echo)
-        results = deploy.up_local(regions=region, echo=_echo)
     except (toolchain_mod.ToolchainError, cluster_mod.ClusterError, deploy.DeployError, ConfigError) as exc:
         raise _fail(str(exc)) from None
-    console.print(deploy.outputs_table(results))
-    console.print(deploy.results_table(results))
-    if any(not r.ok for r in results):
+
+    results: dict[str, deploy.StackResult] = {}
+
+    def runner(stack: str, overrides: Mapping[str, Any], preview_only: bool) -> deploy.StackResult:
+        try:
+            result = deploy.up_stack(stack, echo=_echo, config_overrides=overrides, preview_only=preview_only)
+        except (deploy.DeployError, ConfigError) as exc:
+            result = deploy.StackResult(stack, stack, False, "up", message=str(exc))
+        results[stack] = result
+        return result
+
+    _echo(f"deploying {', '.join(stacks)} in waves from {rollout_mod.LOCAL_ROLLOUT.relative_to(REPO_ROOT)}, "
+          f"with policy packs {', '.join(deploy.PACKS)}")
+    with RolloutView(console, live=False) as view:
+        run = rollout_mod.run_rollout(plan, runner, preview_first=False, on_change=view.update)
+    done = [results[s] for s in stacks if s in results]
+    console.print(deploy.outputs_table(done))
+    console.print(deploy.results_table(done))
+    if not run.ok:
         raise typer.Exit(1)
 
 

@@ -169,21 +169,6 @@ def _short_error(exc: auto.errors.CommandError) -> str:
     return " | ".join(dict.fromkeys(keep))[:2000] or text.strip().splitlines()[-1][:500]
 
 
-def up_local(regions: Iterable[str] | None = None, echo: Callable[[str], None] = print) -> list[StackResult]:
-    results = []
-    stacks = local_stacks(regions)
-    if not stacks:
-        raise DeployError("stacks/: no local stacks (stacks/Pulumi.local-*.yaml) to deploy")
-    for stack in stacks:
-        echo(f"{stack}: pulumi up with policy packs {', '.join(PACKS)} ...")
-        result = up_stack(stack, echo=echo)
-        echo(f"{stack}: {'done' if result.ok else 'FAILED'} in {result.seconds:.1f}s {result.message}".rstrip())
-        results.append(result)
-        if not result.ok:
-            break
-    return results
-
-
 def down_local(regions: Iterable[str] | None = None, echo: Callable[[str], None] = print) -> list[StackResult]:
     results = []
     for stack in reversed(local_stacks(regions)):

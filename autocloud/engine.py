@@ -73,6 +73,41 @@ OVERRIDES_ENV = "AUTOCLOUD_CONFIG_OVERRIDES"
 of the stack file; rollouts use it so a rollout never rewrites the stack files in the repository."""
 
 
+MIRRORED = ("__main__.py", "Pulumi.yaml", "autocloud", "components", "policies", "regions", ".venv")
+SALT_KEY = "encryptionsalt:"
+
+
+def project_mirror(state_dir: Path = STATE_DIR, root: Path = REPO_ROOT) -> Path:
+    """The project as the engine sees it: the repository's code linked in, its stack files copied.
+
+    Creating a stack with a passphrase writes an encryption salt into the stack file, and that salt
+    belongs to this checkout's random passphrase; keeping it in a copy under .state means the
+    repository's stack files are never rewritten and a fresh clone never meets a foreign salt.
+    Each call refreshes the copies from the repository and keeps their salts.
+    """
+    mirror = state_dir / "project"
+    (mirror / "stacks").mkdir(parents=True, exist_ok=True)
+    for name in MIRRORED:
+        link = mirror / name
+        if not link.is_symlink():
+            link.symlink_to(root / name)
+    for source in sorted((root / "stacks").glob("Pulumi.*.yaml")):
+        target = mirror / "stacks" / source.name
+        salt = [line for line in _lines(target) if line.startswith(SALT_KEY)]
+        body = [line for line in source.read_text().splitlines() if not line.startswith(SALT_KEY)]
+        text = "\n".join(body + salt) + "\n"
+        if _lines(target) != text.splitlines():
+            target.write_text(text)
+    return mirror
+
+
+def _lines(path: Path) -> list[str]:
+    try:
+        return path.read_text().splitlines()
+    except OSError:
+        return []
+
+
 def select_stack(
     stack: str,
     work_dir: Path = REPO_ROOT,
@@ -85,5 +120,7 @@ def select_stack(
     env = engine_env(state_dir, kubeconfig, backend_url)
     if overrides:
         env[OVERRIDES_ENV] = json.dumps(dict(overrides), sort_keys=True)
+    if work_dir == REPO_ROOT:
+        work_dir = project_mirror(state_dir)
     opts = auto.LocalWorkspaceOptions(work_dir=str(work_dir), env_vars=env, pulumi_command=pulumi_command())
     return auto.create_or_select_stack(stack_name=stack, work_dir=str(work_dir), opts=opts)

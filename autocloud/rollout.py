@@ -22,7 +22,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from autocloud.backend import validate_backend_url
 from autocloud.deploy import StackResult, stack_names
 from autocloud.errors import ConfigError
-from autocloud.paths import STACKS_DIR, STATE_DIR
+from autocloud.paths import REPO_ROOT, STACKS_DIR, STATE_DIR
+
+LOCAL_ROLLOUT = REPO_ROOT / "rollouts" / "local.yaml"
+"""The waves `autocloud up` deploys the local stacks in."""
 
 Status = Literal["pending", "previewing", "updating", "done", "failed", "skipped"]
 FINISHED: frozenset[str] = frozenset({"done"})
@@ -88,6 +91,21 @@ class Rollout(BaseModel):
 
     def entries(self) -> list[StackEntry]:
         return [entry for wave in self.waves for entry in wave.stacks]
+
+    def restricted(self, stacks: list[str]) -> Rollout:
+        """The same waves holding only `stacks` (empty waves dropped); stacks the file does not
+        list run in a last wave of their own, so nothing asked for is silently left out."""
+        wanted = set(stacks)
+        waves = [
+            wave.model_copy(update={"stacks": tuple(e for e in wave.stacks if e.stack in wanted)})
+            for wave in self.waves
+        ]
+        kept = [w for w in waves if w.stacks]
+        listed = {e.stack for w in kept for e in w.stacks}
+        extra = tuple(StackEntry(stack=s) for s in stacks if s not in listed)
+        if extra:
+            kept.append(Wave(name="unlisted", stacks=extra))
+        return self.model_copy(update={"waves": tuple(kept)})
 
 
 def _key_path(loc: tuple[int | str, ...]) -> str:
@@ -157,12 +175,14 @@ class RolloutRun:
         return all(p.status == "done" for p in self.progress.values())
 
     def to_json(self) -> dict[str, Any]:
+        entries = {e.stack: entry_fingerprint(e) for e in self.rollout.entries()}
         return {
             "rollout": self.rollout.name,
             "fingerprint": self.fingerprint,
             "ok": self.ok,
             "stacks": [
-                {"stack": p.stack, "wave": p.wave, "status": p.status, "changes": p.changes,
+                {"stack": p.stack, "wave": p.wave, "entry": entries[p.stack], "status": p.status,
+                 "changes": p.changes,
                  "message": p.message, "seconds": round(p.seconds, 2)}
                 for p in self.progress.values()
             ],
@@ -181,6 +201,11 @@ def fingerprint(rollout: Rollout) -> str:
     return hashlib.sha256(rollout.model_dump_json().encode()).hexdigest()[:16]
 
 
+def entry_fingerprint(entry: StackEntry) -> str:
+    """What a finished stack was run with; resume skips it only if that is unchanged."""
+    return hashlib.sha256(entry.model_dump_json().encode()).hexdigest()[:16]
+
+
 def _save(run: RolloutRun, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
@@ -189,14 +214,17 @@ def _save(run: RolloutRun, path: Path) -> None:
 
 
 def _resumed(rollout: Rollout, path: Path) -> set[str]:
-    """Stacks a previous run of the same rollout file finished; a changed file starts afresh."""
+    """Stacks a previous run finished with the same stack entry (name and config overrides), so a
+    fixed override of the failed stack resumes, while a changed finished stack runs again."""
     try:
         saved = json.loads(path.read_text())
     except (OSError, ValueError):
         return set()
-    if saved.get("fingerprint") != fingerprint(rollout):
-        return set()
-    return {s["stack"] for s in saved.get("stacks", []) if s.get("status") in FINISHED}
+    current = {e.stack: entry_fingerprint(e) for e in rollout.entries()}
+    return {
+        s["stack"] for s in saved.get("stacks", [])
+        if s.get("status") in FINISHED and current.get(s.get("stack", "")) == s.get("entry")
+    }
 
 
 def run_rollout(
@@ -206,7 +234,10 @@ def run_rollout(
     resume: bool = False,
     state_dir: Path = STATE_DIR,
     on_change: Callable[[RolloutRun, StackProgress], None] | None = None,
+    preview_first: bool = True,
 ) -> RolloutRun:
+    """Walk the waves. `preview_first=False` goes straight to `up` (which previews and runs the
+    packs itself), for `autocloud up` where a separate preview would only double the time."""
     path = state_file(rollout, state_dir)
     finished = _resumed(rollout, path) if resume else set()
     run = RolloutRun(
@@ -233,6 +264,14 @@ def run_rollout(
         if stop.is_set():
             update(progress, status="skipped", message="another stack of this wave failed")
             return False
+        if not preview_first and not preview_only:
+            update(progress, status="updating")
+            result = runner(entry.stack, entry.config, False)
+            if not result.ok:
+                stop.set()
+            update(progress, status="done" if result.ok else "failed", changes=result.changes,
+                   message=result.message, seconds=result.seconds)
+            return result.ok
         update(progress, status="previewing")
         preview = runner(entry.stack, entry.config, True)
         if not preview.ok or preview_only:

@@ -104,13 +104,28 @@ def test_resume_skips_finished_stacks(tmp_path: Path, stacks_dir: Path) -> None:
     assert {s for s, _, _ in again.calls} == {"local-us", "azure-eu"}
 
 
-def test_resume_of_a_changed_file_starts_afresh(tmp_path: Path, stacks_dir: Path) -> None:
+def test_resume_reruns_a_finished_stack_whose_entry_changed(tmp_path: Path, stacks_dir: Path) -> None:
     rollout = load_rollout(write(tmp_path, THREE_WAVES), stacks_dir)
-    run_rollout(rollout, Recorder(fail={"local-us"}), state_dir=tmp_path / "state")
-    changed = load_rollout(write(tmp_path, THREE_WAVES.replace("parallel: 2", "parallel: 1")), stacks_dir)
+    run_rollout(rollout, Recorder(fail={"local-us"}, delay=0.1), state_dir=tmp_path / "state")
+    changed = load_rollout(write(tmp_path, THREE_WAVES.replace("1200000", "1500000")), stacks_dir)
     again = Recorder()
     run_rollout(changed, again, resume=True, state_dir=tmp_path / "state")
-    assert {s for s, _, _ in again.calls} == set(STACKS)
+    assert {s for s, _, _ in again.calls} == {"local-us", "local-cn", "azure-eu"}
+
+
+def test_up_mode_skips_the_separate_preview(tmp_path: Path, stacks_dir: Path) -> None:
+    rollout = load_rollout(write(tmp_path, THREE_WAVES), stacks_dir)
+    runner = Recorder()
+    assert run_rollout(rollout, runner, preview_first=False, state_dir=tmp_path / "state").ok
+    assert [p for _, _, p in runner.calls] == [False] * 4
+
+
+def test_restricted_keeps_wave_order_and_adds_unlisted(tmp_path: Path, stacks_dir: Path) -> None:
+    rollout = load_rollout(write(tmp_path, THREE_WAVES), stacks_dir)
+    only = rollout.restricted(["local-cn", "local-eu", "local-us"])
+    assert [[e.stack for e in w.stacks] for w in only.waves] == [["local-eu"], ["local-us", "local-cn"]]
+    extra = rollout.restricted(["local-cn"]).restricted(["local-cn", "azure-eu"])
+    assert [w.name for w in extra.waves] == ["second", "unlisted"]
 
 
 def test_preview_only_never_applies(tmp_path: Path, stacks_dir: Path) -> None:
