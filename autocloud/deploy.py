@@ -64,10 +64,10 @@ def local_stacks(regions: Iterable[str] | None = None, stacks_dir: Path = STACKS
 def policy_args(stack: str, state_dir: Path = STATE_DIR) -> tuple[list[str], list[str]]:
     """Policy pack folders and, for each, a config file holding the stack's region boundary."""
     try:
-        _, profile = resolve_stack(stack)
-    except ConfigError as exc:
+        stack_config, profile = resolve_stack(stack)
+        everything = pack_config_for_region(profile, relaxed=stack_config.policy_relax)
+    except (ConfigError, ValueError) as exc:
         raise DeployError(str(exc)) from exc
-    everything = pack_config_for_region(profile)
     packs, configs = [], []
     for pack, rules in PACK_RULES.items():
         config = {rule.name: everything[rule.name] for rule in rules}
@@ -93,7 +93,21 @@ def clear_stale_lock(stack: str, state_dir: Path = STATE_DIR, echo: Callable[[st
             lock.unlink(missing_ok=True)
             echo(f"{stack}: removed the lock left by interrupted process {pid}")
             removed = True
+    if removed:
+        _repair_checkpoint_files(stack, state_dir, echo)
     return removed
+
+
+def _repair_checkpoint_files(stack: str, state_dir: Path, echo: Callable[[str], None]) -> None:
+    """A kill while the file backend rewrites a checkpoint can leave its `.attrs` sidecar empty (every
+    later load then fails with "failed to load checkpoint: EOF"; without the sidecar the checkpoint
+    loads and the sidecar is rewritten) and half-written `.tmp` copies (the checkpoint itself is
+    replaced by rename, so it is whole)."""
+    stacks = engine.backend_dir(state_dir) / ".pulumi" / "stacks"
+    for leftover in [*stacks.glob(f"**/{stack}.json*.attrs"), *stacks.glob(f"**/{stack}.json*.tmp")]:
+        if leftover.suffix == ".tmp" or leftover.stat().st_size == 0:
+            leftover.unlink(missing_ok=True)
+            echo(f"{stack}: removed {leftover.name} left by the interrupted run")
 
 
 def _alive(pid: int) -> bool:
@@ -125,9 +139,13 @@ def up_stack(
     started = time.monotonic()
     operation = "preview" if preview_only else "up"
     try:
-        clear_stale_lock(stack, state_dir, echo)
+        interrupted = clear_stale_lock(stack, state_dir, echo)
         handle = engine.select_stack(stack, work_dir=work_dir, state_dir=state_dir, overrides=config_overrides,
                                      backend_url=backend_url)
+        if interrupted and not preview_only and resolve_stack(stack)[0].target == "local":
+            # Creates the killed run left pending are dropped; on Kubernetes the up that follows
+            # adopts any that did reach the cluster (explicit names, server-side apply).
+            handle.refresh(clear_pending_creates=True)
         if preview_only:
             preview = handle.preview(policy_packs=packs, policy_pack_configs=configs, on_output=on_output)
             changes = {str(k): v for k, v in preview.change_summary.items() if v}
