@@ -214,7 +214,7 @@ def rollout(
     def runner(stack: str, overrides: Mapping[str, Any], preview_only: bool) -> deploy.StackResult:
         try:
             return deploy.up_stack(stack, echo=_echo, config_overrides=overrides, preview_only=preview_only,
-                                   backend_url=plan.backend)
+                                   backend_url=plan.backend, previewed=not preview_only)
         except (deploy.DeployError, ConfigError) as exc:
             return deploy.StackResult(stack, stack, False, "preview" if preview_only else "up", message=str(exc))
 

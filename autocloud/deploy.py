@@ -133,8 +133,13 @@ def up_stack(
     preview_only: bool = False,
     on_output: Callable[[str], None] | None = None,
     backend_url: str | None = None,
+    previewed: bool = False,
 ) -> StackResult:
-    """Preview or update one stack with the policy packs; failures come back as a result, not a raise."""
+    """Preview or update one stack with the policy packs; failures come back as a result, not a raise.
+
+    An update is gated by a preview with the packs unless the caller has just previewed
+    (`previewed=True`, as a rollout does): the Automation API's `up` skips its own preview, and
+    stack-level rules (cross-resource references) would otherwise only report after applying."""
     packs, configs = policy_args(stack, state_dir)
     started = time.monotonic()
     operation = "preview" if preview_only else "up"
@@ -151,6 +156,10 @@ def up_stack(
             changes = {str(k): v for k, v in preview.change_summary.items() if v}
             return StackResult(stack, _region(stack), True, operation, changes,
                                seconds=time.monotonic() - started)
+        if not previewed:
+            operation = "preview"
+            handle.preview(policy_packs=packs, policy_pack_configs=configs, on_output=on_output)
+            operation = "up"
         result = handle.up(policy_packs=packs, policy_pack_configs=configs, on_output=on_output)
     except auto.errors.CommandError as exc:
         return StackResult(stack, _region(stack), False, operation, message=_short_error(exc),
@@ -181,10 +190,11 @@ def _changes(summary: Any) -> dict[str, int]:
 
 def _short_error(exc: auto.errors.CommandError) -> str:
     """The engine's own diagnosis: the policy violations and error lines, not the whole log."""
-    text = str(exc)
-    keep = [line.strip() for line in text.splitlines()
-            if "[mandatory]" in line or "error:" in line or "violat" in line.lower()]
-    return " | ".join(dict.fromkeys(keep))[:2000] or text.strip().splitlines()[-1][:500]
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    mandatory = [line for line in lines if "[mandatory]" in line]
+    errors = [line for line in lines if "error:" in line or "violat" in line.lower()]
+    keep = list(dict.fromkeys(mandatory + errors))
+    return " | ".join(keep)[:2000] or (lines[-1][:500] if lines else "failed")
 
 
 def down_local(regions: Iterable[str] | None = None, echo: Callable[[str], None] = print) -> list[StackResult]:

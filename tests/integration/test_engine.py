@@ -42,7 +42,8 @@ def test_up_noop_destroy(test_cluster: EmbeddedCluster, state_dir: Path, tmp_pat
     remaining = [ns for ns in namespaces if ns["metadata"]["name"] == "engine-test"
                  and ns.get("status", {}).get("phase") != "Terminating"]
     assert remaining == []
-    assert stack.export_stack().deployment.get("resources", []) == []
+    deployment = stack.export_stack().deployment or {}
+    assert deployment.get("resources", []) == []
 
 
 def test_secrets_are_encrypted_in_state(test_cluster: EmbeddedCluster, state_dir: Path, tmp_path: Path) -> None:

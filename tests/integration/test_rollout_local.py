@@ -50,7 +50,8 @@ def test_failure_stops_the_rollout_and_resume_finishes_it(
         with lock:
             calls.append((stack, preview_only))
         return deploy.up_stack(stack, echo=lambda _l: None, state_dir=state_dir,
-                               config_overrides=overrides, preview_only=preview_only)
+                               config_overrides=overrides, preview_only=preview_only,
+                               previewed=not preview_only)
 
     path = tmp_path / "rollout.yaml"
     path.write_text(ROLLOUT.format(us_vehicles=-5))

@@ -54,6 +54,15 @@ def namespace_of(view: ResourceView) -> str | None:
     return namespace if isinstance(namespace, str) and namespace else None
 
 
+def named_region(namespace: str, known_regions: Iterable[str]) -> str | None:
+    """The region a namespace's name claims by convention (`us`, `autocloud-us`), if any."""
+    known = set(known_regions)
+    for candidate in (namespace, namespace.rsplit("-", 1)[-1]):
+        if candidate in known:
+            return candidate
+    return None
+
+
 class Namespaces:
     """Which region each namespace belongs to, as far as this stack can tell."""
 
@@ -68,10 +77,7 @@ class Namespaces:
     def region_of(self, namespace: str) -> str | None:
         if namespace in self._declared:
             return self._declared[namespace]
-        for candidate in (namespace, namespace.rsplit("-", 1)[-1]):
-            if candidate in self._ctx.known_regions:
-                return candidate
-        return None
+        return named_region(namespace, self._ctx.known_regions)
 
     def is_foreign(self, namespace: str) -> bool:
         region = self.region_of(namespace)

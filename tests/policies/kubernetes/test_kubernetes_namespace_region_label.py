@@ -35,3 +35,15 @@ def test_refuses_missing_label(eu: RuleContext) -> None:
 
 def test_refuses_namespace_without_labels(eu: RuleContext) -> None:
     assert len(details(RULE, ResourceView.of(NAMESPACE, changed(PROPS, "metadata.labels", DELETE)), eu)) == 1
+
+
+def test_refuses_name_of_another_region(eu: RuleContext) -> None:
+    props = changed(PROPS, "metadata.name", "autocloud-us")
+    assert details(RULE, ResourceView.of(NAMESPACE, props), eu) == [
+        "metadata.name 'autocloud-us' names region us (allowed: a name of region eu)"
+    ]
+
+
+def test_accepts_a_name_that_claims_no_region(eu: RuleContext) -> None:
+    props = changed(PROPS, "metadata.name", "vehicle-platform")
+    assert details(RULE, ResourceView.of(NAMESPACE, props), eu) == []

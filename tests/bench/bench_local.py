@@ -1,0 +1,102 @@
+"""Local-stack benchmarks: `pulumi up` (with the three policy packs) of one region and of all three
+on the embedded cluster, a no-op re-up, and destroy, each through `autocloud.deploy` as `autocloud up`
+runs them.
+
+Run with `make bench` (or `python tests/bench/bench_local.py`); figures go to bench/results/local.json.
+The cluster is a fresh one in a temporary folder on its own ports; the project runs from a copy (the
+packages symlinked) so that creating the stacks never writes into the repository's stack files.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+from functools import partial
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from autocloud import cluster, deploy
+from autocloud.paths import REPO_ROOT
+from tests.bench.common import record, timed
+
+PORT_BASE = 39500
+PORTS = cluster.Ports(
+    etcd_client=PORT_BASE + 379, etcd_peer=PORT_BASE + 380, apiserver=PORT_BASE + 443, kwok=PORT_BASE + 247
+)
+STACKS = ("local-eu", "local-us", "local-cn")
+
+
+def project_copy(root: Path) -> Path:
+    """The Pulumi project with its packages symlinked and its local stack files copied."""
+    (root / "stacks").mkdir(parents=True)
+    for name in ("autocloud", "components", "policies", "regions", ".venv"):
+        (root / name).symlink_to(REPO_ROOT / name)
+    for name in ("Pulumi.yaml", "__main__.py"):
+        shutil.copy(REPO_ROOT / name, root / name)
+    for stack in STACKS:
+        shutil.copy(REPO_ROOT / "stacks" / f"Pulumi.{stack}.yaml", root / "stacks")
+    return root
+
+
+def run(operation: str, stack: str, work: Path, state: Path) -> deploy.StackResult:
+    """One up or destroy; a failure stops the benchmark (its figures would mean nothing)."""
+    quiet = print if os.environ.get("BENCH_VERBOSE") else (lambda _line: None)
+    if operation == "up":
+        result = deploy.up_stack(stack, echo=quiet, state_dir=state, work_dir=work)
+    else:
+        result = deploy.destroy_stack(stack, echo=quiet, state_dir=state, work_dir=work)
+    if not result.ok:
+        raise SystemExit(f"{stack}: {operation} failed: {result.message}")
+    return result
+
+
+def sweep(operation: str, stacks: tuple[str, ...], work: Path, state: Path) -> tuple[float, dict[str, float], int]:
+    """Run ``operation`` on each stack in turn: total seconds, seconds per stack, resources touched."""
+    per_stack: dict[str, float] = {}
+    touched = 0
+    for stack in stacks:
+        result, seconds = timed(partial(run, operation, stack, work, state))
+        per_stack[stack] = round(seconds, 2)
+        touched += sum(count for kind, count in result.changes.items() if kind != "same")
+    return round(sum(per_stack.values()), 2), per_stack, touched
+
+
+def main() -> None:
+    figures: dict[str, object] = {}
+    with tempfile.TemporaryDirectory(prefix="autocloud-bench-local-") as tmp:
+        layout = cluster.Layout(Path(tmp) / "cluster")
+        work = project_copy(Path(tmp) / "project")
+        state = Path(tmp) / "state"
+        state.mkdir()
+        cluster.start(layout, echo=lambda _l: None, ports=PORTS, honour_kubeconfig=False)
+        os.environ["KUBECONFIG"] = str(layout.kubeconfig)
+        try:
+            one = ("local-eu",)
+            seconds, _, created = sweep("up", one, work, state)
+            figures["one_region_up_seconds"] = seconds
+            figures["one_region_resources"] = created
+            figures["one_region_noop_up_seconds"] = sweep("up", one, work, state)[0]
+            figures["one_region_destroy_seconds"] = sweep("destroy", one, work, state)[0]
+
+            seconds, per_stack, created = sweep("up", STACKS, work, state)
+            figures["three_regions_up_seconds"] = seconds
+            figures["three_regions_up_seconds_per_stack"] = per_stack
+            figures["three_regions_resources"] = created
+            seconds, per_stack, changed = sweep("up", STACKS, work, state)
+            figures["three_regions_noop_up_seconds"] = seconds
+            figures["three_regions_noop_up_seconds_per_stack"] = per_stack
+            figures["three_regions_noop_up_changes"] = changed
+            figures["three_regions_destroy_seconds"] = sweep("destroy", STACKS, work, state)[0]
+        finally:
+            for stack in STACKS:
+                deploy.destroy_stack(stack, echo=lambda _l: None, state_dir=state, work_dir=work)
+            cluster.stop(layout, echo=lambda _l: None)
+    figures["note"] = "sequential stacks, each `pulumi up` with the residency, baseline and kubernetes packs"
+    record("local", figures)
+
+
+if __name__ == "__main__":
+    main()

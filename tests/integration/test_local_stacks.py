@@ -1,0 +1,340 @@
+"""The three local stacks on a real control plane, through the real CLI and the three policy packs.
+
+One module-scoped deployment (its own state folder) carries the scenario: up of local-eu, local-us and
+local-cn; objects read back through the API; a second up that changes nothing; violating changes the
+kubernetes pack refuses; an ``up`` killed part-way and run again; destroy. The project runs from a
+copy (symlinked packages, copied stack files) because creating a stack writes its encryption salt
+into the stack file, which must not touch the repository's.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import shutil
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.error import HTTPError
+
+import pytest
+
+from autocloud import deploy, engine
+from autocloud.paths import REPO_ROOT, TOOLCHAIN_BIN
+from autocloud.profiles import load_profile
+from autocloud.sizing import plan_for_profile
+from components.contracts import REGION_LABEL
+from components.local import local_scale_units
+
+from .conftest import PROGRAMS, EmbeddedCluster
+
+pytestmark = pytest.mark.integration
+
+REGIONS = ("eu", "us", "cn")
+STACKS = tuple(f"local-{region}" for region in REGIONS)
+PART_OF = "app.kubernetes.io/part-of=autocloud"
+LINKED = ("autocloud", "components", "policies", "regions", ".venv")
+NAMESPACED_KINDS = {
+    "deployments": "/apis/apps/v1/namespaces/{ns}/deployments",
+    "services": "/api/v1/namespaces/{ns}/services",
+    "serviceaccounts": "/api/v1/namespaces/{ns}/serviceaccounts",
+    "configmaps": "/api/v1/namespaces/{ns}/configmaps",
+    "secrets": "/api/v1/namespaces/{ns}/secrets",
+    "resourcequotas": "/api/v1/namespaces/{ns}/resourcequotas",
+    "limitranges": "/api/v1/namespaces/{ns}/limitranges",
+    "networkpolicies": "/apis/networking.k8s.io/v1/namespaces/{ns}/networkpolicies",
+}
+
+
+def _project_copy(root: Path, program: Path, stacks: Path | None = None) -> Path:
+    """A project folder: the repository's packages symlinked, ``__main__.py`` from ``program``."""
+    root.mkdir(parents=True)
+    for name in LINKED:
+        (root / name).symlink_to(REPO_ROOT / name)
+    shutil.copy(REPO_ROOT / "Pulumi.yaml", root / "Pulumi.yaml")
+    shutil.copy(program, root / "__main__.py")
+    if stacks is None:
+        (root / "stacks").mkdir()
+        for stack in STACKS:
+            shutil.copy(REPO_ROOT / "stacks" / f"Pulumi.{stack}.yaml", root / "stacks")
+    else:
+        (root / "stacks").symlink_to(stacks)
+    return root
+
+
+@dataclass
+class Deployment:
+    """The module's deployment: where it runs and what the first up made."""
+
+    cluster: EmbeddedCluster
+    work: Path
+    violation: Path
+    state: Path
+    first: dict[str, deploy.StackResult] = field(default_factory=dict)
+    objects: dict[str, dict[str, set[str]]] = field(default_factory=dict)
+    """Per namespace, kind -> names of autocloud objects after the first up."""
+    live: set[str] = field(default_factory=set)
+    """Stacks an up has touched and no destroy has emptied since (what the teardown destroys)."""
+
+    def get(self, path: str) -> Any:
+        return self.cluster.api().request("GET", path)
+
+    def up(self, stack: str, **kwargs: Any) -> deploy.StackResult:
+        self.live.add(stack)
+        return deploy.up_stack(stack, echo=print, state_dir=self.state, work_dir=self.work, **kwargs)
+
+    def violate(self, kind: str, preview_only: bool = False) -> tuple[deploy.StackResult, str]:
+        """Run the violating program on local-eu; the engine's full output comes back too (the
+        result's message is cut short, and the refused program's shutdown noise comes first)."""
+        lines: list[str] = []
+        result = deploy.up_stack(
+            "local-eu", echo=print, state_dir=self.state, work_dir=self.violation,
+            config_overrides={"violation:kind": kind}, preview_only=preview_only, on_output=lines.append,
+        )  # fmt: skip
+        return result, "\n".join(lines)
+
+    def destroy(self, stack: str) -> deploy.StackResult:
+        result = deploy.destroy_stack(stack, echo=print, state_dir=self.state, work_dir=self.work)
+        if result.ok:
+            self.live.discard(stack)
+        return result
+
+    def checkpoint(self, stack: str) -> dict[str, Any]:
+        handle = engine.select_stack(stack, work_dir=self.work, state_dir=self.state)
+        return dict(handle.export_stack().deployment or {})
+
+    def state_resources(self, stack: str) -> list[dict[str, Any]]:
+        resources: list[dict[str, Any]] = self.checkpoint(stack).get("resources", [])
+        return resources
+
+    def autocloud_objects(self, namespace: str) -> dict[str, set[str]]:
+        found: dict[str, set[str]] = {}
+        for kind, path in NAMESPACED_KINDS.items():
+            items = self.get(path.format(ns=namespace) + f"?labelSelector={PART_OF}")["items"]
+            found[kind] = {item["metadata"]["name"] for item in items}
+        return found
+
+
+@pytest.fixture(scope="module")
+def deployment(test_cluster: EmbeddedCluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
+    base = tmp_path_factory.mktemp("local-stacks")
+    work = _project_copy(base / "project", REPO_ROOT / "__main__.py")
+    violation = _project_copy(base / "violation", PROGRAMS / "local-violation" / "__main__.py", work / "stacks")
+    state = base / "state"
+    state.mkdir()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("KUBECONFIG", str(test_cluster.kubeconfig))
+        run = Deployment(test_cluster, work, violation, state)
+        try:
+            for stack in STACKS:
+                run.first[stack] = run.up(stack)
+            for region in REGIONS:
+                run.objects[f"autocloud-{region}"] = run.autocloud_objects(f"autocloud-{region}")
+            yield run
+        finally:
+            for stack in sorted(run.live):
+                run.destroy(stack)
+
+
+def _state_summary(resources: list[dict[str, Any]]) -> list[tuple[str, str, Any]]:
+    """Each resource's URN and id, and the namespace's recorded labels, in URN order: secrets are
+    re-encrypted (a new nonce) on every write and the order follows registration, so whole
+    checkpoints never compare equal."""
+    return sorted(
+        (r["urn"], r.get("id", ""), r["inputs"]["metadata"] if r["type"] == "kubernetes:core/v1:Namespace" else None)
+        for r in resources
+    )
+
+
+def _labels(obj: dict[str, Any]) -> dict[str, str]:
+    labels: dict[str, str] = obj["metadata"].get("labels", {})
+    return labels
+
+
+def test_up_creates_each_region_fenced_in_its_namespace(deployment: Deployment) -> None:
+    for stack, result in deployment.first.items():
+        assert result.ok, f"{stack}: {result.message}"
+        assert set(result.changes) == {"create"}
+
+    for region in REGIONS:
+        ns = f"autocloud-{region}"
+        profile = load_profile(region)
+        units = local_scale_units(plan_for_profile(profile))
+        namespace = deployment.get(f"/api/v1/namespaces/{ns}")
+        assert _labels(namespace)[REGION_LABEL] == region
+        assert _labels(namespace)["autocloud.io/data-residency"] == profile.tags["data-residency"]
+
+        quota = deployment.get(f"/api/v1/namespaces/{ns}/resourcequotas/region-quota")
+        assert quota["spec"]["hard"]["services.loadbalancers"] == "0"
+        assert quota["spec"]["hard"]["services.nodeports"] == "0"
+        limits = deployment.get(f"/api/v1/namespaces/{ns}/limitranges/region-limits")
+        assert limits["spec"]["limits"][0]["type"] == "Container"
+
+        policies = {
+            p["metadata"]["name"]: p["spec"]
+            for p in deployment.get(f"/apis/networking.k8s.io/v1/namespaces/{ns}/networkpolicies")["items"]
+        }
+        assert set(policies) == {"default-deny", "allow-same-namespace", "allow-dns"}
+        assert policies["default-deny"]["policyTypes"] == ["Ingress", "Egress"]
+        assert "ingress" not in policies["default-deny"] and "egress" not in policies["default-deny"]
+        assert policies["allow-same-namespace"]["ingress"] == [{"from": [{"podSelector": {}}]}]
+        assert policies["allow-same-namespace"]["egress"] == [{"to": [{"podSelector": {}}]}]
+        [dns] = policies["allow-dns"]["egress"]
+        assert dns["to"][0]["namespaceSelector"] == {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}}
+
+        listed = deployment.get(f"/apis/apps/v1/namespaces/{ns}/deployments")["items"]
+        deployments = {d["metadata"]["name"]: d for d in listed}
+        expected = {f"telemetry-{u}" for u in range(1, units + 1)} | {f"streaming-{u}" for u in range(1, units + 1)}
+        expected |= {"state"} | ({"maps"} if profile.services.maps else set())
+        assert set(deployments) == expected
+        for name, obj in deployments.items():
+            assert obj["status"].get("readyReplicas") == 1, name
+            assert _labels(obj)[REGION_LABEL] == region
+            [container] = obj["spec"]["template"]["spec"]["containers"]
+            assert container["readinessProbe"]["tcpSocket"]["port"] == container["ports"][0]["containerPort"]
+            assert container["resources"]["requests"] and container["resources"]["limits"]
+        pods = deployment.get(f"/api/v1/namespaces/{ns}/pods")["items"]
+        assert len([p for p in pods if p["status"].get("phase") == "Running"]) == len(expected)
+
+        routes = deployment.get(f"/api/v1/namespaces/{ns}/configmaps/telemetry-1")["data"]["routes.json"]
+        assert f"streaming-1.{ns}.svc.cluster.local:9092" in routes
+        assert deployment.objects[ns]["secrets"] == {"state-key"}
+        assert deployment.objects[ns]["services"] == expected
+
+    eu = deployment.first["local-eu"].outputs["endpoints"]
+    assert eu["state"]["documents"] == "https://state.autocloud-eu.svc.cluster.local:8081/"
+    assert deployment.first["local-cn"].outputs["endpoints"]["maps"] is None
+
+
+def test_secrets_stay_encrypted_in_state(deployment: Deployment) -> None:
+    token = deployment.cluster.layout.token_file.read_text().split(",", 1)[0]
+    secret = deployment.get("/api/v1/namespaces/autocloud-eu/secrets/state-key")
+    key = base64.b64decode(secret["data"]["key"]).decode()
+    assert len(key) == 88
+    files = [p for p in (deployment.state / "backend").rglob("*.json") if p.is_file()]
+    assert files
+    for path in files:
+        text = path.read_text()
+        assert token not in text, f"{path} holds the cluster token in plain text"
+        assert key not in text, f"{path} holds the state-store key in plain text"
+
+
+def test_second_up_changes_nothing(deployment: Deployment) -> None:
+    for stack in STACKS:
+        result = deployment.up(stack)
+        assert result.ok, result.message
+        assert set(result.changes) == {"same"}, f"{stack}: {result.changes}"
+
+
+def test_packs_refuse_an_unlabelled_namespace_and_nothing_changes(deployment: Deployment) -> None:
+    before = deployment.get("/api/v1/namespaces/autocloud-eu")
+    state_before = _state_summary(deployment.state_resources("local-eu"))
+
+    refused, output = deployment.violate("unlabelled-namespace")
+
+    assert not refused.ok
+    assert "[mandatory]  kubernetes-namespace-region-label" in output
+    after = deployment.get("/api/v1/namespaces/autocloud-eu")
+    assert _labels(after)[REGION_LABEL] == "eu"
+    assert after["metadata"]["resourceVersion"] == before["metadata"]["resourceVersion"]
+    assert _state_summary(deployment.state_resources("local-eu")) == state_before
+    assert deployment.autocloud_objects("autocloud-eu") == deployment.objects["autocloud-eu"]
+
+
+def test_packs_refuse_a_route_into_another_region_at_preview(deployment: Deployment) -> None:
+    before = deployment.get("/api/v1/namespaces/autocloud-eu/configmaps/telemetry-1")
+
+    refused, output = deployment.violate("foreign-endpoint", preview_only=True)
+
+    assert not refused.ok
+    assert "[mandatory]  kubernetes-cross-region-endpoint" in output
+    after = deployment.get("/api/v1/namespaces/autocloud-eu/configmaps/telemetry-1")
+    assert after["metadata"]["resourceVersion"] == before["metadata"]["resourceVersion"]
+    assert "autocloud-us" not in after["data"]["routes.json"]
+
+
+def test_up_refuses_a_route_into_another_region_before_applying_it(deployment: Deployment) -> None:
+    try:
+        refused, _ = deployment.violate("foreign-endpoint")
+        assert not refused.ok
+        routes = deployment.get("/api/v1/namespaces/autocloud-eu/configmaps/telemetry-1")["data"]["routes.json"]
+        assert "autocloud-us" not in routes
+    finally:
+        restored = deployment.up("local-eu")
+        assert restored.ok, restored.message
+
+
+def _start_up(deployment: Deployment, stack: str) -> subprocess.Popen[str]:
+    """`pulumi up` with the packs as its own process group, so it can be killed as a whole."""
+    deployment.live.add(stack)
+    packs, configs = deploy.policy_args(stack, deployment.state)
+    command = [str(TOOLCHAIN_BIN / "pulumi"), "up", "--yes", "--skip-preview", "--non-interactive", "--stack", stack]
+    for pack, config in zip(packs, configs, strict=True):
+        command += ["--policy-pack", pack, "--policy-pack-config", config]
+    env = os.environ | engine.engine_env(deployment.state)
+    return subprocess.Popen(
+        command, cwd=deployment.work, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        start_new_session=True,
+    )  # fmt: skip
+
+
+def test_up_killed_part_way_converges_on_the_next_up(deployment: Deployment) -> None:
+    expected_urns = sorted(r["urn"] for r in deployment.state_resources("local-eu"))
+    assert deployment.destroy("local-eu").ok
+
+    process = _start_up(deployment, "local-eu")
+    deadline = time.monotonic() + 60
+    created = 0
+    try:
+        while time.monotonic() < deadline and process.poll() is None:
+            try:
+                created = len(deployment.get("/apis/apps/v1/namespaces/autocloud-eu/deployments")["items"])
+            except HTTPError:
+                created = 0
+            if created >= 2:
+                break
+            time.sleep(0.1)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+        output = process.communicate()[0]
+    assert process.returncode == -signal.SIGKILL, f"up finished before it could be killed:\n{output[-2000:]}"
+    assert created >= 2
+
+    resumed = deployment.up("local-eu")
+    assert resumed.ok, resumed.message
+    checkpoint = deployment.checkpoint("local-eu")
+    assert not checkpoint.get("pending_operations"), "operations of the killed run are still pending"
+    urns = [r["urn"] for r in checkpoint["resources"]]
+    assert len(urns) == len(set(urns)), "duplicated resources in state"
+    assert sorted(urns) == expected_urns
+    assert deployment.autocloud_objects("autocloud-eu") == deployment.objects["autocloud-eu"]
+    again = deployment.up("local-eu")
+    assert set(again.changes) == {"same"}, again.changes
+
+
+def _remaining(deployment: Deployment) -> list[str]:
+    left = [
+        f"namespace/{ns['metadata']['name']}"
+        for ns in deployment.get(f"/api/v1/namespaces?labelSelector={PART_OF}")["items"]
+    ]
+    for kind, path in NAMESPACED_KINDS.items():
+        cluster_wide = path.replace("/namespaces/{ns}", "")
+        for item in deployment.get(f"{cluster_wide}?labelSelector={PART_OF}")["items"]:
+            left.append(f"{kind}/{item['metadata']['namespace']}/{item['metadata']['name']}")
+    return left
+
+
+def test_destroy_leaves_no_autocloud_object(deployment: Deployment) -> None:
+    for stack in STACKS:
+        result = deployment.destroy(stack)
+        assert result.ok, result.message
+        assert deployment.state_resources(stack) == []
+    deadline = time.monotonic() + 30
+    while _remaining(deployment) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert _remaining(deployment) == []
