@@ -106,9 +106,12 @@ def up(
         if not stacks:
             raise deploy.DeployError("stacks/: no local stacks (stacks/Pulumi.local-*.yaml) to deploy")
         plan = rollout_mod.load_rollout(rollout_mod.LOCAL_ROLLOUT).restricted(stacks)
+    except (deploy.DeployError, ConfigError) as exc:
+        raise _fail(str(exc), 2) from None
+    try:
         toolchain_mod.build(echo=_echo)
         cluster_mod.start(echo=_echo)
-    except (toolchain_mod.ToolchainError, cluster_mod.ClusterError, deploy.DeployError, ConfigError) as exc:
+    except (toolchain_mod.ToolchainError, cluster_mod.ClusterError) as exc:
         raise _fail(str(exc)) from None
 
     results: dict[str, deploy.StackResult] = {}
@@ -141,8 +144,15 @@ def down(
     import autocloud.deploy as deploy
 
     try:
+        deploy.local_stacks(region)
+    except deploy.DeployError as exc:
+        raise _fail(str(exc), 2) from None
+    try:
+        # Destroying needs the cluster the stacks live on, even if it was stopped since.
+        toolchain_mod.build(echo=_echo)
+        cluster_mod.start(echo=_echo)
         results = deploy.down_local(regions=region, echo=_echo)
-    except (deploy.DeployError, ConfigError) as exc:
+    except (toolchain_mod.ToolchainError, cluster_mod.ClusterError, deploy.DeployError, ConfigError) as exc:
         raise _fail(str(exc)) from None
     console.print(deploy.results_table(results))
     if not keep_cluster and not region:
