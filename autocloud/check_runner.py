@@ -30,6 +30,7 @@ import pulumi
 from pulumi.runtime import rpc
 from pulumi.runtime.mocks import MockCallArgs, MockMonitor, MockResourceArgs, Mocks
 
+from autocloud.collector import full_collections_deferred
 from policies.model import canonical_type
 from policies.rules._azure import NAME_KEYS, RESOURCE_GROUP
 
@@ -160,7 +161,8 @@ def record_program(program: Path, project: str, stack: str) -> list[dict[str, An
     def run() -> None:
         runpy.run_path(str(main), run_name="__main__")
 
-    pulumi.runtime.test(run)()
+    with full_collections_deferred():
+        pulumi.runtime.test(run)()
     # Registrations arrive from a thread pool; a stable order keeps reports diffable.
     return sorted(monitor.records, key=lambda r: r["urn"])
 

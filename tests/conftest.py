@@ -11,6 +11,7 @@ import asyncio
 import json
 import runpy
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -22,6 +23,8 @@ import yaml
 from pulumi.runtime import settings as pulumi_settings
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
+
+from autocloud.collector import full_collections_deferred
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PROGRAM = REPO_ROOT / "__main__.py"
@@ -164,6 +167,9 @@ class PulumiHarness:
         self.loop = asyncio.new_event_loop()
         asyncio.set_event_loop(self.loop)
         self.mocks = RecordingMocks()
+        self.defer_full_collections = True
+        """Hold off full garbage collections during :meth:`run` (``autocloud.collector``); the
+        synthesis bench turns it off to show what they cost."""
 
     def start(self, stack: str = "azure-eu", config: Mapping[str, Any] | None = None) -> RecordingMocks:
         """Fresh mocks for ``stack`` with ``config`` (full keys such as ``autocloud:region``)."""
@@ -174,9 +180,14 @@ class PulumiHarness:
         return self.mocks
 
     def run(self, fn: Callable[[], T]) -> T:
-        """Run ``fn`` as a Pulumi program body and wait for every registration and apply."""
+        """Run ``fn`` as a Pulumi program body and wait for every registration and apply.
+
+        Full garbage collections are held off meanwhile (``autocloud.collector``): walking the
+        program's pending Outputs over and over was most of the time spent here.
+        """
         result: list[T] = []
-        _sync_await(run_pulumi_func(lambda: result.append(fn())))
+        with full_collections_deferred() if self.defer_full_collections else nullcontext():
+            _sync_await(run_pulumi_func(lambda: result.append(fn())))
         return result[0]
 
     def value(self, output: Any) -> Any:
