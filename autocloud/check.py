@@ -37,7 +37,7 @@ from autocloud.profiles import (
 )
 from policies.config import RELAX_CONFIG_KEY, context_for_profile, relaxed_from_stack_config
 from policies.engine import Evaluator
-from policies.model import ProviderView, ResourceView, RuleContext, Violation, canonical_type
+from policies.model import ProviderView, ResourceView, RuleContext, Violation, ViolationCounts, canonical_type
 from policies.packs import ALL_RULES, PACK_RULES
 
 Format = Literal["text", "json", "markdown"]
@@ -65,19 +65,12 @@ class Target:
 
 
 @dataclass
-class Outcome:
+class Outcome(ViolationCounts):
     target: Target
     resources: int = 0
     violations: list[Violation] = field(default_factory=list)
     error: str | None = None
 
-    @property
-    def mandatory(self) -> int:
-        return sum(v.enforcement == "mandatory" for v in self.violations)
-
-    @property
-    def advisory(self) -> int:
-        return sum(v.enforcement == "advisory" for v in self.violations)
 
 
 # --- stack config --------------------------------------------------------------------------------

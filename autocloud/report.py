@@ -28,7 +28,7 @@ from autocloud.locations import normalise_location
 from autocloud.profiles import REPO_ROOT, RegionProfile, StackConfig, display_path, resolve_stack
 from autocloud.sizing import CapacityPlan, plan_for_profile
 from policies.engine import Evaluator
-from policies.model import ResourceView, RuleContext, Violation
+from policies.model import ResourceView, RuleContext, Violation, ViolationCounts
 from policies.packs import ALL_RULES, PACK_RULES
 from policies.rules._azure import AZURE_NATIVE_PROVIDER, GLOBAL_TYPES, TRACKED_TYPES, is_located, location_of
 from policies.rules.kubernetes._cluster import NAMESPACE, Namespaces, is_kubernetes, namespace_of, object_name
@@ -70,7 +70,7 @@ class FlowStage:
 
 
 @dataclass
-class RegionReport:
+class RegionReport(ViolationCounts):
     """Everything the report says about one stack."""
 
     stack: str
@@ -87,13 +87,6 @@ class RegionReport:
     error: str | None = None
     """Why the program could not be run or judged; the rest of the region's report is then partial."""
 
-    @property
-    def mandatory(self) -> int:
-        return sum(v.enforcement == "mandatory" for v in self.violations)
-
-    @property
-    def advisory(self) -> int:
-        return sum(v.enforcement == "advisory" for v in self.violations)
 
     @property
     def outside(self) -> int:

@@ -229,6 +229,20 @@ class Violation:
         }
 
 
+class ViolationCounts:
+    """`mandatory` / `advisory` tallies for anything holding a `violations` list (check, report)."""
+
+    violations: list[Violation]
+
+    @property
+    def mandatory(self) -> int:
+        return sum(v.enforcement == "mandatory" for v in self.violations)
+
+    @property
+    def advisory(self) -> int:
+        return sum(v.enforcement == "advisory" for v in self.violations)
+
+
 def format_message(rule_name: str, resource_name: str, resource_type: str, detail: str) -> str:
     """One message shape for the packs and `check`: rule, resource, then what is wrong."""
     return f"[{rule_name}] {resource_name} ({resource_type}): {detail}"
