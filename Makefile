@@ -9,7 +9,7 @@ export GOTOOLCHAIN := local
 .PHONY: up down test lint unit integration bench toolchain venv cluster-start cluster-stop clean system-deps node-tools
 
 ## up: build or reuse the toolchain, start the embedded cluster, deploy the local stacks with the policy packs
-up: venv
+up: venv system-deps
 	$(AUTOCLOUD) up
 
 ## down: destroy the local stacks and stop the embedded cluster
@@ -34,15 +34,22 @@ integration: venv toolchain system-deps node-tools
 bench: venv toolchain
 	$(PY) tests/bench/run_all.py
 
-toolchain: venv
+toolchain: venv system-deps
 	$(PY) -m autocloud.toolchain build
 
-## system-deps: Debian packages the tests drive (headless Chromium screenshots the HTML report); only when missing
+## system-deps: Debian packages the tests, the node and the builds need; each is checked by a file it
+## installs, and apt-get runs (update once, then one install) only when something is missing.
+# chromium screenshots the HTML report; iptables and ipset are the node's packet filter (kube-proxy,
+# kube-router); libseccomp-dev, gcc and pkg-config build runc (cgo); busybox-static is the test image.
+SYSTEM_DEPS := chromium:/usr/bin/chromium iptables:/usr/sbin/iptables ipset:/usr/sbin/ipset \
+	libseccomp-dev:/usr/include/seccomp.h busybox-static:/bin/busybox gcc:/usr/bin/gcc pkg-config:/usr/bin/pkg-config
 system-deps:
-	@if [ ! -x /usr/bin/chromium ]; then \
-	  command -v apt-get >/dev/null || { echo "error: /usr/bin/chromium is missing; install Chromium" >&2; exit 1; }; \
+	@missing=; for dep in $(SYSTEM_DEPS); do [ -e "$${dep#*:}" ] || missing="$$missing $${dep%%:*}"; done; \
+	if [ -n "$$missing" ]; then \
+	  command -v apt-get >/dev/null || { echo "error: missing Debian packages:$$missing; install them" >&2; exit 1; }; \
 	  sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
-	  $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq chromium; \
+	  echo "system-deps: installing$$missing"; \
+	  $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq $$missing; \
 	fi
 
 ## node-tools: npm tools the tests run (Azurite for the azblob backend test), pinned by toolchain/node/package-lock.json

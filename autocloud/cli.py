@@ -85,10 +85,15 @@ def _print_cluster(state: cluster_mod.ClusterStatus) -> None:
     table.add_column("component")
     table.add_column("pid", justify="right")
     table.add_column("state")
+    table.add_column("log")
     for comp in state.components:
-        table.add_row(comp.name, str(comp.pid or "-"), "running" if comp.running else "stopped")
+        condition = "running" if comp.running else ("died" if comp.pid is not None else "stopped")
+        table.add_row(comp.name, str(comp.pid or "-"), condition, str(comp.log or "-"))
     console.print(table)
-    _echo(f"API ready: {'yes' if state.api_ready else 'no'}, node Ready: {'yes' if state.node_ready else 'no'}")
+    _echo(f"API ready: {'yes' if state.api_ready else 'no'}, node Ready: {'yes' if state.node_ready else 'no'}, "
+          f"cluster DNS: {'yes' if state.dns_ready else 'no'}")
+    if state.dead:
+        _echo(f"died: {', '.join(c.name for c in state.dead)}; `autocloud cluster start` restarts them")
     _echo(f"kubeconfig: {state.kubeconfig}")
 
 

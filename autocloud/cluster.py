@@ -1,9 +1,12 @@
-"""The embedded local Kubernetes cluster: a real control plane with KWOK standing in for kubelets.
+"""The embedded local Kubernetes cluster: a real control plane and a real node, as plain processes.
 
-etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kwok run as plain processes on
-loopback, with certificates, data, logs, pid files and the kubeconfig under `.state/cluster/`.
-No container runtime is needed; KWOK marks the fake node and its pods Ready, which is all the
-Pulumi Kubernetes provider waits for. A user who exports KUBECONFIG gets that cluster instead.
+Everything runs inside one network and mount namespace (`autocloud.node`): etcd (client
+certificates, loopback only), kube-apiserver, kube-controller-manager, kube-scheduler, containerd
+with runc and CNI, kubelet, kube-proxy, kube-router's NetworkPolicy firewall, and CoreDNS as a pod.
+The host reaches the API server through `autocloud.relay` on 127.0.0.1; nothing else listens on the
+host. KWOK adds a second, simulated node (tainted) for workloads whose images cannot be built here
+yet. Certificates, data, logs, pid files and the kubeconfig live under `.state/cluster/`. A user
+who exports KUBECONFIG gets that cluster instead and nothing embedded starts.
 """
 
 from __future__ import annotations
@@ -15,20 +18,26 @@ import signal
 import socket
 import ssl
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
+from autocloud import images, node
 from autocloud.paths import STATE_DIR, TOOLCHAIN_BIN
 
-NODE_NAME = "kwok-node-0"
-SERVICE_CIDR = "10.96.0.0/16"
-POD_CIDR = "10.244.0.1/24"
-START_TIMEOUT_SECONDS = 90.0
+NODE_NAME = node.NODE_NAME
+SIMULATED_NODE = "kwok-node-0"
+SIMULATED_LABEL = "autocloud.io/node"
+"""Label and taint key of the simulated node: value ``simulated``."""
+SIMULATED_POD_CIDR = "10.250.0.1/24"
+START_TIMEOUT_SECONDS = 120.0
+FIELD_MANAGER = "autocloud-cluster"
 
 
 class ClusterError(Exception):
@@ -37,22 +46,25 @@ class ClusterError(Exception):
 
 @dataclass(frozen=True)
 class Ports:
-    etcd_client: int
-    etcd_peer: int
+    """The only host port: the API server relay on 127.0.0.1 (everything else is inside the node)."""
+
     apiserver: int
-    kwok: int
+
+    @classmethod
+    def at(cls, base: int) -> Ports:
+        return cls(apiserver=base + 443)
 
     @classmethod
     def from_env(cls) -> Ports:
-        """Ports sit above AUTOCLOUD_CLUSTER_PORT_BASE (default 36000) so two checkouts can coexist."""
+        """Above AUTOCLOUD_CLUSTER_PORT_BASE (default 36000) so two checkouts can coexist."""
         raw = os.environ.get("AUTOCLOUD_CLUSTER_PORT_BASE", "36000")
         try:
             base = int(raw)
-        except ValueError as exc:
-            raise ClusterError(f"AUTOCLOUD_CLUSTER_PORT_BASE: {raw!r} is not a port number") from exc
+        except ValueError:
+            raise ClusterError(f"AUTOCLOUD_CLUSTER_PORT_BASE: {raw!r} is not a port number") from None
         if not 1024 <= base <= 65000:
             raise ClusterError(f"AUTOCLOUD_CLUSTER_PORT_BASE: {base} must be between 1024 and 65000")
-        return cls(etcd_client=base + 379, etcd_peer=base + 380, apiserver=base + 443, kwok=base + 247)
+        return cls.at(base)
 
 
 @dataclass(frozen=True)
@@ -79,75 +91,158 @@ class Layout:
 
     @property
     def kubeconfig(self) -> Path:
+        """The host's admin kubeconfig (through the relay)."""
         return self.root / "kubeconfig"
 
     @property
     def token_file(self) -> Path:
         return self.pki / "tokens.csv"
 
+    @property
+    def configs(self) -> Path:
+        return self.root / "config"
+
+    @property
+    def node(self) -> node.NodePaths:
+        return node.NodePaths(self.root / "node")
+
+    def component_kubeconfig(self, user: str) -> Path:
+        return self.configs / f"{user}.kubeconfig"
+
+
+@dataclass(frozen=True)
+class Identity:
+    """A static-token identity the API server knows (least privilege through RBAC, see `_ADDONS`)."""
+
+    key: str
+    user: str
+    groups: tuple[str, ...] = ()
+
+
+IDENTITIES = (
+    Identity("admin", "autocloud-admin", ("system:masters",)),
+    Identity("kubelet", f"system:node:{NODE_NAME}", ("system:nodes",)),
+    Identity("kube-proxy", "system:kube-proxy"),
+    Identity("kube-controller-manager", "system:kube-controller-manager"),
+    Identity("kube-scheduler", "system:kube-scheduler"),
+    Identity("kube-router", "autocloud:kube-router"),
+    Identity("kwok", "autocloud:kwok"),
+)
+
 
 @dataclass(frozen=True)
 class Component:
     name: str
     binary: str
-    args: Callable[[Layout, Ports], list[str]]
+    """The executable in .toolchain/bin; also how a running process is recognised by its pid."""
+    args: Callable[[Layout], list[str]]
+    inside: bool = True
+    """Runs in the node's namespaces (all but the relay, which bridges host and node)."""
 
 
-def _etcd_args(lay: Layout, p: Ports) -> list[str]:
-    peer = f"http://127.0.0.1:{p.etcd_peer}"
-    client = f"http://127.0.0.1:{p.etcd_client}"
+def _etcd_args(lay: Layout) -> list[str]:
+    pki = lay.pki
     return [
         "--name=autocloud", f"--data-dir={lay.etcd_data}",
-        f"--listen-client-urls={client}", f"--advertise-client-urls={client}",
-        f"--listen-peer-urls={peer}", f"--initial-advertise-peer-urls={peer}",
-        f"--initial-cluster=autocloud={peer}", "--log-level=warn",
+        "--listen-client-urls=https://127.0.0.1:2379", "--advertise-client-urls=https://127.0.0.1:2379",
+        "--listen-peer-urls=http://127.0.0.1:2380", "--initial-advertise-peer-urls=http://127.0.0.1:2380",
+        "--initial-cluster=autocloud=http://127.0.0.1:2380", "--log-level=warn",
+        "--client-cert-auth", f"--trusted-ca-file={pki / 'ca.crt'}",
+        f"--cert-file={pki / 'etcd-server.crt'}", f"--key-file={pki / 'etcd-server.key'}",
+        "--listen-metrics-urls=http://127.0.0.1:2381",
     ]
 
 
-def _apiserver_args(lay: Layout, p: Ports) -> list[str]:
+def _apiserver_args(lay: Layout) -> list[str]:
     pki = lay.pki
     return [
-        f"--etcd-servers=http://127.0.0.1:{p.etcd_client}",
-        "--bind-address=127.0.0.1", "--advertise-address=127.0.0.1", f"--secure-port={p.apiserver}",
+        "--etcd-servers=https://127.0.0.1:2379", f"--etcd-cafile={pki / 'ca.crt'}",
+        f"--etcd-certfile={pki / 'etcd-client.crt'}", f"--etcd-keyfile={pki / 'etcd-client.key'}",
+        "--bind-address=0.0.0.0", f"--advertise-address={node.NODE_IP}", f"--secure-port={node.APISERVER_PORT}",
         f"--tls-cert-file={pki / 'apiserver.crt'}", f"--tls-private-key-file={pki / 'apiserver.key'}",
         f"--client-ca-file={pki / 'ca.crt'}", f"--token-auth-file={lay.token_file}",
-        "--authorization-mode=RBAC",
+        "--anonymous-auth=false", "--authorization-mode=Node,RBAC", "--enable-admission-plugins=NodeRestriction",
         "--service-account-issuer=https://kubernetes.default.svc",
         f"--service-account-key-file={pki / 'sa.pub'}",
         f"--service-account-signing-key-file={pki / 'sa.key'}",
-        f"--service-cluster-ip-range={SERVICE_CIDR}",
-        "--enable-priority-and-fairness=false", "--profiling=false", "--endpoint-reconciler-type=none",
+        f"--service-cluster-ip-range={node.SERVICE_CIDR}",
+        f"--kubelet-client-certificate={pki / 'kubelet-client.crt'}",
+        f"--kubelet-client-key={pki / 'kubelet-client.key'}",
+        f"--kubelet-certificate-authority={pki / 'ca.crt'}",
+        "--kubelet-preferred-address-types=InternalIP",
+        f"--encryption-provider-config={pki / 'encryption.json'}",
+        "--enable-priority-and-fairness=false", "--profiling=false",
     ]
 
 
-def _controller_manager_args(lay: Layout, p: Ports) -> list[str]:
+def _controller_manager_args(lay: Layout) -> list[str]:
     return [
-        f"--kubeconfig={lay.kubeconfig}", "--leader-elect=false", "--secure-port=0",
+        f"--kubeconfig={lay.component_kubeconfig('kube-controller-manager')}", "--leader-elect=false",
+        "--secure-port=0", "--use-service-account-credentials=true",
         f"--service-account-private-key-file={lay.pki / 'sa.key'}", f"--root-ca-file={lay.pki / 'ca.crt'}",
         "--profiling=false",
     ]
 
 
-def _scheduler_args(lay: Layout, p: Ports) -> list[str]:
-    return [f"--kubeconfig={lay.kubeconfig}", "--leader-elect=false", "--secure-port=0", "--profiling=false"]
+def _scheduler_args(lay: Layout) -> list[str]:
+    return [f"--kubeconfig={lay.component_kubeconfig('kube-scheduler')}", "--leader-elect=false",
+            "--secure-port=0", "--profiling=false"]
 
 
-def _kwok_args(lay: Layout, p: Ports) -> list[str]:
+def _containerd_args(lay: Layout) -> list[str]:
+    return [f"--config={lay.configs / 'containerd.toml'}", "--log-level=warn"]
+
+
+def _kubelet_args(lay: Layout) -> list[str]:
     return [
-        f"--kubeconfig={lay.kubeconfig}", f"--config={TOOLCHAIN_BIN / 'kwok-stages.yaml'}",
-        "--manage-all-nodes=false", "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
-        f"--cidr={POD_CIDR}", "--node-ip=127.0.0.1", "--node-lease-duration-seconds=40",
-        f"--server-address=127.0.0.1:{p.kwok}",
+        f"--config={lay.configs / 'kubelet.json'}", f"--kubeconfig={lay.component_kubeconfig('kubelet')}",
+        f"--root-dir={lay.node.kubelet_root}", f"--hostname-override={NODE_NAME}", f"--node-ip={node.NODE_IP}",
+        f"--node-labels={SIMULATED_LABEL}=real", "--v=1",
     ]
 
+
+def _kube_proxy_args(lay: Layout) -> list[str]:
+    return [f"--config={lay.configs / 'kube-proxy.json'}", "--v=1"]
+
+
+def _kube_router_args(lay: Layout) -> list[str]:
+    return [
+        f"--kubeconfig={lay.component_kubeconfig('kube-router')}", "--run-firewall=true",
+        "--run-router=false", "--run-service-proxy=false", "--enable-cni=false",
+        f"--service-cluster-ip-range={node.SERVICE_CIDR}", f"--hostname-override={NODE_NAME}",
+        "--health-port=0", "--metrics-port=0", "--v=1",
+    ]
+
+
+def _kwok_args(lay: Layout) -> list[str]:
+    return [
+        f"--kubeconfig={lay.component_kubeconfig('kwok')}", f"--config={TOOLCHAIN_BIN / 'kwok-stages.yaml'}",
+        "--manage-all-nodes=false", "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
+        f"--cidr={SIMULATED_POD_CIDR}", f"--node-ip={node.NODE_IP}", "--node-lease-duration-seconds=40",
+        "--server-address=127.0.0.1:10247",
+    ]
+
+
+def _relay_args(lay: Layout) -> list[str]:
+    return ["-m", "autocloud.relay", "--target", f"127.0.0.1:{node.APISERVER_PORT}"]
+
+
+RELAY = Component("api-relay", "autocloud.relay", _relay_args, inside=False)
 
 COMPONENTS: tuple[Component, ...] = (
     Component("etcd", "etcd", _etcd_args),
     Component("kube-apiserver", "kube-apiserver", _apiserver_args),
+    RELAY,
     Component("kube-controller-manager", "kube-controller-manager", _controller_manager_args),
     Component("kube-scheduler", "kube-scheduler", _scheduler_args),
+    Component("containerd", "containerd", _containerd_args),
+    Component("kubelet", "kubelet", _kubelet_args),
+    Component("kube-proxy", "kube-proxy", _kube_proxy_args),
+    Component("kube-router", "kube-router", _kube_router_args),
     Component("kwok", "kwok", _kwok_args),
 )
+HOLDER = Component("node-namespaces", "sleep", lambda _lay: [], inside=False)
+"""The sleeping process that holds the node's namespaces open; started first, stopped last."""
 
 
 def default_layout() -> Layout:
@@ -170,20 +265,30 @@ def kubeconfig_path(layout: Layout | None = None) -> Path:
 
 
 def _read_pid(lay: Layout, comp: Component) -> int | None:
-    pid_file = lay.pids / f"{comp.name}.pid"
     try:
-        return int(pid_file.read_text().strip())
+        return int((lay.pids / f"{comp.name}.pid").read_text().strip())
     except (OSError, ValueError):
         return None
 
 
 def _is_ours(pid: int, comp: Component) -> bool:
-    """True when pid is alive and runs this component's binary (a recycled pid is not ours)."""
+    """True when pid is alive and runs this component (a recycled pid is not ours)."""
     try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].decode(errors="replace")
-    except OSError:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
         return False
-    return Path(cmdline).name == comp.binary
+    if state == "Z":
+        return False
+    argv = [part.decode(errors="replace") for part in raw.split(b"\0") if part]
+    if comp is RELAY:
+        return comp.binary in argv[:4]
+    return bool(argv) and Path(argv[0]).name == comp.binary
+
+
+def _running(lay: Layout, comp: Component) -> int | None:
+    pid = _read_pid(lay, comp)
+    return pid if pid is not None and _is_ours(pid, comp) else None
 
 
 def _port_free(port: int) -> bool:
@@ -196,15 +301,19 @@ def _port_free(port: int) -> bool:
     return True
 
 
-def _component_ports(comp: Component, ports: Ports) -> list[int]:
-    return {
-        "etcd": [ports.etcd_client, ports.etcd_peer],
-        "kube-apiserver": [ports.apiserver],
-        "kwok": [ports.kwok],
-    }.get(comp.name, [])
+def _terminate(pid: int, comp: Component, grace: float = 10.0) -> None:
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + grace
+    while _is_ours(pid, comp) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if _is_ours(pid, comp):
+        os.kill(pid, signal.SIGKILL)
 
 
-# --- certificates and kubeconfig -------------------------------------------------------------------
+# --- certificates, tokens and kubeconfigs ----------------------------------------------------------
 
 
 def _openssl(*args: str) -> None:
@@ -213,101 +322,331 @@ def _openssl(*args: str) -> None:
         raise ClusterError(f"openssl {args[0]} failed: {proc.stderr.strip().splitlines()[-1:]}")
 
 
-def _ensure_pki(lay: Layout) -> None:
-    """A private CA, the API server's loopback certificate, the service-account key and an admin token."""
-    pki = lay.pki
-    if (pki / "apiserver.crt").exists() and lay.token_file.exists():
+CERTS: dict[str, tuple[str, str]] = {
+    # name: (subject, subjectAltName or "")
+    "apiserver": ("/CN=kube-apiserver", ",".join([
+        "IP:127.0.0.1", f"IP:{node.NODE_IP}", f"IP:{node.KUBERNETES_SERVICE_IP}", "DNS:localhost",
+        "DNS:kubernetes", "DNS:kubernetes.default", "DNS:kubernetes.default.svc",
+        f"DNS:kubernetes.default.svc.{node.CLUSTER_DOMAIN}"])),
+    "etcd-server": ("/CN=etcd", "IP:127.0.0.1,DNS:localhost"),
+    "etcd-client": ("/CN=kube-apiserver-etcd-client", ""),
+    "kubelet-client": ("/CN=kube-apiserver-kubelet-client", ""),
+    "kubelet": (f"/CN=system:node:{NODE_NAME}/O=system:nodes", f"IP:{node.NODE_IP},DNS:{NODE_NAME}"),
+}
+
+
+def _issue(pki: Path, name: str, subject: str, san: str) -> None:
+    """A certificate signed by the cluster CA, reissued when its subject or names change."""
+    marker = pki / f"{name}.spec"
+    spec = f"{subject}|{san}"
+    if (pki / f"{name}.crt").exists() and marker.exists() and marker.read_text() == spec:
         return
+    key, csr, ext = pki / f"{name}.key", pki / f"{name}.csr", pki / f"{name}.ext"
+    _openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", subject, "-keyout", str(key), "-out", str(csr))
+    lines = ["extendedKeyUsage=serverAuth,clientAuth", "keyUsage=digitalSignature,keyEncipherment"]
+    if san:
+        lines.append(f"subjectAltName={san}")
+    ext.write_text("\n".join(lines) + "\n")
+    _openssl("x509", "-req", "-in", str(csr), "-CA", str(pki / "ca.crt"), "-CAkey", str(pki / "ca.key"),
+             "-CAcreateserial", "-days", "3650", "-extfile", str(ext), "-out", str(pki / f"{name}.crt"))
+    key.chmod(0o600)
+    csr.unlink()
+    marker.write_text(spec)
+
+
+def _ensure_pki(lay: Layout) -> None:
+    """A private CA, every component's certificate, the service-account key, tokens, the encryption key."""
+    pki = lay.pki
     pki.mkdir(parents=True, exist_ok=True)
     pki.chmod(0o700)
-    _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "3650", "-subj", "/CN=autocloud-local-ca",
-             "-keyout", str(pki / "ca.key"), "-out", str(pki / "ca.crt"))
-    _openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=kube-apiserver",
-             "-keyout", str(pki / "apiserver.key"), "-out", str(pki / "apiserver.csr"))
-    ext = pki / "apiserver.ext"
-    ext.write_text("subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes.default.svc\n")
-    _openssl("x509", "-req", "-in", str(pki / "apiserver.csr"), "-CA", str(pki / "ca.crt"),
-             "-CAkey", str(pki / "ca.key"), "-CAcreateserial", "-days", "3650",
-             "-extfile", str(ext), "-out", str(pki / "apiserver.crt"))
-    _openssl("genrsa", "-out", str(pki / "sa.key"), "2048")
-    _openssl("rsa", "-in", str(pki / "sa.key"), "-pubout", "-out", str(pki / "sa.pub"))
-    token = secrets.token_hex(24)
-    lay.token_file.write_text(f"{token},autocloud-admin,autocloud-admin,system:masters\n")
-    for key in ("ca.key", "apiserver.key", "sa.key", "tokens.csv"):
-        (pki / key).chmod(0o600)
+    if not (pki / "ca.crt").exists():
+        _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "3650",
+                 "-subj", "/CN=autocloud-local-ca", "-keyout", str(pki / "ca.key"), "-out", str(pki / "ca.crt"))
+    for name, (subject, san) in CERTS.items():
+        _issue(pki, name, subject, san)
+    if not (pki / "sa.key").exists():
+        _openssl("genrsa", "-out", str(pki / "sa.key"), "2048")
+        _openssl("rsa", "-in", str(pki / "sa.key"), "-pubout", "-out", str(pki / "sa.pub"))
+    _ensure_tokens(lay)
+    encryption = pki / "encryption.json"
+    if not encryption.exists():
+        key = secrets.token_bytes(32)
+        import base64
+
+        encryption.write_text(json.dumps({
+            "apiVersion": "apiserver.config.k8s.io/v1", "kind": "EncryptionConfiguration",
+            "resources": [{"resources": ["secrets"], "providers": [
+                {"secretbox": {"keys": [{"name": "key1", "secret": base64.b64encode(key).decode()}]}},
+                {"identity": {}}]}],
+        }))
+    for path in pki.iterdir():
+        if path.suffix in (".key", ".csv", ".json"):
+            path.chmod(0o600)
+
+
+def _ensure_tokens(lay: Layout) -> None:
+    """One static token per identity; existing tokens are kept so running clients stay valid."""
+    existing: dict[str, str] = {}
+    if lay.token_file.exists():
+        for line in lay.token_file.read_text().splitlines():
+            parts = line.split(",", 3)
+            if len(parts) >= 2:
+                existing[parts[1]] = parts[0]
+    lines = []
+    for ident in IDENTITIES:
+        token = existing.get(ident.user) or secrets.token_hex(24)
+        groups = f',"{",".join(ident.groups)}"' if ident.groups else ""
+        lines.append(f"{token},{ident.user},{ident.user}{groups}")
+    content = "\n".join(lines) + "\n"
+    if not lay.token_file.exists() or lay.token_file.read_text() != content:
+        lay.token_file.write_text(content)
+    lay.token_file.chmod(0o600)
+
+
+def _token(lay: Layout, user: str) -> str:
+    for line in lay.token_file.read_text().splitlines():
+        parts = line.split(",", 3)
+        if len(parts) >= 2 and parts[1] == user:
+            return parts[0]
+    raise ClusterError(f"{lay.token_file}: no token for {user}; delete the file and start again")
 
 
 def _admin_token(lay: Layout) -> str:
-    return lay.token_file.read_text().split(",", 1)[0]
+    return _token(lay, "autocloud-admin")
 
 
-def _write_kubeconfig(lay: Layout, ports: Ports) -> None:
-    config = {
+def _kubeconfig(lay: Layout, server: str, user: str) -> str:
+    return json.dumps({
         "apiVersion": "v1",
         "kind": "Config",
-        "clusters": [{"name": "autocloud-local", "cluster": {
-            "server": f"https://127.0.0.1:{ports.apiserver}",
-            "certificate-authority": str(lay.pki / "ca.crt"),
-        }}],
-        "users": [{"name": "autocloud-admin", "user": {"token": _admin_token(lay)}}],
-        "contexts": [{"name": "autocloud-local",
-                      "context": {"cluster": "autocloud-local", "user": "autocloud-admin"}}],
+        "clusters": [{"name": "autocloud-local",
+                      "cluster": {"server": server, "certificate-authority": str(lay.pki / "ca.crt")}}],
+        "users": [{"name": user, "user": {"token": _token(lay, user)}}],
+        "contexts": [{"name": "autocloud-local", "context": {"cluster": "autocloud-local", "user": user}}],
         "current-context": "autocloud-local",
-    }
-    lay.kubeconfig.write_text(json.dumps(config, indent=2) + "\n")
-    lay.kubeconfig.chmod(0o600)
+    }, indent=2) + "\n"
+
+
+def _write_private(path: Path, content: str) -> None:
+    """Write only when changed (a rewrite would look like a config change), always 0600."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists() or path.read_text() != content:
+        partial = path.with_suffix(path.suffix + ".partial")
+        partial.write_text(content)
+        partial.chmod(0o600)
+        partial.replace(path)
+    path.chmod(0o600)
+
+
+def _write_configs(lay: Layout, ports: Ports) -> None:
+    _write_private(lay.kubeconfig, _kubeconfig(lay, f"https://127.0.0.1:{ports.apiserver}", "autocloud-admin"))
+    inside = f"https://127.0.0.1:{node.APISERVER_PORT}"
+    for ident in IDENTITIES[1:]:
+        _write_private(lay.component_kubeconfig(ident.key), _kubeconfig(lay, inside, ident.user))
+    paths = lay.node
+    for folder in (paths.containerd_root, paths.kubelet_root, paths.cni_conf):
+        folder.mkdir(parents=True, exist_ok=True)
+    _write_private(lay.configs / "containerd.toml",
+                   node.containerd_config(paths, TOOLCHAIN_BIN, images.PAUSE_IMAGE))
+    _write_private(paths.cni_conf / "10-autocloud.conflist", node.cni_config())
+    _write_private(lay.configs / "kubelet.json",
+                   node.kubelet_config(paths, lay.pki, node.cgroup_root(lay.root)))
+    _write_private(lay.configs / "kube-proxy.json",
+                   node.kube_proxy_config(lay.component_kubeconfig("kube-proxy")))
 
 
 # --- API access ------------------------------------------------------------------------------------
 
+_KINDS: dict[str, tuple[str, str, bool]] = {
+    # kind: (API path prefix, plural, namespaced)
+    "ServiceAccount": ("/api/v1", "serviceaccounts", True),
+    "ConfigMap": ("/api/v1", "configmaps", True),
+    "Service": ("/api/v1", "services", True),
+    "Deployment": ("/apis/apps/v1", "deployments", True),
+    "ClusterRole": ("/apis/rbac.authorization.k8s.io/v1", "clusterroles", False),
+    "ClusterRoleBinding": ("/apis/rbac.authorization.k8s.io/v1", "clusterrolebindings", False),
+}
+
 
 class Api:
-    """Minimal authenticated client for the embedded API server (readiness, node, status)."""
+    """Minimal authenticated client for the embedded API server (readiness, add-ons, status)."""
 
     def __init__(self, lay: Layout, ports: Ports) -> None:
         self.base = f"https://127.0.0.1:{ports.apiserver}"
         self.token = _admin_token(lay)
         self.tls = ssl.create_default_context(cafile=str(lay.pki / "ca.crt"))
 
-    def request(self, method: str, path: str, body: dict[str, Any] | None = None, timeout: float = 5.0) -> Any:
+    def request(self, method: str, path: str, body: Mapping[str, Any] | None = None, timeout: float = 5.0,
+                content_type: str = "application/json") -> Any:
         data = json.dumps(body).encode() if body is not None else None
         req = urllib.request.Request(self.base + path, data=data, method=method)
         req.add_header("Authorization", f"Bearer {self.token}")
         if data is not None:
-            req.add_header("Content-Type", "application/json")
+            req.add_header("Content-Type", content_type)
         with urllib.request.urlopen(req, context=self.tls, timeout=timeout) as resp:
             raw = resp.read()
         return json.loads(raw) if raw.startswith(b"{") else raw.decode()
 
+    def get(self, path: str) -> dict[str, Any] | None:
+        """The object at path, or None when it is absent or the API cannot be reached."""
+        try:
+            found = self.request("GET", path)
+        except (urllib.error.URLError, OSError, ValueError):
+            return None
+        return found if isinstance(found, dict) else None
+
+    def apply(self, obj: Mapping[str, Any]) -> None:
+        """Server-side apply: creates or updates, so a restarted cluster converges."""
+        prefix, plural, namespaced = _KINDS[obj["kind"]]
+        meta = obj["metadata"]
+        scope = f"/namespaces/{meta['namespace']}" if namespaced else ""
+        path = f"{prefix}{scope}/{plural}/{meta['name']}?fieldManager={FIELD_MANAGER}&force=true"
+        try:
+            self.request("PATCH", path, obj, content_type="application/apply-patch+yaml")
+        except urllib.error.HTTPError as exc:
+            raise ClusterError(f"cannot apply {obj['kind']} {meta['name']}: HTTP {exc.code}") from None
+
     def ready(self) -> bool:
         try:
-            return self.request("GET", "/readyz") == "ok"
+            return self.request("GET", "/readyz", timeout=2.0) == "ok"
         except (urllib.error.URLError, OSError, ValueError):
             return False
 
     def node_ready(self, name: str = NODE_NAME) -> bool:
-        try:
-            node = self.request("GET", f"/api/v1/nodes/{name}")
-        except (urllib.error.URLError, OSError, ValueError):
-            return False
-        conditions = node.get("status", {}).get("conditions", [])
+        found = self.get(f"/api/v1/nodes/{name}")
+        conditions = (found or {}).get("status", {}).get("conditions", [])
         return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
 
-    def ensure_node(self, name: str = NODE_NAME) -> None:
-        """Register the fake node that kwok manages (annotation kwok.x-k8s.io/node=fake)."""
-        node = {
+    def deployment_available(self, namespace: str, name: str) -> bool:
+        found = self.get(f"/apis/apps/v1/namespaces/{namespace}/deployments/{name}")
+        return bool(found and found.get("status", {}).get("availableReplicas", 0) >= 1)
+
+    def ensure_simulated_node(self, name: str = SIMULATED_NODE) -> None:
+        """Register the node KWOK simulates (annotation kwok.x-k8s.io/node=fake), tainted so only
+        workloads that ask for it (images not built here yet) land on it."""
+        body = {
             "apiVersion": "v1", "kind": "Node",
             "metadata": {"name": name, "annotations": {"kwok.x-k8s.io/node": "fake"},
                          "labels": {"kubernetes.io/hostname": name, "kubernetes.io/os": "linux",
-                                    "kubernetes.io/arch": "amd64", "type": "kwok"}},
+                                    "kubernetes.io/arch": "amd64", "type": "kwok", SIMULATED_LABEL: "simulated"}},
+            "spec": {"taints": [{"key": SIMULATED_LABEL, "value": "simulated", "effect": "NoSchedule"}]},
             "status": {"allocatable": {"cpu": "64", "memory": "256Gi", "pods": "500"},
                        "capacity": {"cpu": "64", "memory": "256Gi", "pods": "500"}},
         }
         try:
-            self.request("POST", "/api/v1/nodes", node)
+            self.request("POST", "/api/v1/nodes", body)
         except urllib.error.HTTPError as exc:
             if exc.code != 409:
-                raise ClusterError(f"cannot register node {name}: HTTP {exc.code}") from exc
+                raise ClusterError(f"cannot register node {name}: HTTP {exc.code}") from None
+        except (urllib.error.URLError, OSError) as exc:
+            raise ClusterError(f"cannot register node {name}: {exc}") from None
+
+
+# --- add-ons: RBAC for the node's components, CoreDNS --------------------------------------------
+
+COREDNS_PORT = 53
+"""CoreDNS serves port 53 as non-root with no capabilities: its pod lowers the (per-pod, "safe")
+sysctl net.ipv4.ip_unprivileged_port_start. Port 53 on the pod itself matters: NetworkPolicies
+match the pod's port after the Service's translation, and the region policies allow 53."""
+
+COREFILE = f""".:{COREDNS_PORT} {{
+    errors
+    health :8080
+    ready :8181
+    kubernetes {node.CLUSTER_DOMAIN} in-addr.arpa ip6.arpa {{
+        pods insecure
+        fallthrough in-addr.arpa ip6.arpa
+    }}
+    cache 30
+    loop
+    reload
+    loadbalance
+}}
+"""
+
+
+def _cluster_role(name: str, rules: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+            "metadata": {"name": name}, "rules": rules}
+
+
+def _binding(name: str, role: str, subject: dict[str, str]) -> dict[str, Any]:
+    return {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+            "metadata": {"name": name},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role},
+            "subjects": [subject]}
+
+
+def _user(name: str) -> dict[str, str]:
+    return {"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": name}
+
+
+_READ = ["get", "list", "watch"]
+
+
+def _addons() -> list[dict[str, Any]]:
+    """Least-privilege roles for the node's clients, then CoreDNS (kube-system/kube-dns at DNS_SERVICE_IP)."""
+    labels = {"k8s-app": "kube-dns"}
+    return [
+        _binding("autocloud:kubelet-api-admin", "system:kubelet-api-admin", _user("kube-apiserver-kubelet-client")),
+        _cluster_role("autocloud:kube-router", [
+            {"apiGroups": [""], "resources": ["pods", "namespaces", "nodes", "services", "endpoints"], "verbs": _READ},
+            {"apiGroups": ["networking.k8s.io"], "resources": ["networkpolicies"], "verbs": _READ},
+            {"apiGroups": ["discovery.k8s.io"], "resources": ["endpointslices"], "verbs": _READ},
+            {"apiGroups": ["", "events.k8s.io"], "resources": ["events"], "verbs": ["create", "patch", "update"]},
+        ]),
+        _binding("autocloud:kube-router", "autocloud:kube-router", _user("autocloud:kube-router")),
+        _cluster_role("autocloud:kwok", [
+            {"apiGroups": [""], "resources": ["nodes", "nodes/status", "pods", "pods/status"],
+             "verbs": [*_READ, "update", "patch", "delete"]},
+            {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": [*_READ, "create", "update",
+                                                                                      "patch"]},
+            {"apiGroups": ["", "events.k8s.io"], "resources": ["events"], "verbs": ["create", "patch", "update"]},
+        ]),
+        _binding("autocloud:kwok", "autocloud:kwok", _user("autocloud:kwok")),
+        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "coredns", "namespace": "kube-system"}},
+        _cluster_role("autocloud:coredns", [
+            {"apiGroups": [""], "resources": ["endpoints", "services", "pods", "namespaces"],
+             "verbs": ["list", "watch"]},
+            {"apiGroups": ["discovery.k8s.io"], "resources": ["endpointslices"], "verbs": ["list", "watch"]},
+        ]),
+        _binding("autocloud:coredns", "autocloud:coredns",
+                 {"kind": "ServiceAccount", "name": "coredns", "namespace": "kube-system"}),
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "coredns", "namespace": "kube-system"},
+         "data": {"Corefile": COREFILE}},
+        {"apiVersion": "apps/v1", "kind": "Deployment",
+         "metadata": {"name": "coredns", "namespace": "kube-system", "labels": labels},
+         "spec": {"replicas": 1, "selector": {"matchLabels": labels}, "template": {
+             "metadata": {"labels": labels},
+             "spec": {
+                 "serviceAccountName": "coredns",
+                 "priorityClassName": "system-cluster-critical",
+                 "dnsPolicy": "Default",
+                 "nodeSelector": {SIMULATED_LABEL: "real"},
+                 "securityContext": {"runAsNonRoot": True, "runAsUser": images.NONROOT_UID,
+                                     "seccompProfile": {"type": "RuntimeDefault"},
+                                     "sysctls": [{"name": "net.ipv4.ip_unprivileged_port_start",
+                                                  "value": str(COREDNS_PORT)}]},
+                 "containers": [{
+                     "name": "coredns", "image": images.COREDNS_IMAGE, "imagePullPolicy": "Never",
+                     "args": ["-conf", "/etc/coredns/Corefile"],
+                     "ports": [{"name": "dns", "containerPort": COREDNS_PORT, "protocol": "UDP"},
+                               {"name": "dns-tcp", "containerPort": COREDNS_PORT, "protocol": "TCP"}],
+                     "readinessProbe": {"httpGet": {"path": "/ready", "port": 8181}, "periodSeconds": 1},
+                     "livenessProbe": {"httpGet": {"path": "/health", "port": 8080}, "periodSeconds": 10},
+                     "resources": {"requests": {"cpu": "50m", "memory": "32Mi"}, "limits": {"memory": "128Mi"}},
+                     "securityContext": {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
+                                         "capabilities": {"drop": ["ALL"]}},
+                     "volumeMounts": [{"name": "config", "mountPath": "/etc/coredns", "readOnly": True}],
+                 }],
+                 "volumes": [{"name": "config", "configMap": {"name": "coredns"}}],
+             }}}},
+        {"apiVersion": "v1", "kind": "Service",
+         "metadata": {"name": "kube-dns", "namespace": "kube-system", "labels": labels},
+         "spec": {"clusterIP": node.DNS_SERVICE_IP, "selector": labels, "ports": [
+             {"name": "dns", "port": 53, "targetPort": COREDNS_PORT, "protocol": "UDP"},
+             {"name": "dns-tcp", "port": 53, "targetPort": COREDNS_PORT, "protocol": "TCP"}]}},
+    ]
 
 
 # --- lifecycle -------------------------------------------------------------------------------------
@@ -318,6 +657,7 @@ class ComponentStatus:
     name: str
     pid: int | None
     running: bool
+    log: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -327,17 +667,22 @@ class ClusterStatus:
     components: tuple[ComponentStatus, ...]
     api_ready: bool
     node_ready: bool
+    dns_ready: bool = False
 
     @property
     def running(self) -> bool:
         return self.external or (all(c.running for c in self.components) and self.api_ready)
+
+    @property
+    def dead(self) -> tuple[ComponentStatus, ...]:
+        return tuple(c for c in self.components if not c.running and c.pid is not None)
 
 
 def _wait(what: str, check: Callable[[], bool], deadline: float, lay: Layout, log: str | None = None) -> None:
     while time.monotonic() < deadline:
         if check():
             return
-        time.sleep(0.2)
+        time.sleep(0.1)
     hint = f"; see {lay.logs / log}" if log else ""
     raise ClusterError(f"timed out waiting for {what}{hint}")
 
@@ -349,12 +694,92 @@ def _binary(name: str) -> str:
     return str(path)
 
 
-def _etcd_healthy(ports: Ports) -> bool:
+def _node_env() -> dict[str, str]:
+    """containerd finds its shim on PATH; the node's daemons call ip, iptables and ipset."""
+    path = os.pathsep.join([str(TOOLCHAIN_BIN), "/usr/local/sbin", "/usr/sbin", "/sbin", "/usr/local/bin",
+                            "/usr/bin", "/bin"])
+    return {"PATH": path, "HOME": "/root", "LANG": "C.UTF-8"}
+
+
+def _unix_socket_serves(path: Path) -> bool:
+    """A connect, not a file test: a killed containerd leaves its socket file behind."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        try:
+            sock.connect(str(path))
+        except OSError:
+            return False
+    return True
+
+
+def _spawn(lay: Layout, comp: Component, holder: int, ports: Ports) -> int:
+    log = (lay.logs / f"{comp.name}.log").open("ab")
+    pass_fds: tuple[int, ...] = ()
+    listener: socket.socket | None = None
+    if comp is RELAY:
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            listener.bind(("127.0.0.1", ports.apiserver))
+        except OSError:
+            listener.close()
+            raise ClusterError(
+                f"cannot start {comp.name}: port {ports.apiserver} on 127.0.0.1 is in use by another process "
+                "(stop it, or set AUTOCLOUD_CLUSTER_PORT_BASE)") from None
+        listener.listen(128)
+        pass_fds = (listener.fileno(),)
+        argv = [*node.enter(holder, mount=False), sys.executable, *comp.args(lay),
+                "--listen-fd", str(listener.fileno())]
+        env = {**os.environ}
+    else:
+        argv = [*node.enter(holder), _binary(comp.binary), *comp.args(lay)]
+        env = _node_env()
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{ports.etcd_client}/health", timeout=2) as resp:
-            return bool(json.loads(resp.read()).get("health") == "true")
-    except (urllib.error.URLError, OSError, ValueError):
-        return False
+        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                start_new_session=True, env=env, pass_fds=pass_fds)
+    finally:
+        log.close()
+        if listener is not None:
+            listener.close()
+    (lay.pids / f"{comp.name}.pid").write_text(f"{proc.pid}\n")
+    return proc.pid
+
+
+def _ensure_holder(lay: Layout, echo: Callable[[str], None]) -> int:
+    """The node's namespaces: reuse a live holder, else clear what an old node left and make new ones."""
+    pid = _running(lay, HOLDER)
+    if pid is not None:
+        return pid
+    if any(_read_pid(lay, comp) is not None for comp in (*COMPONENTS, HOLDER)):
+        echo("cluster: the node's namespaces are gone; clearing what was left and starting afresh")
+        _stop_components(lay, lambda _line: None)
+    pid = node.start_holder(lay.logs / "node-namespaces.log")
+    (lay.pids / f"{HOLDER.name}.pid").write_text(f"{pid}\n")
+    node.prepare(pid, lay.node)
+    node.ensure_cgroups(node.cgroup_root(lay.root))
+    return pid
+
+
+def _import_images(lay: Layout, holder: int, echo: Callable[[str], None]) -> None:
+    """Import each image tarball into containerd's k8s.io namespace unless that exact tarball was."""
+    try:
+        tarballs = images.build_all(lay.node.images)
+    except images.ImageError as exc:
+        raise ClusterError(str(exc)) from None
+    record = lay.node.root / "imported.json"
+    try:
+        done = json.loads(record.read_text())
+    except (OSError, ValueError):
+        done = {}
+    ctr = [*node.enter(holder), _binary("ctr"), "--address", node.CONTAINERD_SOCKET, "-n", "k8s.io"]
+    present = set(node.run([*ctr, "images", "ls", "-q"], "listing the node's images").split())
+    for reference, tarball in tarballs.items():
+        digest = tarball.with_suffix(".inputs").read_text()
+        if reference in present and done.get(reference) == digest:
+            continue
+        node.run([*ctr, "images", "import", "--no-unpack=false", str(tarball)], f"importing {reference}")
+        done[reference] = digest
+        echo(f"cluster: imported image {reference}")
+    record.write_text(json.dumps(done, indent=2) + "\n")
 
 
 def start(
@@ -363,70 +788,79 @@ def start(
     ports: Ports | None = None,
     honour_kubeconfig: bool = True,
 ) -> ClusterStatus:
-    """Start whatever is not running, then wait until the API answers and the node is Ready."""
+    """Start whatever is not running (a dead component is named and restarted), then wait until the
+    API answers, the node is Ready and cluster DNS serves."""
     if honour_kubeconfig and external_kubeconfig() is not None:
         echo(f"cluster: using the cluster from KUBECONFIG={external_kubeconfig()}; nothing embedded started")
         return status(layout)
     lay = layout or default_layout()
     ports = ports or Ports.from_env()
-    for folder in (lay.root, lay.logs, lay.pids):
+    for folder in (lay.root, lay.logs, lay.pids, lay.configs):
         folder.mkdir(parents=True, exist_ok=True)
+    if _running(lay, RELAY) is None and not _port_free(ports.apiserver):
+        raise ClusterError(f"cannot start {RELAY.name}: port {ports.apiserver} on 127.0.0.1 is in use by another "
+                           "process (stop it, or set AUTOCLOUD_CLUSTER_PORT_BASE)")
     _ensure_pki(lay)
-    _write_kubeconfig(lay, ports)
+    _write_configs(lay, ports)
     deadline = time.monotonic() + START_TIMEOUT_SECONDS
     api = Api(lay, ports)
+    try:
+        holder = _ensure_holder(lay, echo)
+    except node.NodeError as exc:
+        raise ClusterError(str(exc)) from None
 
     for comp in COMPONENTS:
-        pid = _read_pid(lay, comp)
-        if pid is not None and _is_ours(pid, comp):
+        old = _read_pid(lay, comp)
+        if old is not None and _is_ours(old, comp):
             continue
-        if pid is not None:
-            echo(f"cluster: removing stale pid file for {comp.name} (pid {pid} is not running)")
-            (lay.pids / f"{comp.name}.pid").unlink(missing_ok=True)
-        for port in _component_ports(comp, ports):
-            if not _port_free(port):
-                raise ClusterError(
-                    f"cannot start {comp.name}: port {port} on 127.0.0.1 is in use by another process "
-                    "(stop it, or set AUTOCLOUD_CLUSTER_PORT_BASE)"
-                )
-        log = (lay.logs / f"{comp.name}.log").open("ab")
-        proc = subprocess.Popen(
-            [_binary(comp.binary), *comp.args(lay, ports)],
-            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
-        )
-        (lay.pids / f"{comp.name}.pid").write_text(f"{proc.pid}\n")
-        echo(f"cluster: started {comp.name} (pid {proc.pid})")
-        if comp.name == "etcd":
-            _wait("etcd to report healthy", lambda: _etcd_healthy(ports), deadline, lay, "etcd.log")
-        elif comp.name == "kube-apiserver":
+        if old is not None:
+            echo(f"cluster: {comp.name} (pid {old}) had stopped; restarting it (log: {lay.logs / comp.name}.log)")
+        pid = _spawn(lay, comp, holder, ports)
+        echo(f"cluster: started {comp.name} (pid {pid})")
+        if comp is RELAY:
             _wait("the API server to become ready", api.ready, deadline, lay, "kube-apiserver.log")
-
+        elif comp.name == "containerd":
+            containerd = node.in_node(holder, node.CONTAINERD_SOCKET)
+            _wait("containerd to serve", partial(_unix_socket_serves, containerd), deadline, lay, "containerd.log")
+    try:
+        # Before any pod is applied; kubelet needs the pause image for its first sandbox.
+        _import_images(lay, holder, echo)
+    except node.NodeError as exc:
+        raise ClusterError(str(exc)) from None
     _wait("the API server to become ready", api.ready, deadline, lay, "kube-apiserver.log")
-    api.ensure_node()
-    _wait(f"node {NODE_NAME} to become Ready", api.node_ready, deadline, lay, "kwok.log")
+    for obj in _addons():
+        api.apply(obj)
+    api.ensure_simulated_node()
+    _wait(f"node {NODE_NAME} to become Ready", api.node_ready, deadline, lay, "kubelet.log")
+    _wait(f"node {SIMULATED_NODE} to become Ready", lambda: api.node_ready(SIMULATED_NODE), deadline, lay, "kwok.log")
+    _wait("CoreDNS to serve", lambda: api.deployment_available("kube-system", "coredns"), deadline, lay,
+          "kubelet.log")
     return status(lay, ports, honour_kubeconfig)
 
 
-def stop(layout: Layout | None = None, echo: Callable[[str], None] = print) -> list[str]:
-    """Stop only processes this checkout started (by pid file), in reverse start order; data is kept."""
-    lay = layout or default_layout()
+def _stop_components(lay: Layout, echo: Callable[[str], None]) -> list[str]:
     stopped = []
     for comp in reversed(COMPONENTS):
-        pid_file = lay.pids / f"{comp.name}.pid"
         pid = _read_pid(lay, comp)
         if pid is None:
             continue
         if _is_ours(pid, comp):
-            os.kill(pid, signal.SIGTERM)
-            deadline = time.monotonic() + 15
-            while _is_ours(pid, comp) and time.monotonic() < deadline:
-                time.sleep(0.1)
-            if _is_ours(pid, comp):
-                os.kill(pid, signal.SIGKILL)
+            _terminate(pid, comp)
             stopped.append(comp.name)
             echo(f"cluster: stopped {comp.name} (pid {pid})")
-        pid_file.unlink(missing_ok=True)
+        (lay.pids / f"{comp.name}.pid").unlink(missing_ok=True)
+    holder = _running(lay, HOLDER)
+    node.sweep(holder, node.cgroup_root(lay.root))
+    (lay.pids / f"{HOLDER.name}.pid").unlink(missing_ok=True)
+    if holder is not None:
+        stopped.append(HOLDER.name)
     return stopped
+
+
+def stop(layout: Layout | None = None, echo: Callable[[str], None] = print) -> list[str]:
+    """Stop everything this checkout started (by pid file), containers included, in reverse start order;
+    no process, mount, cgroup, link or namespace is left behind. Data is kept."""
+    return _stop_components(layout or default_layout(), echo)
 
 
 def status(
@@ -435,18 +869,21 @@ def status(
     external = external_kubeconfig() if honour_kubeconfig else None
     lay = layout or default_layout()
     comps = []
-    for comp in COMPONENTS:
+    for comp in (HOLDER, *COMPONENTS):
         pid = _read_pid(lay, comp)
-        comps.append(ComponentStatus(comp.name, pid, pid is not None and _is_ours(pid, comp)))
-    api_ready = node_ready = False
+        comps.append(ComponentStatus(comp.name, pid, pid is not None and _is_ours(pid, comp),
+                                     lay.logs / f"{comp.name}.log"))
+    api_ready = node_ready = dns_ready = False
     if external is None and lay.token_file.exists():
         api = Api(lay, ports or Ports.from_env())
         api_ready = api.ready()
         node_ready = api_ready and api.node_ready()
+        dns_ready = api_ready and api.deployment_available("kube-system", "coredns")
     return ClusterStatus(
         kubeconfig=external or lay.kubeconfig,
         external=external is not None,
         components=tuple(comps),
         api_ready=api_ready,
         node_ready=node_ready,
+        dns_ready=dns_ready,
     )

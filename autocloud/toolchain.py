@@ -1,4 +1,4 @@
-"""Build the Go tools autocloud runs (Pulumi CLI, language host, Kubernetes provider, control plane).
+"""Build the Go tools autocloud runs (Pulumi CLI, language host, Kubernetes provider, control plane, node).
 
 Nothing prebuilt can be downloaded on the machines this runs on, but the Go module proxy answers, so
 every tool is built from its module. Versions live in `toolchain/versions.json`; each tool's build
@@ -38,7 +38,8 @@ class ToolchainError(Exception):
 
 @dataclass(frozen=True)
 class Tool:
-    """One buildable tool: the binaries it installs into `.toolchain/bin` and how to build them."""
+    """One buildable tool: the binaries it installs (paths under `.toolchain/bin`, e.g. `cni/bridge`)
+    and how to build them."""
 
     name: str
     binaries: tuple[str, ...]
@@ -130,11 +131,15 @@ class Builder:
             raise ToolchainError(f"toolchain: {module}@{version} cannot be downloaded: {info['Error']}")
         return Path(info["Dir"])
 
-    def go_build(self, wrapper: str, packages: list[str], output: Path, ldflags: str = "") -> None:
+    def go_build(self, wrapper: str, packages: list[str], output: Path, ldflags: str = "",
+                 tags: Iterable[str] = (), extra_env: dict[str, str] | None = None) -> None:
+        """Build packages in a wrapper module; `output` is a file, or a folder for several commands."""
         args = ["go", "build", "-trimpath", "-o", str(output)]
+        if tags:
+            args += ["-tags", ",".join(tags)]
         if ldflags:
             args += ["-ldflags", ldflags]
-        self.run([*args, *packages], cwd=WRAPPERS / wrapper)
+        self.run([*args, *packages], cwd=WRAPPERS / wrapper, extra_env=extra_env)
 
 
 def _build_pulumi(b: Builder, v: dict[str, str]) -> None:
@@ -179,6 +184,10 @@ def _build_etcd(b: Builder, v: dict[str, str]) -> None:
     b.go_build("etcd", [v["module"]], b.bin_dir / "etcd", ldflags="-s -w")
 
 
+# The control plane, the node agents, and kubectl (the integration tests drive the cluster with it).
+KUBE_COMMANDS = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy", "kubectl")
+
+
 def _build_kube(b: Builder, v: dict[str, str]) -> None:
     major, minor = v["version"].lstrip("v").split(".")[:2]
     pkg = "k8s.io/component-base/version"
@@ -190,9 +199,74 @@ def _build_kube(b: Builder, v: dict[str, str]) -> None:
         f"-X {pkg}.gitTreeState=clean",
         f"-X {pkg}.buildDate=1970-01-01T00:00:00Z",
     ])
-    commands = [f"k8s.io/kubernetes/cmd/{c}" for c in ("kube-apiserver", "kube-controller-manager", "kube-scheduler")]
-    # One go build for all three so shared packages compile once.
+    commands = [f"k8s.io/kubernetes/cmd/{c}" for c in KUBE_COMMANDS]
+    # One go build for all of them so the packages they share (client-go, apiserver libraries) compile once.
     b.go_build("kube", commands, b.bin_dir, ldflags=ldflags)
+
+
+# The node's container runtime: containerd with its runc shim, runc, and the CNI plugins.
+
+# Upstream's static release build (`make STATIC=1`: urfave_cli_no_docs osusergo netgo static_build) without
+# the snapshotters a node here never uses: btrfs needs cgo and kernel headers, devmapper and zfs need their
+# host tools; overlayfs and native stay.
+CONTAINERD_TAGS = ("urfave_cli_no_docs", "no_btrfs", "no_devmapper", "no_zfs", "osusergo", "netgo", "static_build")
+
+
+def _build_containerd(b: Builder, v: dict[str, str]) -> None:
+    pkg = v["module"]
+    ldflags = f"-s -w -X {pkg}/version.Version={v['version']}"
+    b.go_build("containerd", [f"{pkg}/cmd/containerd", f"{pkg}/cmd/ctr"], b.bin_dir, ldflags, CONTAINERD_TAGS)
+    # The shim speaks only ttrpc; upstream builds it with `no_grpc` on top, which keeps it small (one runs per pod).
+    b.go_build("containerd", [f"{pkg}/cmd/containerd-shim-runc-v2"], b.bin_dir / "containerd-shim-runc-v2",
+               ldflags, (*CONTAINERD_TAGS, "no_grpc"))
+
+
+SECCOMP_HEADER = Path("/usr/include/seccomp.h")
+
+
+def _build_runc(b: Builder, v: dict[str, str]) -> None:
+    # runc applies seccomp profiles (kubelet's RuntimeDefault) through libseccomp, so it is the one cgo
+    # build: Debian's libseccomp-dev, gcc and pkg-config come from `make system-deps`.
+    missing = [name for name, found in (("gcc", shutil.which("gcc")), ("pkg-config", shutil.which("pkg-config")),
+                                        ("libseccomp-dev", SECCOMP_HEADER.is_file())) if not found]
+    if missing:
+        raise ToolchainError(f"toolchain: runc builds with cgo against libseccomp; missing {', '.join(missing)}: "
+                             "run `make system-deps`")
+    # Same flags as upstream's `make runc` (a PIE linked against the host's libseccomp.so).
+    b.run(["go", "build", "-trimpath", "-buildmode=pie", "-tags", "seccomp,urfave_cli_no_docs",
+           "-ldflags", "-s -w", "-o", str(b.bin_dir / "runc"), v["module"]],
+          cwd=WRAPPERS / "runc", extra_env={"CGO_ENABLED": "1"})
+
+
+CNI_DIR = "cni"
+CNI_PLUGINS = ("main/bridge", "main/ptp", "main/loopback", "ipam/host-local", "meta/portmap")
+
+
+def _build_cni_plugins(b: Builder, v: dict[str, str]) -> None:
+    # A folder of their own: it is containerd's CNI bin_dir, where plugins are looked up by their type name.
+    out = b.bin_dir / CNI_DIR
+    out.mkdir(parents=True, exist_ok=True)
+    version_var = f"{v['module']}/pkg/utils/buildversion.BuildVersion"
+    b.go_build("cni-plugins", [f"{v['module']}/plugins/{p}" for p in CNI_PLUGINS], out,
+               ldflags=f"-s -w -X {version_var}={v['version']}")
+
+
+def _build_pause(b: Builder, v: dict[str, str]) -> None:
+    # Our own few lines (toolchain/go/pause): a sandbox's PID 1 that reaps zombies and exits 0 on SIGTERM.
+    b.go_build("pause", ["."], b.bin_dir / "pause", ldflags=f"-s -w -X main.version={v['version']}")
+
+
+def _build_coredns(b: Builder, v: dict[str, str]) -> None:
+    # Our main (toolchain/go/coredns) compiles in only the cluster-DNS plugins; upstream's build links every
+    # cloud DNS SDK too.
+    b.go_build("coredns", ["."], b.bin_dir / "coredns", ldflags="-s -w")
+
+
+def _build_kube_router(b: Builder, v: dict[str, str]) -> None:
+    # Run only as the NetworkPolicy firewall (iptables + ipset); routing and service proxy stay off.
+    pkg = f"{v['module']}/pkg/version"
+    ldflags = f"-s -w -X {pkg}.Version={v['version']} -X {pkg}.BuildDate=1970-01-01T00:00:00Z"
+    b.go_build("kube-router", [f"{v['module']}/cmd/kube-router"], b.bin_dir / "kube-router", ldflags=ldflags)
 
 
 KWOK_STAGES = (
@@ -220,13 +294,22 @@ def _build_actionlint(b: Builder, v: dict[str, str]) -> None:
           cwd=WRAPPERS, extra_env={"GOBIN": str(b.bin_dir)})
 
 
+# Built one after another in this order: the engine every integration test drives, the control plane
+# (with KWOK's simulated node), the real node's runtime, its add-ons, then the workflow linter. Each go
+# build already compiles packages on both cores, so two builds side by side would mostly just compete.
 TOOLS: tuple[Tool, ...] = (
     Tool("pulumi", ("pulumi",), _build_pulumi),
     Tool("language-python", ("pulumi-language-python", "pulumi-language-python-exec"), _build_language_python),
     Tool("kubernetes-provider", ("pulumi-resource-kubernetes",), _build_kubernetes_provider),
     Tool("etcd", ("etcd",), _build_etcd),
-    Tool("kube", ("kube-apiserver", "kube-controller-manager", "kube-scheduler"), _build_kube),
+    Tool("kube", KUBE_COMMANDS, _build_kube),
     Tool("kwok", ("kwok", "kwokctl", "kwok-stages.yaml"), _build_kwok),
+    Tool("pause", ("pause",), _build_pause),
+    Tool("runc", ("runc",), _build_runc),
+    Tool("cni-plugins", tuple(f"{CNI_DIR}/{Path(p).name}" for p in CNI_PLUGINS), _build_cni_plugins),
+    Tool("containerd", ("containerd", "containerd-shim-runc-v2", "ctr"), _build_containerd),
+    Tool("coredns", ("coredns",), _build_coredns),
+    Tool("kube-router", ("kube-router",), _build_kube_router),
     Tool("actionlint", ("actionlint",), _build_actionlint),
 )
 

@@ -23,6 +23,12 @@ CONFIG_HASH_ANNOTATION = "autocloud.io/config-sha256"
 """Pod-template annotation carrying a hash of the workload's configuration: a change rolls the pods."""
 
 
+LOCAL_IMAGE_PREFIX = "autocloud.local/"
+"""Images built here by `autocloud images`; the embedded node has them without a registry."""
+SIMULATED_NODE_KEY = "autocloud.io/node"
+"""Label and taint key of the embedded cluster's simulated (KWOK) node."""
+
+
 @dataclass(frozen=True)
 class LocalPlacement:
     """Where a local component goes: its region's namespace, made by LocalComputeCluster."""
@@ -38,6 +44,19 @@ class LocalPlacement:
     depends_on: Sequence[pulumi.Resource] = ()
     """Optional, default none. The namespace with its quota, limits and NetworkPolicies: nothing runs
     before the deny-by-default policies exist."""
+    simulate_unbuilt_images: bool = False
+    """Optional, default False. On the embedded cluster, workloads whose image is not built here
+    (no registry is reachable) go to its simulated node instead of failing to pull on the real one."""
+
+    def node_placement(self, image: str) -> dict[str, Any]:
+        """Pod spec fields that send a workload with an unbuilt image to the simulated node."""
+        if not self.simulate_unbuilt_images or image.startswith(LOCAL_IMAGE_PREFIX):
+            return {}
+        return {
+            "nodeSelector": {SIMULATED_NODE_KEY: "simulated"},
+            "tolerations": [{"key": SIMULATED_NODE_KEY, "operator": "Equal", "value": "simulated",
+                             "effect": "NoSchedule"}],
+        }
 
     def host(self, service: str) -> str:
         """The in-namespace DNS name of one of this region's services."""
@@ -159,7 +178,7 @@ def config_hash(*parts: Any) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def pod_spec(workload: Workload) -> dict[str, Any]:
+def pod_spec(workload: Workload, placement: LocalPlacement | None = None) -> dict[str, Any]:
     """Secure defaults: no API token, no privilege escalation, no capabilities, RuntimeDefault seccomp."""
     pod_security: dict[str, Any] = {"seccompProfile": {"type": "RuntimeDefault"}}
     container_security: dict[str, Any] = {
@@ -204,6 +223,7 @@ def pod_spec(workload: Workload) -> dict[str, Any]:
         "enableServiceLinks": False,
         "securityContext": pod_security,
         "containers": [container],
+        **(placement.node_placement(workload.image) if placement else {}),
     }
     if workload.mounts:
         spec["volumes"] = [{"name": m.name, **m.source} for m in workload.mounts]
@@ -239,7 +259,7 @@ def deploy_workload(
             "replicas": workload.replicas,
             "selector": {"matchLabels": selector},
             "strategy": {"type": "Recreate" if workload.recreate else "RollingUpdate"},
-            "template": {"metadata": template_metadata, "spec": pod_spec(workload)},
+            "template": {"metadata": template_metadata, "spec": pod_spec(workload, placement)},
         },
         opts=pulumi.ResourceOptions(parent=parent, depends_on=[*after, account]),
     )

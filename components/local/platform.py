@@ -17,6 +17,7 @@ from components.local import maps, state, streaming, telemetry
 from components.local.compute import LocalComputeCluster, LocalComputeClusterArgs, NamespaceQuota
 from components.local.kube import NO_RESOURCES, ContainerResources, LocalPlacement
 from components.local.maps import LocalMapsService, LocalMapsServiceArgs
+from components.local.provider import targets_embedded_cluster
 from components.local.state import LocalVehicleStateStore, LocalVehicleStateStoreArgs
 from components.local.streaming import LocalEventStreaming, LocalEventStreamingArgs
 from components.local.telemetry import KafkaRoute, LocalTelemetryIngest, LocalTelemetryIngestArgs
@@ -103,6 +104,7 @@ class LocalRegionalPlatform(pulumi.ComponentResource):
             location=profile.primary,
             labels=labels,
             depends_on=(self.compute,),
+            simulate_unbuilt_images=targets_embedded_cluster(),
         )
 
         self.streaming = []

@@ -9,6 +9,7 @@ rerun converges instead of failing.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pulumi
@@ -42,6 +43,23 @@ def _mocked() -> bool:
     """True under ``pulumi.runtime.set_mocks`` (unit tests, ``autocloud check``): nothing is contacted,
     so no kubeconfig is read and none leaks into the recorded inputs."""
     return isinstance(settings.get_monitor(), MockMonitor)
+
+
+EMBEDDED_CLUSTER_NAME = "autocloud-local"
+"""The cluster name in every kubeconfig the embedded cluster writes."""
+
+
+def targets_embedded_cluster() -> bool:
+    """True when this run deploys to an embedded cluster (any checkout's, the tests' too): it has a
+    simulated node for images not built here. False under mocks and for any other cluster."""
+    if _mocked():
+        return False
+    try:
+        config = json.loads(kubeconfig_file().read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    clusters = config.get("clusters", []) if isinstance(config, dict) else []
+    return any(isinstance(c, dict) and c.get("name") == EMBEDDED_CLUSTER_NAME for c in clusters)
 
 
 def kubernetes_provider(name: str, kubeconfig: str | None = None) -> k8s.Provider:

@@ -23,9 +23,7 @@ from autocloud.paths import REPO_ROOT
 from tests.bench.common import record, timed
 
 PORT_BASE = 39500
-PORTS = cluster.Ports(
-    etcd_client=PORT_BASE + 379, etcd_peer=PORT_BASE + 380, apiserver=PORT_BASE + 443, kwok=PORT_BASE + 247
-)
+PORTS = cluster.Ports.at(PORT_BASE)
 STACKS = ("local-eu", "local-us", "local-cn")
 
 

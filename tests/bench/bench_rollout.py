@@ -19,7 +19,7 @@ from autocloud import cluster, deploy
 from autocloud.rollout import Rollout, run_rollout
 from tests.bench.common import record, timed
 
-PORTS = cluster.Ports(etcd_client=39379, etcd_peer=39380, apiserver=39443, kwok=39247)
+PORTS = cluster.Ports.at(39000)
 STACKS = ("local-eu", "local-us", "local-cn")
 
 

@@ -35,8 +35,10 @@ class EmbeddedCluster:
 
 
 def _require_toolchain() -> None:
-    missing = [b for b in ("pulumi", "pulumi-language-python", "pulumi-resource-kubernetes", "kube-apiserver",
-                           "etcd", "kwok") if not (TOOLCHAIN_BIN / b).is_file()]
+    needed = ("pulumi", "pulumi-language-python", "pulumi-resource-kubernetes", "kube-apiserver", "etcd",
+              "kwok", "kubelet", "kube-proxy", "containerd", "runc", "ctr", "kube-router", "coredns", "pause",
+              "kubectl")
+    missing = [b for b in needed if not (TOOLCHAIN_BIN / b).is_file()]
     if missing:
         pytest.fail(f"toolchain not built (missing {', '.join(missing)}): run `make toolchain`", pytrace=False)
 
@@ -44,10 +46,7 @@ def _require_toolchain() -> None:
 @pytest.fixture(scope="session")
 def test_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedCluster]:
     _require_toolchain()
-    base = cluster.Ports(
-        etcd_client=TEST_PORT_BASE + 379, etcd_peer=TEST_PORT_BASE + 380,
-        apiserver=TEST_PORT_BASE + 443, kwok=TEST_PORT_BASE + 247,
-    )
+    base = cluster.Ports.at(TEST_PORT_BASE)
     layout = cluster.Layout(tmp_path_factory.mktemp("cluster"))
     cluster.start(layout, echo=lambda _line: None, ports=base, honour_kubeconfig=False)
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -82,3 +83,31 @@ def test_unreadable_versions_file_names_it(tmp_path: Path) -> None:
     bad.write_text("{not json")
     with pytest.raises(toolchain.ToolchainError, match=str(bad)):
         toolchain.load_versions(bad)
+
+
+def test_cni_plugins_are_checked_in_their_subfolder(tmp_path: Path) -> None:
+    cni = next(t for t in toolchain.TOOLS if t.name == "cni-plugins")
+    assert cni.binaries and all(b.startswith(f"{toolchain.CNI_DIR}/") for b in cni.binaries)
+    bin_dir, stamps = tmp_path / "bin", tmp_path / "stamps"
+    (bin_dir / toolchain.CNI_DIR).mkdir(parents=True)
+    for binary in cni.binaries:
+        (bin_dir / Path(binary).name).write_text("")  # at the top level: not where containerd looks
+    toolchain.write_stamp(cni, "s", stamps)
+    assert not toolchain.is_current(cni, "s", bin_dir, stamps)
+    for binary in cni.binaries:
+        (bin_dir / binary).write_text("")
+    assert toolchain.is_current(cni, "s", bin_dir, stamps)
+
+
+def test_wrapper_modules_require_the_pinned_version() -> None:
+    # versions.json feeds the stamp and the README; the wrapper's go.mod decides what is built: they must agree.
+    checked = set()
+    for name, entry in toolchain.load_versions().items():
+        go_mod = toolchain.WRAPPERS / name / "go.mod"
+        if not go_mod.is_file():
+            continue
+        required = re.search(rf"^\s*(?:require\s+)?{re.escape(entry['module'])} (\S+)", go_mod.read_text(), re.M)
+        if required:
+            assert required.group(1) == entry["version"], f"{go_mod}: {entry['module']} {required.group(1)}"
+            checked.add(name)
+    assert {"containerd", "runc", "cni-plugins", "coredns", "kube-router", "kube", "etcd"} <= checked

@@ -1,0 +1,161 @@
+"""Container images built here, without a registry: one static binary (plus its files) per image.
+
+No registry is reachable from these machines, so every image the embedded node runs is written
+as a docker-archive tarball (the format `ctr images import` reads) from files already on disk:
+the node's `pause` sandbox and CoreDNS from the Go toolchain, and a small BusyBox image from
+Debian's `busybox-static` that proves the node runs real processes. Tarballs are reproducible
+(fixed mtimes, owners and order), so the same inputs give the same image ID and a rebuild is skipped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import tarfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from autocloud.paths import TOOLCHAIN_BIN
+
+REGISTRY = "autocloud.local"
+"""Prefix of every image built here; nothing under it is ever pulled."""
+
+NONROOT_UID = 65532
+
+
+class ImageError(Exception):
+    """An image cannot be built (a missing binary); the message is one line for the user."""
+
+
+@dataclass(frozen=True)
+class ImageSpec:
+    """One image: files copied from the host into an otherwise empty root filesystem."""
+
+    name: str
+    """Required. Repository under REGISTRY, e.g. ``pause``."""
+    tag: str
+    """Required. A release tag, never ``latest`` (kubelet would try to pull it)."""
+    files: Mapping[str, Path]
+    """Required. Path in the image -> file on this machine."""
+    entrypoint: Sequence[str]
+    """Required. The image's ENTRYPOINT."""
+    links: Mapping[str, str] = field(default_factory=dict)
+    """Optional. Symlinks in the image (path -> target), e.g. BusyBox applets."""
+    user: str = f"{NONROOT_UID}:{NONROOT_UID}"
+    """Optional, default a non-root user: images run as non-root unless a pod says otherwise."""
+
+    @property
+    def reference(self) -> str:
+        return f"{REGISTRY}/{self.name}:{self.tag}"
+
+
+def _add_dir(tar: tarfile.TarFile, path: str) -> None:
+    info = tarfile.TarInfo(path)
+    info.type = tarfile.DIRTYPE
+    info.mode = 0o1777 if path == "tmp" else 0o755
+    tar.addfile(info)
+
+
+def _layer(spec: ImageSpec) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        dirs = {"tmp"}
+        for path in [*spec.files, *spec.links]:
+            parts = path.strip("/").split("/")[:-1]
+            dirs.update("/".join(parts[: i + 1]) for i in range(len(parts)))
+        for directory in sorted(dirs):
+            _add_dir(tar, directory)
+        for path, source in sorted(spec.files.items()):
+            if not source.is_file():
+                raise ImageError(f"image {spec.reference}: {source} is missing (make toolchain / make system-deps)")
+            data = source.read_bytes()
+            info = tarfile.TarInfo(path.strip("/"))
+            info.size = len(data)
+            info.mode = 0o755
+            tar.addfile(info, io.BytesIO(data))
+        for path, target in sorted(spec.links.items()):
+            info = tarfile.TarInfo(path.strip("/"))
+            info.type = tarfile.SYMTYPE
+            info.linkname = target
+            tar.addfile(info)
+    return buffer.getvalue()
+
+
+def write_archive(spec: ImageSpec, out: Path) -> str:
+    """Write a docker-archive tarball for ``spec``; returns the image's config digest (its ID)."""
+    layer = _layer(spec)
+    diff_id = "sha256:" + hashlib.sha256(layer).hexdigest()
+    config = {
+        "architecture": "amd64",
+        "os": "linux",
+        "config": {"Entrypoint": list(spec.entrypoint), "User": spec.user, "WorkingDir": "/",
+                   "Env": ["PATH=/bin:/usr/bin"]},
+        "rootfs": {"type": "layers", "diff_ids": [diff_id]},
+        "history": [{"created_by": "autocloud.images"}],
+    }
+    config_bytes = json.dumps(config, sort_keys=True).encode()
+    config_digest = hashlib.sha256(config_bytes).hexdigest()
+    manifest = [{"Config": f"{config_digest}.json", "RepoTags": [spec.reference],
+                 "Layers": [f"{diff_id[7:]}/layer.tar"]}]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    partial = out.with_suffix(".partial")
+    with tarfile.open(partial, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for name, data in ((f"{config_digest}.json", config_bytes), (f"{diff_id[7:]}/layer.tar", layer),
+                           ("manifest.json", json.dumps(manifest).encode())):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            info.mode = 0o644
+            tar.addfile(info, io.BytesIO(data))
+    partial.replace(out)
+    return "sha256:" + config_digest
+
+
+BUSYBOX = Path("/bin/busybox")
+BUSYBOX_APPLETS = ("sh", "wget", "nc", "nslookup", "httpd", "sleep", "cat", "echo", "ls", "hostname", "id")
+
+
+def node_images(bin_dir: Path = TOOLCHAIN_BIN) -> tuple[ImageSpec, ...]:
+    """The images every embedded node imports: its sandbox, its DNS and a small test image."""
+    return (
+        ImageSpec("pause", "3.10", {"/pause": bin_dir / "pause"}, ["/pause"]),
+        ImageSpec("coredns", "1.15.0", {"/coredns": bin_dir / "coredns"}, ["/coredns"]),
+        ImageSpec("busybox", "1.35", {"/bin/busybox": BUSYBOX}, ["/bin/sh"],
+                  links={f"/bin/{applet}": "busybox" for applet in BUSYBOX_APPLETS}),
+    )
+
+
+PAUSE_IMAGE = f"{REGISTRY}/pause:3.10"
+COREDNS_IMAGE = f"{REGISTRY}/coredns:1.15.0"
+BUSYBOX_IMAGE = f"{REGISTRY}/busybox:1.35"
+
+
+def is_local(reference: str) -> bool:
+    """True for images built here (the embedded node has them); others need a registry."""
+    return reference.startswith(REGISTRY + "/")
+
+
+def build_all(out_dir: Path, specs: Sequence[ImageSpec] | None = None) -> dict[str, Path]:
+    """Write each image's tarball unless an identical one exists; returns reference -> tarball."""
+    built: dict[str, Path] = {}
+    for spec in specs or node_images():
+        out = out_dir / f"{spec.name}-{spec.tag}.tar"
+        stamp = out.with_suffix(".inputs")
+        inputs = _inputs_digest(spec)
+        if not (out.is_file() and stamp.is_file() and stamp.read_text() == inputs):
+            write_archive(spec, out)
+            stamp.write_text(inputs)
+        built[spec.reference] = out
+    return built
+
+
+def _inputs_digest(spec: ImageSpec) -> str:
+    digest = hashlib.sha256(json.dumps([spec.reference, list(spec.entrypoint), dict(spec.links), spec.user],
+                                       sort_keys=True).encode())
+    for path, source in sorted(spec.files.items()):
+        if not source.is_file():
+            raise ImageError(f"image {spec.reference}: {source} is missing (make toolchain / make system-deps)")
+        stat = source.stat()
+        digest.update(f"{path}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+    return digest.hexdigest()

@@ -1,0 +1,62 @@
+"""Images written without a registry: docker-archive layout, reproducible, rebuilt only on change."""
+
+from __future__ import annotations
+
+import json
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from autocloud import images
+
+
+def _spec(tmp_path: Path) -> images.ImageSpec:
+    binary = tmp_path / "tool"
+    binary.write_bytes(b"\x7fELF fake binary")
+    return images.ImageSpec("tool", "1.0", {"/usr/bin/tool": binary}, ["/usr/bin/tool"], links={"/bin/t": "tool"})
+
+
+def test_archive_has_manifest_config_and_layer(tmp_path: Path) -> None:
+    spec = _spec(tmp_path)
+    image_id = images.write_archive(spec, tmp_path / "out.tar")
+    with tarfile.open(tmp_path / "out.tar") as tar:
+        manifest = json.loads(tar.extractfile("manifest.json").read())  # type: ignore[union-attr]
+        assert manifest[0]["RepoTags"] == ["autocloud.local/tool:1.0"]
+        config = json.loads(tar.extractfile(manifest[0]["Config"]).read())  # type: ignore[union-attr]
+        layer = tar.extractfile(manifest[0]["Layers"][0])
+        assert layer is not None
+        with tarfile.open(fileobj=layer) as rootfs:
+            members = {m.name: m for m in rootfs.getmembers()}
+    assert image_id == "sha256:" + manifest[0]["Config"].removesuffix(".json")
+    assert config["config"]["Entrypoint"] == ["/usr/bin/tool"]
+    assert config["config"]["User"] == f"{images.NONROOT_UID}:{images.NONROOT_UID}"
+    assert members["usr/bin/tool"].mode == 0o755
+    assert members["bin/t"].issym() and members["bin/t"].linkname == "tool"
+    assert members["tmp"].mode == 0o1777
+
+
+def test_same_inputs_give_the_same_image(tmp_path: Path) -> None:
+    spec = _spec(tmp_path)
+    first = images.write_archive(spec, tmp_path / "a.tar")
+    second = images.write_archive(spec, tmp_path / "b.tar")
+    assert first == second
+    assert (tmp_path / "a.tar").read_bytes() == (tmp_path / "b.tar").read_bytes()
+
+
+def test_build_all_skips_unchanged_and_names_a_missing_binary(tmp_path: Path) -> None:
+    spec = _spec(tmp_path)
+    out = tmp_path / "images"
+    built = images.build_all(out, [spec])
+    tarball = built[spec.reference]
+    mtime = tarball.stat().st_mtime_ns
+    images.build_all(out, [spec])
+    assert tarball.stat().st_mtime_ns == mtime
+    missing = images.ImageSpec("gone", "1", {"/gone": tmp_path / "nope"}, ["/gone"])
+    with pytest.raises(images.ImageError, match=r"autocloud.local/gone:1: .*nope is missing"):
+        images.build_all(out, [missing])
+
+
+def test_local_images_are_told_apart() -> None:
+    assert images.is_local(images.PAUSE_IMAGE)
+    assert not images.is_local("apache/kafka:3.9.0")

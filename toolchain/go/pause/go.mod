@@ -1,0 +1,3 @@
+module autocloud.local/toolchain/pause
+
+go 1.26.0
