@@ -72,7 +72,12 @@ class EventStreaming(pulumi.ComponentResource):
             identity={"type": azure_native.eventhub.ManagedServiceIdentityType.SYSTEM_ASSIGNED},
             disable_local_auth=True,
             minimum_tls_version="1.2",
-            public_network_access="Disabled",
+            # "Selected networks" with no network allowed (default Deny, no IP or VNet rule): only private
+            # endpoints and trusted Microsoft services get in. IoT Hub routing reaches the namespace
+            # through that exception, which the docs set up on selected networks, not on Disabled
+            # (https://learn.microsoft.com/azure/iot-hub/virtual-network-support, "Egress connectivity to
+            # event hubs endpoints for routing"; learn.microsoft.com/azure/event-hubs/network-security).
+            public_network_access="Enabled",
             tags=dict(placement.tags),
             opts=child,
         )
@@ -81,8 +86,9 @@ class EventStreaming(pulumi.ComponentResource):
             resource_group_name=rg,
             namespace_name=namespace.name,
             default_action="Deny",
-            public_network_access="Disabled",
-            # IoT Hub routing reaches the namespace as a trusted Microsoft service.
+            public_network_access="Enabled",
+            ip_rules=[],
+            virtual_network_rules=[],
             trusted_service_access_enabled=True,
             opts=child,
         )
@@ -100,8 +106,18 @@ class EventStreaming(pulumi.ComponentResource):
             default_to_o_auth_authentication=True,
             enable_https_traffic_only=True,
             minimum_tls_version="TLS1_2",
-            public_network_access="Disabled",
-            network_rule_set={"default_action": azure_native.storage.DefaultAction.DENY, "bypass": "AzureServices"},
+            # Capture writes as the namespace's identity through the trusted-services exception, which
+            # applies to "selected networks" (Enabled + default Deny + bypass AzureServices), not to
+            # Disabled (https://learn.microsoft.com/azure/event-hubs/event-hubs-capture-managed-identity,
+            # learn.microsoft.com/azure/storage/common/storage-network-security-trusted-azure-services).
+            # No IP or VNet rule: nothing else gets in but the private endpoint.
+            public_network_access="Enabled",
+            network_rule_set={
+                "default_action": azure_native.storage.DefaultAction.DENY,
+                "bypass": "AzureServices",
+                "ip_rules": [],
+                "virtual_network_rules": [],
+            },
             tags=dict(placement.tags),
             opts=child,
         )

@@ -137,7 +137,7 @@ class StackIndex:
                 names.setdefault(name, view)
 
     def of_type(self, type_: str) -> list[ResourceView]:
-        return list(dict.fromkeys(self._by_type.get(type_, {}).values()))
+        return list({id(view): view for view in self._by_type.get(type_, {}).values()}.values())
 
     def find(self, types: Sequence[str], name: str) -> ResourceView | None:
         key = name.lower()

@@ -54,7 +54,8 @@ def test_refuses_bad_policy_config(eu: RuleContext, key: str, value: object, pro
 
 def test_context_for_real_profiles() -> None:
     eu = context_for_profile(load_profile("eu"), regions=["eu", "us", "cn"])
-    assert eu.cloud == "public" and eu.maps_allowed and eu.iot_data_residency
+    # EU's pairs stay in Europe: IoT Hub data residency is neither offered nor needed there.
+    assert eu.cloud == "public" and eu.maps_allowed and not eu.iot_data_residency
     assert "westeurope" in eu.boundary and "eastus" not in eu.boundary
     assert eu.required_tags == {"region": "eu", "data-residency": "eu"}
     assert eu.foreign_regions == {"us", "cn"}

@@ -197,7 +197,10 @@ def test_served_pack_refuses_a_violation(servers: dict[str, ServedPack], pack: s
 def test_served_pack_honours_relaxed_config(servers: dict[str, ServedPack], eu: RuleContext) -> None:
     server = servers["baseline"]
     server.configure(_config(eu, relaxed=frozenset({"baseline-public-network-access"})))
-    found = server.analyze("azure-native:cosmosdb:DatabaseAccount", "db", {"publicNetworkAccess": "Enabled"})
+    props = {"publicNetworkAccess": "Enabled"}
+    found = server.analyze("azure-native:cosmosdb:DatabaseAccount", "db", props)
+    # baseline-public-network-access judges the stack (a namespace's firewall is another resource).
+    found += server.analyze_stack([("azure-native:cosmosdb:DatabaseAccount", "db", props)])
     levels = {d.policyName: d.enforcementLevel for d in found}
     assert levels["baseline-public-network-access"] == analyzer_pb2.ADVISORY
     assert levels["baseline-local-auth-disabled"] == analyzer_pb2.MANDATORY

@@ -50,12 +50,19 @@ def test_shipped_profiles_match_the_agreed_regions() -> None:
     )
     assert (eu.primary, eu.secondary, eu.fleet.vehicles) == ("westeurope", "northeurope", 2_000_000)
     assert (us.primary, us.secondary, us.fleet.vehicles, len(us.boundary)) == ("eastus2", "centralus", 2_500_000, 9)
-    assert (cn.cloud, cn.primary, cn.secondary, cn.fleet.vehicles) == ("china", "chinanorth3", "chinaeast3", 1_000_000)
+    # China East 3 is access-restricted: the replica goes to China East 2.
+    assert (cn.cloud, cn.primary, cn.secondary, cn.fleet.vehicles) == ("china", "chinanorth3", "chinaeast2", 1_000_000)
     assert cn.services.maps is False and cn.provider_environment == "china"
     for profile in (eu, us, cn):
         assert profile.tags["data-residency"] == profile.name
         assert profile.fleet.messages_per_vehicle_per_hour == 60 and profile.fleet.message_kb == 1
-        assert profile.residency.iot_data_residency is True
+        assert profile.residency.iot_data_residency is False
+        assert profile.devices.access == "public"
+    assert (eu.resilience.zone_redundant, us.resilience.zone_redundant, cn.resilience.zone_redundant) == (
+        True,
+        True,
+        False,
+    )
 
 
 def test_location_spellings_are_normalised() -> None:

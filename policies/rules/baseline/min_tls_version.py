@@ -3,6 +3,11 @@
 Each service spells the setting differently (`minTlsVersion` "1.2", `minimumTlsVersion` "1.2" or
 "TLS1_2", `minimalTlsVersion` "Tls12"); all are read as a version number. Unset is refused because
 several services still default to TLS 1.0.
+
+IoT Hub's ``minTlsVersion`` is required only where Azure accepts it: TLS 1.2 enforcement "is supported
+only in public cloud regions" and cannot be changed after creation
+(https://learn.microsoft.com/azure/iot-hub/iot-hub-tls-support; ``iothub_min_tls`` per cloud in
+autocloud/catalog/regions.yaml). Elsewhere (Azure China) the deployability rule refuses setting it.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping
 
+from autocloud.locations import find_location
 from policies.model import ResourceRule, ResourceView, RuleContext
 from policies.rules._azure import COSMOS_ACCOUNT, EVENTHUB_NAMESPACE, IOT_HUB, SERVICEBUS_NAMESPACE, STORAGE_ACCOUNT
 from policies.rules._props import get, show
@@ -36,11 +42,19 @@ def tls_version(value: str) -> tuple[int, int] | None:
     return (int(digits[0]), int(digits[1:] or 0))
 
 
+def iothub_accepts_min_tls(location: object) -> bool:
+    """Whether an IoT Hub in ``location`` accepts ``minTlsVersion`` (unknown location: assume it does)."""
+    found = find_location(location) if isinstance(location, str) else None
+    return found is None or found.iothub_min_tls
+
+
 def validate(view: ResourceView, ctx: RuleContext) -> Iterator[str]:
     setting = _SETTINGS.get(view.type)
     if setting is None:
         return
     path, allowed = setting
+    if view.type == IOT_HUB and not iothub_accepts_min_tls(get(view.props, "location")):
+        return
     value = get(view.props, path)
     version = tls_version(value) if isinstance(value, str) else None
     if version is None or version < MINIMUM:

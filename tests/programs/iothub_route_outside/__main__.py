@@ -13,7 +13,8 @@ azure_native.iothub.IotHubResource(
         "public_network_access": "Disabled",
         "min_tls_version": "1.2",
         "disable_local_auth": True,
-        "enable_data_residency": True,
+        "disable_device_sas": True,
+        "disable_module_sas": True,
         "routing": {
             "endpoints": {
                 "event_hubs": [
