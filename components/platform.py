@@ -105,6 +105,7 @@ class RegionalPlatform(pulumi.ComponentResource):
                         placement=placement,
                         sku=plan.eventhubs,
                         capture_account_name=storage_account_name(profile.name, "capture", unit),
+                        allowed_subnet_id=network.node_subnet_id,
                     ),
                     pulumi.ResourceOptions(parent=self),
                 )

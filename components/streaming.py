@@ -32,6 +32,11 @@ class EventStreamingArgs:
     """Required. Throughput units and partitions from ``autocloud.sizing``."""
     capture_account_name: str
     """Required. Globally unique storage account name (``placement.storage_account_name``)."""
+    allowed_subnet_id: pulumi.Input[str] | None = None
+    """Optional, default None: the namespace is private-endpoint only (publicNetworkAccess Disabled),
+    which also shuts out IoT Hub routing's trusted-service path. Set it (the region's node subnet, with
+    a Microsoft.EventHub service endpoint) to put the namespace on "selected networks": that subnet,
+    private endpoints and trusted Microsoft services only."""
     consumer_groups: Sequence[str] = DEFAULT_CONSUMER_GROUPS
     """Optional, default stream-processor and state-writer: readers of both hubs."""
     retention_days: int = 1
@@ -72,26 +77,31 @@ class EventStreaming(pulumi.ComponentResource):
             identity={"type": azure_native.eventhub.ManagedServiceIdentityType.SYSTEM_ASSIGNED},
             disable_local_auth=True,
             minimum_tls_version="1.2",
-            # "Selected networks" with no network allowed (default Deny, no IP or VNet rule): only private
-            # endpoints and trusted Microsoft services get in. IoT Hub routing reaches the namespace
-            # through that exception, which the docs set up on selected networks, not on Disabled
-            # (https://learn.microsoft.com/azure/iot-hub/virtual-network-support, "Egress connectivity to
-            # event hubs endpoints for routing"; learn.microsoft.com/azure/event-hubs/network-security).
-            public_network_access="Enabled",
+            public_network_access="Disabled" if args.allowed_subnet_id is None else "Enabled",
             tags=dict(placement.tags),
             opts=child,
         )
-        azure_native.eventhub.NamespaceNetworkRuleSet(
-            f"{name}-network",
-            resource_group_name=rg,
-            namespace_name=namespace.name,
-            default_action="Deny",
-            public_network_access="Enabled",
-            ip_rules=[],
-            virtual_network_rules=[],
-            trusted_service_access_enabled=True,
-            opts=child,
-        )
+        if args.allowed_subnet_id is not None:
+            # "Selected networks": IoT Hub routing reaches the namespace through the trusted-services
+            # exception, which the docs set up on selected networks, not on Disabled
+            # (https://learn.microsoft.com/azure/iot-hub/virtual-network-support, "Egress connectivity to event
+            # hubs endpoints for routing"). Event Hubs treats a rule set without any IP or VNet rule as open to
+            # the internet even with defaultAction Deny
+            # (https://learn.microsoft.com/azure/event-hubs/event-hubs-ip-filtering), so the region's own node
+            # subnet is the one network selected; no IP rule.
+            azure_native.eventhub.NamespaceNetworkRuleSet(
+                f"{name}-network",
+                resource_group_name=rg,
+                namespace_name=namespace.name,
+                default_action="Deny",
+                public_network_access="Enabled",
+                ip_rules=[],
+                virtual_network_rules=[
+                    {"subnet": {"id": args.allowed_subnet_id}, "ignore_missing_vnet_service_endpoint": False}
+                ],
+                trusted_service_access_enabled=True,
+                opts=child,
+            )
 
         storage = azure_native.storage.StorageAccount(
             f"{name}-capture",
@@ -110,7 +120,8 @@ class EventStreaming(pulumi.ComponentResource):
             # applies to "selected networks" (Enabled + default Deny + bypass AzureServices), not to
             # Disabled (https://learn.microsoft.com/azure/event-hubs/event-hubs-capture-managed-identity,
             # learn.microsoft.com/azure/storage/common/storage-network-security-trusted-azure-services).
-            # No IP or VNet rule: nothing else gets in but the private endpoint.
+            # No IP or VNet rule: nothing else gets in but the private endpoint (for Storage, unlike Event
+            # Hubs, default Deny without rules denies).
             public_network_access="Enabled",
             network_rule_set={
                 "default_action": azure_native.storage.DefaultAction.DENY,

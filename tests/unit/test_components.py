@@ -198,7 +198,7 @@ def test_event_streaming_sized_private_and_captured_in_region(
     sku = EventHubsPlan(sku="Standard", throughput_units=17, telemetry_partitions=17, events_partitions=4)
     account = storage_account_name("eu", "capture", 1)
     stream = pulumi_harness.run(
-        lambda: EventStreaming("eu-streaming-1", EventStreamingArgs(placement(location), sku, account))
+        lambda: EventStreaming("eu-streaming-1", EventStreamingArgs(placement(location), sku, account, SUBNET))
     )
 
     namespace = mocks.one("azure-native:eventhub:Namespace")
@@ -206,10 +206,11 @@ def test_event_streaming_sized_private_and_captured_in_region(
     assert namespace.inputs["location"] == location
     assert namespace.inputs["minimumTlsVersion"] == "1.2"
     assert namespace.inputs["disableLocalAuth"] is True
-    # Selected networks that select nothing: private endpoint and trusted services (IoT Hub routing) only.
+    # Selected networks: the node subnet, private endpoints and trusted services (IoT Hub routing) only.
     assert namespace.inputs["publicNetworkAccess"] == "Enabled"
     rules = mocks.one("azure-native:eventhub:NamespaceNetworkRuleSet").inputs
-    assert (rules["defaultAction"], rules["ipRules"], rules["virtualNetworkRules"]) == ("Deny", [], [])
+    assert (rules["defaultAction"], rules["ipRules"]) == ("Deny", [])
+    assert rules["virtualNetworkRules"] == [{"subnet": {"id": SUBNET}, "ignoreMissingVnetServiceEndpoint": False}]
     assert rules["trustedServiceAccessEnabled"] is True
 
     capture = mocks.one("azure-native:storage:StorageAccount")

@@ -5,13 +5,15 @@ reached through private endpoints. Azure's default for every one of them is publ
 property is refused. Two shapes count as private:
 
 - ``publicNetworkAccess: Disabled``;
-- for Event Hubs / Service Bus namespaces and Storage, "selected networks" that select nothing:
-  ``Enabled`` with a default action of ``Deny`` and no IP or virtual-network rule. Only private
-  endpoints and trusted Microsoft services get in, and that is the documented way to let IoT Hub
-  routing and Event Hubs Capture through a firewall
+- "selected networks" with no IP rule: ``Enabled`` with a default action of ``Deny``, so only
+  private endpoints, the selected virtual networks and trusted Microsoft services get in. That is the
+  documented way to let IoT Hub routing and Event Hubs Capture through a firewall
   (https://learn.microsoft.com/azure/iot-hub/virtual-network-support, "Egress connectivity";
   https://learn.microsoft.com/azure/storage/common/storage-network-security-trusted-azure-services).
-  A namespace's rules live in its ``NamespaceNetworkRuleSet`` resource, found in the stack by name.
+  Event Hubs and Service Bus namespaces also need at least one virtual-network rule: "If there are no
+  IP and virtual network rules, all the traffic flows into the namespace even if you set the
+  defaultAction to deny" (https://learn.microsoft.com/azure/event-hubs/event-hubs-ip-filtering). A
+  namespace's rules live in its ``NamespaceNetworkRuleSet`` resource, found in the stack by name.
 
 Device-facing endpoints are public by design: vehicles are on mobile networks, and IoT Hub advises
 against private link for devices in a wide-area network
@@ -65,27 +67,29 @@ def _same(actual: object, expected: object) -> bool:
     return actual is expected
 
 
-def selects_nothing(rules: Mapping[str, Any] | None) -> bool:
-    """A network rule set that lets nothing in but private endpoints and trusted services."""
+def selects_private_networks(rules: Mapping[str, Any] | None, needs_subnet: bool) -> bool:
+    """A network rule set that lets in only private endpoints, selected subnets and trusted services:
+    default Deny, no IP rule, and (namespaces) at least one virtual-network rule."""
     if not isinstance(rules, Mapping):
         return False
     return (
         _same(rules.get("defaultAction"), "Deny")
         and not items(rules.get("ipRules"))
-        and not items(rules.get("virtualNetworkRules"))
+        and (bool(items(rules.get("virtualNetworkRules"))) or not needs_subnet)
     )
 
 
-def _closed(view: ResourceView, rules: Mapping[str, Any] | None) -> Iterator[str]:
-    """``publicNetworkAccess`` Disabled, or Enabled behind rules that select nothing."""
+def _closed(view: ResourceView, rules: Mapping[str, Any] | None, needs_subnet: bool) -> Iterator[str]:
+    """``publicNetworkAccess`` Disabled, or Enabled behind rules that select only private networks."""
     value = get(view.props, "publicNetworkAccess")
     if _same(value, "Disabled"):
         return
-    if _same(value, "Enabled") and selects_nothing(rules):
+    if _same(value, "Enabled") and selects_private_networks(rules, needs_subnet):
         return
+    subnet = ", no IP rule and at least one virtual-network rule" if needs_subnet else " and no IP rule"
     yield (
         f"publicNetworkAccess is {show(value)}, which allows public access (allowed: 'Disabled', or 'Enabled' "
-        "with a network rule set of defaultAction 'Deny' and no IP or virtual-network rule)"
+        f"with a network rule set of defaultAction 'Deny'{subnet})"
     )
 
 
@@ -119,9 +123,9 @@ def problems(view: ResourceView, index: StackIndex) -> Iterator[str]:
     if view.type == IOT_HUB:
         yield from _iot_hub(view)
     elif view.type in _NAMESPACES:
-        yield from _closed(view, _rule_set_of(index, _NAMESPACES[view.type], view))
+        yield from _closed(view, _rule_set_of(index, _NAMESPACES[view.type], view), needs_subnet=True)
     elif view.type == STORAGE_ACCOUNT:
-        yield from _closed(view, get(view.props, "networkRuleSet"))
+        yield from _closed(view, get(view.props, "networkRuleSet"), needs_subnet=False)
     for path, expected in _FIXED.get(view.type, ()):
         actual = get(view.props, path)
         if not _same(actual, expected):
@@ -141,9 +145,9 @@ RULE = StackRule(
     name="baseline-public-network-access",
     description="Back-end services (Event Hubs, Service Bus, Cosmos DB, Storage, Key Vault, AKS API) are not "
     "reachable from the internet; IoT Hub device endpoints may be, with X.509-only device auth.",
-    remediation="Set publicNetworkAccess='Disabled' (or 'Enabled' with default action Deny and no IP/VNet "
-    "rule, for trusted-service access), AKS apiServerAccessProfile.enablePrivateCluster=True, Storage "
-    "allowBlobPublicAccess=False; a public IoT Hub needs disableDeviceSAS=True and disableModuleSAS=True.",
+    remediation="Set publicNetworkAccess='Disabled' (or 'Enabled' with default action Deny, no IP rule and, "
+    "for namespaces, a VNet rule: trusted-service access), AKS apiServerAccessProfile.enablePrivateCluster=True, "
+    "Storage allowBlobPublicAccess=False; a public IoT Hub needs disableDeviceSAS=True and disableModuleSAS=True.",
     validate=validate,
     relaxable=True,
 )

@@ -18,6 +18,7 @@ EVENTHUB = "azure-native:eventhub:Namespace"
 EVENTHUB_RULES = "azure-native:eventhub:NamespaceNetworkRuleSet"
 STORAGE = "azure-native:storage:StorageAccount"
 SELECTS_NOTHING = {"defaultAction": "Deny", "ipRules": [], "virtualNetworkRules": []}
+SELECTS_NODES = SELECTS_NOTHING | {"virtualNetworkRules": [{"subnet": {"id": "/x/subnets/nodes"}}]}
 COMPLIANT: dict[str, dict[str, Any]] = {
     EVENTHUB: {"publicNetworkAccess": "Disabled"},
     "azure-native:servicebus:Namespace": {"publicNetworkAccess": "Disabled"},
@@ -32,11 +33,19 @@ SETTINGS = [
     ("azure-native:containerservice:ManagedCluster", "apiServerAccessProfile.enablePrivateCluster", False),
     ("azure-native:keyvault:Vault", "properties.publicNetworkAccess", "enabled"),
 ]
-CLOSABLE = [EVENTHUB, "azure-native:servicebus:Namespace", STORAGE]
-CLOSED_MESSAGE = (
+NAMESPACE_MESSAGE = (
     "publicNetworkAccess is {value}, which allows public access (allowed: 'Disabled', or 'Enabled' with a network "
-    "rule set of defaultAction 'Deny' and no IP or virtual-network rule)"
+    "rule set of defaultAction 'Deny', no IP rule and at least one virtual-network rule)"
 )
+STORAGE_MESSAGE = (
+    "publicNetworkAccess is {value}, which allows public access (allowed: 'Disabled', or 'Enabled' with a network "
+    "rule set of defaultAction 'Deny' and no IP rule)"
+)
+CLOSABLE = {
+    EVENTHUB: NAMESPACE_MESSAGE,
+    "azure-native:servicebus:Namespace": NAMESPACE_MESSAGE,
+    STORAGE: STORAGE_MESSAGE,
+}
 #: A public hub that vehicles reach with X.509 only.
 PUBLIC_HUB = {"properties": {"publicNetworkAccess": "Enabled", "disableDeviceSAS": True, "disableModuleSAS": True}}
 
@@ -58,16 +67,16 @@ def test_refuses_missing_setting(eu: RuleContext, type_: str, path: str, value: 
     ]
 
 
-@pytest.mark.parametrize("type_", CLOSABLE)
+@pytest.mark.parametrize("type_", list(CLOSABLE))
 def test_refuses_back_end_public_access_enabled(eu: RuleContext, type_: str) -> None:
     view = ResourceView.of(type_, changed(COMPLIANT[type_], "publicNetworkAccess", "Enabled"))
-    assert details(RULE, view, eu) == [CLOSED_MESSAGE.format(value="'Enabled'")]
+    assert details(RULE, view, eu) == [CLOSABLE[type_].format(value="'Enabled'")]
 
 
-@pytest.mark.parametrize("type_", CLOSABLE)
+@pytest.mark.parametrize("type_", list(CLOSABLE))
 def test_refuses_back_end_public_access_missing(eu: RuleContext, type_: str) -> None:
     view = ResourceView.of(type_, changed(COMPLIANT[type_], "publicNetworkAccess", DELETE))
-    assert details(RULE, view, eu) == [CLOSED_MESSAGE.format(value="not set")]
+    assert details(RULE, view, eu) == [CLOSABLE[type_].format(value="not set")]
 
 
 def test_accepts_storage_on_selected_networks_that_select_nothing(eu: RuleContext) -> None:
@@ -81,23 +90,29 @@ def test_accepts_storage_on_selected_networks_that_select_nothing(eu: RuleContex
 def test_refuses_storage_rules_that_let_networks_in(eu: RuleContext, path: str, value: object) -> None:
     rules = changed(SELECTS_NOTHING, path, value)
     storage = changed(COMPLIANT[STORAGE], "publicNetworkAccess", "Enabled") | {"networkRuleSet": rules}
-    assert details(RULE, ResourceView.of(STORAGE, storage), eu) == [CLOSED_MESSAGE.format(value="'Enabled'")]
+    assert details(RULE, ResourceView.of(STORAGE, storage), eu) == [STORAGE_MESSAGE.format(value="'Enabled'")]
 
 
-def test_accepts_namespace_closed_by_its_rule_set_resource(eu: RuleContext) -> None:
+def test_accepts_namespace_on_selected_private_networks(eu: RuleContext) -> None:
     namespace = ResourceView.of(EVENTHUB, {"publicNetworkAccess": "Enabled", "namespaceName": "fleet"}, name="ns")
-    rules = ResourceView.of(EVENTHUB_RULES, {"namespaceName": "fleet", **SELECTS_NOTHING}, name="ns-rules")
+    rules = ResourceView.of(EVENTHUB_RULES, {"namespaceName": "fleet", **SELECTS_NODES}, name="ns-rules")
     assert details(RULE, [namespace, rules], eu) == []
 
 
-def test_refuses_namespace_whose_rule_set_allows_vnets(eu: RuleContext) -> None:
+def test_refuses_namespace_rule_set_without_any_network_rule(eu: RuleContext) -> None:
+    """Event Hubs lets everyone in when a Deny rule set has no IP and no VNet rule."""
     namespace = ResourceView.of(EVENTHUB, {"publicNetworkAccess": "Enabled", "namespaceName": "fleet"}, name="ns")
+    rules = ResourceView.of(EVENTHUB_RULES, {"namespaceName": "fleet", **SELECTS_NOTHING}, name="ns-rules")
+    assert details(RULE, [namespace, rules], eu) == [NAMESPACE_MESSAGE.format(value="'Enabled'")]
+
+
+def test_refuses_namespace_rule_set_with_an_ip_rule(eu: RuleContext) -> None:
+    namespace = ResourceView.of(EVENTHUB, {"publicNetworkAccess": "Enabled", "namespaceName": "fleet"}, name="ns")
+    ip_rule = [{"ipMask": "203.0.113.0/24", "action": "Allow"}]
     rules = ResourceView.of(
-        EVENTHUB_RULES,
-        {"namespaceName": "fleet", **changed(SELECTS_NOTHING, "virtualNetworkRules", [{"subnet": {"id": "x"}}])},
-        name="ns-rules",
+        EVENTHUB_RULES, {"namespaceName": "fleet", **changed(SELECTS_NODES, "ipRules", ip_rule)}, name="ns-rules"
     )
-    assert details(RULE, [namespace, rules], eu) == [CLOSED_MESSAGE.format(value="'Enabled'")]
+    assert details(RULE, [namespace, rules], eu) == [NAMESPACE_MESSAGE.format(value="'Enabled'")]
 
 
 def test_accepts_public_iot_hub_with_x509_only_and_public_dps(eu: RuleContext) -> None:
