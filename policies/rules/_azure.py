@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from autocloud.locations import AzureLocation, find_location
 from policies.model import ResourceView
 from policies.rules._props import get
 
@@ -150,3 +151,9 @@ class StackIndex:
 
 def location_of(view: ResourceView) -> Any:
     return get(view.props, "location")
+
+
+def catalog_location(view: ResourceView) -> AzureLocation | None:
+    """The region catalog's entry for the resource's ``location`` (None when unset, unknown or not plain)."""
+    location = location_of(view)
+    return find_location(location) if isinstance(location, str) else None

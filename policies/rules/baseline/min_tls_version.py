@@ -15,9 +15,15 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping
 
-from autocloud.locations import find_location
 from policies.model import ResourceRule, ResourceView, RuleContext
-from policies.rules._azure import COSMOS_ACCOUNT, EVENTHUB_NAMESPACE, IOT_HUB, SERVICEBUS_NAMESPACE, STORAGE_ACCOUNT
+from policies.rules._azure import (
+    COSMOS_ACCOUNT,
+    EVENTHUB_NAMESPACE,
+    IOT_HUB,
+    SERVICEBUS_NAMESPACE,
+    STORAGE_ACCOUNT,
+    catalog_location,
+)
 from policies.rules._props import get, show
 
 MINIMUM = (1, 2)
@@ -42,18 +48,13 @@ def tls_version(value: str) -> tuple[int, int] | None:
     return (int(digits[0]), int(digits[1:] or 0))
 
 
-def iothub_accepts_min_tls(location: object) -> bool:
-    """Whether an IoT Hub in ``location`` accepts ``minTlsVersion`` (unknown location: assume it does)."""
-    found = find_location(location) if isinstance(location, str) else None
-    return found is None or found.iothub_min_tls
-
-
 def validate(view: ResourceView, ctx: RuleContext) -> Iterator[str]:
     setting = _SETTINGS.get(view.type)
     if setting is None:
         return
     path, allowed = setting
-    if view.type == IOT_HUB and not iothub_accepts_min_tls(get(view.props, "location")):
+    found = catalog_location(view) if view.type == IOT_HUB else None
+    if found is not None and not found.iothub_min_tls:
         return
     value = get(view.props, path)
     version = tls_version(value) if isinstance(value, str) else None

@@ -11,20 +11,20 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from autocloud.locations import IOT_DATA_RESIDENCY_LOCATIONS, IOT_DATA_RESIDENCY_SOURCE, find_location
+from autocloud.locations import IOT_DATA_RESIDENCY_LOCATIONS, IOT_DATA_RESIDENCY_SOURCE
 from policies.model import ResourceRule, ResourceView, RuleContext
-from policies.rules._azure import DPS, IOT_HUB
+from policies.rules._azure import DPS, IOT_HUB, catalog_location
 from policies.rules._props import get, show
 
 
 def validate(view: ResourceView, ctx: RuleContext) -> Iterator[str]:
     if get(view.props, "properties.enableDataResidency") is not True:
         return
-    location = get(view.props, "location")
-    found = find_location(location) if isinstance(location, str) else None
+    found = catalog_location(view)
+    location = show(get(view.props, "location"))
     if found is None or not found.iot_data_residency:
         yield (
-            f"properties.enableDataResidency is True in {show(location)}, where Azure does not offer it "
+            f"properties.enableDataResidency is True in {location}, where Azure does not offer it "
             f"(allowed: only in {', '.join(sorted(IOT_DATA_RESIDENCY_LOCATIONS))}; elsewhere leave it unset; "
             f"source: {IOT_DATA_RESIDENCY_SOURCE})"
         )

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from autocloud.locations import find_location
 from policies.model import ResourceRule, ResourceView, RuleContext
-from policies.rules._azure import IOT_HUB
+from policies.rules._azure import IOT_HUB, catalog_location
 from policies.rules._props import get, show
 
 SOURCE = "learn.microsoft.com/azure/iot-hub/iot-hub-tls-support"
@@ -21,11 +20,11 @@ def validate(view: ResourceView, ctx: RuleContext) -> Iterator[str]:
     value = get(view.props, "properties.minTlsVersion")
     if value is None:
         return
-    location = get(view.props, "location")
-    found = find_location(location) if isinstance(location, str) else None
+    found = catalog_location(view)
+    location = show(get(view.props, "location"))
     if found is not None and not found.iothub_min_tls:
         yield (
-            f"properties.minTlsVersion is {show(value)} in {show(location)}, where IoT Hub does not accept TLS "
+            f"properties.minTlsVersion is {show(value)} in {location}, where IoT Hub does not accept TLS "
             f"enforcement (allowed: unset outside the public cloud; source: {SOURCE})"
         )
 

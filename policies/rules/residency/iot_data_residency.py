@@ -11,17 +11,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from autocloud.locations import find_location
 from policies.model import ResourceRule, ResourceView, RuleContext
-from policies.rules._azure import DPS, IOT_HUB
+from policies.rules._azure import DPS, IOT_HUB, catalog_location
 from policies.rules._props import get, show
 
 
 def validate(view: ResourceView, ctx: RuleContext) -> Iterator[str]:
     if not ctx.iot_data_residency:
         return
-    location = get(view.props, "location")
-    found = find_location(location) if isinstance(location, str) else None
+    found = catalog_location(view)
     if found is not None and not found.iot_data_residency:
         return
     value = get(view.props, "properties.enableDataResidency")
