@@ -65,6 +65,14 @@ def storage_account_name(region: str, role: str, unit: int) -> str:
     return (stem + unique_suffix(region, role, str(unit), length=24))[:24]
 
 
+def eventhub_namespace_name(region: str, unit: int) -> str:
+    """A plain, stable, globally unique Event Hubs namespace name (6-50 letters, digits and hyphens,
+    starting with a letter): ``ac-<region>-stream-<unit>-<hash>``. Plain so that the namespace's
+    network rule set names it at preview and the firewall policy can judge it before anything exists."""
+    stem = f"ac-{region[:10]}-stream-{unit}"
+    return f"{stem}-{unique_suffix(region, 'stream', str(unit))}"
+
+
 def role_definition_id(scope_id: str, role_guid: str) -> str:
     """Subscription-scoped role definition id, taking the subscription from the scope's resource id."""
     parts = scope_id.split("/")

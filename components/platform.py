@@ -13,7 +13,7 @@ from components.compute import ComputeCluster, ComputeClusterArgs
 from components.contracts import PlatformEndpoints, RegionalPlatformArgs
 from components.maps import MapsService, MapsServiceArgs
 from components.network import PrivateNetwork, PrivateNetworkArgs
-from components.placement import AzurePlacement, storage_account_name
+from components.placement import AzurePlacement, eventhub_namespace_name, storage_account_name
 from components.state import VehicleStateStore, VehicleStateStoreArgs
 from components.streaming import EventStreaming, EventStreamingArgs
 from components.telemetry import (
@@ -105,6 +105,7 @@ class RegionalPlatform(pulumi.ComponentResource):
                         placement=placement,
                         sku=plan.eventhubs,
                         capture_account_name=storage_account_name(profile.name, "capture", unit),
+                        namespace_name=eventhub_namespace_name(profile.name, unit),
                         allowed_subnet_id=network.node_subnet_id,
                     ),
                     pulumi.ResourceOptions(parent=self),

@@ -32,6 +32,9 @@ class EventStreamingArgs:
     """Required. Throughput units and partitions from ``autocloud.sizing``."""
     capture_account_name: str
     """Required. Globally unique storage account name (``placement.storage_account_name``)."""
+    namespace_name: str | None = None
+    """Optional, default autonamed. A plain namespace name (``placement.eventhub_namespace_name``), so the
+    namespace's network rule set refers to it by a value known at preview."""
     allowed_subnet_id: pulumi.Input[str] | None = None
     """Optional, default None: the namespace is private-endpoint only (publicNetworkAccess Disabled),
     which also shuts out IoT Hub routing's trusted-service path. Set it (the region's node subnet, with
@@ -70,6 +73,7 @@ class EventStreaming(pulumi.ComponentResource):
 
         namespace = azure_native.eventhub.Namespace(
             f"{name}-namespace",
+            namespace_name=args.namespace_name,
             resource_group_name=rg,
             location=placement.location,
             sku={"name": args.sku.sku, "tier": args.sku.sku, "capacity": args.sku.throughput_units},
@@ -92,7 +96,7 @@ class EventStreaming(pulumi.ComponentResource):
             azure_native.eventhub.NamespaceNetworkRuleSet(
                 f"{name}-network",
                 resource_group_name=rg,
-                namespace_name=namespace.name,
+                namespace_name=args.namespace_name or namespace.name,
                 default_action="Deny",
                 public_network_access="Enabled",
                 ip_rules=[],
@@ -100,7 +104,7 @@ class EventStreaming(pulumi.ComponentResource):
                     {"subnet": {"id": args.allowed_subnet_id}, "ignore_missing_vnet_service_endpoint": False}
                 ],
                 trusted_service_access_enabled=True,
-                opts=child,
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[namespace]),
             )
 
         storage = azure_native.storage.StorageAccount(

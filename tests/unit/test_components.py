@@ -198,7 +198,12 @@ def test_event_streaming_sized_private_and_captured_in_region(
     sku = EventHubsPlan(sku="Standard", throughput_units=17, telemetry_partitions=17, events_partitions=4)
     account = storage_account_name("eu", "capture", 1)
     stream = pulumi_harness.run(
-        lambda: EventStreaming("eu-streaming-1", EventStreamingArgs(placement(location), sku, account, SUBNET))
+        lambda: EventStreaming(
+            "eu-streaming-1",
+            EventStreamingArgs(
+                placement(location), sku, account, namespace_name="ac-eu-stream-1-x", allowed_subnet_id=SUBNET
+            ),
+        )
     )
 
     namespace = mocks.one("azure-native:eventhub:Namespace")
@@ -212,6 +217,8 @@ def test_event_streaming_sized_private_and_captured_in_region(
     assert (rules["defaultAction"], rules["ipRules"]) == ("Deny", [])
     assert rules["virtualNetworkRules"] == [{"subnet": {"id": SUBNET}, "ignoreMissingVnetServiceEndpoint": False}]
     assert rules["trustedServiceAccessEnabled"] is True
+    # The rule set names its namespace by a plain value, known at preview.
+    assert (namespace.inputs["namespaceName"], rules["namespaceName"]) == ("ac-eu-stream-1-x", "ac-eu-stream-1-x")
 
     capture = mocks.one("azure-native:storage:StorageAccount")
     assert capture.inputs["accountName"] == account and len(account) <= 24 and account.isalnum()
@@ -442,3 +449,11 @@ def test_device_provisioning_registers_the_fleet_ca(pulumi_harness: PulumiHarnes
     certificate = mocks.one("azure-native:deviceprovisioningservices:DpsCertificate").inputs
     assert certificate["properties"] == {"certificate": pem.strip(), "isVerified": True}
     assert certificate["certificateName"] == "fleet-ca"
+
+
+def test_event_streaming_without_a_network_is_private_endpoint_only(pulumi_harness: PulumiHarness) -> None:
+    mocks = pulumi_harness.start()
+    sku = EventHubsPlan(sku="Standard", throughput_units=1, telemetry_partitions=4, events_partitions=2)
+    pulumi_harness.run(lambda: EventStreaming("s", EventStreamingArgs(placement(private=False), sku, "acsx1")))
+    assert mocks.one("azure-native:eventhub:Namespace").inputs["publicNetworkAccess"] == "Disabled"
+    assert not mocks.of_type("azure-native:eventhub:NamespaceNetworkRuleSet")

@@ -135,7 +135,8 @@ def test_residency_switches_come_from_the_profile(stack_run: tuple[str, ProgramR
 
 
 def test_data_services_are_private_and_device_endpoints_public(stack_run: tuple[str, ProgramRun]) -> None:
-    _, run = stack_run
+    stack, run = stack_run
+    region = stack.removeprefix("azure-")
     for type_ in ("azure-native:cosmosdb:DatabaseAccount", "azure-native:containerservice:ManagedCluster"):
         for resource in run.mocks.of_type(type_):
             assert public_access(resource) == "Disabled", resource.name
@@ -143,6 +144,10 @@ def test_data_services_are_private_and_device_endpoints_public(stack_run: tuple[
     for rules in run.mocks.of_type("azure-native:eventhub:NamespaceNetworkRuleSet"):
         assert (rules.inputs["defaultAction"], rules.inputs["ipRules"]) == ("Deny", [])
         assert len(rules.inputs["virtualNetworkRules"]) == 1
+    names = [n.inputs["namespaceName"] for n in run.mocks.of_type("azure-native:eventhub:Namespace")]
+    rule_sets = [r.inputs["namespaceName"] for r in run.mocks.of_type("azure-native:eventhub:NamespaceNetworkRuleSet")]
+    assert names == rule_sets and len(set(names)) == len(names)
+    assert all(name.startswith(f"ac-{region}-stream-") and len(name) <= 50 for name in names)
     for storage in run.mocks.of_type("azure-native:storage:StorageAccount"):
         assert storage.inputs["networkRuleSet"]["defaultAction"] == "Deny"
         assert storage.inputs["networkRuleSet"]["ipRules"] == []
