@@ -67,7 +67,13 @@ def read_config() -> tuple[StackConfig, RegionProfile, CapacityPlan]:
 def build(stack: StackConfig, profile: RegionProfile, plan: CapacityPlan) -> RegionalPlatformContract:
     """The platform for the stack's target. Azure China gets one explicit provider (environment
     ``china``) that every resource inherits; no public-cloud provider is created there."""
-    args = RegionalPlatformArgs(profile=profile, plan=plan, namespace=stack.namespace)
+    args = RegionalPlatformArgs(
+        profile=profile,
+        plan=plan,
+        namespace=stack.namespace,
+        cluster_admins=stack.cluster_admins,
+        fleet_ca_certificate=stack.fleet_ca_certificate,
+    )
     if stack.target == "local":
         from components.local import LocalRegionalPlatform, kubernetes_provider
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -20,8 +21,9 @@ from rich.table import Table
 
 from autocloud import engine
 from autocloud.errors import ConfigError
-from autocloud.paths import POLICIES_DIR, REPO_ROOT, STACKS_DIR, STATE_DIR
+from autocloud.paths import POLICIES_DIR, REPO_ROOT, STACKS_DIR, STATE_DIR, TOOLCHAIN_BIN
 from autocloud.profiles import resolve_stack
+from autocloud.toolchain import PULUMI_HOME
 from policies.config import pack_config_for_region
 from policies.packs import PACK_RULES
 
@@ -188,8 +190,33 @@ def _changes(summary: Any) -> dict[str, int]:
     return {str(k): int(v) for k, v in (summary or {}).items()}
 
 
+_MISSING_PLUGIN = re.compile(
+    r"no resource plugin '(?:pulumi-resource-)?(?P<name>[\w-]+)' found.*?version v?(?P<version>\d[\w.+-]*)",
+    re.IGNORECASE,
+)
+
+
+def missing_plugin(text: str) -> str | None:
+    """One line for the engine's "no resource plugin ... found" error: which plugin, which version, and
+    the command that installs it where the toolkit's engine looks (its own PULUMI_HOME; ambient plugins
+    and automatic downloads are off, see autocloud.engine)."""
+    found = _MISSING_PLUGIN.search(text)
+    if found is None:
+        return None
+    name, version = found["name"], found["version"]
+    return (
+        f"the Pulumi resource plugin {name} v{version} is not installed; install it with "
+        f"`PULUMI_HOME={PULUMI_HOME} {TOOLCHAIN_BIN / 'pulumi'} plugin install resource {name} "
+        f"{version}` (README: Deploy to Azure)"
+    )
+
+
 def _short_error(exc: auto.errors.CommandError) -> str:
-    """The engine's own diagnosis: the policy violations and error lines, not the whole log."""
+    """The engine's own diagnosis: the policy violations and error lines, not the whole log; a missing
+    plugin as one line naming it, its version and the install command."""
+    plugin = missing_plugin(str(exc))
+    if plugin is not None:
+        return plugin
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
     mandatory = [line for line in lines if "[mandatory]" in line]
     errors = [line for line in lines if "error:" in line or "violat" in line.lower()]

@@ -1,23 +1,31 @@
 """Catalog of Azure locations: which cloud each belongs to, its region pair, zones and services.
 
-Residency rules need three facts per location that Azure's API does not hand us offline: does the
-name exist in this cloud, where does geo-redundant storage replicate (its pair), and are there
-availability zones (so zone-redundant storage keeps data in the location). Pairs follow Microsoft's
-published "Azure cross-region replication pairings"; a pair is not always symmetric (westus3 pairs
-with eastus, eastus pairs with westus).
+The facts are data, ``autocloud/catalog/regions.yaml``, each with its source; this module loads and
+validates that file once and answers questions about it. Residency rules need three facts per
+location that Azure's API does not hand us offline: does the name exist in this cloud, where does
+geo-redundant storage replicate (its pair), and are there availability zones. Deployability needs
+more: is the location access-restricted, which services it offers, where IoT Hub data residency and
+TLS 1.2 enforcement exist. A pair is not always symmetric (westus3 pairs with eastus, eastus with westus).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
 from typing import Literal, get_args
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 Cloud = Literal["public", "china"]
 Service = Literal["iothub", "dps", "eventhubs", "aks", "cosmosdb", "maps"]
 
 CLOUDS: tuple[Cloud, ...] = get_args(Cloud)
 SERVICES: tuple[Service, ...] = get_args(Service)
+
+CATALOG_PATH = Path(__file__).resolve().parent / "catalog" / "regions.yaml"
 
 
 @dataclass(frozen=True)
@@ -33,6 +41,16 @@ class AzureLocation:
     """Paired region for geo-redundant replication; None where Microsoft publishes no pair."""
     zones: bool
     """Availability zones: zone-redundant storage (Standard_ZRS) is offered here."""
+    restricted: bool = False
+    """Access-restricted (disaster recovery by request only): nothing is deployed here by default."""
+    services: frozenset[Service] = frozenset()
+    """Which of our services the location offers."""
+    iot_data_residency: bool = False
+    """IoT Hub / DPS ``enableDataResidency`` is offered here."""
+    iothub_min_tls: bool = False
+    """IoT Hub accepts ``minTlsVersion: 1.2`` here."""
+    source: str = ""
+    """Where the facts come from."""
 
 
 def normalise_location(name: str) -> str:
@@ -40,91 +58,122 @@ def normalise_location(name: str) -> str:
     return "".join(name.split()).lower()
 
 
-# name, display name, pair, availability zones
-_PUBLIC: tuple[tuple[str, str, str | None, bool], ...] = (
-    # Europe
-    ("westeurope", "West Europe", "northeurope", True),
-    ("northeurope", "North Europe", "westeurope", True),
-    ("germanywestcentral", "Germany West Central", "germanynorth", True),
-    ("germanynorth", "Germany North", "germanywestcentral", False),
-    ("francecentral", "France Central", "francesouth", True),
-    ("francesouth", "France South", "francecentral", False),
-    ("swedencentral", "Sweden Central", "swedensouth", True),
-    ("swedensouth", "Sweden South", "swedencentral", False),
-    ("uksouth", "UK South", "ukwest", True),
-    ("ukwest", "UK West", "uksouth", False),
-    ("norwayeast", "Norway East", "norwaywest", True),
-    ("norwaywest", "Norway West", "norwayeast", False),
-    ("switzerlandnorth", "Switzerland North", "switzerlandwest", True),
-    ("switzerlandwest", "Switzerland West", "switzerlandnorth", False),
-    ("italynorth", "Italy North", None, True),
-    ("polandcentral", "Poland Central", None, True),
-    ("spaincentral", "Spain Central", None, True),
-    # United States
-    ("eastus", "East US", "westus", True),
-    ("westus", "West US", "eastus", False),
-    ("eastus2", "East US 2", "centralus", True),
-    ("centralus", "Central US", "eastus2", True),
-    ("westus2", "West US 2", "westcentralus", True),
-    ("westcentralus", "West Central US", "westus2", False),
-    ("westus3", "West US 3", "eastus", True),
-    ("southcentralus", "South Central US", "northcentralus", True),
-    ("northcentralus", "North Central US", "southcentralus", False),
-    # Americas
-    ("canadacentral", "Canada Central", "canadaeast", True),
-    ("canadaeast", "Canada East", "canadacentral", False),
-    ("brazilsouth", "Brazil South", "southcentralus", True),
-    ("brazilsoutheast", "Brazil Southeast", "brazilsouth", False),
-    ("mexicocentral", "Mexico Central", None, True),
-    # Asia Pacific, Middle East, Africa
-    ("eastasia", "East Asia", "southeastasia", True),
-    ("southeastasia", "Southeast Asia", "eastasia", True),
-    ("japaneast", "Japan East", "japanwest", True),
-    ("japanwest", "Japan West", "japaneast", True),
-    ("koreacentral", "Korea Central", "koreasouth", True),
-    ("koreasouth", "Korea South", "koreacentral", False),
-    ("centralindia", "Central India", "southindia", True),
-    ("southindia", "South India", "centralindia", False),
-    ("westindia", "West India", "southindia", False),
-    ("australiaeast", "Australia East", "australiasoutheast", True),
-    ("australiasoutheast", "Australia Southeast", "australiaeast", False),
-    ("australiacentral", "Australia Central", "australiacentral2", False),
-    ("australiacentral2", "Australia Central 2", "australiacentral", False),
-    ("newzealandnorth", "New Zealand North", None, True),
-    ("uaenorth", "UAE North", "uaecentral", True),
-    ("uaecentral", "UAE Central", "uaenorth", False),
-    ("qatarcentral", "Qatar Central", None, True),
-    ("israelcentral", "Israel Central", None, True),
-    ("southafricanorth", "South Africa North", "southafricawest", True),
-    ("southafricawest", "South Africa West", "southafricanorth", False),
-)
+class _Strict(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
-# Azure China (operated by 21Vianet): its own endpoints and its own location names.
-_CHINA: tuple[tuple[str, str, str | None, bool], ...] = (
-    ("chinanorth", "China North", "chinaeast", False),
-    ("chinaeast", "China East", "chinanorth", False),
-    ("chinanorth2", "China North 2", "chinaeast2", False),
-    ("chinaeast2", "China East 2", "chinanorth2", False),
-    ("chinanorth3", "China North 3", "chinaeast3", True),
-    ("chinaeast3", "China East 3", "chinanorth3", False),
-)
 
-_BY_CLOUD: tuple[tuple[Cloud, tuple[tuple[str, str, str | None, bool], ...]], ...] = (
-    ("public", _PUBLIC),
-    ("china", _CHINA),
-)
+class _CloudEntry(_Strict):
+    services: tuple[Service, ...]
+    iothub_min_tls: bool
+    source: str = Field(min_length=1)
 
-LOCATIONS: Mapping[str, AzureLocation] = {
-    name: AzureLocation(name, display, cloud, pair, zones)
-    for cloud, rows in _BY_CLOUD
-    for name, display, pair, zones in rows
-}
 
-CLOUD_SERVICES: Mapping[Cloud, frozenset[Service]] = {
-    "public": frozenset(SERVICES),
-    # Azure Maps is not offered in Azure China.
-    "china": frozenset({"iothub", "dps", "eventhubs", "aks", "cosmosdb"}),
-}
+class _LocationEntry(_Strict):
+    display: str = Field(min_length=1)
+    cloud: Cloud
+    pair: str | None
+    zones: bool
+    restricted: bool = False
+    services: tuple[Service, ...] | None = None
+    source: str | None = None
+
+
+class _MapsEntry(_Strict):
+    locations: dict[str, Literal["us", "eu"]]
+    source: str = Field(min_length=1)
+
+
+class _ResidencyEntry(_Strict):
+    locations: tuple[str, ...]
+    source: str = Field(min_length=1)
+
+
+class _Catalog(_Strict):
+    sources: dict[str, str]
+    clouds: dict[Cloud, _CloudEntry]
+    maps: _MapsEntry
+    iot_data_residency: _ResidencyEntry
+    locations: dict[str, _LocationEntry]
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """The validated catalog: every location, and where Maps and IoT data residency exist."""
+
+    locations: Mapping[str, AzureLocation]
+    maps_locations: Mapping[str, str]
+    maps_source: str
+    iot_data_residency_source: str
+    cloud_services: Mapping[Cloud, frozenset[Service]]
+
+
+def _check_references(data: _Catalog, label: str) -> None:
+    known = set(data.locations)
+    for name, entry in data.locations.items():
+        if name != normalise_location(name):
+            raise ValueError(f"{label}: locations.{name}: not a normalised location name")
+        if entry.pair is not None and entry.pair not in known:
+            raise ValueError(f"{label}: locations.{name}.pair: {entry.pair!r} is not in the catalog")
+        if entry.pair is not None and data.locations[entry.pair].cloud != entry.cloud:
+            raise ValueError(f"{label}: locations.{name}.pair: {entry.pair!r} is in another cloud")
+    for key, names in (
+        ("maps.locations", list(data.maps.locations)),
+        ("iot_data_residency.locations", list(data.iot_data_residency.locations)),
+    ):
+        for name in names:
+            if name not in known:
+                raise ValueError(f"{label}: {key}: {name!r} is not in the catalog")
+
+
+def load_catalog(path: Path = CATALOG_PATH) -> Catalog:
+    """Read and validate a catalog file; ValueError names the file and the key."""
+    label = path.name
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = _Catalog.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        key = ".".join(str(part) for part in first.get("loc", ()))
+        raise ValueError(f"{label}: {key}: {first.get('msg')}") from None
+    _check_references(data, label)
+    residency = frozenset(data.iot_data_residency.locations)
+    locations: dict[str, AzureLocation] = {}
+    for name, entry in data.locations.items():
+        cloud = data.clouds[entry.cloud]
+        services = set(entry.services if entry.services is not None else cloud.services)
+        if name in data.maps.locations:
+            services.add("maps")
+        locations[name] = AzureLocation(
+            name=name,
+            display_name=entry.display,
+            cloud=entry.cloud,
+            pair=entry.pair,
+            zones=entry.zones,
+            restricted=entry.restricted,
+            services=frozenset(services),
+            iot_data_residency=name in residency,
+            iothub_min_tls=cloud.iothub_min_tls,
+            source=entry.source or data.sources["china_locations" if entry.cloud == "china" else "locations"],
+        )
+    cloud_services = {
+        cloud: frozenset(s for loc in locations.values() if loc.cloud == cloud for s in loc.services)
+        for cloud in CLOUDS
+    }
+    return Catalog(
+        locations, dict(data.maps.locations), data.maps.source, data.iot_data_residency.source, cloud_services
+    )
+
+
+@cache
+def catalog() -> Catalog:
+    """The shipped catalog, loaded once."""
+    return load_catalog()
+
+
+LOCATIONS: Mapping[str, AzureLocation] = catalog().locations
+
+CLOUD_SERVICES: Mapping[Cloud, frozenset[Service]] = catalog().cloud_services
+"""What each cloud offers in at least one location (Azure Maps: none in Azure China)."""
 
 SERVICE_NAMES: Mapping[Service, str] = {
     "iothub": "Azure IoT Hub",
@@ -137,15 +186,11 @@ SERVICE_NAMES: Mapping[Service, str] = {
 
 CLOUD_NAMES: Mapping[Cloud, str] = {"public": "Azure (public cloud)", "china": "Azure China"}
 
-# Azure Maps accounts exist in a handful of locations only. Each maps to the geography endpoint
-# (``<geo>.atlas.microsoft.com``) that keeps request processing inside that geography.
-MAPS_LOCATIONS: Mapping[str, str] = {
-    "eastus": "us",
-    "westus2": "us",
-    "westcentralus": "us",
-    "westeurope": "eu",
-    "northeurope": "eu",
-}
+MAPS_LOCATIONS: Mapping[str, str] = catalog().maps_locations
+"""Azure Maps account locations and the geography endpoint of each (``catalog/regions.yaml``)."""
+
+IOT_DATA_RESIDENCY_LOCATIONS: frozenset[str] = frozenset(n for n, loc in LOCATIONS.items() if loc.iot_data_residency)
+IOT_DATA_RESIDENCY_SOURCE: str = catalog().iot_data_residency_source
 
 #: The azure-native provider's ``environment`` value per cloud (its endpoints: management, AAD, ...).
 PROVIDER_ENVIRONMENT: Mapping[Cloud, str] = {"public": "public", "china": "china"}
@@ -232,3 +277,31 @@ def maps_location(boundary: Sequence[str], preferred: str) -> str | None:
     if preferred in MAPS_LOCATIONS:
         return preferred
     return next((loc for loc in boundary if loc in MAPS_LOCATIONS), None)
+
+
+def location_offers(location: str, service: Service) -> bool:
+    """Whether ``location`` (any spelling) offers ``service``; an unknown location offers nothing."""
+    found = find_location(location)
+    return found is not None and service in found.services
+
+
+def has_zones(location: str) -> bool:
+    """Whether ``location`` has availability zones (unknown: no)."""
+    found = find_location(location)
+    return bool(found and found.zones)
+
+
+def location_problem(location: str, service: Service | None = None) -> str | None:
+    """Why nothing (or ``service``) can be deployed in ``location``, or None: unknown name,
+    access-restricted location, or a service the location does not offer."""
+    found = find_location(location)
+    if found is None:
+        return f"{location!r} is not an Azure location in the catalog"
+    if found.restricted:
+        return (
+            f"{found.name!r} ({found.display_name}) is access-restricted (disaster recovery by request only; "
+            f"source: {found.source})"
+        )
+    if service is not None and service not in found.services:
+        return f"{SERVICE_NAMES[service]} is not offered in {found.name!r} (source: {found.source})"
+    return None

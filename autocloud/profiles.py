@@ -9,6 +9,7 @@ Every bad input becomes one :class:`~autocloud.errors.ConfigError` naming the fi
 from __future__ import annotations
 
 import difflib
+import ipaddress
 import json
 from collections.abc import Mapping
 from pathlib import Path
@@ -22,12 +23,16 @@ from pydantic_core import PydanticCustomError
 from autocloud.errors import KEYED_ERROR_TYPE, ConfigError, from_validation_error
 from autocloud.locations import (
     CLOUD_NAMES,
+    IOT_DATA_RESIDENCY_LOCATIONS,
+    IOT_DATA_RESIDENCY_SOURCE,
     PROVIDER_ENVIRONMENT,
     SERVICE_NAMES,
     SERVICES,
     Cloud,
     Service,
     find_location,
+    has_zones,
+    location_problem,
     locations_in,
     maps_location,
     normalise_location,
@@ -72,6 +77,11 @@ Location = Annotated[str, BeforeValidator(_normalise)]
 
 Name = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,30}$")]
 
+ObjectId = Annotated[str, Field(pattern=r"^[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}$")]
+"""An Entra ID object id (a GUID)."""
+
+PEM_CERTIFICATE = r"^\s*-----BEGIN CERTIFICATE-----[A-Za-z0-9+/=\s]+-----END CERTIFICATE-----\s*$"
+
 
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -87,7 +97,9 @@ class Residency(_Frozen):
     secondary: Location
     """Required. Failover / replica location; must be inside the boundary."""
     iot_data_residency: bool
-    """Required. IoT Hub ``enableDataResidency``: no cross-geo disaster recovery."""
+    """Required. IoT Hub/DPS ``enableDataResidency`` (no cross-region disaster recovery). Azure offers it
+    only where the pair leaves the geography (Brazil South, Southeast Asia: catalog/regions.yaml);
+    elsewhere the pair already keeps IoT Hub's replica in the geography, so set false."""
 
 
 class Services(_Frozen):
@@ -102,6 +114,119 @@ class Services(_Frozen):
 
     def enabled(self) -> tuple[Service, ...]:
         return tuple(s for s in SERVICES if getattr(self, s))
+
+
+class Resilience(_Frozen):
+    """How the region survives a datacenter loss."""
+
+    zone_redundant: bool = True
+    """Optional, default true. Spread AKS pools, Cosmos DB replicas and backups over availability
+    zones; every location the region deploys to (primary, secondary) must have zones then."""
+
+
+def _cidr(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            return ipaddress.IPv4Network(value, strict=True)
+        except ValueError as exc:
+            raise ValueError(f"not an IPv4 CIDR block: {exc}") from None
+    return value
+
+
+def _address(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            return ipaddress.IPv4Address(value)
+        except ValueError as exc:
+            raise ValueError(f"not an IPv4 address: {exc}") from None
+    return value
+
+
+Cidr = Annotated[ipaddress.IPv4Network, BeforeValidator(_cidr)]
+Address = Annotated[ipaddress.IPv4Address, BeforeValidator(_address)]
+
+
+class NetworkPlan(_Frozen):
+    """The region's address plan: the VNet, its subnets, and AKS's own ranges, validated together.
+
+    AKS refuses a cluster whose service CIDR overlaps a subnet of its VNet
+    (``ServiceCidrOverlapExistingSubnetsCidr``; its default service CIDR is 10.0.0.0/16 and the
+    default DNS service IP 10.0.0.10, ``ContainerServiceNetworkProfile`` in
+    Azure/azure-rest-api-specs specification/containerservice/.../managedClusters.json; Azure/azure-cli#20810).
+    With Azure CNI Overlay the pod CIDR must not overlap the VNet either
+    (https://learn.microsoft.com/azure/aks/azure-cni-overlay), and the DNS service IP must be inside the
+    service CIDR and not its first address (kubernetes.default takes that one).
+    """
+
+    vnet: Cidr = Field(default_factory=lambda: ipaddress.IPv4Network("10.0.0.0/16"))
+    """Optional, default 10.0.0.0/16: the region's VNet address space."""
+    endpoints_subnet: Cidr = Field(default_factory=lambda: ipaddress.IPv4Network("10.0.0.0/22"))
+    """Optional, default 10.0.0.0/22: private endpoints (inside ``vnet``)."""
+    nodes_subnet: Cidr = Field(default_factory=lambda: ipaddress.IPv4Network("10.0.16.0/20"))
+    """Optional, default 10.0.16.0/20: AKS nodes (inside ``vnet``)."""
+    service_cidr: Cidr = Field(default_factory=lambda: ipaddress.IPv4Network("10.100.0.0/16"))
+    """Optional, default 10.100.0.0/16: Kubernetes service ClusterIPs (outside ``vnet``)."""
+    dns_service_ip: Address = Field(default_factory=lambda: ipaddress.IPv4Address("10.100.0.10"))
+    """Optional, default 10.100.0.10: CoreDNS's ClusterIP (inside ``service_cidr``)."""
+    pod_cidr: Cidr = Field(default_factory=lambda: ipaddress.IPv4Network("10.244.0.0/16"))
+    """Optional, default 10.244.0.0/16: the pod overlay (outside ``vnet`` and ``service_cidr``)."""
+
+    @model_validator(mode="after")
+    def _check(self) -> NetworkPlan:
+        for key in ("endpoints_subnet", "nodes_subnet"):
+            subnet = getattr(self, key)
+            if not subnet.subnet_of(self.vnet):
+                raise _keyed(f"network.{key}", f"{subnet} is not inside network.vnet {self.vnet}")
+        if self.endpoints_subnet.overlaps(self.nodes_subnet):
+            raise _keyed(
+                "network.nodes_subnet", f"{self.nodes_subnet} overlaps network.endpoints_subnet {self.endpoints_subnet}"
+            )
+        for key in ("service_cidr", "pod_cidr"):
+            block = getattr(self, key)
+            if block.overlaps(self.vnet):
+                raise _keyed(
+                    f"network.{key}",
+                    f"{block} overlaps network.vnet {self.vnet}, which AKS refuses "
+                    "(ServiceCidrOverlapExistingSubnetsCidr)",
+                )
+        if self.pod_cidr.overlaps(self.service_cidr):
+            raise _keyed("network.pod_cidr", f"{self.pod_cidr} overlaps network.service_cidr {self.service_cidr}")
+        if self.dns_service_ip not in self.service_cidr:
+            raise _keyed(
+                "network.dns_service_ip", f"{self.dns_service_ip} is outside network.service_cidr {self.service_cidr}"
+            )
+        if self.dns_service_ip in (self.service_cidr.network_address, self.service_cidr.network_address + 1):
+            raise _keyed(
+                "network.dns_service_ip",
+                f"{self.dns_service_ip} is reserved in network.service_cidr "
+                "(network address, or kubernetes.default's first address)",
+            )
+        return self
+
+
+DeviceAccess = Literal["public", "private"]
+
+
+class Devices(_Frozen):
+    """How vehicles reach the device-facing endpoints (IoT Hub device APIs, DPS).
+
+    Vehicles are on mobile networks, on the internet: IoT Hub advises against private link for
+    devices in a wide-area network (https://learn.microsoft.com/azure/iot-hub/virtual-network-support),
+    so device endpoints are public by default and devices authenticate with X.509 only.
+    """
+
+    access: DeviceAccess = "public"
+    """Optional, default public. ``private`` only for fleets on a private APN or ExpressRoute into the
+    region's VNet: the device endpoints are then reachable through private endpoints only."""
+    ip_filter: tuple[Cidr, ...] = ()
+    """Optional, default none (any address). CIDRs allowed to reach the device endpoints; every other
+    address is rejected. Only with ``access: public``."""
+
+    @model_validator(mode="after")
+    def _check(self) -> Devices:
+        if self.ip_filter and self.access != "public":
+            raise _keyed("devices.ip_filter", "applies to access: public only")
+        return self
 
 
 class Fleet(_Frozen):
@@ -124,11 +249,15 @@ class RegionProfile(_Frozen):
     services: Services
     fleet: Fleet
     tags: dict[str, str] = Field(default_factory=dict)
+    resilience: Resilience = Field(default_factory=Resilience)
+    network: NetworkPlan = Field(default_factory=NetworkPlan)
+    devices: Devices = Field(default_factory=Devices)
 
     @model_validator(mode="after")
     def _check(self) -> RegionProfile:
         self._check_locations()
         self._check_services()
+        self._check_capabilities()
         missing = [t for t in REQUIRED_TAGS if t not in self.tags]
         if missing:
             raise _keyed("tags", f"required tag {missing[0]!r} is missing (required: {', '.join(REQUIRED_TAGS)})")
@@ -163,6 +292,38 @@ class RegionProfile(_Frozen):
             raise _keyed("services.dps", "the Device Provisioning Service needs iothub: true")
         if self.services.maps and self.maps_location is None:
             raise _keyed("services.maps", "Azure Maps has no account location inside the boundary")
+
+    def _check_capabilities(self) -> None:
+        """The locations the region deploys to, against the region catalog (autocloud/catalog/regions.yaml):
+        not access-restricted, offering every enabled service, zones where zone redundancy is asked,
+        IoT data residency only where Azure offers it."""
+        single: list[Service] = [s for s in self.services.enabled() if s != "maps"]
+        # Cosmos DB is the only service replicated to the secondary.
+        secondary: list[Service] = ["cosmosdb"] if self.services.cosmosdb else []
+        used = {"primary": single, "secondary": secondary}
+        for key, services in used.items():
+            location = getattr(self.residency, key)
+            problem = location_problem(location)
+            if problem:
+                raise _keyed(f"residency.{key}", problem)
+            for service in services:
+                problem = location_problem(location, service)
+                if problem:
+                    raise _keyed(f"services.{service}", f"{problem} (residency.{key})")
+            if self.resilience.zone_redundant and services and not has_zones(location):
+                raise _keyed(
+                    "resilience.zone_redundant",
+                    f"{location!r} (residency.{key}) has no availability zones; set zone_redundant: false",
+                )
+        if self.residency.iot_data_residency and self.services.iothub:
+            primary = find_location(self.residency.primary)
+            if primary is not None and not primary.iot_data_residency:
+                raise _keyed(
+                    "residency.iot_data_residency",
+                    f"IoT Hub data residency is not offered in {primary.name!r}: only "
+                    f"{', '.join(sorted(IOT_DATA_RESIDENCY_LOCATIONS))}, whose paired region is in another "
+                    f"geography (source: {IOT_DATA_RESIDENCY_SOURCE})",
+                )
 
     @property
     def boundary(self) -> tuple[str, ...]:
@@ -237,6 +398,14 @@ class StackConfig(BaseModel):
     policy_relax: Annotated[tuple[str, ...], BeforeValidator(_json_list)] = ()
     """Optional, default none. Baseline policies this stack runs as advisory (``policies.config``
     checks the names; residency rules can never be relaxed)."""
+    cluster_admins: Annotated[tuple[ObjectId, ...], BeforeValidator(_json_list)] = ()
+    """Optional, azure target only; default: the identity running ``pulumi up``. Entra object ids
+    (users, groups, service principals) given the "Azure Kubernetes Service RBAC Cluster Admin" role
+    on the private AKS cluster (local accounts are off, so without one nobody can use kubectl)."""
+    fleet_ca_certificate: str | None = Field(default=None, pattern=PEM_CERTIFICATE)
+    """Optional, azure target only. PEM of the fleet's root/intermediate CA: registered (verified) with
+    DPS so an X.509 enrollment group can trust it (``pulumi config set autocloud:fleetCaCertificate
+    "$(cat fleet-ca.pem)"``)."""
     azure_location: Location | None = Field(default=None, validation_alias=LOCATION_KEY)
     """Optional ``azure-native:location``; must equal the profile's primary when set."""
 
@@ -244,6 +413,9 @@ class StackConfig(BaseModel):
     def _check(self) -> StackConfig:
         if self.namespace is not None and self.target != "local":
             raise _keyed(f"{CONFIG_NAMESPACE}:namespace", "applies to target local only")
+        for key in ("cluster_admins", "fleet_ca_certificate"):
+            if getattr(self, key) and self.target != "azure":
+                raise _keyed(f"{CONFIG_NAMESPACE}:{to_camel(key)}", "applies to target azure only")
         return self
 
     @property

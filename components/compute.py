@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -9,10 +10,18 @@ import pulumi_azure_native as azure_native
 
 from autocloud.sizing import AksPlan
 from components.contracts import ComputeEndpoints
-from components.placement import NETWORK_CONTRIBUTOR, AzurePlacement, grant_role
+from components.placement import (
+    AKS_RBAC_CLUSTER_ADMIN,
+    NETWORK_CONTRIBUTOR,
+    AzurePlacement,
+    grant_role,
+    role_definition_id,
+)
 
 ZONES = ["1", "2", "3"]
 LOG_RETENTION_DAYS = 30
+CONTAINER_INSIGHTS_STREAM = "Microsoft-ContainerInsights-Group-Default"
+WORKSPACE_DESTINATION = "ciworkspace"
 
 
 @dataclass(frozen=True)
@@ -27,8 +36,17 @@ class ComputeClusterArgs:
     """Required. Prefix of the cluster's private API server name."""
     zones: bool
     """Required. Spread pools over availability zones (where the location has them)."""
+    service_cidr: str
+    """Required. Kubernetes service range, outside the VNet (``profile.network.service_cidr``)."""
+    dns_service_ip: str
+    """Required. CoreDNS ClusterIP inside ``service_cidr`` (``profile.network.dns_service_ip``)."""
+    pod_cidr: str
+    """Required. Pod overlay range, outside the VNet and the service range (``profile.network.pod_cidr``)."""
     node_subnet_id: pulumi.Input[str] | None = None
     """Optional, default None: AKS creates its own VNet. Set it so pods reach the private endpoints."""
+    cluster_admins: Sequence[str] = ()
+    """Optional, default the identity running the deployment. Entra object ids given "Azure Kubernetes
+    Service RBAC Cluster Admin": local accounts are off, so only Azure RBAC grants kubectl access."""
 
 
 class ComputeCluster(pulumi.ComponentResource):
@@ -59,9 +77,12 @@ class ComputeCluster(pulumi.ComponentResource):
             sku={"name": "PerGB2018"},
             retention_in_days=LOG_RETENTION_DAYS,
             features={"disable_local_auth": True},
-            # Node agents ingest over Entra ID; closing ingestion needs an Azure Monitor private link scope.
+            # Entra ID only (no workspace keys). Closing ingestion or query to the internet needs an Azure
+            # Monitor Private Link Scope, without which nobody can query a query-Disabled workspace
+            # (https://learn.microsoft.com/azure/azure-monitor/logs/private-link-security); queries are
+            # authorized by Azure RBAC on the workspace instead.
             public_network_access_for_ingestion="Enabled",
-            public_network_access_for_query="Disabled",
+            public_network_access_for_query="Enabled",
             tags=tags,
             opts=child,
         )
@@ -126,6 +147,11 @@ class ComputeCluster(pulumi.ComponentResource):
                 "network_plugin_mode": "overlay",
                 "network_dataplane": "cilium",
                 "network_policy": "cilium",
+                # Left unset, AKS takes 10.0.0.0/16 and 10.0.0.10 and refuses a VNet in that range
+                # (ServiceCidrOverlapExistingSubnetsCidr); the profile's network plan keeps them apart.
+                "service_cidr": args.service_cidr,
+                "dns_service_ip": args.dns_service_ip,
+                "pod_cidr": args.pod_cidr,
             },
             auto_upgrade_profile={"upgrade_channel": "patch"},
             addon_profiles={
@@ -137,6 +163,23 @@ class ComputeCluster(pulumi.ComponentResource):
             tags=tags,
             opts=pulumi.ResourceOptions(parent=self, depends_on=depends_on),
         )
+
+        self._container_insights(name, placement, workspace.id, cluster.id)
+        admins: list[pulumi.Input[str]] = list(args.cluster_admins)
+        if not admins:
+            admins.append(
+                azure_native.authorization.get_client_config_output(
+                    opts=pulumi.InvokeOutputOptions(parent=self)
+                ).object_id
+            )
+        for index, admin in enumerate(admins):
+            azure_native.authorization.RoleAssignment(
+                f"{name}-admin-{index}",
+                scope=cluster.id,
+                principal_id=admin,
+                role_definition_id=cluster.id.apply(lambda s: role_definition_id(s, AKS_RBAC_CLUSTER_ADMIN)),
+                opts=child,
+            )
 
         self.name = cluster.name
         self.resource_id = cluster.id
@@ -150,4 +193,47 @@ class ComputeCluster(pulumi.ComponentResource):
                 "workspace_id": self.workspace_id,
                 "endpoints": self.endpoints,
             }
+        )
+
+    def _container_insights(
+        self, name: str, placement: AzurePlacement, workspace_id: pulumi.Output[str], cluster_id: pulumi.Output[str]
+    ) -> None:
+        """The data collection rule and its association that Container insights with ``useAADAuth``
+        (Azure Monitor Agent) needs: without them the add-on runs and nothing is collected
+        (https://learn.microsoft.com/azure/azure-monitor/containers/kubernetes-monitoring-enable, its
+        ARM/Bicep templates: a Linux DCR with the ContainerInsights extension and the
+        ``Microsoft-ContainerInsights-Group-Default`` stream, associated with the cluster)."""
+        child = pulumi.ResourceOptions(parent=self)
+        rule = azure_native.monitor.DataCollectionRule(
+            f"{name}-insights",
+            resource_group_name=placement.resource_group_name,
+            location=placement.location,
+            kind="Linux",
+            data_sources={
+                "extensions": [
+                    {
+                        "name": "ContainerInsightsExtension",
+                        "extension_name": "ContainerInsights",
+                        "streams": [CONTAINER_INSIGHTS_STREAM],
+                        "extension_settings": {
+                            "dataCollectionSettings": {
+                                "interval": "1m",
+                                "namespaceFilteringMode": "Off",
+                                "enableContainerLogV2": True,
+                            }
+                        },
+                    }
+                ]
+            },
+            destinations={"log_analytics": [{"name": WORKSPACE_DESTINATION, "workspace_resource_id": workspace_id}]},
+            data_flows=[{"streams": [CONTAINER_INSIGHTS_STREAM], "destinations": [WORKSPACE_DESTINATION]}],
+            tags=dict(placement.tags),
+            opts=child,
+        )
+        azure_native.monitor.DataCollectionRuleAssociation(
+            f"{name}-insights-association",
+            association_name="ContainerInsightsExtension",
+            resource_uri=cluster_id,
+            data_collection_rule_id=rule.id,
+            opts=child,
         )

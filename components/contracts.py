@@ -51,6 +51,11 @@ class RegionalPlatformArgs:
     """Optional, default none. Tags added to :func:`region_tags` (e.g. a cost centre)."""
     namespace: str | None = None
     """Optional, local target only. Kubernetes namespace; default ``autocloud-<region>``."""
+    cluster_admins: tuple[str, ...] = ()
+    """Optional, azure target only; default the deploying identity. Entra object ids given AKS RBAC
+    Cluster Admin on the region's cluster."""
+    fleet_ca_certificate: str | None = None
+    """Optional, azure target only. The fleet CA (PEM) registered with DPS."""
 
     @property
     def tags(self) -> dict[str, str]:
@@ -75,7 +80,9 @@ class TelemetryEndpoints(TypedDict):
 class ProvisioningEndpoints(TypedDict):
     """Where vehicles enrol; one per region, spreading vehicles across the scale units' hubs."""
 
-    global_endpoint: str
+    device_endpoint: str
+    """The instance's own provisioning host (``<dps>.azure-devices-provisioning.net``), never the
+    ``global.`` one, so provisioning stays in the DPS's region."""
     id_scope: str
 
 

@@ -72,6 +72,9 @@ class PrivateNetwork(pulumi.ComponentResource):
             virtual_network_name=vnet.name,
             address_prefix=args.node_prefix,
             default_outbound_access=False,
+            # The Event Hubs namespaces select this subnet (components.streaming): a namespace on "selected
+            # networks" needs at least one rule, and a VNet rule needs the service endpoint.
+            service_endpoints=[{"service": "Microsoft.EventHub"}],
             # Subnets of one VNet cannot be written concurrently.
             opts=pulumi.ResourceOptions(parent=self, depends_on=[endpoints]),
         )

@@ -19,6 +19,8 @@ from autocloud.locations import DNS, Cloud, CloudDns
 EVENT_HUBS_DATA_SENDER = "2b629674-e913-4c01-ae53-ef4638d8f975"
 STORAGE_BLOB_DATA_CONTRIBUTOR = "ba92f5b4-2d11-453d-a403-e96b0029c9fe"
 NETWORK_CONTRIBUTOR = "4d97b98b-1d4f-4787-a291-c67834d212e7"
+AKS_RBAC_CLUSTER_ADMIN = "b1ff04bb-8a4e-4dc4-8eb5-8693973ce19b"
+"""Azure Kubernetes Service RBAC Cluster Admin (learn.microsoft.com/azure/role-based-access-control/built-in-roles)."""
 
 PRIVATE_DNS_LOCATION = "global"
 """Private DNS zones and their links are global by definition: they hold names, not vehicle data."""
@@ -61,6 +63,14 @@ def storage_account_name(region: str, role: str, unit: int) -> str:
     """3-24 lowercase letters and digits: ``ac<region><role><unit><hash>``."""
     stem = "".join(ch for ch in f"ac{region[:6]}{role[:4]}{unit}" if ch.isalnum()).lower()
     return (stem + unique_suffix(region, role, str(unit), length=24))[:24]
+
+
+def eventhub_namespace_name(region: str, unit: int) -> str:
+    """A plain, stable, globally unique Event Hubs namespace name (6-50 letters, digits and hyphens,
+    starting with a letter): ``ac-<region>-stream-<unit>-<hash>``. Plain so that the namespace's
+    network rule set names it at preview and the firewall policy can judge it before anything exists."""
+    stem = f"ac-{region[:10]}-stream-{unit}"
+    return f"{stem}-{unique_suffix(region, 'stream', str(unit))}"
 
 
 def role_definition_id(scope_id: str, role_guid: str) -> str:

@@ -13,10 +13,11 @@ from components.compute import ComputeCluster, ComputeClusterArgs
 from components.contracts import PlatformEndpoints, RegionalPlatformArgs
 from components.maps import MapsService, MapsServiceArgs
 from components.network import PrivateNetwork, PrivateNetworkArgs
-from components.placement import AzurePlacement, storage_account_name
+from components.placement import AzurePlacement, eventhub_namespace_name, storage_account_name
 from components.state import VehicleStateStore, VehicleStateStoreArgs
 from components.streaming import EventStreaming, EventStreamingArgs
 from components.telemetry import (
+    DeviceAccess,
     DeviceProvisioning,
     DeviceProvisioningArgs,
     EventHubsRoute,
@@ -71,10 +72,21 @@ class RegionalPlatform(pulumi.ComponentResource):
             zone_keys.append("blob")
         if services.cosmosdb:
             zone_keys.append("cosmos")
+        plan_net = profile.network
         network = PrivateNetwork(
             f"{name}-network",
-            PrivateNetworkArgs(placement=base, zone_keys=zone_keys),
+            PrivateNetworkArgs(
+                placement=base,
+                zone_keys=zone_keys,
+                address_space=str(plan_net.vnet),
+                endpoint_prefix=str(plan_net.endpoints_subnet),
+                node_prefix=str(plan_net.nodes_subnet),
+            ),
             pulumi.ResourceOptions(parent=self),
+        )
+        primary = find_location(profile.primary)
+        devices = DeviceAccess(
+            public=profile.devices.access == "public", ip_filter=tuple(str(c) for c in profile.devices.ip_filter)
         )
         placement = replace(
             base,
@@ -93,6 +105,8 @@ class RegionalPlatform(pulumi.ComponentResource):
                         placement=placement,
                         sku=plan.eventhubs,
                         capture_account_name=storage_account_name(profile.name, "capture", unit),
+                        namespace_name=eventhub_namespace_name(profile.name, unit),
+                        allowed_subnet_id=network.node_subnet_id,
                     ),
                     pulumi.ResourceOptions(parent=self),
                 )
@@ -111,6 +125,8 @@ class RegionalPlatform(pulumi.ComponentResource):
                             placement=placement,
                             sku=plan.iothub,
                             data_residency=profile.residency.iot_data_residency,
+                            min_tls=bool(primary and primary.iothub_min_tls),
+                            devices=devices,
                             route=route,
                         ),
                         pulumi.ResourceOptions(parent=self),
@@ -126,13 +142,14 @@ class RegionalPlatform(pulumi.ComponentResource):
                     hubs=[LinkedHub(name=hub.name, location=hub.location) for hub in self.telemetry],
                     units=plan.dps_units,
                     data_residency=profile.residency.iot_data_residency,
+                    devices=devices,
+                    ca_certificate=args.fleet_ca_certificate,
                 ),
                 pulumi.ResourceOptions(parent=self),
             )
 
         self.compute = None
         if services.aks:
-            primary = find_location(profile.primary)
             self.compute = ComputeCluster(
                 f"{name}-compute",
                 ComputeClusterArgs(
@@ -140,7 +157,11 @@ class RegionalPlatform(pulumi.ComponentResource):
                     sku=plan.aks,
                     dns_prefix=f"autocloud-{profile.name}",
                     zones=bool(primary and primary.zones),
+                    service_cidr=str(plan_net.service_cidr),
+                    dns_service_ip=str(plan_net.dns_service_ip),
+                    pod_cidr=str(plan_net.pod_cidr),
                     node_subnet_id=network.node_subnet_id,
+                    cluster_admins=args.cluster_admins,
                 ),
                 pulumi.ResourceOptions(parent=self),
             )
@@ -149,7 +170,12 @@ class RegionalPlatform(pulumi.ComponentResource):
         if services.cosmosdb:
             self.state = VehicleStateStore(
                 f"{name}-state",
-                VehicleStateStoreArgs(placement=placement, secondary=profile.secondary, sku=plan.cosmos),
+                VehicleStateStoreArgs(
+                    placement=placement,
+                    secondary=profile.secondary,
+                    sku=plan.cosmos,
+                    zone_redundant=profile.resilience.zone_redundant,
+                ),
                 pulumi.ResourceOptions(parent=self),
             )
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_azure_native as azure_native
 
-from autocloud.locations import find_location
+from autocloud.locations import has_zones
 from autocloud.sizing import CosmosPlan
 from components.contracts import StateEndpoints
 from components.placement import AzurePlacement, private_endpoint
@@ -29,11 +29,10 @@ class VehicleStateStoreArgs:
     """Required. The profile's secondary: the only replica and failover location."""
     sku: CosmosPlan
     """Required. Autoscale max RU/s from ``autocloud.sizing``."""
-
-
-def _zone_redundant(location: str) -> bool:
-    found = find_location(location)
-    return bool(found and found.zones)
+    zone_redundant: bool = False
+    """Optional, default False: zone-redundant replicas and backups (``profile.resilience``). Zone backup
+    storage needs zones in every replica location ("Zone-redundant backup storage is only available in
+    regions with availability zones": https://learn.microsoft.com/azure/cosmos-db/periodic-backup-storage-redundancy)."""
 
 
 class VehicleStateStore(pulumi.ComponentResource):
@@ -65,7 +64,11 @@ class VehicleStateStore(pulumi.ComponentResource):
             kind="GlobalDocumentDB",
             database_account_offer_type=azure_native.cosmosdb.DatabaseAccountOfferType.STANDARD,
             locations=[
-                {"location_name": loc, "failover_priority": priority, "is_zone_redundant": _zone_redundant(loc)}
+                {
+                    "location_name": loc,
+                    "failover_priority": priority,
+                    "is_zone_redundant": args.zone_redundant and has_zones(loc),
+                }
                 for priority, loc in enumerate(self.replica_locations)
             ],
             enable_automatic_failover=True,
@@ -74,7 +77,9 @@ class VehicleStateStore(pulumi.ComponentResource):
             backup_policy={
                 "type": "Periodic",
                 "periodic_mode_properties": {
-                    "backup_storage_redundancy": "Zone" if _zone_redundant(placement.location) else "Local",
+                    "backup_storage_redundancy": "Zone"
+                    if args.zone_redundant and all(has_zones(loc) for loc in self.replica_locations)
+                    else "Local",
                 },
             },
             disable_key_based_metadata_write_access=True,

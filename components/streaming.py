@@ -32,6 +32,14 @@ class EventStreamingArgs:
     """Required. Throughput units and partitions from ``autocloud.sizing``."""
     capture_account_name: str
     """Required. Globally unique storage account name (``placement.storage_account_name``)."""
+    namespace_name: str | None = None
+    """Optional, default autonamed. A plain namespace name (``placement.eventhub_namespace_name``), so the
+    namespace's network rule set refers to it by a value known at preview."""
+    allowed_subnet_id: pulumi.Input[str] | None = None
+    """Optional, default None: the namespace is private-endpoint only (publicNetworkAccess Disabled),
+    which also shuts out IoT Hub routing's trusted-service path. Set it (the region's node subnet, with
+    a Microsoft.EventHub service endpoint) to put the namespace on "selected networks": that subnet,
+    private endpoints and trusted Microsoft services only."""
     consumer_groups: Sequence[str] = DEFAULT_CONSUMER_GROUPS
     """Optional, default stream-processor and state-writer: readers of both hubs."""
     retention_days: int = 1
@@ -65,6 +73,7 @@ class EventStreaming(pulumi.ComponentResource):
 
         namespace = azure_native.eventhub.Namespace(
             f"{name}-namespace",
+            namespace_name=args.namespace_name,
             resource_group_name=rg,
             location=placement.location,
             sku={"name": args.sku.sku, "tier": args.sku.sku, "capacity": args.sku.throughput_units},
@@ -72,20 +81,31 @@ class EventStreaming(pulumi.ComponentResource):
             identity={"type": azure_native.eventhub.ManagedServiceIdentityType.SYSTEM_ASSIGNED},
             disable_local_auth=True,
             minimum_tls_version="1.2",
-            public_network_access="Disabled",
+            public_network_access="Disabled" if args.allowed_subnet_id is None else "Enabled",
             tags=dict(placement.tags),
             opts=child,
         )
-        azure_native.eventhub.NamespaceNetworkRuleSet(
-            f"{name}-network",
-            resource_group_name=rg,
-            namespace_name=namespace.name,
-            default_action="Deny",
-            public_network_access="Disabled",
-            # IoT Hub routing reaches the namespace as a trusted Microsoft service.
-            trusted_service_access_enabled=True,
-            opts=child,
-        )
+        if args.allowed_subnet_id is not None:
+            # "Selected networks": IoT Hub routing reaches the namespace through the trusted-services
+            # exception, which the docs set up on selected networks, not on Disabled
+            # (https://learn.microsoft.com/azure/iot-hub/virtual-network-support, "Egress connectivity to event
+            # hubs endpoints for routing"). Event Hubs treats a rule set without any IP or VNet rule as open to
+            # the internet even with defaultAction Deny
+            # (https://learn.microsoft.com/azure/event-hubs/event-hubs-ip-filtering), so the region's own node
+            # subnet is the one network selected; no IP rule.
+            azure_native.eventhub.NamespaceNetworkRuleSet(
+                f"{name}-network",
+                resource_group_name=rg,
+                namespace_name=args.namespace_name or namespace.name,
+                default_action="Deny",
+                public_network_access="Enabled",
+                ip_rules=[],
+                virtual_network_rules=[
+                    {"subnet": {"id": args.allowed_subnet_id}, "ignore_missing_vnet_service_endpoint": False}
+                ],
+                trusted_service_access_enabled=True,
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[namespace]),
+            )
 
         storage = azure_native.storage.StorageAccount(
             f"{name}-capture",
@@ -100,8 +120,19 @@ class EventStreaming(pulumi.ComponentResource):
             default_to_o_auth_authentication=True,
             enable_https_traffic_only=True,
             minimum_tls_version="TLS1_2",
-            public_network_access="Disabled",
-            network_rule_set={"default_action": azure_native.storage.DefaultAction.DENY, "bypass": "AzureServices"},
+            # Capture writes as the namespace's identity through the trusted-services exception, which
+            # applies to "selected networks" (Enabled + default Deny + bypass AzureServices), not to
+            # Disabled (https://learn.microsoft.com/azure/event-hubs/event-hubs-capture-managed-identity,
+            # learn.microsoft.com/azure/storage/common/storage-network-security-trusted-azure-services).
+            # No IP or VNet rule: nothing else gets in but the private endpoint (for Storage, unlike Event
+            # Hubs, default Deny without rules denies).
+            public_network_access="Enabled",
+            network_rule_set={
+                "default_action": azure_native.storage.DefaultAction.DENY,
+                "bypass": "AzureServices",
+                "ip_rules": [],
+                "virtual_network_rules": [],
+            },
             tags=dict(placement.tags),
             opts=child,
         )

@@ -14,8 +14,59 @@ from components.placement import EVENT_HUBS_DATA_SENDER, AzurePlacement, grant_r
 
 DPS_LINK_POLICY = "dps-link"
 """The hub's only shared-access policy: DPS registers devices through it (no iothubowner)."""
-DPS_LINK_RIGHTS = azure_native.iothub.AccessRights.REGISTRY_READ_REGISTRY_WRITE_SERVICE_CONNECT_DEVICE_CONNECT
+DPS_LINK_RIGHTS = azure_native.iothub.AccessRights.REGISTRY_WRITE_SERVICE_CONNECT
+"""What DPS needs on a linked hub, and no more: "DPS needs the following permissions on the IoT hub:
+RegistryWrite and ServiceConnect" (https://learn.microsoft.com/azure/iot-dps/how-to-manage-linked-iot-hubs).
+
+Why a shared-access link and not an identity: the SDK's DPS resource (API 2023-03-01-preview) has only
+``connectionString`` on a linked hub; identity-based linking exists only in a later preview API of DPS,
+not generated into pulumi-azure-native 3.29, and a preview API is no base for production. The same page
+says the linked hub must allow shared access policies, so hubs keep ``disableLocalAuth: false`` and turn
+off what vehicles could use instead: device and module SAS (X.509 only)."""
 MQTT_PORT = 8883
+ALL_ADDRESSES = "0.0.0.0/0"
+
+
+@dataclass(frozen=True)
+class DeviceAccess:
+    """How vehicles reach a device-facing endpoint (from the profile's ``devices`` section)."""
+
+    public: bool = True
+    """Optional, default True: reachable from the internet (vehicles are on mobile networks)."""
+    ip_filter: Sequence[str] = ()
+    """Optional, default none: CIDRs allowed in; every other address is rejected."""
+
+
+def _ip_filter(access: DeviceAccess) -> list[tuple[str, str, str]]:
+    """(name, action, CIDR): accept each allowed CIDR, then reject everything else (rules apply in order,
+    first match wins: https://learn.microsoft.com/azure/iot-hub/iot-hub-ip-filtering)."""
+    if not access.ip_filter:
+        return []
+    rules = [(f"allow-{i}", "Accept", cidr) for i, cidr in enumerate(access.ip_filter)]
+    return [*rules, ("reject-others", "Reject", ALL_ADDRESSES)]
+
+
+def hub_ip_filter_rules(access: DeviceAccess) -> list[azure_native.iothub.IpFilterRuleArgsDict]:
+    return [
+        {"filter_name": name, "action": azure_native.iothub.IpFilterActionType(action), "ip_mask": cidr}
+        for name, action, cidr in _ip_filter(access)
+    ]
+
+
+def dps_ip_filter_rules(access: DeviceAccess) -> list[azure_native.deviceprovisioningservices.IpFilterRuleArgsDict]:
+    return [
+        {
+            "filter_name": name,
+            "action": azure_native.deviceprovisioningservices.IpFilterActionType(action),
+            "ip_mask": cidr,
+            "target": azure_native.deviceprovisioningservices.IpFilterTargetType.ALL,
+        }
+        for name, action, cidr in _ip_filter(access)
+    ]
+
+
+def public_network_access(access: DeviceAccess) -> str:
+    return "Enabled" if access.public else "Disabled"
 
 
 @dataclass(frozen=True)
@@ -41,17 +92,27 @@ class TelemetryIngestArgs:
     sku: IotHubPlan
     """Required. Tier, units and partitions from ``autocloud.sizing``."""
     data_residency: bool
-    """Required. IoT Hub ``enableDataResidency`` from the profile (no cross-geo DR pairing)."""
+    """Required. IoT Hub ``enableDataResidency`` from the profile (only where Azure offers it)."""
+    min_tls: bool
+    """Required. Set ``minTlsVersion: 1.2`` (immutable after creation); only where the location accepts
+    it (``AzureLocation.iothub_min_tls``: public cloud only)."""
+    devices: DeviceAccess = DeviceAccess()
+    """Optional, default public without IP filter: how vehicles reach the hub's device endpoints."""
     route: EventHubsRoute | None = None
     """Optional, default None: only the fallback route to the built-in endpoint."""
 
 
 class TelemetryIngest(pulumi.ComponentResource):
-    """An IoT Hub: private, Entra-only for services, routing device messages to Event Hubs.
+    """An IoT Hub: device endpoints reachable by vehicles (X.509 only), routing to Event Hubs.
 
+    Vehicles authenticate with X.509 certificates only: device and module SAS are disabled. Shared
+    access stays allowed for the one DPS link policy (see ``DPS_LINK_RIGHTS``); services use Entra ID.
     Routing authenticates with a user-assigned identity that is granted Data Sender *before* the
-    hub exists; a system-assigned identity alone could not be granted in time for the hub's own
-    endpoint validation. The system-assigned identity stays on for other integrations.
+    hub exists (a system-assigned identity alone could not be granted in time for the hub's own
+    endpoint validation). The system-assigned identity is what makes the hub a trusted Microsoft
+    service for the namespace's firewall ("To allow other services to find your IoT hub as a trusted
+    Microsoft service, it must have a system-assigned managed identity":
+    https://learn.microsoft.com/azure/iot-hub/virtual-network-support), and it gets Data Sender too.
     """
 
     name: pulumi.Output[str]
@@ -92,6 +153,17 @@ class TelemetryIngest(pulumi.ComponentResource):
             identities.append(identity.id)
             routing = routing | _routes(args.route, placement, identity.id)
 
+        properties: azure_native.iothub.IotHubPropertiesArgsDict = {
+            "disable_local_auth": False,
+            "disable_device_sas": True,
+            "disable_module_sas": True,
+            "public_network_access": public_network_access(args.devices),
+            "ip_filter_rules": hub_ip_filter_rules(args.devices),
+        }
+        if args.min_tls:
+            properties["min_tls_version"] = "1.2"
+        if args.data_residency:
+            properties["enable_data_residency"] = True
         hub = azure_native.iothub.IotHubResource(
             f"{name}-iothub",
             resource_group_name=placement.resource_group_name,
@@ -103,12 +175,8 @@ class TelemetryIngest(pulumi.ComponentResource):
                 else azure_native.iothub.ResourceIdentityType.SYSTEM_ASSIGNED,
                 "user_assigned_identities": identities,
             },
-            properties={
-                "min_tls_version": "1.2",
-                "disable_local_auth": True,
-                "disable_module_sas": True,
-                "public_network_access": "Disabled",
-                "enable_data_residency": args.data_residency,
+            properties=properties
+            | {
                 "event_hub_endpoints": {
                     "events": {"partition_count": args.sku.partitions, "retention_time_in_days": 1},
                 },
@@ -123,6 +191,11 @@ class TelemetryIngest(pulumi.ComponentResource):
             tags=dict(placement.tags),
             opts=pulumi.ResourceOptions(parent=self, depends_on=depends_on),
         )
+        if args.route is not None:
+            system_principal = hub.identity.apply(lambda i: (i.principal_id if i else None) or "")
+            namespace = pulumi.Output.from_input(args.route.namespace_id)
+            grant_role(f"{name}-trusted-sender", self, namespace, system_principal, EVENT_HUBS_DATA_SENDER)
+        # Services (and, with access: private, vehicles on a private APN) reach the hub privately.
         private_endpoint(f"{name}-pe", self, placement, hub.id, "iotHub", ("iothub", "servicebus"))
 
         self.name = hub.name
@@ -208,11 +281,22 @@ class DeviceProvisioningArgs:
     units: int
     """Required. DPS service units from ``autocloud.sizing`` (1 M registrations each)."""
     data_residency: bool
-    """Required. DPS ``enableDataResidency`` from the profile."""
+    """Required. DPS ``enableDataResidency`` from the profile (only where Azure offers it)."""
+    devices: DeviceAccess = DeviceAccess()
+    """Optional, default public without IP filter: how vehicles reach DPS."""
+    ca_certificate: str | None = None
+    """Optional, default None: the fleet CA (PEM), registered as verified so an X.509 enrollment group
+    can use it. Enrollment groups are DPS data-plane objects (no ARM resource): README "Deploy to Azure"."""
 
 
 class DeviceProvisioning(pulumi.ComponentResource):
-    """DPS linked to all of the region's hubs. The hubs' link keys are Pulumi secrets end to end."""
+    """DPS linked to all of the region's hubs. The hubs' link keys are Pulumi secrets end to end.
+
+    Vehicles are given this instance's own endpoint (``<dps>.azure-devices-provisioning.net``), not
+    ``global.azure-devices-provisioning.net``: "the global endpoint ... may send data outside the
+    region" with private endpoints, and the instance endpoint keeps provisioning in the DPS's
+    region (https://learn.microsoft.com/azure/iot-dps/virtual-network-support).
+    """
 
     name: pulumi.Output[str]
     resource_id: pulumi.Output[str]
@@ -234,29 +318,41 @@ class DeviceProvisioning(pulumi.ComponentResource):
             }
             for hub in args.hubs
         ]
+        properties: azure_native.deviceprovisioningservices.IotDpsPropertiesDescriptionArgsDict = {
+            "allocation_policy": "Hashed",
+            "iot_hubs": linked,
+            "public_network_access": public_network_access(args.devices),
+            "ip_filter_rules": dps_ip_filter_rules(args.devices),
+        }
+        if args.data_residency:
+            properties["enable_data_residency"] = True
         dps = azure_native.deviceprovisioningservices.IotDpsResource(
             f"{name}-dps",
             resource_group_name=placement.resource_group_name,
             location=placement.location,
             sku={"name": "S1", "capacity": args.units},
-            properties={
-                "allocation_policy": "Hashed",
-                "iot_hubs": linked,
-                "public_network_access": "Disabled",
-                "enable_data_residency": args.data_residency,
-            },
+            properties=properties,
             tags=dict(placement.tags),
             opts=pulumi.ResourceOptions(parent=self),
         )
         private_endpoint(f"{name}-pe", self, placement, dps.id, "iotDps", ("dps",))
+        if args.ca_certificate is not None:
+            azure_native.deviceprovisioningservices.DpsCertificate(
+                f"{name}-fleet-ca",
+                resource_group_name=placement.resource_group_name,
+                provisioning_service_name=dps.name,
+                certificate_name="fleet-ca",
+                properties={"certificate": args.ca_certificate.strip(), "is_verified": True},
+                opts=pulumi.ResourceOptions(parent=self),
+            )
 
         self.name = dps.name
         self.resource_id = dps.id
-        global_endpoint = f"global.{placement.dns.dps}"
+        dps_suffix = placement.dns.dps
         # The secret hub links make the whole ``properties`` output secret; the id scope is not.
         id_scope = pulumi.Output.unsecret(dps.properties.apply(lambda p: p.id_scope or ""))
-        self.endpoints = id_scope.apply(
-            lambda scope: ProvisioningEndpoints(global_endpoint=global_endpoint, id_scope=scope)
+        self.endpoints = pulumi.Output.all(dps.name, id_scope).apply(
+            lambda v: ProvisioningEndpoints(device_endpoint=f"{v[0]}.{dps_suffix}", id_scope=v[1])
         )
         self.register_outputs(
             {

@@ -51,6 +51,7 @@ CONFIG_SCHEMA_PROPERTIES: dict[str, dict[str, Any]] = {
     "relaxed": {**_STRINGS, "description": "Baseline rules this stack runs as advisory."},
     "knownRegions": _STRINGS,
     "regionLabel": {"type": "string"},
+    "deviceAccess": {"type": "string", "enum": ["public", "private"]},
 }
 CONFIG_REQUIRED = ["region", "cloud", "boundary"]
 

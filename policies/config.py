@@ -1,6 +1,6 @@
 """Region profile -> rule context -> the policy-config JSON the packs read.
 
-One config file serves all three packs: it holds an entry per policy name of every pack, each with
+One config file serves all four packs: it holds an entry per policy name of every pack, each with
 the region's properties and an enforcement level (`advisory` for the baseline rules a stack
 relaxes). Write one by hand with
 
@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from autocloud.locations import normalise_location
-from policies.model import REGION_LABEL, Cloud, RuleContext, effective_enforcement
+from policies.model import REGION_LABEL, Cloud, DeviceAccess, RuleContext, effective_enforcement
 from policies.packs import ALL_RULES, RELAXABLE
 
 #: Stack config key listing the baseline rules a stack runs as advisory, e.g.
@@ -43,6 +43,11 @@ class _Services(Protocol):
     def maps(self) -> bool: ...
 
 
+class _Devices(Protocol):
+    @property
+    def access(self) -> DeviceAccess: ...
+
+
 class Profile(Protocol):
     """What the policies read from an `autocloud.profiles.RegionProfile`."""
 
@@ -56,6 +61,8 @@ class Profile(Protocol):
     def services(self) -> _Services: ...
     @property
     def tags(self) -> Mapping[str, str]: ...
+    @property
+    def devices(self) -> _Devices: ...
 
 
 def validate_relaxed(names: Iterable[str], source: str = "policy relax") -> frozenset[str]:
@@ -105,6 +112,7 @@ def context_for_profile(
         relaxed=validate_relaxed(relaxed),
         known_regions=frozenset(known_regions() if regions is None else regions) | {profile.name},
         region_label=REGION_LABEL,
+        device_access=profile.devices.access,
     )
 
 

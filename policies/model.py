@@ -15,7 +15,8 @@ from autocloud.locations import normalise_location
 
 Enforcement = Literal["mandatory", "advisory"]
 Cloud = Literal["public", "china"]
-Pack = Literal["residency", "baseline", "kubernetes"]
+Pack = Literal["residency", "baseline", "kubernetes", "deployability"]
+DeviceAccess = Literal["public", "private"]
 
 PACKS: tuple[Pack, ...] = get_args(Pack)
 
@@ -104,6 +105,9 @@ class RuleContext:
     known_regions: frozenset[str] = frozenset()
     """Every region profile's name: how a namespace named ``autocloud-us`` is known to be foreign."""
     region_label: str = REGION_LABEL
+    device_access: DeviceAccess = "public"
+    """How vehicles reach IoT Hub and DPS (the profile's ``devices.access``): ``public`` over the
+    internet, or ``private`` through a private APN / ExpressRoute into the VNet."""
 
     def in_boundary(self, location: str) -> bool:
         """Whether ``location`` (any spelling) is one of the region's allowed locations."""
@@ -131,6 +135,7 @@ class RuleContext:
             "relaxed": sorted(self.relaxed),
             "knownRegions": sorted(self.known_regions),
             "regionLabel": self.region_label,
+            "deviceAccess": self.device_access,
         }
 
     @classmethod
@@ -153,6 +158,9 @@ class RuleContext:
         boundary = frozenset(normalise_location(loc) for loc in strings("boundary"))
         if not boundary:
             raise ValueError("policy config 'boundary' is missing or empty")
+        device_access = config.get("deviceAccess", "public")
+        if device_access not in get_args(DeviceAccess):
+            raise ValueError(f"policy config 'deviceAccess' must be one of {', '.join(get_args(DeviceAccess))}")
         tags = config.get("requiredTags", {})
         if not isinstance(tags, Mapping):
             raise ValueError("policy config 'requiredTags' must be an object of tag: value")
@@ -167,6 +175,7 @@ class RuleContext:
             relaxed=strings("relaxed"),
             known_regions=strings("knownRegions") | {region},
             region_label=str(config.get("regionLabel", REGION_LABEL)),
+            device_access=cast(DeviceAccess, device_access),
         )
 
 

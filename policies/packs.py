@@ -6,6 +6,17 @@ from collections.abc import Mapping
 
 from policies.model import Pack, Rule
 from policies.rules.baseline import local_auth_disabled, min_tls_version, public_network_access, required_tags
+from policies.rules.deployability import (
+    cosmos_backup_zones,
+    device_endpoint_reachable,
+    dps_link_shared_access,
+    iot_data_residency_location,
+    iothub_min_tls_location,
+    location_capability,
+    log_analytics_query,
+    naming_rules,
+    network_cidrs,
+)
 from policies.rules.kubernetes import (
     cross_region_endpoint,
     namespace_placement,
@@ -52,16 +63,29 @@ KUBERNETES: tuple[Rule, ...] = (
     namespace_placement.RULE,
 )
 
+DEPLOYABILITY: tuple[Rule, ...] = (
+    network_cidrs.RULE,
+    dps_link_shared_access.RULE,
+    device_endpoint_reachable.RULE,
+    iot_data_residency_location.RULE,
+    iothub_min_tls_location.RULE,
+    location_capability.RULE,
+    cosmos_backup_zones.RULE,
+    log_analytics_query.RULE,
+    naming_rules.RULE,
+)
+
 PACK_RULES: Mapping[Pack, tuple[Rule, ...]] = {
     "residency": RESIDENCY,
     "baseline": BASELINE,
     "kubernetes": KUBERNETES,
+    "deployability": DEPLOYABILITY,
 }
 
 #: The PolicyPack name each pack registers with the engine.
 PACK_NAMES: Mapping[Pack, str] = {pack: f"autocloud-{pack}" for pack in PACK_RULES}
 
-ALL_RULES: tuple[Rule, ...] = RESIDENCY + BASELINE + KUBERNETES
+ALL_RULES: tuple[Rule, ...] = RESIDENCY + BASELINE + KUBERNETES + DEPLOYABILITY
 
 RELAXABLE: frozenset[str] = frozenset(rule.name for rule in ALL_RULES if rule.relaxable)
 

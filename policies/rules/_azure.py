@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from autocloud.locations import AzureLocation, find_location
 from policies.model import ResourceView
 from policies.rules._props import get
 
@@ -137,7 +138,7 @@ class StackIndex:
                 names.setdefault(name, view)
 
     def of_type(self, type_: str) -> list[ResourceView]:
-        return list(dict.fromkeys(self._by_type.get(type_, {}).values()))
+        return list({id(view): view for view in self._by_type.get(type_, {}).values()}.values())
 
     def find(self, types: Sequence[str], name: str) -> ResourceView | None:
         key = name.lower()
@@ -150,3 +151,9 @@ class StackIndex:
 
 def location_of(view: ResourceView) -> Any:
     return get(view.props, "location")
+
+
+def catalog_location(view: ResourceView) -> AzureLocation | None:
+    """The region catalog's entry for the resource's ``location`` (None when unset, unknown or not plain)."""
+    location = location_of(view)
+    return find_location(location) if isinstance(location, str) else None

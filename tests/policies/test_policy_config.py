@@ -23,7 +23,7 @@ from policies.packs import ALL_RULES
 
 
 def test_context_round_trips_through_policy_config(eu: RuleContext) -> None:
-    relaxed = dataclasses.replace(eu, relaxed=frozenset({"baseline-required-tags"}))
+    relaxed = dataclasses.replace(eu, relaxed=frozenset({"baseline-required-tags"}), device_access="private")
     assert RuleContext.from_config(relaxed.to_config()) == relaxed
 
 
@@ -40,6 +40,7 @@ def test_policy_config_normalises_locations(eu: RuleContext) -> None:
         ("boundary", [], "'boundary' is missing or empty"),
         ("boundary", "westeurope", "'boundary' must be a list"),
         ("requiredTags", ["x"], "'requiredTags' must be an object"),
+        ("deviceAccess", "vpn", "'deviceAccess' must be one of public, private"),
     ],
 )
 def test_refuses_bad_policy_config(eu: RuleContext, key: str, value: object, problem: str) -> None:
@@ -54,7 +55,8 @@ def test_refuses_bad_policy_config(eu: RuleContext, key: str, value: object, pro
 
 def test_context_for_real_profiles() -> None:
     eu = context_for_profile(load_profile("eu"), regions=["eu", "us", "cn"])
-    assert eu.cloud == "public" and eu.maps_allowed and eu.iot_data_residency
+    # EU's pairs stay in Europe: IoT Hub data residency is neither offered nor needed there.
+    assert eu.cloud == "public" and eu.maps_allowed and not eu.iot_data_residency
     assert "westeurope" in eu.boundary and "eastus" not in eu.boundary
     assert eu.required_tags == {"region": "eu", "data-residency": "eu"}
     assert eu.foreign_regions == {"us", "cn"}

@@ -1,4 +1,4 @@
-"""The three packs: their rule lists, their `__main__.py`, and each one served for real over gRPC.
+"""The four packs: their rule lists, their `__main__.py`, and each one served for real over gRPC.
 
 Constructing a PolicyPack serves forever, so each pack runs as the Pulumi CLI runs it
 (`python <pack dir> <engine address>`) in a subprocess; the test then talks to it as the engine does:
@@ -182,6 +182,17 @@ def test_served_pack_refuses_a_violation(servers: dict[str, ServedPack], pack: s
              "location": "westeurope", "tags": {"region": "eu", "data-residency": "eu", "data-classification": "x"}},
         )  # fmt: skip
         expected = "baseline-min-tls-version"
+    elif pack == "deployability":
+        found = server.analyze("azure-native:storage:StorageAccount", "sa", {"accountName": "Capture-EU"})
+        expected = "deployability-naming-rules"
+        stack = server.analyze_stack(
+            [
+                ("azure-native:network:VirtualNetwork", "vnet", {"addressSpace": {"addressPrefixes": ["10.0.0.0/16"]}}),
+                ("azure-native:containerservice:ManagedCluster", "aks", {"networkProfile": {}}),
+            ]
+        )
+        assert [d.policyName for d in stack] == ["deployability-network-cidrs"]
+        assert stack[0].urn.endswith("::aks")
     else:
         found = server.analyze("kubernetes:core/v1:Namespace", "ns", {"metadata": {"name": "autocloud-eu"}})
         expected = "kubernetes-namespace-region-label"
@@ -197,7 +208,10 @@ def test_served_pack_refuses_a_violation(servers: dict[str, ServedPack], pack: s
 def test_served_pack_honours_relaxed_config(servers: dict[str, ServedPack], eu: RuleContext) -> None:
     server = servers["baseline"]
     server.configure(_config(eu, relaxed=frozenset({"baseline-public-network-access"})))
-    found = server.analyze("azure-native:cosmosdb:DatabaseAccount", "db", {"publicNetworkAccess": "Enabled"})
+    props = {"publicNetworkAccess": "Enabled"}
+    found = server.analyze("azure-native:cosmosdb:DatabaseAccount", "db", props)
+    # baseline-public-network-access judges the stack (a namespace's firewall is another resource).
+    found += server.analyze_stack([("azure-native:cosmosdb:DatabaseAccount", "db", props)])
     levels = {d.policyName: d.enforcementLevel for d in found}
     assert levels["baseline-public-network-access"] == analyzer_pb2.ADVISORY
     assert levels["baseline-local-auth-disabled"] == analyzer_pb2.MANDATORY
@@ -222,6 +236,7 @@ def test_served_pack_without_region_config_fails_loudly(servers: dict[str, Serve
         "residency": ("azure-native:resources:ResourceGroup", {"location": "westeurope"}),
         "baseline": ("azure-native:storage:StorageAccount", {"location": "westeurope"}),
         "kubernetes": ("kubernetes:core/v1:Namespace", {"metadata": {"name": "x"}}),
+        "deployability": ("azure-native:storage:StorageAccount", {"accountName": "x"}),
     }
     type_, props = resources[pack]
     found = server.analyze(type_, "r", props)

@@ -24,6 +24,11 @@ def check(*args: Any, **kwargs: Any) -> tuple[int, str, str]:
     return code, out.getvalue(), err.getvalue()
 
 
+#: Programs that break a second rule by their nature: Azure China has no Maps, so a Maps account there is
+#: both outside what the region allows and in a location that does not offer the service.
+ALSO_REFUSED = {"maps_in_china": {"deployability-location-capability"}}
+
+
 def check_program(name: str, region: str, fmt: str = "json") -> tuple[int, str, str]:
     return check(None, False, PROGRAMS / name, region, fmt)
 
@@ -41,17 +46,18 @@ def check_program(name: str, region: str, fmt: str = "json") -> tuple[int, str, 
         ("iothub_route_outside", "eu", "residency-iothub-routing-endpoints"),
         ("public_provider_in_china", "cn", "residency-provider-environment"),
         ("cross_region_endpoint", "eu", "kubernetes-cross-region-endpoint"),
+        ("aks_cidr_overlap", "eu", "deployability-network-cidrs"),
     ],
 )
 def test_violating_program_fails_naming_its_policy(program: str, region: str, policy: str) -> None:
     code, out, err = check_program(program, region)
     assert (code, err) == (1, "")
     violations = json.loads(out)
-    assert {v["policy"] for v in violations} == {policy}
+    assert {v["policy"] for v in violations} == {policy} | ALSO_REFUSED.get(program, set())
     for violation in violations:
         assert violation["enforcement"] == "mandatory"
         assert violation["urn"].startswith("urn:pulumi:check::autocloud::")
-        assert violation["type"] and violation["message"].startswith(f"[{policy}] ")
+        assert violation["type"] and violation["message"].startswith(f"[{violation['policy']}] ")
         assert set(violation) >= {"urn", "type", "policy", "enforcement", "message"}
 
 

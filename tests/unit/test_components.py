@@ -12,6 +12,7 @@ from components.compute import ComputeCluster, ComputeClusterArgs
 from components.maps import MapsService, MapsServiceArgs
 from components.network import PrivateNetwork, PrivateNetworkArgs
 from components.placement import (
+    AKS_RBAC_CLUSTER_ADMIN,
     EVENT_HUBS_DATA_SENDER,
     NETWORK_CONTRIBUTOR,
     STORAGE_BLOB_DATA_CONTRIBUTOR,
@@ -21,6 +22,7 @@ from components.placement import (
 from components.state import VehicleStateStore, VehicleStateStoreArgs
 from components.streaming import EventStreaming, EventStreamingArgs
 from components.telemetry import (
+    DeviceAccess,
     DeviceProvisioning,
     DeviceProvisioningArgs,
     EventHubsRoute,
@@ -63,11 +65,13 @@ def outputs(h: PulumiHarness, component: Any, *names: str) -> dict[str, Any]:
     return {name: h.value(getattr(component, name)) for name in names}
 
 
-def test_telemetry_ingest_is_private_entra_only_and_sized(pulumi_harness: PulumiHarness) -> None:
+def test_telemetry_ingest_is_reachable_by_vehicles_x509_only_and_sized(pulumi_harness: PulumiHarness) -> None:
     mocks = pulumi_harness.start()
     sku = IotHubPlan(tier="S3", units=5, partitions=8, devices=1_000_000)
     ingest = pulumi_harness.run(
-        lambda: TelemetryIngest("eu-telemetry-1", TelemetryIngestArgs(placement(), sku, True, route()))
+        lambda: TelemetryIngest(
+            "eu-telemetry-1", TelemetryIngestArgs(placement(), sku, False, min_tls=True, route=route())
+        )
     )
 
     hub = mocks.one("azure-native:iothub:IotHubResource")
@@ -76,11 +80,15 @@ def test_telemetry_ingest_is_private_entra_only_and_sized(pulumi_harness: Pulumi
     assert hub.inputs["sku"] == {"name": "S3", "capacity": 5}
     props = hub.inputs["properties"]
     assert props["minTlsVersion"] == "1.2"
-    assert props["disableLocalAuth"] is True
-    assert props["publicNetworkAccess"] == "Disabled"
-    assert props["enableDataResidency"] is True
+    # Shared access stays allowed for the DPS link only; vehicles use X.509 (no device or module SAS).
+    assert props["disableLocalAuth"] is False
+    assert (props["disableDeviceSAS"], props["disableModuleSAS"]) == (True, True)
+    assert props["publicNetworkAccess"] == "Enabled" and props["ipFilterRules"] == []
+    assert "enableDataResidency" not in props
     assert props["eventHubEndpoints"]["events"]["partitionCount"] == 8
-    assert [p["keyName"] for p in props["authorizationPolicies"]] == ["dps-link"]
+    assert [(p["keyName"], p["rights"]) for p in props["authorizationPolicies"]] == [
+        ("dps-link", "RegistryWrite, ServiceConnect")
+    ]
     assert hub.inputs["identity"]["type"] == "SystemAssigned, UserAssigned"
     assert hub.inputs["tags"] == TAGS
 
@@ -98,11 +106,13 @@ def test_telemetry_ingest_is_private_entra_only_and_sized(pulumi_harness: Pulumi
     assert routing["fallbackRoute"]["endpointNames"] == ["events"]
     assert routing["fallbackRoute"]["isEnabled"] is True
 
-    grant = mocks.one("azure-native:authorization:RoleAssignment")
-    assert grant.inputs["scope"] == NAMESPACE_ID
-    assert grant.inputs["roleDefinitionId"].endswith(EVENT_HUBS_DATA_SENDER)
-    assert grant.inputs["roleDefinitionId"].startswith(f"/subscriptions/{SUBSCRIPTION}/")
-    assert grant.inputs["principalId"] == "principal-eu-telemetry-1-routing"
+    grants = {g.name: g.inputs for g in mocks.of_type("azure-native:authorization:RoleAssignment")}
+    assert set(grants) == {"eu-telemetry-1-sender", "eu-telemetry-1-trusted-sender"}
+    for grant in grants.values():
+        assert grant["scope"] == NAMESPACE_ID
+        assert grant["roleDefinitionId"].endswith(EVENT_HUBS_DATA_SENDER)
+        assert grant["roleDefinitionId"].startswith(f"/subscriptions/{SUBSCRIPTION}/")
+    assert grants["eu-telemetry-1-sender"]["principalId"] == "principal-eu-telemetry-1-routing"
 
     endpoint = mocks.one("azure-native:network:PrivateEndpoint")
     assert endpoint.inputs["privateLinkServiceConnections"][0]["groupIds"] == ["iotHub"]
@@ -123,10 +133,12 @@ def test_telemetry_ingest_without_route_keeps_fallback_only(pulumi_harness: Pulu
     mocks = pulumi_harness.start()
     sku = IotHubPlan(tier="S1", units=1, partitions=4, devices=10)
     pulumi_harness.run(
-        lambda: TelemetryIngest("t", TelemetryIngestArgs(placement(private=False), sku, data_residency=False))
+        lambda: TelemetryIngest(
+            "t", TelemetryIngestArgs(placement(private=False), sku, data_residency=False, min_tls=True)
+        )
     )
     hub = mocks.one("azure-native:iothub:IotHubResource")
-    assert hub.inputs["properties"]["enableDataResidency"] is False
+    assert "enableDataResidency" not in hub.inputs["properties"]
     assert "endpoints" not in hub.inputs["properties"]["routing"]
     assert hub.inputs["identity"]["type"] == "SystemAssigned"
     assert not mocks.of_type("azure-native:network:PrivateEndpoint")
@@ -146,7 +158,7 @@ def test_device_provisioning_links_every_hub_with_secret_keys(pulumi_harness: Pu
     ]
     assert all(h["location"] == "westeurope" for h in props["iotHubs"])
     assert props["allocationPolicy"] == "Hashed"
-    assert props["publicNetworkAccess"] == "Disabled"
+    assert props["publicNetworkAccess"] == "Enabled"
     assert props["enableDataResidency"] is True
     assert resource.inputs["sku"] == {"name": "S1", "capacity": 3}
     # The hubs' keys only ever travel as a secret.
@@ -157,7 +169,11 @@ def test_device_provisioning_links_every_hub_with_secret_keys(pulumi_harness: Pu
     assert len(keys) == 3
 
     endpoints = pulumi_harness.value(dps.endpoints)
-    assert endpoints == {"global_endpoint": "global.azure-devices-provisioning.net", "id_scope": "0ne00000001"}
+    # The instance's own endpoint, never global.azure-devices-provisioning.net (provisioning stays in region).
+    assert endpoints == {
+        "device_endpoint": "eu-provisioning-dps.azure-devices-provisioning.net",
+        "id_scope": "0ne00000001",
+    }
     assert not pulumi_harness.is_secret(dps.endpoints)
 
 
@@ -171,7 +187,7 @@ def test_device_provisioning_in_china_uses_china_endpoints(pulumi_harness: Pulum
     )
     props = mocks.one("azure-native:deviceprovisioningservices:IotDpsResource").inputs["properties"]
     assert props["iotHubs"][0]["connectionString"].startswith("HostName=hub-1.azure-devices.cn;")
-    assert pulumi_harness.value(dps.endpoints)["global_endpoint"] == "global.azure-devices-provisioning.cn"
+    assert pulumi_harness.value(dps.endpoints)["device_endpoint"] == "cn-provisioning-dps.azure-devices-provisioning.cn"
 
 
 @pytest.mark.parametrize(("location", "storage"), [("westeurope", "Standard_ZRS"), ("germanynorth", "Standard_LRS")])
@@ -182,7 +198,12 @@ def test_event_streaming_sized_private_and_captured_in_region(
     sku = EventHubsPlan(sku="Standard", throughput_units=17, telemetry_partitions=17, events_partitions=4)
     account = storage_account_name("eu", "capture", 1)
     stream = pulumi_harness.run(
-        lambda: EventStreaming("eu-streaming-1", EventStreamingArgs(placement(location), sku, account))
+        lambda: EventStreaming(
+            "eu-streaming-1",
+            EventStreamingArgs(
+                placement(location), sku, account, namespace_name="ac-eu-stream-1-x", allowed_subnet_id=SUBNET
+            ),
+        )
     )
 
     namespace = mocks.one("azure-native:eventhub:Namespace")
@@ -190,9 +211,14 @@ def test_event_streaming_sized_private_and_captured_in_region(
     assert namespace.inputs["location"] == location
     assert namespace.inputs["minimumTlsVersion"] == "1.2"
     assert namespace.inputs["disableLocalAuth"] is True
-    assert namespace.inputs["publicNetworkAccess"] == "Disabled"
+    # Selected networks: the node subnet, private endpoints and trusted services (IoT Hub routing) only.
+    assert namespace.inputs["publicNetworkAccess"] == "Enabled"
     rules = mocks.one("azure-native:eventhub:NamespaceNetworkRuleSet").inputs
-    assert (rules["defaultAction"], rules["publicNetworkAccess"]) == ("Deny", "Disabled")
+    assert (rules["defaultAction"], rules["ipRules"]) == ("Deny", [])
+    assert rules["virtualNetworkRules"] == [{"subnet": {"id": SUBNET}, "ignoreMissingVnetServiceEndpoint": False}]
+    assert rules["trustedServiceAccessEnabled"] is True
+    # The rule set names its namespace by a plain value, known at preview.
+    assert (namespace.inputs["namespaceName"], rules["namespaceName"]) == ("ac-eu-stream-1-x", "ac-eu-stream-1-x")
 
     capture = mocks.one("azure-native:storage:StorageAccount")
     assert capture.inputs["accountName"] == account and len(account) <= 24 and account.isalnum()
@@ -201,7 +227,13 @@ def test_event_streaming_sized_private_and_captured_in_region(
     assert capture.inputs["allowBlobPublicAccess"] is False
     assert capture.inputs["allowSharedKeyAccess"] is False
     assert capture.inputs["minimumTlsVersion"] == "TLS1_2"
-    assert capture.inputs["publicNetworkAccess"] == "Disabled"
+    assert capture.inputs["publicNetworkAccess"] == "Enabled"
+    assert capture.inputs["networkRuleSet"] == {
+        "defaultAction": "Deny",
+        "bypass": "AzureServices",
+        "ipRules": [],
+        "virtualNetworkRules": [],
+    }
 
     hubs = {h.inputs["eventHubName"]: h.inputs for h in mocks.of_type("azure-native:eventhub:EventHub")}
     assert hubs["telemetry"]["partitionCount"] == 17
@@ -234,7 +266,20 @@ def test_compute_cluster_private_rbac_autoscaled(pulumi_harness: PulumiHarness) 
     mocks = pulumi_harness.start()
     sku = AksPlan(vm_size="Standard_D4s_v5", system_nodes=3, user_min_nodes=7, user_max_nodes=20)
     cluster = pulumi_harness.run(
-        lambda: ComputeCluster("eu-compute", ComputeClusterArgs(placement(), sku, "autocloud-eu", True, SUBNET))
+        lambda: ComputeCluster(
+            "eu-compute",
+            ComputeClusterArgs(
+                placement(),
+                sku,
+                "autocloud-eu",
+                True,
+                "10.100.0.0/16",
+                "10.100.0.10",
+                "10.244.0.0/16",
+                SUBNET,
+                cluster_admins=["00000000-0000-0000-0000-0000000000aa"],
+            ),
+        )
     )
     aks = mocks.one("azure-native:containerservice:ManagedCluster").inputs
     assert aks["location"] == "westeurope"
@@ -251,8 +296,28 @@ def test_compute_cluster_private_rbac_autoscaled(pulumi_harness: PulumiHarness) 
     workspace = mocks.one("azure-native:operationalinsights:Workspace").inputs
     assert workspace["location"] == "westeurope" and workspace["features"]["disableLocalAuth"] is True
     assert aks["addonProfiles"]["omsagent"]["config"]["logAnalyticsWorkspaceResourceID"].endswith("/eu-compute-logs")
-    grant = mocks.one("azure-native:authorization:RoleAssignment").inputs
-    assert grant["scope"] == SUBNET and grant["roleDefinitionId"].endswith(NETWORK_CONTRIBUTOR)
+    network = aks["networkProfile"]
+    assert (network["serviceCidr"], network["dnsServiceIP"], network["podCidr"]) == (
+        "10.100.0.0/16",
+        "10.100.0.10",
+        "10.244.0.0/16",
+    )
+    assert workspace["publicNetworkAccessForQuery"] == "Enabled"
+    rule = mocks.one("azure-native:monitor:DataCollectionRule").inputs
+    assert rule["dataFlows"] == [
+        {"streams": ["Microsoft-ContainerInsights-Group-Default"], "destinations": ["ciworkspace"]}
+    ]
+    assert rule["destinations"]["logAnalytics"][0]["workspaceResourceId"].endswith("/eu-compute-logs")
+    association = mocks.one("azure-native:monitor:DataCollectionRuleAssociation").inputs
+    assert association["resourceUri"].endswith("/eu-compute-aks")
+    assert association["dataCollectionRuleId"].endswith("/eu-compute-insights")
+    grants = {g.name: g.inputs for g in mocks.of_type("azure-native:authorization:RoleAssignment")}
+    subnet = grants["eu-compute-subnet-access"]
+    assert subnet["scope"] == SUBNET and subnet["roleDefinitionId"].endswith(NETWORK_CONTRIBUTOR)
+    admin = grants["eu-compute-admin-0"]
+    assert admin["scope"].endswith("/eu-compute-aks")
+    assert admin["principalId"] == "00000000-0000-0000-0000-0000000000aa"
+    assert admin["roleDefinitionId"].endswith(AKS_RBAC_CLUSTER_ADMIN)
     assert pulumi_harness.value(cluster.endpoints) == {"api_server": "eu-compute-aks.privatelink.westeurope.azmk8s.io"}
 
 
@@ -260,7 +325,7 @@ def test_vehicle_state_store_replicates_only_inside_the_profile(pulumi_harness: 
     mocks = pulumi_harness.start()
     sku = CosmosPlan(writes_per_second=33_333.3, max_throughput_ru=201_000, physical_partitions=21)
     store = pulumi_harness.run(
-        lambda: VehicleStateStore("eu-state", VehicleStateStoreArgs(placement(), "northeurope", sku))
+        lambda: VehicleStateStore("eu-state", VehicleStateStoreArgs(placement(), "northeurope", sku, True))
     )
     account = mocks.one("azure-native:cosmosdb:DatabaseAccount").inputs
     assert [(loc["locationName"], loc["failoverPriority"]) for loc in account["locations"]] == [
@@ -329,4 +394,66 @@ def test_components_never_read_config(pulumi_harness: PulumiHarness, monkeypatch
     pulumi_harness.start()
     monkeypatch.setattr(pulumi.Config, "__init__", refuse)
     sku = IotHubPlan(tier="S1", units=1, partitions=4, devices=10)
-    pulumi_harness.run(lambda: TelemetryIngest("t", TelemetryIngestArgs(placement(), sku, True, route())))
+    pulumi_harness.run(lambda: TelemetryIngest("t", TelemetryIngestArgs(placement(), sku, False, True, route=route())))
+
+
+def test_vehicle_state_store_without_zones_backs_up_locally(pulumi_harness: PulumiHarness) -> None:
+    """China East 2 has no availability zones: neither its replica nor the backups can be zonal."""
+    mocks = pulumi_harness.start("azure-cn")
+    sku = CosmosPlan(writes_per_second=100, max_throughput_ru=4_000, physical_partitions=1)
+    pulumi_harness.run(
+        lambda: VehicleStateStore(
+            "cn-state", VehicleStateStoreArgs(placement("chinanorth3", "china"), "chinaeast2", sku, False)
+        )
+    )
+    account = mocks.one("azure-native:cosmosdb:DatabaseAccount").inputs
+    assert account["backupPolicy"]["periodicModeProperties"]["backupStorageRedundancy"] == "Local"
+    assert [loc["isZoneRedundant"] for loc in account["locations"]] == [False, False]
+
+
+def test_device_endpoints_private_or_filtered_on_request(pulumi_harness: PulumiHarness) -> None:
+    mocks = pulumi_harness.start()
+    sku = IotHubPlan(tier="S1", units=1, partitions=4, devices=10)
+    pulumi_harness.run(
+        lambda: [
+            TelemetryIngest(
+                "apn", TelemetryIngestArgs(placement(), sku, False, min_tls=True, devices=DeviceAccess(public=False))
+            ),
+            TelemetryIngest(
+                "filtered",
+                TelemetryIngestArgs(
+                    placement(), sku, False, min_tls=False, devices=DeviceAccess(ip_filter=["198.51.100.0/24"])
+                ),
+            ),
+        ]
+    )
+    hubs = {h.name: h.inputs["properties"] for h in mocks.of_type("azure-native:iothub:IotHubResource")}
+    assert hubs["apn-iothub"]["publicNetworkAccess"] == "Disabled"
+    assert hubs["filtered-iothub"]["publicNetworkAccess"] == "Enabled"
+    assert "minTlsVersion" not in hubs["filtered-iothub"]
+    assert hubs["filtered-iothub"]["ipFilterRules"] == [
+        {"filterName": "allow-0", "action": "Accept", "ipMask": "198.51.100.0/24"},
+        {"filterName": "reject-others", "action": "Reject", "ipMask": "0.0.0.0/0"},
+    ]
+
+
+def test_device_provisioning_registers_the_fleet_ca(pulumi_harness: PulumiHarness) -> None:
+    mocks = pulumi_harness.start()
+    pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+    hubs = [LinkedHub(name="hub-1", location="westeurope")]
+    pulumi_harness.run(
+        lambda: DeviceProvisioning(
+            "eu-provisioning", DeviceProvisioningArgs(placement(), hubs, 1, False, ca_certificate=pem)
+        )
+    )
+    certificate = mocks.one("azure-native:deviceprovisioningservices:DpsCertificate").inputs
+    assert certificate["properties"] == {"certificate": pem.strip(), "isVerified": True}
+    assert certificate["certificateName"] == "fleet-ca"
+
+
+def test_event_streaming_without_a_network_is_private_endpoint_only(pulumi_harness: PulumiHarness) -> None:
+    mocks = pulumi_harness.start()
+    sku = EventHubsPlan(sku="Standard", throughput_units=1, telemetry_partitions=4, events_partitions=2)
+    pulumi_harness.run(lambda: EventStreaming("s", EventStreamingArgs(placement(private=False), sku, "acsx1")))
+    assert mocks.one("azure-native:eventhub:Namespace").inputs["publicNetworkAccess"] == "Disabled"
+    assert not mocks.of_type("azure-native:eventhub:NamespaceNetworkRuleSet")

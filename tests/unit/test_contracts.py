@@ -53,7 +53,7 @@ def _platform(profile: RegionProfile, plan: CapacityPlan, placement: AzurePlacem
 
 COMPONENTS: dict[str, Builder] = {
     "TelemetryIngest": lambda p, plan, pl: TelemetryIngest(
-        "ingest", TelemetryIngestArgs(pl, plan.iothub, p.residency.iot_data_residency)
+        "ingest", TelemetryIngestArgs(pl, plan.iothub, p.residency.iot_data_residency, min_tls=p.cloud == "public")
     ),
     "DeviceProvisioning": lambda p, plan, pl: DeviceProvisioning(
         "dps", DeviceProvisioningArgs(pl, [LinkedHub("hub-1", p.primary)], plan.dps_units, True)
@@ -62,7 +62,16 @@ COMPONENTS: dict[str, Builder] = {
         "stream", EventStreamingArgs(pl, plan.eventhubs, f"ac{p.name}capture1")
     ),
     "ComputeCluster": lambda p, plan, pl: ComputeCluster(
-        "compute", ComputeClusterArgs(pl, plan.aks, f"autocloud-{p.name}", zones=True)
+        "compute",
+        ComputeClusterArgs(
+            pl,
+            plan.aks,
+            f"autocloud-{p.name}",
+            zones=True,
+            service_cidr=str(p.network.service_cidr),
+            dns_service_ip=str(p.network.dns_service_ip),
+            pod_cidr=str(p.network.pod_cidr),
+        ),
     ),
     "VehicleStateStore": lambda p, plan, pl: VehicleStateStore(
         "state", VehicleStateStoreArgs(pl, p.secondary, plan.cosmos)

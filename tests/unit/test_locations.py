@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
 import pytest
+import yaml
 
 from autocloud.locations import (
+    CATALOG_PATH,
     DNS,
     LOCATIONS,
     find_location,
+    load_catalog,
+    location_problem,
     locations_in,
     maps_location,
     normalise_location,
@@ -87,3 +95,61 @@ def test_china_dns_differs_everywhere() -> None:
     assert china.iothub == "azure-devices.cn" and china.servicebus.endswith("chinacloudapi.cn")
     assert set(public.private_zones) == set(china.private_zones)
     assert not set(public.private_zones.values()) & set(china.private_zones.values())
+
+
+# --- the catalog as data -------------------------------------------------------------------------------
+
+
+def test_catalog_marks_access_restricted_locations() -> None:
+    restricted = {name for name, loc in LOCATIONS.items() if loc.restricted}
+    assert {"chinaeast3", "germanynorth", "swedensouth"} <= restricted
+    assert not restricted & {"westeurope", "northeurope", "eastus2", "centralus", "chinanorth3", "chinaeast2"}
+
+
+def test_every_location_names_its_source() -> None:
+    assert all(loc.source.startswith("https://") for loc in LOCATIONS.values())
+
+
+def test_only_china_north_3_has_zones_in_azure_china() -> None:
+    assert [name for name in locations_in("china") if LOCATIONS[name].zones] == ["chinanorth3"]
+
+
+def test_iot_data_residency_and_min_tls_where_azure_offers_them() -> None:
+    assert {n for n, loc in LOCATIONS.items() if loc.iot_data_residency} == {"brazilsouth", "southeastasia"}
+    assert all(loc.iothub_min_tls == (loc.cloud == "public") for loc in LOCATIONS.values())
+
+
+def test_location_problem_names_restriction_and_missing_service() -> None:
+    assert location_problem("westeurope", "maps") is None
+    assert location_problem("East US 2", "maps") == (
+        "Azure Maps is not offered in 'eastus2' (source: https://learn.microsoft.com/azure/reliability/regions-list)"
+    )
+    assert (location_problem("chinaeast3") or "").startswith("'chinaeast3' (China East 3) is access-restricted")
+
+
+def write_catalog(tmp_path: Path, change: Callable[[dict[str, Any]], None]) -> Path:
+    data = yaml.safe_load(CATALOG_PATH.read_text())
+    change(data)
+    path = tmp_path / "regions.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def test_catalog_refuses_a_pair_it_does_not_list(tmp_path: Path) -> None:
+    path = write_catalog(tmp_path, lambda d: d["locations"]["westeurope"].update(pair="atlantis"))
+    with pytest.raises(
+        ValueError, match=r"^regions.yaml: locations.westeurope.pair: 'atlantis' is not in the catalog$"
+    ):
+        load_catalog(path)
+
+
+def test_catalog_refuses_an_unknown_service(tmp_path: Path) -> None:
+    path = write_catalog(tmp_path, lambda d: d["clouds"]["public"].update(services=["iothub", "teleport"]))
+    with pytest.raises(ValueError, match=r"^regions.yaml: clouds.public.services.1: Input should be "):
+        load_catalog(path)
+
+
+def test_catalog_refuses_maps_in_an_unlisted_location(tmp_path: Path) -> None:
+    path = write_catalog(tmp_path, lambda d: d["maps"]["locations"].update(atlantis="eu"))
+    with pytest.raises(ValueError, match=r"^regions.yaml: maps.locations: 'atlantis' is not in the catalog$"):
+        load_catalog(path)

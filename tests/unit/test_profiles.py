@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -9,6 +10,7 @@ import pytest
 import yaml
 
 from autocloud.errors import ConfigError
+from autocloud.locations import LOCATIONS
 from autocloud.profiles import (
     STACK_CONFIG_KEYS,
     load_profile,
@@ -50,12 +52,19 @@ def test_shipped_profiles_match_the_agreed_regions() -> None:
     )
     assert (eu.primary, eu.secondary, eu.fleet.vehicles) == ("westeurope", "northeurope", 2_000_000)
     assert (us.primary, us.secondary, us.fleet.vehicles, len(us.boundary)) == ("eastus2", "centralus", 2_500_000, 9)
-    assert (cn.cloud, cn.primary, cn.secondary, cn.fleet.vehicles) == ("china", "chinanorth3", "chinaeast3", 1_000_000)
+    # China East 3 is access-restricted: the replica goes to China East 2.
+    assert (cn.cloud, cn.primary, cn.secondary, cn.fleet.vehicles) == ("china", "chinanorth3", "chinaeast2", 1_000_000)
     assert cn.services.maps is False and cn.provider_environment == "china"
     for profile in (eu, us, cn):
         assert profile.tags["data-residency"] == profile.name
         assert profile.fleet.messages_per_vehicle_per_hour == 60 and profile.fleet.message_kb == 1
-        assert profile.residency.iot_data_residency is True
+        assert profile.residency.iot_data_residency is False
+        assert profile.devices.access == "public"
+    assert (eu.resilience.zone_redundant, us.resilience.zone_redundant, cn.resilience.zone_redundant) == (
+        True,
+        True,
+        False,
+    )
 
 
 def test_location_spellings_are_normalised() -> None:
@@ -279,3 +288,137 @@ def test_missing_stack_file_is_one_line(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         load_stack_config("nope", root=tmp_path)
     assert str(caught.value) == "stacks/Pulumi.nope.yaml: file not found"
+
+
+# --- the region catalog: restricted locations, services, zones, IoT data residency ----------------
+
+
+def test_refuses_restricted_secondary() -> None:
+    data = cn_data()
+    data["residency"]["secondary"] = "chinaeast3"
+    assert error_of(data, "regions/cn.yaml").startswith(
+        "regions/cn.yaml: residency.secondary: 'chinaeast3' (China East 3) is access-restricted "
+        "(disaster recovery by request only; source: https://learn.microsoft.com/azure/china/overview-regions"
+    )
+
+
+def test_refuses_restricted_primary() -> None:
+    data = eu_data()
+    data["residency"]["primary"] = "germanynorth"
+    assert error_of(data).startswith(
+        "regions/eu.yaml: residency.primary: 'germanynorth' (Germany North) is access-restricted"
+    )
+
+
+def test_refuses_a_service_the_primary_does_not_offer(monkeypatch: pytest.MonkeyPatch) -> None:
+    west = LOCATIONS["westeurope"]
+    monkeypatch.setitem(LOCATIONS, "westeurope", dataclasses.replace(west, services=west.services - {"dps"}))  # type: ignore[arg-type]
+    assert error_of(eu_data()).startswith(
+        "regions/eu.yaml: services.dps: IoT Hub Device Provisioning Service is not offered in 'westeurope' (source: "
+    )
+
+
+def test_refuses_zone_redundancy_where_a_location_has_no_zones() -> None:
+    data = cn_data()
+    data["resilience"]["zone_redundant"] = True
+    assert error_of(data, "regions/cn.yaml") == (
+        "regions/cn.yaml: resilience.zone_redundant: 'chinaeast2' (residency.secondary) has no availability zones; "
+        "set zone_redundant: false"
+    )
+
+
+def test_refuses_iot_data_residency_where_azure_does_not_offer_it() -> None:
+    data = eu_data()
+    data["residency"]["iot_data_residency"] = True
+    assert error_of(data) == (
+        "regions/eu.yaml: residency.iot_data_residency: IoT Hub data residency is not offered in 'westeurope': only "
+        "brazilsouth, southeastasia, whose paired region is in another geography (source: "
+        "https://learn.microsoft.com/azure/iot-hub/how-to-disable-dr)"
+    )
+
+
+# --- the network plan ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("service_cidr", "10.10.0.0/16", "10.10.0.0/16 overlaps network.vnet 10.10.0.0/16, which AKS refuses"),
+        ("pod_cidr", "10.10.128.0/17", "10.10.128.0/17 overlaps network.vnet 10.10.0.0/16, which AKS refuses"),
+        ("pod_cidr", "10.100.0.0/20", "10.100.0.0/20 overlaps network.service_cidr 10.100.0.0/16"),
+        ("dns_service_ip", "10.101.0.10", "10.101.0.10 is outside network.service_cidr 10.100.0.0/16"),
+        ("dns_service_ip", "10.100.0.1", "10.100.0.1 is reserved in network.service_cidr"),
+        ("nodes_subnet", "10.11.16.0/20", "10.11.16.0/20 is not inside network.vnet 10.10.0.0/16"),
+        ("nodes_subnet", "10.10.0.0/20", "10.10.0.0/20 overlaps network.endpoints_subnet 10.10.0.0/22"),
+    ],
+    ids=lambda v: str(v)[:24],
+)
+def test_refuses_a_network_plan_azure_would_refuse(key: str, value: str, message: str) -> None:
+    data = eu_data()
+    data["network"][key] = value
+    error = error_of(data)
+    assert error.startswith(f"regions/eu.yaml: network.{key}: {message}"), error
+
+
+def test_refuses_a_cidr_that_is_no_cidr() -> None:
+    data = eu_data()
+    data["network"]["vnet"] = "10.10.0.1/16"
+    assert error_of(data).startswith("regions/eu.yaml: network.vnet: Value error, not an IPv4 CIDR block: ")
+
+
+def test_network_plan_defaults_apart_from_each_other() -> None:
+    data = eu_data()
+    del data["network"]
+    plan = parse_profile(data, "regions/eu.yaml").network
+    assert not plan.service_cidr.overlaps(plan.vnet) and not plan.pod_cidr.overlaps(plan.vnet)
+
+
+# --- device access ----------------------------------------------------------------------------------
+
+
+def test_refuses_ip_filter_with_private_device_access() -> None:
+    data = eu_data()
+    data["devices"] = {"access": "private", "ip_filter": ["198.51.100.0/24"]}
+    assert error_of(data) == "regions/eu.yaml: devices.ip_filter: applies to access: public only"
+
+
+def test_refuses_unknown_device_access() -> None:
+    data = eu_data()
+    data["devices"]["access"] = "vpn"
+    assert error_of(data).startswith("regions/eu.yaml: devices.access: Input should be 'public' or 'private'")
+
+
+# --- stack config for the azure target ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"autocloud:clusterAdmins": ["not-a-guid"]}, "x.yaml: autocloud:clusterAdmins[0]: String should match"),
+        ({"autocloud:fleetCaCertificate": "MIIB"}, "x.yaml: autocloud:fleetCaCertificate: String should match"),
+        (
+            {"autocloud:target": "local", "autocloud:clusterAdmins": ["00000000-0000-0000-0000-000000000001"]},
+            "x.yaml: autocloud:clusterAdmins: applies to target azure only",
+        ),
+    ],
+)
+def test_refuses_bad_azure_stack_config(values: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        stack_config_from_values({"autocloud:region": "eu", "autocloud:target": "azure"} | values, "x.yaml")
+    assert str(caught.value).startswith(message) and "\n" not in str(caught.value)
+
+
+def test_cluster_admins_and_fleet_ca_from_stack_config() -> None:
+    pem = "-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIU\n-----END CERTIFICATE-----\n"
+    admins = '["00000000-0000-0000-0000-000000000001"]'
+    config = stack_config_from_values(
+        {
+            "autocloud:region": "eu",
+            "autocloud:target": "azure",
+            "autocloud:clusterAdmins": admins,
+            "autocloud:fleetCaCertificate": pem,
+        },
+        "x.yaml",
+    )
+    assert config.cluster_admins == ("00000000-0000-0000-0000-000000000001",)
+    assert config.fleet_ca_certificate == pem

@@ -111,29 +111,52 @@ def test_every_location_is_a_plain_string_inside_the_boundary(stack_run: tuple[s
 def test_residency_switches_come_from_the_profile(stack_run: tuple[str, ProgramRun]) -> None:
     stack, run = stack_run
     profile = load_profile(stack.removeprefix("azure-"))
-    for hub in run.mocks.of_type("azure-native:iothub:IotHubResource"):
-        assert hub.inputs["properties"]["enableDataResidency"] is profile.residency.iot_data_residency
-    dps = run.mocks.one("azure-native:deviceprovisioningservices:IotDpsResource")
-    assert dps.inputs["properties"]["enableDataResidency"] is profile.residency.iot_data_residency
+    # enableDataResidency is set only where the profile asks and Azure offers it (none of the shipped regions).
+    flagged = [
+        r.name
+        for r in run.mocks.azure()
+        if r.type.endswith(("IotHubResource", "IotDpsResource")) and "enableDataResidency" in r.inputs["properties"]
+    ]
+    assert not profile.residency.iot_data_residency and flagged == []
     cosmos = run.mocks.one("azure-native:cosmosdb:DatabaseAccount")
     assert [loc["locationName"] for loc in cosmos.inputs["locations"]] == [profile.primary, profile.secondary]
-    assert cosmos.inputs["backupPolicy"]["periodicModeProperties"]["backupStorageRedundancy"] != "Geo"
+    backup = cosmos.inputs["backupPolicy"]["periodicModeProperties"]["backupStorageRedundancy"]
+    assert backup == ("Zone" if profile.resilience.zone_redundant else "Local")
+    aks = run.mocks.one("azure-native:containerservice:ManagedCluster").inputs["networkProfile"]
+    assert (aks["serviceCidr"], aks["dnsServiceIP"], aks["podCidr"]) == (
+        str(profile.network.service_cidr),
+        str(profile.network.dns_service_ip),
+        str(profile.network.pod_cidr),
+    )
+    vnet = run.mocks.one("azure-native:network:VirtualNetwork").inputs["addressSpace"]["addressPrefixes"]
+    assert vnet == [str(profile.network.vnet)]
     skus = {s.inputs["sku"]["name"] for s in run.mocks.of_type("azure-native:storage:StorageAccount")}
     assert skus <= {"Standard_ZRS", "Standard_LRS"}
 
 
-def test_data_services_are_private(stack_run: tuple[str, ProgramRun]) -> None:
-    _, run = stack_run
-    for type_ in (
-        "azure-native:iothub:IotHubResource",
-        "azure-native:deviceprovisioningservices:IotDpsResource",
-        "azure-native:eventhub:Namespace",
-        "azure-native:storage:StorageAccount",
-        "azure-native:cosmosdb:DatabaseAccount",
-        "azure-native:containerservice:ManagedCluster",
-    ):
+def test_data_services_are_private_and_device_endpoints_public(stack_run: tuple[str, ProgramRun]) -> None:
+    stack, run = stack_run
+    region = stack.removeprefix("azure-")
+    for type_ in ("azure-native:cosmosdb:DatabaseAccount", "azure-native:containerservice:ManagedCluster"):
         for resource in run.mocks.of_type(type_):
             assert public_access(resource) == "Disabled", resource.name
+    # Selected networks that select nothing: private endpoints and trusted services only.
+    for rules in run.mocks.of_type("azure-native:eventhub:NamespaceNetworkRuleSet"):
+        assert (rules.inputs["defaultAction"], rules.inputs["ipRules"]) == ("Deny", [])
+        assert len(rules.inputs["virtualNetworkRules"]) == 1
+    names = [n.inputs["namespaceName"] for n in run.mocks.of_type("azure-native:eventhub:Namespace")]
+    rule_sets = [r.inputs["namespaceName"] for r in run.mocks.of_type("azure-native:eventhub:NamespaceNetworkRuleSet")]
+    assert names == rule_sets and len(set(names)) == len(names)
+    assert all(name.startswith(f"ac-{region}-stream-") and len(name) <= 50 for name in names)
+    for storage in run.mocks.of_type("azure-native:storage:StorageAccount"):
+        assert storage.inputs["networkRuleSet"]["defaultAction"] == "Deny"
+        assert storage.inputs["networkRuleSet"]["ipRules"] == []
+    # Vehicles are on the internet: device endpoints are public, with X.509-only device auth.
+    for hub in run.mocks.of_type("azure-native:iothub:IotHubResource"):
+        props = hub.inputs["properties"]
+        assert public_access(hub) == "Enabled", hub.name
+        assert props["disableDeviceSAS"] is True and props["disableModuleSAS"] is True
+    assert public_access(run.mocks.one("azure-native:deviceprovisioningservices:IotDpsResource")) == "Enabled"
     aks = run.mocks.one("azure-native:containerservice:ManagedCluster")
     assert aks.inputs["apiServerAccessProfile"]["enablePrivateCluster"] is True
     targets = Counter(
@@ -170,7 +193,9 @@ def test_exports(stack_run: tuple[str, ProgramRun]) -> None:
     assert len(endpoints["telemetry"]) == len(endpoints["streaming"]) == out["scale_units"]
     suffix = ".cn" if profile.cloud == "china" else ".net"
     assert all(t["hostname"].endswith(f"azure-devices{suffix}") for t in endpoints["telemetry"])
-    assert endpoints["provisioning"]["global_endpoint"].endswith(suffix)
+    device_endpoint = endpoints["provisioning"]["device_endpoint"]
+    assert device_endpoint.endswith(f"azure-devices-provisioning{suffix}")
+    assert not device_endpoint.startswith("global.")
     assert endpoints["state"]["container"] == "vehicle-state"
     assert (endpoints["maps"] is None) is (not profile.services.maps)
 

@@ -13,6 +13,7 @@ import yaml
 from autocloud import pr_comment
 from autocloud.check import run_check
 from autocloud.paths import REPO_ROOT, STACKS_DIR
+from policies.packs import PACK_RULES
 
 WORKFLOW = REPO_ROOT / ".github" / "workflows" / "preview.yml"
 PINNED = re.compile(r"^[\w.-]+/[\w./-]+@(v\d+(\.\d+){0,2}|[0-9a-f]{40})$")
@@ -81,7 +82,7 @@ def test_preview_covers_every_azure_stack_and_skips_without_credentials(workflow
     pulumi = next(s for s in job["steps"] if s.get("uses", "").startswith("pulumi/actions@"))
     packs = pulumi["with"]["policyPacks"].splitlines()
     configs = pulumi["with"]["policyPackConfigs"].splitlines()
-    assert packs == ["policies/residency", "policies/baseline", "policies/kubernetes"]
+    assert packs == [f"policies/{pack}" for pack in PACK_RULES]
     assert len(configs) == len(packs)
     for pack in packs:
         assert (REPO_ROOT / pack / "PulumiPolicy.yaml").is_file()

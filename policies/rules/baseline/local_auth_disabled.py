@@ -2,6 +2,11 @@
 
 Keys cannot be scoped or attributed, and a leaked connection string reaches the data from anywhere.
 DPS has no switch for it in azure-native 3's API version, so it is not listed.
+
+IoT Hub is the exception that DPS forces: a hub linked to DPS "must have Connect using shared access
+policies set to Allow" (https://learn.microsoft.com/azure/iot-dps/how-to-manage-linked-iot-hubs), so
+``disableLocalAuth`` stays false there and what vehicles could use is off instead: device and module
+SAS (``disableDeviceSAS``, ``disableModuleSAS``), leaving X.509 as the only device credential.
 """
 
 from __future__ import annotations
@@ -20,34 +25,32 @@ from policies.rules._azure import (
 )
 from policies.rules._props import get, show
 
-#: type -> (property path, the value that turns local auth off).
-_SETTINGS: Mapping[str, tuple[str, bool]] = {
-    IOT_HUB: ("properties.disableLocalAuth", True),
-    EVENTHUB_NAMESPACE: ("disableLocalAuth", True),
-    SERVICEBUS_NAMESPACE: ("disableLocalAuth", True),
-    COSMOS_ACCOUNT: ("disableLocalAuth", True),
-    STORAGE_ACCOUNT: ("allowSharedKeyAccess", False),
-    MAPS_ACCOUNT: ("properties.disableLocalAuth", True),
-    AKS: ("disableLocalAccounts", True),
+#: type -> (property path, the value that turns local auth off) for each setting.
+_SETTINGS: Mapping[str, tuple[tuple[str, bool], ...]] = {
+    IOT_HUB: (("properties.disableDeviceSAS", True), ("properties.disableModuleSAS", True)),
+    EVENTHUB_NAMESPACE: (("disableLocalAuth", True),),
+    SERVICEBUS_NAMESPACE: (("disableLocalAuth", True),),
+    COSMOS_ACCOUNT: (("disableLocalAuth", True),),
+    STORAGE_ACCOUNT: (("allowSharedKeyAccess", False),),
+    MAPS_ACCOUNT: (("properties.disableLocalAuth", True),),
+    AKS: (("disableLocalAccounts", True),),
 }
 
 
 def validate(view: ResourceView, ctx: RuleContext) -> Iterator[str]:
-    setting = _SETTINGS.get(view.type)
-    if setting is None:
-        return
-    path, expected = setting
-    value = get(view.props, path)
-    if value is not expected:
-        yield f"{path} is {show(value)}, which leaves key/local authentication on (allowed: {expected})"
+    for path, expected in _SETTINGS.get(view.type, ()):
+        value = get(view.props, path)
+        if value is not expected:
+            yield f"{path} is {show(value)}, which leaves key/local authentication on (allowed: {expected})"
 
 
 RULE = ResourceRule(
     name="baseline-local-auth-disabled",
-    description="Local (key, SAS, local account) authentication is disabled on IoT Hub, Event Hubs, "
-    "Service Bus, Cosmos DB, Storage, Maps and AKS.",
+    description="Local (key, SAS, local account) authentication is disabled on Event Hubs, Service Bus, "
+    "Cosmos DB, Storage, Maps and AKS; IoT Hub devices and modules cannot use SAS (X.509 only).",
     remediation="Set disableLocalAuth=True (Storage: allowSharedKeyAccess=False; AKS: "
-    "disableLocalAccounts=True) and grant Entra ID roles to the identities that need access.",
+    "disableLocalAccounts=True; IoT Hub: disableDeviceSAS=True and disableModuleSAS=True) and grant Entra ID "
+    "roles to the identities that need access.",
     resource_types=frozenset(_SETTINGS),
     validate=validate,
     relaxable=True,

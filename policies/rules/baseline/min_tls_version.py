@@ -3,6 +3,11 @@
 Each service spells the setting differently (`minTlsVersion` "1.2", `minimumTlsVersion` "1.2" or
 "TLS1_2", `minimalTlsVersion` "Tls12"); all are read as a version number. Unset is refused because
 several services still default to TLS 1.0.
+
+IoT Hub's ``minTlsVersion`` is required only where Azure accepts it: TLS 1.2 enforcement "is supported
+only in public cloud regions" and cannot be changed after creation
+(https://learn.microsoft.com/azure/iot-hub/iot-hub-tls-support; ``iothub_min_tls`` per cloud in
+autocloud/catalog/regions.yaml). Elsewhere (Azure China) the deployability rule refuses setting it.
 """
 
 from __future__ import annotations
@@ -11,7 +16,14 @@ import re
 from collections.abc import Iterator, Mapping
 
 from policies.model import ResourceRule, ResourceView, RuleContext
-from policies.rules._azure import COSMOS_ACCOUNT, EVENTHUB_NAMESPACE, IOT_HUB, SERVICEBUS_NAMESPACE, STORAGE_ACCOUNT
+from policies.rules._azure import (
+    COSMOS_ACCOUNT,
+    EVENTHUB_NAMESPACE,
+    IOT_HUB,
+    SERVICEBUS_NAMESPACE,
+    STORAGE_ACCOUNT,
+    catalog_location,
+)
 from policies.rules._props import get, show
 
 MINIMUM = (1, 2)
@@ -41,6 +53,9 @@ def validate(view: ResourceView, ctx: RuleContext) -> Iterator[str]:
     if setting is None:
         return
     path, allowed = setting
+    found = catalog_location(view) if view.type == IOT_HUB else None
+    if found is not None and not found.iothub_min_tls:
+        return
     value = get(view.props, path)
     version = tls_version(value) if isinstance(value, str) else None
     if version is None or version < MINIMUM:

@@ -8,8 +8,9 @@ from policies.model import ResourceView, RuleContext
 from policies.rules.baseline.local_auth_disabled import RULE
 from policies.testing import DELETE, changed, details, judge
 
+IOT_HUB = "azure-native:iothub:IotHubResource"
 COMPLIANT = {
-    "azure-native:iothub:IotHubResource": ("properties.disableLocalAuth", True),
+    IOT_HUB: ("properties.disableDeviceSAS", True),
     "azure-native:eventhub:Namespace": ("disableLocalAuth", True),
     "azure-native:servicebus:Namespace": ("disableLocalAuth", True),
     "azure-native:cosmosdb:DatabaseAccount": ("disableLocalAuth", True),
@@ -21,7 +22,9 @@ COMPLIANT = {
 
 def props(type_: str) -> dict:
     path, value = COMPLIANT[type_]
-    return changed({}, path, value)
+    result = changed({}, path, value)
+    # IoT Hub keeps shared access for the DPS link; vehicles are X.509 only (device and module SAS off).
+    return changed(result, "properties.disableModuleSAS", True) if type_ == IOT_HUB else result
 
 
 def test_accepts_entra_only(eu: RuleContext) -> None:
@@ -39,3 +42,15 @@ def test_refuses_local_auth_on(eu: RuleContext, type_: str) -> None:
 def test_refuses_missing_setting(eu: RuleContext, type_: str) -> None:
     path, _ = COMPLIANT[type_]
     assert "is not set" in details(RULE, ResourceView.of(type_, changed(props(type_), path, DELETE)), eu)[0]
+
+
+def test_iot_hub_may_keep_shared_access_for_the_dps_link(eu: RuleContext) -> None:
+    hub = changed(props(IOT_HUB), "properties.disableLocalAuth", False)
+    assert details(RULE, ResourceView.of(IOT_HUB, hub), eu) == []
+
+
+def test_refuses_module_sas_on_iot_hub(eu: RuleContext) -> None:
+    hub = changed(props(IOT_HUB), "properties.disableModuleSAS", False)
+    assert details(RULE, ResourceView.of(IOT_HUB, hub), eu) == [
+        "properties.disableModuleSAS is False, which leaves key/local authentication on (allowed: True)"
+    ]

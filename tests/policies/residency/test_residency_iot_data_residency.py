@@ -10,7 +10,8 @@ from policies.testing import DELETE, changed, details
 
 HUB = "azure-native:iothub:IotHubResource"
 DPS = "azure-native:deviceprovisioningservices:IotDpsResource"
-PROPS = {"location": "westeurope", "properties": {"enableDataResidency": True}}
+#: Southeast Asia is one of the two locations where Azure offers the flag (its pair leaves the geography).
+PROPS = {"location": "southeastasia", "properties": {"enableDataResidency": True}}
 
 
 def test_accepts_data_residency_on(eu: RuleContext) -> None:
@@ -22,6 +23,12 @@ def test_refuses_data_residency_off(eu: RuleContext) -> None:
     assert found == [
         "properties.enableDataResidency is False but region eu requires IoT data residency (allowed: true)"
     ]
+
+
+def test_not_demanded_where_azure_does_not_offer_it(eu: RuleContext) -> None:
+    """West Europe's pair (North Europe) is in the same geography: there is no flag to set."""
+    west = changed(changed(PROPS, "location", "westeurope"), "properties", DELETE)
+    assert details(RULE, ResourceView.of(HUB, west), eu) == []
 
 
 def test_refuses_missing_data_residency(eu: RuleContext) -> None:

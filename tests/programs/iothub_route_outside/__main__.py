@@ -10,10 +10,11 @@ azure_native.iothub.IotHubResource(
     location="westeurope",
     sku={"name": "S1", "capacity": 1},
     properties={
-        "public_network_access": "Disabled",
+        "public_network_access": "Enabled",
         "min_tls_version": "1.2",
         "disable_local_auth": True,
-        "enable_data_residency": True,
+        "disable_device_sas": True,
+        "disable_module_sas": True,
         "routing": {
             "endpoints": {
                 "event_hubs": [

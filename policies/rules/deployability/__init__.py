@@ -1,0 +1,1 @@
+"""Deployability: Azure's own constraints that a first `pulumi up` would hit, each with its source."""
