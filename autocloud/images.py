@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import tarfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -43,6 +44,11 @@ class ImageSpec:
     """Required. The image's ENTRYPOINT."""
     links: Mapping[str, str] = field(default_factory=dict)
     """Optional. Symlinks in the image (path -> target), e.g. BusyBox applets."""
+    trees: Mapping[str, Path] = field(default_factory=dict)
+    """Optional. Path in the image -> a folder on this machine copied whole (files, symlinks, modes),
+    e.g. a JRE or a folder of jars."""
+    env: Mapping[str, str] = field(default_factory=dict)
+    """Optional. Environment of the image besides PATH."""
     user: str = f"{NONROOT_UID}:{NONROOT_UID}"
     """Optional, default a non-root user: images run as non-root unless a pod says otherwise."""
 
@@ -56,6 +62,28 @@ def _add_dir(tar: tarfile.TarFile, path: str) -> None:
     info.type = tarfile.DIRTYPE
     info.mode = 0o1777 if path == "tmp" else 0o755
     tar.addfile(info)
+
+
+def _add_tree(tar: tarfile.TarFile, spec: ImageSpec, prefix: str, folder: Path) -> None:
+    if not folder.is_dir():
+        raise ImageError(f"image {spec.reference}: folder {folder} is missing")
+    parts = prefix.split("/")
+    for i in range(len(parts)):
+        _add_dir(tar, "/".join(parts[: i + 1]))
+    for source in sorted(folder.rglob("*")):
+        name = f"{prefix}/{source.relative_to(folder).as_posix()}"
+        info = tarfile.TarInfo(name)
+        if source.is_symlink():
+            info.type = tarfile.SYMTYPE
+            info.linkname = os.readlink(source)
+            tar.addfile(info)
+        elif source.is_dir():
+            _add_dir(tar, name)
+        else:
+            data = source.read_bytes()
+            info.size = len(data)
+            info.mode = source.stat().st_mode & 0o755
+            tar.addfile(info, io.BytesIO(data))
 
 
 def _layer(spec: ImageSpec) -> bytes:
@@ -75,6 +103,8 @@ def _layer(spec: ImageSpec) -> bytes:
             info.size = len(data)
             info.mode = 0o755
             tar.addfile(info, io.BytesIO(data))
+        for path, folder in sorted(spec.trees.items()):
+            _add_tree(tar, spec, path.strip("/"), folder)
         for path, target in sorted(spec.links.items()):
             info = tarfile.TarInfo(path.strip("/"))
             info.type = tarfile.SYMTYPE
@@ -91,7 +121,7 @@ def write_archive(spec: ImageSpec, out: Path) -> str:
         "architecture": "amd64",
         "os": "linux",
         "config": {"Entrypoint": list(spec.entrypoint), "User": spec.user, "WorkingDir": "/",
-                   "Env": ["PATH=/bin:/usr/bin"]},
+                   "Env": ["PATH=/bin:/usr/bin", *(f"{k}={v}" for k, v in sorted(spec.env.items()))]},
         "rootfs": {"type": "layers", "diff_ids": [diff_id]},
         "history": [{"created_by": "autocloud.images"}],
     }
@@ -151,8 +181,16 @@ def build_all(out_dir: Path, specs: Sequence[ImageSpec] | None = None) -> dict[s
 
 
 def _inputs_digest(spec: ImageSpec) -> str:
-    digest = hashlib.sha256(json.dumps([spec.reference, list(spec.entrypoint), dict(spec.links), spec.user],
+    digest = hashlib.sha256(json.dumps([spec.reference, list(spec.entrypoint), dict(spec.links), spec.user,
+                                        {k: str(v) for k, v in spec.trees.items()}, dict(spec.env)],
                                        sort_keys=True).encode())
+    for path, folder in sorted(spec.trees.items()):
+        if not folder.is_dir():
+            raise ImageError(f"image {spec.reference}: folder {folder} is missing")
+        for source in sorted(folder.rglob("*")):
+            if source.is_file() and not source.is_symlink():
+                stat = source.stat()
+                digest.update(f"{path}/{source.relative_to(folder)}:{stat.st_size}:{stat.st_mtime_ns}".encode())
     for path, source in sorted(spec.files.items()):
         if not source.is_file():
             raise ImageError(f"image {spec.reference}: {source} is missing (make toolchain / make system-deps)")

@@ -60,3 +60,24 @@ def test_build_all_skips_unchanged_and_names_a_missing_binary(tmp_path: Path) ->
 def test_local_images_are_told_apart() -> None:
     assert images.is_local(images.PAUSE_IMAGE)
     assert not images.is_local("apache/kafka:3.9.0")
+
+
+def test_trees_keep_files_symlinks_and_modes(tmp_path: Path) -> None:
+    tree = tmp_path / "jre"
+    (tree / "bin").mkdir(parents=True)
+    (tree / "bin" / "java").write_bytes(b"java")
+    (tree / "bin" / "java").chmod(0o755)
+    (tree / "lib.txt").write_text("x")
+    (tree / "current").symlink_to("bin")
+    spec = images.ImageSpec("jre", "17", {}, ["/opt/jre/bin/java"], trees={"/opt/jre": tree},
+                            env={"JAVA_HOME": "/opt/jre"})
+    images.write_archive(spec, tmp_path / "jre.tar")
+    with tarfile.open(tmp_path / "jre.tar") as tar:
+        manifest = json.loads(tar.extractfile("manifest.json").read())  # type: ignore[union-attr]
+        config = json.loads(tar.extractfile(manifest[0]["Config"]).read())  # type: ignore[union-attr]
+        with tarfile.open(fileobj=tar.extractfile(manifest[0]["Layers"][0])) as rootfs:
+            members = {m.name: m for m in rootfs.getmembers()}
+    assert members["opt/jre/bin/java"].mode == 0o755
+    assert members["opt/jre/lib.txt"].mode == 0o644
+    assert members["opt/jre/current"].issym() and members["opt/jre/current"].linkname == "bin"
+    assert "JAVA_HOME=/opt/jre" in config["config"]["Env"]
