@@ -256,6 +256,49 @@ def report(
     raise typer.Exit(report_command(fmt, out, stack))
 
 
+@app.command()
+def simulate(
+    region: Annotated[str, typer.Option("--region", help="Region profile of a deployed local stack, e.g. eu.")],
+    vehicles: Annotated[int, typer.Option("--vehicles", help="Simulated vehicles.")] = 10,
+    messages: Annotated[int, typer.Option("--messages", help="Messages per vehicle.")] = 10,
+    rate: Annotated[float | None, typer.Option("--rate", help="Messages per second, whole fleet.")] = None,
+    settle: Annotated[float, typer.Option("--settle", help="Seconds to wait for the store.")] = 60.0,
+    fmt: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
+) -> None:
+    """Drive simulated vehicles through a local region and count every message end to end (exit 1 on loss)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    from autocloud import simulate as sim
+    from autocloud.profiles import available_profiles
+
+    if region not in available_profiles():
+        raise _fail(f"--region: {region!r} is not a region profile (one of {', '.join(available_profiles())})", 2)
+    if fmt not in ("text", "json"):
+        raise _fail(f"--format: {fmt!r} is not text or json", 2)
+    try:
+        args = sim.SimulationArgs(region, vehicles, messages, rate, settle_seconds=settle)
+    except ValueError as exc:
+        raise _fail(str(exc), 2) from None
+    try:
+        with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+                      TimeElapsedColumn(), console=err, disable=fmt == "json") as bar:
+            task = bar.add_task(f"{region}: {vehicles} vehicles", total=vehicles * messages)
+            result = sim.run(args, progress=lambda n: bar.advance(task, n))
+    except (sim.SimulationError, cluster_mod.ClusterError) as exc:
+        raise _fail(str(exc)) from None
+    summary = result.as_dict()
+    if fmt == "json":
+        console.print_json(json.dumps(summary))
+    else:
+        units = ", ".join(f"unit {k}: {v}" for k, v in summary["vehicles_per_unit"].items())
+        _echo(f"sent {result.sent}, delivered to Kafka {result.delivered}, stored {result.stored}, "
+              f"lost {result.lost}, duplicates {result.duplicates}")
+        _echo(f"latency p50 {summary['latency_ms_p50']} ms, p99 {summary['latency_ms_p99']} ms, "
+              f"{summary['messages_per_second']} messages/s; vehicles per scale unit: {units}")
+    if result.lost:
+        raise typer.Exit(1)
+
+
 def main() -> None:
     try:
         app()

@@ -711,21 +711,31 @@ def _unix_socket_serves(path: Path) -> bool:
     return True
 
 
+def _listen(port: int) -> socket.socket:
+    """A listening socket on the host's loopback (port 0: any free port) for a relay to inherit."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listener.bind(("127.0.0.1", port))
+    except OSError:
+        listener.close()
+        raise
+    listener.listen(128)
+    return listener
+
+
 def _spawn(lay: Layout, comp: Component, holder: int, ports: Ports) -> int:
     log = (lay.logs / f"{comp.name}.log").open("ab")
     pass_fds: tuple[int, ...] = ()
     listener: socket.socket | None = None
     if comp is RELAY:
-        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
-            listener.bind(("127.0.0.1", ports.apiserver))
+            listener = _listen(ports.apiserver)
         except OSError:
-            listener.close()
+            log.close()
             raise ClusterError(
                 f"cannot start {comp.name}: port {ports.apiserver} on 127.0.0.1 is in use by another process "
                 "(stop it, or set AUTOCLOUD_CLUSTER_PORT_BASE)") from None
-        listener.listen(128)
         pass_fds = (listener.fileno(),)
         argv = [*node.enter(holder, mount=False), sys.executable, *comp.args(lay),
                 "--listen-fd", str(listener.fileno())]
@@ -742,6 +752,49 @@ def _spawn(lay: Layout, comp: Component, holder: int, ports: Ports) -> int:
             listener.close()
     (lay.pids / f"{comp.name}.pid").write_text(f"{proc.pid}\n")
     return proc.pid
+
+
+@dataclass
+class Tunnel:
+    """Host loopback ports forwarded into the embedded node, one per target address."""
+
+    process: subprocess.Popen[bytes]
+    ports: dict[str, int]
+    """Target ``host:port`` inside the node -> port on 127.0.0.1."""
+
+    def close(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+    def __enter__(self) -> Tunnel:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def open_tunnel(targets: list[str], layout: Layout | None = None) -> Tunnel:
+    """Reach addresses that exist only inside the node (Service ClusterIPs) from this machine, the
+    way vehicles reach IoT Hub's public endpoint: through the node, nothing added to the host."""
+    lay = layout or default_layout()
+    holder = _running(lay, HOLDER)
+    if holder is None:
+        raise ClusterError(f"the embedded cluster in {lay.root} is not running: start it with `autocloud up`")
+    listeners = [_listen(0) for _ in targets]
+    try:
+        argv = [*node.enter(holder, mount=False), sys.executable, "-m", RELAY.binary,
+                *[f"--forward={sock.fileno()}={target}" for sock, target in zip(listeners, targets, strict=True)]]
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL, pass_fds=[sock.fileno() for sock in listeners])
+        ports = {target: sock.getsockname()[1] for sock, target in zip(listeners, targets, strict=True)}
+    finally:
+        for sock in listeners:
+            sock.close()
+    return Tunnel(proc, ports)
 
 
 def _ensure_holder(lay: Layout, echo: Callable[[str], None]) -> int:

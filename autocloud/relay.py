@@ -4,7 +4,8 @@ The host cannot route into the node's namespace (and must not: no host interface
 added), so the cluster start binds the listening socket on the host and starts this relay inside
 the node's network namespace with that socket inherited. Connections accepted on the host socket
 are forwarded to a target address that only exists inside the node (the API server).
-Run as `python -m autocloud.relay --listen-fd N --target HOST:PORT`.
+Run as `python -m autocloud.relay --listen-fd N --target HOST:PORT`, or with `--forward N=HOST:PORT`
+once per socket (the vehicle simulator's tunnels to each scale unit's broker).
 """
 
 from __future__ import annotations
@@ -43,24 +44,35 @@ def _handler(host: str, port: int):  # type: ignore[no-untyped-def]
     return handle
 
 
-async def serve(listen: socket.socket, host: str, port: int) -> None:
-    server = await asyncio.start_server(_handler(host, port), sock=listen)
+async def serve(forwards: list[tuple[socket.socket, str, int]]) -> None:
+    servers = [await asyncio.start_server(_handler(host, port), sock=listen) for listen, host, port in forwards]
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    async with server:
-        await stop.wait()
+    await stop.wait()
+    for server in servers:
+        server.close()
+
+
+def _target(value: str) -> tuple[str, int]:
+    host, _, port = value.rpartition(":")
+    return host, int(port)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m autocloud.relay")
-    parser.add_argument("--listen-fd", type=int, required=True, help="an inherited, bound, listening socket")
-    parser.add_argument("--target", required=True, help="HOST:PORT inside this network namespace")
+    parser.add_argument("--listen-fd", type=int, help="an inherited, bound, listening socket")
+    parser.add_argument("--target", help="HOST:PORT inside this network namespace, for --listen-fd")
+    parser.add_argument("--forward", action="append", default=[], metavar="FD=HOST:PORT",
+                        help="another inherited listening socket and its target (repeatable)")
     args = parser.parse_args(argv)
-    host, _, port = args.target.rpartition(":")
-    listen = socket.socket(fileno=args.listen_fd)
-    asyncio.run(serve(listen, host, int(port)))
+    pairs = [(args.listen_fd, args.target)] if args.listen_fd is not None else []
+    pairs += [(int(fd), target) for fd, _, target in (f.partition("=") for f in args.forward)]
+    if not pairs or any(target is None for _, target in pairs):
+        parser.error("give --listen-fd with --target, or --forward FD=HOST:PORT")
+    forwards = [(socket.socket(fileno=fd), *_target(target)) for fd, target in pairs]
+    asyncio.run(serve(forwards))
     return 0
 
 

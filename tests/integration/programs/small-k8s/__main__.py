@@ -32,7 +32,9 @@ deployment = k8s.apps.v1.Deployment(
             "metadata": {"labels": labels},
             "spec": {"containers": [{
                 "name": "web",
-                "image": "registry.k8s.io/pause:3.10",
+                # Built here and imported into the embedded node: no registry is reachable.
+                "image": "autocloud.local/pause:3.10",
+                "imagePullPolicy": "Never",
                 "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}},
             }]},
         },

@@ -1,0 +1,231 @@
+"""Simulated vehicles driving a local region end to end: MQTT in, Kafka, the state store.
+
+Each vehicle connects to the broker of its scale unit (`autocloud.assignment`, as DPS's hashed
+allocation would), publishes its messages with QoS 1 and disconnects. The ingest broker acknowledges
+a publish only once Kafka has the record, so an acknowledged message is a delivered one; the state
+store is then read back to count what was stored. Brokers and the store are reached through a
+tunnel into the embedded node (`cluster.open_tunnel`), the way vehicles reach a public endpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from autocloud import cluster
+from autocloud.assignment import scale_unit_for
+
+INGEST_COMPONENT = "telemetry-ingest"
+STATE_COMPONENT = "vehicle-state-store"
+
+
+class SimulationError(Exception):
+    """The region cannot be simulated (not deployed, not reachable); one line for the user."""
+
+
+@dataclass(frozen=True)
+class SimulationArgs:
+    region: str
+    vehicles: int
+    messages: int
+    rate: float | None = None
+    """Messages per second across the fleet; None sends as fast as acknowledgements come back."""
+    namespace: str | None = None
+    """Default ``autocloud-<region>``."""
+    settle_seconds: float = 60.0
+    """How long to wait for the state store to catch up before counting the rest as lost."""
+
+    def __post_init__(self) -> None:
+        if self.vehicles < 1:
+            raise ValueError(f"--vehicles must be at least 1, not {self.vehicles}")
+        if self.messages < 1:
+            raise ValueError(f"--messages must be at least 1, not {self.messages}")
+        if self.rate is not None and self.rate <= 0:
+            raise ValueError(f"--rate must be positive, not {self.rate}")
+
+    @property
+    def target_namespace(self) -> str:
+        return self.namespace or f"autocloud-{self.region}"
+
+    def vehicle_ids(self) -> list[str]:
+        return [f"{self.region}-vehicle-{index:06d}" for index in range(1, self.vehicles + 1)]
+
+
+@dataclass
+class SimulationResult:
+    sent: int = 0
+    delivered: int = 0
+    """Acknowledged by the broker, which acknowledges only after Kafka has the record."""
+    stored: int = 0
+    """Messages the state store counted for the simulated vehicles (duplicates included)."""
+    vehicles_stored: int = 0
+    latencies_ms: list[float] = field(default_factory=list)
+    vehicles_per_unit: dict[int, int] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def lost(self) -> int:
+        return max(0, self.sent - min(self.delivered, self.stored))
+
+    @property
+    def duplicates(self) -> int:
+        return max(0, self.stored - self.sent)
+
+    def percentile(self, q: float) -> float:
+        if not self.latencies_ms:
+            return math.nan
+        ordered = sorted(self.latencies_ms)
+        return ordered[min(len(ordered) - 1, math.ceil(q * len(ordered)) - 1)]
+
+    @property
+    def rate(self) -> float:
+        return self.delivered / self.seconds if self.seconds else 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"sent": self.sent, "delivered": self.delivered, "stored": self.stored, "lost": self.lost,
+                "duplicates": self.duplicates, "vehicles_stored": self.vehicles_stored,
+                "latency_ms_p50": round(self.percentile(0.5), 2), "latency_ms_p99": round(self.percentile(0.99), 2),
+                "messages_per_second": round(self.rate, 1), "seconds": round(self.seconds, 2),
+                "vehicles_per_unit": {str(k): v for k, v in sorted(self.vehicles_per_unit.items())}}
+
+
+@dataclass(frozen=True)
+class RegionEndpoints:
+    """In-node addresses of a region's brokers (by scale unit) and its state store."""
+
+    brokers: dict[int, str]
+    store: str
+
+
+def _services(api: cluster.Api, namespace: str, component: str) -> list[dict[str, Any]]:
+    selector = f"app.kubernetes.io/component={component}"
+    found = api.get(f"/api/v1/namespaces/{namespace}/services?labelSelector={selector}")
+    return list((found or {}).get("items", []))
+
+
+def _address(service: dict[str, Any]) -> str:
+    return f"{service['spec']['clusterIP']}:{service['spec']['ports'][0]['port']}"
+
+
+def discover(api: cluster.Api, namespace: str) -> RegionEndpoints:
+    """Find the region's brokers and store on the cluster (the names the local components give them)."""
+    brokers = {}
+    for service in _services(api, namespace, INGEST_COMPONENT):
+        suffix = service["metadata"]["name"].rsplit("-", 1)[-1]
+        if suffix.isdigit():
+            brokers[int(suffix)] = _address(service)
+    stores = _services(api, namespace, STATE_COMPONENT)
+    if not brokers or not stores:
+        raise SimulationError(f"namespace {namespace}: no telemetry brokers or state store found; "
+                              "deploy the region first (`autocloud up --region ...`)")
+    return RegionEndpoints(brokers=dict(sorted(brokers.items())), store=_address(stores[0]))
+
+
+class _Pacer:
+    """Spreads sends evenly at ``rate`` messages per second across all vehicle threads."""
+
+    def __init__(self, rate: float | None) -> None:
+        self.interval = 1.0 / rate if rate else 0.0
+        self.next = time.monotonic()
+        self.lock = threading.Lock()
+
+    def wait(self) -> None:
+        if not self.interval:
+            return
+        with self.lock:
+            slot = max(self.next, time.monotonic())
+            self.next = slot + self.interval
+        delay = slot - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+
+
+def _drive_vehicle(vehicle: str, port: int, args: SimulationArgs, pacer: _Pacer, result: SimulationResult,
+                   lock: threading.Lock, progress: Callable[[int], None]) -> None:
+    import paho.mqtt.client as mqtt
+
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=vehicle, protocol=mqtt.MQTTv311)
+    client.reconnect_delay_set(min_delay=1, max_delay=4)
+    sent_at: dict[int, float] = {}
+    acked = threading.Semaphore(0)
+
+    def on_publish(_c: Any, _u: Any, mid: int, _rc: Any, _p: Any) -> None:
+        started = sent_at.pop(mid, None)
+        if started is not None:
+            with lock:
+                result.delivered += 1
+                result.latencies_ms.append((time.monotonic() - started) * 1000)
+            progress(1)
+        acked.release()
+
+    client.on_publish = on_publish
+    client.connect("127.0.0.1", port, keepalive=30)
+    client.loop_start()
+    try:
+        for seq in range(1, args.messages + 1):
+            pacer.wait()
+            body = json.dumps({"vehicleId": vehicle, "seq": seq, "ts": time.time(),
+                               "speedKmh": 40 + seq % 50, "lat": 48.1 + seq * 1e-4, "lon": 11.5})
+            with lock:
+                result.sent += 1
+            info = client.publish(f"devices/{vehicle}/messages/events/seq={seq}", body, qos=1)
+            sent_at[info.mid] = time.monotonic()
+            if not acked.acquire(timeout=30):
+                break
+    finally:
+        client.disconnect()
+        client.loop_stop()
+
+
+def _count_stored(store_port: int, vehicles: Sequence[str]) -> tuple[int, int]:
+    """(messages counted, vehicles present) in the state store for these vehicles."""
+    import pymongo
+
+    from components.local.state import CONTAINER as COLLECTION
+    from components.local.state import DATABASE
+
+    with pymongo.MongoClient("127.0.0.1", store_port, directConnection=True,
+                             serverSelectionTimeoutMS=5000) as client:
+        docs = client[DATABASE][COLLECTION].find({"_id": {"$in": list(vehicles)}}, {"messages": 1})
+        counts = [int(doc.get("messages", 0)) for doc in docs]
+    return sum(counts), len(counts)
+
+
+def run(args: SimulationArgs, layout: cluster.Layout | None = None, ports: cluster.Ports | None = None,
+        progress: Callable[[int], None] = lambda _n: None) -> SimulationResult:
+    """Drive the fleet, then wait (up to ``settle_seconds``) for the store to count every message."""
+    lay = layout or cluster.default_layout()
+    api = cluster.Api(lay, ports or cluster.Ports.from_env())
+    endpoints = discover(api, args.target_namespace)
+    vehicles = args.vehicle_ids()
+    result = SimulationResult()
+    units = len(endpoints.brokers)
+    assignment = {vehicle: scale_unit_for(vehicle, units) for vehicle in vehicles}
+    for unit in assignment.values():
+        result.vehicles_per_unit[unit] = result.vehicles_per_unit.get(unit, 0) + 1
+    with cluster.open_tunnel([*endpoints.brokers.values(), endpoints.store], lay) as tunnel:
+        pacer = _Pacer(args.rate)
+        lock = threading.Lock()
+        started = time.monotonic()
+        threads = [
+            threading.Thread(target=_drive_vehicle, daemon=True, args=(
+                vehicle, tunnel.ports[endpoints.brokers[assignment[vehicle]]], args, pacer, result, lock, progress))
+            for vehicle in vehicles
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        result.seconds = time.monotonic() - started
+        deadline = time.monotonic() + args.settle_seconds
+        while True:
+            result.stored, result.vehicles_stored = _count_stored(tunnel.ports[endpoints.store], vehicles)
+            if result.stored >= result.delivered or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+    return result
