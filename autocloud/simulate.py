@@ -189,6 +189,7 @@ def _count_stored(store_port: int, vehicles: Sequence[str]) -> tuple[int, int]:
     from components.local.state import CONTAINER as COLLECTION
     from components.local.state import DATABASE
 
+    client: pymongo.MongoClient[dict[str, Any]]
     with pymongo.MongoClient("127.0.0.1", store_port, directConnection=True,
                              serverSelectionTimeoutMS=5000) as client:
         docs = client[DATABASE][COLLECTION].find({"_id": {"$in": list(vehicles)}}, {"messages": 1})
