@@ -192,7 +192,8 @@ def _count_stored(store_port: int, vehicles: Sequence[str]) -> tuple[int, int]:
     client: pymongo.MongoClient[dict[str, Any]]
     with pymongo.MongoClient("127.0.0.1", store_port, directConnection=True,
                              serverSelectionTimeoutMS=5000) as client:
-        docs: pymongo.cursor.Cursor[dict[str, Any]] = client[DATABASE][COLLECTION].find({"_id": {"$in": list(vehicles)}}, {"messages": 1})
+        wanted = {"_id": {"$in": list(vehicles)}}
+        docs: pymongo.cursor.Cursor[dict[str, Any]] = client[DATABASE][COLLECTION].find(wanted, {"messages": 1})
         counts = [int(doc.get("messages", 0)) for doc in docs]
     return sum(counts), len(counts)
 
