@@ -45,6 +45,8 @@ type Ingest struct {
 	log     *slog.Logger
 	cancel  context.CancelFunc
 	cfg     Config
+	// HTTPAddr is the address the HTTP listener is bound to.
+	HTTPAddr string
 }
 
 // Start loads the routes, serves MQTT and HTTP, and creates the Kafka topics in the background.
@@ -61,8 +63,8 @@ func Start(cfg Config, log *slog.Logger) (*Ingest, error) {
 	if err != nil {
 		return nil, err
 	}
-	// mochi's own logging stays at warnings: connection events are logged once, by the hook.
-	quiet := slog.New(slog.NewTextHandler(os.Stdout, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	// mochi logs every failed connection as a warning; the hook logs connection events once, so only errors pass.
+	quiet := slog.New(slog.NewTextHandler(os.Stdout, &slog.HandlerOptions{Level: slog.LevelError}))
 	server := mqtt.New(&mqtt.Options{Logger: quiet})
 	hook := &DeviceHook{server: server, forward: forward, stats: stats, log: log, now: time.Now}
 	if err := server.AddHook(hook, nil); err != nil {
@@ -82,13 +84,14 @@ func Start(cfg Config, log *slog.Logger) (*Ingest, error) {
 		_ = server.Close()
 		return nil, fmt.Errorf("http listener %s: %w", cfg.HTTPAddr, err)
 	}
+	in.HTTPAddr = httpListener.Addr().String()
 	in.http = &http.Server{Handler: in.routes(), ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = in.http.Serve(httpListener) }()
 
 	ctx, cancel := context.WithCancel(context.Background())
 	in.cancel = cancel
 	go forward.EnsureTopics(ctx, cfg.TopicRetry)
-	log.Info("ingest started", "version", version, "mqtt", cfg.MQTTAddr, "http", httpListener.Addr().String(),
+	log.Info("ingest started", "version", version, "mqtt", cfg.MQTTAddr, "http", in.HTTPAddr,
 		"hub", plan.HubName, "kafka", plan.Bootstrap, "topics", plan.TopicList())
 	return in, nil
 }
