@@ -7,9 +7,9 @@ import (
 
 func TestParseEventsTopic(t *testing.T) {
 	cases := map[string]string{
-		"devices/v1/messages/events/":                  "[]",
-		"devices/v1/messages/events":                   "[]",
-		"devices/v1/messages/events/seq=5&kind=gps":    "[{kind gps} {seq 5}]",
+		"devices/v1/messages/events/":                   "[]",
+		"devices/v1/messages/events":                    "[]",
+		"devices/v1/messages/events/seq=5&kind=gps":     "[{kind gps} {seq 5}]",
 		"devices/v1/messages/events/%24.mid=m1&a=b%20c": "[{message-id m1} {a b c}]",
 	}
 	for topic, want := range cases {
