@@ -349,3 +349,17 @@ func TestReadyFollowsKafka(t *testing.T) {
 	}
 	t.Fatal("/ready stayed 200 after Kafka went away")
 }
+
+func TestStopFlushesDisconnectEvents(t *testing.T) {
+	kafka := fakeKafka(t)
+	in := startIngest(t, kafka, 5*time.Second)
+	waitReady(t, in)
+	connect(t, in, "v3")
+	if err := in.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	records := consume(t, kafka, eventsTopic, 3)
+	if got := header(records[2], "opType"); got != "deviceDisconnected" {
+		t.Fatalf("last event %q, want deviceDisconnected", got)
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -47,6 +48,8 @@ type Ingest struct {
 	cfg     Config
 	// HTTPAddr is the address the HTTP listener is bound to.
 	HTTPAddr string
+	stopOnce sync.Once
+	stopErr  error
 }
 
 // Start loads the routes, serves MQTT and HTTP, and creates the Kafka topics in the background.
@@ -135,16 +138,20 @@ func (in *Ingest) Ready(ctx context.Context) error {
 }
 
 // Stop refuses readiness, closes the listener and every connection (their disconnected events are
-// queued), then flushes the producer within the drain timeout.
+// queued), then flushes the producer within the drain timeout. Only the first call does anything
+// (mochi's Close may run once).
 func (in *Ingest) Stop() error {
-	in.serving.Store(false)
-	in.cancel()
-	closeErr := in.server.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), in.cfg.DrainTimeout)
-	defer cancel()
-	flushErr := in.forward.Close(ctx)
-	_ = in.http.Shutdown(ctx)
-	return errors.Join(closeErr, flushErr)
+	in.stopOnce.Do(func() {
+		in.serving.Store(false)
+		in.cancel()
+		closeErr := in.server.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), in.cfg.DrainTimeout)
+		defer cancel()
+		flushErr := in.forward.Close(ctx)
+		_ = in.http.Shutdown(ctx)
+		in.stopErr = errors.Join(closeErr, flushErr)
+	})
+	return in.stopErr
 }
 
 func main() {
