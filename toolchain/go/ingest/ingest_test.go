@@ -79,17 +79,20 @@ func httpStatus(t *testing.T, in *Ingest, path string) (int, []byte) {
 	return resp.StatusCode, body
 }
 
-func waitReady(t *testing.T, in *Ingest) {
+// waitReadiness polls /ready until it answers want.
+func waitReadiness(t *testing.T, in *Ingest, want int) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
-		if code, _ := httpStatus(t, in, "/ready"); code == http.StatusOK {
+		if code, _ := httpStatus(t, in, "/ready"); code == want {
 			return
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	t.Fatal("ingest never became ready")
+	t.Fatalf("/ready never answered %d", want)
 }
+
+func waitReady(t *testing.T, in *Ingest) { t.Helper(); waitReadiness(t, in, http.StatusOK) }
 
 func stat(t *testing.T, in *Ingest, name string) int64 {
 	t.Helper()
@@ -340,14 +343,7 @@ func TestReadyFollowsKafka(t *testing.T) {
 	in := startIngest(t, cluster.ListenAddrs()[0], time.Second)
 	waitReady(t, in)
 	cluster.Close()
-	deadline := time.Now().Add(5 * time.Second)
-	for time.Now().Before(deadline) {
-		if code, _ := httpStatus(t, in, "/ready"); code == http.StatusServiceUnavailable {
-			return
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	t.Fatal("/ready stayed 200 after Kafka went away")
+	waitReadiness(t, in, http.StatusServiceUnavailable)
 }
 
 func TestStopFlushesDisconnectEvents(t *testing.T) {
