@@ -181,6 +181,10 @@ func (f *Forwarder) ConnectionState(device string, connected bool, now time.Time
 	f.event(sourceConnectionState, "deviceConnectionStateEvents", op, device, now, body)
 }
 
+// The events' properties and bodies follow "Azure IoT Hub non-telemetry event schemas"
+// (https://learn.microsoft.com/azure/iot-hub/iot-hub-non-telemetry-event-schema): hubName, deviceId,
+// opType, iothub-message-source and operationTimestamp as properties, a JSON body.
+
 // event queues a hub event without waiting: nothing acknowledges it to a device. When Kafka is down
 // and the producer's buffer is full it is dropped and counted, never blocking a connection.
 func (f *Forwarder) event(source, messageSource, op, device string, now time.Time, body []byte) {

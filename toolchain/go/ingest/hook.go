@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
+	"strings"
 	"time"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
@@ -77,7 +78,7 @@ func (h *DeviceHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Pack
 	if pk.FixedHeader.Qos > 1 {
 		return h.refuse(cl, pk, "QoS 2 is not supported")
 	}
-	props = append(props,
+	props = append(withoutSystem(props),
 		Property{"iothub-connection-device-id", cl.ID},
 		Property{"iothub-enqueuedtime", h.now().UTC().Format(time.RFC3339Nano)},
 		Property{"iothub-message-source", "Telemetry"},
@@ -100,6 +101,18 @@ func (h *DeviceHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Pack
 		h.stats.Unrouted.Add(1)
 	}
 	return pk, nil
+}
+
+// withoutSystem drops bag entries named like the hub's own iothub-* properties, so a device cannot pose
+// as another through a header.
+func withoutSystem(props []Property) []Property {
+	kept := props[:0]
+	for _, p := range props {
+		if !strings.HasPrefix(strings.ToLower(p.Key), "iothub-") {
+			kept = append(kept, p)
+		}
+	}
+	return kept
 }
 
 // refuse closes the connection the way IoT Hub does for a publish it does not accept.

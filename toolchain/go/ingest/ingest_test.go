@@ -220,7 +220,8 @@ func TestDeviceMessageLandsInTelemetryKeyedByVehicle(t *testing.T) {
 	if code != packets.CodeSuccess.Code {
 		t.Fatalf("CONNACK code %d", code)
 	}
-	d.publish(t, "devices/v1/messages/events/seq=5&kind=gps&%24.ct=application%2Fjson", 1, 7, `{"lat":48.1}`)
+	d.publish(t, "devices/v1/messages/events/seq=5&kind=gps&%24.ct=application%2Fjson&iothub-connection-device-id=v9",
+		1, 7, `{"lat":48.1}`)
 	ack, err := d.read(5 * time.Second)
 	if err != nil || ack.FixedHeader.Type != packets.Puback || ack.PacketID != 7 {
 		t.Fatalf("want PUBACK 7, got %+v %v", ack.FixedHeader, err)
@@ -235,6 +236,9 @@ func TestDeviceMessageLandsInTelemetryKeyedByVehicle(t *testing.T) {
 		if got := header(r, key); got != want {
 			t.Errorf("header %s = %q, want %q", key, got, want)
 		}
+	}
+	if len(r.Headers) != 6 {
+		t.Errorf("headers %v: a device must not set the hub's own properties", r.Headers)
 	}
 	if got := stat(t, in, "forwarded"); got != 1 {
 		t.Errorf("forwarded = %d", got)
