@@ -2,8 +2,9 @@
 
 No registry is reachable from these machines, so every image the embedded node runs is written
 as a docker-archive tarball (the format `ctr images import` reads) from files already on disk:
-the node's `pause` sandbox and CoreDNS from the Go toolchain, and a small BusyBox image from
-Debian's `busybox-static` that proves the node runs real processes. Tarballs are reproducible
+the node's `pause` sandbox and CoreDNS from the Go toolchain, a small BusyBox image from
+Debian's `busybox-static` that proves the node runs real processes, and the platform's own
+programs (the telemetry ingest) from the Go toolchain too. Tarballs are reproducible
 (fixed mtimes, owners and order), so the same inputs give the same image ID and a rebuild is skipped.
 """
 
@@ -156,9 +157,20 @@ def node_images(bin_dir: Path = TOOLCHAIN_BIN) -> tuple[ImageSpec, ...]:
     )
 
 
+def platform_images(bin_dir: Path = TOOLCHAIN_BIN) -> tuple[ImageSpec, ...]:
+    """The local stacks' own programs, built here because no registry can serve them."""
+    return (ImageSpec("ingest", "0.1.0", {"/ingest": bin_dir / "autocloud-ingest"}, ["/ingest"]),)
+
+
+def cluster_images(bin_dir: Path = TOOLCHAIN_BIN) -> tuple[ImageSpec, ...]:
+    """Everything the embedded node imports at start."""
+    return node_images(bin_dir) + platform_images(bin_dir)
+
+
 PAUSE_IMAGE = f"{REGISTRY}/pause:3.10"
 COREDNS_IMAGE = f"{REGISTRY}/coredns:1.15.0"
 BUSYBOX_IMAGE = f"{REGISTRY}/busybox:1.35"
+INGEST_IMAGE = f"{REGISTRY}/ingest:0.1.0"
 
 
 def is_local(reference: str) -> bool:
@@ -169,7 +181,7 @@ def is_local(reference: str) -> bool:
 def build_all(out_dir: Path, specs: Sequence[ImageSpec] | None = None) -> dict[str, Path]:
     """Write each image's tarball unless an identical one exists; returns reference -> tarball."""
     built: dict[str, Path] = {}
-    for spec in specs or node_images():
+    for spec in specs or cluster_images():
         out = out_dir / f"{spec.name}-{spec.tag}.tar"
         stamp = out.with_suffix(".inputs")
         inputs = _inputs_digest(spec)

@@ -256,6 +256,11 @@ def _build_pause(b: Builder, v: dict[str, str]) -> None:
     b.go_build("pause", ["."], b.bin_dir / "pause", ldflags=f"-s -w -X main.version={v['version']}")
 
 
+def _build_ingest(b: Builder, v: dict[str, str]) -> None:
+    # Our own (toolchain/go/ingest): the local target's IoT Hub, run on the node as autocloud.local/ingest.
+    b.go_build("ingest", ["."], b.bin_dir / "autocloud-ingest", ldflags=f"-s -w -X main.version={v['version']}")
+
+
 def _build_coredns(b: Builder, v: dict[str, str]) -> None:
     # Our main (toolchain/go/coredns) compiles in only the cluster-DNS plugins; upstream's build links every
     # cloud DNS SDK too.
@@ -295,8 +300,9 @@ def _build_actionlint(b: Builder, v: dict[str, str]) -> None:
 
 
 # Built one after another in this order: the engine every integration test drives, the control plane
-# (with KWOK's simulated node), the real node's runtime, its add-ons, then the workflow linter. Each go
-# build already compiles packages on both cores, so two builds side by side would mostly just compete.
+# (with KWOK's simulated node), the real node's runtime, its add-ons and the platform's own programs (run
+# as images on the node), then the workflow linter. Each go build already compiles packages on both cores,
+# so two builds side by side would mostly just compete.
 TOOLS: tuple[Tool, ...] = (
     Tool("pulumi", ("pulumi",), _build_pulumi),
     Tool("language-python", ("pulumi-language-python", "pulumi-language-python-exec"), _build_language_python),
@@ -309,6 +315,7 @@ TOOLS: tuple[Tool, ...] = (
     Tool("cni-plugins", tuple(f"{CNI_DIR}/{Path(p).name}" for p in CNI_PLUGINS), _build_cni_plugins),
     Tool("containerd", ("containerd", "containerd-shim-runc-v2", "ctr"), _build_containerd),
     Tool("coredns", ("coredns",), _build_coredns),
+    Tool("ingest", ("autocloud-ingest",), _build_ingest),
     Tool("kube-router", ("kube-router",), _build_kube_router),
     Tool("actionlint", ("actionlint",), _build_actionlint),
 )

@@ -125,19 +125,30 @@ class Mount:
 
 
 @dataclass(frozen=True)
+class HttpProbe:
+    """An HTTP readiness check, for a program that knows better than an open port whether it can serve."""
+
+    path: str
+    """Required. Request path, e.g. ``/ready``; any 2xx/3xx answer is ready."""
+    port: int
+    """Required. Container port of the HTTP listener (need not be the Service's port)."""
+
+
+@dataclass(frozen=True)
 class Workload:
     """One single-container workload; becomes a ServiceAccount, a Deployment and a Service."""
 
     name: str
     """Required. Object name of all three (and the Service's DNS label)."""
     app: str
-    """Required. ``app.kubernetes.io/name``, e.g. ``mosquitto``."""
+    """Required. ``app.kubernetes.io/name``, e.g. ``ingest``."""
     component: str
     """Required. ``app.kubernetes.io/component``, e.g. ``telemetry-ingest``."""
     image: str
     """Required. A pinned image reference (a tag naming a release, never ``latest``)."""
     port: int
-    """Required. The one TCP port the Service exposes; the readiness probe opens it."""
+    """Required. The one TCP port the Service exposes; the readiness probe opens it unless ``readiness``
+    says otherwise."""
     port_name: str
     """Required. Name of that port (``mqtt``, ``kafka``, ...)."""
     resources: ContainerResources
@@ -159,6 +170,8 @@ class Workload:
     """Optional, default 1."""
     config_hash: str | None = None
     """Optional, default None. Hash of configuration the pod reads from a volume (pods roll when it changes)."""
+    readiness: HttpProbe | None = None
+    """Optional, default None: a TCP probe on ``port``."""
 
 
 @dataclass(frozen=True)
@@ -200,7 +213,11 @@ def pod_spec(workload: Workload, placement: LocalPlacement | None = None) -> dic
         "imagePullPolicy": "IfNotPresent",
         "ports": [{"name": workload.port_name, "containerPort": workload.port, "protocol": "TCP"}],
         "readinessProbe": {
-            "tcpSocket": {"port": workload.port},
+            **(
+                {"httpGet": {"path": workload.readiness.path, "port": workload.readiness.port, "scheme": "HTTP"}}
+                if workload.readiness
+                else {"tcpSocket": {"port": workload.port}}
+            ),
             "initialDelaySeconds": 2,
             "periodSeconds": 5,
             "failureThreshold": 6,

@@ -118,7 +118,9 @@ class LocalRegionalPlatform(pulumi.ComponentResource):
                     pulumi.ResourceOptions(parent=self),
                 )
                 self.streaming.append(stream)
-                route = KafkaRoute(stream.bootstrap, stream.telemetry_hub, stream.events_hub)
+                route = KafkaRoute(
+                    stream.bootstrap, stream.telemetry_hub, stream.events_hub, plan.eventhubs.telemetry_partitions
+                )
             if services.iothub:
                 self.telemetry.append(
                     LocalTelemetryIngest(

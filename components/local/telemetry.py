@@ -1,8 +1,10 @@
-"""Telemetry ingest on the local target: one MQTT broker per scale unit, routes in a ConfigMap.
+"""Telemetry ingest on the local target: one IoT-Hub-like MQTT broker per scale unit, routes in a ConfigMap.
 
 The Azure target's IoT Hub routes device messages to its scale unit's Event Hubs; here the same
 routes are written to the broker's ConfigMap (``routes.json``), pointing at the scale unit's Kafka
-broker by its in-namespace address, for the bridge that forwards them.
+broker by its in-namespace address. The broker is autocloud's own ingest (``toolchain/go/ingest``,
+image ``autocloud.local/ingest``): it takes IoT Hub's device topics over MQTT and applies the routes
+into Kafka, acknowledging a QoS 1 message only once Kafka has it.
 """
 
 from __future__ import annotations
@@ -13,14 +15,23 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
+from autocloud.images import INGEST_IMAGE, NONROOT_UID
 from components.contracts import TelemetryEndpoints
-from components.local.kube import ContainerResources, LocalPlacement, Mount, Workload, config_hash, deploy_workload
+from components.local.kube import (
+    ContainerResources,
+    HttpProbe,
+    LocalPlacement,
+    Mount,
+    Workload,
+    config_hash,
+    deploy_workload,
+)
 
-MQTT_IMAGE = "eclipse-mosquitto:2.0.20"
 MQTT_PORT = 1883
 """Plain MQTT inside the namespace (IoT Hub takes MQTT over TLS on 8883)."""
-MOSQUITTO_UID = 1883
-"""The image's ``mosquitto`` user."""
+HTTP_PORT = 8080
+"""The ingest's ``/ready``, ``/healthz`` and ``/stats``; ``/ready`` needs Kafka to answer."""
+ROUTES_DIR = "/etc/ingest"
 RESOURCES = ContainerResources(cpu_request_m=50, memory_request_mi=32, cpu_limit_m=200, memory_limit_mi=128)
 DEVICE_TOPIC = "devices/+/messages/events/#"
 """IoT Hub's device-to-cloud MQTT topic, kept so a vehicle talks to both targets alike."""
@@ -36,6 +47,8 @@ class KafkaRoute:
     """Required. Topic receiving device messages."""
     events_topic: str
     """Required. Topic receiving lifecycle and connection-state events."""
+    partitions: int = 1
+    """Optional, default 1. Partitions of the topics, for the broker to create them when missing."""
 
 
 @dataclass(frozen=True)
@@ -48,27 +61,12 @@ class LocalTelemetryIngestArgs:
     """Required. Scale unit number (1-based); names the objects ``telemetry-<unit>``."""
     route: KafkaRoute | None = None
     """Optional, default None: no routes (the region has no event streaming)."""
-    image: str = MQTT_IMAGE
-    """Optional, default ``eclipse-mosquitto:2.0.20``."""
-
-
-def mosquitto_conf() -> str:
-    """Listener, no persistence (the broker is a relay), logs to stdout."""
-    return "\n".join(
-        [
-            "# autocloud local telemetry ingest",
-            f"listener {MQTT_PORT}",
-            # NetworkPolicies admit only pods of the region's own namespace.
-            "allow_anonymous true",
-            "persistence false",
-            "log_dest stdout",
-            "",
-        ]
-    )
+    image: str = INGEST_IMAGE
+    """Optional, default ``autocloud.local/ingest:0.1.0``, built here."""
 
 
 def routes_json(region: str, unit: int, route: KafkaRoute | None) -> str:
-    """IoT Hub's three routes (telemetry, lifecycle, connection state) as the bridge reads them."""
+    """IoT Hub's three routes (telemetry, lifecycle, connection state) as the ingest reads them."""
     routes = []
     if route is not None:
         target = f"kafka://{route.bootstrap}"
@@ -84,7 +82,7 @@ def routes_json(region: str, unit: int, route: KafkaRoute | None) -> str:
 
 
 class LocalTelemetryIngest(pulumi.ComponentResource):
-    """A Mosquitto broker (Deployment + Service) with its config and routes in a ConfigMap."""
+    """The ingest broker (Deployment + Service) with its routes in a ConfigMap."""
 
     name: pulumi.Output[str]
     resource_id: pulumi.Output[str]
@@ -97,36 +95,37 @@ class LocalTelemetryIngest(pulumi.ComponentResource):
         placement = args.placement
         self.location = placement.location
         object_name = f"telemetry-{args.unit}"
-        data = {
-            "mosquitto.conf": mosquitto_conf(),
-            "routes.json": routes_json(placement.region, args.unit, args.route),
-        }
+        data = {"routes.json": routes_json(placement.region, args.unit, args.route)}
         config = k8s.core.v1.ConfigMap(
             f"{name}-config",
             metadata={
                 "name": object_name,
                 "namespace": placement.namespace,
-                "labels": placement.object_labels(object_name, "mosquitto", "telemetry-ingest"),
+                "labels": placement.object_labels(object_name, "ingest", "telemetry-ingest"),
             },
             data=data,
             opts=pulumi.ResourceOptions(parent=self, depends_on=list(placement.depends_on)),
         )
+        partitions = args.route.partitions if args.route else 1
         workload = Workload(
             name=object_name,
-            app="mosquitto",
+            app="ingest",
             component="telemetry-ingest",
             image=args.image,
             port=MQTT_PORT,
             port_name="mqtt",
             resources=RESOURCES,
-            run_as_user=MOSQUITTO_UID,
-            args=["mosquitto", "-c", "/mosquitto/config/mosquitto.conf"],
-            mounts=[
-                Mount("config", "/mosquitto/config", {"configMap": {"name": object_name}}, read_only=True),
-                Mount("data", "/mosquitto/data", {"emptyDir": {}}),
+            run_as_user=NONROOT_UID,
+            args=[
+                f"--routes={ROUTES_DIR}/routes.json",
+                f"--partitions={partitions}",
+                f"--mqtt=:{MQTT_PORT}",
+                f"--http=:{HTTP_PORT}",
             ],
+            mounts=[Mount("routes", ROUTES_DIR, {"configMap": {"name": object_name}}, read_only=True)],
             read_only_root=True,
             config_hash=config_hash(data),
+            readiness=HttpProbe("/ready", HTTP_PORT),
         )
         deployed = deploy_workload(f"{name}-broker", self, placement, workload, depends_on=[config])
 

@@ -195,7 +195,11 @@ def test_up_creates_each_region_fenced_in_its_namespace(deployment: Deployment) 
             assert obj["status"].get("readyReplicas") == 1, name
             assert _labels(obj)[REGION_LABEL] == region
             [container] = obj["spec"]["template"]["spec"]["containers"]
-            assert container["readinessProbe"]["tcpSocket"]["port"] == container["ports"][0]["containerPort"]
+            probe = container["readinessProbe"]
+            if name.startswith("telemetry-"):
+                assert probe["httpGet"]["path"] == "/ready", name
+            else:
+                assert probe["tcpSocket"]["port"] == container["ports"][0]["containerPort"], name
             assert container["resources"]["requests"] and container["resources"]["limits"]
         pods = deployment.get(f"/api/v1/namespaces/{ns}/pods")["items"]
         assert len([p for p in pods if p["status"].get("phase") == "Running"]) == len(expected)

@@ -81,3 +81,18 @@ def test_trees_keep_files_symlinks_and_modes(tmp_path: Path) -> None:
     assert members["opt/jre/lib.txt"].mode == 0o644
     assert members["opt/jre/current"].issym() and members["opt/jre/current"].linkname == "bin"
     assert "JAVA_HOME=/opt/jre" in config["config"]["Env"]
+
+
+def test_the_cluster_imports_the_node_and_platform_images(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    [ingest] = images.platform_images(tmp_path)
+    assert ingest.reference == images.INGEST_IMAGE and images.is_local(images.INGEST_IMAGE)
+    assert ingest.files == {"/ingest": tmp_path / "autocloud-ingest"} and list(ingest.entrypoint) == ["/ingest"]
+    assert ingest.user == f"{images.NONROOT_UID}:{images.NONROOT_UID}"
+    for spec in images.cluster_images(tmp_path):
+        for source in spec.files.values():
+            if source.parent == tmp_path:
+                source.write_bytes(b"\x7fELF fake binary")
+    specs = images.node_images(tmp_path) + images.platform_images(tmp_path)
+    monkeypatch.setattr(images, "cluster_images", lambda: specs)
+    assert set(images.build_all(tmp_path / "out")) == {s.reference for s in specs}
+    assert images.INGEST_IMAGE in {s.reference for s in specs}

@@ -6,6 +6,7 @@ stack is run through all three policy packs' rules, as `autocloud check` does.
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -105,7 +106,8 @@ def assert_secure_workload(deployment: Recorded, namespace: str, region: str) ->
     assert PINNED.match(container["image"]), container["image"]
     assert not container["image"].endswith(":latest")
     [port] = container["ports"]
-    assert container["readinessProbe"]["tcpSocket"] == {"port": port["containerPort"]}
+    probe = container["readinessProbe"]
+    assert probe.get("tcpSocket") == {"port": port["containerPort"]} or probe["httpGet"]["path"] == "/ready"
     resources = container["resources"]
     assert set(resources["requests"]) == set(resources["limits"]) == {"cpu", "memory"}
     assert millicores(resources["requests"]["cpu"]) <= millicores(resources["limits"]["cpu"])
@@ -187,7 +189,7 @@ def test_compute_cluster_is_a_labelled_namespace_fenced_by_quota_limits_and_poli
 
 def test_telemetry_ingest_routes_to_its_scale_units_broker(pulumi_harness: PulumiHarness) -> None:
     mocks = pulumi_harness.start("local-eu")
-    route = KafkaRoute("streaming-2.autocloud-eu.svc.cluster.local:9092", "telemetry", "events")
+    route = KafkaRoute("streaming-2.autocloud-eu.svc.cluster.local:9092", "telemetry", "events", partitions=12)
     ingest = pulumi_harness.run(
         lambda: LocalTelemetryIngest("eu-telemetry-2", LocalTelemetryIngestArgs(placement(), unit=2, route=route))
     )
@@ -197,17 +199,27 @@ def test_telemetry_ingest_routes_to_its_scale_units_broker(pulumi_harness: Pulum
     assert deployment.inputs["metadata"]["labels"]["app.kubernetes.io/component"] == "telemetry-ingest"
     spec = pod_spec(deployment)
     assert spec["securityContext"]["runAsNonRoot"] is True
+    assert spec["securityContext"]["runAsUser"] == 65532
     [container] = spec["containers"]
-    assert container["image"] == "eclipse-mosquitto:2.0.20"
+    assert container["image"] == "autocloud.local/ingest:0.1.0"
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
-    assert {"name": "config", "configMap": {"name": "telemetry-2"}} in spec["volumes"]
+    assert container["args"] == ["--routes=/etc/ingest/routes.json", "--partitions=12", "--mqtt=:1883", "--http=:8080"]
+    assert container["ports"] == [{"name": "mqtt", "containerPort": 1883, "protocol": "TCP"}]
+    assert container["readinessProbe"]["httpGet"] == {"path": "/ready", "port": 8080, "scheme": "HTTP"}
+    assert {"name": "routes", "mountPath": "/etc/ingest", "readOnly": True} in container["volumeMounts"]
+    assert {"name": "routes", "configMap": {"name": "telemetry-2"}} in spec["volumes"]
+    assert "nodeSelector" not in spec
 
     config = mocks.one(CONFIG_MAP)
     assert config.inputs["metadata"]["name"] == "telemetry-2"
-    assert "listener 1883" in config.inputs["data"]["mosquitto.conf"]
-    routes = config.inputs["data"]["routes.json"]
-    assert "kafka://streaming-2.autocloud-eu.svc.cluster.local:9092" in routes
-    assert '"source": "DeviceLifecycleEvents"' in routes
+    assert set(config.inputs["data"]) == {"routes.json"}
+    routes = json.loads(config.inputs["data"]["routes.json"])
+    assert routes["region"] == "eu" and routes["scaleUnit"] == 2
+    assert {(r["source"], r["endpoint"], r["topic"]) for r in routes["routes"]} == {
+        ("DeviceMessages", "kafka://streaming-2.autocloud-eu.svc.cluster.local:9092", "telemetry"),
+        ("DeviceLifecycleEvents", "kafka://streaming-2.autocloud-eu.svc.cluster.local:9092", "events"),
+        ("DeviceConnectionStateEvents", "kafka://streaming-2.autocloud-eu.svc.cluster.local:9092", "events"),
+    }
     annotations = deployment.inputs["spec"]["template"]["metadata"]["annotations"]
     assert len(annotations["autocloud.io/config-sha256"]) == 64
 
@@ -312,6 +324,9 @@ def test_platform_wires_each_unit_to_its_own_broker(pulumi_harness: PulumiHarnes
     routes = {c.inputs["metadata"]["name"]: c.inputs["data"]["routes.json"] for c in mocks.of_type(CONFIG_MAP)}
     for unit in (1, 2, 3):
         assert f"streaming-{unit}.fleet-eu.svc.cluster.local:9092" in routes[f"telemetry-{unit}"]
+    partitions = f"--partitions={args.plan.eventhubs.telemetry_partitions}"
+    ingests = [d for d in mocks.of_type(DEPLOYMENT) if d.inputs["metadata"]["name"].startswith("telemetry-")]
+    assert len(ingests) == 3 and all(partitions in pod_spec(d)["containers"][0]["args"] for d in ingests)
     endpoints = pulumi_harness.value(platform.endpoints)
     assert set(endpoints) == set(PlatformEndpoints.__annotations__)
     assert endpoints["provisioning"] is None

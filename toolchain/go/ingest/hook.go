@@ -1,0 +1,135 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"strings"
+	"time"
+
+	mqtt "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/packets"
+)
+
+// DeviceHook applies IoT Hub's device rules to mochi's broker and hands messages to the Forwarder.
+//
+// mochi calls OnPublish on the client's own read loop, before it writes the PUBACK (server.go,
+// processPublish, v2.7.9), and an OnPublish error of packets.ErrRejectPacket makes it return without
+// acknowledging. So a QoS 1 message is produced synchronously here and the PUBACK follows Kafka's ack.
+type DeviceHook struct {
+	mqtt.HookBase
+	server  *mqtt.Server
+	forward *Forwarder
+	stats   *Stats
+	log     *slog.Logger
+	now     func() time.Time
+}
+
+// ID names the hook in mochi's logs.
+func (h *DeviceHook) ID() string { return "iothub-device" }
+
+// Provides lists the events this hook handles.
+func (h *DeviceHook) Provides(b byte) bool {
+	return bytes.Contains([]byte{
+		mqtt.OnConnectAuthenticate, mqtt.OnACLCheck, mqtt.OnSessionEstablished, mqtt.OnDisconnect, mqtt.OnPublish,
+	}, []byte{b})
+}
+
+// OnConnectAuthenticate admits a client whose id is a valid device id. There are no credentials on the
+// local target: NetworkPolicies admit only the region's own namespace (IoT Hub asks for X.509).
+func (h *DeviceHook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) bool {
+	if !ValidDeviceID(pk.Connect.ClientIdentifier) {
+		h.log.Info("refused", "device", pk.Connect.ClientIdentifier, "remote", cl.Net.Remote, "reason", "client id is not a device id")
+		return false
+	}
+	return true
+}
+
+// OnACLCheck lets publishes through to OnPublish, which refuses a foreign topic at any QoS; no
+// subscription is granted, since this hub sends nothing to devices.
+func (h *DeviceHook) OnACLCheck(_ *mqtt.Client, _ string, write bool) bool {
+	return write
+}
+
+// OnSessionEstablished reports the device as created (first contact) and connected.
+func (h *DeviceHook) OnSessionEstablished(cl *mqtt.Client, _ packets.Packet) {
+	h.stats.Connections.Add(1)
+	h.stats.Connects.Add(1)
+	h.log.Info("connected", "device", cl.ID, "remote", cl.Net.Remote)
+	now := h.now()
+	h.forward.Lifecycle(cl.ID, now)
+	h.forward.ConnectionState(cl.ID, true, now)
+}
+
+// OnDisconnect reports the device as disconnected.
+func (h *DeviceHook) OnDisconnect(cl *mqtt.Client, err error, _ bool) {
+	h.stats.Connections.Add(-1)
+	h.log.Info("disconnected", "device", cl.ID, "remote", cl.Net.Remote, "reason", err)
+	h.forward.ConnectionState(cl.ID, false, h.now())
+}
+
+// OnPublish forwards a device message; a refused or undeliverable one closes the connection unacknowledged.
+func (h *DeviceHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
+	h.stats.Published.Add(1)
+	props, err := ParseEventsTopic(cl.ID, pk.TopicName)
+	if err != nil {
+		return h.refuse(cl, pk, err.Error())
+	}
+	if pk.FixedHeader.Qos > 1 {
+		return h.refuse(cl, pk, "QoS 2 is not supported")
+	}
+	props = append(withoutSystem(props),
+		Property{"iothub-connection-device-id", cl.ID},
+		Property{"iothub-enqueuedtime", h.now().UTC().Format(time.RFC3339Nano)},
+		Property{"iothub-message-source", "Telemetry"},
+	)
+	if pk.FixedHeader.Retain {
+		// IoT Hub keeps no retained messages; it marks the message instead.
+		props = append(props, Property{"mqtt-retain", "true"})
+		pk.FixedHeader.Retain = false
+	}
+	routed, err := h.forward.Telemetry(context.Background(), cl.ID, props, pk.Payload)
+	switch {
+	case err != nil:
+		h.stats.Failed.Add(1)
+		h.log.Warn("not forwarded, closing without PUBACK", "device", cl.ID, "error", err)
+		h.disconnect(cl, packets.ErrServerUnavailable)
+		return pk, packets.ErrRejectPacket
+	case routed:
+		h.stats.Forwarded.Add(1)
+	default:
+		h.stats.Unrouted.Add(1)
+	}
+	return pk, nil
+}
+
+// withoutSystem drops bag entries named like the hub's own iothub-* properties, so a device cannot pose
+// as another through a header.
+func withoutSystem(props []Property) []Property {
+	kept := props[:0]
+	for _, p := range props {
+		if !strings.HasPrefix(strings.ToLower(p.Key), "iothub-") {
+			kept = append(kept, p)
+		}
+	}
+	return kept
+}
+
+// refuse closes the connection the way IoT Hub does for a publish it does not accept.
+func (h *DeviceHook) refuse(cl *mqtt.Client, pk packets.Packet, reason string) (packets.Packet, error) {
+	h.stats.Refused.Add(1)
+	h.log.Info("refused", "device", cl.ID, "remote", cl.Net.Remote, "topic", pk.TopicName, "reason", reason)
+	h.disconnect(cl, packets.ErrNotAuthorized)
+	return pk, packets.ErrRejectPacket
+}
+
+// disconnect closes the network connection: MQTT 3.1.1 has no DISCONNECT from server to client, so only
+// an MQTT 5 client is sent one first. A 3.1.1 client resends its unacknowledged QoS 1 messages when it
+// reconnects, which makes a refused PUBACK a redelivery rather than a loss.
+func (h *DeviceHook) disconnect(cl *mqtt.Client, code packets.Code) {
+	if cl.Properties.ProtocolVersion == 5 {
+		_ = h.server.DisconnectClient(cl, code)
+		return
+	}
+	cl.Stop(code)
+}

@@ -1,0 +1,183 @@
+// Command ingest is the local target's IoT Hub: an MQTT 3.1.1 broker that takes device-to-cloud
+// messages on IoT Hub's device topics and applies the hub's routes (routes.json) into the scale
+// unit's Kafka, acknowledging a QoS 1 message only after Kafka has it.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	mqtt "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/listeners"
+)
+
+var version = "dev"
+
+// Config is what the flags set.
+type Config struct {
+	Routes       string
+	MQTTAddr     string
+	HTTPAddr     string
+	Partitions   int
+	Timeout      time.Duration
+	TopicRetry   time.Duration
+	DrainTimeout time.Duration
+}
+
+// Ingest is one running broker with its forwarder and HTTP endpoints.
+type Ingest struct {
+	server  *mqtt.Server
+	forward *Forwarder
+	stats   *Stats
+	http    *http.Server
+	serving atomic.Bool
+	log     *slog.Logger
+	cancel  context.CancelFunc
+	cfg     Config
+	// HTTPAddr is the address the HTTP listener is bound to.
+	HTTPAddr string
+	stopOnce sync.Once
+	stopErr  error
+}
+
+// Start loads the routes, serves MQTT and HTTP, and creates the Kafka topics in the background.
+func Start(cfg Config, log *slog.Logger) (*Ingest, error) {
+	if cfg.Partitions < 1 {
+		return nil, fmt.Errorf("--partitions must be at least 1, got %d", cfg.Partitions)
+	}
+	plan, err := LoadPlan(cfg.Routes)
+	if err != nil {
+		return nil, err
+	}
+	stats := &Stats{}
+	forward, err := NewForwarder(plan, int32(cfg.Partitions), cfg.Timeout, stats, log)
+	if err != nil {
+		return nil, err
+	}
+	// mochi logs every failed connection as a warning; the hook logs connection events once, so only errors pass.
+	quiet := slog.New(slog.NewTextHandler(os.Stdout, &slog.HandlerOptions{Level: slog.LevelError}))
+	server := mqtt.New(&mqtt.Options{Logger: quiet})
+	hook := &DeviceHook{server: server, forward: forward, stats: stats, log: log, now: time.Now}
+	if err := server.AddHook(hook, nil); err != nil {
+		return nil, err
+	}
+	if err := server.AddListener(listeners.NewTCP(listeners.Config{Type: "tcp", ID: "mqtt", Address: cfg.MQTTAddr})); err != nil {
+		return nil, fmt.Errorf("mqtt listener %s: %w", cfg.MQTTAddr, err)
+	}
+	in := &Ingest{server: server, forward: forward, stats: stats, log: log, cfg: cfg}
+	if err := server.Serve(); err != nil {
+		return nil, fmt.Errorf("mqtt: %w", err)
+	}
+	in.serving.Store(true)
+
+	httpListener, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		_ = server.Close()
+		return nil, fmt.Errorf("http listener %s: %w", cfg.HTTPAddr, err)
+	}
+	in.HTTPAddr = httpListener.Addr().String()
+	in.http = &http.Server{Handler: in.routes(), ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = in.http.Serve(httpListener) }()
+
+	ctx, cancel := context.WithCancel(context.Background())
+	in.cancel = cancel
+	go forward.EnsureTopics(ctx, cfg.TopicRetry)
+	log.Info("ingest started", "version", version, "mqtt", cfg.MQTTAddr, "http", in.HTTPAddr,
+		"hub", plan.HubName, "kafka", plan.Bootstrap, "topics", plan.TopicList())
+	return in, nil
+}
+
+// MQTTAddr is the address the MQTT listener is bound to (a port of 0 picks one, for tests).
+func (in *Ingest) MQTTAddr() string {
+	l, ok := in.server.Listeners.Get("mqtt")
+	if !ok {
+		return ""
+	}
+	return l.Address()
+}
+
+func (in *Ingest) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("/ready", func(w http.ResponseWriter, r *http.Request) {
+		if err := in.Ready(r.Context()); err != nil {
+			http.Error(w, "not ready: "+err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = w.Write([]byte("ready\n"))
+	})
+	mux.HandleFunc("/stats", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(in.stats.Snapshot())
+	})
+	return mux
+}
+
+// Ready holds when MQTT is served and Kafka answers a request now, not when it once did.
+func (in *Ingest) Ready(ctx context.Context) error {
+	if !in.serving.Load() {
+		return errors.New("mqtt listener not serving")
+	}
+	check, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	return in.forward.Ready(check)
+}
+
+// Stop refuses readiness, closes the listener and every connection (their disconnected events are
+// queued), then flushes the producer within the drain timeout. Only the first call does anything
+// (mochi's Close may run once).
+func (in *Ingest) Stop() error {
+	in.stopOnce.Do(func() {
+		in.serving.Store(false)
+		in.cancel()
+		closeErr := in.server.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), in.cfg.DrainTimeout)
+		defer cancel()
+		flushErr := in.forward.Close(ctx)
+		_ = in.http.Shutdown(ctx)
+		in.stopErr = errors.Join(closeErr, flushErr)
+	})
+	return in.stopErr
+}
+
+func main() {
+	var cfg Config
+	flag.StringVar(&cfg.Routes, "routes", "/etc/ingest/routes.json", "routes file written by the TelemetryIngest component")
+	flag.StringVar(&cfg.MQTTAddr, "mqtt", ":1883", "MQTT listen address")
+	flag.StringVar(&cfg.HTTPAddr, "http", ":8080", "HTTP listen address for /ready, /healthz and /stats")
+	flag.IntVar(&cfg.Partitions, "partitions", 1, "partitions of the topics created at start")
+	flag.DurationVar(&cfg.Timeout, "produce-timeout", 10*time.Second, "how long a message may wait for Kafka before its publish is refused")
+	flag.DurationVar(&cfg.TopicRetry, "topic-retry", 2*time.Second, "pause between attempts to create the topics")
+	flag.DurationVar(&cfg.DrainTimeout, "drain-timeout", 10*time.Second, "how long shutdown waits for Kafka to take what is buffered")
+	flag.Parse()
+
+	log := slog.New(slog.NewTextHandler(os.Stdout, nil))
+	in, err := Start(cfg, log)
+	if err != nil {
+		log.Error("ingest cannot start", "error", err)
+		os.Exit(1)
+	}
+	signals := make(chan os.Signal, 1)
+	signal.Notify(signals, syscall.SIGTERM, syscall.SIGINT)
+	received := <-signals
+	log.Info("stopping", "signal", received.String())
+	if err := in.Stop(); err != nil {
+		log.Error("stopped with errors", "error", err)
+		os.Exit(1)
+	}
+	log.Info("stopped")
+}
