@@ -1,6 +1,7 @@
 """Maps on the local target: a stub HTTP service, only where the profile enables Maps.
 
 No map data is served; the stub answers so that clients configured with the ``maps`` endpoint start.
+It is BusyBox's httpd on the BusyBox image built here (`autocloud.images`), serving one JSON file.
 Azure China has no Azure Maps, and the cn profile disables it, so the local cn stack has no stub either.
 """
 
@@ -11,13 +12,16 @@ from dataclasses import dataclass
 
 import pulumi
 
+from autocloud.images import BUSYBOX_IMAGE
 from components.contracts import MapsEndpoints
-from components.local.kube import ContainerResources, LocalPlacement, Workload, deploy_workload
+from components.local.kube import ContainerResources, HttpProbe, LocalPlacement, Mount, Workload, deploy_workload
 
-STUB_IMAGE = "hashicorp/http-echo:1.0.0"
+STUB_IMAGE = BUSYBOX_IMAGE
 STUB_PORT = 8080
 STUB_UID = 65532
-"""The binary needs nothing of root; any unprivileged UID works."""
+"""httpd needs nothing of root; any unprivileged UID works."""
+STUB_SCRIPT = 'mkdir -p /tmp/www && printf "%s" "$BODY" > /tmp/www/index.html && exec httpd -f -p {port} -h /tmp/www'
+"""Writes the body where the read-only root filesystem allows (an emptyDir on /tmp), then serves it."""
 RESOURCES = ContainerResources(cpu_request_m=10, memory_request_mi=16, cpu_limit_m=50, memory_limit_mi=32)
 OBJECT_NAME = "maps"
 
@@ -29,7 +33,7 @@ class LocalMapsServiceArgs:
     placement: LocalPlacement
     """Required. The region's namespace and labels."""
     image: str = STUB_IMAGE
-    """Optional, default ``hashicorp/http-echo:1.0.0``."""
+    """Optional, default the BusyBox image built here."""
 
 
 class LocalMapsService(pulumi.ComponentResource):
@@ -54,7 +58,10 @@ class LocalMapsService(pulumi.ComponentResource):
             port_name="http",
             resources=RESOURCES,
             run_as_user=STUB_UID,
-            args=[f"-listen=:{STUB_PORT}", f"-text={body}"],
+            args=["-c", STUB_SCRIPT.format(port=STUB_PORT)],
+            env={"BODY": body},
+            mounts=[Mount(name="tmp", path="/tmp", source={"emptyDir": {"sizeLimit": "1Mi"}})],
+            readiness=HttpProbe("/index.html", STUB_PORT),
             read_only_root=True,
             recreate=False,
         )

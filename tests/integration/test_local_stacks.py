@@ -25,7 +25,7 @@ import pytest
 
 from autocloud import deploy, engine
 from autocloud.paths import REPO_ROOT, TOOLCHAIN_BIN
-from autocloud.profiles import load_profile
+from autocloud.profiles import resolve_stack
 from autocloud.sizing import plan_for_profile
 from components.contracts import REGION_LABEL
 from components.local import local_scale_units
@@ -162,7 +162,7 @@ def test_up_creates_each_region_fenced_in_its_namespace(deployment: Deployment) 
 
     for region in REGIONS:
         ns = f"autocloud-{region}"
-        profile = load_profile(region)
+        _, profile = resolve_stack(f"local-{region}")
         units = local_scale_units(plan_for_profile(profile))
         namespace = deployment.get(f"/api/v1/namespaces/{ns}")
         assert _labels(namespace)[REGION_LABEL] == region

@@ -14,7 +14,7 @@ from typing import Any
 import pulumi
 import pytest
 
-from autocloud.profiles import load_profile
+from autocloud.profiles import load_profile, resolve_stack
 from autocloud.sizing import EventHubsPlan, plan_capacity, plan_for_profile
 from components.contracts import (
     REGION_LABEL,
@@ -87,6 +87,10 @@ def pod_spec(deployment: Recorded) -> dict[str, Any]:
     return spec
 
 
+HTTP_PROBES = {"/ready", "/index.html"}
+"""Readiness paths: the ingest's own check, the Maps stub's file."""
+
+
 def assert_secure_workload(deployment: Recorded, namespace: str, region: str) -> None:
     """What every local Deployment promises: pinned image, probe, resources, labels, no token."""
     metadata = deployment.inputs["metadata"]
@@ -107,7 +111,7 @@ def assert_secure_workload(deployment: Recorded, namespace: str, region: str) ->
     assert not container["image"].endswith(":latest")
     [port] = container["ports"]
     probe = container["readinessProbe"]
-    assert probe.get("tcpSocket") == {"port": port["containerPort"]} or probe["httpGet"]["path"] == "/ready"
+    assert probe.get("tcpSocket") == {"port": port["containerPort"]} or probe["httpGet"]["path"] in HTTP_PROBES
     resources = container["resources"]
     assert set(resources["requests"]) == set(resources["limits"]) == {"cpu", "memory"}
     assert millicores(resources["requests"]["cpu"]) <= millicores(resources["limits"]["cpu"])
@@ -295,7 +299,14 @@ def test_maps_stub_runs_unprivileged(pulumi_harness: PulumiHarness) -> None:
     mocks = pulumi_harness.start("local-eu")
     maps = pulumi_harness.run(lambda: LocalMapsService("eu-maps", LocalMapsServiceArgs(placement())))
     deployment, _, _ = the_workload(mocks, "autocloud-eu", "eu")
-    assert pod_spec(deployment)["securityContext"]["runAsNonRoot"] is True
+    spec = pod_spec(deployment)
+    assert spec["securityContext"]["runAsNonRoot"] is True
+    container = spec["containers"][0]
+    assert container["image"].startswith("autocloud.local/busybox:")
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert {m["mountPath"] for m in container["volumeMounts"]} == {"/tmp"}
+    body = json.loads(next(e["value"] for e in container["env"] if e["name"] == "BODY"))
+    assert body == {"region": "eu", "service": "maps", "stub": True}
     assert pulumi_harness.value(maps.endpoints) == MapsEndpoints(api="http://maps.autocloud-eu.svc.cluster.local:8080")
 
 
@@ -395,7 +406,7 @@ def test_kubeconfig_comes_from_kubeconfig_else_the_embedded_cluster(
 def test_local_stack(pulumi_harness: PulumiHarness, region: str) -> None:
     run = pulumi_harness.run_program(f"local-{region}")
     mocks = run.mocks
-    profile = load_profile(region)
+    _, profile = resolve_stack(f"local-{region}")
     namespace = f"autocloud-{region}"
     units = local_scale_units(plan_for_profile(profile))
 
