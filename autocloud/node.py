@@ -341,13 +341,17 @@ def kubelet_config(paths: NodePaths, pki: Path, cgroup: str) -> str:
 
 
 def kube_proxy_config(kubeconfig: Path) -> str:
-    """iptables mode inside the node; conntrack sysctls left alone (they are global to the host)."""
+    """iptables mode inside the node; conntrack sysctls left alone (they are global to the host).
+
+    No ``clusterCIDR``: with it, kube-proxy masquerades traffic from outside the pod range (the node's
+    own address, where the simulator's tunnel starts) to the bridge's address, which the NetworkPolicy
+    firewall does not know as the node, so the region policies would drop it. Replies come back
+    through the node either way, so nothing needs the masquerade."""
     config = {
         "apiVersion": "kubeproxy.config.k8s.io/v1alpha1",
         "kind": "KubeProxyConfiguration",
         "clientConnection": {"kubeconfig": str(kubeconfig)},
         "mode": "iptables",
-        "clusterCIDR": CLUSTER_CIDR,
         "hostnameOverride": NODE_NAME,
         "healthzBindAddress": "127.0.0.1:10256",
         "metricsBindAddress": "127.0.0.1:10249",
