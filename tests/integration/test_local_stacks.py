@@ -23,7 +23,7 @@ from urllib.error import HTTPError
 
 import pytest
 
-from autocloud import deploy, engine
+from autocloud import deploy, engine, simulate
 from autocloud.paths import REPO_ROOT, TOOLCHAIN_BIN
 from autocloud.profiles import resolve_stack
 from autocloud.sizing import plan_for_profile
@@ -31,6 +31,7 @@ from components.contracts import REGION_LABEL
 from components.local import local_scale_units
 
 from .conftest import PROGRAMS, EmbeddedCluster
+from .kube import Kubectl, busybox_pod
 
 pytestmark = pytest.mark.integration
 
@@ -232,6 +233,43 @@ def test_second_up_changes_nothing(deployment: Deployment) -> None:
         result = deployment.up(stack)
         assert result.ok, result.message
         assert set(result.changes) == {"same"}, f"{stack}: {result.changes}"
+
+
+@pytest.mark.parametrize("region", REGIONS)
+def test_vehicles_flow_end_to_end(deployment: Deployment, region: str) -> None:
+    """Simulated vehicles through the region's brokers into Kafka and the state store, nothing lost."""
+    cluster = deployment.cluster
+    args = simulate.SimulationArgs(region, vehicles=6, messages=5, settle_seconds=90)
+    result = simulate.run(args, layout=cluster.layout, ports=cluster.ports)
+    assert result.sent == 30
+    assert result.delivered == 30, "every publish is acknowledged only once Kafka has it"
+    assert result.lost == 0
+    assert result.stored >= 30 and result.vehicles_stored == 6
+    _, profile = resolve_stack(f"local-{region}")
+    units = local_scale_units(plan_for_profile(profile))
+    assert set(result.vehicles_per_unit) == set(range(1, units + 1)), "vehicles spread over every scale unit"
+    if region == "eu":
+        assert units == 2
+
+
+def test_a_region_cannot_reach_another_regions_broker(deployment: Deployment) -> None:
+    kubectl = Kubectl(deployment.cluster.kubeconfig)
+    probe = busybox_pod("probe", "autocloud-eu", "exec sleep 3600")
+    kubectl.apply(probe)
+    try:
+        kubectl.wait_ready("autocloud-eu", "probe")
+
+        def opens(host: str, port: int) -> bool:
+            out = kubectl.exec("autocloud-eu", "probe", "sh", "-c", f"nc -z -w 3 {host} {port} && echo open",
+                               check=False)
+            return "open" in out
+
+        assert opens("telemetry-1.autocloud-eu.svc.cluster.local", 1883)
+        for other in ("us", "cn"):
+            assert not opens(f"telemetry-1.autocloud-{other}.svc.cluster.local", 1883)
+            assert not opens(f"streaming-1.autocloud-{other}.svc.cluster.local", 9092)
+    finally:
+        kubectl.run("delete", "pod", "-n", "autocloud-eu", "probe", "--wait=false", check=False)
 
 
 def test_packs_refuse_an_unlabelled_namespace_and_nothing_changes(deployment: Deployment) -> None:
