@@ -13,12 +13,15 @@ import hashlib
 import io
 import json
 import os
+import re
+import shutil
+import subprocess
 import tarfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from autocloud.paths import TOOLCHAIN_BIN
+from autocloud.paths import TOOLCHAIN_BIN, TOOLCHAIN_DIR
 
 REGISTRY = "autocloud.local"
 """Prefix of every image built here; nothing under it is ever pulled."""
@@ -161,6 +164,74 @@ COREDNS_IMAGE = f"{REGISTRY}/coredns:1.15.0"
 BUSYBOX_IMAGE = f"{REGISTRY}/busybox:1.35"
 
 
+def platform_images(cache: Path = TOOLCHAIN_DIR) -> tuple[ImageSpec, ...]:
+    """The images the local stacks run (Kafka), assembled from the package registries into ``cache``."""
+    from autocloud import kafka_image
+
+    return (kafka_image.image_spec(cache),)
+
+
+_LDD_LINE = re.compile(r"^\s*(?:(\S+) => )?(\S+|not found)(?: \(0x[0-9a-f]+\))?$")
+
+
+def shared_libraries(binaries: Iterable[Path]) -> dict[str, Path]:
+    """Image path -> file on this machine of every shared library ``binaries`` load, the dynamic
+    loader included, at the paths ``ldd`` names so the loader finds them in the image too.
+
+    A library ``ldd`` cannot find is an error unless one of ``binaries`` is that library (a JRE's
+    ``libjvm.so`` is found through the launcher's own search path, not the binary's)."""
+    binaries = list(binaries)
+    if shutil.which("ldd") is None:
+        raise ImageError("ldd not found: it comes with glibc (Debian's libc-bin)")
+    provided = {binary.name for binary in binaries}
+    found: dict[str, Path] = {}
+    for binary in binaries:
+        result = subprocess.run(["ldd", str(binary)], capture_output=True, text=True, check=False)
+        if "not a dynamic executable" in result.stdout + result.stderr:
+            continue
+        for line in result.stdout.splitlines():
+            match = _LDD_LINE.match(line)
+            if match is None or match.group(2).startswith("linux-vdso"):
+                continue
+            soname, path = match.groups()
+            if path == "not found":
+                if soname not in provided:
+                    raise ImageError(f"{binary} needs {soname}, which this machine does not have")
+                continue
+            if path.startswith("/") and soname not in provided:
+                found[path] = Path(path).resolve()
+    return found
+
+
+def package_files(package: str, folder: str) -> tuple[dict[str, Path], dict[str, str]]:
+    """Files and symlinks that Debian's ``package`` installed under ``folder``, as ImageSpec
+    ``files`` and ``links``: a symlink leaving ``folder`` (a JRE's configuration under /etc) becomes
+    the file it points to, since its target is not in the image; one to a folder outside is dropped.
+
+    The package's own list, not the folder, so what another package adds there (a JDK beside the
+    JRE) stays out of the image."""
+    result = subprocess.run(["dpkg-query", "-L", package], capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise ImageError(f"Debian package {package} is not installed (make system-deps)")
+    root = folder.rstrip("/")
+    files: dict[str, Path] = {}
+    links: dict[str, str] = {}
+    for line in sorted(set(result.stdout.splitlines())):
+        if not line.startswith(root + "/"):
+            continue
+        path = Path(line)
+        if path.is_symlink():
+            target = os.readlink(path)
+            inside = os.path.normpath(path.parent / target).startswith(root + "/")
+            if inside and not target.startswith("/"):
+                links[line] = target
+            elif path.resolve().is_file():
+                files[line] = path.resolve()
+        elif path.is_file():
+            files[line] = path
+    return files, links
+
+
 def is_local(reference: str) -> bool:
     """True for images built here (the embedded node has them); others need a registry."""
     return reference.startswith(REGISTRY + "/")
@@ -169,7 +240,7 @@ def is_local(reference: str) -> bool:
 def build_all(out_dir: Path, specs: Sequence[ImageSpec] | None = None) -> dict[str, Path]:
     """Write each image's tarball unless an identical one exists; returns reference -> tarball."""
     built: dict[str, Path] = {}
-    for spec in specs or node_images():
+    for spec in specs if specs is not None else (*node_images(), *platform_images()):
         out = out_dir / f"{spec.name}-{spec.tag}.tar"
         stamp = out.with_suffix(".inputs")
         inputs = _inputs_digest(spec)
