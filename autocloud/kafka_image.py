@@ -15,7 +15,7 @@ import subprocess
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from autocloud.images import BUSYBOX, NONROOT_UID, ImageError, ImageSpec, package_files, shared_libraries
+from autocloud.images import BUSYBOX, NONROOT_UID, REGISTRY, ImageError, ImageSpec, package_files, shared_libraries
 from autocloud.paths import REPO_ROOT
 
 POM = REPO_ROOT / "toolchain" / "kafka" / "pom.xml"
@@ -38,7 +38,8 @@ JVM_OPTS = (
 per-core threads and regions, C1 only (less code cache and compiler memory), no perf-data file
 (the root filesystem is read-only). The log4j flag is what Kafka 3.9's scripts pass."""
 HEAP_OPTS = "-Xms256m -Xmx256m"
-"""Default broker heap; the component may set ``KAFKA_HEAP_OPTS``."""
+"""Default broker heap, enough for Kafka's default configuration (its log cleaner alone takes 128 MiB);
+the local component sets ``KAFKA_HEAP_OPTS`` smaller along with a smaller cleaner buffer."""
 
 LOG4J = """\
 log4j.rootLogger=INFO, stdout
@@ -79,6 +80,10 @@ def kafka_version(pom: Path = POM) -> str:
     if not version:
         raise ImageError(f"{pom}: properties.kafka.version is missing")
     return version.strip()
+
+
+IMAGE = f"{REGISTRY}/kafka:{kafka_version()}"
+"""The image's reference, for the components that run it."""
 
 
 def resolve_jars(cache: Path, pom: Path = POM) -> Path:

@@ -159,6 +159,9 @@ class Workload:
     """Optional, default 1."""
     config_hash: str | None = None
     """Optional, default None. Hash of configuration the pod reads from a volume (pods roll when it changes)."""
+    ready_command: Sequence[str] = ()
+    """Optional, default none: ready once the port accepts TCP. A command run in the container instead
+    (exit 0 = ready), for servers that listen before they can serve."""
 
 
 @dataclass(frozen=True)
@@ -176,6 +179,17 @@ class DeployedWorkload:
 def config_hash(*parts: Any) -> str:
     """A stable hash of configuration values (sorted JSON), for :attr:`Workload.config_hash`."""
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _probes(workload: Workload) -> dict[str, Any]:
+    if not workload.ready_command:
+        return {"readinessProbe": {"tcpSocket": {"port": workload.port}, "initialDelaySeconds": 2,
+                                   "periodSeconds": 5, "failureThreshold": 6}}
+    # A command may start a process (a JVM) and take a second of CPU: run it often while the server
+    # starts (startup probe, up to 2 minutes), then seldom, so that a serving pod's probe costs little.
+    command = {"exec": {"command": list(workload.ready_command)}, "timeoutSeconds": 10}
+    return {"startupProbe": {**command, "initialDelaySeconds": 4, "periodSeconds": 2, "failureThreshold": 60},
+            "readinessProbe": {**command, "periodSeconds": 30, "failureThreshold": 2}}
 
 
 def pod_spec(workload: Workload, placement: LocalPlacement | None = None) -> dict[str, Any]:
@@ -199,12 +213,7 @@ def pod_spec(workload: Workload, placement: LocalPlacement | None = None) -> dic
         "image": workload.image,
         "imagePullPolicy": "IfNotPresent",
         "ports": [{"name": workload.port_name, "containerPort": workload.port, "protocol": "TCP"}],
-        "readinessProbe": {
-            "tcpSocket": {"port": workload.port},
-            "initialDelaySeconds": 2,
-            "periodSeconds": 5,
-            "failureThreshold": 6,
-        },
+        **_probes(workload),
         "resources": workload.resources.requirements(),
         "securityContext": container_security,
     }
