@@ -237,18 +237,39 @@ def is_local(reference: str) -> bool:
     return reference.startswith(REGISTRY + "/")
 
 
-def build_all(out_dir: Path, specs: Sequence[ImageSpec] | None = None) -> dict[str, Path]:
-    """Write each image's tarball unless an identical one exists; returns reference -> tarball."""
-    built: dict[str, Path] = {}
+@dataclass(frozen=True)
+class BuiltImage:
+    """One image's tarball after :func:`build`."""
+
+    reference: str
+    tarball: Path
+    rebuilt: bool
+    """False when an identical tarball was already there."""
+
+    @property
+    def size(self) -> int:
+        return self.tarball.stat().st_size
+
+
+def build(out_dir: Path, specs: Sequence[ImageSpec] | None = None) -> list[BuiltImage]:
+    """Write each image's tarball (default: the node's and the platform's images) unless an
+    identical one exists."""
+    built: list[BuiltImage] = []
     for spec in specs if specs is not None else (*node_images(), *platform_images()):
         out = out_dir / f"{spec.name}-{spec.tag}.tar"
         stamp = out.with_suffix(".inputs")
         inputs = _inputs_digest(spec)
-        if not (out.is_file() and stamp.is_file() and stamp.read_text() == inputs):
+        fresh = out.is_file() and stamp.is_file() and stamp.read_text() == inputs
+        if not fresh:
             write_archive(spec, out)
             stamp.write_text(inputs)
-        built[spec.reference] = out
+        built.append(BuiltImage(spec.reference, out, rebuilt=not fresh))
     return built
+
+
+def build_all(out_dir: Path, specs: Sequence[ImageSpec] | None = None) -> dict[str, Path]:
+    """:func:`build`, as reference -> tarball."""
+    return {image.reference: image.tarball for image in build(out_dir, specs)}
 
 
 def _inputs_digest(spec: ImageSpec) -> str:

@@ -104,8 +104,8 @@ def broker_workload(placement: LocalPlacement, unit: int, partitions: int,
 
     Ready means a Kafka client got answers: the probe runs ``kafka.admin.BrokerApiVersionsCommand``
     (metadata, then ApiVersions) in the container, about 1 s and 0.7 CPU-seconds of a short JVM. An
-    open port proves less (KRaft opens the controller port before the broker serves), so the probe is
-    worth it, run every 2 s while the broker starts and every 30 s after."""
+    open port proves less: the kernel accepts on a listening socket whether or not the broker still
+    answers. So the probe is worth it, run every 2 s while the broker starts and every 30 s after."""
     object_name = f"streaming-{unit}"
     data = {"server.properties": server_properties(placement.host(object_name), partitions)}
     workload = Workload(
