@@ -26,8 +26,9 @@ KAFKA_HOME = "/opt/kafka"
 CONFIG_DIR = "/etc/kafka"
 """Where the component mounts ``server.properties`` (a ConfigMap)."""
 START = f"{KAFKA_HOME}/bin/kafka-start"
+STARTED = f"{KAFKA_HOME}/bin/kafka-started"
 READY = f"{KAFKA_HOME}/bin/kafka-ready"
-SHELL_APPLETS = ("sh", "nc", "cat", "ls", "sleep", "id")
+SHELL_APPLETS = ("sh", "nc", "head", "od", "cat", "ls", "sleep", "id", "touch")
 
 JVM_OPTS = (
     "-XX:+UseSerialGC -XX:TieredStopAtLevel=1 -XX:ReservedCodeCacheSize=48m -XX:MaxMetaspaceSize=128m "
@@ -62,11 +63,20 @@ java -Xmx96m $KAFKA_JVM_OPTS kafka.tools.StorageTool format -t "$KAFKA_CLUSTER_I
 exec java $KAFKA_HEAP_OPTS $KAFKA_JVM_OPTS kafka.Kafka "$config"
 """
 
-READY_SCRIPT = """\
+STARTED_SCRIPT = """\
 #!/bin/sh
-# Ready when the broker answers an ApiVersions request on its client port, not merely accepts TCP.
+# Started when a Kafka client gets the broker's metadata and API versions (a short JVM, about 1 s).
 exec java -Xmx48m $KAFKA_JVM_OPTS -Dlog4j.rootLogger=ERROR kafka.admin.BrokerApiVersionsCommand \\
   --bootstrap-server "localhost:${KAFKA_PORT:-9092}" >/dev/null
+"""
+
+READY_SCRIPT = r"""#!/bin/sh
+# Ready while the broker answers an ApiVersions request (v0, correlation id 7) on its client port with
+# error code 0: a Kafka exchange through its request handlers, not just an accepted connection, and
+# cheap enough (a few ms, no JVM) to run every few seconds.
+set -- $(printf '\000\000\000\017\000\022\000\000\000\000\000\007\000\005probe' \
+  | nc -w 2 localhost "${KAFKA_PORT:-9092}" | head -c 10 | od -An -tu1)
+[ "$#" -eq 10 ] && [ "$5$6$7$8$9${10}" = "000700" ]
 """
 
 PASSWD = f"root:x:0:0:root:/root:/sbin/nologin\nkafka:x:{NONROOT_UID}:{NONROOT_UID}:kafka:/tmp:/sbin/nologin\n"
@@ -136,6 +146,7 @@ def image_spec(cache: Path) -> ImageSpec:
         **shared_libraries(loaded),
         "/bin/busybox": BUSYBOX,
         START: _write_if_changed(generated / "kafka-start", START_SCRIPT),
+        STARTED: _write_if_changed(generated / "kafka-started", STARTED_SCRIPT),
         READY: _write_if_changed(generated / "kafka-ready", READY_SCRIPT),
         f"{KAFKA_HOME}/config/log4j.properties": _write_if_changed(generated / "log4j.properties", LOG4J),
         "/etc/passwd": _write_if_changed(generated / "passwd", PASSWD),

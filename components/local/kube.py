@@ -160,8 +160,11 @@ class Workload:
     config_hash: str | None = None
     """Optional, default None. Hash of configuration the pod reads from a volume (pods roll when it changes)."""
     ready_command: Sequence[str] = ()
-    """Optional, default none: ready once the port accepts TCP. A command run in the container instead
-    (exit 0 = ready), for servers that listen before they can serve."""
+    """Optional, default none: ready while the port accepts TCP. A command run in the container instead
+    (exit 0 = ready) for a server whose protocol can be asked; it runs every few seconds, so keep it cheap."""
+    startup_command: Sequence[str] = ()
+    """Optional, default none. A thorough check (exit 0 = started) run only until it first passes,
+    e.g. a real client, where that costs too much to repeat as the readiness check."""
 
 
 @dataclass(frozen=True)
@@ -182,14 +185,16 @@ def config_hash(*parts: Any) -> str:
 
 
 def _probes(workload: Workload) -> dict[str, Any]:
-    if not workload.ready_command:
-        return {"readinessProbe": {"tcpSocket": {"port": workload.port}, "initialDelaySeconds": 2,
-                                   "periodSeconds": 5, "failureThreshold": 6}}
-    # A command may start a process (a JVM) and take a second of CPU: run it often while the server
-    # starts (startup probe, up to 2 minutes), then seldom, so that a serving pod's probe costs little.
-    command = {"exec": {"command": list(workload.ready_command)}, "timeoutSeconds": 10}
-    return {"startupProbe": {**command, "initialDelaySeconds": 4, "periodSeconds": 2, "failureThreshold": 60},
-            "readinessProbe": {**command, "periodSeconds": 30, "failureThreshold": 2}}
+    probes: dict[str, Any] = {"readinessProbe": {"tcpSocket": {"port": workload.port}, "initialDelaySeconds": 2,
+                                                 "periodSeconds": 5, "failureThreshold": 6}}
+    if workload.ready_command:
+        probes["readinessProbe"] = {"exec": {"command": list(workload.ready_command)}, "initialDelaySeconds": 2,
+                                    "periodSeconds": 5, "timeoutSeconds": 5, "failureThreshold": 3}
+    if workload.startup_command:
+        # Every 2 s for up to 2 minutes; kubelet holds the readiness probe back until this passes.
+        probes["startupProbe"] = {"exec": {"command": list(workload.startup_command)}, "initialDelaySeconds": 3,
+                                  "periodSeconds": 2, "timeoutSeconds": 10, "failureThreshold": 60}
+    return probes
 
 
 def pod_spec(workload: Workload, placement: LocalPlacement | None = None) -> dict[str, Any]:

@@ -34,7 +34,7 @@ KAFKA_PORT = 9092
 CONTROLLER_PORT = 9093
 RESOURCES = ContainerResources(cpu_request_m=200, memory_request_mi=224, cpu_limit_m=1000, memory_limit_mi=448)
 """Measured on the embedded node: about 160 MiB resident idle and 190 MiB taking 70 MB/s; the limit
-also holds the readiness probe's JVM (about 60 MiB for a second) and some page cache."""
+also holds the startup probe's JVM (about 60 MiB for a second) and some page cache."""
 HEAP = "-Xms128m -Xmx128m"
 """Enough for a local broker once the log cleaner's buffer is small (see ``server_properties``)."""
 TELEMETRY_TOPIC = "telemetry"
@@ -102,10 +102,12 @@ def broker_workload(placement: LocalPlacement, unit: int, partitions: int,
                     image: str = KAFKA_IMAGE) -> tuple[Workload, dict[str, str]]:
     """The broker's workload and its ConfigMap data (both named ``streaming-<unit>``).
 
-    Ready means a Kafka client got answers: the probe runs ``kafka.admin.BrokerApiVersionsCommand``
-    (metadata, then ApiVersions) in the container, about 1 s and 0.7 CPU-seconds of a short JVM. An
-    open port proves less: the kernel accepts on a listening socket whether or not the broker still
-    answers. So the probe is worth it, run every 2 s while the broker starts and every 30 s after."""
+    Started means a Kafka client got answers: the startup probe runs ``BrokerApiVersionsCommand``
+    (metadata, then API versions), about 1 s and 0.7 CPU-seconds of a JVM, so only until it first passes.
+    Ready then means the broker keeps answering a raw ApiVersions request on 9092 (BusyBox ``nc``, a few
+    ms), checked every 5 s: an open port alone would prove less, as the kernel accepts on a listening
+    socket whether or not the broker still answers, and a JVM every 5 s for nine brokers would cost
+    most of a core."""
     object_name = f"streaming-{unit}"
     data = {"server.properties": server_properties(placement.host(object_name), partitions)}
     workload = Workload(
@@ -127,6 +129,7 @@ def broker_workload(placement: LocalPlacement, unit: int, partitions: int,
         read_only_root=True,
         config_hash=config_hash(data),
         ready_command=[kafka_image.READY],
+        startup_command=[kafka_image.STARTED],
     )
     return workload, data
 

@@ -75,6 +75,11 @@ def test_a_kafka_client_produces_and_consumes_through_the_broker(kubectl: Kubect
                             "--max-messages 1 --timeout-ms 20000")
     assert message in consumed
 
+    # The readiness check asks Kafka: a port where no broker answers is not ready.
+    assert kubectl.exec(NS, broker, kafka_image.READY) == ""
+    assert kubectl.exec(NS, broker, "sh", "-c", f"KAFKA_PORT=9099 {kafka_image.READY} 2>/dev/null || echo not-ready"
+                        ).strip() == "not-ready"
+
     # The broker runs as the images' non-root user on a read-only root, writing only to its volumes.
     assert kubectl.exec(NS, broker, "id", "-u").strip() == str(images.NONROOT_UID)
     assert kubectl.exec(NS, broker, "sh", "-c", "touch /opt/kafka/x 2>&1 || echo refused").strip().endswith("refused")

@@ -69,5 +69,5 @@ def test_start_script_formats_once_then_runs_kraft() -> None:
     assert script.startswith("#!/bin/sh\n")
     assert "kafka.tools.StorageTool format -t \"$KAFKA_CLUSTER_ID\"" in script and "--ignore-formatted" in script
     assert script.rstrip().splitlines()[-1].startswith("exec java $KAFKA_HEAP_OPTS $KAFKA_JVM_OPTS kafka.Kafka")
-    assert "kafka.admin.BrokerApiVersionsCommand" in kafka_image.READY_SCRIPT
+    assert "kafka.admin.BrokerApiVersionsCommand" in kafka_image.STARTED_SCRIPT
     assert f":{images.NONROOT_UID}:{images.NONROOT_UID}:" in kafka_image.PASSWD
