@@ -23,7 +23,7 @@ from urllib.error import HTTPError
 
 import pytest
 
-from autocloud import deploy, engine
+from autocloud import deploy, engine, node
 from autocloud.paths import REPO_ROOT, TOOLCHAIN_BIN
 from autocloud.profiles import load_profile
 from autocloud.sizing import plan_for_profile
@@ -195,10 +195,16 @@ def test_up_creates_each_region_fenced_in_its_namespace(deployment: Deployment) 
             assert obj["status"].get("readyReplicas") == 1, name
             assert _labels(obj)[REGION_LABEL] == region
             [container] = obj["spec"]["template"]["spec"]["containers"]
-            assert container["readinessProbe"]["tcpSocket"]["port"] == container["ports"][0]["containerPort"]
+            probe = container["readinessProbe"]
+            assert probe.get("tcpSocket", {}).get("port") == container["ports"][0]["containerPort"] or (
+                probe["exec"]["command"]
+            ), name
             assert container["resources"]["requests"] and container["resources"]["limits"]
         pods = deployment.get(f"/api/v1/namespaces/{ns}/pods")["items"]
         assert len([p for p in pods if p["status"].get("phase") == "Running"]) == len(expected)
+        # Kafka's image is built here, so its brokers run on the real node, not the simulated one.
+        brokers = [p for p in pods if p["metadata"]["name"].startswith("streaming-")]
+        assert len(brokers) == units and all(p["spec"]["nodeName"] == node.NODE_NAME for p in brokers)
 
         routes = deployment.get(f"/api/v1/namespaces/{ns}/configmaps/telemetry-1")["data"]["routes.json"]
         assert f"streaming-1.{ns}.svc.cluster.local:9092" in routes
