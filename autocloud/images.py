@@ -1,10 +1,12 @@
-"""Container images built here, without a registry: one static binary (plus its files) per image.
+"""Container images built here, without a registry: one layer of files taken from this machine.
 
 No registry is reachable from these machines, so every image the embedded node runs is written
 as a docker-archive tarball (the format `ctr images import` reads) from files already on disk:
-the node's `pause` sandbox and CoreDNS from the Go toolchain, and a small BusyBox image from
-Debian's `busybox-static` that proves the node runs real processes. Tarballs are reproducible
-(fixed mtimes, owners and order), so the same inputs give the same image ID and a rebuild is skipped.
+the node's `pause` sandbox and CoreDNS from the Go toolchain, a small BusyBox image from
+Debian's `busybox-static` that proves the node runs real processes, and the local stacks' images
+(Kafka on Debian's JRE, ``autocloud.kafka_image``), whose dynamic binaries bring the libraries
+``ldd`` names. Tarballs are reproducible (fixed mtimes, owners and order), so the same inputs give
+the same image ID and a rebuild is skipped.
 """
 
 from __future__ import annotations
@@ -166,7 +168,7 @@ BUSYBOX_IMAGE = f"{REGISTRY}/busybox:1.35"
 
 def platform_images(cache: Path = TOOLCHAIN_DIR) -> tuple[ImageSpec, ...]:
     """The images the local stacks run (Kafka), assembled from the package registries into ``cache``."""
-    from autocloud import kafka_image
+    from autocloud import kafka_image  # it builds on this module's helpers
 
     return (kafka_image.image_spec(cache),)
 
@@ -206,7 +208,8 @@ def shared_libraries(binaries: Iterable[Path]) -> dict[str, Path]:
 def package_files(package: str, folder: str) -> tuple[dict[str, Path], dict[str, str]]:
     """Files and symlinks that Debian's ``package`` installed under ``folder``, as ImageSpec
     ``files`` and ``links``: a symlink leaving ``folder`` (a JRE's configuration under /etc) becomes
-    the file it points to, since its target is not in the image; one to a folder outside is dropped.
+    the file it points to, since its target is not in the image; one to a folder outside (the docs)
+    or to nothing is dropped.
 
     The package's own list, not the folder, so what another package adds there (a JDK beside the
     JRE) stays out of the image."""
