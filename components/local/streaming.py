@@ -60,8 +60,9 @@ class LocalEventStreamingArgs:
 def server_properties(advertised_host: str, partitions: int) -> str:
     """KRaft single node: broker and controller in one process, advertised by its Service name.
 
-    Topics are created on first use (the ingest bridge produces to the hubs' names without creating
-    them), with the plan's partition count; every internal topic has one replica, there is one broker."""
+    Topics are created on first use with the plan's partition count (the simpler choice: whoever
+    produces first, the ingest or a test client, needs no admin step); every internal topic has one
+    replica, there is one broker."""
     settings = {
         "node.id": "1",
         "process.roles": "broker,controller",
@@ -106,8 +107,8 @@ def broker_workload(placement: LocalPlacement, unit: int, partitions: int,
     (metadata, then API versions), about 1 s and 0.7 CPU-seconds of a JVM, so only until it first passes.
     Ready then means the broker keeps answering a raw ApiVersions request on 9092 (BusyBox ``nc``, a few
     ms), checked every 5 s: an open port alone would prove less, as the kernel accepts on a listening
-    socket whether or not the broker still answers, and a JVM every 5 s for nine brokers would cost
-    most of a core."""
+    socket whether or not the broker still answers, and a JVM every 5 s for the eight brokers of the
+    three local regions would cost more than half a core."""
     object_name = f"streaming-{unit}"
     data = {"server.properties": server_properties(placement.host(object_name), partitions)}
     workload = Workload(
