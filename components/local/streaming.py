@@ -108,7 +108,7 @@ def broker_workload(placement: LocalPlacement, unit: int, partitions: int,
     Ready then means the broker keeps answering a raw ApiVersions request on 9092 (BusyBox ``nc``, a few
     ms), checked every 5 s: an open port alone would prove less, as the kernel accepts on a listening
     socket whether or not the broker still answers, and a JVM every 5 s for the eight brokers of the
-    three local regions would cost more than half a core."""
+    three local regions would cost more than a whole core (8 x 0.7 CPU-s every 5 s)."""
     object_name = f"streaming-{unit}"
     data = {"server.properties": server_properties(placement.host(object_name), partitions)}
     workload = Workload(
