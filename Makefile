@@ -40,9 +40,11 @@ toolchain: venv system-deps
 ## system-deps: Debian packages the tests, the node and the builds need; each is checked by a file it
 ## installs, and apt-get runs (update once, then one install) only when something is missing.
 # chromium screenshots the HTML report; iptables and ipset are the node's packet filter (kube-proxy,
-# kube-router); libseccomp-dev, gcc and pkg-config build runc (cgo); busybox-static is the test image.
+# kube-router); libseccomp-dev, gcc and pkg-config build runc (cgo); busybox-static is the test image
+# and the Kafka image's shell; the Kafka image takes Debian's JRE, and maven resolves Kafka's jars.
 SYSTEM_DEPS := chromium:/usr/bin/chromium iptables:/usr/sbin/iptables ipset:/usr/sbin/ipset \
-	libseccomp-dev:/usr/include/seccomp.h busybox-static:/bin/busybox gcc:/usr/bin/gcc pkg-config:/usr/bin/pkg-config
+	libseccomp-dev:/usr/include/seccomp.h busybox-static:/bin/busybox gcc:/usr/bin/gcc pkg-config:/usr/bin/pkg-config \
+	openjdk-17-jre-headless:/usr/lib/jvm/java-17-openjdk-amd64/bin/java maven:/usr/bin/mvn
 system-deps:
 	@missing=; for dep in $(SYSTEM_DEPS); do [ -e "$${dep#*:}" ] || missing="$$missing $${dep%%:*}"; done; \
 	if [ -n "$$missing" ]; then \

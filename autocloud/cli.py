@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from autocloud import cluster as cluster_mod
+from autocloud import images as images_mod
 from autocloud import toolchain as toolchain_mod
 from autocloud.errors import ConfigError
 from autocloud.paths import REPO_ROOT
@@ -25,7 +26,9 @@ app = typer.Typer(help="Regional connected-vehicle platforms on Azure and local 
 cluster_app = typer.Typer(help="The embedded local Kubernetes control plane.", no_args_is_help=True)
 toolchain_app = typer.Typer(help="The Go-built tools (Pulumi CLI, plugins, control plane).", no_args_is_help=True)
 app.add_typer(cluster_app, name="cluster")
+images_app = typer.Typer(help="The container images built here for the local cluster.", no_args_is_help=True)
 app.add_typer(toolchain_app, name="toolchain")
+app.add_typer(images_app, name="images")
 
 console = Console()
 err = Console(stderr=True)
@@ -48,6 +51,19 @@ def toolchain_build(tools: Annotated[list[str] | None, typer.Argument(help="Only
     except toolchain_mod.ToolchainError as exc:
         raise _fail(str(exc)) from None
     _echo(f"toolchain: {'built ' + ', '.join(built) if built else 'up to date'} ({toolchain_mod.TOOLCHAIN_BIN})")
+
+
+@images_app.command("build")
+def images_build() -> None:
+    """Build (or reuse) every image the embedded node imports, where `autocloud cluster start` finds them."""
+    out = cluster_mod.default_layout().node.images
+    try:
+        built = images_mod.build(out)
+    except images_mod.ImageError as exc:
+        raise _fail(str(exc)) from None
+    for image in built:
+        _echo(f"{image.reference}  {image.size / 2**20:.1f} MiB  {'built' if image.rebuilt else 'up to date'}")
+    _echo(f"images: {len(built)} in {out}")
 
 
 @cluster_app.command("start")

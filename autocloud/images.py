@@ -1,11 +1,13 @@
-"""Container images built here, without a registry: one static binary (plus its files) per image.
+"""Container images built here, without a registry: one layer of files taken from this machine.
 
 No registry is reachable from these machines, so every image the embedded node runs is written
 as a docker-archive tarball (the format `ctr images import` reads) from files already on disk:
 the node's `pause` sandbox and CoreDNS from the Go toolchain, a small BusyBox image from
-Debian's `busybox-static` that proves the node runs real processes, and the platform's own
-programs (the telemetry ingest) from the Go toolchain too. Tarballs are reproducible
-(fixed mtimes, owners and order), so the same inputs give the same image ID and a rebuild is skipped.
+Debian's `busybox-static` that proves the node runs real processes, and the local stacks' images:
+our own programs (the telemetry ingest) from the Go toolchain, and Kafka on Debian's JRE
+(``autocloud.kafka_image``), whose dynamic binaries bring the libraries ``ldd`` names. Tarballs are
+reproducible (fixed mtimes, owners and order), so the same inputs give the same image ID and a rebuild
+is skipped.
 """
 
 from __future__ import annotations
@@ -14,12 +16,15 @@ import hashlib
 import io
 import json
 import os
+import re
+import shutil
+import subprocess
 import tarfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from autocloud.paths import TOOLCHAIN_BIN
+from autocloud.paths import TOOLCHAIN_BIN, TOOLCHAIN_DIR
 
 REGISTRY = "autocloud.local"
 """Prefix of every image built here; nothing under it is ever pulled."""
@@ -157,9 +162,17 @@ def node_images(bin_dir: Path = TOOLCHAIN_BIN) -> tuple[ImageSpec, ...]:
     )
 
 
-def platform_images(bin_dir: Path = TOOLCHAIN_BIN) -> tuple[ImageSpec, ...]:
-    """The local stacks' own programs, built here because no registry can serve them."""
+def program_images(bin_dir: Path = TOOLCHAIN_BIN) -> tuple[ImageSpec, ...]:
+    """The local stacks' own programs, from the Go toolchain."""
     return (ImageSpec("ingest", "0.1.0", {"/ingest": bin_dir / "autocloud-ingest"}, ["/ingest"]),)
+
+
+def platform_images(bin_dir: Path = TOOLCHAIN_BIN, cache: Path = TOOLCHAIN_DIR) -> tuple[ImageSpec, ...]:
+    """The images the local stacks run, built here because no registry can serve them: our own
+    programs, and Kafka assembled from the package registries into ``cache``."""
+    from autocloud import kafka_image  # it builds on this module's helpers
+
+    return (*program_images(bin_dir), kafka_image.image_spec(cache))
 
 
 def cluster_images(bin_dir: Path = TOOLCHAIN_BIN) -> tuple[ImageSpec, ...]:
@@ -173,23 +186,106 @@ BUSYBOX_IMAGE = f"{REGISTRY}/busybox:1.35"
 INGEST_IMAGE = f"{REGISTRY}/ingest:0.1.0"
 
 
+_LDD_LINE = re.compile(r"^\s*(?:(\S+) => )?(\S+|not found)(?: \(0x[0-9a-f]+\))?$")
+
+
+def shared_libraries(binaries: Iterable[Path]) -> dict[str, Path]:
+    """Image path -> file on this machine of every shared library ``binaries`` load, the dynamic
+    loader included, at the paths ``ldd`` names so the loader finds them in the image too.
+
+    A library ``ldd`` cannot find is an error unless one of ``binaries`` is that library (a JRE's
+    ``libjvm.so`` is found through the launcher's own search path, not the binary's)."""
+    binaries = list(binaries)
+    if shutil.which("ldd") is None:
+        raise ImageError("ldd not found: it comes with glibc (Debian's libc-bin)")
+    provided = {binary.name for binary in binaries}
+    found: dict[str, Path] = {}
+    for binary in binaries:
+        result = subprocess.run(["ldd", str(binary)], capture_output=True, text=True, check=False)
+        if "not a dynamic executable" in result.stdout + result.stderr:
+            continue
+        for line in result.stdout.splitlines():
+            match = _LDD_LINE.match(line)
+            if match is None or match.group(2).startswith("linux-vdso"):
+                continue
+            soname, path = match.groups()
+            if path == "not found":
+                if soname not in provided:
+                    raise ImageError(f"{binary} needs {soname}, which this machine does not have")
+                continue
+            if path.startswith("/") and soname not in provided:
+                found[path] = Path(path).resolve()
+    return found
+
+
+def package_files(package: str, folder: str) -> tuple[dict[str, Path], dict[str, str]]:
+    """Files and symlinks that Debian's ``package`` installed under ``folder``, as ImageSpec
+    ``files`` and ``links``: a symlink leaving ``folder`` (a JRE's configuration under /etc) becomes
+    the file it points to, since its target is not in the image; one to a folder outside (the docs)
+    or to nothing is dropped.
+
+    The package's own list, not the folder, so what another package adds there (a JDK beside the
+    JRE) stays out of the image."""
+    result = subprocess.run(["dpkg-query", "-L", package], capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise ImageError(f"Debian package {package} is not installed (make system-deps)")
+    root = folder.rstrip("/")
+    files: dict[str, Path] = {}
+    links: dict[str, str] = {}
+    for line in sorted(set(result.stdout.splitlines())):
+        if not line.startswith(root + "/"):
+            continue
+        path = Path(line)
+        if path.is_symlink():
+            target = os.readlink(path)
+            inside = os.path.normpath(path.parent / target).startswith(root + "/")
+            if inside and not target.startswith("/"):
+                links[line] = target
+            elif path.resolve().is_file():
+                files[line] = path.resolve()
+        elif path.is_file():
+            files[line] = path
+    return files, links
+
+
 def is_local(reference: str) -> bool:
     """True for images built here (the embedded node has them); others need a registry."""
     return reference.startswith(REGISTRY + "/")
 
 
-def build_all(out_dir: Path, specs: Sequence[ImageSpec] | None = None) -> dict[str, Path]:
-    """Write each image's tarball unless an identical one exists; returns reference -> tarball."""
-    built: dict[str, Path] = {}
-    for spec in specs or cluster_images():
+@dataclass(frozen=True)
+class BuiltImage:
+    """One image's tarball after :func:`build`."""
+
+    reference: str
+    tarball: Path
+    rebuilt: bool
+    """False when an identical tarball was already there."""
+
+    @property
+    def size(self) -> int:
+        return self.tarball.stat().st_size
+
+
+def build(out_dir: Path, specs: Sequence[ImageSpec] | None = None) -> list[BuiltImage]:
+    """Write each image's tarball (default: the node's and the platform's images) unless an
+    identical one exists."""
+    built: list[BuiltImage] = []
+    for spec in specs if specs is not None else cluster_images():
         out = out_dir / f"{spec.name}-{spec.tag}.tar"
         stamp = out.with_suffix(".inputs")
         inputs = _inputs_digest(spec)
-        if not (out.is_file() and stamp.is_file() and stamp.read_text() == inputs):
+        fresh = out.is_file() and stamp.is_file() and stamp.read_text() == inputs
+        if not fresh:
             write_archive(spec, out)
             stamp.write_text(inputs)
-        built[spec.reference] = out
+        built.append(BuiltImage(spec.reference, out, rebuilt=not fresh))
     return built
+
+
+def build_all(out_dir: Path, specs: Sequence[ImageSpec] | None = None) -> dict[str, Path]:
+    """:func:`build`, as reference -> tarball."""
+    return {image.reference: image.tarball for image in build(out_dir, specs)}
 
 
 def _inputs_digest(spec: ImageSpec) -> str:

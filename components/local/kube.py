@@ -171,7 +171,13 @@ class Workload:
     config_hash: str | None = None
     """Optional, default None. Hash of configuration the pod reads from a volume (pods roll when it changes)."""
     readiness: HttpProbe | None = None
-    """Optional, default None: a TCP probe on ``port``."""
+    """Optional, default None: a TCP probe on ``port``. An HTTP check for a program that serves one."""
+    ready_command: Sequence[str] = ()
+    """Optional, default none: ready while the port accepts TCP. A command run in the container instead
+    (exit 0 = ready) for a server whose protocol can be asked; it runs every few seconds, so keep it cheap."""
+    startup_command: Sequence[str] = ()
+    """Optional, default none. A thorough check (exit 0 = started) run only until it first passes,
+    e.g. a real client, where that costs too much to repeat as the readiness check."""
 
 
 @dataclass(frozen=True)
@@ -189,6 +195,24 @@ class DeployedWorkload:
 def config_hash(*parts: Any) -> str:
     """A stable hash of configuration values (sorted JSON), for :attr:`Workload.config_hash`."""
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _probes(workload: Workload) -> dict[str, Any]:
+    check: dict[str, Any] = (
+        {"httpGet": {"path": workload.readiness.path, "port": workload.readiness.port, "scheme": "HTTP"}}
+        if workload.readiness
+        else {"tcpSocket": {"port": workload.port}}
+    )
+    probes: dict[str, Any] = {"readinessProbe": {**check, "initialDelaySeconds": 2, "periodSeconds": 5,
+                                                 "failureThreshold": 6}}
+    if workload.ready_command:
+        probes["readinessProbe"] = {"exec": {"command": list(workload.ready_command)}, "initialDelaySeconds": 2,
+                                    "periodSeconds": 5, "timeoutSeconds": 5, "failureThreshold": 3}
+    if workload.startup_command:
+        # Every 2 s for up to 2 minutes; kubelet holds the readiness probe back until this passes.
+        probes["startupProbe"] = {"exec": {"command": list(workload.startup_command)}, "initialDelaySeconds": 3,
+                                  "periodSeconds": 2, "timeoutSeconds": 10, "failureThreshold": 60}
+    return probes
 
 
 def pod_spec(workload: Workload, placement: LocalPlacement | None = None) -> dict[str, Any]:
@@ -212,16 +236,7 @@ def pod_spec(workload: Workload, placement: LocalPlacement | None = None) -> dic
         "image": workload.image,
         "imagePullPolicy": "IfNotPresent",
         "ports": [{"name": workload.port_name, "containerPort": workload.port, "protocol": "TCP"}],
-        "readinessProbe": {
-            **(
-                {"httpGet": {"path": workload.readiness.path, "port": workload.readiness.port, "scheme": "HTTP"}}
-                if workload.readiness
-                else {"tcpSocket": {"port": workload.port}}
-            ),
-            "initialDelaySeconds": 2,
-            "periodSeconds": 5,
-            "failureThreshold": 6,
-        },
+        **_probes(workload),
         "resources": workload.resources.requirements(),
         "securityContext": container_security,
     }

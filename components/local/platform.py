@@ -49,7 +49,7 @@ def namespace_quota(services: Services, units: int) -> NamespaceQuota:
         pods=max(1, len(workloads) * ROLLOUT_FACTOR),
         services=max(1, len(workloads)),
         # Broker configs, plus the API server's kube-root-ca.crt, plus one spare.
-        config_maps=(units if services.iothub else 0) + 2,
+        config_maps=(units if services.iothub else 0) + (units if services.eventhubs else 0) + 2,
         # The emulator key, plus one spare.
         secrets=(1 if services.cosmosdb else 0) + 1,
     )

@@ -23,7 +23,7 @@ from urllib.error import HTTPError
 
 import pytest
 
-from autocloud import deploy, engine, simulate
+from autocloud import deploy, engine, node, simulate
 from autocloud.paths import REPO_ROOT, TOOLCHAIN_BIN
 from autocloud.profiles import resolve_stack
 from autocloud.sizing import plan_for_profile
@@ -197,13 +197,18 @@ def test_up_creates_each_region_fenced_in_its_namespace(deployment: Deployment) 
             assert _labels(obj)[REGION_LABEL] == region
             [container] = obj["spec"]["template"]["spec"]["containers"]
             probe = container["readinessProbe"]
-            if name.startswith("telemetry-"):
-                assert probe["httpGet"]["path"] == "/ready", name
+            if "httpGet" in probe:
+                assert probe["httpGet"]["path"] in ("/ready", "/index.html"), name
+            elif "exec" in probe:
+                assert probe["exec"]["command"], name
             else:
                 assert probe["tcpSocket"]["port"] == container["ports"][0]["containerPort"], name
             assert container["resources"]["requests"] and container["resources"]["limits"]
         pods = deployment.get(f"/api/v1/namespaces/{ns}/pods")["items"]
         assert len([p for p in pods if p["status"].get("phase") == "Running"]) == len(expected)
+        # Kafka's image is built here, so its brokers run on the real node, not the simulated one.
+        brokers = [p for p in pods if p["metadata"]["name"].startswith("streaming-")]
+        assert len(brokers) == units and all(p["spec"]["nodeName"] == node.NODE_NAME for p in brokers)
 
         routes = deployment.get(f"/api/v1/namespaces/{ns}/configmaps/telemetry-1")["data"]["routes.json"]
         assert f"streaming-1.{ns}.svc.cluster.local:9092" in routes

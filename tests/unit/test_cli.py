@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
+from autocloud import images
 from autocloud.cli import app
 
 runner = CliRunner()
@@ -51,3 +53,25 @@ def test_size_json_is_machine_readable() -> None:
 def test_check_unknown_stack_is_a_usage_error() -> None:
     result = runner.invoke(app, ["check", "--stack", "nope"])
     assert result.exit_code == 2
+
+
+def test_images_build_lists_each_image_and_whether_it_was_built(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tarball = tmp_path / "kafka-3.9.2.tar"
+    tarball.write_bytes(b"x" * 2**20)
+    built = [images.BuiltImage("autocloud.local/kafka:3.9.2", tarball, rebuilt=False)]
+    monkeypatch.setattr(images, "build", lambda out: built)
+    result = runner.invoke(app, ["images", "build"])
+    assert result.exit_code == 0, result.output
+    assert "autocloud.local/kafka:3.9.2  1.0 MiB  up to date" in result.output
+
+
+def test_images_build_failure_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    def fail(out: Path) -> list[images.BuiltImage]:
+        raise images.ImageError("mvn not found: install Debian's maven (make system-deps)")
+
+    monkeypatch.setattr(images, "build", fail)
+    result = runner.invoke(app, ["images", "build"])
+    assert result.exit_code == 1
+    assert result.output.strip() == "error: mvn not found: install Debian's maven (make system-deps)"

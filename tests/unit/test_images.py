@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import tarfile
 from pathlib import Path
 
@@ -84,15 +86,68 @@ def test_trees_keep_files_symlinks_and_modes(tmp_path: Path) -> None:
 
 
 def test_the_cluster_imports_the_node_and_platform_images(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    [ingest] = images.platform_images(tmp_path)
+    [ingest] = images.program_images(tmp_path)
     assert ingest.reference == images.INGEST_IMAGE and images.is_local(images.INGEST_IMAGE)
     assert ingest.files == {"/ingest": tmp_path / "autocloud-ingest"} and list(ingest.entrypoint) == ["/ingest"]
     assert ingest.user == f"{images.NONROOT_UID}:{images.NONROOT_UID}"
-    for spec in images.cluster_images(tmp_path):
+    specs = images.node_images(tmp_path) + images.program_images(tmp_path)
+    for spec in specs:
         for source in spec.files.values():
             if source.parent == tmp_path:
                 source.write_bytes(b"\x7fELF fake binary")
-    specs = images.node_images(tmp_path) + images.platform_images(tmp_path)
     monkeypatch.setattr(images, "cluster_images", lambda: specs)
     assert set(images.build_all(tmp_path / "out")) == {s.reference for s in specs}
     assert images.INGEST_IMAGE in {s.reference for s in specs}
+
+
+def test_shared_libraries_include_the_loader_at_the_paths_ldd_names() -> None:
+    libs = images.shared_libraries([Path(sys.executable).resolve()])
+    assert any(Path(path).name.startswith("libc.so") for path in libs)
+    assert any("ld-linux" in Path(path).name for path in libs)
+    assert all(source.is_file() and not source.is_symlink() for source in libs.values())
+
+
+def test_a_library_nobody_provides_is_an_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    output = "\tlinux-vdso.so.1 (0x00007ffd)\n\tlibgone.so.1 => not found\n\tlibjvm.so => not found\n"
+    monkeypatch.setattr(images.subprocess, "run",
+                        lambda *a, **k: subprocess.CompletedProcess(a, 0, stdout=output, stderr=""))
+    with pytest.raises(images.ImageError, match=r"needs libgone\.so\.1"):
+        images.shared_libraries([tmp_path / "bin" / "java"])
+    # A library among the binaries themselves is found at run time by their own search path.
+    output = "\tlibjvm.so => not found\n"
+    assert images.shared_libraries([tmp_path / "bin" / "java", tmp_path / "libjvm.so"]) == {}
+
+
+def test_package_files_resolve_links_that_leave_the_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    jre = tmp_path / "jre"
+    (jre / "lib" / "security").mkdir(parents=True)
+    (jre / "legal").mkdir()
+    etc = tmp_path / "etc" / "java.security"
+    etc.parent.mkdir()
+    etc.write_text("security")
+    (jre / "lib" / "libjava.so").write_bytes(b"\x7fELF")
+    (jre / "lib" / "security" / "java.security").symlink_to(etc)
+    (jre / "legal" / "NOTICE").symlink_to("../lib/libjava.so")
+    (jre / "lib" / "docs").symlink_to(tmp_path / "etc")
+    listed = [str(jre), str(jre / "lib"), *(str(p) for p in sorted(jre.rglob("*"))), "/etc/other"]
+    monkeypatch.setattr(images.subprocess, "run",
+                        lambda *a, **k: subprocess.CompletedProcess(a, 0, stdout="\n".join(listed), stderr=""))
+    files, links = images.package_files("jre", str(jre))
+    assert files == {str(jre / "lib" / "libjava.so"): jre / "lib" / "libjava.so",
+                     str(jre / "lib" / "security" / "java.security"): etc}
+    assert links == {str(jre / "legal" / "NOTICE"): "../lib/libjava.so"}
+
+
+def test_a_package_that_is_not_installed_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(images.subprocess, "run",
+                        lambda *a, **k: subprocess.CompletedProcess(a, 1, stdout="", stderr="not installed"))
+    with pytest.raises(images.ImageError, match="Debian package openjdk-17-jre-headless is not installed"):
+        images.package_files("openjdk-17-jre-headless", "/usr/lib/jvm/java-17-openjdk-amd64")
+
+
+def test_build_reports_what_it_rebuilt(tmp_path: Path) -> None:
+    spec = _spec(tmp_path)
+    [first] = images.build(tmp_path / "images", [spec])
+    [second] = images.build(tmp_path / "images", [spec])
+    assert (first.rebuilt, second.rebuilt) == (True, False)
+    assert second.size == first.tarball.stat().st_size > 0

@@ -14,6 +14,7 @@ from typing import Any
 import pulumi
 import pytest
 
+from autocloud import kafka_image
 from autocloud.profiles import load_profile, resolve_stack
 from autocloud.sizing import EventHubsPlan, plan_capacity, plan_for_profile
 from components.contracts import (
@@ -49,6 +50,7 @@ from components.local import (
 from components.local import provider as local_provider
 from components.local.kube import NO_RESOURCES, ContainerResources
 from components.local.platform import namespace_quota
+from components.local.streaming import DATA_DIR, cluster_id
 from policies.config import context_for_profile
 from policies.engine import Evaluator
 from policies.model import ResourceView
@@ -111,7 +113,8 @@ def assert_secure_workload(deployment: Recorded, namespace: str, region: str) ->
     assert not container["image"].endswith(":latest")
     [port] = container["ports"]
     probe = container["readinessProbe"]
-    assert probe.get("tcpSocket") == {"port": port["containerPort"]} or probe["httpGet"]["path"] in HTTP_PROBES
+    assert (probe.get("tcpSocket") == {"port": port["containerPort"]}
+            or probe.get("httpGet", {}).get("path") in HTTP_PROBES or probe["exec"]["command"])
     resources = container["resources"]
     assert set(resources["requests"]) == set(resources["limits"]) == {"cpu", "memory"}
     assert millicores(resources["requests"]["cpu"]) <= millicores(resources["limits"]["cpu"])
@@ -247,18 +250,44 @@ def test_event_streaming_is_a_kafka_broker_advertised_in_its_namespace(pulumi_ha
     )
 
     deployment, _, _ = the_workload(mocks, "autocloud-eu", "eu")
-    [container] = pod_spec(deployment)["containers"]
-    assert container["image"] == "apache/kafka:3.9.0"
+    spec = pod_spec(deployment)
+    [container] = spec["containers"]
+    assert container["image"] == f"autocloud.local/kafka:{kafka_image.kafka_version()}"
+    config = mocks.one(CONFIG_MAP)
+    assert config.inputs["metadata"]["name"] == "streaming-1"
+    properties = dict(
+        line.split("=", 1) for line in config.inputs["data"]["server.properties"].splitlines() if line
+    )
+    assert properties["process.roles"] == "broker,controller"
+    assert properties["node.id"] == "1"
+    assert properties["listeners"] == "PLAINTEXT://:9092,CONTROLLER://:9093"
+    assert properties["advertised.listeners"] == "PLAINTEXT://streaming-1.autocloud-eu.svc.cluster.local:9092"
+    assert properties["num.partitions"] == "12"
+    assert properties["offsets.topic.replication.factor"] == "1"
+    assert properties["log.dirs"] == DATA_DIR
     env = {e["name"]: e["value"] for e in container["env"]}
-    assert env["KAFKA_ADVERTISED_LISTENERS"] == "PLAINTEXT://streaming-1.autocloud-eu.svc.cluster.local:9092"
-    assert env["KAFKA_NUM_PARTITIONS"] == "12"
+    assert env["KAFKA_CLUSTER_ID"] == cluster_id("autocloud-eu", 1)
+    assert len(env["KAFKA_CLUSTER_ID"]) == 22
     assert deployment.inputs["spec"]["strategy"] == {"type": "Recreate"}
-    assert pod_spec(deployment)["securityContext"]["runAsUser"] == 1000
+    assert spec["securityContext"]["runAsUser"] == 65532
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+    volumes = {v["name"]: v for v in spec["volumes"]}
+    assert volumes[mounts["/etc/kafka"]]["configMap"] == {"name": "streaming-1"}
+    assert "emptyDir" in volumes[mounts[DATA_DIR]] and "emptyDir" in volumes[mounts["/tmp"]]
+    # Ready means the broker answered Kafka requests, not that its port accepted a connection.
+    assert container["readinessProbe"]["exec"]["command"] == [kafka_image.READY]
+    assert container["startupProbe"]["exec"]["command"] == [kafka_image.STARTED]
 
     assert stream.bootstrap == "streaming-1.autocloud-eu.svc.cluster.local:9092"
     assert pulumi_harness.value(stream.endpoints) == StreamingEndpoints(
         kafka=stream.bootstrap, telemetry_topic="telemetry", events_topic="events"
     )
+
+
+def test_kafka_cluster_ids_are_stable_and_apart() -> None:
+    assert cluster_id("fleet-eu", 1) == cluster_id("fleet-eu", 1)
+    assert len({cluster_id("fleet-eu", 1), cluster_id("fleet-eu", 2), cluster_id("fleet-us", 1)}) == 3
 
 
 def test_state_store_key_is_a_secret_in_a_mounted_kubernetes_secret(pulumi_harness: PulumiHarness) -> None:
@@ -318,6 +347,8 @@ def test_quota_fits_every_workload_twice() -> None:
     once = sum([telemetry.RESOURCES] * 3 + [streaming.RESOURCES] * 3 + [state.RESOURCES, maps.RESOURCES], NO_RESOURCES)
     assert quota.resources == once * 2
     assert (quota.pods, quota.services) == (16, 8)
+    # Each MQTT and each Kafka broker has its ConfigMap, besides kube-root-ca.crt and a spare.
+    assert quota.config_maps == 3 + 3 + 2
 
 
 def test_scale_units_follow_the_plan_but_stay_small() -> None:
@@ -332,7 +363,8 @@ def test_platform_wires_each_unit_to_its_own_broker(pulumi_harness: PulumiHarnes
     args = RegionalPlatformArgs(profile=EU, plan=plan_for_profile(EU), namespace="fleet-eu")
     platform = pulumi_harness.run(lambda: LocalRegionalPlatform("eu", args))
     assert platform.namespace == "fleet-eu" and platform.scale_units == 3
-    routes = {c.inputs["metadata"]["name"]: c.inputs["data"]["routes.json"] for c in mocks.of_type(CONFIG_MAP)}
+    routes = {c.inputs["metadata"]["name"]: c.inputs["data"]["routes.json"] for c in mocks.of_type(CONFIG_MAP)
+              if "routes.json" in c.inputs["data"]}
     for unit in (1, 2, 3):
         assert f"streaming-{unit}.fleet-eu.svc.cluster.local:9092" in routes[f"telemetry-{unit}"]
     partitions = f"--partitions={args.plan.eventhubs.telemetry_partitions}"
