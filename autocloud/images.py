@@ -2,8 +2,9 @@
 
 No registry is reachable from these machines, so every image the embedded node runs is written
 as a docker-archive tarball (the format `ctr images import` reads) from files already on disk:
-the node's `pause` sandbox and CoreDNS from the Go toolchain, and a small BusyBox image from
-Debian's `busybox-static` that proves the node runs real processes. Tarballs are reproducible
+the node's `pause` sandbox and CoreDNS from the Go toolchain, a small BusyBox image from Debian's
+`busybox-static` that proves the node runs real processes, and the data plane's images (the
+document store and the state writer, also from the Go toolchain). Tarballs are reproducible
 (fixed mtimes, owners and order), so the same inputs give the same image ID and a rebuild is skipped.
 """
 
@@ -19,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from autocloud.paths import TOOLCHAIN_BIN
+from autocloud.toolchain import load_versions
 
 REGISTRY = "autocloud.local"
 """Prefix of every image built here; nothing under it is ever pulled."""
@@ -156,9 +158,29 @@ def node_images(bin_dir: Path = TOOLCHAIN_BIN) -> tuple[ImageSpec, ...]:
     )
 
 
+FERRETDB_VERSION = load_versions()["ferretdb"]["version"].lstrip("v")
+"""The FerretDB release the toolchain builds (toolchain/versions.json): the docstore image's tag."""
+
+
+def platform_images(bin_dir: Path = TOOLCHAIN_BIN) -> tuple[ImageSpec, ...]:
+    """The data plane's images built from the Go toolchain: the region's document store (FerretDB on
+    SQLite, standing in for Cosmos DB) and the state writer that feeds it from Kafka."""
+    return (
+        ImageSpec("docstore", FERRETDB_VERSION, {"/ferretdb": bin_dir / "ferretdb"}, ["/ferretdb"]),
+        ImageSpec("statewriter", "0.1.0", {"/statewriter": bin_dir / "autocloud-statewriter"}, ["/statewriter"]),
+    )
+
+
+def cluster_images(bin_dir: Path = TOOLCHAIN_BIN) -> tuple[ImageSpec, ...]:
+    """Every image the embedded cluster imports at start."""
+    return (*node_images(bin_dir), *platform_images(bin_dir))
+
+
 PAUSE_IMAGE = f"{REGISTRY}/pause:3.10"
 COREDNS_IMAGE = f"{REGISTRY}/coredns:1.15.0"
 BUSYBOX_IMAGE = f"{REGISTRY}/busybox:1.35"
+DOCSTORE_IMAGE = f"{REGISTRY}/docstore:{FERRETDB_VERSION}"
+STATEWRITER_IMAGE = f"{REGISTRY}/statewriter:0.1.0"
 
 
 def is_local(reference: str) -> bool:
@@ -169,7 +191,7 @@ def is_local(reference: str) -> bool:
 def build_all(out_dir: Path, specs: Sequence[ImageSpec] | None = None) -> dict[str, Path]:
     """Write each image's tarball unless an identical one exists; returns reference -> tarball."""
     built: dict[str, Path] = {}
-    for spec in specs or node_images():
+    for spec in specs or cluster_images():
         out = out_dir / f"{spec.name}-{spec.tag}.tar"
         stamp = out.with_suffix(".inputs")
         inputs = _inputs_digest(spec)
