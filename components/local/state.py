@@ -81,6 +81,62 @@ class StateStream:
     """Required. The unit's Kafka bootstrap address, ``host:port``."""
 
 
+def docstore_workload(image: str, password_secret: str) -> Workload:
+    """FerretDB on SQLite in ``/data``, creating its one user on an empty store; also run as is by the
+    integration test of the image."""
+    return Workload(
+        name=OBJECT_NAME,
+        app="ferretdb",
+        component="vehicle-state-store",
+        image=image,
+        port=STORE_PORT,
+        port_name="mongodb",
+        resources=RESOURCES,
+        run_as_user=NONROOT_UID,
+        read_only_root=True,
+        env={
+            "FERRETDB_HANDLER": "sqlite",
+            "FERRETDB_SQLITE_URL": "file:/data/",
+            "FERRETDB_STATE_DIR": "/data",
+            "FERRETDB_LISTEN_ADDR": f":{STORE_PORT}",
+            "FERRETDB_DEBUG_ADDR": f":{STORE_HEALTH_PORT}",
+            # Usage reports would leave the region.
+            "FERRETDB_TELEMETRY": "disable",
+            # FerretDB 1.x creates a user at start only with its newer authentication.
+            "FERRETDB_TEST_ENABLE_NEW_AUTH": "true",
+            "FERRETDB_SETUP_DATABASE": DATABASE,
+            "FERRETDB_SETUP_USERNAME": USERNAME,
+        },
+        secret_env={"FERRETDB_SETUP_PASSWORD": (password_secret, PASSWORD_ITEM)},
+        mounts=[Mount("data", "/data", {"emptyDir": {}}), Mount("tmp", "/tmp", {"emptyDir": {}})],
+        readiness={"httpGet": {"path": "/debug/readyz", "port": STORE_HEALTH_PORT}},
+    )
+
+
+def writer_workload(image: str, password_secret: str, streams: Sequence[StateStream], topic: str,
+                    store_uri: str) -> Workload:
+    """The state writer reading ``topic`` of every unit in ``streams`` into the store at ``store_uri``."""
+    brokers = [arg for s in streams for arg in ("--brokers", f"{s.unit}={s.bootstrap}")]
+    return Workload(
+        name=WRITER_NAME,
+        app="statewriter",
+        component="vehicle-state-writer",
+        image=image,
+        port=WRITER_PORT,
+        port_name="http",
+        resources=WRITER_RESOURCES,
+        run_as_user=NONROOT_UID,
+        read_only_root=True,
+        args=[*brokers, "--topic", topic, "--group", WRITER_GROUP, "--store", store_uri,
+              "--database", DATABASE, "--collection", CONTAINER, "--listen", f":{WRITER_PORT}"],
+        env={"STATEWRITER_STORE_USERNAME": USERNAME},
+        secret_env={"STATEWRITER_STORE_PASSWORD": (password_secret, PASSWORD_ITEM)},
+        readiness={"httpGet": {"path": "/ready", "port": WRITER_PORT}},
+        # It keeps nothing itself; a rolling update hands the consumer groups over.
+        recreate=False,
+    )
+
+
 @dataclass(frozen=True)
 class LocalVehicleStateStoreArgs:
     """The region's document store and its state writer."""
@@ -132,57 +188,13 @@ class LocalVehicleStateStore(pulumi.ComponentResource):
                 ignore_changes=["stringData", "data"] if generated else None,
             ),
         )
-        password_ref = (self.key_secret_name, PASSWORD_ITEM)
-        store = Workload(
-            name=OBJECT_NAME,
-            app="ferretdb",
-            component="vehicle-state-store",
-            image=args.image,
-            port=STORE_PORT,
-            port_name="mongodb",
-            resources=RESOURCES,
-            run_as_user=NONROOT_UID,
-            read_only_root=True,
-            env={
-                "FERRETDB_HANDLER": "sqlite",
-                "FERRETDB_SQLITE_URL": "file:/data/",
-                "FERRETDB_STATE_DIR": "/data",
-                "FERRETDB_LISTEN_ADDR": f":{STORE_PORT}",
-                "FERRETDB_DEBUG_ADDR": f":{STORE_HEALTH_PORT}",
-                # Usage reports would leave the region.
-                "FERRETDB_TELEMETRY": "disable",
-                # FerretDB 1.x creates a user at start only with its newer authentication.
-                "FERRETDB_TEST_ENABLE_NEW_AUTH": "true",
-                "FERRETDB_SETUP_DATABASE": DATABASE,
-                "FERRETDB_SETUP_USERNAME": USERNAME,
-            },
-            secret_env={"FERRETDB_SETUP_PASSWORD": password_ref},
-            mounts=[Mount("data", "/data", {"emptyDir": {}}), Mount("tmp", "/tmp", {"emptyDir": {}})],
-            readiness={"httpGet": {"path": "/debug/readyz", "port": STORE_HEALTH_PORT}},
-        )
+        store = docstore_workload(args.image, self.key_secret_name)
         deployed = deploy_workload(f"{name}-docstore", self, placement, store, depends_on=[secret])
         store_uri = f"mongodb://{deployed.host}:{STORE_PORT}/"
 
         if args.streams:
-            brokers = [arg for s in args.streams for arg in ("--brokers", f"{s.unit}={s.bootstrap}")]
-            writer = Workload(
-                name=WRITER_NAME,
-                app="statewriter",
-                component="vehicle-state-writer",
-                image=args.writer_image,
-                port=WRITER_PORT,
-                port_name="http",
-                resources=WRITER_RESOURCES,
-                run_as_user=NONROOT_UID,
-                read_only_root=True,
-                args=[*brokers, "--topic", args.telemetry_topic, "--group", WRITER_GROUP, "--store", store_uri,
-                      "--database", DATABASE, "--collection", CONTAINER, "--listen", f":{WRITER_PORT}"],
-                env={"STATEWRITER_STORE_USERNAME": USERNAME},
-                secret_env={"STATEWRITER_STORE_PASSWORD": password_ref},
-                readiness={"httpGet": {"path": "/ready", "port": WRITER_PORT}},
-                # It keeps nothing itself; a rolling update hands the consumer groups over.
-                recreate=False,
-            )
+            writer = writer_workload(args.writer_image, self.key_secret_name, args.streams, args.telemetry_topic,
+                                     store_uri)
             deploy_workload(f"{name}-writer", self, placement, writer, depends_on=[secret])
 
         self.name = deployed.deployment.metadata.apply(lambda m: m.name or OBJECT_NAME)
