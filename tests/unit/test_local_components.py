@@ -361,6 +361,18 @@ def test_platform_wires_each_unit_to_its_own_broker(pulumi_harness: PulumiHarnes
                and r.type.startswith("kubernetes:"))  # fmt: skip
 
 
+def test_no_state_writer_where_the_brokers_are_simulated(
+    pulumi_harness: PulumiHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On the embedded cluster unbuilt Kafka images run on the simulated node: nothing would answer."""
+    monkeypatch.setattr("components.local.platform.targets_embedded_cluster", lambda: True)
+    mocks = pulumi_harness.start("local-eu")
+    args = RegionalPlatformArgs(profile=EU, plan=plan_for_profile(EU), namespace="fleet-eu")
+    pulumi_harness.run(lambda: LocalRegionalPlatform("eu", args))
+    names = {d.inputs["metadata"]["name"] for d in mocks.of_type(DEPLOYMENT)}
+    assert "state" in names and "statewriter" not in names
+
+
 def test_local_names_match_the_azure_target() -> None:
     from components import state, streaming
     from components.local import state as local_state

@@ -315,4 +315,3 @@ func TestProbeWritesAndReadsBack(t *testing.T) {
 		t.Fatal("a wrong password was accepted")
 	}
 }
-
