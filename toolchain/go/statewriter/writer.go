@@ -215,8 +215,8 @@ func (w *Writer) handle(ctx context.Context, unit string, r *kgo.Record) bool {
 	}
 }
 
-// apply upserts the vehicle's state unless this record's offset is already in the document; it
-// reports whether it changed the document.
+// apply upserts the vehicle's state unless the document already holds this record's offset (or a
+// later one of its partition); it reports whether it changed the document.
 func (w *Writer) apply(ctx context.Context, unit string, r *kgo.Record) (bool, error) {
 	if len(r.Key) == 0 {
 		return false, fmt.Errorf("%w: no key (the vehicle id)", errBadRecord)
@@ -226,7 +226,7 @@ func (w *Writer) apply(ctx context.Context, unit string, r *kgo.Record) (bool, e
 		return false, fmt.Errorf("%w: not a JSON object: %v", errBadRecord, err)
 	}
 	vehicle := string(r.Key)
-	offsetField := fmt.Sprintf("offsets.%s-%d", unit, r.Partition)
+	offsetKey := fmt.Sprintf("%s-%d", unit, r.Partition)
 	set := bson.M{}
 	for k, v := range message {
 		if !reserved[k] && k != "" && !strings.HasPrefix(k, "$") && !strings.Contains(k, ".") {
@@ -235,17 +235,24 @@ func (w *Writer) apply(ctx context.Context, unit string, r *kgo.Record) (bool, e
 	}
 	set["vehicleId"] = vehicle
 	set["lastSeen"] = r.Timestamp.UTC()
-	set[offsetField] = r.Offset
-	filter := bson.M{"_id": vehicle, "$or": bson.A{
-		bson.M{offsetField: bson.M{"$exists": false}},
-		bson.M{offsetField: bson.M{"$lt": r.Offset}},
-	}}
-	update := bson.M{"$set": set, "$inc": bson.M{"messages": 1}}
-	_, err := w.coll.UpdateOne(ctx, filter, update, options.UpdateOne().SetUpsert(true))
-	if mongo.IsDuplicateKeyError(err) {
-		// The document exists but already holds this offset or a later one: a replay.
+	set["offsets."+offsetKey] = r.Offset
+	// FerretDB on SQLite looks a document up by index only when the filter is `_id` alone (any other
+	// condition scans the collection: 35 instead of 550 upserts/s at 1,000 vehicles), so the offset is
+	// checked on a read first. Nothing writes the same offset field in between: a partition has one
+	// owner in the consumer group, and it hands the partition over only after committing.
+	var stored struct {
+		Offsets map[string]int64 `bson:"offsets"`
+	}
+	projection := options.FindOne().SetProjection(bson.M{"offsets": 1})
+	err := w.coll.FindOne(ctx, bson.M{"_id": vehicle}, projection).Decode(&stored)
+	if err != nil && !errors.Is(err, mongo.ErrNoDocuments) {
+		return false, err
+	}
+	if last, seen := stored.Offsets[offsetKey]; seen && last >= r.Offset {
 		return false, nil
 	}
+	update := bson.M{"$set": set, "$inc": bson.M{"messages": 1}}
+	_, err = w.coll.UpdateOne(ctx, bson.M{"_id": vehicle}, update, options.UpdateOne().SetUpsert(true))
 	return err == nil, err
 }
 
