@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from autocloud import images
+from autocloud.toolchain import load_versions
 
 
 def _spec(tmp_path: Path) -> images.ImageSpec:
@@ -81,3 +82,13 @@ def test_trees_keep_files_symlinks_and_modes(tmp_path: Path) -> None:
     assert members["opt/jre/lib.txt"].mode == 0o644
     assert members["opt/jre/current"].issym() and members["opt/jre/current"].linkname == "bin"
     assert "JAVA_HOME=/opt/jre" in config["config"]["Env"]
+
+
+def test_the_cluster_imports_the_node_and_the_data_plane_images(tmp_path: Path) -> None:
+    references = [spec.reference for spec in images.cluster_images(tmp_path)]
+    assert references[: len(images.node_images())] == [spec.reference for spec in images.node_images()]
+    assert {images.DOCSTORE_IMAGE, images.STATEWRITER_IMAGE} <= set(references)
+    # The docstore's tag follows the FerretDB the toolchain builds.
+    assert images.DOCSTORE_IMAGE.endswith(":" + load_versions()["ferretdb"]["version"].lstrip("v"))
+    with pytest.raises(images.ImageError, match=r"docstore:.*ferretdb is missing"):
+        images.build_all(tmp_path / "out", images.platform_images(tmp_path))
