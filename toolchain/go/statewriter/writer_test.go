@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -61,6 +62,8 @@ func startStore(t *testing.T, database string) string {
 		"--listen-addr="+addr, "--debug-addr="+debug, "--telemetry=disable", "--log-level=warn",
 		"--test-enable-new-auth", "--setup-database="+database, "--setup-username="+user)
 	cmd.Env = append(os.Environ(), "FERRETDB_SETUP_PASSWORD="+password)
+	// A test binary killed by its timeout runs no cleanup; the store must not outlive it.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	logFile, err := os.Create(filepath.Join(dir, "ferretdb.log"))
 	if err != nil {
 		t.Fatal(err)
