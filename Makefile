@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 AUTOCLOUD := $(VENV)/bin/autocloud
 export GOTOOLCHAIN := local
 
-.PHONY: up down test lint unit integration bench toolchain venv cluster-start cluster-stop clean system-deps node-tools
+.PHONY: up down test lint unit integration go-test bench toolchain venv cluster-start cluster-stop clean system-deps node-tools
 
 ## up: build or reuse the toolchain, start the embedded cluster, deploy the local stacks with the policy packs
 up: venv system-deps
@@ -17,7 +17,7 @@ down: venv
 	$(AUTOCLOUD) down
 
 ## test: install what is needed, lint, type-check and run the whole test suite
-test: venv toolchain system-deps node-tools lint
+test: venv toolchain system-deps node-tools lint go-test
 	$(PY) -m pytest -ra
 
 lint: venv
@@ -29,6 +29,10 @@ unit: venv
 
 integration: venv toolchain system-deps node-tools
 	$(PY) -m pytest -ra tests/integration
+
+# Our own Go programs' tests; the state writer's run a real FerretDB from the toolchain.
+go-test: toolchain
+	cd toolchain/go/statewriter && go test -count=1 ./...
 
 ## bench: run the benchmarks and record their figures under bench/results
 bench: venv toolchain

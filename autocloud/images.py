@@ -4,10 +4,10 @@ No registry is reachable from these machines, so every image the embedded node r
 as a docker-archive tarball (the format `ctr images import` reads) from files already on disk:
 the node's `pause` sandbox and CoreDNS from the Go toolchain, a small BusyBox image from
 Debian's `busybox-static` that proves the node runs real processes, and the local stacks' images:
-our own programs (the telemetry ingest) from the Go toolchain, and Kafka on Debian's JRE
-(``autocloud.kafka_image``), whose dynamic binaries bring the libraries ``ldd`` names. Tarballs are
-reproducible (fixed mtimes, owners and order), so the same inputs give the same image ID and a rebuild
-is skipped.
+our own programs (the telemetry ingest, the state writer) and the document store (FerretDB) from
+the Go toolchain, and Kafka on Debian's JRE (``autocloud.kafka_image``), whose dynamic binaries
+bring the libraries ``ldd`` names. Tarballs are reproducible (fixed mtimes, owners and order), so
+the same inputs give the same image ID and a rebuild is skipped.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from autocloud.paths import TOOLCHAIN_BIN, TOOLCHAIN_DIR
+from autocloud.toolchain import load_versions
 
 REGISTRY = "autocloud.local"
 """Prefix of every image built here; nothing under it is ever pulled."""
@@ -162,9 +163,18 @@ def node_images(bin_dir: Path = TOOLCHAIN_BIN) -> tuple[ImageSpec, ...]:
     )
 
 
+FERRETDB_VERSION = load_versions()["ferretdb"]["version"].lstrip("v")
+"""The FerretDB release the toolchain builds (toolchain/versions.json): the docstore image's tag."""
+
+
 def program_images(bin_dir: Path = TOOLCHAIN_BIN) -> tuple[ImageSpec, ...]:
-    """The local stacks' own programs, from the Go toolchain."""
-    return (ImageSpec("ingest", "0.1.0", {"/ingest": bin_dir / "autocloud-ingest"}, ["/ingest"]),)
+    """The local stacks' programs from the Go toolchain: the telemetry ingest, the region's document
+    store (FerretDB on SQLite, standing in for Cosmos DB) and the state writer that feeds it from Kafka."""
+    return (
+        ImageSpec("ingest", "0.1.0", {"/ingest": bin_dir / "autocloud-ingest"}, ["/ingest"]),
+        ImageSpec("docstore", FERRETDB_VERSION, {"/ferretdb": bin_dir / "ferretdb"}, ["/ferretdb"]),
+        ImageSpec("statewriter", "0.1.0", {"/statewriter": bin_dir / "autocloud-statewriter"}, ["/statewriter"]),
+    )
 
 
 def platform_images(bin_dir: Path = TOOLCHAIN_BIN, cache: Path = TOOLCHAIN_DIR) -> tuple[ImageSpec, ...]:
@@ -184,6 +194,8 @@ PAUSE_IMAGE = f"{REGISTRY}/pause:3.10"
 COREDNS_IMAGE = f"{REGISTRY}/coredns:1.15.0"
 BUSYBOX_IMAGE = f"{REGISTRY}/busybox:1.35"
 INGEST_IMAGE = f"{REGISTRY}/ingest:0.1.0"
+DOCSTORE_IMAGE = f"{REGISTRY}/docstore:{FERRETDB_VERSION}"
+STATEWRITER_IMAGE = f"{REGISTRY}/statewriter:0.1.0"
 
 
 _LDD_LINE = re.compile(r"^\s*(?:(\S+) => )?(\S+|not found)(?: \(0x[0-9a-f]+\))?$")

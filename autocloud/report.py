@@ -180,7 +180,7 @@ _STAGES: tuple[_Stage, ...] = (
     _Stage("Processing", "ComputeCluster", "AKS consumers", "namespace consumers",
            lambda p: f"{p.aks.system_nodes} system + {p.aks.user_min_nodes}-{p.aks.user_max_nodes} "
                      f"user nodes ({p.aks.vm_size})"),
-    _Stage("Vehicle state", "VehicleStateStore", "Cosmos DB", "Cosmos DB emulator",
+    _Stage("Vehicle state", "VehicleStateStore", "Cosmos DB", "FerretDB fed by the state writer",
            lambda p: f"autoscale up to {p.cosmos.max_throughput_ru:,} RU/s, "
                      f"{p.cosmos.physical_partitions} physical partition(s)"),
 )

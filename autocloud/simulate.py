@@ -9,6 +9,7 @@ tunnel into the embedded node (`cluster.open_tunnel`), the way vehicles reach a 
 
 from __future__ import annotations
 
+import base64
 import json
 import math
 import threading
@@ -19,9 +20,12 @@ from typing import Any
 
 from autocloud import cluster
 from autocloud.assignment import scale_unit_for
+from components.local.state import CONTAINER as COLLECTION
+from components.local.state import DATABASE, OBJECT_NAME, PASSWORD_ITEM, USERNAME
 
 INGEST_COMPONENT = "telemetry-ingest"
 STATE_COMPONENT = "vehicle-state-store"
+STORE_SERVICE = OBJECT_NAME
 
 
 class SimulationError(Exception):
@@ -96,10 +100,12 @@ class SimulationResult:
 
 @dataclass(frozen=True)
 class RegionEndpoints:
-    """In-node addresses of a region's brokers (by scale unit) and its state store."""
+    """In-node addresses of a region's brokers (by scale unit) and its state store, and the store's
+    password (read from its Kubernetes Secret, as the state writer gets it)."""
 
     brokers: dict[int, str]
     store: str
+    store_password: str
 
 
 def _services(api: cluster.Api, namespace: str, component: str) -> list[dict[str, Any]]:
@@ -119,11 +125,16 @@ def discover(api: cluster.Api, namespace: str) -> RegionEndpoints:
         suffix = service["metadata"]["name"].rsplit("-", 1)[-1]
         if suffix.isdigit():
             brokers[int(suffix)] = _address(service)
-    stores = _services(api, namespace, STATE_COMPONENT)
+    stores = [s for s in _services(api, namespace, STATE_COMPONENT) if s["metadata"]["name"] == STORE_SERVICE]
     if not brokers or not stores:
         raise SimulationError(f"namespace {namespace}: no telemetry brokers or state store found; "
                               "deploy the region first (`autocloud up --region ...`)")
-    return RegionEndpoints(brokers=dict(sorted(brokers.items())), store=_address(stores[0]))
+    secret = api.get(f"/api/v1/namespaces/{namespace}/secrets/{STORE_SERVICE}-key") or {}
+    encoded = secret.get("data", {}).get(PASSWORD_ITEM)
+    if encoded is None:
+        raise SimulationError(f"namespace {namespace}: the state store's Secret {STORE_SERVICE}-key is missing")
+    return RegionEndpoints(brokers=dict(sorted(brokers.items())), store=_address(stores[0]),
+                           store_password=base64.b64decode(encoded).decode())
 
 
 class _Pacer:
@@ -182,16 +193,13 @@ def _drive_vehicle(vehicle: str, port: int, args: SimulationArgs, pacer: _Pacer,
         client.loop_stop()
 
 
-def _count_stored(store_port: int, vehicles: Sequence[str]) -> tuple[int, int]:
+def _count_stored(store_port: int, password: str, vehicles: Sequence[str]) -> tuple[int, int]:
     """(messages counted, vehicles present) in the state store for these vehicles."""
     import pymongo
 
-    from components.local.state import CONTAINER as COLLECTION
-    from components.local.state import DATABASE
-
     client: pymongo.MongoClient[dict[str, Any]]
-    with pymongo.MongoClient("127.0.0.1", store_port, directConnection=True,
-                             serverSelectionTimeoutMS=5000) as client:
+    with pymongo.MongoClient("127.0.0.1", store_port, directConnection=True, username=USERNAME,
+                             password=password, authSource=DATABASE, serverSelectionTimeoutMS=5000) as client:
         wanted = {"_id": {"$in": list(vehicles)}}
         docs: pymongo.cursor.Cursor[dict[str, Any]] = client[DATABASE][COLLECTION].find(wanted, {"messages": 1})
         counts = [int(doc.get("messages", 0)) for doc in docs]
@@ -226,7 +234,8 @@ def run(args: SimulationArgs, layout: cluster.Layout | None = None, ports: clust
         result.seconds = time.monotonic() - started
         deadline = time.monotonic() + args.settle_seconds
         while True:
-            result.stored, result.vehicles_stored = _count_stored(tunnel.ports[endpoints.store], vehicles)
+            result.stored, result.vehicles_stored = _count_stored(tunnel.ports[endpoints.store],
+                                                                  endpoints.store_password, vehicles)
             if result.stored >= result.delivered or time.monotonic() > deadline:
                 break
             time.sleep(0.5)

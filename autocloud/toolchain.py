@@ -161,18 +161,24 @@ def _build_language_python(b: Builder, v: dict[str, str]) -> None:
     exec_script.chmod(0o755)
 
 
-def _build_kubernetes_provider(b: Builder, v: dict[str, str]) -> None:
-    # The provider's go.mod points its SDK at a sibling folder and embeds generated schema files,
-    # so it is built from a writable copy with our pinned go.mod/go.sum laid over it.
+def _writable_copy(b: Builder, tool: str, v: dict[str, str]) -> Path:
+    """A fresh writable copy of a pinned module under WORK, with the tool's go.mod/go.sum laid over it."""
     source = b.module_dir(v["module"], v["version"])
-    work = WORK / "kubernetes-provider"
+    work = WORK / tool
     if work.exists():
         shutil.rmtree(work)
     shutil.copytree(source, work)
     for path in [work, *work.rglob("*")]:
         path.chmod(path.stat().st_mode | 0o200)
     for name in ("go.mod", "go.sum"):
-        shutil.copyfile(WRAPPERS / "kubernetes-provider" / name, work / name)
+        shutil.copyfile(WRAPPERS / tool / name, work / name)
+    return work
+
+
+def _build_kubernetes_provider(b: Builder, v: dict[str, str]) -> None:
+    # The provider's go.mod points its SDK at a sibling folder and embeds generated schema files,
+    # so it is built from a writable copy with our pinned go.mod/go.sum laid over it.
+    work = _writable_copy(b, "kubernetes-provider", v)
     cmd_dir = work / "cmd" / "pulumi-resource-kubernetes"
     b.run(["go", "run", "generate.go"], cwd=cmd_dir, extra_env={"VERSION": v["plugin_version"]})
     version_var = "github.com/pulumi/pulumi-kubernetes/provider/v4/pkg/version.Version"
@@ -274,6 +280,25 @@ def _build_kube_router(b: Builder, v: dict[str, str]) -> None:
     b.go_build("kube-router", [f"{v['module']}/cmd/kube-router"], b.bin_dir / "kube-router", ldflags=ldflags)
 
 
+def _build_ferretdb(b: Builder, v: dict[str, str]) -> None:
+    # FerretDB takes its version from files embedded from build/version/ (written by its `task gen-version`
+    # from git), and reads them only when FerretDB itself is the main module: so it is built from a copy,
+    # as its production image is (CGO off, GOAMD64=v1, no debug tag). Only the SQLite backend runs here,
+    # so the PostgreSQL one is left out.
+    work = _writable_copy(b, "ferretdb", v)
+    version_dir = work / "build" / "version"
+    (version_dir / "version.txt").write_text(v["version"] + "\n")
+    (version_dir / "package.txt").write_text("autocloud\n")
+    b.run(["go", "build", "-trimpath", "-tags", "ferretdb_no_postgresql", "-ldflags", "-s -w",
+           "-o", str(b.bin_dir / "ferretdb"), "./cmd/ferretdb"], cwd=work, extra_env={"GOAMD64": "v1"})
+
+
+def _build_statewriter(b: Builder, v: dict[str, str]) -> None:
+    # Our own program (toolchain/go/statewriter): Kafka telemetry -> each vehicle's last state in the docstore.
+    b.go_build("statewriter", ["."], b.bin_dir / "autocloud-statewriter",
+               ldflags=f"-s -w -X main.version={v['version']}")
+
+
 KWOK_STAGES = (
     "node/fast/node-initialize.yaml",
     "node/heartbeat-with-lease/node-heartbeat-with-lease.yaml",
@@ -318,6 +343,8 @@ TOOLS: tuple[Tool, ...] = (
     Tool("ingest", ("autocloud-ingest",), _build_ingest),
     Tool("kube-router", ("kube-router",), _build_kube_router),
     Tool("actionlint", ("actionlint",), _build_actionlint),
+    Tool("ferretdb", ("ferretdb",), _build_ferretdb),
+    Tool("statewriter", ("autocloud-statewriter",), _build_statewriter),
 )
 
 

@@ -10,7 +10,7 @@ from components.local.kube import LocalPlacement
 from components.local.maps import LocalMapsService, LocalMapsServiceArgs
 from components.local.platform import MAX_LOCAL_SCALE_UNITS, LocalRegionalPlatform, local_scale_units
 from components.local.provider import kubernetes_provider
-from components.local.state import LocalVehicleStateStore, LocalVehicleStateStoreArgs
+from components.local.state import LocalVehicleStateStore, LocalVehicleStateStoreArgs, StateStream
 from components.local.streaming import LocalEventStreaming, LocalEventStreamingArgs
 from components.local.telemetry import KafkaRoute, LocalTelemetryIngest, LocalTelemetryIngestArgs
 
@@ -30,6 +30,7 @@ __all__ = [
     "LocalVehicleStateStore",
     "LocalVehicleStateStoreArgs",
     "NamespaceQuota",
+    "StateStream",
     "kubernetes_provider",
     "local_scale_units",
 ]

@@ -25,8 +25,8 @@ DNS_POD_LABELS = {"k8s-app": "kube-dns"}
 NAME_LABEL = "kubernetes.io/metadata.name"
 """Label the API server sets on every namespace to its name (immutable, so safe to select on)."""
 POD_SECURITY_LABELS = {
-    # Enforce "baseline" (the emulator image may need root at start); warn and audit "restricted",
-    # which every other workload meets.
+    # Enforce "baseline" (an image that does not say which user it runs as may need root at start);
+    # warn and audit "restricted", which every other workload meets.
     "pod-security.kubernetes.io/enforce": "baseline",
     "pod-security.kubernetes.io/warn": "restricted",
     "pod-security.kubernetes.io/audit": "restricted",

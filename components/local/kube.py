@@ -164,7 +164,7 @@ class Workload:
     read_only_root: bool = False
     """Optional, default False: set where the image writes only to mounted volumes."""
     recreate: bool = True
-    """Optional, default True: stop the old pod before starting the new one. Brokers and the emulator
+    """Optional, default True: stop the old pod before starting the new one. Brokers and the document store
     hold state in an ``emptyDir``; two copies behind one Service would split it."""
     replicas: int = 1
     """Optional, default 1."""
@@ -178,6 +178,9 @@ class Workload:
     startup_command: Sequence[str] = ()
     """Optional, default none. A thorough check (exit 0 = started) run only until it first passes,
     e.g. a real client, where that costs too much to repeat as the readiness check."""
+    secret_env: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    """Optional, default none. Environment variable -> (Secret name, key), for programs that read a
+    secret only from their environment: the pod spec holds the reference, never the value."""
 
 
 @dataclass(frozen=True)
@@ -242,8 +245,11 @@ def pod_spec(workload: Workload, placement: LocalPlacement | None = None) -> dic
     }
     if workload.args:
         container["args"] = list(workload.args)
-    if workload.env:
-        container["env"] = [{"name": key, "value": value} for key, value in sorted(workload.env.items())]
+    env: list[dict[str, Any]] = [{"name": key, "value": value} for key, value in sorted(workload.env.items())]
+    env += [{"name": key, "valueFrom": {"secretKeyRef": {"name": secret, "key": item}}}
+            for key, (secret, item) in sorted(workload.secret_env.items())]
+    if env:
+        container["env"] = env
     if workload.mounts:
         container["volumeMounts"] = [
             {"name": m.name, "mountPath": m.path, "readOnly": m.read_only} for m in workload.mounts

@@ -18,7 +18,7 @@ from components.local.compute import LocalComputeCluster, LocalComputeClusterArg
 from components.local.kube import NO_RESOURCES, ContainerResources, LocalPlacement
 from components.local.maps import LocalMapsService, LocalMapsServiceArgs
 from components.local.provider import targets_embedded_cluster
-from components.local.state import LocalVehicleStateStore, LocalVehicleStateStoreArgs
+from components.local.state import LocalVehicleStateStore, LocalVehicleStateStoreArgs, StateStream
 from components.local.streaming import LocalEventStreaming, LocalEventStreamingArgs
 from components.local.telemetry import KafkaRoute, LocalTelemetryIngest, LocalTelemetryIngestArgs
 
@@ -41,6 +41,8 @@ def namespace_quota(services: Services, units: int) -> NamespaceQuota:
         workloads += [streaming.RESOURCES] * units
     if services.cosmosdb:
         workloads.append(state.RESOURCES)
+        if services.eventhubs:
+            workloads.append(state.WRITER_RESOURCES)
     if services.maps:
         workloads.append(maps.RESOURCES)
     total = sum(workloads, NO_RESOURCES)
@@ -50,13 +52,13 @@ def namespace_quota(services: Services, units: int) -> NamespaceQuota:
         services=max(1, len(workloads)),
         # Broker configs, plus the API server's kube-root-ca.crt, plus one spare.
         config_maps=(units if services.iothub else 0) + (units if services.eventhubs else 0) + 2,
-        # The emulator key, plus one spare.
+        # The document store's password, plus one spare.
         secrets=(1 if services.cosmosdb else 0) + 1,
     )
 
 
 class LocalRegionalPlatform(pulumi.ComponentResource):
-    """A region on Kubernetes: a fenced namespace, brokers per scale unit, the state store and Maps.
+    """A region on Kubernetes: a fenced namespace, brokers per scale unit, the state store (fed by its writer) and Maps.
 
     Pass the Kubernetes provider in ``opts`` (``providers=[...]``): children inherit it through
     ``parent``. ``location`` is the profile's primary, as on Azure, though nothing here has one.
@@ -109,6 +111,7 @@ class LocalRegionalPlatform(pulumi.ComponentResource):
 
         self.streaming = []
         self.telemetry = []
+        state_streams: list[StateStream] = []
         for unit in range(1, self.scale_units + 1):
             route = None
             if services.eventhubs:
@@ -118,6 +121,7 @@ class LocalRegionalPlatform(pulumi.ComponentResource):
                     pulumi.ResourceOptions(parent=self),
                 )
                 self.streaming.append(stream)
+                state_streams.append(StateStream(f"unit-{unit}", stream.bootstrap))
                 route = KafkaRoute(
                     stream.bootstrap, stream.telemetry_hub, stream.events_hub, plan.eventhubs.telemetry_partitions
                 )
@@ -132,8 +136,14 @@ class LocalRegionalPlatform(pulumi.ComponentResource):
 
         self.state = None
         if services.cosmosdb:
+            if placement.node_placement(streaming.KAFKA_IMAGE):
+                # The brokers run on the simulated node, where nothing answers: a writer on the real
+                # node would never be ready. It comes with brokers built here.
+                state_streams = []
             self.state = LocalVehicleStateStore(
-                f"{name}-state", LocalVehicleStateStoreArgs(placement=placement), pulumi.ResourceOptions(parent=self)
+                f"{name}-state",
+                LocalVehicleStateStoreArgs(placement=placement, streams=state_streams),
+                pulumi.ResourceOptions(parent=self),
             )
         self.maps = None
         if services.maps:

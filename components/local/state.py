@@ -1,58 +1,163 @@
-"""Vehicle state on the local target: the Cosmos DB emulator (vNext, NoSQL API) behind a Service.
+"""Vehicle state on the local target: FerretDB, a document store speaking MongoDB's wire protocol, fed
+from Kafka by the state writer.
 
-Its account key is a Pulumi secret kept in a Kubernetes Secret and mounted as a file (the emulator's
-``KEY_FILE``), never an environment value or a plain output. Unless the caller passes a key, one is
-generated on the first ``up`` and then kept: the Secret ignores later changes to its data, because a
-fresh random value on every run would otherwise show as a change (and restart the store) each time.
-The key lives in the cluster and, encrypted, in the stack's state. To rotate it, replace the Secret
-(``pulumi up --replace <urn of ...-key>``) and restart the emulator.
+The Cosmos DB emulator cannot be pulled here (no registry is reachable), so the stand-in is built
+from the Go toolchain: FerretDB on its embedded SQLite backend, which Cosmos DB's API for MongoDB
+matches in shape. How the Azure target's names map:
+
+- Cosmos DB database ``vehicles`` -> MongoDB database ``vehicles``;
+- container ``vehicle-state`` -> collection ``vehicle-state``;
+- partition key ``/vehicleId`` -> every document carries ``vehicleId`` and its ``_id`` is the same
+  vehicle id, so one vehicle is one document. There is one SQLite file per database and nothing to
+  shard; Cosmos DB's MongoDB API would use ``vehicleId`` as the shard key.
+
+What differs: no RU/s or autoscale (the sizing's figure is Azure's only), no replicas, failover or
+multi-region writes, no indexing policy (FerretDB indexes ``_id``), no TTL on documents (none is set
+on Azure either), and access is a database user with a password instead of Entra ID.
+
+The data lives in an ``emptyDir``: it survives container restarts, not a rescheduled pod. The
+cluster has no storage provisioner, and the state is derived data: the state writer rebuilds it
+by reading the telemetry topics again under a new consumer group.
+
+The state writer (``toolchain/go/statewriter``) is one Deployment per region that reads the
+telemetry topic of every scale unit's Kafka and upserts each vehicle's last-known state, at least
+once: it commits Kafka offsets after the upsert, and each document remembers the last offset
+applied per unit and partition, so a replay after a crash does not count a message twice.
+
+The store's password is a Pulumi secret kept in a Kubernetes Secret. Unless the caller passes one, it
+is generated on the first ``up`` and then kept: the Secret ignores later changes to its data, because
+a fresh random value on every run would otherwise show as a change (and restart the store) each
+time. FerretDB reads it only from its environment, so both pods take it through ``secretKeyRef``
+(the pod spec holds the reference, never the value). To rotate it, replace the Secret (``pulumi up
+--replace <urn of ...-key>``) and delete the store's data (the user is created on an empty store).
 """
 
 from __future__ import annotations
 
-import base64
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_kubernetes as k8s
 
+from autocloud.images import DOCSTORE_IMAGE, NONROOT_UID, STATEWRITER_IMAGE
 from components.contracts import StateEndpoints
-from components.local.kube import ContainerResources, LocalPlacement, Mount, Workload, deploy_workload
+from components.local.kube import ContainerResources, HttpProbe, LocalPlacement, Mount, Workload, deploy_workload
+from components.local.streaming import TELEMETRY_TOPIC
 
-EMULATOR_IMAGE = "mcr.microsoft.com/cosmosdb/linux/azure-cosmos-emulator:vnext-EN20251223"
-EMULATOR_PORT = 8081
-RESOURCES = ContainerResources(cpu_request_m=200, memory_request_mi=384, cpu_limit_m=1000, memory_limit_mi=1536)
+STORE_PORT = 27017
+STORE_HEALTH_PORT = 8088
+"""FerretDB's debug HTTP listener: ``/debug/readyz`` pings the store over the wire protocol with the
+set-up user, so the pod is ready only when it serves MongoDB clients."""
+WRITER_PORT = 8080
+RESOURCES = ContainerResources(cpu_request_m=100, memory_request_mi=128, cpu_limit_m=1000, memory_limit_mi=512)
+"""The document store's."""
+WRITER_RESOURCES = ContainerResources(cpu_request_m=50, memory_request_mi=64, cpu_limit_m=500, memory_limit_mi=256)
 DATABASE = "vehicles"
 CONTAINER = "vehicle-state"
-"""Same database and container names as the Azure target (``components.state``)."""
-KEY_DIR = "/etc/cosmos"
-KEY_ITEM = "key"
-KEY_BYTES = 64
-"""Cosmos DB account keys are 64 random bytes, base64-encoded."""
+"""Same database and container (collection) names as the Azure target (``components.state``)."""
+USERNAME = "statewriter"
+PASSWORD_ITEM = "password"
+PASSWORD_BYTES = 32
 OBJECT_NAME = "state"
+WRITER_NAME = "statewriter"
+WRITER_GROUP = "statewriter"
 
 
-def generate_key() -> str:
-    """A new random account key in Cosmos DB's format."""
-    return base64.b64encode(secrets.token_bytes(KEY_BYTES)).decode()
+def generate_password() -> str:
+    """A new random password for the store's user."""
+    return secrets.token_urlsafe(PASSWORD_BYTES)
+
+
+@dataclass(frozen=True)
+class StateStream:
+    """One scale unit's Kafka, as the state writer reads it."""
+
+    unit: str
+    """Required. A name that stays the same across deployments (e.g. ``unit-1``): stored offsets are
+    keyed by it, so renaming a unit would count its replayed messages again."""
+    bootstrap: str
+    """Required. The unit's Kafka bootstrap address, ``host:port``."""
+
+
+def docstore_workload(image: str, password_secret: str) -> Workload:
+    """FerretDB on SQLite in ``/data``, creating its one user on an empty store; also run as is by the
+    integration test of the image."""
+    return Workload(
+        name=OBJECT_NAME,
+        app="ferretdb",
+        component="vehicle-state-store",
+        image=image,
+        port=STORE_PORT,
+        port_name="mongodb",
+        resources=RESOURCES,
+        run_as_user=NONROOT_UID,
+        read_only_root=True,
+        env={
+            "FERRETDB_HANDLER": "sqlite",
+            "FERRETDB_SQLITE_URL": "file:/data/",
+            "FERRETDB_STATE_DIR": "/data",
+            "FERRETDB_LISTEN_ADDR": f":{STORE_PORT}",
+            "FERRETDB_DEBUG_ADDR": f":{STORE_HEALTH_PORT}",
+            # Usage reports would leave the region.
+            "FERRETDB_TELEMETRY": "disable",
+            # FerretDB 1.x creates a user at start only with its newer authentication.
+            "FERRETDB_TEST_ENABLE_NEW_AUTH": "true",
+            "FERRETDB_SETUP_DATABASE": DATABASE,
+            "FERRETDB_SETUP_USERNAME": USERNAME,
+        },
+        secret_env={"FERRETDB_SETUP_PASSWORD": (password_secret, PASSWORD_ITEM)},
+        mounts=[Mount("data", "/data", {"emptyDir": {}}), Mount("tmp", "/tmp", {"emptyDir": {}})],
+        readiness=HttpProbe("/debug/readyz", STORE_HEALTH_PORT),
+    )
+
+
+def writer_workload(image: str, password_secret: str, streams: Sequence[StateStream], topic: str,
+                    store_uri: str) -> Workload:
+    """The state writer reading ``topic`` of every unit in ``streams`` into the store at ``store_uri``."""
+    brokers = [arg for s in streams for arg in ("--brokers", f"{s.unit}={s.bootstrap}")]
+    return Workload(
+        name=WRITER_NAME,
+        app="statewriter",
+        component="vehicle-state-writer",
+        image=image,
+        port=WRITER_PORT,
+        port_name="http",
+        resources=WRITER_RESOURCES,
+        run_as_user=NONROOT_UID,
+        read_only_root=True,
+        args=[*brokers, "--topic", topic, "--group", WRITER_GROUP, "--store", store_uri,
+              "--database", DATABASE, "--collection", CONTAINER, "--listen", f":{WRITER_PORT}"],
+        env={"STATEWRITER_STORE_USERNAME": USERNAME},
+        secret_env={"STATEWRITER_STORE_PASSWORD": (password_secret, PASSWORD_ITEM)},
+        readiness=HttpProbe("/ready", WRITER_PORT),
+        # It keeps nothing itself; a rolling update hands the consumer groups over.
+        recreate=False,
+    )
 
 
 @dataclass(frozen=True)
 class LocalVehicleStateStoreArgs:
-    """The region's Cosmos DB emulator."""
+    """The region's document store and its state writer."""
 
     placement: LocalPlacement
     """Required. The region's namespace and labels."""
+    streams: Sequence[StateStream] = ()
+    """Optional, default none: no state writer (a region without event streaming)."""
+    telemetry_topic: str = TELEMETRY_TOPIC
+    """Optional, default ``telemetry``: the topic the writer reads in every unit."""
     key: pulumi.Input[str] | None = None
-    """Optional, default None: generate a key on the first ``up`` and keep it. A given key is used
-    as is (and a changed one replaces the Secret)."""
-    image: str = EMULATOR_IMAGE
-    """Optional, default the pinned vNext emulator image."""
+    """Optional, default None: generate the store's password on the first ``up`` and keep it. A given
+    password is used as is (and a changed one replaces the Secret)."""
+    image: str = DOCSTORE_IMAGE
+    """Optional, default FerretDB as built here."""
+    writer_image: str = STATEWRITER_IMAGE
+    """Optional, default the state writer as built here."""
 
 
 class LocalVehicleStateStore(pulumi.ComponentResource):
-    """Cosmos DB emulator over HTTPS, with its key in a Secret, telemetry to Microsoft off."""
+    """FerretDB on SQLite with authentication on, and the state writer that fills it from Kafka."""
 
     name: pulumi.Output[str]
     resource_id: pulumi.Output[str]
@@ -66,61 +171,36 @@ class LocalVehicleStateStore(pulumi.ComponentResource):
         self.location = placement.location
         self.key_secret_name = f"{OBJECT_NAME}-key"
         generated = args.key is None
-        key = pulumi.Output.secret(generate_key() if args.key is None else args.key)
+        password = pulumi.Output.secret(generate_password() if args.key is None else args.key)
 
         secret = k8s.core.v1.Secret(
             f"{name}-key",
             metadata={
                 "name": self.key_secret_name,
                 "namespace": placement.namespace,
-                "labels": placement.object_labels(self.key_secret_name, "cosmos-emulator", "vehicle-state-store"),
+                "labels": placement.object_labels(self.key_secret_name, "ferretdb", "vehicle-state-store"),
             },
             type="Opaque",
-            string_data={KEY_ITEM: key},
+            string_data={PASSWORD_ITEM: password},
             opts=pulumi.ResourceOptions(
                 parent=self,
                 depends_on=list(placement.depends_on),
                 ignore_changes=["stringData", "data"] if generated else None,
             ),
         )
-        host = placement.host(OBJECT_NAME)
-        workload = Workload(
-            name=OBJECT_NAME,
-            app="cosmos-emulator",
-            component="vehicle-state-store",
-            image=args.image,
-            port=EMULATOR_PORT,
-            port_name="https",
-            resources=RESOURCES,
-            # The emulator image does not document a non-root user; it keeps its own.
-            run_as_user=None,
-            env={
-                "PROTOCOL": "https",
-                "PORT": str(EMULATOR_PORT),
-                "KEY_FILE": f"{KEY_DIR}/{KEY_ITEM}",
-                "DATA_PATH": "/data",
-                "GATEWAY_PUBLIC_ENDPOINT": host,
-                "ENABLE_EXPLORER": "false",
-                # Usage data would leave the region.
-                "ENABLE_TELEMETRY": "false",
-            },
-            mounts=[
-                Mount(
-                    "key",
-                    KEY_DIR,
-                    # Readable by whichever user the image runs as; only this container mounts it.
-                    {"secret": {"secretName": self.key_secret_name, "defaultMode": 0o444}},
-                    read_only=True,
-                ),
-                Mount("data", "/data", {"emptyDir": {}}),
-            ],
-        )
-        deployed = deploy_workload(f"{name}-emulator", self, placement, workload, depends_on=[secret])
+        store = docstore_workload(args.image, self.key_secret_name)
+        deployed = deploy_workload(f"{name}-docstore", self, placement, store, depends_on=[secret])
+        store_uri = f"mongodb://{deployed.host}:{STORE_PORT}/"
+
+        if args.streams:
+            writer = writer_workload(args.writer_image, self.key_secret_name, args.streams, args.telemetry_topic,
+                                     store_uri)
+            deploy_workload(f"{name}-writer", self, placement, writer, depends_on=[secret])
 
         self.name = deployed.deployment.metadata.apply(lambda m: m.name or OBJECT_NAME)
         self.resource_id = deployed.deployment.id
         self.endpoints = pulumi.Output.from_input(
-            StateEndpoints(documents=f"https://{host}:{EMULATOR_PORT}/", database=DATABASE, container=CONTAINER)
+            StateEndpoints(documents=store_uri, database=DATABASE, container=CONTAINER)
         )
         self.register_outputs(
             {

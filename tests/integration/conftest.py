@@ -37,7 +37,7 @@ class EmbeddedCluster:
 def _require_toolchain() -> None:
     needed = ("pulumi", "pulumi-language-python", "pulumi-resource-kubernetes", "kube-apiserver", "etcd",
               "kwok", "kubelet", "kube-proxy", "containerd", "runc", "ctr", "kube-router", "coredns", "pause",
-              "autocloud-ingest", "kubectl")
+              "autocloud-ingest", "kubectl", "ferretdb", "autocloud-statewriter")
     missing = [b for b in needed if not (TOOLCHAIN_BIN / b).is_file()]
     if missing:
         pytest.fail(f"toolchain not built (missing {', '.join(missing)}): run `make toolchain`", pytrace=False)

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from autocloud import images
+from autocloud.toolchain import load_versions
 
 
 def _spec(tmp_path: Path) -> images.ImageSpec:
@@ -86,7 +87,7 @@ def test_trees_keep_files_symlinks_and_modes(tmp_path: Path) -> None:
 
 
 def test_the_cluster_imports_the_node_and_platform_images(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    [ingest] = images.program_images(tmp_path)
+    ingest = next(s for s in images.program_images(tmp_path) if s.name == "ingest")
     assert ingest.reference == images.INGEST_IMAGE and images.is_local(images.INGEST_IMAGE)
     assert ingest.files == {"/ingest": tmp_path / "autocloud-ingest"} and list(ingest.entrypoint) == ["/ingest"]
     assert ingest.user == f"{images.NONROOT_UID}:{images.NONROOT_UID}"
@@ -151,3 +152,14 @@ def test_build_reports_what_it_rebuilt(tmp_path: Path) -> None:
     [second] = images.build(tmp_path / "images", [spec])
     assert (first.rebuilt, second.rebuilt) == (True, False)
     assert second.size == first.tarball.stat().st_size > 0
+
+
+def test_the_data_plane_images_follow_the_toolchain(tmp_path: Path) -> None:
+    references = [spec.reference for spec in (*images.node_images(tmp_path), *images.program_images(tmp_path))]
+    assert references[: len(images.node_images())] == [spec.reference for spec in images.node_images()]
+    assert {images.DOCSTORE_IMAGE, images.STATEWRITER_IMAGE} <= set(references)
+    # The docstore's tag follows the FerretDB the toolchain builds.
+    assert images.DOCSTORE_IMAGE.endswith(":" + load_versions()["ferretdb"]["version"].lstrip("v"))
+    docstore = [s for s in images.program_images(tmp_path) if s.name == "docstore"]
+    with pytest.raises(images.ImageError, match=r"docstore:.*ferretdb is missing"):
+        images.build_all(tmp_path / "out", docstore)

@@ -14,7 +14,7 @@ from typing import Any
 import pulumi
 import pytest
 
-from autocloud import kafka_image
+from autocloud import images, kafka_image
 from autocloud.profiles import load_profile, resolve_stack
 from autocloud.sizing import EventHubsPlan, plan_capacity, plan_for_profile
 from components.contracts import (
@@ -44,6 +44,7 @@ from components.local import (
     LocalVehicleStateStore,
     LocalVehicleStateStoreArgs,
     NamespaceQuota,
+    StateStream,
     kubernetes_provider,
     local_scale_units,
 )
@@ -89,8 +90,8 @@ def pod_spec(deployment: Recorded) -> dict[str, Any]:
     return spec
 
 
-HTTP_PROBES = {"/ready", "/index.html"}
-"""Readiness paths: the ingest's own check, the Maps stub's file."""
+HTTP_PROBES = {"/ready", "/index.html", "/debug/readyz"}
+"""Readiness paths: the ingest's and state writer's own checks, the Maps stub's file, FerretDB's probe."""
 
 
 def assert_secure_workload(deployment: Recorded, namespace: str, region: str) -> None:
@@ -290,30 +291,64 @@ def test_kafka_cluster_ids_are_stable_and_apart() -> None:
     assert len({cluster_id("fleet-eu", 1), cluster_id("fleet-eu", 2), cluster_id("fleet-us", 1)}) == 3
 
 
-def test_state_store_key_is_a_secret_in_a_mounted_kubernetes_secret(pulumi_harness: PulumiHarness) -> None:
+STREAMS = (
+    StateStream("unit-1", "streaming-1.autocloud-eu.svc.cluster.local:9092"),
+    StateStream("unit-2", "streaming-2.autocloud-eu.svc.cluster.local:9092"),
+)
+
+
+def test_state_store_is_ferretdb_fed_by_a_writer_reading_every_unit(pulumi_harness: PulumiHarness) -> None:
     mocks = pulumi_harness.start("local-eu")
-    store = pulumi_harness.run(lambda: LocalVehicleStateStore("eu-state", LocalVehicleStateStoreArgs(placement())))
+    args = LocalVehicleStateStoreArgs(placement(), streams=STREAMS)
+    store = pulumi_harness.run(lambda: LocalVehicleStateStore("eu-state", args))
 
-    deployment, _, _ = the_workload(mocks, "autocloud-eu", "eu")
+    deployments = {d.inputs["metadata"]["name"]: d for d in mocks.of_type(DEPLOYMENT)}
+    assert set(deployments) == {"state", "statewriter"}
     secret = mocks.one(SECRET)
-    assert "stringData" in secret.secret_paths
-    key = secret.inputs["stringData"]["key"]
-    assert len(key) == 88 and key.endswith("==")
-    assert secret.inputs["metadata"]["name"] == "state-key"
+    assert "stringData" in secret.secret_paths and secret.inputs["metadata"]["name"] == "state-key"
+    password = secret.inputs["stringData"]["password"]
+    assert len(password) >= 40
+    password_ref = {"secretKeyRef": {"name": "state-key", "key": "password"}}
 
-    [container] = pod_spec(deployment)["containers"]
-    assert container["image"].startswith("mcr.microsoft.com/cosmosdb/linux/azure-cosmos-emulator:vnext-")
-    env = {e["name"]: e["value"] for e in container["env"]}
-    assert env["KEY_FILE"] == "/etc/cosmos/key"
-    assert env["PROTOCOL"] == "https"
-    assert env["ENABLE_TELEMETRY"] == "false"
-    assert key not in str(deployment.inputs)
-    volumes = {v["name"]: v for v in pod_spec(deployment)["volumes"]}
-    assert volumes["key"]["secret"]["secretName"] == "state-key"
+    for deployment in deployments.values():
+        assert_secure_workload(deployment, "autocloud-eu", "eu")
+        assert password not in str(deployment.inputs)
+        assert pod_spec(deployment)["securityContext"]["runAsNonRoot"] is True
+        [container] = pod_spec(deployment)["containers"]
+        assert container["securityContext"]["readOnlyRootFilesystem"] is True
+        assert "httpGet" in container["readinessProbe"]
+
+    [docstore] = pod_spec(deployments["state"])["containers"]
+    assert docstore["image"] == images.DOCSTORE_IMAGE
+    env = {e["name"]: e.get("value", e.get("valueFrom")) for e in docstore["env"]}
+    assert env["FERRETDB_HANDLER"] == "sqlite" and env["FERRETDB_TELEMETRY"] == "disable"
+    assert env["FERRETDB_SETUP_DATABASE"] == "vehicles" and env["FERRETDB_SETUP_PASSWORD"] == password_ref
+    assert docstore["readinessProbe"]["httpGet"] == {"path": "/debug/readyz", "port": 8088, "scheme": "HTTP"}
+    volumes = {v["name"]: v for v in pod_spec(deployments["state"])["volumes"]}
+    assert volumes["data"] == {"name": "data", "emptyDir": {}}
+
+    [writer] = pod_spec(deployments["statewriter"])["containers"]
+    assert writer["image"] == images.STATEWRITER_IMAGE
+    joined = " ".join(writer["args"])
+    assert "--brokers unit-1=streaming-1.autocloud-eu.svc.cluster.local:9092" in joined
+    assert "--brokers unit-2=streaming-2.autocloud-eu.svc.cluster.local:9092" in joined
+    assert "--topic telemetry" in joined and "--store mongodb://state.autocloud-eu.svc.cluster.local:27017/" in joined
+    writer_env = {e["name"]: e.get("value", e.get("valueFrom")) for e in writer["env"]}
+    assert writer_env["STATEWRITER_STORE_PASSWORD"] == password_ref
+    assert writer["readinessProbe"]["httpGet"] == {"path": "/ready", "port": 8080, "scheme": "HTTP"}
 
     assert pulumi_harness.value(store.endpoints) == StateEndpoints(
-        documents="https://state.autocloud-eu.svc.cluster.local:8081/", database="vehicles", container="vehicle-state"
+        documents="mongodb://state.autocloud-eu.svc.cluster.local:27017/",
+        database="vehicles",
+        container="vehicle-state",
     )
+
+
+def test_state_store_without_streams_runs_no_writer(pulumi_harness: PulumiHarness) -> None:
+    mocks = pulumi_harness.start("local-eu")
+    pulumi_harness.run(lambda: LocalVehicleStateStore("eu-state", LocalVehicleStateStoreArgs(placement())))
+    deployment, _, _ = the_workload(mocks, "autocloud-eu", "eu")
+    assert deployment.inputs["metadata"]["name"] == "state"
 
 
 def test_state_store_uses_a_given_key(pulumi_harness: PulumiHarness) -> None:
@@ -321,7 +356,7 @@ def test_state_store_uses_a_given_key(pulumi_harness: PulumiHarness) -> None:
     args = LocalVehicleStateStoreArgs(placement(), key=pulumi.Output.secret("given-key"))
     pulumi_harness.run(lambda: LocalVehicleStateStore("s", args))
     secret = mocks.one(SECRET)
-    assert secret.inputs["stringData"] == {"key": "given-key"} and "stringData" in secret.secret_paths
+    assert secret.inputs["stringData"] == {"password": "given-key"} and "stringData" in secret.secret_paths
 
 
 def test_maps_stub_runs_unprivileged(pulumi_harness: PulumiHarness) -> None:
@@ -344,9 +379,10 @@ def test_quota_fits_every_workload_twice() -> None:
     quota = namespace_quota(services, 3)
     from components.local import maps, state, streaming, telemetry
 
-    once = sum([telemetry.RESOURCES] * 3 + [streaming.RESOURCES] * 3 + [state.RESOURCES, maps.RESOURCES], NO_RESOURCES)
+    workloads = [telemetry.RESOURCES] * 3 + [streaming.RESOURCES] * 3 + [state.RESOURCES, state.WRITER_RESOURCES]
+    once = sum([*workloads, maps.RESOURCES], NO_RESOURCES)
     assert quota.resources == once * 2
-    assert (quota.pods, quota.services) == (16, 8)
+    assert (quota.pods, quota.services) == (18, 9)
     # Each MQTT and each Kafka broker has its ConfigMap, besides kube-root-ca.crt and a spare.
     assert quota.config_maps == 3 + 3 + 2
 
@@ -379,6 +415,30 @@ def test_platform_wires_each_unit_to_its_own_broker(pulumi_harness: PulumiHarnes
     # Everything namespaced waits for the namespace, its quota and its NetworkPolicies.
     assert all(r.inputs["metadata"]["namespace"] == "fleet-eu" for r in mocks.resources if r.type != NAMESPACE
                and r.type.startswith("kubernetes:"))  # fmt: skip
+
+
+def test_state_writer_runs_beside_real_brokers_on_the_embedded_cluster(pulumi_harness: PulumiHarness,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("components.local.platform.targets_embedded_cluster", lambda: True)
+    mocks = pulumi_harness.start("local-eu")
+    args = RegionalPlatformArgs(profile=EU, plan=plan_for_profile(EU), namespace="fleet-eu")
+    pulumi_harness.run(lambda: LocalRegionalPlatform("eu", args))
+    deployments = {d.inputs["metadata"]["name"]: d for d in mocks.of_type(DEPLOYMENT)}
+    assert {"state", "statewriter"} <= set(deployments)
+    assert all("nodeSelector" not in pod_spec(d) for d in deployments.values()), "every image is built here"
+
+
+def test_no_state_writer_where_the_brokers_are_simulated(
+    pulumi_harness: PulumiHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On the embedded cluster an unbuilt Kafka image runs on the simulated node: nothing would answer."""
+    monkeypatch.setattr("components.local.platform.targets_embedded_cluster", lambda: True)
+    monkeypatch.setattr("components.local.platform.streaming.KAFKA_IMAGE", "apache/kafka:3.9.0")
+    mocks = pulumi_harness.start("local-eu")
+    args = RegionalPlatformArgs(profile=EU, plan=plan_for_profile(EU), namespace="fleet-eu")
+    pulumi_harness.run(lambda: LocalRegionalPlatform("eu", args))
+    names = {d.inputs["metadata"]["name"] for d in mocks.of_type(DEPLOYMENT)}
+    assert "state" in names and "statewriter" not in names
 
 
 def test_local_names_match_the_azure_target() -> None:
@@ -464,10 +524,14 @@ def test_local_stack(pulumi_harness: PulumiHarness, region: str) -> None:
 
     deployments = {d.inputs["metadata"]["name"]: d for d in mocks.of_type(DEPLOYMENT)}
     expected = {f"telemetry-{u}" for u in range(1, units + 1)} | {f"streaming-{u}" for u in range(1, units + 1)}
-    expected |= {"state"} | ({"maps"} if profile.services.maps else set())
+    expected |= {"state", "statewriter"} | ({"maps"} if profile.services.maps else set())
     assert set(deployments) == expected
     for deployment in deployments.values():
         assert_secure_workload(deployment, namespace, region)
+    [writer] = pod_spec(deployments["statewriter"])["containers"]
+    assert [a for a in writer["args"] if "=streaming-" in a] == [
+        f"unit-{u}=streaming-{u}.{namespace}.svc.cluster.local:9092" for u in range(1, units + 1)
+    ]
     assert {s.inputs["metadata"]["name"] for s in mocks.of_type(SERVICE)} == expected
     assert {a.inputs["metadata"]["name"] for a in mocks.of_type(ACCOUNT)} == expected
     [secret] = mocks.of_type(SECRET)
