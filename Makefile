@@ -32,6 +32,7 @@ integration: venv toolchain system-deps node-tools
 
 # Our own Go programs' tests; the state writer's run a real FerretDB from the toolchain.
 go-test: toolchain
+	cd toolchain/go/ingest && go test -count=1 ./...
 	cd toolchain/go/statewriter && go test -count=1 ./...
 
 ## bench: run the benchmarks and record their figures under bench/results

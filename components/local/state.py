@@ -51,9 +51,9 @@ STORE_HEALTH_PORT = 8088
 """FerretDB's debug HTTP listener: ``/debug/readyz`` pings the store over the wire protocol with the
 set-up user, so the pod is ready only when it serves MongoDB clients."""
 WRITER_PORT = 8080
-RESOURCES = ContainerResources(cpu_request_m=100, memory_request_mi=128, cpu_limit_m=1000, memory_limit_mi=512)
+RESOURCES = ContainerResources(cpu_request_m=50, memory_request_mi=128, cpu_limit_m=1000, memory_limit_mi=512)
 """The document store's."""
-WRITER_RESOURCES = ContainerResources(cpu_request_m=50, memory_request_mi=64, cpu_limit_m=500, memory_limit_mi=256)
+WRITER_RESOURCES = ContainerResources(cpu_request_m=25, memory_request_mi=64, cpu_limit_m=500, memory_limit_mi=256)
 DATABASE = "vehicles"
 CONTAINER = "vehicle-state"
 """Same database and container (collection) names as the Azure target (``components.state``)."""

@@ -32,9 +32,11 @@ KAFKA_IMAGE = kafka_image.IMAGE
 KAFKA_PORT = 9092
 """Plain Kafka inside the namespace (Event Hubs takes Kafka over TLS on 9093)."""
 CONTROLLER_PORT = 9093
-RESOURCES = ContainerResources(cpu_request_m=200, memory_request_mi=224, cpu_limit_m=1000, memory_limit_mi=448)
+RESOURCES = ContainerResources(cpu_request_m=100, memory_request_mi=224, cpu_limit_m=1000, memory_limit_mi=448)
 """Measured on the embedded node: about 160 MiB resident idle and 190 MiB taking 70 MB/s; the limit
-also holds the startup probe's JVM (about 60 MiB for a second) and some page cache."""
+also holds the startup probe's JVM (about 60 MiB for a second) and some page cache. The CPU request is
+small on purpose: the embedded node has two cores for every region's brokers, and the limit lets a
+starting JVM burst."""
 HEAP = "-Xms128m -Xmx128m"
 """Enough for a local broker once the log cleaner's buffer is small (see ``server_properties``)."""
 TELEMETRY_TOPIC = "telemetry"

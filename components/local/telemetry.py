@@ -32,7 +32,7 @@ MQTT_PORT = 1883
 HTTP_PORT = 8080
 """The ingest's ``/ready``, ``/healthz`` and ``/stats``; ``/ready`` needs Kafka to answer."""
 ROUTES_DIR = "/etc/ingest"
-RESOURCES = ContainerResources(cpu_request_m=50, memory_request_mi=32, cpu_limit_m=200, memory_limit_mi=128)
+RESOURCES = ContainerResources(cpu_request_m=25, memory_request_mi=32, cpu_limit_m=200, memory_limit_mi=128)
 DEVICE_TOPIC = "devices/+/messages/events/#"
 """IoT Hub's device-to-cloud MQTT topic, kept so a vehicle talks to both targets alike."""
 

@@ -1,6 +1,8 @@
-"""Local-stack benchmarks: `pulumi up` (with the three policy packs) of one region and of all three
-on the embedded cluster, a no-op re-up, and destroy, each through `autocloud.deploy` as `autocloud up`
-runs them.
+"""Local-stack benchmarks: `pulumi up` (with the policy packs) of one region and of all three on the
+embedded cluster with real pods, a no-op re-up, and destroy, each through `autocloud.deploy` as
+`autocloud up` runs them; then the data plane: image build time (tarballs written anew, and cached),
+messages per second end to end with latency p50/p99 (`autocloud.simulate`), and the memory the three
+running regions' pods use.
 
 Run with `make bench` (or `python tests/bench/bench_local.py`); figures go to bench/results/local.json.
 The cluster is a fresh one in a temporary folder on its own ports; the project runs from a copy (the
@@ -18,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from autocloud import cluster, deploy
+from autocloud import cluster, deploy, images, node, simulate
 from autocloud.paths import REPO_ROOT
 from tests.bench.common import record, timed
 
@@ -62,6 +64,33 @@ def sweep(operation: str, stacks: tuple[str, ...], work: Path, state: Path) -> t
     return round(sum(per_stack.values()), 2), per_stack, touched
 
 
+def pods_memory_mib(layout: cluster.Layout) -> float:
+    """Resident memory of every process in the node's pod cgroups (containers, not the node's daemons)."""
+    total_kib = 0
+    for pid in node.cgroup_pids(node.cgroup_root(layout.root)):
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            continue
+        total_kib += next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")), 0)
+    return round(total_kib / 1024, 1)
+
+
+def data_plane(layout: cluster.Layout, tmp: Path) -> dict[str, object]:
+    figures: dict[str, object] = {}
+    _, cold = timed(lambda: images.build(tmp / "images"))
+    _, cached = timed(lambda: images.build(tmp / "images"))
+    figures["image_build_seconds_tarballs_written"] = round(cold, 2)
+    figures["image_build_seconds_cached"] = round(cached, 2)
+    figures["three_regions_pods_memory_mib"] = pods_memory_mib(layout)
+    args = simulate.SimulationArgs("eu", vehicles=50, messages=20, settle_seconds=120)
+    result = simulate.run(args, layout=layout, ports=PORTS)
+    figures["eu_end_to_end"] = result.as_dict()
+    if result.lost:
+        raise SystemExit(f"the simulation lost {result.lost} messages: {result.as_dict()}")
+    return figures
+
+
 def main() -> None:
     figures: dict[str, object] = {}
     with tempfile.TemporaryDirectory(prefix="autocloud-bench-local-") as tmp:
@@ -87,6 +116,7 @@ def main() -> None:
             figures["three_regions_noop_up_seconds"] = seconds
             figures["three_regions_noop_up_seconds_per_stack"] = per_stack
             figures["three_regions_noop_up_changes"] = changed
+            figures |= data_plane(layout, Path(tmp))
             figures["three_regions_destroy_seconds"] = sweep("destroy", STACKS, work, state)[0]
         finally:
             for stack in STACKS:

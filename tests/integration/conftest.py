@@ -16,6 +16,7 @@ import pytest
 
 from autocloud import cluster
 from autocloud.paths import REPO_ROOT, TOOLCHAIN_BIN
+from tests.integration.kube import Kubectl
 
 TEST_PORT_BASE = int(os.environ.get("AUTOCLOUD_TEST_PORT_BASE", "37000"))
 PROGRAMS = Path(__file__).parent / "programs"
@@ -53,6 +54,17 @@ def test_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedC
         yield EmbeddedCluster(layout, base)
     finally:
         cluster.stop(layout, echo=lambda _line: None)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _remove_module_namespaces(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Delete the namespaces a module lists in ``NAMESPACES`` when it is done: the session's node has
+    two cores, and pods left running would hold CPU requests the local stacks need later."""
+    yield
+    names = tuple(getattr(request.module, "NAMESPACES", ()))
+    if names:
+        embedded: EmbeddedCluster = request.getfixturevalue("test_cluster")
+        Kubectl(embedded.kubeconfig).run("delete", "namespace", "--wait=false", "--ignore-not-found", *names)
 
 
 @pytest.fixture()

@@ -17,6 +17,7 @@ from tests.integration.kube import RESTRICTED_CONTAINER, Kubectl, eventually, na
 pytestmark = pytest.mark.integration
 
 NS = "docstore"
+NAMESPACES = (NS,)
 SECRET = "docstore-key"
 
 

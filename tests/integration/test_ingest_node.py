@@ -15,6 +15,7 @@ from tests.integration.kube import RESTRICTED_CONTAINER, Kubectl, busybox_pod, e
 pytestmark = pytest.mark.integration
 
 NS = "ingest-node"
+NAMESPACES = (NS,)
 ROUTES = {"region": "eu", "scaleUnit": 1, "routes": [
     {"name": "telemetry", "source": "DeviceMessages", "mqttTopic": "devices/+/messages/events/#",
      "endpoint": f"kafka://kafka.{NS}.svc.cluster.local:9092", "topic": "telemetry"},

@@ -21,6 +21,7 @@ from tests.integration.kube import RESTRICTED_CONTAINER, Kubectl, namespace
 pytestmark = pytest.mark.integration
 
 NS = "kafka-image"
+NAMESPACES = (NS,)
 CLIENT_JVM = "java -Xmx64m $KAFKA_JVM_OPTS"
 
 

@@ -13,6 +13,7 @@ from tests.integration.conftest import EmbeddedCluster
 from tests.integration.kube import WEB_SCRIPT, Kubectl, busybox_pod, eventually, namespace, web_service
 
 pytestmark = pytest.mark.integration
+NAMESPACES = ("node-proc", "node-svc", "np-eu", "np-us")
 
 
 @pytest.fixture(scope="module")
