@@ -196,7 +196,7 @@ def _containerd_args(lay: Layout) -> list[str]:
 def _kubelet_args(lay: Layout) -> list[str]:
     return [
         f"--config={lay.configs / 'kubelet.json'}", f"--kubeconfig={lay.component_kubeconfig('kubelet')}",
-        f"--root-dir={lay.node.kubelet_root}", f"--hostname-override={NODE_NAME}", f"--node-ip={node.NODE_IP}",
+        f"--root-dir={node.KUBELET_ROOT}", f"--hostname-override={NODE_NAME}", f"--node-ip={node.NODE_IP}",
         f"--node-labels={SIMULATED_LABEL}=real", "--v=1",
     ]
 

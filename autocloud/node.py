@@ -31,6 +31,10 @@ DNS_SERVICE_IP = "10.96.0.10"
 CLUSTER_DOMAIN = "cluster.local"
 APISERVER_PORT = 6443
 CONTAINERD_SOCKET = "/run/containerd/containerd.sock"
+KUBELET_ROOT = "/run/kubelet"
+"""kubelet's root inside the node: a short path bind-mounted to the cluster folder, because kubelet
+puts unix sockets there and a socket path is limited to 108 bytes (a deep cluster folder, such as a
+test's temporary one, would not fit)."""
 
 KERNEL_SETTINGS = (
     "vm/overcommit_memory", "vm/panic_on_oom", "kernel/panic", "kernel/panic_on_oops",
@@ -127,9 +131,11 @@ def _namespace(pid: int, kind: str) -> str | None:
 def prepare(holder: int, paths: NodePaths) -> None:
     """Mounts and network inside the namespaces: private /run and /var/log, kernel-setting copies, node IP."""
     paths.kernel_copies.mkdir(parents=True, exist_ok=True)
+    paths.kubelet_root.mkdir(parents=True, exist_ok=True)
     script = [
         "set -e",
         "mount -t tmpfs -o mode=755 tmpfs /run",
+        f"mkdir -p {KUBELET_ROOT} && mount --bind {paths.kubelet_root} {KUBELET_ROOT}",
         "mkdir -p /var/log && mount -t tmpfs -o mode=755 tmpfs /var/log",
     ]
     for setting in KERNEL_SETTINGS:
