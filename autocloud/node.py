@@ -10,6 +10,7 @@ the API server through a relay (`autocloud.relay`). Facts behind these choices: 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import signal
@@ -82,8 +83,6 @@ class NodePaths:
 
 def cgroup_root(cluster_root: Path) -> str:
     """kubelet's cgroupRoot: unique per cluster folder, so two clusters (make up and the tests) never share."""
-    import hashlib
-
     return "/autocloud-" + hashlib.sha256(str(cluster_root.resolve()).encode()).hexdigest()[:10]
 
 

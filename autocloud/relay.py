@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import signal
 import socket
+from collections.abc import Awaitable, Callable
 
 CHUNK = 64 * 1024
 
@@ -29,7 +30,10 @@ async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
             writer.write_eof()
 
 
-def _handler(host: str, port: int):  # type: ignore[no-untyped-def]
+Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+
+
+def _handler(host: str, port: int) -> Handler:
     async def handle(client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
         try:
             upstream_reader, upstream_writer = await asyncio.open_connection(host, port)
