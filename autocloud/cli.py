@@ -308,7 +308,7 @@ def simulate(
     else:
         units = ", ".join(f"unit {k}: {v}" for k, v in summary["vehicles_per_unit"].items())
         _echo(f"sent {result.sent}, delivered to Kafka {result.delivered}, stored {result.stored}, "
-              f"lost {result.lost}, duplicates {result.duplicates}")
+              f"lost {result.lost}, duplicates {result.duplicates}, reconnects {result.reconnects}")
         _echo(f"latency p50 {summary['latency_ms_p50']} ms, p99 {summary['latency_ms_p99']} ms, "
               f"{summary['messages_per_second']} messages/s; vehicles per scale unit: {units}")
     if result.lost:

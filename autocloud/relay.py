@@ -18,6 +18,9 @@ import socket
 from collections.abc import Awaitable, Callable
 
 CHUNK = 64 * 1024
+CONNECT_TIMEOUT_S = 5.0
+"""A target that drops the connection attempt (a pod just gone, before kube-proxy has caught up) would
+otherwise hold the client for the kernel's two-minute SYN retries; closing sooner lets it retry."""
 
 
 async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -33,11 +36,12 @@ async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
 
-def _handler(host: str, port: int) -> Handler:
+def _handler(host: str, port: int, connect_timeout: float) -> Handler:
     async def handle(client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
         try:
-            upstream_reader, upstream_writer = await asyncio.open_connection(host, port)
-        except OSError:
+            upstream_reader, upstream_writer = await asyncio.wait_for(
+                asyncio.open_connection(host, port), connect_timeout)
+        except (OSError, TimeoutError):
             client_writer.close()
             return
         await asyncio.gather(_pipe(client_reader, upstream_writer), _pipe(upstream_reader, client_writer))
@@ -48,8 +52,9 @@ def _handler(host: str, port: int) -> Handler:
     return handle
 
 
-async def serve(forwards: list[tuple[socket.socket, str, int]]) -> None:
-    servers = [await asyncio.start_server(_handler(host, port), sock=listen) for listen, host, port in forwards]
+async def serve(forwards: list[tuple[socket.socket, str, int]], connect_timeout: float = CONNECT_TIMEOUT_S) -> None:
+    servers = [await asyncio.start_server(_handler(host, port, connect_timeout), sock=listen)
+               for listen, host, port in forwards]
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -70,13 +75,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--target", help="HOST:PORT inside this network namespace, for --listen-fd")
     parser.add_argument("--forward", action="append", default=[], metavar="FD=HOST:PORT",
                         help="another inherited listening socket and its target (repeatable)")
+    parser.add_argument("--connect-timeout", type=float, default=CONNECT_TIMEOUT_S,
+                        help="seconds to reach a target before the client's connection is closed")
     args = parser.parse_args(argv)
     pairs = [(args.listen_fd, args.target)] if args.listen_fd is not None else []
     pairs += [(int(fd), target) for fd, _, target in (f.partition("=") for f in args.forward)]
     if not pairs or any(target is None for _, target in pairs):
         parser.error("give --listen-fd with --target, or --forward FD=HOST:PORT")
     forwards = [(socket.socket(fileno=fd), *_target(target)) for fd, target in pairs]
-    asyncio.run(serve(forwards))
+    asyncio.run(serve(forwards, args.connect_timeout))
     return 0
 
 

@@ -26,6 +26,9 @@ from components.local.state import DATABASE, OBJECT_NAME, PASSWORD_ITEM, USERNAM
 INGEST_COMPONENT = "telemetry-ingest"
 STATE_COMPONENT = "vehicle-state-store"
 STORE_SERVICE = OBJECT_NAME
+ACK_TIMEOUT_S = 60.0
+"""How long a vehicle waits for one acknowledgement before it gives up (and the rest counts as lost):
+long enough for a restarted broker pod to become ready, while the client reconnects and resends."""
 
 
 class SimulationError(Exception):
@@ -66,8 +69,10 @@ class SimulationResult:
     delivered: int = 0
     """Acknowledged by the broker, which acknowledges only after Kafka has the record."""
     stored: int = 0
-    """Messages the state store counted for the simulated vehicles (duplicates included)."""
+    """Messages the state store counted for the simulated vehicles during this run (duplicates included)."""
     vehicles_stored: int = 0
+    reconnects: int = 0
+    """Connections a vehicle had to make again after losing its broker mid-run."""
     latencies_ms: list[float] = field(default_factory=list)
     vehicles_per_unit: dict[int, int] = field(default_factory=dict)
     seconds: float = 0.0
@@ -92,7 +97,7 @@ class SimulationResult:
 
     def as_dict(self) -> dict[str, Any]:
         return {"sent": self.sent, "delivered": self.delivered, "stored": self.stored, "lost": self.lost,
-                "duplicates": self.duplicates, "vehicles_stored": self.vehicles_stored,
+                "duplicates": self.duplicates, "vehicles_stored": self.vehicles_stored, "reconnects": self.reconnects,
                 "latency_ms_p50": round(self.percentile(0.5), 2), "latency_ms_p99": round(self.percentile(0.99), 2),
                 "messages_per_second": round(self.rate, 1), "seconds": round(self.seconds, 2),
                 "vehicles_per_unit": {str(k): v for k, v in sorted(self.vehicles_per_unit.items())}}
@@ -164,6 +169,16 @@ def _drive_vehicle(vehicle: str, port: int, args: SimulationArgs, pacer: _Pacer,
     client.reconnect_delay_set(min_delay=1, max_delay=4)
     sent_at: dict[int, float] = {}
     acked = threading.Semaphore(0)
+    connections = 0
+
+    def on_connect(_c: Any, _u: Any, _flags: Any, reason: Any, _p: Any) -> None:
+        # paho's loop thread reconnects by itself and resends unacknowledged QoS 1 publishes.
+        nonlocal connections
+        if not reason.is_failure:
+            connections += 1
+            if connections > 1:
+                with lock:
+                    result.reconnects += 1
 
     def on_publish(_c: Any, _u: Any, mid: int, _rc: Any, _p: Any) -> None:
         started = sent_at.pop(mid, None)
@@ -175,6 +190,7 @@ def _drive_vehicle(vehicle: str, port: int, args: SimulationArgs, pacer: _Pacer,
         acked.release()
 
     client.on_publish = on_publish
+    client.on_connect = on_connect
     client.connect("127.0.0.1", port, keepalive=30)
     client.loop_start()
     try:
@@ -186,15 +202,15 @@ def _drive_vehicle(vehicle: str, port: int, args: SimulationArgs, pacer: _Pacer,
                 result.sent += 1
             info = client.publish(f"devices/{vehicle}/messages/events/seq={seq}", body, qos=1)
             sent_at[info.mid] = time.monotonic()
-            if not acked.acquire(timeout=30):
+            if not acked.acquire(timeout=ACK_TIMEOUT_S):
                 break
     finally:
         client.disconnect()
         client.loop_stop()
 
 
-def _count_stored(store_port: int, password: str, vehicles: Sequence[str]) -> tuple[int, int]:
-    """(messages counted, vehicles present) in the state store for these vehicles."""
+def _stored_counts(store_port: int, password: str, vehicles: Sequence[str]) -> dict[str, int]:
+    """Messages the state store has counted per vehicle, for those of these vehicles it holds."""
     import pymongo
 
     client: pymongo.MongoClient[dict[str, Any]]
@@ -202,8 +218,14 @@ def _count_stored(store_port: int, password: str, vehicles: Sequence[str]) -> tu
                              password=password, authSource=DATABASE, serverSelectionTimeoutMS=5000) as client:
         wanted = {"_id": {"$in": list(vehicles)}}
         docs: pymongo.cursor.Cursor[dict[str, Any]] = client[DATABASE][COLLECTION].find(wanted, {"messages": 1})
-        counts = [int(doc.get("messages", 0)) for doc in docs]
-    return sum(counts), len(counts)
+        return {str(doc["_id"]): int(doc.get("messages", 0)) for doc in docs}
+
+
+def _stored_since(before: dict[str, int], now: dict[str, int]) -> tuple[int, int]:
+    """(messages stored, vehicles with a message stored) since ``before``: a vehicle id simulated again
+    carries the counts of earlier runs."""
+    added = {vehicle: count - before.get(vehicle, 0) for vehicle, count in now.items()}
+    return sum(added.values()), sum(1 for n in added.values() if n > 0)
 
 
 def run(args: SimulationArgs, layout: cluster.Layout | None = None, ports: cluster.Ports | None = None,
@@ -219,6 +241,8 @@ def run(args: SimulationArgs, layout: cluster.Layout | None = None, ports: clust
     for unit in assignment.values():
         result.vehicles_per_unit[unit] = result.vehicles_per_unit.get(unit, 0) + 1
     with cluster.open_tunnel([*endpoints.brokers.values(), endpoints.store], lay) as tunnel:
+        store_port = tunnel.ports[endpoints.store]
+        before = _stored_counts(store_port, endpoints.store_password, vehicles)
         pacer = _Pacer(args.rate)
         lock = threading.Lock()
         started = time.monotonic()
@@ -234,8 +258,8 @@ def run(args: SimulationArgs, layout: cluster.Layout | None = None, ports: clust
         result.seconds = time.monotonic() - started
         deadline = time.monotonic() + args.settle_seconds
         while True:
-            result.stored, result.vehicles_stored = _count_stored(tunnel.ports[endpoints.store],
-                                                                  endpoints.store_password, vehicles)
+            now = _stored_counts(store_port, endpoints.store_password, vehicles)
+            result.stored, result.vehicles_stored = _stored_since(before, now)
             if result.stored >= result.delivered or time.monotonic() > deadline:
                 break
             time.sleep(0.5)

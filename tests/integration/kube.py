@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +59,42 @@ class Kubectl:
             capture_output=True, text=True, timeout=30, check=False,
         )
         return "hello-from-web" in proc.stdout
+
+    def pod_of(self, namespace: str, selector: str) -> str:
+        """The name of the one running pod that ``selector`` picks."""
+        found = json.loads(self.run("get", "pods", "-n", namespace, "-l", selector, "-o", "json"))
+        running = [p["metadata"]["name"] for p in found["items"]
+                   if p["status"].get("phase") == "Running" and not p["metadata"].get("deletionTimestamp")]
+        assert len(running) == 1, f"{namespace}: {selector} picks {running}"
+        return str(running[0])
+
+    def kafka_records(self, namespace: str, broker_pod: str, topic: str) -> list[KafkaRecord]:
+        """Every record of ``topic``, read with Kafka's console consumer inside the broker's own pod (the
+        region's NetworkPolicies admit no other client); it stops after 4 s without a new record."""
+        command = (f"java -Xmx32m $KAFKA_JVM_OPTS {CONSOLE_CONSUMER} --bootstrap-server localhost:9092 "
+                   f"--topic {topic} --from-beginning --timeout-ms 4000 --property print.key=true "
+                   "--property print.headers=true 2>/dev/null")
+        out = self.exec(namespace, broker_pod, "sh", "-c", command, timeout=120)
+        return [record for line in out.splitlines() if (record := KafkaRecord.parse(line)) is not None]
+
+
+CONSOLE_CONSUMER = "org.apache.kafka.tools.consumer.ConsoleConsumer"
+
+
+@dataclass(frozen=True)
+class KafkaRecord:
+    headers: dict[str, str]
+    key: str
+    value: str
+
+    @classmethod
+    def parse(cls, line: str) -> KafkaRecord | None:
+        """One console-consumer line, ``h1:v1,h2:v2 <TAB> key <TAB> value``; None for its own log lines."""
+        parts = line.split("\t", 2)
+        if len(parts) != 3:
+            return None
+        headers = dict(item.partition(":")[::2] for item in parts[0].split(",") if ":" in item)
+        return cls(headers, parts[1], parts[2])
 
 
 def namespace(name: str, labels: dict[str, str] | None = None) -> dict[str, Any]:

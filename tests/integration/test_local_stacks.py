@@ -10,10 +10,12 @@ into the stack file, which must not touch the repository's.
 from __future__ import annotations
 
 import base64
+import json
 import os
 import shutil
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -24,6 +26,7 @@ from urllib.error import HTTPError
 import pytest
 
 from autocloud import deploy, engine, node, simulate
+from autocloud.assignment import scale_unit_for
 from autocloud.paths import REPO_ROOT, TOOLCHAIN_BIN
 from autocloud.profiles import resolve_stack
 from autocloud.sizing import plan_for_profile
@@ -242,7 +245,8 @@ def test_second_up_changes_nothing(deployment: Deployment) -> None:
 
 @pytest.mark.parametrize("region", REGIONS)
 def test_vehicles_flow_end_to_end(deployment: Deployment, region: str) -> None:
-    """Simulated vehicles through the region's brokers into Kafka and the state store, nothing lost."""
+    """Simulated vehicles through the region's brokers into Kafka and the state store, nothing lost; each
+    vehicle's messages and lifecycle events in the topics of the scale unit it is assigned to."""
     cluster = deployment.cluster
     args = simulate.SimulationArgs(region, vehicles=6, messages=5, settle_seconds=90)
     result = simulate.run(args, layout=cluster.layout, ports=cluster.ports)
@@ -255,6 +259,44 @@ def test_vehicles_flow_end_to_end(deployment: Deployment, region: str) -> None:
     assert set(result.vehicles_per_unit) == set(range(1, units + 1)), "vehicles spread over every scale unit"
     if region == "eu":
         assert units == 2
+
+    kubectl = Kubectl(cluster.kubeconfig)
+    namespace = f"autocloud-{region}"
+    for unit in range(1, units + 1):
+        broker = kubectl.pod_of(namespace, f"app.kubernetes.io/instance=streaming-{unit}")
+        mine = {v for v in args.vehicle_ids() if scale_unit_for(v, units) == unit}
+        telemetry = kubectl.kafka_records(namespace, broker, "telemetry")
+        messages = {(r.key, json.loads(r.value)["seq"]) for r in telemetry if r.key.startswith(f"{region}-vehicle-")}
+        assert messages == {(v, seq) for v in mine for seq in range(1, 6)}, f"unit {unit}: its vehicles' messages"
+        events = kubectl.kafka_records(namespace, broker, "events")
+        for vehicle in mine:
+            ops = {r.headers.get("opType") for r in events if r.key == vehicle}
+            assert ops >= {"createDeviceIdentity", "deviceConnected", "deviceDisconnected"}, f"{vehicle}: {ops}"
+
+
+def test_a_killed_broker_loses_nothing_acknowledged(deployment: Deployment) -> None:
+    """The US broker pod is deleted mid-run: vehicles reconnect to its replacement and resend what was
+    not acknowledged; every message arrives (duplicates allowed, counted, not lost)."""
+    cluster = deployment.cluster
+    kubectl = Kubectl(cluster.kubeconfig)
+    selector = "app.kubernetes.io/instance=telemetry-1"
+    broker = kubectl.pod_of("autocloud-us", selector)
+    args = simulate.SimulationArgs("us", vehicles=6, messages=30, rate=30, settle_seconds=90)
+    outcome: dict[str, simulate.SimulationResult] = {}
+    run = threading.Thread(target=lambda: outcome.setdefault(
+        "result", simulate.run(args, layout=cluster.layout, ports=cluster.ports)))
+    run.start()
+    time.sleep(2.5)
+    kubectl.run("delete", "pod", "-n", "autocloud-us", broker, "--wait=false")
+    run.join(timeout=300)
+    result = outcome["result"]
+
+    assert result.reconnects >= 1, "the vehicles lost their broker and connected again"
+    assert kubectl.pod_of("autocloud-us", selector) != broker
+    assert result.sent == result.delivered == 180
+    assert result.lost == 0
+    assert result.vehicles_stored == 6 and result.stored >= 180
+    assert result.as_dict()["duplicates"] == result.stored - 180
 
 
 def test_a_region_cannot_reach_another_regions_broker(deployment: Deployment) -> None:

@@ -6,6 +6,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 
 from autocloud.paths import REPO_ROOT
 
@@ -25,16 +26,21 @@ def _echo_server() -> tuple[socket.socket, int]:
     return server, server.getsockname()[1]
 
 
-def test_relay_forwards_to_its_target() -> None:
-    target, port = _echo_server()
+def _relay(port: int, *extra: str) -> tuple[subprocess.Popen[bytes], socket.socket]:
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen()
     relay = subprocess.Popen(
         [sys.executable, "-m", "autocloud.relay", "--listen-fd", str(listener.fileno()), "--target",
-         f"127.0.0.1:{port}"],
+         f"127.0.0.1:{port}", *extra],
         pass_fds=(listener.fileno(),), cwd=REPO_ROOT,
     )
+    return relay, listener
+
+
+def test_relay_forwards_to_its_target() -> None:
+    target, port = _echo_server()
+    relay, listener = _relay(port)
     try:
         with socket.create_connection(listener.getsockname(), timeout=5) as client:
             client.sendall(b"vehicle-42")
@@ -48,3 +54,23 @@ def test_relay_forwards_to_its_target() -> None:
         assert relay.wait(timeout=5) == 0
         listener.close()
         target.close()
+
+
+def test_a_target_that_never_answers_closes_the_client_after_the_connect_timeout() -> None:
+    # A listener whose accept queue is full: Linux drops further SYNs, as for a pod that just went away.
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(0)
+    queued = [socket.create_connection(silent.getsockname(), timeout=1) for _ in range(1)]
+    relay, listener = _relay(silent.getsockname()[1], "--connect-timeout", "0.5")
+    try:
+        with socket.create_connection(listener.getsockname(), timeout=5) as client:
+            started = time.monotonic()
+            assert client.recv(1024) == b""
+            assert time.monotonic() - started < 4, "closed by the relay's timeout, not the kernel's retries"
+    finally:
+        relay.terminate()
+        relay.wait(timeout=5)
+        listener.close()
+        for conn in (*queued, silent):
+            conn.close()

@@ -5,6 +5,7 @@ import (
 	"context"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
@@ -23,6 +24,8 @@ type DeviceHook struct {
 	stats   *Stats
 	log     *slog.Logger
 	now     func() time.Time
+	// stopping refuses new connections while the broker shuts down.
+	stopping atomic.Bool
 }
 
 // ID names the hook in mochi's logs.
@@ -38,6 +41,9 @@ func (h *DeviceHook) Provides(b byte) bool {
 // OnConnectAuthenticate admits a client whose id is a valid device id. There are no credentials on the
 // local target: NetworkPolicies admit only the region's own namespace (IoT Hub asks for X.509).
 func (h *DeviceHook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) bool {
+	if h.stopping.Load() {
+		return false
+	}
 	if !ValidDeviceID(pk.Connect.ClientIdentifier) {
 		h.log.Info("refused", "device", pk.Connect.ClientIdentifier, "remote", cl.Net.Remote, "reason", "client id is not a device id")
 		return false

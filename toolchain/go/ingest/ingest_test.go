@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -361,5 +362,26 @@ func TestStopFlushesDisconnectEvents(t *testing.T) {
 	records := consume(t, kafka, eventsTopic, 3)
 	if got := header(records[2], "opType"); got != "deviceDisconnected" {
 		t.Fatalf("last event %q, want deviceDisconnected", got)
+	}
+}
+
+// A 3.1.1 device sees its connection closed at shutdown, not a DISCONNECT packet (which 3.1.1 allows
+// only from a client), so it reconnects and resends instead of failing on a protocol error.
+func TestStopClosesDeviceConnectionsWithoutDisconnectPacket(t *testing.T) {
+	in := startIngest(t, fakeKafka(t), 5*time.Second)
+	waitReady(t, in)
+	d, code := connect(t, in, "v4")
+	if code != 0 {
+		t.Fatalf("CONNACK code %d", code)
+	}
+	if err := in.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	pk, err := d.read(5 * time.Second)
+	if err == nil {
+		t.Fatalf("got packet type %d after shutdown, want the connection closed", pk.FixedHeader.Type)
+	}
+	if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) && !strings.Contains(err.Error(), "reset") {
+		t.Fatalf("read after shutdown: %v, want EOF or reset", err)
 	}
 }

@@ -21,6 +21,7 @@ import (
 
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/listeners"
+	"github.com/mochi-mqtt/server/v2/packets"
 )
 
 var version = "dev"
@@ -39,6 +40,7 @@ type Config struct {
 // Ingest is one running broker with its forwarder and HTTP endpoints.
 type Ingest struct {
 	server  *mqtt.Server
+	hook    *DeviceHook
 	forward *Forwarder
 	stats   *Stats
 	http    *http.Server
@@ -76,7 +78,7 @@ func Start(cfg Config, log *slog.Logger) (*Ingest, error) {
 	if err := server.AddListener(listeners.NewTCP(listeners.Config{Type: "tcp", ID: "mqtt", Address: cfg.MQTTAddr})); err != nil {
 		return nil, fmt.Errorf("mqtt listener %s: %w", cfg.MQTTAddr, err)
 	}
-	in := &Ingest{server: server, forward: forward, stats: stats, log: log, cfg: cfg}
+	in := &Ingest{server: server, hook: hook, forward: forward, stats: stats, log: log, cfg: cfg}
 	if err := server.Serve(); err != nil {
 		return nil, fmt.Errorf("mqtt: %w", err)
 	}
@@ -137,13 +139,20 @@ func (in *Ingest) Ready(ctx context.Context) error {
 	return in.forward.Ready(check)
 }
 
-// Stop refuses readiness, closes the listener and every connection (their disconnected events are
-// queued), then flushes the producer within the drain timeout. Only the first call does anything
-// (mochi's Close may run once).
+// Stop refuses readiness and new devices, closes every connection (their disconnected events are
+// queued) and the listener, then flushes the producer within the drain timeout. Only the first call
+// does anything (mochi's Close may run once).
+//
+// The connections are closed by the hook first because mochi's Close sends every client a DISCONNECT,
+// which MQTT 3.1.1 does not allow from a server: a 3.1.1 client (paho) takes it as a protocol error.
 func (in *Ingest) Stop() error {
 	in.stopOnce.Do(func() {
 		in.serving.Store(false)
 		in.cancel()
+		in.hook.stopping.Store(true)
+		for _, cl := range in.server.Clients.GetAll() {
+			in.hook.disconnect(cl, packets.ErrServerShuttingDown)
+		}
 		closeErr := in.server.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), in.cfg.DrainTimeout)
 		defer cancel()
