@@ -20,13 +20,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TextIO, get_args
 
-import yaml
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from autocloud.errors import ConfigError
+from autocloud.inputs import load_yaml
 from autocloud.profiles import (
     REPO_ROOT,
     available_profiles,
@@ -78,12 +78,7 @@ class Outcome(ViolationCounts):
 
 def _read_yaml(path: Path, root: Path) -> Mapping[str, Any]:
     label = display_path(path, root)
-    if not path.is_file():
-        raise ConfigError(label, "", "file not found")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as error:
-        raise ConfigError(label, "", f"not valid YAML: {' '.join(str(error).split())}") from None
+    data = load_yaml(path, label) or {}
     if not isinstance(data, Mapping):
         raise ConfigError(label, "", "expected a mapping at the top level")
     return data

@@ -15,12 +15,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
 from autocloud.errors import KEYED_ERROR_TYPE, ConfigError, from_validation_error
+from autocloud.inputs import load_yaml
 from autocloud.locations import (
     CLOUD_NAMES,
     IOT_DATA_RESIDENCY_LOCATIONS,
@@ -440,15 +440,7 @@ def display_path(path: Path, root: Path | None = None) -> str:
 
 
 def _read_yaml(path: Path, label: str) -> Mapping[str, Any]:
-    if not path.is_file():
-        raise ConfigError(label, "", "file not found")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or "syntax error"
-        raise ConfigError(label, "", f"not valid YAML{where}: {problem}") from None
+    data = load_yaml(path, label)
     if not isinstance(data, dict):
         raise ConfigError(label, "", "expected a mapping of keys at the top level")
     return data

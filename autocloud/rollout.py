@@ -16,12 +16,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from autocloud.backend import validate_backend_url
 from autocloud.deploy import StackResult, stack_names
 from autocloud.errors import ConfigError
+from autocloud.inputs import load_yaml
 from autocloud.paths import REPO_ROOT, STACKS_DIR, STATE_DIR
 
 LOCAL_ROLLOUT = REPO_ROOT / "rollouts" / "local.yaml"
@@ -118,12 +118,7 @@ def _key_path(loc: tuple[int | str, ...]) -> str:
 def load_rollout(path: Path, stacks_dir: Path = STACKS_DIR) -> Rollout:
     """Parse and check a rollout file; every problem is one ConfigError naming the file and key."""
     source = str(path)
-    try:
-        data = yaml.safe_load(path.read_text())
-    except OSError as exc:
-        raise ConfigError(source, "(file)", f"cannot read: {exc.strerror}") from exc
-    except yaml.YAMLError as exc:
-        raise ConfigError(source, "(file)", f"not valid YAML: {str(exc).splitlines()[0]}") from exc
+    data = load_yaml(path, source)
     if not isinstance(data, dict):
         raise ConfigError(source, "(top level)", "must be a mapping with `name` and `waves`")
     try:

@@ -148,7 +148,7 @@ def test_preview_only_never_applies(tmp_path: Path, stacks_dir: Path) -> None:
         ("name: x\nwaves:\n  - name: a\n    stacks: [local-eu]\n    paralel: 2\n", "rollout.yaml: waves[0].paralel:"),
         ("name: x\nwaves:\n  - name: a\n    stacks: [{stack: local-eu, config: {vehicles: 3}}]\n",
          "needs its namespace"),
-        ("name: [\n", "rollout.yaml: (file): not valid YAML"),
+        ("name: [\n", "rollout.yaml: not valid YAML at line 2"),
         ("name: x\nbackend: s3://bucket\nwaves:\n  - name: a\n    stacks: [local-eu]\n",
          "rollout.yaml: backend: 's3://bucket': unsupported state backend"),
     ],
