@@ -25,7 +25,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from autocloud.errors import ConfigError
+from autocloud.errors import ConfigError, InputError
 from autocloud.inputs import load_yaml
 from autocloud.profiles import (
     REPO_ROOT,
@@ -48,7 +48,7 @@ TEMPLATES = Path(__file__).resolve().parent / "templates"
 _PACK_OF = {rule.name: pack for pack, rules in PACK_RULES.items() for rule in rules}
 
 
-class CheckError(Exception):
+class CheckError(InputError):
     """A usage or configuration problem: one line, exit code 2."""
 
 

@@ -510,14 +510,19 @@ def _config_key(field_or_alias: str) -> str:
     return f"{CONFIG_NAMESPACE}:{to_camel(field_or_alias)}"
 
 
-def load_stack_config(stack: str, root: Path | None = None) -> StackConfig:
-    """Read ``stacks/Pulumi.<stack>.yaml`` and validate its ``config:`` section."""
+def stack_file_values(stack: str, root: Path | None = None) -> tuple[dict[str, Any], str]:
+    """The ``config:`` section of ``stacks/Pulumi.<stack>.yaml`` as read, and the file's label."""
     path = stack_path(stack, root)
     label = display_path(path, root)
-    data = _read_yaml(path, label)
-    config = data.get("config", {})
+    config = _read_yaml(path, label).get("config", {})
     if not isinstance(config, dict):
         raise ConfigError(label, "config", "expected a mapping of config keys")
+    return config, label
+
+
+def load_stack_config(stack: str, root: Path | None = None) -> StackConfig:
+    """Read ``stacks/Pulumi.<stack>.yaml`` and validate its ``config:`` section."""
+    config, label = stack_file_values(stack, root)
     return stack_config_from_values(config, label)
 
 

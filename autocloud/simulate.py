@@ -20,6 +20,7 @@ from typing import Any
 
 from autocloud import cluster
 from autocloud.assignment import scale_unit_for
+from autocloud.errors import AutocloudError
 from components.local.state import CONTAINER as COLLECTION
 from components.local.state import DATABASE, OBJECT_NAME, PASSWORD_ITEM, USERNAME
 
@@ -28,7 +29,7 @@ STATE_COMPONENT = "vehicle-state-store"
 STORE_SERVICE = OBJECT_NAME
 
 
-class SimulationError(Exception):
+class SimulationError(AutocloudError):
     """The region cannot be simulated (not deployed, not reachable); one line for the user."""
 
 

@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from autocloud.errors import ConfigError
 from autocloud.profiles import RegionProfile, load_profile
@@ -81,7 +82,7 @@ def plan_table(profile: RegionProfile, plan: CapacityPlan) -> Table:
     ]
     rows += [("note", "", note) for note in plan.notes]
     for row in rows:
-        table.add_row(*row)
+        table.add_row(*map(Text, row))
     return table
 
 

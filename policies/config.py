@@ -168,6 +168,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ConfigError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except OSError as error:
+        print(f"error: --out {args.out}: cannot write: {error.strerror or error}", file=sys.stderr)
+        return 2
     return 0
 
 
