@@ -25,7 +25,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from autocloud.errors import ConfigError, InputError
+from autocloud.errors import ConfigError, InputError, excerpt
 from autocloud.inputs import load_yaml
 from autocloud.profiles import (
     REPO_ROOT,
@@ -359,7 +359,7 @@ def run_check(
     base = (root or REPO_ROOT).resolve()
     try:
         if fmt not in FORMATS:
-            raise CheckError(f"--format {fmt!r}: choose one of {', '.join(FORMATS)}")
+            raise CheckError(f"--format {excerpt(fmt)}: choose one of {', '.join(FORMATS)}")
         targets = resolve_targets(stacks, all_stacks, program_dir, region, base)
     except (CheckError, ConfigError, ValueError) as error:
         print(f"error: {error}", file=err)

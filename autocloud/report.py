@@ -23,7 +23,7 @@ from typing import Literal, TextIO, get_args
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from autocloud.check import CheckError, Target, record, resolve_targets, views_from_records
-from autocloud.errors import ConfigError
+from autocloud.errors import ConfigError, excerpt
 from autocloud.locations import normalise_location
 from autocloud.profiles import REPO_ROOT, RegionProfile, StackConfig, display_path, resolve_stack
 from autocloud.sizing import CapacityPlan, plan_for_profile
@@ -330,7 +330,7 @@ def report_command(
     echo = echo or sys.stdout
     err = err or sys.stderr
     if fmt not in FORMATS:
-        print(f"error: --format {fmt!r}: choose one of {', '.join(FORMATS)}", file=err)
+        print(f"error: --format {excerpt(fmt)}: choose one of {', '.join(FORMATS)}", file=err)
         return 2
     try:
         _check_out(out)

@@ -212,13 +212,16 @@ def _resumed(rollout: Rollout, path: Path) -> set[str]:
     """Stacks a previous run finished with the same stack entry (name and config overrides), so a
     fixed override of the failed stack resumes, while a changed finished stack runs again."""
     try:
-        saved = json.loads(path.read_text())
+        saved = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
+        return set()
+    if not isinstance(saved, dict) or not isinstance(saved.get("stacks"), list):
         return set()
     current = {e.stack: entry_fingerprint(e) for e in rollout.entries()}
     return {
-        s["stack"] for s in saved.get("stacks", [])
-        if s.get("status") in FINISHED and current.get(s.get("stack", "")) == s.get("entry")
+        s["stack"] for s in saved["stacks"]
+        if isinstance(s, dict) and isinstance(s.get("stack"), str) and s.get("status") in FINISHED
+        and s["stack"] in current and current[s["stack"]] == s.get("entry")
     }
 
 
