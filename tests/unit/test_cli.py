@@ -293,3 +293,33 @@ def test_workflow_entry_points_give_one_line_on_bad_files(
     assert capsys.readouterr().err == "error: --out /proc/self/x: cannot write: No such file or directory\n"
     assert policy_config.main(["--region", "eu", "--out", str(latin1 / "x.json")]) == 2
     assert capsys.readouterr().err == f"error: --out {latin1 / 'x.json'}: cannot write: File exists\n"
+
+
+def _has_children(pid: int) -> bool:
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            if Path(task, "children").read_text().strip():
+                return True
+        except FileNotFoundError:  # a thread that ended meanwhile
+            continue
+    return False
+
+
+def test_sigint_during_a_command_exits_130_with_one_line() -> None:
+    """A real Ctrl-C: `check --all` is interrupted once it runs its first program (a child exists)."""
+    import signal
+    import time
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "autocloud.cli", "check", "--all"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    deadline = time.monotonic() + 60
+    while not _has_children(proc.pid):
+        assert time.monotonic() < deadline and proc.poll() is None, "check --all never started a program"
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130
+    assert err == "error: interrupted\n"
+    assert out == ""
