@@ -18,7 +18,7 @@ from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from autocloud.errors import ConfigError
+from autocloud.errors import ConfigError, excerpt
 from autocloud.inputs import load_yaml
 
 Cloud = Literal["public", "china"]
@@ -300,7 +300,7 @@ def location_problem(location: str, service: Service | None = None) -> str | Non
     access-restricted location, or a service the location does not offer."""
     found = find_location(location)
     if found is None:
-        return f"{location!r} is not an Azure location in the catalog"
+        return f"{excerpt(location)} is not an Azure location in the catalog"
     if found.restricted:
         return (
             f"{found.name!r} ({found.display_name}) is access-restricted (disaster recovery by request only; "

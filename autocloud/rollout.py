@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from autocloud.backend import validate_backend_url
 from autocloud.deploy import StackResult, stack_names
-from autocloud.errors import ConfigError
+from autocloud.errors import ConfigError, excerpt
 from autocloud.inputs import load_yaml
 from autocloud.paths import REPO_ROOT, STACKS_DIR, STATE_DIR
 
@@ -47,7 +47,7 @@ class StackEntry(BaseModel):
     def _namespaced(cls, value: dict[str, ConfigValue]) -> dict[str, ConfigValue]:
         for key in value:
             if ":" not in key:
-                raise ValueError(f"config key {key!r} needs its namespace, e.g. autocloud:{key}")
+                raise ValueError(f"config key {excerpt(key)} needs its namespace, e.g. autocloud:{key}")
         return value
 
 
@@ -85,7 +85,8 @@ class Rollout(BaseModel):
             for s_index, entry in enumerate(wave.stacks):
                 if entry.stack in seen:
                     where = f"waves[{w_index}].stacks[{s_index}]"
-                    raise ValueError(f"{where}: stack {entry.stack!r} is already in wave {seen[entry.stack]!r}")
+                    raise ValueError(
+                        f"{where}: stack {excerpt(entry.stack)} is already in wave {excerpt(seen[entry.stack])}")
                 seen[entry.stack] = wave.name
         return self
 

@@ -157,3 +157,14 @@ def test_config_error_text_is_one_bounded_line() -> None:
     assert "\n" not in text
     assert len(error.key) <= 120 and len(error.message) <= MAX_MESSAGE_CHARS
     assert error.message.startswith("line one line two mmm") and error.message.endswith("...")
+
+
+def test_validators_echo_only_an_excerpt_of_a_long_location(tmp_path: Path) -> None:
+    path = tmp_path / "eu.yaml"
+    text = (Path(__file__).parents[2] / "regions" / "eu.yaml").read_text()
+    path.write_text(text.replace("primary: westeurope", f"primary: {'w' * 100_000}", 1))
+    assert f"{'w' * 100_000}" in path.read_text()
+    with pytest.raises(ConfigError) as info:
+        load_profile(path)
+    assert str(info.value).startswith(f"{path}: residency.primary: 'wwww")
+    assert len(str(info.value)) < 250
