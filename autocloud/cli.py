@@ -65,13 +65,16 @@ def _echo(line: str) -> None:
 
 
 def describe(exc: BaseException) -> tuple[str, int] | None:
-    """An expected failure as (one-line message, exit code); None for a bug, which keeps its traceback."""
+    """An expected failure as (one-line message, exit code); None for a bug, which keeps its traceback
+    (and for a closed stdout pipe, which typer ends quietly)."""
     if isinstance(exc, AutocloudError):
         return str(exc), exc.exit_code
     if isinstance(exc, ValidationError):
         return str(from_validation_error("", exc)), EXIT_BAD_INPUT
-    if isinstance(exc, UnicodeError):
-        return f"not UTF-8 text: {exc}", EXIT_BAD_INPUT
+    if isinstance(exc, UnicodeDecodeError):
+        return f"not UTF-8 text: {exc.reason} at byte {exc.start}", EXIT_BAD_INPUT
+    if isinstance(exc, BrokenPipeError):
+        return None
     if isinstance(exc, subprocess.TimeoutExpired):
         return f"{excerpt(exc.cmd)} did not finish within {exc.timeout:g}s", EXIT_FAILED
     if isinstance(exc, subprocess.CalledProcessError):
