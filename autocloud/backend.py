@@ -23,7 +23,7 @@ import re
 from collections.abc import Mapping
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
-from autocloud.errors import ConfigError
+from autocloud.errors import ConfigError, excerpt
 
 BACKEND_ENV = "AUTOCLOUD_BACKEND_URL"
 """Environment variable naming the state backend when no option does."""
@@ -51,13 +51,13 @@ def validate_backend_url(url: str, source: str = BACKEND_ENV) -> str:
     parts = urlsplit(url)
     if parts.scheme == "file":
         if not parts.path:
-            raise ConfigError(source, "", f"{url!r}: a file backend needs a path, e.g. file:///srv/pulumi-state")
+            raise ConfigError(source, "", f"{excerpt(url)}: a file backend needs a path, e.g. file:///srv/pulumi-state")
         return url
     if parts.scheme != "azblob":
-        raise ConfigError(source, "", f"{url!r}: unsupported state backend (use file://PATH or azblob://CONTAINER)")
+        raise ConfigError(source, "", f"{excerpt(url)}: unsupported state backend (use file://PATH or azblob://CONTAINER)")
     if not _CONTAINER.match(parts.netloc):
         raise ConfigError(
-            source, "", f"{url!r}: {parts.netloc!r} is not a blob container name "
+            source, "", f"{excerpt(url)}: {excerpt(parts.netloc)} is not a blob container name "
             "(3-63 lowercase letters, digits and single hyphens)"
         )
     seen: set[str] = set()
@@ -68,9 +68,9 @@ def validate_backend_url(url: str, source: str = BACKEND_ENV) -> str:
             raise ConfigError(source, key, "given twice")
         seen.add(key)
         if key == "protocol" and value not in ("http", "https"):
-            raise ConfigError(source, key, f"{value!r} is not http or https")
+            raise ConfigError(source, key, f"{excerpt(value)} is not http or https")
         if key in ("localemu", "cdn") and value not in _BOOLEAN:
-            raise ConfigError(source, key, f"{value!r} is not true or false")
+            raise ConfigError(source, key, f"{excerpt(value)} is not true or false")
         if key in ("storage_account", "domain") and not value:
             raise ConfigError(source, key, "is empty")
     return url
@@ -85,7 +85,7 @@ def azblob_url(container: str, *, account: str | None = None, endpoint: str | No
     if endpoint:
         parts = urlsplit(endpoint)
         if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ValueError(f"endpoint {endpoint!r}: expected http(s)://host[:port]")
+            raise ValueError(f"endpoint {excerpt(endpoint)}: expected http(s)://host[:port]")
         options["protocol"] = parts.scheme
         options["domain"] = parts.netloc
         host = parts.hostname or ""

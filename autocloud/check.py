@@ -20,13 +20,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TextIO, get_args
 
-import yaml
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from autocloud.errors import ConfigError
+from autocloud.errors import ConfigError, InputError, excerpt
+from autocloud.inputs import load_yaml
 from autocloud.profiles import (
     REPO_ROOT,
     available_profiles,
@@ -48,7 +48,7 @@ TEMPLATES = Path(__file__).resolve().parent / "templates"
 _PACK_OF = {rule.name: pack for pack, rules in PACK_RULES.items() for rule in rules}
 
 
-class CheckError(Exception):
+class CheckError(InputError):
     """A usage or configuration problem: one line, exit code 2."""
 
 
@@ -78,12 +78,7 @@ class Outcome(ViolationCounts):
 
 def _read_yaml(path: Path, root: Path) -> Mapping[str, Any]:
     label = display_path(path, root)
-    if not path.is_file():
-        raise ConfigError(label, "", "file not found")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as error:
-        raise ConfigError(label, "", f"not valid YAML: {' '.join(str(error).split())}") from None
+    data = load_yaml(path, label) or {}
     if not isinstance(data, Mapping):
         raise ConfigError(label, "", "expected a mapping at the top level")
     return data
@@ -364,7 +359,7 @@ def run_check(
     base = (root or REPO_ROOT).resolve()
     try:
         if fmt not in FORMATS:
-            raise CheckError(f"--format {fmt!r}: choose one of {', '.join(FORMATS)}")
+            raise CheckError(f"--format {excerpt(fmt)}: choose one of {', '.join(FORMATS)}")
         targets = resolve_targets(stacks, all_stacks, program_dir, region, base)
     except (CheckError, ConfigError, ValueError) as error:
         print(f"error: {error}", file=err)

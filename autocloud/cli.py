@@ -1,28 +1,143 @@
 """The `autocloud` command: one thin typer layer over the toolkit's modules.
 
-Commands print one-line errors and exit non-zero instead of tracebacks; the work itself lives in
-the modules each command calls.
+Every command runs inside one error boundary (:class:`_Boundary`): an expected failure is one plain
+line ``error: ...`` naming the culprit, exit 2 for bad input (files, arguments, environment), 1 for
+an operation that failed, 130 on Ctrl-C; a usage error is one line and exit 2 too. Error text and
+anything the user typed are printed literally, never as rich markup.
 """
 
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
+from rich.errors import MarkupError
 from rich.table import Table
+from rich.text import Text
+
+# typer 0.29 vendors click as typer._click (pinned in pyproject.toml); its usage errors are only
+# reachable there.
+from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
+from typer.core import TyperGroup
 
 from autocloud import cluster as cluster_mod
 from autocloud import images as images_mod
 from autocloud import toolchain as toolchain_mod
-from autocloud.errors import ConfigError
+from autocloud.errors import (
+    EXIT_BAD_INPUT,
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    AutocloudError,
+    ConfigError,
+    excerpt,
+    from_validation_error,
+    one_line,
+)
 from autocloud.paths import REPO_ROOT
 
-app = typer.Typer(help="Regional connected-vehicle platforms on Azure and local Kubernetes.", no_args_is_help=True)
+MAX_ERROR_CHARS = 2000
+"""An error line is cut here (the engine's diagnosis can be long; a terminal page is not)."""
+
+console = Console()
+err = Console(stderr=True)
+
+
+def _error(message: str) -> None:
+    """``error: <message>`` on stderr as one plain line (red on a terminal); never parsed as markup."""
+    err.print(Text.assemble(("error:", "red"), " ", one_line(message, MAX_ERROR_CHARS)),
+              highlight=False, soft_wrap=True)
+
+
+def _fail(message: str, code: int = EXIT_FAILED) -> typer.Exit:
+    _error(message)
+    return typer.Exit(code)
+
+
+def _echo(line: str) -> None:
+    console.print(line, markup=False, highlight=False, soft_wrap=True)
+
+
+def describe(exc: BaseException) -> tuple[str, int] | None:
+    """An expected failure as (one-line message, exit code); None for a bug, which keeps its traceback
+    (and for a closed stdout pipe, which typer ends quietly)."""
+    if isinstance(exc, AutocloudError):
+        return str(exc), exc.exit_code
+    if isinstance(exc, ValidationError):
+        return str(from_validation_error("", exc)), EXIT_BAD_INPUT
+    if isinstance(exc, UnicodeDecodeError):
+        return f"not UTF-8 text: {exc.reason} at byte {exc.start}", EXIT_BAD_INPUT
+    if isinstance(exc, BrokenPipeError):
+        return None
+    if isinstance(exc, subprocess.TimeoutExpired):
+        return f"{excerpt(exc.cmd)} did not finish within {exc.timeout:g}s", EXIT_FAILED
+    if isinstance(exc, subprocess.CalledProcessError):
+        return f"{excerpt(exc.cmd)} failed with exit code {exc.returncode}", EXIT_FAILED
+    if isinstance(exc, TimeoutError):
+        return f"timed out{': ' + str(exc) if str(exc) else ''}", EXIT_FAILED
+    if isinstance(exc, OSError):
+        where = f"{exc.filename}: " if exc.filename else ""
+        return f"{where}{exc.strerror or exc}", EXIT_FAILED
+    if isinstance(exc, MarkupError):
+        return f"could not print a message: {exc}", EXIT_FAILED
+    return None
+
+
+def _usage_line(exc: UsageError) -> str:
+    command = exc.ctx.command_path if exc.ctx is not None else "autocloud"
+    return f"{command}: {exc.format_message().rstrip('.')} (see {command} --help)"
+
+
+class _Boundary(TyperGroup):
+    """The CLI's one error boundary: parsing (``main``) and every command (``invoke``) under it."""
+
+    def main(  # type: ignore[override]
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        try:
+            result = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+            code = result if isinstance(result, int) else 0
+        except NoArgsIsHelpError as exc:
+            exc.show()
+            code = exc.exit_code
+        except UsageError as exc:
+            _error(_usage_line(exc))
+            code = EXIT_BAD_INPUT
+        except ClickException as exc:
+            _error(exc.format_message())
+            code = exc.exit_code
+        except (typer.Abort, KeyboardInterrupt):
+            _error("interrupted")
+            code = EXIT_INTERRUPTED
+        if not standalone_mode:
+            return code
+        sys.exit(code)
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            raise _fail("interrupted", EXIT_INTERRUPTED) from None
+        except Exception as exc:
+            known = describe(exc)
+            if known is None:
+                raise
+            raise _fail(*known) from None
+
+
+app = typer.Typer(help="Regional connected-vehicle platforms on Azure and local Kubernetes.", no_args_is_help=True,
+                  cls=_Boundary, pretty_exceptions_enable=False)
 cluster_app = typer.Typer(help="The embedded local Kubernetes control plane.", no_args_is_help=True)
 toolchain_app = typer.Typer(help="The Go-built tools (Pulumi CLI, plugins, control plane).", no_args_is_help=True)
 app.add_typer(cluster_app, name="cluster")
@@ -30,26 +145,11 @@ images_app = typer.Typer(help="The container images built here for the local clu
 app.add_typer(toolchain_app, name="toolchain")
 app.add_typer(images_app, name="images")
 
-console = Console()
-err = Console(stderr=True)
-
-
-def _fail(message: str, code: int = 1) -> typer.Exit:
-    err.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
-    return typer.Exit(code)
-
-
-def _echo(line: str) -> None:
-    console.print(line, highlight=False, soft_wrap=True)
-
 
 @toolchain_app.command("build")
 def toolchain_build(tools: Annotated[list[str] | None, typer.Argument(help="Only these tools.")] = None) -> None:
     """Build (or reuse) the Pulumi CLI, plugins, etcd, the Kubernetes control plane and KWOK."""
-    try:
-        built = toolchain_mod.build(tools, echo=_echo)
-    except toolchain_mod.ToolchainError as exc:
-        raise _fail(str(exc)) from None
+    built = toolchain_mod.build(tools, echo=_echo)
     _echo(f"toolchain: {'built ' + ', '.join(built) if built else 'up to date'} ({toolchain_mod.TOOLCHAIN_BIN})")
 
 
@@ -57,10 +157,7 @@ def toolchain_build(tools: Annotated[list[str] | None, typer.Argument(help="Only
 def images_build() -> None:
     """Build (or reuse) every image the embedded node imports, where `autocloud cluster start` finds them."""
     out = cluster_mod.default_layout().node.images
-    try:
-        built = images_mod.build(out)
-    except images_mod.ImageError as exc:
-        raise _fail(str(exc)) from None
+    built = images_mod.build(out)
     for image in built:
         _echo(f"{image.reference}  {image.size / 2**20:.1f} MiB  {'built' if image.rebuilt else 'up to date'}")
     _echo(f"images: {len(built)} in {out}")
@@ -69,10 +166,7 @@ def images_build() -> None:
 @cluster_app.command("start")
 def cluster_start() -> None:
     """Start the embedded cluster (idempotent) and wait until its node is Ready."""
-    try:
-        state = cluster_mod.start(echo=_echo)
-    except cluster_mod.ClusterError as exc:
-        raise _fail(str(exc)) from None
+    state = cluster_mod.start(ports=cluster_mod.Ports.from_env(), echo=_echo)
     _print_cluster(state)
 
 
@@ -87,10 +181,15 @@ def cluster_stop() -> None:
 @cluster_app.command("status")
 def cluster_status() -> None:
     """Show the embedded cluster's processes, API and node readiness."""
-    state = cluster_mod.status()
+    state = cluster_mod.status(ports=cluster_mod.Ports.from_env())
     _print_cluster(state)
     if not state.running:
         raise typer.Exit(3)
+
+
+def _cells(*values: str) -> list[Text]:
+    """Table cells printed as they are: a path or message holding ``[...]`` is not markup."""
+    return [Text(value) for value in values]
 
 
 def _print_cluster(state: cluster_mod.ClusterStatus) -> None:
@@ -104,7 +203,7 @@ def _print_cluster(state: cluster_mod.ClusterStatus) -> None:
     table.add_column("log")
     for comp in state.components:
         condition = "running" if comp.running else ("died" if comp.pid is not None else "stopped")
-        table.add_row(comp.name, str(comp.pid or "-"), condition, str(comp.log or "-"))
+        table.add_row(*_cells(comp.name, str(comp.pid or "-"), condition, str(comp.log or "-")))
     console.print(table)
     _echo(f"API ready: {'yes' if state.api_ready else 'no'}, node Ready: {'yes' if state.node_ready else 'no'}, "
           f"cluster DNS: {'yes' if state.dns_ready else 'no'}")
@@ -122,18 +221,13 @@ def up(
     from autocloud import rollout as rollout_mod
     from autocloud.progress import RolloutView
 
-    try:
-        stacks = deploy.local_stacks(region)
-        if not stacks:
-            raise deploy.DeployError("stacks/: no local stacks (stacks/Pulumi.local-*.yaml) to deploy")
-        plan = rollout_mod.load_rollout(rollout_mod.LOCAL_ROLLOUT).restricted(stacks)
-    except (deploy.DeployError, ConfigError) as exc:
-        raise _fail(str(exc), 2) from None
-    try:
-        toolchain_mod.build(echo=_echo)
-        cluster_mod.start(echo=_echo)
-    except (toolchain_mod.ToolchainError, cluster_mod.ClusterError) as exc:
-        raise _fail(str(exc)) from None
+    stacks = deploy.local_stacks(region)
+    if not stacks:
+        raise deploy.DeployError("stacks/: no local stacks (stacks/Pulumi.local-*.yaml) to deploy")
+    plan = rollout_mod.load_rollout(rollout_mod.LOCAL_ROLLOUT).restricted(stacks)
+    _check_inputs(plan)
+    toolchain_mod.build(echo=_echo)
+    cluster_mod.start(echo=_echo)
 
     results: dict[str, deploy.StackResult] = {}
 
@@ -164,17 +258,12 @@ def down(
     """Destroy the local stacks and stop the embedded cluster."""
     import autocloud.deploy as deploy
 
-    try:
-        deploy.local_stacks(region)
-    except deploy.DeployError as exc:
-        raise _fail(str(exc), 2) from None
-    try:
-        # Destroying needs the cluster the stacks live on, even if it was stopped since.
-        toolchain_mod.build(echo=_echo)
-        cluster_mod.start(echo=_echo)
-        results = deploy.down_local(regions=region, echo=_echo)
-    except (toolchain_mod.ToolchainError, cluster_mod.ClusterError, deploy.DeployError, ConfigError) as exc:
-        raise _fail(str(exc)) from None
+    deploy.local_stacks(region)
+    cluster_mod.Ports.from_env()  # bad input refused before anything is built or started
+    # Destroying needs the cluster the stacks live on, even if it was stopped since.
+    toolchain_mod.build(echo=_echo)
+    cluster_mod.start(echo=_echo)
+    results = deploy.down_local(regions=region, echo=_echo)
     console.print(deploy.results_table(results))
     if not keep_cluster and not region:
         cluster_mod.stop(echo=_echo)
@@ -224,23 +313,19 @@ def rollout(
     from autocloud.progress import RolloutView
 
     if fmt not in ("text", "json"):
-        raise _fail(f"--format: {fmt!r} is not one of text, json", 2)
-    try:
-        plan = rollout_mod.load_rollout(file)
-    except ConfigError as exc:
-        raise _fail(str(exc), 2) from None
+        raise _fail(f"--format: {excerpt(fmt)} is not one of text, json", EXIT_BAD_INPUT)
+    plan = rollout_mod.load_rollout(file)
+    _check_inputs(plan)
     if not preview and not yes:
         if not sys.stdin.isatty():
-            raise _fail("rollout: pass --yes to apply without a prompt, or --preview to change nothing", 2)
+            raise _fail("rollout: pass --yes to apply without a prompt, or --preview to change nothing",
+                        EXIT_BAD_INPUT)
         stacks = len(plan.entries())
         if not typer.confirm(f"Apply rollout {plan.name!r} to {stacks} stacks?"):
             raise typer.Exit(1)
     if any(e.stack.startswith("local-") for e in plan.entries()):
-        try:
-            toolchain_mod.build(echo=_echo)
-            cluster_mod.start(echo=_echo)
-        except (toolchain_mod.ToolchainError, cluster_mod.ClusterError) as exc:
-            raise _fail(str(exc)) from None
+        toolchain_mod.build(echo=_echo)
+        cluster_mod.start(echo=_echo)
 
     def runner(stack: str, overrides: Mapping[str, Any], preview_only: bool) -> deploy.StackResult:
         try:
@@ -288,20 +373,19 @@ def simulate(
     from autocloud.profiles import available_profiles
 
     if region not in available_profiles():
-        raise _fail(f"--region: {region!r} is not a region profile (one of {', '.join(available_profiles())})", 2)
+        raise _fail(f"--region: {excerpt(region)} is not a region profile (one of {', '.join(available_profiles())})",
+                    EXIT_BAD_INPUT)
     if fmt not in ("text", "json"):
-        raise _fail(f"--format: {fmt!r} is not text or json", 2)
+        raise _fail(f"--format: {excerpt(fmt)} is not text or json", EXIT_BAD_INPUT)
     try:
         args = sim.SimulationArgs(region, vehicles, messages, rate, settle_seconds=settle)
     except ValueError as exc:
-        raise _fail(str(exc), 2) from None
-    try:
-        with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
-                      TimeElapsedColumn(), console=err, disable=fmt == "json") as bar:
-            task = bar.add_task(f"{region}: {vehicles} vehicles", total=vehicles * messages)
-            result = sim.run(args, progress=lambda n: bar.advance(task, n))
-    except (sim.SimulationError, cluster_mod.ClusterError) as exc:
-        raise _fail(str(exc)) from None
+        raise _fail(str(exc), EXIT_BAD_INPUT) from None
+    cluster_mod.Ports.from_env()
+    with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=err, disable=fmt == "json") as bar:
+        task = bar.add_task(f"{region}: {vehicles} vehicles", total=vehicles * messages)
+        result = sim.run(args, progress=lambda n: bar.advance(task, n))
     summary = result.as_dict()
     if fmt == "json":
         console.print_json(json.dumps(summary))
@@ -315,12 +399,20 @@ def simulate(
         raise typer.Exit(1)
 
 
-def main() -> None:
-    try:
-        app()
-    except KeyboardInterrupt:
-        err.print("interrupted")
-        sys.exit(130)
+def main(argv: Sequence[str] | None = None) -> None:
+    """The console script: exits 0, 1 (failed), 2 (bad input or usage) or 130 (interrupted)."""
+    app(args=argv, prog_name="autocloud")
+
+
+def _check_inputs(plan: Any) -> None:
+    """Every stack of a rollout checked (file, profile, overrides, plan, pack config) before anything
+    is built or started."""
+    import autocloud.deploy as deploy
+
+    for entry in plan.entries():
+        deploy.check_stack(entry.stack, entry.config)
+    if any(e.stack.startswith("local-") for e in plan.entries()):
+        cluster_mod.Ports.from_env()
 
 
 if __name__ == "__main__":

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from autocloud import images, node
+from autocloud.errors import AutocloudError, InputError, excerpt
 from autocloud.paths import STATE_DIR, TOOLCHAIN_BIN
 
 NODE_NAME = node.NODE_NAME
@@ -40,8 +41,12 @@ START_TIMEOUT_SECONDS = 120.0
 FIELD_MANAGER = "autocloud-cluster"
 
 
-class ClusterError(Exception):
+class ClusterError(AutocloudError):
     """A lifecycle step failed; the message is one line for the user."""
+
+
+class ClusterSettingError(ClusterError, InputError):
+    """A bad cluster setting (the port base): bad input, exit 2, nothing started."""
 
 
 @dataclass(frozen=True)
@@ -61,9 +66,9 @@ class Ports:
         try:
             base = int(raw)
         except ValueError:
-            raise ClusterError(f"AUTOCLOUD_CLUSTER_PORT_BASE: {raw!r} is not a port number") from None
+            raise ClusterSettingError(f"AUTOCLOUD_CLUSTER_PORT_BASE: {excerpt(raw)} is not a port number") from None
         if not 1024 <= base <= 65000:
-            raise ClusterError(f"AUTOCLOUD_CLUSTER_PORT_BASE: {base} must be between 1024 and 65000")
+            raise ClusterSettingError(f"AUTOCLOUD_CLUSTER_PORT_BASE: {excerpt(raw)} must be between 1024 and 65000")
         return cls.at(base)
 
 

@@ -18,11 +18,20 @@ from typing import Any
 
 from pulumi import automation as auto
 from rich.table import Table
+from rich.text import Text
 
 from autocloud import engine
-from autocloud.errors import ConfigError
+from autocloud.errors import ConfigError, InputError
 from autocloud.paths import POLICIES_DIR, REPO_ROOT, STACKS_DIR, STATE_DIR, TOOLCHAIN_BIN
-from autocloud.profiles import resolve_stack
+from autocloud.profiles import (
+    CONFIG_NAMESPACE,
+    LOCATION_KEY,
+    profile_for_stack,
+    resolve_stack,
+    stack_config_from_values,
+    stack_file_values,
+)
+from autocloud.sizing import plan_for_stack
 from autocloud.toolchain import PULUMI_HOME
 from policies.config import pack_config_for_region
 from policies.packs import PACK_RULES
@@ -30,7 +39,7 @@ from policies.packs import PACK_RULES
 PACKS: tuple[str, ...] = tuple(PACK_RULES)
 
 
-class DeployError(Exception):
+class DeployError(InputError):
     """Bad input before anything ran (unknown stack, bad config); one line for the user."""
 
 
@@ -79,6 +88,23 @@ def policy_args(stack: str, state_dir: Path = STATE_DIR) -> tuple[list[str], lis
         packs.append(str(POLICIES_DIR / pack))
         configs.append(str(path))
     return packs, configs
+
+
+def check_stack(stack: str, overrides: Mapping[str, Any] | None = None) -> None:
+    """Refuse now what `up_stack` would refuse later, so nothing starts on bad input: the stack file,
+    its region profile with a rollout's `overrides`, the capacity plan and the packs' config."""
+    values, source = stack_file_values(stack)
+    ours = {k: v for k, v in (overrides or {}).items() if k.startswith(f"{CONFIG_NAMESPACE}:") or k == LOCATION_KEY}
+    if ours:
+        values = {**values, **ours}
+        source = f"{source} (with rollout overrides {', '.join(sorted(ours))})"
+    config = stack_config_from_values(values, source)
+    profile = profile_for_stack(config, source)
+    plan_for_stack(config, profile, source)
+    try:
+        pack_config_for_region(profile, relaxed=config.policy_relax)
+    except ValueError as exc:
+        raise DeployError(str(exc)) from None
 
 
 def clear_stale_lock(stack: str, state_dir: Path = STATE_DIR, echo: Callable[[str], None] = print) -> bool:
@@ -211,16 +237,30 @@ def missing_plugin(text: str) -> str | None:
     )
 
 
+_MULTI_ERROR = re.compile(r"\d+ errors? occurred:?\s*$")
+"""How the engine introduces several causes, each on its own following line as ``* ...``."""
+
+
 def _short_error(exc: auto.errors.CommandError) -> str:
-    """The engine's own diagnosis: the policy violations and error lines, not the whole log; a missing
-    plugin as one line naming it, its version and the install command."""
+    """The engine's own diagnosis: the policy violations and error lines (with the causes it lists
+    under "N errors occurred:"), not the whole log; a missing plugin as one line naming it, its
+    version and the install command."""
     plugin = missing_plugin(str(exc))
     if plugin is not None:
         return plugin
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    lines = [line.strip() for line in str(exc).splitlines()]
     mandatory = [line for line in lines if "[mandatory]" in line]
-    errors = [line for line in lines if "error:" in line or "violat" in line.lower()]
+    errors: list[str] = []
+    causes = False
+    for line in lines:
+        if causes and line.startswith("*"):
+            errors.append(line)  # the causes the engine lists under "N errors occurred:"
+            continue
+        causes = _MULTI_ERROR.search(line) is not None
+        if "error:" in line or "violat" in line.lower():
+            errors.append(line)
     keep = list(dict.fromkeys(mandatory + errors))
+    lines = [line for line in lines if line]
     return " | ".join(keep)[:2000] or (lines[-1][:500] if lines else "failed")
 
 
@@ -248,12 +288,14 @@ def flatten(value: Any, prefix: str = "") -> dict[str, str]:
 
 
 def results_table(results: list[StackResult]) -> Table:
+    """One row per stack; cells are plain Text, so an engine message holding ``[...]`` prints as is."""
     table = Table(title="autocloud stacks")
     for column in ("stack", "region", "operation", "result", "changes", "seconds"):
         table.add_column(column)
     for r in results:
         changes = ", ".join(f"{k} {v}" for k, v in sorted(r.changes.items())) or "-"
-        table.add_row(r.stack, r.region, r.operation, "ok" if r.ok else "FAILED", changes, f"{r.seconds:.1f}")
+        table.add_row(*map(Text, (r.stack, r.region, r.operation, "ok" if r.ok else "FAILED", changes,
+                                  f"{r.seconds:.1f}")))
     return table
 
 
@@ -264,8 +306,8 @@ def outputs_table(results: list[StackResult]) -> Table:
         table.add_column(column, overflow="fold")
     for r in results:
         if not r.ok:
-            table.add_row(r.stack, "error", r.message or "-")
+            table.add_row(Text(r.stack), Text("error"), Text(r.message or "-"))
             continue
         for key, value in sorted(flatten(r.outputs).items()):
-            table.add_row(r.stack, key, value)
+            table.add_row(Text(r.stack), Text(key), Text(value))
     return table

@@ -17,6 +17,7 @@ from pulumi import automation as auto
 
 from autocloud import cluster
 from autocloud.backend import resolve_backend_url
+from autocloud.inputs import read_text
 from autocloud.paths import REPO_ROOT, STATE_DIR, TOOLCHAIN_BIN, TOOLCHAIN_DIR
 from autocloud.toolchain import PULUMI_HOME
 
@@ -94,7 +95,8 @@ def project_mirror(state_dir: Path = STATE_DIR, root: Path = REPO_ROOT) -> Path:
     for source in sorted((root / "stacks").glob("Pulumi.*.yaml")):
         target = mirror / "stacks" / source.name
         salt = [line for line in _lines(target) if line.startswith(SALT_KEY)]
-        body = [line for line in source.read_text().splitlines() if not line.startswith(SALT_KEY)]
+        body = [line for line in read_text(source, f"stacks/{source.name}").splitlines()
+                if not line.startswith(SALT_KEY)]
         text = "\n".join(body + salt) + "\n"
         if _lines(target) != text.splitlines():
             target.write_text(text)

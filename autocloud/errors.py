@@ -1,17 +1,63 @@
-"""One error type for every bad input, printed as a single line naming the file and the key."""
+"""The toolkit's expected failures, each printed by the CLI as one line with its exit code.
+
+:class:`ConfigError` is every bad input, naming the file and the key; its text is bounded, so a
+huge or hostile value never reaches the terminal whole.
+"""
 
 from __future__ import annotations
 
+import reprlib
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, ValidationError
 
 #: The pydantic error type our own validators raise; its context carries the dotted key.
 KEYED_ERROR_TYPE = "autocloud_config"
 
+EXIT_FAILED = 1
+"""Exit code of an operation that ran and failed."""
+EXIT_BAD_INPUT = 2
+"""Exit code of bad input (a file, an argument, an environment variable); nothing was changed."""
+EXIT_INTERRUPTED = 130
+"""Exit code after Ctrl-C (128 + SIGINT), as shells report it."""
 
-class ConfigError(Exception):
+EXCERPT_CHARS = 80
+"""How much of a user's value an error message echoes."""
+MAX_KEY_CHARS = 120
+MAX_MESSAGE_CHARS = 600
+"""An error line's message is cut here: long enough for an "allowed: ..." list, never a whole file."""
+
+_REPR = reprlib.Repr()
+_REPR.maxlevel = 2
+_REPR.maxdict = _REPR.maxlist = _REPR.maxtuple = _REPR.maxset = 4
+_REPR.maxstring = _REPR.maxother = _REPR.maxlong = EXCERPT_CHARS
+
+
+def excerpt(value: object, limit: int = EXCERPT_CHARS) -> str:
+    """``repr(value)`` cut to ``limit`` characters, built without rendering all of a large value."""
+    return one_line(_REPR.repr(value), limit)
+
+
+def one_line(text: str, limit: int = MAX_MESSAGE_CHARS) -> str:
+    """``text`` with its whitespace runs (newlines too) as single spaces, cut to ``limit``."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 3] + "..."
+
+
+class AutocloudError(Exception):
+    """An expected failure: the CLI prints ``error: <message>`` and exits with ``exit_code``."""
+
+    exit_code: ClassVar[int] = EXIT_FAILED
+
+
+class InputError(AutocloudError):
+    """Bad input not read from a file (an argument, an environment variable): exit 2."""
+
+    exit_code: ClassVar[int] = EXIT_BAD_INPUT
+
+
+class ConfigError(InputError):
     """Bad configuration: which file, which key, what is wrong (and what is allowed).
 
     ``str(error)`` is one line, e.g.
@@ -20,9 +66,9 @@ class ConfigError(Exception):
     """
 
     def __init__(self, file: str, key: str, message: str) -> None:
-        self.file = file
-        self.key = key
-        self.message = message
+        self.file = one_line(file, MAX_KEY_CHARS * 2)
+        self.key = one_line(key, MAX_KEY_CHARS)
+        self.message = one_line(message)
         super().__init__(str(self))
 
     def __str__(self) -> str:
@@ -85,4 +131,4 @@ def from_validation_error(
         return ConfigError(file, key, f"unknown key{hint}")
     if kind == "missing":
         return ConfigError(file, key, "required key is missing")
-    return ConfigError(file, key, f"{first.get('msg', 'invalid value')} (got {first.get('input')!r})")
+    return ConfigError(file, key, f"{first.get('msg', 'invalid value')} (got {excerpt(first.get('input'))})")

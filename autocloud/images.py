@@ -24,6 +24,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from autocloud.errors import AutocloudError
 from autocloud.paths import TOOLCHAIN_BIN, TOOLCHAIN_DIR
 from autocloud.toolchain import load_versions
 
@@ -33,7 +34,7 @@ REGISTRY = "autocloud.local"
 NONROOT_UID = 65532
 
 
-class ImageError(Exception):
+class ImageError(AutocloudError):
     """An image cannot be built (a missing binary); the message is one line for the user."""
 
 

@@ -16,8 +16,10 @@ from functools import cache
 from pathlib import Path
 from typing import Literal, get_args
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from autocloud.errors import ConfigError, excerpt
+from autocloud.inputs import load_yaml
 
 Cloud = Literal["public", "china"]
 Service = Literal["iothub", "dps", "eventhubs", "aks", "cosmosdb", "maps"]
@@ -129,8 +131,10 @@ def load_catalog(path: Path = CATALOG_PATH) -> Catalog:
     """Read and validate a catalog file; ValueError names the file and the key."""
     label = path.name
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = load_yaml(path, label)
         data = _Catalog.model_validate(raw)
+    except ConfigError as exc:
+        raise ValueError(str(exc)) from None
     except ValidationError as exc:
         first = exc.errors(include_url=False)[0]
         key = ".".join(str(part) for part in first.get("loc", ()))
@@ -296,7 +300,7 @@ def location_problem(location: str, service: Service | None = None) -> str | Non
     access-restricted location, or a service the location does not offer."""
     found = find_location(location)
     if found is None:
-        return f"{location!r} is not an Azure location in the catalog"
+        return f"{excerpt(location)} is not an Azure location in the catalog"
     if found.restricted:
         return (
             f"{found.name!r} ({found.display_name}) is access-restricted (disaster recovery by request only; "

@@ -17,11 +17,17 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from autocloud.errors import EXIT_BAD_INPUT, ConfigError
+from autocloud.inputs import read_text
+
 MARKER = "<!-- autocloud-check -->"
 """Hidden first line of our comment; how the workflow tells it apart from everyone else's."""
 
 MAX_COMMENT_CHARS = 65_536
 """GitHub refuses issue comments longer than this (characters)."""
+
+CHECK_MARKDOWN_LIMIT = 8 * 2**20
+"""The check's Markdown read at most: far over a comment, enough for thousands of violations."""
 
 EXIT_MEANING = {
     0: "all stacks comply",
@@ -69,17 +75,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, help="file to write (default: stdout)")
     args = parser.parse_args(argv)
     try:
-        markdown = args.check_markdown.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        markdown = ""
-    except OSError as error:
-        print(f"error: {args.check_markdown}: {error.strerror}", file=sys.stderr)
-        return 2
+        markdown = read_text(args.check_markdown, limit=CHECK_MARKDOWN_LIMIT) if args.check_markdown.exists() else ""
+    except ConfigError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     body = build_comment(markdown, args.exit_code, args.run_url)
     if args.out is None:
         sys.stdout.write(body)
-    else:
+        return 0
+    try:
         args.out.write_text(body, encoding="utf-8")
+    except OSError as error:
+        print(f"error: --out {args.out}: cannot write: {error.strerror or error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     return 0
 
 

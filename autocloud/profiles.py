@@ -15,12 +15,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
-from autocloud.errors import KEYED_ERROR_TYPE, ConfigError, from_validation_error
+from autocloud.errors import KEYED_ERROR_TYPE, ConfigError, excerpt, from_validation_error
+from autocloud.inputs import load_yaml
 from autocloud.locations import (
     CLOUD_NAMES,
     IOT_DATA_RESIDENCY_LOCATIONS,
@@ -270,14 +270,15 @@ class RegionProfile(_Frozen):
             if problem:
                 raise _keyed(f"residency.boundary[{index}]", problem)
             if boundary.index(name) != index:
-                raise _keyed(f"residency.boundary[{index}]", f"{name!r} is listed twice")
+                raise _keyed(f"residency.boundary[{index}]", f"{excerpt(name)} is listed twice")
         for key in ("primary", "secondary"):
             name = getattr(self.residency, key)
             problem = _location_problem(name, self.cloud)
             if problem:
                 raise _keyed(f"residency.{key}", problem)
             if name not in boundary:
-                raise _keyed(f"residency.{key}", f"{name!r} is outside the boundary (allowed: {', '.join(boundary)})")
+                raise _keyed(f"residency.{key}",
+                             f"{excerpt(name)} is outside the boundary (allowed: {', '.join(boundary)})")
         if self.residency.secondary == self.residency.primary:
             raise _keyed("residency.secondary", f"must differ from primary {self.residency.primary!r}")
 
@@ -372,9 +373,9 @@ def _location_problem(name: str, cloud: Cloud) -> str | None:
     if found is None:
         close = difflib.get_close_matches(name, locations_in(cloud), n=1)
         hint = f" (did you mean {close[0]}?)" if close else ""
-        return f"{name!r} is not an Azure location{hint}"
+        return f"{excerpt(name)} is not an Azure location{hint}"
     if found.cloud != cloud:
-        return f"{name!r} is a location of {CLOUD_NAMES[found.cloud]}, not of {CLOUD_NAMES[cloud]}"
+        return f"{excerpt(name)} is a location of {CLOUD_NAMES[found.cloud]}, not of {CLOUD_NAMES[cloud]}"
     return None
 
 
@@ -440,15 +441,7 @@ def display_path(path: Path, root: Path | None = None) -> str:
 
 
 def _read_yaml(path: Path, label: str) -> Mapping[str, Any]:
-    if not path.is_file():
-        raise ConfigError(label, "", "file not found")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or "syntax error"
-        raise ConfigError(label, "", f"not valid YAML{where}: {problem}") from None
+    data = load_yaml(path, label)
     if not isinstance(data, dict):
         raise ConfigError(label, "", "expected a mapping of keys at the top level")
     return data
@@ -518,14 +511,19 @@ def _config_key(field_or_alias: str) -> str:
     return f"{CONFIG_NAMESPACE}:{to_camel(field_or_alias)}"
 
 
-def load_stack_config(stack: str, root: Path | None = None) -> StackConfig:
-    """Read ``stacks/Pulumi.<stack>.yaml`` and validate its ``config:`` section."""
+def stack_file_values(stack: str, root: Path | None = None) -> tuple[dict[str, Any], str]:
+    """The ``config:`` section of ``stacks/Pulumi.<stack>.yaml`` as read, and the file's label."""
     path = stack_path(stack, root)
     label = display_path(path, root)
-    data = _read_yaml(path, label)
-    config = data.get("config", {})
+    config = _read_yaml(path, label).get("config", {})
     if not isinstance(config, dict):
         raise ConfigError(label, "config", "expected a mapping of config keys")
+    return config, label
+
+
+def load_stack_config(stack: str, root: Path | None = None) -> StackConfig:
+    """Read ``stacks/Pulumi.<stack>.yaml`` and validate its ``config:`` section."""
+    config, label = stack_file_values(stack, root)
     return stack_config_from_values(config, label)
 
 
@@ -537,7 +535,7 @@ def profile_for_stack(config: StackConfig, source: str = "stack config", root: P
     if not profile_path(config.region, root).is_file():
         known = ", ".join(available_profiles(root)) or "none"
         raise ConfigError(
-            source, f"{CONFIG_NAMESPACE}:region", f"no region profile {config.region!r} (available: {known})"
+            source, f"{CONFIG_NAMESPACE}:region", f"no region profile {excerpt(config.region)} (available: {known})"
         )
     profile = load_profile(config.region, root).with_fleet(
         vehicles=config.vehicles,
@@ -548,7 +546,8 @@ def profile_for_stack(config: StackConfig, source: str = "stack config", root: P
         raise ConfigError(
             source,
             LOCATION_KEY,
-            f"{config.azure_location!r} is not the primary of region {profile.name!r} (expected {profile.primary})",
+            f"{excerpt(config.azure_location)} is not the primary of region {excerpt(profile.name)} "
+            f"(expected {profile.primary})",
         )
     return profile
 

@@ -1,4 +1,8 @@
-"""Live rollout progress: a rich table on a terminal, one line per change in CI logs."""
+"""Live rollout progress: a rich table on a terminal, one line per change in CI logs.
+
+Names and messages are printed as plain text: a wave called ``[eu]`` or an engine message holding
+brackets is not rich markup.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ from types import TracebackType
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
+from rich.text import Text
 
 from autocloud.rollout import RolloutRun, StackProgress
 
@@ -45,7 +50,7 @@ class RolloutView:
                 detail = f" ({counts})" if counts != "-" else ""
                 note = f": {progress.message}" if progress.status == "failed" and progress.message else ""
                 self.console.print(f"[{progress.wave}] {progress.stack}: {progress.status}{detail}{note}",
-                                   highlight=False, soft_wrap=True)
+                                   markup=False, highlight=False, soft_wrap=True)
 
     @staticmethod
     def table(run: RolloutRun) -> Table:
@@ -54,8 +59,8 @@ class RolloutView:
             table.add_column(column)
         for p in run.progress.values():
             style = STYLES.get(p.status, "")
-            table.add_row(p.wave, p.stack, f"[{style}]{p.status}[/{style}]", _changes(p),
-                          f"{p.seconds:.1f}" if p.seconds else "-", p.message[:200] or "-")
+            table.add_row(Text(p.wave), Text(p.stack), Text(p.status, style=style), Text(_changes(p)),
+                          Text(f"{p.seconds:.1f}" if p.seconds else "-"), Text(p.message[:200] or "-"))
         return table
 
 

@@ -23,7 +23,7 @@ from typing import Literal, TextIO, get_args
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from autocloud.check import CheckError, Target, record, resolve_targets, views_from_records
-from autocloud.errors import ConfigError
+from autocloud.errors import ConfigError, excerpt
 from autocloud.locations import normalise_location
 from autocloud.profiles import REPO_ROOT, RegionProfile, StackConfig, display_path, resolve_stack
 from autocloud.sizing import CapacityPlan, plan_for_profile
@@ -298,6 +298,19 @@ def render(report: Report, fmt: Format) -> str:
     return template.render(report=report, regions=report.regions)
 
 
+def _check_out(out: Path) -> None:
+    """Refuse an `--out` that cannot take the report before any stack is checked: an existing file,
+    a folder that cannot be made or written (`/proc/self`)."""
+    if out.exists() and not out.is_dir():
+        raise CheckError(f"--out {out}: exists and is not a folder")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise CheckError(f"--out {out}: cannot create the folder: {error.strerror or error}") from None
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise CheckError(f"--out {out}: the folder is not writable")
+
+
 def write_report(report: Report, fmt: Format, out: Path) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     path = out / FILE_NAMES[fmt]
@@ -317,14 +330,18 @@ def report_command(
     echo = echo or sys.stdout
     err = err or sys.stderr
     if fmt not in FORMATS:
-        print(f"error: --format {fmt!r}: choose one of {', '.join(FORMATS)}", file=err)
+        print(f"error: --format {excerpt(fmt)}: choose one of {', '.join(FORMATS)}", file=err)
         return 2
     try:
+        _check_out(out)
         report = build_report(stacks, program_dir, root)
+        path = write_report(report, fmt, out)
     except (CheckError, ConfigError, ValueError) as error:
         print(f"error: {error}", file=err)
         return 2
-    path = write_report(report, fmt, out)
+    except OSError as error:
+        print(f"error: --out {out}: cannot write the report: {error.strerror or error}", file=err)
+        return 2
     for region in report.regions:
         state = "ok" if region.ok else "FAIL"
         detail = region.error or (f"{len(region.resources)} resources, {region.outside} outside, "

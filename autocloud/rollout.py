@@ -16,12 +16,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from autocloud.backend import validate_backend_url
 from autocloud.deploy import StackResult, stack_names
-from autocloud.errors import ConfigError
+from autocloud.errors import ConfigError, excerpt
+from autocloud.inputs import load_yaml
 from autocloud.paths import REPO_ROOT, STACKS_DIR, STATE_DIR
 
 LOCAL_ROLLOUT = REPO_ROOT / "rollouts" / "local.yaml"
@@ -47,7 +47,7 @@ class StackEntry(BaseModel):
     def _namespaced(cls, value: dict[str, ConfigValue]) -> dict[str, ConfigValue]:
         for key in value:
             if ":" not in key:
-                raise ValueError(f"config key {key!r} needs its namespace, e.g. autocloud:{key}")
+                raise ValueError(f"config key {excerpt(key)} needs its namespace, e.g. autocloud:{key}")
         return value
 
 
@@ -85,7 +85,8 @@ class Rollout(BaseModel):
             for s_index, entry in enumerate(wave.stacks):
                 if entry.stack in seen:
                     where = f"waves[{w_index}].stacks[{s_index}]"
-                    raise ValueError(f"{where}: stack {entry.stack!r} is already in wave {seen[entry.stack]!r}")
+                    raise ValueError(
+                        f"{where}: stack {excerpt(entry.stack)} is already in wave {excerpt(seen[entry.stack])}")
                 seen[entry.stack] = wave.name
         return self
 
@@ -118,12 +119,7 @@ def _key_path(loc: tuple[int | str, ...]) -> str:
 def load_rollout(path: Path, stacks_dir: Path = STACKS_DIR) -> Rollout:
     """Parse and check a rollout file; every problem is one ConfigError naming the file and key."""
     source = str(path)
-    try:
-        data = yaml.safe_load(path.read_text())
-    except OSError as exc:
-        raise ConfigError(source, "(file)", f"cannot read: {exc.strerror}") from exc
-    except yaml.YAMLError as exc:
-        raise ConfigError(source, "(file)", f"not valid YAML: {str(exc).splitlines()[0]}") from exc
+    data = load_yaml(path, source)
     if not isinstance(data, dict):
         raise ConfigError(source, "(top level)", "must be a mapping with `name` and `waves`")
     try:
@@ -217,13 +213,16 @@ def _resumed(rollout: Rollout, path: Path) -> set[str]:
     """Stacks a previous run finished with the same stack entry (name and config overrides), so a
     fixed override of the failed stack resumes, while a changed finished stack runs again."""
     try:
-        saved = json.loads(path.read_text())
+        saved = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
+        return set()
+    if not isinstance(saved, dict) or not isinstance(saved.get("stacks"), list):
         return set()
     current = {e.stack: entry_fingerprint(e) for e in rollout.entries()}
     return {
-        s["stack"] for s in saved.get("stacks", [])
-        if s.get("status") in FINISHED and current.get(s.get("stack", "")) == s.get("entry")
+        s["stack"] for s in saved["stacks"]
+        if isinstance(s, dict) and isinstance(s.get("stack"), str) and s.get("status") in FINISHED
+        and s["stack"] in current and current[s["stack"]] == s.get("entry")
     }
 
 

@@ -20,6 +20,7 @@ from typing import Any
 
 from autocloud import cluster
 from autocloud.assignment import scale_unit_for
+from autocloud.errors import AutocloudError
 from components.local.state import CONTAINER as COLLECTION
 from components.local.state import DATABASE, OBJECT_NAME, PASSWORD_ITEM, USERNAME
 
@@ -31,7 +32,7 @@ ACK_TIMEOUT_S = 60.0
 long enough for a restarted broker pod to become ready, while the client reconnects and resends."""
 
 
-class SimulationError(Exception):
+class SimulationError(AutocloudError):
     """The region cannot be simulated (not deployed, not reachable); one line for the user."""
 
 

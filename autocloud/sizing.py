@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from pydantic.alias_generators import to_camel
 
-from autocloud.errors import ConfigError
+from autocloud.errors import ConfigError, excerpt
 from autocloud.profiles import CONFIG_NAMESPACE, MAX_MESSAGE_KB, RegionProfile, StackConfig, profile_path
 
 HEADROOM = 1.2
@@ -190,13 +190,13 @@ class CapacityPlan:
 
 def _check_inputs(vehicles: int, messages_per_vehicle_per_hour: float, message_kb: float) -> None:
     if isinstance(vehicles, bool) or not isinstance(vehicles, int) or vehicles <= 0:
-        raise ConfigError("", "fleet.vehicles", f"must be a whole number above 0 (got {vehicles!r})")
+        raise ConfigError("", "fleet.vehicles", f"must be a whole number above 0 (got {excerpt(vehicles)})")
     if not math.isfinite(messages_per_vehicle_per_hour) or messages_per_vehicle_per_hour <= 0:
         raise ConfigError(
-            "", "fleet.messages_per_vehicle_per_hour", f"must be above 0 (got {messages_per_vehicle_per_hour!r})"
+            "", "fleet.messages_per_vehicle_per_hour", f"must be above 0 (got {excerpt(messages_per_vehicle_per_hour)})"
         )
     if not math.isfinite(message_kb) or message_kb <= 0:
-        raise ConfigError("", "fleet.message_kb", f"must be above 0 (got {message_kb!r})")
+        raise ConfigError("", "fleet.message_kb", f"must be above 0 (got {excerpt(message_kb)})")
     if message_kb > MAX_MESSAGE_KB:
         raise ConfigError(
             "", "fleet.message_kb", f"{message_kb:g} KB is above IoT Hub's {MAX_MESSAGE_KB} KB message limit"

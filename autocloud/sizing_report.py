@@ -8,8 +8,9 @@ from typing import Any, Literal
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
-from autocloud.errors import ConfigError
+from autocloud.errors import ConfigError, excerpt
 from autocloud.profiles import RegionProfile, load_profile
 from autocloud.sizing import SCALE_LIMITS, CapacityPlan, plan_for_profile
 
@@ -81,7 +82,7 @@ def plan_table(profile: RegionProfile, plan: CapacityPlan) -> Table:
     ]
     rows += [("note", "", note) for note in plan.notes]
     for row in rows:
-        table.add_row(*row)
+        table.add_row(*map(Text, row))
     return table
 
 
@@ -90,7 +91,7 @@ def size_command(region: str, vehicles: int | None = None, fmt: str = "table", c
     out = console or Console()
     try:
         if fmt not in FORMATS:
-            raise ConfigError("--format", "", f"unknown format {fmt!r} (allowed: {', '.join(FORMATS)})")
+            raise ConfigError("--format", "", f"unknown format {excerpt(fmt)} (allowed: {', '.join(FORMATS)})")
         profile, plan = plan_region(region, vehicles)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from autocloud.errors import AutocloudError
 from autocloud.paths import REPO_ROOT, TOOLCHAIN_BIN, TOOLCHAIN_DIR
 
 TOOLCHAIN_SRC = REPO_ROOT / "toolchain"
@@ -32,7 +33,7 @@ WORK = TOOLCHAIN_DIR / "src"
 HEARTBEAT_SECONDS = 30.0
 
 
-class ToolchainError(Exception):
+class ToolchainError(AutocloudError):
     """A build step failed or a prerequisite is missing; the message is one line for the user."""
 
 

@@ -19,6 +19,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
+from autocloud.errors import excerpt
 from autocloud.locations import normalise_location
 from policies.model import REGION_LABEL, Cloud, DeviceAccess, RuleContext, effective_enforcement
 from policies.packs import ALL_RULES, RELAXABLE
@@ -70,7 +71,8 @@ def validate_relaxed(names: Iterable[str], source: str = "policy relax") -> froz
     relaxed = frozenset(names)
     unknown = sorted(relaxed - RELAXABLE)
     if unknown:
-        raise ValueError(f"{source}: {unknown[0]!r} cannot be relaxed (relaxable: {', '.join(sorted(RELAXABLE))})")
+        raise ValueError(
+            f"{source}: {excerpt(unknown[0])} cannot be relaxed (relaxable: {', '.join(sorted(RELAXABLE))})")
     return relaxed
 
 
@@ -167,6 +169,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             write_pack_config(profile, args.out, relaxed=args.relax)
     except (ConfigError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:
+        print(f"error: --out {args.out}: cannot write: {error.strerror or error}", file=sys.stderr)
         return 2
     return 0
 

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
-from autocloud import images
+from autocloud import cluster, images, profiles, toolchain
+from autocloud import report as report_mod
 from autocloud.cli import app
+from autocloud.errors import ConfigError
 
 runner = CliRunner()
 
@@ -75,3 +79,247 @@ def test_images_build_failure_is_one_line(monkeypatch: pytest.MonkeyPatch) -> No
     result = runner.invoke(app, ["images", "build"])
     assert result.exit_code == 1
     assert result.output.strip() == "error: mvn not found: install Debian's maven (make system-deps)"
+
+
+# --- one error boundary: one plain line, exit 2 bad input / 1 failed / 130 interrupted -----------
+
+
+def invoke(args: list[str], **kwargs: object) -> tuple[int, list[str]]:
+    """Exit code and the non-empty output lines of `autocloud ARGS` (stdout and stderr)."""
+    result = runner.invoke(app, args, prog_name="autocloud", **kwargs)  # type: ignore[arg-type]
+    return result.exit_code, [line for line in result.output.splitlines() if line.strip()]
+
+
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (["size", "--region", "eu", "--vehicles", "abc"],
+         "error: autocloud size: Invalid value for '--vehicles': Input should be a valid integer, unable to parse "
+         "string as an integer (see autocloud size --help)"),
+        (["size", "--region", "eu", "--bogus"],
+         "error: autocloud size: No such option: --bogus (see autocloud size --help)"),
+        (["size"], "error: autocloud size: Missing option '--region' (see autocloud size --help)"),
+        (["nosuch"], "error: autocloud: No such command 'nosuch' (see autocloud --help)"),
+        (["cluster", "nosuch"], "error: autocloud cluster: No such command 'nosuch' (see autocloud cluster --help)"),
+        (["--bogus"], "error: autocloud: No such option: --bogus (see autocloud --help)"),
+    ],
+    ids=["bad-int", "unknown-option", "missing-option", "unknown-command", "unknown-subcommand", "top-option"],
+)
+def test_usage_errors_are_one_line_and_exit_2(args: list[str], line: str) -> None:
+    assert invoke(args) == (2, [line])
+
+
+def test_help_still_prints_help() -> None:
+    code, lines = invoke(["size", "--help"])
+    assert code == 0 and any("--vehicles" in line for line in lines)
+
+
+def test_the_console_script_uses_the_boundary() -> None:
+    result = subprocess.run([sys.executable, "-m", "autocloud.cli", "size", "--region", "eu", "--vehicles", "abc"],
+                            capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr.startswith("error: autocloud size: Invalid value for '--vehicles'")
+    assert result.stderr.count("\n") == 1
+
+
+def test_markup_in_arguments_prints_literally() -> None:
+    code, lines = invoke(["up", "--region", "[/x]"])
+    assert code == 2
+    assert lines == ["error: --region: no stack local-[/x] in stacks/ (regions with local stacks: cn, eu, us)"]
+
+
+def test_a_pattern_in_an_error_keeps_its_brackets(tmp_path: Path) -> None:
+    bad = tmp_path / "rollout.yaml"
+    bad.write_text("name: Bad Name\nwaves:\n  - name: eu\n    stacks: [local-eu]\n")
+    code, lines = invoke(["rollout", str(bad), "--preview"])
+    assert code == 2
+    assert lines == [f"error: {bad}: name: String should match pattern '^[a-z0-9][a-z0-9-]*$'"]
+
+
+def test_failure_messages_with_brackets_print_literally(monkeypatch: pytest.MonkeyPatch) -> None:
+    def fail(out: Path) -> list[images.BuiltImage]:
+        raise images.ImageError("[bold]not markup[/bold] [/x] ^[a-z]*$")
+
+    monkeypatch.setattr(images, "build", fail)
+    assert invoke(["images", "build"]) == (1, ["error: [bold]not markup[/bold] [/x] ^[a-z]*$"])
+
+
+@pytest.mark.parametrize(
+    ("raised", "code", "line"),
+    [
+        (KeyboardInterrupt(), 130, "error: interrupted"),
+        (PermissionError(13, "Permission denied", "/srv/images/x.tar"), 1,
+         "error: /srv/images/x.tar: Permission denied"),
+        (TimeoutError("the node did not become Ready within 120s"), 1,
+         "error: timed out: the node did not become Ready within 120s"),
+        (subprocess.TimeoutExpired(["mvn", "package"], 600), 1, "error: ['mvn', 'package'] did not finish within 600s"),
+        (UnicodeDecodeError("utf-8", b"\xff", 0, 1, "invalid start byte"), 2,
+         "error: not UTF-8 text: invalid start byte at byte 0"),
+        (ConfigError("regions/eu.yaml", "fleet.vehicles", "must be positive"), 2,
+         "error: regions/eu.yaml: fleet.vehicles: must be positive"),
+    ],
+    ids=["ctrl-c", "os-error", "timeout", "subprocess-timeout", "decode", "config"],
+)
+def test_expected_failures_inside_a_command(
+    monkeypatch: pytest.MonkeyPatch, raised: BaseException, code: int, line: str
+) -> None:
+    def fail(out: Path) -> list[images.BuiltImage]:
+        raise raised
+
+    monkeypatch.setattr(images, "build", fail)
+    assert invoke(["images", "build"]) == (code, [line])
+
+
+def test_a_bug_is_not_disguised_as_an_expected_failure(monkeypatch: pytest.MonkeyPatch) -> None:
+    def fail(out: Path) -> list[images.BuiltImage]:
+        raise ZeroDivisionError("a bug")
+
+    monkeypatch.setattr(images, "build", fail)
+    result = runner.invoke(app, ["images", "build"])
+    assert isinstance(result.exception, ZeroDivisionError)
+
+
+@pytest.mark.parametrize("value", ["99999", "abc"])
+def test_port_base_out_of_range_is_one_line_exit_2(value: str) -> None:
+    code, lines = invoke(["cluster", "status"], env={"AUTOCLOUD_CLUSTER_PORT_BASE": value})
+    assert code == 2
+    assert len(lines) == 1 and lines[0].startswith(f"error: AUTOCLOUD_CLUSTER_PORT_BASE: '{value}' ")
+
+
+def _must_not_run(*args: object, **kwargs: object) -> None:
+    raise AssertionError("started before the input was checked")
+
+
+def test_up_with_a_bad_stack_file_fails_before_starting_anything(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bad = tmp_path / "Pulumi.local-eu.yaml"
+    bad.write_bytes(b"config:\n  autocloud:region: eu\n  autocloud:target: l\xf6cal\n")
+    monkeypatch.setattr(profiles, "stack_path", lambda stack, root=None: bad)
+    monkeypatch.setattr(toolchain, "build", _must_not_run)
+    monkeypatch.setattr(cluster, "start", _must_not_run)
+    assert invoke(["up", "--region", "eu"]) == (2, [f"error: {bad}: not UTF-8 text (byte 0xf6 on line 3)"])
+
+
+def test_rollout_with_a_bad_override_fails_before_starting_anything(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    plan = tmp_path / "rollout.yaml"
+    plan.write_text("name: r\nwaves:\n  - name: eu\n    stacks:\n      - stack: local-eu\n"
+                    "        config: {autocloud:vehicles: -5}\n")
+    monkeypatch.setattr(toolchain, "build", _must_not_run)
+    monkeypatch.setattr(cluster, "start", _must_not_run)
+    code, lines = invoke(["rollout", str(plan), "--yes"])
+    assert code == 2 and len(lines) == 1
+    assert lines[0].startswith(
+        "error: stacks/Pulumi.local-eu.yaml (with rollout overrides autocloud:vehicles): autocloud:vehicles: "
+    )
+
+
+def test_non_utf8_rollout_file_is_one_line(tmp_path: Path) -> None:
+    plan = tmp_path / "rollout.yaml"
+    plan.write_bytes(b"name: r\nwaves: [\xff]\n")
+    assert invoke(["rollout", str(plan), "--preview"]) == (2, [f"error: {plan}: not UTF-8 text (byte 0xff on line 2)"])
+
+
+def test_alias_bomb_profile_is_refused_by_size_in_one_line(tmp_path: Path) -> None:
+    bomb = tmp_path / "bomb.yaml"
+    levels = ['a0: &a0 ["v", "v", "v", "v", "v", "v", "v", "v", "v"]']
+    levels += [f"a{n}: &a{n} [{', '.join([f'*a{n - 1}'] * 9)}]" for n in range(1, 9)]
+    bomb.write_text("name: bomb\n" + "\n".join(levels) + "\n")
+    assert invoke(["size", "--region", str(bomb)]) == (
+        2, [f"error: {bomb}: line 2: YAML anchors and aliases are not accepted (&a0)"]
+    )
+
+
+@pytest.mark.parametrize("kind", ["file", "proc", "report-is-a-folder", "under-a-file"])
+def test_report_out_that_cannot_take_the_report(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str) -> None:
+    monkeypatch.setattr(report_mod, "build_report", lambda *args: report_mod.Report(regions=[], generated="now"))
+    if kind == "file":
+        out = tmp_path / "report"
+        out.write_text("x")
+        expected = f"error: --out {out}: exists and is not a folder"
+    elif kind == "proc":
+        out = Path("/proc/self")
+        expected = f"error: --out {out}: the folder is not writable"
+    elif kind == "report-is-a-folder":
+        out = tmp_path
+        (tmp_path / "report.md").mkdir()
+        expected = f"error: --out {out}: cannot write the report: Is a directory"
+    else:
+        (tmp_path / "file").write_text("x")
+        out = tmp_path / "file" / "reports"
+        expected = f"error: --out {out}: cannot create the folder: Not a directory"
+    assert invoke(["report", "--out", str(out)]) == (2, [expected])
+
+
+def test_tables_and_progress_lines_print_brackets_literally() -> None:
+    from io import StringIO
+
+    from rich.console import Console
+
+    from autocloud.deploy import StackResult, outputs_table, results_table
+    from autocloud.progress import RolloutView
+    from autocloud.rollout import Rollout, RolloutRun, StackProgress
+
+    out = StringIO()
+    console = Console(file=out, width=300, color_system=None)
+    message = "[mandatory] residency-location: 'eastus' [/x] is outside ^[a-z]*$"
+    console.print(outputs_table([StackResult("local-eu", "eu", True, "up", outputs={"key": "[secret]"}),
+                                 StackResult("local-us", "us", False, "up", message=message)]))
+    console.print(results_table([StackResult("local-[x]", "[red]eu", True, "up")]))
+    rollout = Rollout.model_validate({"name": "r", "waves": [{"name": "[eu]", "stacks": ["local-eu"]}]})
+    progress = StackProgress("local-eu", "[eu]", status="failed", message=message)
+    run = RolloutRun(rollout, "fp", {"local-eu": progress})
+    console.print(RolloutView.table(run))
+    RolloutView(console, live=False).update(run, progress)
+    text = out.getvalue()
+    for literal in ("[secret]", message, "local-[x]", "[red]eu", f"[[eu]] local-eu: failed: {message}"):
+        assert literal in text, literal
+
+
+def test_workflow_entry_points_give_one_line_on_bad_files(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from autocloud import pr_comment
+    from policies import config as policy_config
+
+    latin1 = tmp_path / "check.md"
+    latin1.write_bytes(b"| stack | M\xfcller |\n")
+    assert pr_comment.main([str(latin1), "--exit-code", "0"]) == 2
+    assert capsys.readouterr().err == f"error: {latin1}: not UTF-8 text (byte 0xfc on line 1)\n"
+    assert pr_comment.main([str(tmp_path / "missing.md"), "--exit-code", "2", "--out", "/proc/self/x"]) == 2
+    assert capsys.readouterr().err == "error: --out /proc/self/x: cannot write: No such file or directory\n"
+    assert policy_config.main(["--region", "eu", "--out", str(latin1 / "x.json")]) == 2
+    assert capsys.readouterr().err == f"error: --out {latin1 / 'x.json'}: cannot write: File exists\n"
+
+
+def _has_children(pid: int) -> bool:
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            if Path(task, "children").read_text().strip():
+                return True
+        except FileNotFoundError:  # a thread that ended meanwhile
+            continue
+    return False
+
+
+def test_sigint_during_a_command_exits_130_with_one_line() -> None:
+    """A real Ctrl-C: `check --all` is interrupted once it runs its first program (a child exists)."""
+    import signal
+    import time
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "autocloud.cli", "check", "--all"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    deadline = time.monotonic() + 60
+    while not _has_children(proc.pid):
+        assert time.monotonic() < deadline and proc.poll() is None, "check --all never started a program"
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130
+    assert err == "error: interrupted\n"
+    assert out == ""

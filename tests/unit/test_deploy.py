@@ -36,3 +36,21 @@ def test_missing_plugin_is_one_line_with_version_and_command() -> None:
 def test_other_errors_keep_the_engine_lines() -> None:
     assert missing_plugin("error: update failed") is None
     assert _short_error(failure("  error: update failed\n")).endswith("error: update failed")
+
+
+def test_multi_error_keeps_the_causes_listed_under_it() -> None:
+    stderr = (
+        "Updating (local-eu):\n"
+        "error: 2 errors occurred:\n"
+        "\t* failed to save checkpoint: open /state/.pulumi/stacks/local-eu.json: read-only file system\n"
+        "\t* failed to release lock: remove /state/.pulumi/locks/x.json: read-only file system\n"
+        "\n"
+        "* not a cause: a bullet after a blank line and other output\n"
+        "Resources:\n"
+    )
+    message = _short_error(failure(stderr))
+    assert message == (
+        "error: 2 errors occurred: | "
+        "* failed to save checkpoint: open /state/.pulumi/stacks/local-eu.json: read-only file system | "
+        "* failed to release lock: remove /state/.pulumi/locks/x.json: read-only file system"
+    )

@@ -11,7 +11,7 @@ import pytest
 
 from autocloud.deploy import StackResult
 from autocloud.errors import ConfigError
-from autocloud.rollout import load_rollout, run_rollout
+from autocloud.rollout import load_rollout, run_rollout, state_file
 
 STACKS = ("local-eu", "local-us", "local-cn", "azure-eu")
 
@@ -148,7 +148,7 @@ def test_preview_only_never_applies(tmp_path: Path, stacks_dir: Path) -> None:
         ("name: x\nwaves:\n  - name: a\n    stacks: [local-eu]\n    paralel: 2\n", "rollout.yaml: waves[0].paralel:"),
         ("name: x\nwaves:\n  - name: a\n    stacks: [{stack: local-eu, config: {vehicles: 3}}]\n",
          "needs its namespace"),
-        ("name: [\n", "rollout.yaml: (file): not valid YAML"),
+        ("name: [\n", "rollout.yaml: not valid YAML at line 2"),
         ("name: x\nbackend: s3://bucket\nwaves:\n  - name: a\n    stacks: [local-eu]\n",
          "rollout.yaml: backend: 's3://bucket': unsupported state backend"),
     ],
@@ -171,3 +171,16 @@ def test_rollout_backend_setting(tmp_path: Path, stacks_dir: Path) -> None:
     url = "azblob://team-state?storage_account=fleetstate"
     text = f"name: x\nbackend: {url}\nwaves:\n  - name: a\n    stacks: [local-eu]\n"
     assert load_rollout(write(tmp_path, text), stacks_dir).backend == url
+
+
+@pytest.mark.parametrize(
+    "saved", [b"\xff\xfe", b"[1, 2]", b'{"stacks": {"a": 1}}', b'{"stacks": [[], {"status": "done"}]}']
+)
+def test_resume_with_a_damaged_state_file_runs_everything(tmp_path: Path, stacks_dir: Path, saved: bytes) -> None:
+    rollout = load_rollout(write(tmp_path, THREE_WAVES), stacks_dir)
+    path = state_file(rollout, tmp_path / "state")
+    path.parent.mkdir(parents=True)
+    path.write_bytes(saved)
+    again = Recorder()
+    assert run_rollout(rollout, again, resume=True, state_dir=tmp_path / "state").ok
+    assert {s for s, _, _ in again.calls} == {"local-eu", "local-us", "local-cn", "azure-eu"}
