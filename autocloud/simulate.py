@@ -3,24 +3,31 @@
 Each vehicle connects to the broker of its scale unit (`autocloud.assignment`, as DPS's hashed
 allocation would), publishes its messages with QoS 1 and disconnects. The ingest broker acknowledges
 a publish only once Kafka has the record, so an acknowledged message is a delivered one; the state
-store is then read back to count what was stored. Brokers and the store are reached through a
-tunnel into the embedded node (`cluster.open_tunnel`), the way vehicles reach a public endpoint.
+store is then read back to count what was stored. On the embedded cluster, brokers and the store are
+reached through a tunnel into the node (`cluster.open_tunnel`), the way vehicles reach a public
+endpoint; on another cluster (``KUBECONFIG``), through ``kubectl port-forward``.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import math
+import re
+import shutil
+import subprocess
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import Any, Protocol
 
 from autocloud import cluster
 from autocloud.assignment import scale_unit_for
 from autocloud.errors import AutocloudError
+from autocloud.paths import TOOLCHAIN_BIN
 from components.local.state import CONTAINER as COLLECTION
 from components.local.state import DATABASE, OBJECT_NAME, PASSWORD_ITEM, USERNAME
 
@@ -105,41 +112,139 @@ class SimulationResult:
 
 
 @dataclass(frozen=True)
-class RegionEndpoints:
-    """In-node addresses of a region's brokers (by scale unit) and its state store, and the store's
-    password (read from its Kubernetes Secret, as the state writer gets it)."""
+class ServiceTarget:
+    """A Service port the simulator reaches: by name for a port-forward, by address for the node's tunnel."""
 
-    brokers: dict[int, str]
-    store: str
+    name: str
+    cluster_ip: str
+    port: int
+
+    @property
+    def address(self) -> str:
+        return f"{self.cluster_ip}:{self.port}"
+
+
+@dataclass(frozen=True)
+class RegionEndpoints:
+    """A region's brokers (by scale unit) and its state store, and the store's password (read from its
+    Kubernetes Secret, as the state writer gets it)."""
+
+    brokers: dict[int, ServiceTarget]
+    store: ServiceTarget
     store_password: str
 
 
-def _services(api: cluster.Api, namespace: str, component: str) -> list[dict[str, Any]]:
+class ClusterReach(Protocol):
+    """How the simulator reads the cluster's API and opens local ports to its Services."""
+
+    def get(self, path: str) -> dict[str, Any] | None: ...
+
+    def forward(self, namespace: str, targets: list[ServiceTarget]) -> contextlib.AbstractContextManager[
+        dict[ServiceTarget, int]]: ...
+
+
+@dataclass(frozen=True)
+class EmbeddedReach:
+    """The embedded cluster: its API over the relay, Services through a tunnel into the node (traffic
+    goes through the Service, so a replaced pod is reached again)."""
+
+    layout: cluster.Layout
+    ports: cluster.Ports
+
+    def get(self, path: str) -> dict[str, Any] | None:
+        return cluster.Api(self.layout, self.ports).get(path)
+
+    @contextlib.contextmanager
+    def forward(self, namespace: str, targets: list[ServiceTarget]) -> Iterator[dict[ServiceTarget, int]]:
+        with cluster.open_tunnel([t.address for t in targets], self.layout) as tunnel:
+            yield {t: tunnel.ports[t.address] for t in targets}
+
+
+FORWARDING = re.compile(r"Forwarding from 127\.0\.0\.1:(\d+)")
+
+
+@dataclass(frozen=True)
+class KubeconfigReach:
+    """Any cluster kubectl reaches: ``kubectl get --raw`` and one ``kubectl port-forward`` per Service.
+    A port-forward is pinned to one pod, so a vehicle cannot reconnect through it once that pod is gone."""
+
+    kubeconfig: Path
+
+    def _kubectl(self) -> list[str]:
+        binary = TOOLCHAIN_BIN / "kubectl"
+        found = str(binary) if binary.is_file() else shutil.which("kubectl")
+        if found is None:
+            raise SimulationError("kubectl not found: build the toolchain (`make toolchain`) or put kubectl on PATH")
+        return [found, f"--kubeconfig={self.kubeconfig}"]
+
+    def get(self, path: str) -> dict[str, Any] | None:
+        proc = subprocess.run([*self._kubectl(), "get", "--raw", path], capture_output=True, text=True,
+                              timeout=60, check=False)
+        if proc.returncode != 0:
+            return None
+        found = json.loads(proc.stdout)
+        return found if isinstance(found, dict) else None
+
+    @contextlib.contextmanager
+    def forward(self, namespace: str, targets: list[ServiceTarget]) -> Iterator[dict[ServiceTarget, int]]:
+        procs: list[subprocess.Popen[str]] = []
+        try:
+            ports = {}
+            for target in targets:
+                proc = subprocess.Popen(
+                    [*self._kubectl(), "port-forward", "-n", namespace, "--address", "127.0.0.1",
+                     f"svc/{target.name}", f":{target.port}"],
+                    stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                procs.append(proc)
+                ports[target] = self._local_port(proc, target)
+            yield ports
+        finally:
+            for proc in procs:
+                proc.terminate()
+                proc.wait(timeout=10)
+
+    @staticmethod
+    def _local_port(proc: subprocess.Popen[str], target: ServiceTarget) -> int:
+        assert proc.stdout is not None and proc.stderr is not None
+        line = proc.stdout.readline()
+        if match := FORWARDING.search(line):
+            return int(match.group(1))
+        proc.wait(timeout=10)
+        problem = (proc.stderr.read().strip().splitlines() or [line.strip()])[-1]
+        raise SimulationError(f"kubectl port-forward to Service {target.name} failed: {problem}")
+
+
+def default_reach() -> ClusterReach:
+    """The cluster ``KUBECONFIG`` names, else the embedded one."""
+    external = cluster.external_kubeconfig()
+    if external is not None:
+        return KubeconfigReach(external)
+    return EmbeddedReach(cluster.default_layout(), cluster.Ports.from_env())
+
+
+def _services(reach: ClusterReach, namespace: str, component: str) -> list[ServiceTarget]:
     selector = f"app.kubernetes.io/component={component}"
-    found = api.get(f"/api/v1/namespaces/{namespace}/services?labelSelector={selector}")
-    return list((found or {}).get("items", []))
+    found = reach.get(f"/api/v1/namespaces/{namespace}/services?labelSelector={selector}")
+    return [ServiceTarget(item["metadata"]["name"], item["spec"]["clusterIP"], int(item["spec"]["ports"][0]["port"]))
+            for item in (found or {}).get("items", [])]
 
 
-def _address(service: dict[str, Any]) -> str:
-    return f"{service['spec']['clusterIP']}:{service['spec']['ports'][0]['port']}"
-
-
-def discover(api: cluster.Api, namespace: str) -> RegionEndpoints:
+def discover(reach: ClusterReach, namespace: str) -> RegionEndpoints:
     """Find the region's brokers and store on the cluster (the names the local components give them)."""
     brokers = {}
-    for service in _services(api, namespace, INGEST_COMPONENT):
-        suffix = service["metadata"]["name"].rsplit("-", 1)[-1]
+    for service in _services(reach, namespace, INGEST_COMPONENT):
+        suffix = service.name.rsplit("-", 1)[-1]
         if suffix.isdigit():
-            brokers[int(suffix)] = _address(service)
-    stores = [s for s in _services(api, namespace, STATE_COMPONENT) if s["metadata"]["name"] == STORE_SERVICE]
+            brokers[int(suffix)] = service
+    stores = [s for s in _services(reach, namespace, STATE_COMPONENT) if s.name == STORE_SERVICE]
     if not brokers or not stores:
         raise SimulationError(f"namespace {namespace}: no telemetry brokers or state store found; "
                               "deploy the region first (`autocloud up --region ...`)")
-    secret = api.get(f"/api/v1/namespaces/{namespace}/secrets/{STORE_SERVICE}-key") or {}
+    secret = reach.get(f"/api/v1/namespaces/{namespace}/secrets/{STORE_SERVICE}-key") or {}
     encoded = secret.get("data", {}).get(PASSWORD_ITEM)
     if encoded is None:
         raise SimulationError(f"namespace {namespace}: the state store's Secret {STORE_SERVICE}-key is missing")
-    return RegionEndpoints(brokers=dict(sorted(brokers.items())), store=_address(stores[0]),
+    return RegionEndpoints(brokers=dict(sorted(brokers.items())), store=stores[0],
                            store_password=base64.b64decode(encoded).decode())
 
 
@@ -229,27 +334,26 @@ def _stored_since(before: dict[str, int], now: dict[str, int]) -> tuple[int, int
     return sum(added.values()), sum(1 for n in added.values() if n > 0)
 
 
-def run(args: SimulationArgs, layout: cluster.Layout | None = None, ports: cluster.Ports | None = None,
+def run(args: SimulationArgs, reach: ClusterReach | None = None,
         progress: Callable[[int], None] = lambda _n: None) -> SimulationResult:
     """Drive the fleet, then wait (up to ``settle_seconds``) for the store to count every message."""
-    lay = layout or cluster.default_layout()
-    api = cluster.Api(lay, ports or cluster.Ports.from_env())
-    endpoints = discover(api, args.target_namespace)
+    reach = reach or default_reach()
+    endpoints = discover(reach, args.target_namespace)
     vehicles = args.vehicle_ids()
     result = SimulationResult()
     units = len(endpoints.brokers)
     assignment = {vehicle: scale_unit_for(vehicle, units) for vehicle in vehicles}
     for unit in assignment.values():
         result.vehicles_per_unit[unit] = result.vehicles_per_unit.get(unit, 0) + 1
-    with cluster.open_tunnel([*endpoints.brokers.values(), endpoints.store], lay) as tunnel:
-        store_port = tunnel.ports[endpoints.store]
+    with reach.forward(args.target_namespace, [*endpoints.brokers.values(), endpoints.store]) as ports:
+        store_port = ports[endpoints.store]
         before = _stored_counts(store_port, endpoints.store_password, vehicles)
         pacer = _Pacer(args.rate)
         lock = threading.Lock()
         started = time.monotonic()
         threads = [
             threading.Thread(target=_drive_vehicle, daemon=True, args=(
-                vehicle, tunnel.ports[endpoints.brokers[assignment[vehicle]]], args, pacer, result, lock, progress))
+                vehicle, ports[endpoints.brokers[assignment[vehicle]]], args, pacer, result, lock, progress))
             for vehicle in vehicles
         ]
         for thread in threads:

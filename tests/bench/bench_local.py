@@ -84,7 +84,7 @@ def data_plane(layout: cluster.Layout, tmp: Path) -> dict[str, object]:
     figures["image_build_seconds_cached"] = round(cached, 2)
     figures["three_regions_pods_memory_mib"] = pods_memory_mib(layout)
     args = simulate.SimulationArgs("eu", vehicles=50, messages=20, settle_seconds=120)
-    result = simulate.run(args, layout=layout, ports=PORTS)
+    result = simulate.run(args, simulate.EmbeddedReach(layout, PORTS))
     figures["eu_end_to_end"] = result.as_dict()
     if result.lost:
         raise SystemExit(f"the simulation lost {result.lost} messages: {result.as_dict()}")

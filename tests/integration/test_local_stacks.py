@@ -249,7 +249,7 @@ def test_vehicles_flow_end_to_end(deployment: Deployment, region: str) -> None:
     vehicle's messages and lifecycle events in the topics of the scale unit it is assigned to."""
     cluster = deployment.cluster
     args = simulate.SimulationArgs(region, vehicles=6, messages=5, settle_seconds=90)
-    result = simulate.run(args, layout=cluster.layout, ports=cluster.ports)
+    result = simulate.run(args, simulate.EmbeddedReach(cluster.layout, cluster.ports))
     assert result.sent == 30
     assert result.delivered == 30, "every publish is acknowledged only once Kafka has it"
     assert result.lost == 0
@@ -274,6 +274,15 @@ def test_vehicles_flow_end_to_end(deployment: Deployment, region: str) -> None:
             assert ops >= {"createDeviceIdentity", "deviceConnected", "deviceDisconnected"}, f"{vehicle}: {ops}"
 
 
+def test_simulate_reaches_any_cluster_through_kubectl(deployment: Deployment) -> None:
+    """What ``autocloud simulate`` does when KUBECONFIG names another cluster: the API through kubectl,
+    the brokers and the store through ``kubectl port-forward``."""
+    args = simulate.SimulationArgs("eu", vehicles=4, messages=3, settle_seconds=90)
+    result = simulate.run(args, simulate.KubeconfigReach(deployment.cluster.kubeconfig))
+    assert result.sent == result.delivered == 12
+    assert result.lost == 0 and result.vehicles_stored == 4
+
+
 def test_a_killed_broker_loses_nothing_acknowledged(deployment: Deployment) -> None:
     """The US broker pod is deleted mid-run: vehicles reconnect to its replacement and resend what was
     not acknowledged; every message arrives (duplicates allowed, counted, not lost)."""
@@ -284,7 +293,7 @@ def test_a_killed_broker_loses_nothing_acknowledged(deployment: Deployment) -> N
     args = simulate.SimulationArgs("us", vehicles=6, messages=30, rate=30, settle_seconds=90)
     outcome: dict[str, simulate.SimulationResult] = {}
     run = threading.Thread(target=lambda: outcome.setdefault(
-        "result", simulate.run(args, layout=cluster.layout, ports=cluster.ports)))
+        "result", simulate.run(args, simulate.EmbeddedReach(cluster.layout, cluster.ports))))
     run.start()
     time.sleep(2.5)
     kubectl.run("delete", "pod", "-n", "autocloud-us", broker, "--wait=false")

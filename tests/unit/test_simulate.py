@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import subprocess
 from collections import Counter
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
+from autocloud import simulate
 from autocloud.assignment import scale_unit_for
 from autocloud.cli import app
 from autocloud.simulate import SimulationArgs, SimulationResult
@@ -55,3 +58,30 @@ def test_cli_bad_arguments_exit_2_with_one_line(argv: list[str]) -> None:
     outcome = CliRunner().invoke(app, argv)
     assert outcome.exit_code == 2
     assert len(outcome.output.strip().splitlines()) == 1
+
+
+def test_default_reach_follows_kubeconfig(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "other.yaml"))
+    reach = simulate.default_reach()
+    assert isinstance(reach, simulate.KubeconfigReach) and reach.kubeconfig == tmp_path / "other.yaml"
+    monkeypatch.delenv("KUBECONFIG")
+    assert isinstance(simulate.default_reach(), simulate.EmbeddedReach)
+
+
+def test_a_failed_port_forward_is_one_line_naming_the_service() -> None:
+    target = simulate.ServiceTarget("telemetry-1", "10.96.0.10", 1883)
+    proc = subprocess.Popen(["sh", "-c", "echo 'error: services \"telemetry-1\" not found' >&2; exit 1"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    with pytest.raises(simulate.SimulationError, match=r'Service telemetry-1 failed: error: services "telemetry-1"'):
+        simulate.KubeconfigReach._local_port(proc, target)
+    ok = subprocess.Popen(["echo", "Forwarding from 127.0.0.1:41234 -> 1883"], stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True)
+    assert simulate.KubeconfigReach._local_port(ok, target) == 41234
+    ok.wait()
+
+
+def test_stored_counts_only_what_this_run_added() -> None:
+    before = {"eu-vehicle-000001": 5}
+    now = {"eu-vehicle-000001": 8, "eu-vehicle-000002": 3}
+    assert simulate._stored_since(before, now) == (6, 2)
+    assert simulate._stored_since(now, now) == (0, 0)
