@@ -23,6 +23,7 @@ from typing import Literal, TextIO, get_args
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from autocloud.check import CheckError, Target, record, resolve_targets, views_from_records
+from autocloud.check import Status as Status_
 from autocloud.errors import ConfigError
 from autocloud.locations import normalise_location
 from autocloud.profiles import REPO_ROOT, RegionProfile, StackConfig, display_path, resolve_stack
@@ -86,7 +87,15 @@ class RegionReport(ViolationCounts):
     flow: list[FlowStage] = field(default_factory=list)
     error: str | None = None
     """Why the program could not be run or judged; the rest of the region's report is then partial."""
+    recorded: bool = False
+    """Whether the program handed over its registrations (possibly only those before it failed)."""
 
+    @property
+    def status(self) -> Status_:
+        """The same verdict `autocloud check` gives the stack (clean, violations, incomplete, error)."""
+        if self.error is not None:
+            return "incomplete" if self.recorded else "error"
+        return "violations" if self.mandatory else "clean"
 
     @property
     def outside(self) -> int:
@@ -232,10 +241,13 @@ def region_report(target: Target, evaluator: Evaluator, root: Path) -> RegionRep
     except ConfigError as error:
         report.error = str(error)
     try:
-        views = views_from_records(record(target), target)
+        recording = record(target)
     except CheckError as error:
         report.error = str(error)
         return report
+    report.error = recording.error or report.error
+    report.recorded = True
+    views = views_from_records(recording.records, target, recording.located)
     report.violations = evaluator.run(views, ctx, stack=target.label).violations
     report.resources = placements(views, ctx, report.violations)
     report.flow = telemetry_flow(report.resources, report.target, report.plan, ctx.region)
@@ -268,8 +280,8 @@ def _md_cell(value: object) -> str:
 
 
 def _detail(violation: Violation) -> str:
-    """The message without the `[rule] name (type): ` prefix the table already shows."""
-    return violation.message.split("): ", 1)[-1]
+    """What is wrong, without the rule and resource the table already shows."""
+    return violation.detail or violation.message
 
 
 def _short_type(type_: str) -> str:

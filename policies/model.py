@@ -32,6 +32,16 @@ _TYPE_ALIASES: Mapping[str, str] = {
 
 _canonical_cache: dict[str, str] = {}
 
+UNKNOWN_PREFIX = "<unknown"
+"""How `autocloud check` spells a value nobody knows before deployment: a computed output (the
+engine's unknown at preview) or a field of an invoke's result (`<unknown getResourceGroup.location>`)."""
+
+
+def is_unknown(value: object) -> bool:
+    """Whether a property value is one the check could not know (see `UNKNOWN_PREFIX`)."""
+    return isinstance(value, str) and value.startswith(UNKNOWN_PREFIX)
+
+
 
 def canonical_type(token: str) -> str:
     """The token rules match on: API-versioned modules (``iothub/v20230630``) and v2 names folded
@@ -69,6 +79,9 @@ class ResourceView:
     urn: str
     props: Mapping[str, Any]
     provider: ProviderView | None = None
+    located: bool | None = None
+    """Whether the type takes a `location` input, when the SDK that registered it told the check;
+    None where nobody knows (the policy packs), and rules fall back to the props and known types."""
 
     @classmethod
     def of(
@@ -216,7 +229,8 @@ Rule = ResourceRule | StackRule
 
 @dataclass(frozen=True, slots=True)
 class Violation:
-    """One finding: which resource, which rule, how strictly, and what is wrong."""
+    """One finding: which resource, which rule, how strictly, and what is wrong. `message` is the
+    one-line form; `resource` and `detail` are its parts, so no reader has to split it."""
 
     policy: str
     enforcement: Enforcement
@@ -225,6 +239,8 @@ class Violation:
     message: str
     pack: str = ""
     stack: str = ""
+    resource: str = ""
+    detail: str = ""
 
     def as_dict(self) -> dict[str, str]:
         return {
@@ -234,7 +250,9 @@ class Violation:
             "enforcement": self.enforcement,
             "urn": self.urn,
             "type": self.type,
+            "resource": self.resource,
             "message": self.message,
+            "detail": self.detail,
         }
 
 

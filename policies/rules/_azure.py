@@ -88,8 +88,13 @@ def is_azure(view: ResourceView) -> bool:
 
 
 def is_located(view: ResourceView) -> bool:
-    """Resources that sit in an Azure location: tracked types and anything passing `location`."""
-    return is_azure(view) and (view.type in TRACKED_TYPES or "location" in view.props)
+    """Resources that sit in an Azure location: every type whose SDK class takes `location` (when
+    the check knows it), else the tracked types and anything passing `location`."""
+    if not is_azure(view):
+        return False
+    if view.located is not None:
+        return view.located or "location" in view.props
+    return view.type in TRACKED_TYPES or "location" in view.props
 
 
 def physical_names(view: ResourceView) -> set[str]:

@@ -165,14 +165,14 @@ def test_templates_live_in_one_folder() -> None:
     assert names == ["report.html.j2", "report.md.j2"]
 
 
-def test_a_program_that_cannot_run_is_reported_not_hidden(tmp_path: Path) -> None:
+def test_a_program_that_fails_half_way_is_reported_incomplete_not_hidden(tmp_path: Path) -> None:
     out = io.StringIO()
     code = report_command("markdown", tmp_path, ["azure-eu"], program_dir=PROGRAMS / "crash", echo=out,
                           err=io.StringIO())
     assert code == 1
     markdown = (tmp_path / "report.md").read_text()
-    assert re.search(r"^> \*\*Could not check:\*\* .*the program failed: RuntimeError", markdown, re.M)
-    assert "_Not evaluated._" in markdown
+    assert re.search(r"^> \*\*Incomplete:\*\* .*the program failed: RuntimeError", markdown, re.M)
+    assert "`platform` (azure-native:resources:ResourceGroup)" in markdown
     assert re.search(r"^FAIL azure-eu \(region eu\): .*the program failed", out.getvalue(), re.M)
     html = render(build_report(["azure-eu"], program_dir=PROGRAMS / "crash"), "html")
-    assert re.search(r"Could not check: .*the program failed", html)
+    assert re.search(r"Incomplete, checked up to where the program stopped: .*the program failed", html)
