@@ -313,9 +313,9 @@ def views_from_records(
             provider = providers.get(_normal_urn(explicit)) if explicit else None
             if provider is None:
                 provider = default_provider(type_.split(":", 1)[0])
-        takes_location = None if located_types is None else type_ in located_types
+        located_ = None if located_types is None else type_ in located_types
         urn = _normal_urn(record["urn"])
-        views.append(ResourceView(canonical_type(type_), record["name"], urn, record["inputs"], provider, takes_location))
+        views.append(ResourceView(canonical_type(type_), record["name"], urn, record["inputs"], provider, located_))
     views.extend(ResourceView(p.type, p.name, p.urn, p.props) for p in defaults.values())
     return views
 
