@@ -77,13 +77,11 @@ class Outcome(ViolationCounts):
     resources: int = 0
     violations: list[Violation] = field(default_factory=list)
     error: str | None = None
-    recorded: bool = True
-    """Whether the program got far enough to hand over its registrations (even if it failed later)."""
 
     @property
     def status(self) -> Status:
         if self.error is not None:
-            return "incomplete" if self.recorded else "error"
+            return "incomplete" if self.resources else "error"
         return "violations" if self.mandatory else "clean"
 
     def as_dict(self, root: Path) -> dict[str, Any]:
@@ -221,7 +219,7 @@ def _stack_target(
             raise CheckError(f"--stack {stack}: {display_path(own, root)} is the program's own; give --region too")
         values = _config_values(project, declared, _stack_file_config(own, root), *given.layers(root))
         ctx = context_for_profile(load_profile(region, root), regions=regions)
-        return Target(stack, program, project, stack, values, ctx)
+        return Target(f"{display_path(program, root)}:{stack}", program, project, stack, values, ctx)
     path = stack_path(stack, root)
     label = display_path(path, root)
     values = _config_values(project, declared, _stack_file_config(path, root), *given.layers(root))
@@ -364,7 +362,7 @@ def evaluate(target: Target, evaluator: Evaluator) -> Outcome:
     try:
         recording = record(target)
     except CheckError as error:
-        return Outcome(target, error=str(error), recorded=False)
+        return Outcome(target, error=str(error))
     views = views_from_records(recording.records, target, recording.located)
     evaluation = evaluator.run(views, target.ctx, stack=target.label)
     return Outcome(target, resources=len(views), violations=evaluation.violations, error=recording.error)

@@ -214,6 +214,8 @@ def one_line(error: BaseException, program: Path | None = None) -> str:
     notes = " ".join(" ".join(str(n).split()) for n in getattr(error, "__notes__", ()))
     if type(error).__name__ in ("ConfigError", "RunError"):
         return " ".join(part for part in (message, notes) if part)
+    if isinstance(error, pulumi.ConfigMissingError):
+        notes = f"autocloud check: pass it with -c {error.key}=VALUE, --config-file FILE or --stack NAME"
     frames = traceback.extract_tb(error.__traceback__)
     if program is not None:
         ours = [f for f in frames if _own_frame(f.filename, program)]
