@@ -27,6 +27,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from autocloud.errors import ConfigError
+from autocloud.paths import STATE_DIR
 from autocloud.profiles import (
     REPO_ROOT,
     available_profiles,
@@ -35,6 +36,7 @@ from autocloud.profiles import (
     stack_config_from_values,
     stack_path,
 )
+from autocloud.program_env import EnvError, ensure_env, runner_env
 from policies.config import RELAX_CONFIG_KEY, context_for_profile, relaxed_from_stack_config
 from policies.engine import Evaluator
 from policies.model import ProviderView, ResourceView, RuleContext, Violation, ViolationCounts, canonical_type
@@ -332,11 +334,16 @@ def record(target: Target) -> Recording:
     """Run the target's program in a fresh interpreter, as `pulumi preview` would, and return its
     registrations; CheckError when it produced nothing at all (could not start, timed out)."""
     config_json, secret_keys = pulumi_config_env(target.config)
-    env = os.environ | {"PULUMI_CONFIG": config_json, "PULUMI_CONFIG_SECRET_KEYS": secret_keys}
+    try:
+        python = ensure_env(target.program, STATE_DIR)
+    except (EnvError, ConfigError) as error:
+        raise CheckError(f"the program's dependencies: {error}") from None
+    env = os.environ | runner_env(python)
+    env |= {"PULUMI_CONFIG": config_json, "PULUMI_CONFIG_SECRET_KEYS": secret_keys}
     with tempfile.TemporaryDirectory(prefix="autocloud-check-") as scratch:
         out = Path(scratch) / "resources.json"
         command = [
-            sys.executable, "-m", "autocloud.check_runner",
+            str(python or sys.executable), "-m", "autocloud.check_runner",
             "--program", str(target.program), "--project", target.project,
             "--stack", target.stack, "--out", str(out),
         ]  # fmt: skip
@@ -350,9 +357,9 @@ def record(target: Target) -> Recording:
             tail = (finished.stderr.strip().splitlines() or [f"exit code {finished.returncode}"])[-1]
             raise CheckError(f"the program could not run: {tail}")
         result = json.loads(out.read_text(encoding="utf-8"))
-    error = result.get("error")
+    failure = result.get("error")
     return Recording(
-        result["resources"], frozenset(result.get("located", ())), f"the program failed: {error}" if error else None
+        result["resources"], frozenset(result.get("located", ())), f"the program failed: {failure}" if failure else None
     )
 
 

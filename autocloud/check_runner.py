@@ -214,7 +214,12 @@ def one_line(error: BaseException, program: Path | None = None) -> str:
     notes = " ".join(" ".join(str(n).split()) for n in getattr(error, "__notes__", ()))
     if type(error).__name__ in ("ConfigError", "RunError"):
         return " ".join(part for part in (message, notes) if part)
-    if isinstance(error, pulumi.ConfigMissingError):
+    if isinstance(error, ModuleNotFoundError) and error.name:
+        notes = (
+            f"no package in the program's environment provides '{error.name.split('.')[0]}': declare it in "
+            "requirements.txt or pyproject.toml next to the program's Pulumi.yaml"
+        )
+    elif isinstance(error, pulumi.ConfigMissingError):
         notes = f"autocloud check: pass it with -c {error.key}=VALUE, --config-file FILE or --stack NAME"
     frames = traceback.extract_tb(error.__traceback__)
     if program is not None:
@@ -291,6 +296,35 @@ def _named_apply_failures() -> Callable[[], None]:
     return lambda: setattr(pulumi.Output, "apply", original)
 
 
+def _lean_registration() -> Callable[[], None]:
+    """Skip the SDK's per-resource work that only the engine's state uses (bench/results/check.json).
+
+    Aliases: azure-native gives each resource one per older API version of its type (about 33), and
+    the SDK turns each into URN Outputs and tasks, most of a large program's run; they only tell the
+    engine which existing state a resource continues, and a check has no state. Stack traces: taken
+    per resource so the engine can show a source position; the mock monitor ignores them."""
+    original_copy = pulumi.ResourceOptions._copy
+    module: Any = importlib.import_module("pulumi.runtime.resource")
+    original_trace = getattr(module, "_get_stack_trace", None)
+
+    def _copy(self: pulumi.ResourceOptions) -> pulumi.ResourceOptions:
+        copied = original_copy(self)
+        copied.aliases = None
+        return copied
+
+    pulumi.ResourceOptions._copy = _copy  # type: ignore[method-assign]
+    if original_trace is not None:
+        empty = type(original_trace())()
+        module._get_stack_trace = lambda: empty
+
+    def undo() -> None:
+        pulumi.ResourceOptions._copy = original_copy  # type: ignore[method-assign]
+        if original_trace is not None:
+            module._get_stack_trace = original_trace
+
+    return undo
+
+
 class ProgramFailed(Exception):
     """The program raised; `records` holds what it registered before that."""
 
@@ -313,7 +347,7 @@ def record_program(program: Path, project: str, stack: str) -> tuple[list[dict[s
     monitor = RecordingMonitor(mocks)
     located: set[str] = set()
     pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=True, monitor=monitor)
-    undo = [_located_classes(located), _result_types(mocks), _named_apply_failures()]
+    undo = [_located_classes(located), _result_types(mocks), _named_apply_failures(), _lean_registration()]
 
     def run() -> None:
         runpy.run_path(str(main), run_name="__main__")

@@ -11,8 +11,6 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, cast, get_args
 
-from autocloud.locations import normalise_location
-
 Enforcement = Literal["mandatory", "advisory"]
 Cloud = Literal["public", "china"]
 Pack = Literal["residency", "baseline", "kubernetes", "deployability"]
@@ -31,6 +29,15 @@ _TYPE_ALIASES: Mapping[str, str] = {
 }
 
 _canonical_cache: dict[str, str] = {}
+
+
+def _normalise(location: str) -> str:
+    """`autocloud.locations.normalise_location`, imported on first use: `autocloud check` runs
+    programs in their own environment, where this module (for `canonical_type`) must import
+    without the region catalog's dependencies (PyYAML, pydantic)."""
+    from autocloud.locations import normalise_location
+
+    return normalise_location(location)
 
 UNKNOWN_PREFIX = "<unknown"
 """How `autocloud check` spells a value nobody knows before deployment: a computed output (the
@@ -124,7 +131,7 @@ class RuleContext:
 
     def in_boundary(self, location: str) -> bool:
         """Whether ``location`` (any spelling) is one of the region's allowed locations."""
-        return normalise_location(location) in self.boundary
+        return _normalise(location) in self.boundary
 
     def allowed(self) -> str:
         """The boundary as messages print it."""
@@ -168,7 +175,7 @@ class RuleContext:
         cloud = config.get("cloud")
         if cloud not in get_args(Cloud):
             raise ValueError(f"policy config 'cloud' must be one of {', '.join(get_args(Cloud))}")
-        boundary = frozenset(normalise_location(loc) for loc in strings("boundary"))
+        boundary = frozenset(_normalise(loc) for loc in strings("boundary"))
         if not boundary:
             raise ValueError("policy config 'boundary' is missing or empty")
         device_access = config.get("deviceAccess", "public")
