@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,6 +14,7 @@ import pytest
 from autocloud.check import ConfigInput, run_check
 from autocloud.check_runner import output_type_placeholder
 from autocloud.profiles import REPO_ROOT
+from autocloud.program_env import Declared, declared, env_key
 
 FOREIGN = REPO_ROOT / "tests" / "programs" / "foreign"
 CONFIGURED = FOREIGN / "configured"
@@ -174,3 +176,26 @@ def test_markdown_shows_violations_and_unchecked_targets_apart() -> None:
     _, out, _ = check("half_way", "markdown")
     assert "stopped part-way; what it declared before that was checked" in out
     assert "### Violations" in out and "`residency-resource-location`" in out
+
+
+def test_a_missing_module_says_where_to_declare_it() -> None:
+    code, out, _ = check("missing_module")
+    target = target_of(out)
+    assert (code, target["status"]) == (2, "error")
+    assert "No module named 'pulumi_random' (__main__.py:3)" in target["error"]
+    assert "declare it in requirements.txt or pyproject.toml" in target["error"]
+
+
+def test_declared_dependencies_are_read_as_pulumi_install_would(tmp_path: Path) -> None:
+    assert declared(FOREIGN / "configured") is None
+    (tmp_path / "requirements.txt").write_text("pulumi>=3  # the SDK\n\npulumi-azure-native>=2,<3\n")
+    found = declared(tmp_path)
+    assert found is not None and found.requirements == ("pulumi>=3", "pulumi-azure-native>=2,<3")
+    assert env_key(found.requirements) == env_key(tuple(reversed(found.requirements)))
+    (tmp_path / "requirements.txt").unlink()
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "p"\ndependencies = ["pulumi>=3"]\n')
+    assert declared(tmp_path) == Declared("pyproject.toml [project].dependencies", ("pulumi>=3",))
+    (tmp_path / "Pulumi.yaml").write_text("name: p\nruntime:\n  name: python\n  options:\n    virtualenv: venv\n")
+    (tmp_path / "venv" / "bin").mkdir(parents=True)
+    (tmp_path / "venv" / "bin" / "python").write_text("")
+    assert declared(tmp_path) == Declared("Pulumi.yaml runtime.options.virtualenv", (), (tmp_path / "venv").resolve())
