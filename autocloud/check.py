@@ -1,10 +1,12 @@
-"""`autocloud check`: run a Pulumi program under mocks with a stack's config and evaluate every pack.
+"""`autocloud check`: run a Pulumi program as `pulumi preview` would, under mocks, and evaluate every pack.
 
-Offline and credential-free, for CI and pull requests. Each stack (or program) runs in its own
-`autocloud.check_runner` subprocess; the recorded resources are then judged by the same rule
-objects the policy packs serve, with the region's RuleContext. Exit 0 when clean (advisory findings
-allowed), 1 on any mandatory violation, 2 on a usage or configuration error or a program that
-could not run.
+Offline and credential-free, for CI and pull requests; it runs the program's code. Each stack (or
+program) runs in its own `autocloud.check_runner` subprocess, in the program's own environment when
+it declares dependencies (`autocloud.program_env`), with config taken as the Pulumi CLI takes it;
+the recorded resources, even those of a program that failed part-way, are then judged by the same
+rule objects the policy packs serve, with the region's RuleContext. One result model (`Outcome`)
+feeds every format. Exit 0 when clean (advisory findings allowed), 1 on any mandatory violation, 2
+on a usage or configuration error or a program that could not be checked completely.
 """
 
 from __future__ import annotations
