@@ -118,10 +118,20 @@ def placeholder(hint: Any, what: str, depth: int = 0) -> Any:
     return unknown(what)
 
 
+def _declared_fields(cls: type) -> list[tuple[str, property]]:
+    """(Pulumi name, property) of an output type's fields, read the way the SDK reads them."""
+    finder = getattr(_types, "_py_properties", None)
+    if finder is not None:
+        return [(pulumi_name, prop) for _, pulumi_name, prop in finder(cls)]
+    fields = (v for base in reversed(cls.__mro__) for v in vars(base).values() if isinstance(v, property))
+    named = ((getattr(p.fget, "_pulumi_name", None), p) for p in fields)
+    return [(str(name), p) for name, p in named if name is not None]
+
+
 def output_type_placeholder(cls: type, what: str, depth: int = 0) -> dict[str, Any]:
     """Every declared field of a `@pulumi.output_type` class, under its Pulumi (camelCase) name."""
     result: dict[str, Any] = {}
-    for _, pulumi_name, prop in _types._py_properties(cls):
+    for pulumi_name, prop in _declared_fields(cls):
         try:
             hint = typing.get_type_hints(prop.fget).get("return", str)
         except Exception:  # an annotation the SDK could not resolve still gets a string
@@ -237,7 +247,9 @@ def one_line(error: BaseException, program: Path | None = None) -> str:
 
 def _located_classes(located: set[str]) -> Callable[[], None]:
     """Note the type of every resource whose SDK class takes `location`; returns the undo."""
-    original = pulumi.resource.register_resource
+    original = getattr(pulumi.resource, "register_resource", None)
+    if original is None:  # an SDK that registers elsewhere: `located` stays empty, rules use their fallback
+        return lambda: None
     known: dict[type, bool] = {}
 
     def register_resource(res: Any, ty: str, *args: Any, **kwargs: Any) -> Any:
@@ -260,7 +272,9 @@ def _result_types(mocks: RecordingMocks) -> Callable[[], None]:
     """Let the mocks see each invoke's declared result type (the SDK passes it as `typ`)."""
     # `pulumi.runtime.invoke` is the function the package re-exports; the module is what calls `_invoke`.
     module: Any = importlib.import_module("pulumi.runtime.invoke")
-    original = module._invoke
+    original = getattr(module, "_invoke", None)
+    if original is None:  # invokes are then answered without their result's shape
+        return lambda: None
 
     def _invoke(tok: str, props: Any, opts: Any, typ: type | None, *args: Any, **kwargs: Any) -> Any:
         if typ is not None:
@@ -275,6 +289,16 @@ def _resource_label(resource: Any) -> str:
     return f"{getattr(resource, '_name', '?')} ({getattr(resource, '_type', '?')})"
 
 
+def _output_resources(output: Any) -> set[Any]:
+    """The resources an Output came from, once resolved; SDKs before `_OutputData` kept them in
+    a `_resources` future. Empty when neither is there to read."""
+    for attribute, pick in (("_data", lambda done: done.resources), ("_resources", lambda done: done)):
+        future = getattr(output, attribute, None)
+        if future is not None and future.done() and not future.cancelled() and future.exception() is None:
+            return set(pick(future.result()))
+    return set()
+
+
 def _named_apply_failures() -> Callable[[], None]:
     """A failure inside `apply` gets a note naming the resources whose output it was given."""
     original = pulumi.Output.apply
@@ -284,9 +308,8 @@ def _named_apply_failures() -> Callable[[], None]:
             try:
                 return func(value)
             except Exception as error:
-                data = self._data
-                resources = data.result().resources if data.done() and not data.exception() else set()
-                if resources:
+                resources = _output_resources(self)
+                if resources and hasattr(error, "add_note"):
                     error.add_note("in an apply on an output of " + ", ".join(sorted(map(_resource_label, resources))))
                 raise
 
@@ -303,22 +326,24 @@ def _lean_registration() -> Callable[[], None]:
     the SDK turns each into URN Outputs and tasks, most of a large program's run; they only tell the
     engine which existing state a resource continues, and a check has no state. Stack traces: taken
     per resource so the engine can show a source position; the mock monitor ignores them."""
-    original_copy = pulumi.ResourceOptions._copy
+    original_copy = getattr(pulumi.ResourceOptions, "_copy", None)
     module: Any = importlib.import_module("pulumi.runtime.resource")
     original_trace = getattr(module, "_get_stack_trace", None)
 
     def _copy(self: pulumi.ResourceOptions) -> pulumi.ResourceOptions:
-        copied = original_copy(self)
+        copied = original_copy(self)  # type: ignore[misc]
         copied.aliases = None
         return copied
 
-    pulumi.ResourceOptions._copy = _copy  # type: ignore[method-assign]
+    if original_copy is not None:  # older SDKs copy options elsewhere: slower, same results
+        pulumi.ResourceOptions._copy = _copy  # type: ignore[method-assign]
     if original_trace is not None:
         empty = type(original_trace())()
         module._get_stack_trace = lambda: empty
 
     def undo() -> None:
-        pulumi.ResourceOptions._copy = original_copy  # type: ignore[method-assign]
+        if original_copy is not None:
+            pulumi.ResourceOptions._copy = original_copy  # type: ignore[method-assign]
         if original_trace is not None:
             module._get_stack_trace = original_trace
 
