@@ -75,3 +75,12 @@ def test_images_build_failure_is_one_line(monkeypatch: pytest.MonkeyPatch) -> No
     result = runner.invoke(app, ["images", "build"])
     assert result.exit_code == 1
     assert result.output.strip() == "error: mvn not found: install Debian's maven (make system-deps)"
+
+
+def test_check_takes_config_like_the_pulumi_cli() -> None:
+    program = "tests/programs/foreign/configured"
+    args = ["check", "--program", program, "--region", "eu", "--format", "json"]
+    result = runner.invoke(app, [*args, "-c", "location=eastus", "--config", "adminPassword=x"])
+    assert result.exit_code == 1, result.output
+    result = runner.invoke(app, [*args, "--config-file", f"{program}/Pulumi.dev.yaml"])
+    assert result.exit_code == 0, result.output
