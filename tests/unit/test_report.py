@@ -176,3 +176,27 @@ def test_a_program_that_fails_half_way_is_reported_incomplete_not_hidden(tmp_pat
     assert re.search(r"^FAIL azure-eu \(region eu\): .*the program failed", out.getvalue(), re.M)
     html = render(build_report(["azure-eu"], program_dir=PROGRAMS / "crash"), "html")
     assert re.search(r"Incomplete, checked up to where the program stopped: .*the program failed", html)
+
+
+def test_placements_follow_the_location_azure_native_applies() -> None:
+    from policies.model import ProviderView, ResourceView, RuleContext
+
+    ctx = RuleContext(region="eu", cloud="public", boundary=frozenset({"westeurope"}))
+    provider = ProviderView("pulumi:providers:azure-native", "default", "urn:p", {"location": "westeurope"})
+    group = "azure-native:resources:ResourceGroup"
+    nsg = "azure-native:network:NetworkSecurityGroup"
+    views = [
+        ResourceView.of(group, {"location": "eastus"}, name="east"),
+        ResourceView.of(group, {}, name="home", provider=provider),
+        ResourceView.of(nsg, {"resourceGroupName": "east"}, name="in-east"),
+        ResourceView.of(nsg, {"resourceGroupName": "home"}, name="in-home"),
+        ResourceView.of(nsg, {"resourceGroupName": "someone-elses"}, name="elsewhere"),
+    ]
+    placed = {p.name: (p.location, p.status) for p in report_mod.placements(views, ctx, [])}
+    assert placed == {
+        "east": ("eastus", "outside"),
+        "home": ("westeurope", "inside"),
+        "in-east": ("eastus", "outside"),
+        "in-home": ("westeurope", "inside"),
+        "elsewhere": ("unknown before deployment", "unverified"),
+    }
