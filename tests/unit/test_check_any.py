@@ -199,3 +199,17 @@ def test_declared_dependencies_are_read_as_pulumi_install_would(tmp_path: Path) 
     (tmp_path / "venv" / "bin").mkdir(parents=True)
     (tmp_path / "venv" / "bin" / "python").write_text("")
     assert declared(tmp_path) == Declared("Pulumi.yaml runtime.options.virtualenv", (), (tmp_path / "venv").resolve())
+
+
+def test_a_stack_file_under_the_programs_stack_config_dir(tmp_path: Path) -> None:
+    program = tmp_path / "program"
+    (program / "config").mkdir(parents=True)
+    (program / "Pulumi.yaml").write_text("name: nested\nruntime: python\nstackConfigDir: config\n")
+    (program / "__main__.py").write_text((CONFIGURED / "__main__.py").read_text())
+    (program / "config" / "Pulumi.prod.yaml").write_text(
+        "config:\n  nested:location: eastus\n  nested:adminPassword: x\n  nested:classification: c\n"
+    )
+    out, err = io.StringIO(), io.StringIO()
+    code = run_check(["prod"], False, program, "eu", "json", out=out, err=err)
+    assert code == 1, err.getvalue()
+    assert policies(target_of(out.getvalue())) == [("residency-resource-location", "app")]
