@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 AUTOCLOUD := $(VENV)/bin/autocloud
 export GOTOOLCHAIN := local
 
-.PHONY: up down test lint unit integration go-test bench toolchain venv cluster-start cluster-stop clean system-deps node-tools
+.PHONY: up down test lint unit integration go-test bench bench-checkov toolchain venv cluster-start cluster-stop clean system-deps node-tools
 
 ## up: build or reuse the toolchain, start the embedded cluster, deploy the local stacks with the policy packs
 up: venv system-deps
@@ -36,8 +36,14 @@ go-test: toolchain
 	cd toolchain/go/statewriter && go test -count=1 ./...
 
 ## bench: run the benchmarks and record their figures under bench/results
-bench: venv toolchain
+bench: venv toolchain bench-checkov
 	$(PY) tests/bench/run_all.py
+
+# Checkov for the side-by-side figure in bench_check.py, in an environment of its own.
+bench-checkov: .state/bench-checkov/bin/checkov
+.state/bench-checkov/bin/checkov:
+	$(PYTHON) -m venv .state/bench-checkov
+	.state/bench-checkov/bin/pip install --quiet --disable-pip-version-check checkov==3.3.30
 
 toolchain: venv system-deps
 	$(PY) -m autocloud.toolchain build

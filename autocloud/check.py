@@ -1,10 +1,12 @@
-"""`autocloud check`: run a Pulumi program under mocks with a stack's config and evaluate every pack.
+"""`autocloud check`: run a Pulumi program as `pulumi preview` would, under mocks, and evaluate every pack.
 
-Offline and credential-free, for CI and pull requests. Each stack (or program) runs in its own
-`autocloud.check_runner` subprocess; the recorded resources are then judged by the same rule
-objects the policy packs serve, with the region's RuleContext. Exit 0 when clean (advisory findings
-allowed), 1 on any mandatory violation, 2 on a usage or configuration error or a program that
-could not run.
+Offline and credential-free, for CI and pull requests; it runs the program's code. Each stack (or
+program) runs in its own `autocloud.check_runner` subprocess, in the program's own environment when
+it declares dependencies (`autocloud.program_env`), with config taken as the Pulumi CLI takes it;
+the recorded resources, even those of a program that failed part-way, are then judged by the same
+rule objects the policy packs serve, with the region's RuleContext. One result model (`Outcome`)
+feeds every format. Exit 0 when clean (advisory findings allowed), 1 on any mandatory violation, 2
+on a usage or configuration error or a program that could not be checked completely.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from rich.table import Table
 
 from autocloud.errors import ConfigError, InputError, excerpt
 from autocloud.inputs import load_yaml
+from autocloud.paths import STATE_DIR
 from autocloud.profiles import (
     REPO_ROOT,
     available_profiles,
@@ -35,6 +38,7 @@ from autocloud.profiles import (
     stack_config_from_values,
     stack_path,
 )
+from autocloud.program_env import EnvError, ensure_env, runner_env
 from policies.config import RELAX_CONFIG_KEY, context_for_profile, relaxed_from_stack_config
 from policies.engine import Evaluator
 from policies.model import ProviderView, ResourceView, RuleContext, Violation, ViolationCounts, canonical_type
@@ -64,12 +68,46 @@ class Target:
     ctx: RuleContext
 
 
+Status = Literal["clean", "violations", "incomplete", "error"]
+"""A target's verdict: no mandatory finding; mandatory findings; the program failed part-way (what
+it registered was judged, the rest was not seen); the program could not be run at all."""
+
+
 @dataclass
 class Outcome(ViolationCounts):
+    """One target's result: the model every format (text, JSON, Markdown) renders."""
+
     target: Target
     resources: int = 0
     violations: list[Violation] = field(default_factory=list)
     error: str | None = None
+
+    @property
+    def status(self) -> Status:
+        if self.error is not None:
+            return "incomplete" if self.resources else "error"
+        return "violations" if self.mandatory else "clean"
+
+    def as_dict(self, root: Path) -> dict[str, Any]:
+        return {
+            "label": self.target.label,
+            "program": display_path(self.target.program, root),
+            "stack": self.target.stack,
+            "region": self.target.ctx.region,
+            "status": self.status,
+            "resources": self.resources,
+            "mandatory": self.mandatory,
+            "advisory": self.advisory,
+            "violations": [v.as_dict() for v in self.violations],
+            "error": self.error,
+        }
+
+
+def exit_code(outcomes: Sequence[Outcome]) -> int:
+    """2 when any target could not be checked completely, else 1 on a mandatory finding, else 0."""
+    if any(o.status in ("incomplete", "error") for o in outcomes):
+        return 2
+    return 1 if any(o.mandatory for o in outcomes) else 0
 
 
 
@@ -84,23 +122,27 @@ def _read_yaml(path: Path, root: Path) -> Mapping[str, Any]:
     return data
 
 
-def _project(program: Path, root: Path) -> tuple[str, Mapping[str, Any]]:
-    """Project name and config declarations: the program's own Pulumi.yaml, else the repository's."""
+def _project(program: Path, root: Path) -> tuple[str, Mapping[str, Any], Path]:
+    """Project name, config declarations and stack-file folder: the program's own Pulumi.yaml,
+    else the repository's."""
     for directory in (program, root):
         path = directory / "Pulumi.yaml"
         if path.is_file():
             data = _read_yaml(path, root)
-            return str(data.get("name", "autocloud")), data.get("config") or {}
-    return "autocloud", {}
+            folder = directory / str(data.get("stackConfigDir") or ".")
+            return str(data.get("name", "autocloud")), data.get("config") or {}, folder
+    return "autocloud", {}, program
 
 
 def _full_key(key: str, project: str) -> str:
+    """`key` under the project's namespace unless it names its own (`azure-native:location`), as
+    the Pulumi CLI reads bare keys."""
     return key if ":" in key else f"{project}:{key}"
 
 
-def _config_values(project: str, declared: Mapping[str, Any], stack_config: Mapping[str, Any]) -> dict[str, Any]:
-    """Project defaults overlaid with the stack's values, under full `namespace:key` names, as the
-    CLI merges them."""
+def _config_values(project: str, declared: Mapping[str, Any], *layers: Mapping[str, Any]) -> dict[str, Any]:
+    """Project defaults overlaid with each layer of values in turn (stack file, --config-file,
+    -c pairs), under full `namespace:key` names, as the CLI merges them."""
     values: dict[str, Any] = {}
     for key, spec in declared.items():
         if isinstance(spec, Mapping):
@@ -110,9 +152,41 @@ def _config_values(project: str, declared: Mapping[str, Any], stack_config: Mapp
                     break
         elif spec is not None:
             values[_full_key(key, project)] = spec
-    for key, value in stack_config.items():
-        values[_full_key(str(key), project)] = value
+    for layer in layers:
+        for key, value in layer.items():
+            values[_full_key(str(key), project)] = value
     return values
+
+
+def _stack_file_config(path: Path, root: Path) -> Mapping[str, Any]:
+    """The `config:` mapping of a Pulumi stack file (ConfigError naming the file otherwise)."""
+    config = _read_yaml(path, root).get("config") or {}
+    if not isinstance(config, Mapping):
+        raise ConfigError(display_path(path, root), "config", "expected a mapping of config keys")
+    return config
+
+
+def parse_config_pairs(pairs: Sequence[str]) -> dict[str, str]:
+    """`-c KEY=VALUE` flags as the Pulumi CLI takes them: values are strings, the last one wins."""
+    values: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise CheckError(f"--config {pair!r}: expected KEY=VALUE")
+        values[key.strip()] = value
+    return values
+
+
+@dataclass(frozen=True)
+class ConfigInput:
+    """Config given on the command line: `-c KEY=VALUE` pairs and a `--config-file` stack file."""
+
+    pairs: Sequence[str] = ()
+    file: Path | None = None
+
+    def layers(self, root: Path) -> list[Mapping[str, Any]]:
+        file_values = _stack_file_config(self.file.resolve(), root) if self.file is not None else {}
+        return [file_values, parse_config_pairs(self.pairs)]
 
 
 def pulumi_config_env(values: Mapping[str, Any]) -> tuple[str, str]:
@@ -131,14 +205,23 @@ def pulumi_config_env(values: Mapping[str, Any]) -> tuple[str, str]:
     return json.dumps(config), json.dumps(secrets)
 
 
-def _stack_target(stack: str, program: Path, region: str | None, root: Path, regions: Iterable[str]) -> Target:
+def _stack_target(
+    stack: str, program: Path, region: str | None, root: Path, regions: Iterable[str], given: ConfigInput
+) -> Target:
+    """A stack of the program: its own `Pulumi.<stack>.yaml` (next to its Pulumi.yaml or in its
+    stackConfigDir) judged for `--region`, else the repository's `stacks/Pulumi.<stack>.yaml`,
+    whose `autocloud:region` names the region unless `--region` overrides it."""
+    project, declared, folder = _project(program, root)
+    own = folder / f"Pulumi.{stack}.yaml"
+    if program != root and (program / "Pulumi.yaml").is_file() and own.is_file():
+        if region is None:
+            raise CheckError(f"--stack {stack}: {display_path(own, root)} is the program's own; give --region too")
+        values = _config_values(project, declared, _stack_file_config(own, root), *given.layers(root))
+        ctx = context_for_profile(load_profile(region, root), regions=regions)
+        return Target(f"{display_path(program, root)}:{stack}", program, project, stack, values, ctx)
     path = stack_path(stack, root)
     label = display_path(path, root)
-    stack_config = _read_yaml(path, root).get("config") or {}
-    if not isinstance(stack_config, Mapping):
-        raise ConfigError(label, "config", "expected a mapping of config keys")
-    project, declared = _project(program, root)
-    values = _config_values(project, declared, stack_config)
+    values = _config_values(project, declared, _stack_file_config(path, root), *given.layers(root))
     settings = stack_config_from_values({k: v for k, v in values.items() if k != RELAX_CONFIG_KEY}, label)
     try:
         relaxed = relaxed_from_stack_config(values, f"{label}: {RELAX_CONFIG_KEY}")
@@ -150,9 +233,15 @@ def _stack_target(stack: str, program: Path, region: str | None, root: Path, reg
 
 
 def resolve_targets(
-    stacks: Sequence[str] | None, all_stacks: bool, program_dir: Path | None, region: str | None, root: Path
+    stacks: Sequence[str] | None,
+    all_stacks: bool,
+    program_dir: Path | None,
+    region: str | None,
+    root: Path,
+    given: ConfigInput | None = None,
 ) -> list[Target]:
     """What to run, from the command's options; CheckError/ConfigError on bad usage."""
+    given = given or ConfigInput()
     if all_stacks and stacks:
         raise CheckError("use either --stack or --all, not both")
     if program_dir is not None:
@@ -166,17 +255,17 @@ def resolve_targets(
         names = sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in (root / "stacks").glob("Pulumi.*.yaml"))
         if not names:
             raise CheckError(f"--all: no stacks under {display_path(root / 'stacks', root)}")
-        return [_stack_target(name, program, region, root, regions) for name in names]
+        return [_stack_target(name, program, region, root, regions, given) for name in names]
     if stacks:
-        return [_stack_target(name, program, region, root, regions) for name in stacks]
+        return [_stack_target(name, program, region, root, regions, given) for name in stacks]
     if program_dir is None:
         raise CheckError("nothing to check: give --stack STACK, --all or --program DIR")
     if region is None:
         raise CheckError("--program without --stack needs --region (the boundary to check against)")
-    project, declared = _project(program, root)
+    project, declared, _ = _project(program, root)
     ctx = context_for_profile(load_profile(region, root), regions=regions)
     label = display_path(program, root)
-    return [Target(label, program, project, "check", _config_values(project, declared, {}), ctx)]
+    return [Target(label, program, project, "check", _config_values(project, declared, *given.layers(root)), ctx)]
 
 
 # --- running programs ----------------------------------------------------------------------------
@@ -187,10 +276,14 @@ def _normal_urn(urn: str) -> str:
     return urn.replace("::pulumi:pulumi:Stack$", "::")
 
 
-def views_from_records(records: Sequence[Mapping[str, Any]], target: Target) -> list[ResourceView]:
+def views_from_records(
+    records: Sequence[Mapping[str, Any]], target: Target, located: Iterable[str] | None = None
+) -> list[ResourceView]:
     """Recorded registrations as ResourceViews, each with its provider. Resources without an explicit
     provider get the package's default provider, built from the stack's `<package>:*` config as the
-    engine builds it, and listed as resources themselves (the engine's policies see those too)."""
+    engine builds it, and listed as resources themselves (the engine's policies see those too).
+    `located` names the types whose SDK class takes a `location` (None: not known)."""
+    located_types = frozenset(located) if located is not None else None
     providers: dict[str, ProviderView] = {}
     for record in records:
         if record["type"].startswith("pulumi:providers:"):
@@ -217,21 +310,37 @@ def views_from_records(records: Sequence[Mapping[str, Any]], target: Target) -> 
             provider = providers.get(_normal_urn(explicit)) if explicit else None
             if provider is None:
                 provider = default_provider(type_.split(":", 1)[0])
-        views.append(
-            ResourceView(canonical_type(type_), record["name"], _normal_urn(record["urn"]), record["inputs"], provider)
-        )
+        located_ = None if located_types is None else type_ in located_types
+        urn = _normal_urn(record["urn"])
+        views.append(ResourceView(canonical_type(type_), record["name"], urn, record["inputs"], provider, located_))
     views.extend(ResourceView(p.type, p.name, p.urn, p.props) for p in defaults.values())
     return views
 
 
-def record(target: Target) -> list[dict[str, Any]]:
-    """Run the target's program in a fresh interpreter and return its registrations."""
+@dataclass(frozen=True)
+class Recording:
+    """What a program registered, which of those types take a location, and why it stopped early
+    (None when it ran to the end)."""
+
+    records: list[dict[str, Any]]
+    located: frozenset[str]
+    error: str | None = None
+
+
+def record(target: Target) -> Recording:
+    """Run the target's program in a fresh interpreter, as `pulumi preview` would, and return its
+    registrations; CheckError when it produced nothing at all (could not start, timed out)."""
     config_json, secret_keys = pulumi_config_env(target.config)
-    env = os.environ | {"PULUMI_CONFIG": config_json, "PULUMI_CONFIG_SECRET_KEYS": secret_keys}
+    try:
+        python = ensure_env(target.program, STATE_DIR)
+    except (EnvError, ConfigError) as error:
+        raise CheckError(f"the program's dependencies: {error}") from None
+    env = os.environ | runner_env(python)
+    env |= {"PULUMI_CONFIG": config_json, "PULUMI_CONFIG_SECRET_KEYS": secret_keys}
     with tempfile.TemporaryDirectory(prefix="autocloud-check-") as scratch:
         out = Path(scratch) / "resources.json"
         command = [
-            sys.executable, "-m", "autocloud.check_runner",
+            str(python or sys.executable), "-m", "autocloud.check_runner",
             "--program", str(target.program), "--project", target.project,
             "--stack", target.stack, "--out", str(out),
         ]  # fmt: skip
@@ -245,19 +354,22 @@ def record(target: Target) -> list[dict[str, Any]]:
             tail = (finished.stderr.strip().splitlines() or [f"exit code {finished.returncode}"])[-1]
             raise CheckError(f"the program could not run: {tail}")
         result = json.loads(out.read_text(encoding="utf-8"))
-    if "error" in result:
-        raise CheckError(f"the program failed: {result['error']}")
-    resources: list[dict[str, Any]] = result["resources"]
-    return resources
+    failure = result.get("error")
+    return Recording(
+        result["resources"], frozenset(result.get("located", ())), f"the program failed: {failure}" if failure else None
+    )
 
 
 def evaluate(target: Target, evaluator: Evaluator) -> Outcome:
+    """Judge what the program registered, even when it failed half-way (the outcome then carries
+    the error and counts as incomplete)."""
     try:
-        views = views_from_records(record(target), target)
+        recording = record(target)
     except CheckError as error:
         return Outcome(target, error=str(error))
+    views = views_from_records(recording.records, target, recording.located)
     evaluation = evaluator.run(views, target.ctx, stack=target.label)
-    return Outcome(target, resources=len(views), violations=evaluation.violations)
+    return Outcome(target, resources=len(views), violations=evaluation.violations, error=recording.error)
 
 
 def check_targets(targets: Sequence[Target]) -> list[Outcome]:
@@ -271,13 +383,12 @@ def check_targets(targets: Sequence[Target]) -> list[Outcome]:
 # --- output --------------------------------------------------------------------------------------
 
 
-def _detail(violation: Violation) -> str:
-    """The message without its `[rule] resource (type): ` prefix, for tables that show those."""
-    return violation.message.split("): ", 1)[-1]
-
-
-def _resource(violation: Violation) -> str:
-    return violation.urn.rsplit("::", 1)[-1]
+_TEXT_STATE: Mapping[Status, str] = {
+    "clean": "[green]ok[/green]",
+    "violations": "[red]FAIL[/red]",
+    "incomplete": "[red]INCOMPLETE[/red]",
+    "error": "[red]ERROR[/red]",
+}
 
 
 def render_text(outcomes: Sequence[Outcome], out: TextIO) -> None:
@@ -292,22 +403,36 @@ def render_text(outcomes: Sequence[Outcome], out: TextIO) -> None:
         table.add_column("problem", overflow="fold", ratio=1)
         for v in violations:
             level = "[red]mandatory[/red]" if v.enforcement == "mandatory" else "[yellow]advisory[/yellow]"
-            resource = f"{escape(_resource(v))}\n[dim]{escape(v.type)}[/dim]"
-            table.add_row(escape(v.stack), level, v.policy, resource, escape(_detail(v)))
+            resource = f"{escape(v.resource)}\n[dim]{escape(v.type)}[/dim]"
+            table.add_row(escape(v.stack), level, v.policy, resource, escape(v.detail))
         console.print(table)
     for o in outcomes:
-        if o.error is not None:
-            console.print(f"[red]{escape(o.target.label)}: could not check[/red]: {escape(o.error)}")
-            continue
-        state = "[red]FAIL[/red]" if o.mandatory else "[green]ok[/green]"
-        console.print(
-            f"{state} {escape(o.target.label)} (region {o.target.ctx.region}): {o.resources} resources, "
-            f"{o.mandatory} mandatory, {o.advisory} advisory"
-        )
+        state = _TEXT_STATE[o.status]
+        counts = f"{o.resources} resources, {o.mandatory} mandatory, {o.advisory} advisory"
+        if o.status == "error":
+            console.print(f"{state} {escape(o.target.label)} (region {o.target.ctx.region}): could not check: "
+                          f"{escape(o.error or '')}")
+        elif o.status == "incomplete":
+            console.print(f"{state} {escape(o.target.label)} (region {o.target.ctx.region}): {counts} judged "
+                          f"before the program stopped: {escape(o.error or '')}")
+        else:
+            console.print(f"{state} {escape(o.target.label)} (region {o.target.ctx.region}): {counts}")
 
 
-def render_json(outcomes: Sequence[Outcome]) -> str:
-    return json.dumps([v.as_dict() for o in outcomes for v in o.violations], indent=2) + "\n"
+def summary(outcomes: Sequence[Outcome]) -> dict[str, Any]:
+    statuses = [o.status for o in outcomes]
+    return {
+        "targets": len(outcomes),
+        **{status: statuses.count(status) for status in get_args(Status)},
+        "mandatory": sum(o.mandatory for o in outcomes),
+        "advisory": sum(o.advisory for o in outcomes),
+        "exit_code": exit_code(outcomes),
+    }
+
+
+def render_json(outcomes: Sequence[Outcome], root: Path = REPO_ROOT) -> str:
+    document = {"targets": [o.as_dict(root) for o in outcomes], "summary": summary(outcomes)}
+    return json.dumps(document, indent=2) + "\n"
 
 
 def _cell(text: object) -> str:
@@ -325,12 +450,10 @@ def render_markdown(outcomes: Sequence[Outcome]) -> str:
         keep_trailing_newline=True,
     )
     environment.filters["cell"] = _cell
-    environment.filters["detail"] = _detail
-    environment.filters["resource"] = _resource
     return environment.get_template("check.md.j2").render(
         outcomes=outcomes,
         violations=[v for o in outcomes for v in o.violations],
-        failed=any(o.mandatory or o.error for o in outcomes),
+        summary=summary(outcomes),
     )
 
 
@@ -345,14 +468,17 @@ def run_check(
     fmt: str,
     *,
     root: Path | None = None,
+    given: ConfigInput | None = None,
     out: TextIO | None = None,
     err: TextIO | None = None,
 ) -> int:
-    """`autocloud check`: 0 clean, 1 on a mandatory violation, 2 on a usage/config error.
+    """`autocloud check`: 0 clean, 1 on a mandatory violation, 2 on a usage/config error or a
+    program that could not be checked completely.
 
     `stacks` run the repository program (or `program_dir`) with `stacks/Pulumi.<stack>.yaml`;
     `all_stacks` runs every stack file; `program_dir` alone needs `region`. `region` overrides the
-    stack's region profile. Results go to `out` (stdout), one-line errors to `err` (stderr).
+    stack's region profile. `given` adds `-c KEY=VALUE` pairs and a `--config-file` over the stack's
+    config. Results go to `out` (stdout), one-line errors to `err` (stderr).
     """
     out = out or sys.stdout
     err = err or sys.stderr
@@ -360,21 +486,19 @@ def run_check(
     try:
         if fmt not in FORMATS:
             raise CheckError(f"--format {excerpt(fmt)}: choose one of {', '.join(FORMATS)}")
-        targets = resolve_targets(stacks, all_stacks, program_dir, region, base)
+        targets = resolve_targets(stacks, all_stacks, program_dir, region, base, given)
     except (CheckError, ConfigError, ValueError) as error:
         print(f"error: {error}", file=err)
         return 2
     outcomes = check_targets(targets)
     if fmt == "json":
-        out.write(render_json(outcomes))
+        out.write(render_json(outcomes, base))
     elif fmt == "markdown":
         out.write(render_markdown(outcomes))
     else:
         render_text(outcomes, out)
-    failed = [o for o in outcomes if o.error is not None]
     if fmt != "text":
-        for outcome in failed:
-            print(f"error: {outcome.target.label}: {outcome.error}", file=err)
-    if failed:
-        return 2
-    return 1 if any(o.mandatory for o in outcomes) else 0
+        for outcome in outcomes:
+            if outcome.error is not None:
+                print(f"error: {outcome.target.label}: {outcome.error}", file=err)
+    return exit_code(outcomes)

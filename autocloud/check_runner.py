@@ -7,31 +7,44 @@ check down:
     PULUMI_CONFIG='{"autocloud:region": "eu", ...}' \\
         python -m autocloud.check_runner --program DIR --project autocloud --stack azure-eu --out FILE
 
-FILE receives ``{"resources": [...]}`` (type, name, urn, custom, parent, provider, inputs) or
-``{"error": "one line"}``. The mocks echo inputs back as outputs and add the few computed outputs
-programs commonly read (ARM ids ending in the physical name, `name`, identity principal ids), so
-cross-resource references resolve the way they do after a real deployment.
+FILE receives ``{"resources": [...], "located": [...]}`` (type, name, urn, custom, parent, provider,
+inputs; the types whose SDK class takes a `location`) and, when the program failed, ``"error": "one
+line"`` next to what it registered before failing.
+
+The program runs as under `pulumi preview`: `pulumi.runtime.is_dry_run()` is true and computed
+outputs are unknown (recorded as `policies.model.UNKNOWN_PREFIX` strings). The mocks echo inputs back
+and add the outputs azure-native knows before creating anything (`name`, from autonaming) plus an
+ARM-shaped `id` ending in the physical name, so cross-resource rules can resolve references; that id
+is the check's stand-in, as the engine would leave it unknown. Invokes are answered with every field
+of the SDK's result type filled with a placeholder, so `keys[0].value` works as it does after a
+real lookup.
 """
 
 from __future__ import annotations
 
 import argparse
+import enum
+import importlib
+import inspect
 import json
 import os
 import runpy
 import sys
 import threading
 import traceback
-from collections.abc import Mapping
+import typing
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import pulumi
+import pulumi.resource
+from pulumi import _types
 from pulumi.runtime import rpc
 from pulumi.runtime.mocks import MockCallArgs, MockMonitor, MockResourceArgs, Mocks
 
 from autocloud.collector import full_collections_deferred
-from policies.model import canonical_type
+from policies.model import UNKNOWN_PREFIX, canonical_type
 from policies.rules._azure import NAME_KEYS, RESOURCE_GROUP
 
 SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
@@ -72,8 +85,67 @@ def _identity_output(identity: Mapping[str, Any]) -> dict[str, Any]:
     return output
 
 
+def unknown(what: str) -> str:
+    return f"{UNKNOWN_PREFIX} {what}>"
+
+
+_MAX_DEPTH = 6
+
+
+def placeholder(hint: Any, what: str, depth: int = 0) -> Any:
+    """A value of the SDK's declared type: strings name the field they stand for, numbers are 0,
+    lists hold one element and output types every declared field, so indexing and attribute
+    access on an invoke's result behave as they do on a real one."""
+    origin = typing.get_origin(hint)
+    if origin is typing.Union or type(hint).__name__ == "UnionType":
+        arms = [arm for arm in typing.get_args(hint) if arm is not type(None)]
+        return placeholder(arms[0], what, depth) if arms else None
+    if origin is not None and isinstance(origin, type):
+        args = typing.get_args(hint)
+        if issubclass(origin, Mapping):
+            return {}
+        if issubclass(origin, list | tuple) or origin.__name__ == "Sequence" or str(origin).endswith("Sequence'>"):
+            return [placeholder(args[0], f"{what}[0]", depth + 1)] if args and depth < _MAX_DEPTH else []
+        return unknown(what)
+    if hint is bool:
+        return False
+    if hint in (int, float):
+        return 0
+    if isinstance(hint, type) and issubclass(hint, enum.Enum):
+        return next(iter(hint)).value
+    if isinstance(hint, type) and _types.is_output_type(hint):
+        return output_type_placeholder(hint, what, depth + 1) if depth < _MAX_DEPTH else {}
+    return unknown(what)
+
+
+def _declared_fields(cls: type) -> list[tuple[str, property]]:
+    """(Pulumi name, property) of an output type's fields, read the way the SDK reads them."""
+    finder = getattr(_types, "_py_properties", None)
+    if finder is not None:
+        return [(pulumi_name, prop) for _, pulumi_name, prop in finder(cls)]
+    fields = (v for base in reversed(cls.__mro__) for v in vars(base).values() if isinstance(v, property))
+    named = ((getattr(p.fget, "_pulumi_name", None), p) for p in fields)
+    return [(str(name), p) for name, p in named if name is not None]
+
+
+def output_type_placeholder(cls: type, what: str, depth: int = 0) -> dict[str, Any]:
+    """Every declared field of a `@pulumi.output_type` class, under its Pulumi (camelCase) name."""
+    result: dict[str, Any] = {}
+    for pulumi_name, prop in _declared_fields(cls):
+        try:
+            hint = typing.get_type_hints(prop.fget).get("return", str)
+        except Exception:  # an annotation the SDK could not resolve still gets a string
+            hint = str
+        result[pulumi_name] = placeholder(hint, f"{what}.{pulumi_name}", depth)
+    return result
+
+
 class RecordingMocks(Mocks):
-    """Outputs = inputs + id/name (+ identity ids): enough for programs to finish wiring."""
+    """Outputs = inputs + id/name (+ identity ids); invokes answered in the shape of their result
+    type (`result_types`, filled in as the program invokes)."""
+
+    def __init__(self) -> None:
+        self.result_types: dict[str, type] = {}
 
     def new_resource(self, args: MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
         outputs = dict(args.inputs)
@@ -91,16 +163,19 @@ class RecordingMocks(Mocks):
 
     def call(self, args: MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]]]:
         token = args.token.rsplit(":", 1)[-1]
+        typ = self.result_types.get(args.token)
+        shaped = output_type_placeholder(typ, token) if typ is not None else {}
         if token == "getClientConfig":
             ids = {"clientId": MOCK_PRINCIPAL, "objectId": MOCK_PRINCIPAL}
-            return ids | {"subscriptionId": SUBSCRIPTION, "tenantId": TENANT}, []
-        if token.startswith("list") and "Key" in token:
-            return {"primaryKey": "mock-key", "secondaryKey": "mock-key", "keyName": args.args.get("keyName")}, []
-        return {}, []
+            return shaped | ids | {"subscriptionId": SUBSCRIPTION, "tenantId": TENANT}, []
+        return shaped, []
 
 
 def _plain(value: Any) -> Any:
-    """Secrets unwrapped (the file is short-lived and policies must see values), containers copied."""
+    """Secrets unwrapped (the file is short-lived and policies must see values), unknowns spelled
+    as such, containers copied."""
+    if value == rpc.UNKNOWN:
+        return unknown("output")
     if rpc.is_rpc_secret(value):
         return _plain(rpc.unwrap_rpc_secret(value))
     if isinstance(value, dict):
@@ -121,7 +196,7 @@ class RecordingMonitor(MockMonitor):
     def RegisterResource(self, request: Any) -> Any:
         response = super().RegisterResource(request)
         if request.type != "pulumi:pulumi:Stack":
-            inputs = _plain(rpc.deserialize_properties(request.object))
+            inputs = _plain(rpc.deserialize_properties(request.object, keep_unknowns=True))
             record = {
                 "type": request.type,
                 "name": request.name,
@@ -136,35 +211,182 @@ class RecordingMonitor(MockMonitor):
         return response
 
 
-def one_line(error: BaseException) -> str:
-    """An error as one line: the message, and the deepest line of project code that raised it."""
+def _own_frame(filename: str, program: Path) -> bool:
+    """A frame of the program's own code: under its folder, outside any environment's packages."""
+    path = Path(filename)
+    return path.is_relative_to(program) and "site-packages" not in path.parts and ".venv" not in path.parts
+
+
+def one_line(error: BaseException, program: Path | None = None) -> str:
+    """An error as one line: the message (and any note, such as which resource's output an
+    `apply` was working on) and the deepest line of the program's own code that raised it."""
     message = " ".join(str(error).split()) or type(error).__name__
+    notes = " ".join(" ".join(str(n).split()) for n in getattr(error, "__notes__", ()))
     if type(error).__name__ in ("ConfigError", "RunError"):
-        return message
+        return " ".join(part for part in (message, notes) if part)
+    if isinstance(error, ModuleNotFoundError) and error.name:
+        notes = (
+            f"no package in the program's environment provides '{error.name.split('.')[0]}': declare it in "
+            "requirements.txt or pyproject.toml next to the program's Pulumi.yaml"
+        )
+    elif isinstance(error, pulumi.ConfigMissingError):
+        notes = f"autocloud check: pass it with -c {error.key}=VALUE, --config-file FILE or --stack NAME"
     frames = traceback.extract_tb(error.__traceback__)
-    ours = [f for f in frames if "site-packages" not in f.filename and not f.filename.startswith(sys.prefix)]
-    where = (ours or frames)[-1:] if frames else []
-    suffix = "".join(f" ({Path(f.filename).name}:{f.lineno})" for f in where)
-    return f"{type(error).__name__}: {message}{suffix}"
+    if program is not None:
+        ours = [f for f in frames if _own_frame(f.filename, program)]
+    else:
+        ours = [f for f in frames if "site-packages" not in f.filename and not f.filename.startswith(sys.prefix)]
+    suffix = ""
+    if ours:
+        where = Path(ours[-1].filename)
+        shown = where.relative_to(program).as_posix() if program is not None else where.name
+        suffix = f" ({shown}:{ours[-1].lineno})"
+    text = f"{type(error).__name__}: {message}{suffix}"
+    return f"{text}; {notes}" if notes else text
 
 
-def record_program(program: Path, project: str, stack: str) -> list[dict[str, Any]]:
-    """Run `program/__main__.py` under mocks and return what it registered."""
+def _located_classes(located: set[str]) -> Callable[[], None]:
+    """Note the type of every resource whose SDK class takes `location`; returns the undo."""
+    original = getattr(pulumi.resource, "register_resource", None)
+    if original is None:  # an SDK that registers elsewhere: `located` stays empty, rules use their fallback
+        return lambda: None
+    known: dict[type, bool] = {}
+
+    def register_resource(res: Any, ty: str, *args: Any, **kwargs: Any) -> Any:
+        cls = type(res)
+        if cls not in known:
+            init = getattr(cls, "_internal_init", None)
+            try:
+                known[cls] = init is not None and "location" in inspect.signature(init).parameters
+            except (TypeError, ValueError):
+                known[cls] = False
+        if known[cls]:
+            located.add(ty)
+        return original(res, ty, *args, **kwargs)
+
+    pulumi.resource.register_resource = register_resource  # type: ignore[assignment]
+    return lambda: setattr(pulumi.resource, "register_resource", original)
+
+
+def _result_types(mocks: RecordingMocks) -> Callable[[], None]:
+    """Let the mocks see each invoke's declared result type (the SDK passes it as `typ`)."""
+    # `pulumi.runtime.invoke` is the function the package re-exports; the module is what calls `_invoke`.
+    module: Any = importlib.import_module("pulumi.runtime.invoke")
+    original = getattr(module, "_invoke", None)
+    if original is None:  # invokes are then answered without their result's shape
+        return lambda: None
+
+    def _invoke(tok: str, props: Any, opts: Any, typ: type | None, *args: Any, **kwargs: Any) -> Any:
+        if typ is not None:
+            mocks.result_types[tok] = typ
+        return original(tok, props, opts, typ, *args, **kwargs)
+
+    module._invoke = _invoke
+    return lambda: setattr(module, "_invoke", original)
+
+
+def _resource_label(resource: Any) -> str:
+    return f"{getattr(resource, '_name', '?')} ({getattr(resource, '_type', '?')})"
+
+
+def _output_resources(output: Any) -> set[Any]:
+    """The resources an Output came from, once resolved; SDKs before `_OutputData` kept them in
+    a `_resources` future. Empty when neither is there to read."""
+    for attribute, pick in (("_data", lambda done: done.resources), ("_resources", lambda done: done)):
+        future = getattr(output, attribute, None)
+        if future is not None and future.done() and not future.cancelled() and future.exception() is None:
+            return set(pick(future.result()))
+    return set()
+
+
+def _named_apply_failures() -> Callable[[], None]:
+    """A failure inside `apply` gets a note naming the resources whose output it was given."""
+    original = pulumi.Output.apply
+
+    def apply(self: pulumi.Output[Any], func: Callable[[Any], Any], run_with_unknowns: bool = False) -> Any:
+        def guarded(value: Any) -> Any:
+            try:
+                return func(value)
+            except Exception as error:
+                resources = _output_resources(self)
+                if resources and hasattr(error, "add_note"):
+                    error.add_note("in an apply on an output of " + ", ".join(sorted(map(_resource_label, resources))))
+                raise
+
+        return original(self, guarded, run_with_unknowns)
+
+    pulumi.Output.apply = apply  # type: ignore[method-assign]
+    return lambda: setattr(pulumi.Output, "apply", original)
+
+
+def _lean_registration() -> Callable[[], None]:
+    """Skip the SDK's per-resource work that only the engine's state uses (bench/results/check.json).
+
+    Aliases: azure-native gives each resource one per older API version of its type (about 33), and
+    the SDK turns each into URN Outputs and tasks, most of a large program's run; they only tell the
+    engine which existing state a resource continues, and a check has no state. Stack traces: taken
+    per resource so the engine can show a source position; the mock monitor ignores them."""
+    original_copy = getattr(pulumi.ResourceOptions, "_copy", None)
+    module: Any = importlib.import_module("pulumi.runtime.resource")
+    original_trace = getattr(module, "_get_stack_trace", None)
+
+    def _copy(self: pulumi.ResourceOptions) -> pulumi.ResourceOptions:
+        copied = original_copy(self)  # type: ignore[misc]
+        copied.aliases = None
+        return copied
+
+    if original_copy is not None:  # older SDKs copy options elsewhere: slower, same results
+        pulumi.ResourceOptions._copy = _copy  # type: ignore[method-assign]
+    if original_trace is not None:
+        empty = type(original_trace())()
+        module._get_stack_trace = lambda: empty
+
+    def undo() -> None:
+        if original_copy is not None:
+            pulumi.ResourceOptions._copy = original_copy  # type: ignore[method-assign]
+        if original_trace is not None:
+            module._get_stack_trace = original_trace
+
+    return undo
+
+
+class ProgramFailed(Exception):
+    """The program raised; `records` holds what it registered before that."""
+
+    def __init__(self, error: BaseException, records: list[dict[str, Any]], located: set[str]) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.records = records
+        self.located = located
+
+
+def record_program(program: Path, project: str, stack: str) -> tuple[list[dict[str, Any]], set[str]]:
+    """Run `program/__main__.py` as under `pulumi preview`, with mocks, and return what it
+    registered and which of those types take a location; ProgramFailed keeps the partial list."""
     main = program / "__main__.py"
     if not main.is_file():
         raise FileNotFoundError(f"{main} not found")
     sys.path.insert(0, str(program))
     os.chdir(program)
-    monitor = RecordingMonitor(RecordingMocks())
-    pulumi.runtime.set_mocks(monitor.mocks, project=project, stack=stack, preview=False, monitor=monitor)
+    mocks = RecordingMocks()
+    monitor = RecordingMonitor(mocks)
+    located: set[str] = set()
+    pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=True, monitor=monitor)
+    undo = [_located_classes(located), _result_types(mocks), _named_apply_failures(), _lean_registration()]
 
     def run() -> None:
         runpy.run_path(str(main), run_name="__main__")
 
-    with full_collections_deferred():
-        pulumi.runtime.test(run)()
+    try:
+        with full_collections_deferred():
+            pulumi.runtime.test(run)()
+    except BaseException as error:
+        raise ProgramFailed(error, sorted(monitor.records, key=lambda r: r["urn"]), located) from error
+    finally:
+        for step in undo:
+            step()
     # Registrations arrive from a thread pool; a stable order keeps reports diffable.
-    return sorted(monitor.records, key=lambda r: r["urn"])
+    return sorted(monitor.records, key=lambda r: r["urn"]), located
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -175,12 +397,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
     out = args.out.resolve()
+    program = args.program.resolve()
+    result: dict[str, Any]
     try:
-        result: dict[str, Any] = {"resources": record_program(args.program.resolve(), args.project, args.stack)}
-        code = 0
-    except BaseException as error:  # any failure of the program, even SystemExit, becomes one line
+        records, located = record_program(program, args.project, args.stack)
+        result, code = {"resources": records, "located": sorted(located)}, 0
+    except ProgramFailed as failed:  # any failure of the program, even SystemExit, becomes one line
+        traceback.print_exception(failed.error)
+        result = {"resources": failed.records, "located": sorted(failed.located)}
+        result["error"], code = one_line(failed.error, program), 1
+    except BaseException as error:
         traceback.print_exc()
-        result, code = {"error": one_line(error)}, 1
+        result, code = {"resources": [], "located": [], "error": one_line(error, program)}, 1
     out.write_text(json.dumps(result, default=str), encoding="utf-8")
     sys.stdout.flush()
     sys.stderr.flush()

@@ -280,11 +280,18 @@ def check(
     ] = None,
     region: Annotated[str | None, typer.Option("--region", help="Region profile whose rules apply.")] = None,
     fmt: Annotated[str, typer.Option("--format", help="text, json or markdown.")] = "text",
+    config: Annotated[
+        list[str] | None, typer.Option("--config", "-c", help="KEY=VALUE config, as `pulumi preview -c` (repeatable).")
+    ] = None,
+    config_file: Annotated[
+        Path | None, typer.Option("--config-file", help="A Pulumi stack file whose config to use.")
+    ] = None,
 ) -> None:
-    """Run a program under mocks with a stack's config and evaluate every policy pack, offline."""
-    from autocloud.check import run_check
+    """Run a program as `pulumi preview` would, under mocks, and evaluate every policy pack, offline."""
+    from autocloud.check import ConfigInput, run_check
 
-    raise typer.Exit(run_check(stack or None, all_stacks, program, region, fmt))
+    given = ConfigInput(tuple(config or ()), config_file)
+    raise typer.Exit(run_check(stack or None, all_stacks, program, region, fmt, given=given))
 
 
 @app.command()

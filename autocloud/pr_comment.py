@@ -32,7 +32,7 @@ CHECK_MARKDOWN_LIMIT = 8 * 2**20
 EXIT_MEANING = {
     0: "all stacks comply",
     1: "mandatory policy violations",
-    2: "the check could not run (usage, configuration or program error)",
+    2: "a stack could not be checked completely (usage, configuration or program error)",
 }
 
 

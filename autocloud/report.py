@@ -23,6 +23,7 @@ from typing import Literal, TextIO, get_args
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from autocloud.check import CheckError, Target, record, resolve_targets, views_from_records
+from autocloud.check import Status as Status_
 from autocloud.errors import ConfigError, excerpt
 from autocloud.locations import normalise_location
 from autocloud.profiles import REPO_ROOT, RegionProfile, StackConfig, display_path, resolve_stack
@@ -30,7 +31,7 @@ from autocloud.sizing import CapacityPlan, plan_for_profile
 from policies.engine import Evaluator
 from policies.model import ResourceView, RuleContext, Violation, ViolationCounts
 from policies.packs import ALL_RULES, PACK_RULES
-from policies.rules._azure import AZURE_NATIVE_PROVIDER, GLOBAL_TYPES, TRACKED_TYPES, is_located, location_of
+from policies.rules._azure import AZURE_NATIVE_PROVIDER, GLOBAL_TYPES, Locations, is_located, location_of
 from policies.rules.kubernetes._cluster import NAMESPACE, Namespaces, is_kubernetes, namespace_of, object_name
 
 Format = Literal["markdown", "html"]
@@ -38,10 +39,12 @@ FORMATS: tuple[Format, ...] = get_args(Format)
 FILE_NAMES: Mapping[Format, str] = {"markdown": "report.md", "html": "report.html"}
 TEMPLATES = Path(__file__).resolve().parent / "templates" / "report"
 
-Status = Literal["inside", "outside", "global", "unset", "n/a"]
-"""Where a resource sits relative to its region: inside or outside the boundary, one of the few
-services that only exist `global`ly, a located type with no location (Azure would inherit the
-resource group's), or nothing to place (components, role assignments, cluster-wide objects)."""
+Status = Literal["inside", "outside", "global", "unset", "unverified", "n/a"]
+"""Where a resource sits relative to its region (its own location, else the one azure-native gives
+it from its resource group or provider): inside or outside the boundary, one of the few services that
+only exist `global`ly, a located type with no location at all, one whose location is only known at
+deployment (an existing resource group, an output), or nothing to place (components, role
+assignments, cluster-wide objects)."""
 
 
 @dataclass(frozen=True)
@@ -86,7 +89,12 @@ class RegionReport(ViolationCounts):
     flow: list[FlowStage] = field(default_factory=list)
     error: str | None = None
     """Why the program could not be run or judged; the rest of the region's report is then partial."""
-
+    @property
+    def status(self) -> Status_:
+        """The same verdict `autocloud check` gives the stack (clean, violations, incomplete, error)."""
+        if self.error is not None:
+            return "incomplete" if self.resources else "error"
+        return "violations" if self.mandatory else "clean"
 
     @property
     def outside(self) -> int:
@@ -114,10 +122,18 @@ class Report:
 # --- placement -----------------------------------------------------------------------------------
 
 
-def _azure_placement(view: ResourceView, ctx: RuleContext) -> tuple[str, Status]:
-    location = location_of(view)
-    if location is None:
-        return ("not set", "unset") if view.type in TRACKED_TYPES else ("-", "n/a")
+def _azure_placement(view: ResourceView, ctx: RuleContext, locations: Locations) -> tuple[str, Status]:
+    if view.type == AZURE_NATIVE_PROVIDER:
+        location = location_of(view)
+        if location is None:
+            return ("-", "n/a")
+    else:
+        placed = locations.of(view)
+        if placed.unverifiable is not None:
+            return ("unknown before deployment", "unverified")
+        location = placed.location
+        if location is None:
+            return ("not set", "unset")
     if not isinstance(location, str) or not location.strip():
         return (repr(location), "unset")
     name = normalise_location(location)
@@ -130,6 +146,7 @@ def placements(views: Sequence[ResourceView], ctx: RuleContext, violations: Sequ
     """Every resource with its location (Azure) or namespace (Kubernetes) and its boundary status,
     using the same property readers the residency rules use."""
     namespaces = Namespaces(views, ctx)
+    locations = Locations(views)
     findings: dict[str, int] = {}
     for violation in violations:
         findings[violation.urn] = findings.get(violation.urn, 0) + 1
@@ -138,7 +155,7 @@ def placements(views: Sequence[ResourceView], ctx: RuleContext, violations: Sequ
         location: str = "-"
         status: Status = "n/a"
         if is_located(view) or view.type == AZURE_NATIVE_PROVIDER:
-            location, status = _azure_placement(view, ctx)
+            location, status = _azure_placement(view, ctx, locations)
         elif is_kubernetes(view):
             namespace = object_name(view) if view.type == NAMESPACE else namespace_of(view)
             if namespace is not None:
@@ -232,10 +249,12 @@ def region_report(target: Target, evaluator: Evaluator, root: Path) -> RegionRep
     except ConfigError as error:
         report.error = str(error)
     try:
-        views = views_from_records(record(target), target)
+        recording = record(target)
     except CheckError as error:
         report.error = str(error)
         return report
+    report.error = recording.error or report.error
+    views = views_from_records(recording.records, target, recording.located)
     report.violations = evaluator.run(views, ctx, stack=target.label).violations
     report.resources = placements(views, ctx, report.violations)
     report.flow = telemetry_flow(report.resources, report.target, report.plan, ctx.region)
@@ -268,8 +287,8 @@ def _md_cell(value: object) -> str:
 
 
 def _detail(violation: Violation) -> str:
-    """The message without the `[rule] name (type): ` prefix the table already shows."""
-    return violation.message.split("): ", 1)[-1]
+    """What is wrong, without the rule and resource the table already shows."""
+    return violation.detail or violation.message
 
 
 def _short_type(type_: str) -> str:

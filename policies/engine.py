@@ -80,4 +80,6 @@ class Evaluator:
             message=format_message(rule.name, name, type_, detail),
             pack=self._pack_of.get(rule.name, ""),
             stack=stack,
+            resource=name,
+            detail=detail,
         )

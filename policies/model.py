@@ -11,8 +11,6 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, cast, get_args
 
-from autocloud.locations import normalise_location
-
 Enforcement = Literal["mandatory", "advisory"]
 Cloud = Literal["public", "china"]
 Pack = Literal["residency", "baseline", "kubernetes", "deployability"]
@@ -31,6 +29,25 @@ _TYPE_ALIASES: Mapping[str, str] = {
 }
 
 _canonical_cache: dict[str, str] = {}
+
+
+def _normalise(location: str) -> str:
+    """`autocloud.locations.normalise_location`, imported on first use: `autocloud check` runs
+    programs in their own environment, where this module (for `canonical_type`) must import
+    without the region catalog's dependencies (PyYAML, pydantic)."""
+    from autocloud.locations import normalise_location
+
+    return normalise_location(location)
+
+UNKNOWN_PREFIX = "<unknown"
+"""How `autocloud check` spells a value nobody knows before deployment: a computed output (the
+engine's unknown at preview) or a field of an invoke's result (`<unknown getResourceGroup.location>`)."""
+
+
+def is_unknown(value: object) -> bool:
+    """Whether a property value is one the check could not know (see `UNKNOWN_PREFIX`)."""
+    return isinstance(value, str) and value.startswith(UNKNOWN_PREFIX)
+
 
 
 def canonical_type(token: str) -> str:
@@ -69,6 +86,9 @@ class ResourceView:
     urn: str
     props: Mapping[str, Any]
     provider: ProviderView | None = None
+    located: bool | None = None
+    """Whether the type takes a `location` input, when the SDK that registered it told the check;
+    None where nobody knows (the policy packs), and rules fall back to the props and known types."""
 
     @classmethod
     def of(
@@ -111,7 +131,7 @@ class RuleContext:
 
     def in_boundary(self, location: str) -> bool:
         """Whether ``location`` (any spelling) is one of the region's allowed locations."""
-        return normalise_location(location) in self.boundary
+        return _normalise(location) in self.boundary
 
     def allowed(self) -> str:
         """The boundary as messages print it."""
@@ -155,7 +175,7 @@ class RuleContext:
         cloud = config.get("cloud")
         if cloud not in get_args(Cloud):
             raise ValueError(f"policy config 'cloud' must be one of {', '.join(get_args(Cloud))}")
-        boundary = frozenset(normalise_location(loc) for loc in strings("boundary"))
+        boundary = frozenset(_normalise(loc) for loc in strings("boundary"))
         if not boundary:
             raise ValueError("policy config 'boundary' is missing or empty")
         device_access = config.get("deviceAccess", "public")
@@ -216,7 +236,8 @@ Rule = ResourceRule | StackRule
 
 @dataclass(frozen=True, slots=True)
 class Violation:
-    """One finding: which resource, which rule, how strictly, and what is wrong."""
+    """One finding: which resource, which rule, how strictly, and what is wrong. `message` is the
+    one-line form; `resource` and `detail` are its parts, so no reader has to split it."""
 
     policy: str
     enforcement: Enforcement
@@ -225,6 +246,8 @@ class Violation:
     message: str
     pack: str = ""
     stack: str = ""
+    resource: str = ""
+    detail: str = ""
 
     def as_dict(self) -> dict[str, str]:
         return {
@@ -234,7 +257,9 @@ class Violation:
             "enforcement": self.enforcement,
             "urn": self.urn,
             "type": self.type,
+            "resource": self.resource,
             "message": self.message,
+            "detail": self.detail,
         }
 
 

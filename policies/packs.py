@@ -30,6 +30,7 @@ from policies.rules.residency import (
     eventhub_geo_dr_partner,
     iot_data_residency,
     iothub_routing_endpoints,
+    location_unverified,
     maps_allowed,
     provider_environment,
     resource_location,
@@ -38,6 +39,7 @@ from policies.rules.residency import (
 
 RESIDENCY: tuple[Rule, ...] = (
     resource_location.RULE,
+    location_unverified.RULE,
     cosmosdb_replica_location.RULE,
     eventhub_geo_dr_partner.RULE,
     eventhub_capture_location.RULE,

@@ -8,10 +8,12 @@ pulumi-azure-native 3.29 SDK input types.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-from autocloud.locations import AzureLocation, find_location
-from policies.model import ResourceView
+if TYPE_CHECKING:
+    from autocloud.locations import AzureLocation
+from policies.model import ResourceView, is_unknown
 from policies.rules._props import get
 
 RESOURCE_GROUP = "azure-native:resources:ResourceGroup"
@@ -88,8 +90,13 @@ def is_azure(view: ResourceView) -> bool:
 
 
 def is_located(view: ResourceView) -> bool:
-    """Resources that sit in an Azure location: tracked types and anything passing `location`."""
-    return is_azure(view) and (view.type in TRACKED_TYPES or "location" in view.props)
+    """Resources that sit in an Azure location: every type whose SDK class takes `location` (when
+    the check knows it), else the tracked types and anything passing `location`."""
+    if not is_azure(view):
+        return False
+    if view.located is not None:
+        return view.located or "location" in view.props
+    return view.type in TRACKED_TYPES or "location" in view.props
 
 
 def physical_names(view: ResourceView) -> set[str]:
@@ -155,5 +162,64 @@ def location_of(view: ResourceView) -> Any:
 
 def catalog_location(view: ResourceView) -> AzureLocation | None:
     """The region catalog's entry for the resource's ``location`` (None when unset, unknown or not plain)."""
+    from autocloud.locations import find_location  # not at import: see policies.model._normalise
+
     location = location_of(view)
     return find_location(location) if isinstance(location, str) else None
+
+
+@dataclass(frozen=True, slots=True)
+class Placed:
+    """Where azure-native puts a resource: the location it will use (None: none at all) and where
+    that came from, or why it cannot be known before deployment (`unverifiable`)."""
+
+    location: Any
+    source: str = "location"
+    unverifiable: str | None = None
+
+
+class Locations:
+    """Effective locations as azure-native applies them: an explicit `location`; else, for a
+    resource group, its provider's `location` (the SDK's provider docs: "ResourceGroups will consult
+    this property for a default location"); else, for anything else, its resource group's location
+    (pulumi/pulumi-azure-native#66, "Automatic location propagation"). A group the program does not
+    declare (an existing one, looked up) and a value only known at deployment cannot be verified."""
+
+    def __init__(self, resources: Iterable[ResourceView]) -> None:
+        self._groups: dict[str, ResourceView] = {}
+        for view in resources:
+            if view.type == RESOURCE_GROUP:
+                for name in physical_names(view):
+                    self._groups.setdefault(name, view)
+
+    def of(self, view: ResourceView) -> Placed:
+        location = view.props.get("location")
+        if location is not None:
+            if is_unknown(location):
+                return Placed(None, unverifiable="its location is only known at deployment")
+            return Placed(location)
+        if view.type == RESOURCE_GROUP:
+            default = view.provider.props.get("location") if view.provider is not None else None
+            if default is None:
+                return Placed(None, "no location and no provider default location (azure-native:location)")
+            if is_unknown(default):
+                return Placed(None, unverifiable="its provider's default location is only known at deployment")
+            return Placed(default, "provider default location (azure-native:location)")
+        group_name = view.props.get("resourceGroupName")
+        if group_name is None:
+            return Placed(None, unverifiable="no location and no resource group to inherit one from")
+        if not isinstance(group_name, str) or is_unknown(group_name):
+            return Placed(None, unverifiable="no location, and its resource group is only known at deployment")
+        group = self._groups.get(arm_name(group_name))
+        if group is None:
+            return Placed(
+                None,
+                unverifiable=f"no location, and its resource group '{group_name}' is not declared by this "
+                "program (an existing group: its location is not visible to the check)",
+            )
+        inherited = self.of(group)
+        if inherited.unverifiable is not None:
+            return Placed(None, unverifiable=f"inherits resource group '{group.name}': {inherited.unverifiable}")
+        if inherited.location is None:
+            return Placed(None, f"no location, and resource group '{group.name}' has none either")
+        return Placed(inherited.location, f"location inherited from resource group '{group.name}'")

@@ -9,12 +9,15 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
+from policies.model import is_unknown
+
 _MISSING = object()
 
 
 def get(props: Mapping[str, Any], path: str, default: Any = None) -> Any:
     """The value at a dotted path (``properties.routing.endpoints``), or ``default`` if any part is
-    absent or not an object."""
+    absent, not an object, or a value `autocloud check` could not know (rules treat it as unset;
+    the location rules ask `policies.rules._azure.Locations`, which tells the two apart)."""
     current: Any = props
     for part in path.split("."):
         if not isinstance(current, Mapping):
@@ -22,7 +25,7 @@ def get(props: Mapping[str, Any], path: str, default: Any = None) -> Any:
         current = current.get(part, _MISSING)
         if current is _MISSING:
             return default
-    return default if current is None else current
+    return default if current is None or is_unknown(current) else current
 
 
 def items(value: Any) -> Sequence[Any]:

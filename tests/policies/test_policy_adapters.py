@@ -20,6 +20,7 @@ from pulumi_policy.proxy import UnknownValueError, unknown_checking_proxy
 from policies.adapters import build_policies, resource_policy, stack_policy, to_policy
 from policies.model import RuleContext
 from policies.packs import ALL_RULES, RESIDENCY
+from policies.rules.baseline import required_tags
 from policies.rules.residency import provider_environment, resource_location
 
 OPTIONS = PolicyResourceOptions(False, [], None, [], PolicyCustomTimeouts(0, 0, 0), [])
@@ -37,29 +38,31 @@ def _validate_resource(policy: Any, type_: str, props: dict[str, Any], config: d
 def test_builds_one_policy_per_rule_of_the_right_kind() -> None:
     policies = build_policies(ALL_RULES)
     assert [p.name for p in policies] == [r.name for r in ALL_RULES]
-    assert isinstance(to_policy(resource_location.RULE), ResourceValidationPolicy)
+    assert isinstance(to_policy(required_tags.RULE), ResourceValidationPolicy)
     assert isinstance(to_policy(provider_environment.RULE), StackValidationPolicy)
+    assert isinstance(to_policy(resource_location.RULE), StackValidationPolicy)
     assert len(build_policies(RESIDENCY)) == len(RESIDENCY)
 
 
 def test_resource_policy_reports_with_the_shared_message(eu: RuleContext) -> None:
-    policy = resource_policy(resource_location.RULE)
-    reports = _validate_resource(policy, "azure-native:resources:ResourceGroup", {"location": "eastus"}, eu.to_config())
+    policy = resource_policy(required_tags.RULE)
+    props = {"location": "westeurope", "tags": {"region": "eu", "data-residency": "eu"}}
+    reports = _validate_resource(policy, "azure-native:resources:ResourceGroup", props, eu.to_config())
     assert reports == [
-        f"[residency-resource-location] r (azure-native:resources:ResourceGroup): location 'eastus' is outside "
-        f"the eu boundary (allowed: {eu.allowed()})"
+        "[baseline-required-tags] r (azure-native:resources:ResourceGroup): tags 'data-classification' is not set "
+        "(allowed: data-residency='eu', region='eu', data-classification=<any>)"
     ]
 
 
 def test_resource_policy_lets_unknown_values_reach_the_engine(eu: RuleContext) -> None:
-    policy = resource_policy(resource_location.RULE)
-    unknown = {"location": "04da6b54-80e4-46f7-96ec-b56ff0331ba9"}
+    policy = resource_policy(required_tags.RULE)
+    unknown = {"location": "westeurope", "tags": "04da6b54-80e4-46f7-96ec-b56ff0331ba9"}
     with pytest.raises(UnknownValueError):
         _validate_resource(policy, "azure-native:resources:ResourceGroup", unknown, eu.to_config())
 
 
 def test_resource_policy_without_config_reports_it() -> None:
-    policy = resource_policy(resource_location.RULE)
+    policy = resource_policy(required_tags.RULE)
     reports = _validate_resource(policy, "azure-native:resources:ResourceGroup", {"location": "westeurope"}, {})
     assert reports and "policy config 'region' is missing" in reports[0]
 

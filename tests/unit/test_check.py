@@ -29,8 +29,16 @@ def check(*args: Any, **kwargs: Any) -> tuple[int, str, str]:
 ALSO_REFUSED = {"maps_in_china": {"deployability-location-capability"}}
 
 
-def check_program(name: str, region: str, fmt: str = "json") -> tuple[int, str, str]:
-    return check(None, False, PROGRAMS / name, region, fmt)
+def check_program(name: str, region: str, fmt: str = "json", **kwargs: Any) -> tuple[int, str, str]:
+    return check(None, False, PROGRAMS / name, region, fmt, **kwargs)
+
+
+def only_target(out: str) -> dict[str, Any]:
+    """The single target of a `--format json` document (and its summary agreeing with it)."""
+    document = json.loads(out)
+    (target,) = document["targets"]
+    assert document["summary"]["targets"] == 1 and document["summary"][target["status"]] == 1
+    return target
 
 
 @pytest.mark.parametrize(
@@ -52,24 +60,36 @@ def check_program(name: str, region: str, fmt: str = "json") -> tuple[int, str, 
 def test_violating_program_fails_naming_its_policy(program: str, region: str, policy: str) -> None:
     code, out, err = check_program(program, region)
     assert (code, err) == (1, "")
-    violations = json.loads(out)
+    target = only_target(out)
+    assert (target["status"], target["program"]) == ("violations", f"tests/programs/{program}")
+    assert target["region"] == region
+    violations = target["violations"]
     assert {v["policy"] for v in violations} == {policy} | ALSO_REFUSED.get(program, set())
     for violation in violations:
         assert violation["enforcement"] == "mandatory"
         assert violation["urn"].startswith("urn:pulumi:check::autocloud::")
-        assert violation["type"] and violation["message"].startswith(f"[{violation['policy']}] ")
-        assert set(violation) >= {"urn", "type", "policy", "enforcement", "message"}
+        assert violation["urn"].endswith(f"::{violation['resource']}")
+        assert violation["message"] == (
+            f"[{violation['policy']}] {violation['resource']} ({violation['type']}): {violation['detail']}"
+        )
+        assert violation["pack"] == violation["policy"].split("-", 1)[0]
 
 
 def test_clean_program_passes() -> None:
-    assert check_program("clean", "eu") == (0, "[]\n", "")
+    code, out, err = check_program("clean", "eu")
+    assert (code, err) == (0, "")
+    target = only_target(out)
+    assert (target["status"], target["violations"], target["error"]) == ("clean", [], None)
+    assert target["resources"] > 0
 
 
 def test_crashing_program_is_one_line_and_exit_2() -> None:
     code, out, err = check_program("crash", "eu")
-    assert (code, out) == (2, "[]\n")
+    assert code == 2
     assert err.count("\n") == 1
     assert "the program failed: RuntimeError: profile table is empty (__main__.py:6)" in err
+    target = only_target(out)
+    assert target["status"] == "incomplete" and "profile table is empty" in target["error"]
 
 
 def test_text_and_markdown_reports() -> None:
@@ -79,7 +99,7 @@ def test_text_and_markdown_reports() -> None:
     code, markdown, _ = check_program("grs_storage", "eu", "markdown")
     assert code == 1
     assert markdown.startswith("## autocloud check: ❌ policy violations")
-    assert "| `tests/programs/grs_storage` | eu | 2 | 1 | 0 |" in markdown
+    assert "| `tests/programs/grs_storage` | eu | violations | 2 | 1 | 0 |" in markdown
     assert "| **mandatory** | `residency-storage-redundancy` | `archive`" in markdown
 
 
@@ -125,7 +145,7 @@ def test_stack_config_relaxes_a_baseline_rule_to_advisory(tmp_path: Path) -> Non
     (tmp_path / "stacks" / "Pulumi.dev.yaml").write_text(yaml.safe_dump({"config": config}))
     code, out, err = check(["dev"], False, PROGRAMS / "public_network_on", None, "json", root=tmp_path)
     assert (code, err) == (0, "")
-    assert [(v["policy"], v["enforcement"], v["stack"]) for v in json.loads(out)] == [
+    assert [(v["policy"], v["enforcement"], v["stack"]) for v in only_target(out)["violations"]] == [
         ("baseline-public-network-access", "advisory", "dev")
     ]
 

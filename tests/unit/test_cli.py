@@ -323,3 +323,12 @@ def test_sigint_during_a_command_exits_130_with_one_line() -> None:
     assert proc.returncode == 130
     assert err == "error: interrupted\n"
     assert out == ""
+
+
+def test_check_takes_config_like_the_pulumi_cli() -> None:
+    program = "tests/programs/foreign/configured"
+    args = ["check", "--program", program, "--region", "eu", "--format", "json"]
+    result = runner.invoke(app, [*args, "-c", "location=eastus", "--config", "adminPassword=x"])
+    assert result.exit_code == 1, result.output
+    result = runner.invoke(app, [*args, "--config-file", f"{program}/Pulumi.dev.yaml"])
+    assert result.exit_code == 0, result.output

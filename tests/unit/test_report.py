@@ -165,14 +165,38 @@ def test_templates_live_in_one_folder() -> None:
     assert names == ["report.html.j2", "report.md.j2"]
 
 
-def test_a_program_that_cannot_run_is_reported_not_hidden(tmp_path: Path) -> None:
+def test_a_program_that_fails_half_way_is_reported_incomplete_not_hidden(tmp_path: Path) -> None:
     out = io.StringIO()
     code = report_command("markdown", tmp_path, ["azure-eu"], program_dir=PROGRAMS / "crash", echo=out,
                           err=io.StringIO())
     assert code == 1
     markdown = (tmp_path / "report.md").read_text()
-    assert re.search(r"^> \*\*Could not check:\*\* .*the program failed: RuntimeError", markdown, re.M)
-    assert "_Not evaluated._" in markdown
+    assert re.search(r"^> \*\*Incomplete:\*\* .*the program failed: RuntimeError", markdown, re.M)
+    assert "`platform` (azure-native:resources:ResourceGroup)" in markdown
     assert re.search(r"^FAIL azure-eu \(region eu\): .*the program failed", out.getvalue(), re.M)
     html = render(build_report(["azure-eu"], program_dir=PROGRAMS / "crash"), "html")
-    assert re.search(r"Could not check: .*the program failed", html)
+    assert re.search(r"Incomplete, checked up to where the program stopped: .*the program failed", html)
+
+
+def test_placements_follow_the_location_azure_native_applies() -> None:
+    from policies.model import ProviderView, ResourceView, RuleContext
+
+    ctx = RuleContext(region="eu", cloud="public", boundary=frozenset({"westeurope"}))
+    provider = ProviderView("pulumi:providers:azure-native", "default", "urn:p", {"location": "westeurope"})
+    group = "azure-native:resources:ResourceGroup"
+    nsg = "azure-native:network:NetworkSecurityGroup"
+    views = [
+        ResourceView.of(group, {"location": "eastus"}, name="east"),
+        ResourceView.of(group, {}, name="home", provider=provider),
+        ResourceView.of(nsg, {"resourceGroupName": "east"}, name="in-east"),
+        ResourceView.of(nsg, {"resourceGroupName": "home"}, name="in-home"),
+        ResourceView.of(nsg, {"resourceGroupName": "someone-elses"}, name="elsewhere"),
+    ]
+    placed = {p.name: (p.location, p.status) for p in report_mod.placements(views, ctx, [])}
+    assert placed == {
+        "east": ("eastus", "outside"),
+        "home": ("westeurope", "inside"),
+        "in-east": ("eastus", "outside"),
+        "in-home": ("westeurope", "inside"),
+        "elsewhere": ("unknown before deployment", "unverified"),
+    }

@@ -100,7 +100,7 @@ def test_comment_for_a_check_that_printed_nothing() -> None:
     body = pr_comment.build_comment("  \n", 2)
     assert body.startswith(pr_comment.MARKER + "\n")
     assert "no report" in body
-    assert "exited 2: the check could not run" in body
+    assert "exited 2: a stack could not be checked completely" in body
 
 
 def test_comment_is_cut_to_githubs_limit_on_a_line_boundary() -> None:

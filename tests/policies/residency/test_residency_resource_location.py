@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from policies.model import ResourceView, RuleContext
+from policies.model import ProviderView, ResourceView, RuleContext
 from policies.rules.residency.resource_location import RULE
 from policies.testing import DELETE, changed, details, judge
 
@@ -71,3 +71,38 @@ def test_refuses_api_versioned_token(eu: RuleContext) -> None:
     view = ResourceView.of("azure-native:resources/v20240301:ResourceGroup", {"location": "eastus"})
     assert view.type == RG
     assert len(judge(RULE, view, eu)) == 1
+
+
+NSG = "azure-native:network:NetworkSecurityGroup"
+
+
+def _provider(location: str | None) -> ProviderView:
+    props = {} if location is None else {"location": location}
+    return ProviderView(PROVIDER, "default", "urn:pulumi:s::p::pulumi:providers:azure-native::default", props)
+
+
+def test_refuses_location_inherited_from_an_outside_group(eu: RuleContext) -> None:
+    group = ResourceView.of(RG, {"location": "eastus", "resourceGroupName": "shared"}, name="shared-rg")
+    nsg = ResourceView.of(NSG, {"resourceGroupName": "shared"}, name="nsg")
+    found = {v.resource: v.detail for v in judge(RULE, [group, nsg], eu)}
+    assert found["nsg"].startswith("location inherited from resource group 'shared-rg': 'eastus' is outside")
+
+
+def test_accepts_a_group_placed_by_its_providers_default(eu: RuleContext) -> None:
+    group = ResourceView.of(RG, {"tags": {}}, name="home", provider=_provider("westeurope"))
+    nsg = ResourceView.of(NSG, {"resourceGroupName": "home"}, name="nsg", provider=_provider("westeurope"))
+    assert judge(RULE, [group, nsg], eu) == []
+
+
+def test_refuses_a_group_placed_outside_by_its_providers_default(eu: RuleContext) -> None:
+    found = details(RULE, ResourceView.of(RG, {}, name="home", provider=_provider("eastus")), eu)
+    assert found == [f"provider default location (azure-native:location): 'eastus' is outside the eu boundary "
+                     f"(allowed: {eu.allowed()})"]
+
+
+def test_leaves_what_cannot_be_known_to_the_unverified_rule(eu: RuleContext) -> None:
+    resources = [
+        ResourceView.of(NSG, {"resourceGroupName": "someone-elses"}, name="existing"),
+        ResourceView.of(NSG, {"location": "<unknown output>"}, name="from-output"),
+    ]
+    assert judge(RULE, resources, eu) == []

@@ -1,0 +1,34 @@
+"""`autocloud check` runs a program in its own dependencies' environment (needs PyPI the first time;
+the environment is cached under .state/check-envs and reused)."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+
+from autocloud.check import run_check
+from autocloud.paths import STATE_DIR
+from autocloud.profiles import REPO_ROOT
+from autocloud.program_env import declared, env_key
+
+V2 = REPO_ROOT / "tests" / "programs" / "foreign" / "azure_native_v2"
+
+
+def test_a_2x_pinned_program_is_checked_with_2x() -> None:
+    out, err = io.StringIO(), io.StringIO()
+    code = run_check(None, False, V2, "eu", "json", out=out, err=err)
+    (target,) = json.loads(out.getvalue())["targets"]
+    assert (code, target["status"]) == (1, "violations"), err.getvalue()
+    # The 2.x token (`devices`) is judged as the rules' 3.x type.
+    hub = [v for v in target["violations"] if v["resource"] == "hub"]
+    assert {v["type"] for v in hub} == {"azure-native:iothub:IotHubResource"}
+    assert "residency-resource-location" in {v["policy"] for v in hub}
+    found = declared(V2)
+    assert found is not None and found.source == "requirements.txt"
+    python = STATE_DIR / "check-envs" / env_key(found.requirements) / "bin" / "python"
+    version = subprocess.run(
+        [str(python), "-c", "import importlib.metadata as m; print(m.version('pulumi-azure-native'))"],
+        capture_output=True, text=True, check=True,
+    ).stdout.strip()
+    assert version.startswith("2.")

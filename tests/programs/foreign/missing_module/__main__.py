@@ -1,0 +1,3 @@
+"""Imports a package it never declares (no requirements.txt): the check says which and where."""
+
+import pulumi_random  # noqa: F401
