@@ -10,7 +10,8 @@ import pulumi_azure_native as azure_native
 from autocloud.locations import has_zones
 from autocloud.sizing import CosmosPlan
 from components.contracts import StateEndpoints
-from components.placement import AzurePlacement, private_endpoint
+from components.placement import AzurePlacement
+from components.private_link import private_endpoint
 
 DATABASE = "vehicles"
 CONTAINER = "vehicle-state"

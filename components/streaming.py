@@ -11,7 +11,8 @@ import pulumi_azure_native as azure_native
 from autocloud.locations import storage_sku
 from autocloud.sizing import EventHubsPlan
 from components.contracts import StreamingEndpoints
-from components.placement import STORAGE_BLOB_DATA_CONTRIBUTOR, AzurePlacement, grant_role, private_endpoint
+from components.placement import STORAGE_BLOB_DATA_CONTRIBUTOR, AzurePlacement, grant_role
+from components.private_link import private_endpoint
 
 TELEMETRY_HUB = "telemetry"
 EVENTS_HUB = "events"

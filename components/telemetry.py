@@ -11,7 +11,8 @@ import pulumi_azure_native as azure_native
 
 from autocloud.sizing import IotHubPlan
 from components.contracts import ProvisioningEndpoints, TelemetryEndpoints
-from components.placement import EVENT_HUBS_DATA_SENDER, AzurePlacement, grant_role, private_endpoint
+from components.placement import EVENT_HUBS_DATA_SENDER, AzurePlacement, grant_role
+from components.private_link import private_endpoint
 
 DPS_LINK_POLICY = "dps-link"
 """The hub's only shared-access policy: DPS registers devices through it (no iothubowner)."""
