@@ -336,8 +336,35 @@ class DeviceProvisioning(pulumi.ComponentResource):
         super().__init__("autocloud:telemetry:DeviceProvisioning", name, None, opts)
         placement = args.placement
         self.location = placement.location
-        suffix = placement.dns.iothub
 
+        dps = self._build_dps(name, args)
+        private_endpoint(f"{name}-pe", self, placement, dps.id, "iotDps", ("dps",))
+        if args.ca_certificate is not None:
+            self._build_fleet_ca(name, placement, dps, args.ca_certificate)
+
+        self.name = dps.name
+        self.resource_id = dps.id
+        dps_suffix = placement.dns.dps
+        # The secret hub links make the whole ``properties`` output secret; the id scope is not.
+        id_scope = pulumi.Output.unsecret(dps.properties.apply(lambda p: p.id_scope or ""))
+        self.endpoints = pulumi.Output.all(dps.name, id_scope).apply(
+            lambda v: ProvisioningEndpoints(device_endpoint=f"{v[0]}.{dps_suffix}", id_scope=v[1])
+        )
+        self.register_outputs(
+            {
+                "name": self.name,
+                "resource_id": self.resource_id,
+                "location": self.location,
+                "endpoints": self.endpoints,
+            }
+        )
+
+    def _build_dps(
+        self, name: str, args: DeviceProvisioningArgs
+    ) -> azure_native.deviceprovisioningservices.IotDpsResource:
+        """DPS hashing vehicles evenly over every linked hub, with the profile's device access and residency."""
+        placement = args.placement
+        suffix = placement.dns.iothub
         linked: list[azure_native.deviceprovisioningservices.IotHubDefinitionDescriptionArgsDict] = [
             {
                 "connection_string": self._connection_string(hub, placement, suffix),
@@ -355,7 +382,7 @@ class DeviceProvisioning(pulumi.ComponentResource):
         }
         if args.data_residency:
             properties["enable_data_residency"] = True
-        dps = azure_native.deviceprovisioningservices.IotDpsResource(
+        return azure_native.deviceprovisioningservices.IotDpsResource(
             f"{name}-dps",
             resource_group_name=placement.resource_group_name,
             location=placement.location,
@@ -364,32 +391,21 @@ class DeviceProvisioning(pulumi.ComponentResource):
             tags=dict(placement.tags),
             opts=pulumi.ResourceOptions(parent=self),
         )
-        private_endpoint(f"{name}-pe", self, placement, dps.id, "iotDps", ("dps",))
-        if args.ca_certificate is not None:
-            azure_native.deviceprovisioningservices.DpsCertificate(
-                f"{name}-fleet-ca",
-                resource_group_name=placement.resource_group_name,
-                provisioning_service_name=dps.name,
-                certificate_name="fleet-ca",
-                properties={"certificate": args.ca_certificate.strip(), "is_verified": True},
-                opts=pulumi.ResourceOptions(parent=self),
-            )
 
-        self.name = dps.name
-        self.resource_id = dps.id
-        dps_suffix = placement.dns.dps
-        # The secret hub links make the whole ``properties`` output secret; the id scope is not.
-        id_scope = pulumi.Output.unsecret(dps.properties.apply(lambda p: p.id_scope or ""))
-        self.endpoints = pulumi.Output.all(dps.name, id_scope).apply(
-            lambda v: ProvisioningEndpoints(device_endpoint=f"{v[0]}.{dps_suffix}", id_scope=v[1])
-        )
-        self.register_outputs(
-            {
-                "name": self.name,
-                "resource_id": self.resource_id,
-                "location": self.location,
-                "endpoints": self.endpoints,
-            }
+    def _build_fleet_ca(
+        self,
+        name: str,
+        placement: AzurePlacement,
+        dps: azure_native.deviceprovisioningservices.IotDpsResource,
+        certificate: str,
+    ) -> None:
+        azure_native.deviceprovisioningservices.DpsCertificate(
+            f"{name}-fleet-ca",
+            resource_group_name=placement.resource_group_name,
+            provisioning_service_name=dps.name,
+            certificate_name="fleet-ca",
+            properties={"certificate": certificate.strip(), "is_verified": True},
+            opts=pulumi.ResourceOptions(parent=self),
         )
 
     def _connection_string(self, hub: LinkedHub, placement: AzurePlacement, suffix: str) -> pulumi.Output[str]:
