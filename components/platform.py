@@ -69,7 +69,7 @@ class RegionalPlatform(pulumi.ComponentResource):
             private_dns_zone_ids=network.dns_zone_ids,
         )
         self.streaming, self.telemetry = self._build_scale_units(name, args, placement, network)
-        self.provisioning = self._build_provisioning(name, args, placement)
+        self.provisioning = self._build_provisioning(name, args, placement, self.telemetry)
         self.compute = self._build_compute(name, args, placement, network)
         self.state = self._build_state(name, args, placement)
         self.maps = self._build_maps(name, args, placement)
@@ -158,16 +158,16 @@ class RegionalPlatform(pulumi.ComponentResource):
         )
 
     def _build_provisioning(
-        self, name: str, args: RegionalPlatformArgs, placement: AzurePlacement
+        self, name: str, args: RegionalPlatformArgs, placement: AzurePlacement, hubs: list[TelemetryIngest]
     ) -> DeviceProvisioning | None:
         """One DPS linking every hub of the region, where the profile enables it and there are hubs."""
-        if not (args.profile.services.dps and self.telemetry):
+        if not (args.profile.services.dps and hubs):
             return None
         return DeviceProvisioning(
             f"{name}-provisioning",
             DeviceProvisioningArgs(
                 placement=placement,
-                hubs=[LinkedHub(name=hub.name, location=hub.location) for hub in self.telemetry],
+                hubs=[LinkedHub(name=hub.name, location=hub.location) for hub in hubs],
                 units=args.plan.dps_units,
                 data_residency=args.profile.residency.iot_data_residency,
                 devices=_device_access(args),
