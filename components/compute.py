@@ -66,13 +66,38 @@ class ComputeCluster(pulumi.ComponentResource):
         super().__init__("autocloud:compute:ComputeCluster", name, None, opts)
         placement = args.placement
         self.location = placement.location
-        child = pulumi.ResourceOptions(parent=self)
-        rg = placement.resource_group_name
-        tags = dict(placement.tags)
 
-        workspace = azure_native.operationalinsights.Workspace(
+        workspace = self._build_workspace(name, placement)
+        identity = azure_native.managedidentity.UserAssignedIdentity(
+            f"{name}-identity",
+            resource_group_name=placement.resource_group_name,
+            location=placement.location,
+            tags=dict(placement.tags),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        subnet_access = self._build_subnet_access(name, args, identity)
+        cluster = self._build_cluster(name, args, identity, workspace, subnet_access)
+        self._build_container_insights(name, placement, workspace.id, cluster.id)
+        self._build_cluster_admins(name, args, cluster)
+
+        self.name = cluster.name
+        self.resource_id = cluster.id
+        self.workspace_id = workspace.id
+        self.endpoints = cluster.private_fqdn.apply(lambda fqdn: ComputeEndpoints(api_server=fqdn or ""))
+        self.register_outputs(
+            {
+                "name": self.name,
+                "resource_id": self.resource_id,
+                "location": self.location,
+                "workspace_id": self.workspace_id,
+                "endpoints": self.endpoints,
+            }
+        )
+
+    def _build_workspace(self, name: str, placement: AzurePlacement) -> azure_native.operationalinsights.Workspace:
+        return azure_native.operationalinsights.Workspace(
             f"{name}-logs",
-            resource_group_name=rg,
+            resource_group_name=placement.resource_group_name,
             location=placement.location,
             sku={"name": "PerGB2018"},
             retention_in_days=LOG_RETENTION_DAYS,
@@ -83,31 +108,35 @@ class ComputeCluster(pulumi.ComponentResource):
             # authorized by Azure RBAC on the workspace instead.
             public_network_access_for_ingestion="Enabled",
             public_network_access_for_query="Enabled",
-            tags=tags,
-            opts=child,
+            tags=dict(placement.tags),
+            opts=pulumi.ResourceOptions(parent=self),
         )
-        identity = azure_native.managedidentity.UserAssignedIdentity(
-            f"{name}-identity", resource_group_name=rg, location=placement.location, tags=tags, opts=child
-        )
-        depends_on: list[pulumi.Resource] = []
-        if args.node_subnet_id is not None:
-            subnet_id = pulumi.Output.from_input(args.node_subnet_id)
-            depends_on.append(
-                grant_role(f"{name}-subnet-access", self, subnet_id, identity.principal_id, NETWORK_CONTRIBUTOR)
-            )
 
-        zones = ZONES if args.zones else None
-        common: azure_native.containerservice.ManagedClusterAgentPoolProfileArgsDict = {
-            "name": "",
-            "vm_size": args.sku.vm_size,
-            "os_type": "Linux",
-            "availability_zones": zones,
-            "vnet_subnet_id": args.node_subnet_id,
-            "enable_node_public_ip": False,
-        }
-        cluster = azure_native.containerservice.ManagedCluster(
+    def _build_subnet_access(
+        self,
+        name: str,
+        args: ComputeClusterArgs,
+        identity: azure_native.managedidentity.UserAssignedIdentity,
+    ) -> list[pulumi.Resource]:
+        """Network Contributor on the node subnet for the cluster identity: what the cluster waits for."""
+        if args.node_subnet_id is None:
+            return []
+        subnet_id = pulumi.Output.from_input(args.node_subnet_id)
+        return [grant_role(f"{name}-subnet-access", self, subnet_id, identity.principal_id, NETWORK_CONTRIBUTOR)]
+
+    def _build_cluster(
+        self,
+        name: str,
+        args: ComputeClusterArgs,
+        identity: azure_native.managedidentity.UserAssignedIdentity,
+        workspace: azure_native.operationalinsights.Workspace,
+        depends_on: list[pulumi.Resource],
+    ) -> azure_native.containerservice.ManagedCluster:
+        """Private API server, no local accounts, Entra ID + Azure RBAC, Cilium overlay, Container insights."""
+        placement = args.placement
+        return azure_native.containerservice.ManagedCluster(
             f"{name}-aks",
-            resource_group_name=rg,
+            resource_group_name=placement.resource_group_name,
             location=placement.location,
             dns_prefix=args.dns_prefix,
             sku={"name": "Base", "tier": "Standard"},
@@ -115,24 +144,7 @@ class ComputeCluster(pulumi.ComponentResource):
                 "type": azure_native.containerservice.ResourceIdentityType.USER_ASSIGNED,
                 "user_assigned_identities": [identity.id],
             },
-            agent_pool_profiles=[
-                common
-                | {
-                    "name": "system",
-                    "mode": "System",
-                    "count": args.sku.system_nodes,
-                    "node_taints": ["CriticalAddonsOnly=true:NoSchedule"],
-                },
-                common
-                | {
-                    "name": "user",
-                    "mode": "User",
-                    "enable_auto_scaling": True,
-                    "count": args.sku.user_min_nodes,
-                    "min_count": args.sku.user_min_nodes,
-                    "max_count": args.sku.user_max_nodes,
-                },
-            ],
+            agent_pool_profiles=_agent_pools(args),
             aad_profile={"managed": True, "enable_azure_rbac": True},
             enable_rbac=True,
             disable_local_accounts=True,
@@ -160,11 +172,14 @@ class ComputeCluster(pulumi.ComponentResource):
                     "config": {"logAnalyticsWorkspaceResourceID": workspace.id, "useAADAuth": "true"},
                 }
             },
-            tags=tags,
+            tags=dict(placement.tags),
             opts=pulumi.ResourceOptions(parent=self, depends_on=depends_on),
         )
 
-        self._container_insights(name, placement, workspace.id, cluster.id)
+    def _build_cluster_admins(
+        self, name: str, args: ComputeClusterArgs, cluster: azure_native.containerservice.ManagedCluster
+    ) -> None:
+        """AKS RBAC Cluster Admin for each given admin, or for the deploying identity when none is given."""
         admins: list[pulumi.Input[str]] = list(args.cluster_admins)
         if not admins:
             admins.append(
@@ -178,24 +193,10 @@ class ComputeCluster(pulumi.ComponentResource):
                 scope=cluster.id,
                 principal_id=admin,
                 role_definition_id=cluster.id.apply(lambda s: role_definition_id(s, AKS_RBAC_CLUSTER_ADMIN)),
-                opts=child,
+                opts=pulumi.ResourceOptions(parent=self),
             )
 
-        self.name = cluster.name
-        self.resource_id = cluster.id
-        self.workspace_id = workspace.id
-        self.endpoints = cluster.private_fqdn.apply(lambda fqdn: ComputeEndpoints(api_server=fqdn or ""))
-        self.register_outputs(
-            {
-                "name": self.name,
-                "resource_id": self.resource_id,
-                "location": self.location,
-                "workspace_id": self.workspace_id,
-                "endpoints": self.endpoints,
-            }
-        )
-
-    def _container_insights(
+    def _build_container_insights(
         self, name: str, placement: AzurePlacement, workspace_id: pulumi.Output[str], cluster_id: pulumi.Output[str]
     ) -> None:
         """The data collection rule and its association that Container insights with ``useAADAuth``
@@ -237,3 +238,35 @@ class ComputeCluster(pulumi.ComponentResource):
             data_collection_rule_id=rule.id,
             opts=child,
         )
+
+
+def _agent_pools(
+    args: ComputeClusterArgs,
+) -> list[azure_native.containerservice.ManagedClusterAgentPoolProfileArgsDict]:
+    """A tainted system pool for critical add-ons and an autoscaled user pool, same VM size and zones."""
+    common: azure_native.containerservice.ManagedClusterAgentPoolProfileArgsDict = {
+        "name": "",
+        "vm_size": args.sku.vm_size,
+        "os_type": "Linux",
+        "availability_zones": ZONES if args.zones else None,
+        "vnet_subnet_id": args.node_subnet_id,
+        "enable_node_public_ip": False,
+    }
+    return [
+        common
+        | {
+            "name": "system",
+            "mode": "System",
+            "count": args.sku.system_nodes,
+            "node_taints": ["CriticalAddonsOnly=true:NoSchedule"],
+        },
+        common
+        | {
+            "name": "user",
+            "mode": "User",
+            "enable_auto_scaling": True,
+            "count": args.sku.user_min_nodes,
+            "min_count": args.sku.user_min_nodes,
+            "max_count": args.sku.user_max_nodes,
+        },
+    ]

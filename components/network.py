@@ -8,7 +8,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_azure_native as azure_native
 
-from components.placement import PRIVATE_DNS_LOCATION, AzurePlacement
+from components.placement import AzurePlacement
+from components.private_link import private_dns_zone
 
 ADDRESS_SPACE = "10.0.0.0/16"
 ENDPOINT_PREFIX = "10.0.0.0/22"
@@ -45,62 +46,12 @@ class PrivateNetwork(pulumi.ComponentResource):
         super().__init__("autocloud:network:PrivateNetwork", name, None, opts)
         placement = args.placement
         self.location = placement.location
-        child = pulumi.ResourceOptions(parent=self)
-        rg = placement.resource_group_name
-        tags = dict(placement.tags)
 
-        vnet = azure_native.network.VirtualNetwork(
-            f"{name}-vnet",
-            resource_group_name=rg,
-            location=placement.location,
-            address_space={"address_prefixes": [args.address_space]},
-            tags=tags,
-            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["subnets"]),
-        )
-        endpoints = azure_native.network.Subnet(
-            f"{name}-endpoints",
-            resource_group_name=rg,
-            virtual_network_name=vnet.name,
-            address_prefix=args.endpoint_prefix,
-            private_endpoint_network_policies="Disabled",
-            default_outbound_access=False,
-            opts=child,
-        )
-        nodes = azure_native.network.Subnet(
-            f"{name}-nodes",
-            resource_group_name=rg,
-            virtual_network_name=vnet.name,
-            address_prefix=args.node_prefix,
-            default_outbound_access=False,
-            # The Event Hubs namespaces select this subnet (components.streaming): a namespace on "selected
-            # networks" needs at least one rule, and a VNet rule needs the service endpoint.
-            service_endpoints=[{"service": "Microsoft.EventHub"}],
-            # Subnets of one VNet cannot be written concurrently.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[endpoints]),
-        )
-
-        self.dns_zone_ids = {}
-        for key in args.zone_keys:
-            zone_name = placement.dns.private_zones[key]
-            zone = azure_native.privatedns.PrivateZone(
-                f"{name}-zone-{key}",
-                resource_group_name=rg,
-                private_zone_name=zone_name,
-                location=PRIVATE_DNS_LOCATION,
-                tags=tags,
-                opts=child,
-            )
-            azure_native.privatedns.VirtualNetworkLink(
-                f"{name}-zone-{key}-link",
-                resource_group_name=rg,
-                private_zone_name=zone.name,
-                location=PRIVATE_DNS_LOCATION,
-                virtual_network={"id": vnet.id},
-                registration_enabled=False,
-                tags=tags,
-                opts=child,
-            )
-            self.dns_zone_ids[key] = zone.id
+        vnet = self._build_vnet(name, args)
+        endpoints, nodes = self._build_subnets(name, args, vnet)
+        self.dns_zone_ids = {
+            key: private_dns_zone(f"{name}-zone-{key}", self, placement, key, vnet.id).id for key in args.zone_keys
+        }
 
         self.name = vnet.name
         self.resource_id = vnet.id
@@ -116,3 +67,42 @@ class PrivateNetwork(pulumi.ComponentResource):
                 "dns_zone_ids": self.dns_zone_ids,
             }
         )
+
+    def _build_vnet(self, name: str, args: PrivateNetworkArgs) -> azure_native.network.VirtualNetwork:
+        placement = args.placement
+        return azure_native.network.VirtualNetwork(
+            f"{name}-vnet",
+            resource_group_name=placement.resource_group_name,
+            location=placement.location,
+            address_space={"address_prefixes": [args.address_space]},
+            tags=dict(placement.tags),
+            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["subnets"]),
+        )
+
+    def _build_subnets(
+        self, name: str, args: PrivateNetworkArgs, vnet: azure_native.network.VirtualNetwork
+    ) -> tuple[azure_native.network.Subnet, azure_native.network.Subnet]:
+        """The private-endpoint subnet and the node subnet, neither with default outbound access."""
+        rg = args.placement.resource_group_name
+        endpoints = azure_native.network.Subnet(
+            f"{name}-endpoints",
+            resource_group_name=rg,
+            virtual_network_name=vnet.name,
+            address_prefix=args.endpoint_prefix,
+            private_endpoint_network_policies="Disabled",
+            default_outbound_access=False,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        nodes = azure_native.network.Subnet(
+            f"{name}-nodes",
+            resource_group_name=rg,
+            virtual_network_name=vnet.name,
+            address_prefix=args.node_prefix,
+            default_outbound_access=False,
+            # The Event Hubs namespaces select this subnet (components.streaming): a namespace on "selected
+            # networks" needs at least one rule, and a VNet rule needs the service endpoint.
+            service_endpoints=[{"service": "Microsoft.EventHub"}],
+            # Subnets of one VNet cannot be written concurrently.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[endpoints]),
+        )
+        return endpoints, nodes

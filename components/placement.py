@@ -1,4 +1,4 @@
-"""Azure wiring shared by the azure components: where resources go and how they are reached privately.
+"""Azure wiring shared by the azure components: where resources go, their names and their role grants.
 
 RegionalPlatform builds one :class:`AzurePlacement` per region; each component takes it as
 ``args.placement`` and never looks anything up itself.
@@ -21,9 +21,6 @@ STORAGE_BLOB_DATA_CONTRIBUTOR = "ba92f5b4-2d11-453d-a403-e96b0029c9fe"
 NETWORK_CONTRIBUTOR = "4d97b98b-1d4f-4787-a291-c67834d212e7"
 AKS_RBAC_CLUSTER_ADMIN = "b1ff04bb-8a4e-4dc4-8eb5-8693973ce19b"
 """Azure Kubernetes Service RBAC Cluster Admin (learn.microsoft.com/azure/role-based-access-control/built-in-roles)."""
-
-PRIVATE_DNS_LOCATION = "global"
-"""Private DNS zones and their links are global by definition: they hold names, not vehicle data."""
 
 
 @dataclass(frozen=True)
@@ -97,40 +94,3 @@ def grant_role(
         role_definition_id=scope.apply(lambda s: role_definition_id(s, role_guid)),
         opts=pulumi.ResourceOptions(parent=parent),
     )
-
-
-def private_endpoint(
-    name: str,
-    parent: pulumi.Resource,
-    placement: AzurePlacement,
-    target_id: pulumi.Input[str],
-    group_id: str,
-    zone_keys: tuple[str, ...],
-) -> azure_native.network.PrivateEndpoint | None:
-    """A private endpoint to ``target_id`` in the region's endpoint subnet, registered in its DNS zones.
-
-    Returns None when the placement has no endpoint subnet.
-    """
-    if placement.private_endpoint_subnet_id is None:
-        return None
-    endpoint = azure_native.network.PrivateEndpoint(
-        name,
-        resource_group_name=placement.resource_group_name,
-        location=placement.location,
-        subnet={"id": placement.private_endpoint_subnet_id},
-        private_link_service_connections=[
-            {"name": f"{name}-{group_id.lower()}", "private_link_service_id": target_id, "group_ids": [group_id]}
-        ],
-        tags=dict(placement.tags),
-        opts=pulumi.ResourceOptions(parent=parent),
-    )
-    zones = [(key, placement.private_dns_zone_ids[key]) for key in zone_keys if key in placement.private_dns_zone_ids]
-    if zones:
-        azure_native.network.PrivateDnsZoneGroup(
-            f"{name}-dns",
-            resource_group_name=placement.resource_group_name,
-            private_endpoint_name=endpoint.name,
-            private_dns_zone_configs=[{"name": key, "private_dns_zone_id": zone_id} for key, zone_id in zones],
-            opts=pulumi.ResourceOptions(parent=parent),
-        )
-    return endpoint

@@ -9,6 +9,7 @@ import pulumi
 import pulumi_azure_native as azure_native
 
 from autocloud.locations import find_location
+from autocloud.profiles import Services
 from components.compute import ComputeCluster, ComputeClusterArgs
 from components.contracts import PlatformEndpoints, RegionalPlatformArgs
 from components.maps import MapsService, MapsServiceArgs
@@ -51,142 +52,27 @@ class RegionalPlatform(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: RegionalPlatformArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("autocloud:platform:RegionalPlatform", name, None, opts)
-        profile, plan, services = args.profile, args.plan, args.profile.services
+        profile = args.profile
         self.location = profile.primary
         self.region = profile.name
-        self.scale_units = plan.scale_units
-        tags = args.tags
+        self.scale_units = args.plan.scale_units
 
+        tags = args.tags
         group = azure_native.resources.ResourceGroup(
             f"{name}-rg", location=profile.primary, tags=tags, opts=pulumi.ResourceOptions(parent=self)
         )
         base = AzurePlacement(resource_group_name=group.name, location=profile.primary, cloud=profile.cloud, tags=tags)
-        zone_keys: list[str] = []
-        if services.iothub or services.eventhubs:
-            zone_keys.append("servicebus")
-        if services.iothub:
-            zone_keys.append("iothub")
-        if services.dps:
-            zone_keys.append("dps")
-        if services.eventhubs:
-            zone_keys.append("blob")
-        if services.cosmosdb:
-            zone_keys.append("cosmos")
-        plan_net = profile.network
-        network = PrivateNetwork(
-            f"{name}-network",
-            PrivateNetworkArgs(
-                placement=base,
-                zone_keys=zone_keys,
-                address_space=str(plan_net.vnet),
-                endpoint_prefix=str(plan_net.endpoints_subnet),
-                node_prefix=str(plan_net.nodes_subnet),
-            ),
-            pulumi.ResourceOptions(parent=self),
-        )
-        primary = find_location(profile.primary)
-        devices = DeviceAccess(
-            public=profile.devices.access == "public", ip_filter=tuple(str(c) for c in profile.devices.ip_filter)
-        )
+        network = self._build_network(name, args, base)
         placement = replace(
             base,
             private_endpoint_subnet_id=network.private_endpoint_subnet_id,
             private_dns_zone_ids=network.dns_zone_ids,
         )
-
-        self.streaming = []
-        self.telemetry = []
-        for unit in range(1, plan.scale_units + 1):
-            route = None
-            if services.eventhubs:
-                stream = EventStreaming(
-                    f"{name}-streaming-{unit}",
-                    EventStreamingArgs(
-                        placement=placement,
-                        sku=plan.eventhubs,
-                        capture_account_name=storage_account_name(profile.name, "capture", unit),
-                        namespace_name=eventhub_namespace_name(profile.name, unit),
-                        allowed_subnet_id=network.node_subnet_id,
-                    ),
-                    pulumi.ResourceOptions(parent=self),
-                )
-                self.streaming.append(stream)
-                route = EventHubsRoute(
-                    namespace_id=stream.resource_id,
-                    endpoint_uri=stream.endpoint_uri,
-                    telemetry_hub=stream.telemetry_hub,
-                    events_hub=stream.events_hub,
-                )
-            if services.iothub:
-                self.telemetry.append(
-                    TelemetryIngest(
-                        f"{name}-telemetry-{unit}",
-                        TelemetryIngestArgs(
-                            placement=placement,
-                            sku=plan.iothub,
-                            data_residency=profile.residency.iot_data_residency,
-                            min_tls=bool(primary and primary.iothub_min_tls),
-                            devices=devices,
-                            route=route,
-                        ),
-                        pulumi.ResourceOptions(parent=self),
-                    )
-                )
-
-        self.provisioning = None
-        if services.dps and self.telemetry:
-            self.provisioning = DeviceProvisioning(
-                f"{name}-provisioning",
-                DeviceProvisioningArgs(
-                    placement=placement,
-                    hubs=[LinkedHub(name=hub.name, location=hub.location) for hub in self.telemetry],
-                    units=plan.dps_units,
-                    data_residency=profile.residency.iot_data_residency,
-                    devices=devices,
-                    ca_certificate=args.fleet_ca_certificate,
-                ),
-                pulumi.ResourceOptions(parent=self),
-            )
-
-        self.compute = None
-        if services.aks:
-            self.compute = ComputeCluster(
-                f"{name}-compute",
-                ComputeClusterArgs(
-                    placement=placement,
-                    sku=plan.aks,
-                    dns_prefix=f"autocloud-{profile.name}",
-                    zones=bool(primary and primary.zones),
-                    service_cidr=str(plan_net.service_cidr),
-                    dns_service_ip=str(plan_net.dns_service_ip),
-                    pod_cidr=str(plan_net.pod_cidr),
-                    node_subnet_id=network.node_subnet_id,
-                    cluster_admins=args.cluster_admins,
-                ),
-                pulumi.ResourceOptions(parent=self),
-            )
-
-        self.state = None
-        if services.cosmosdb:
-            self.state = VehicleStateStore(
-                f"{name}-state",
-                VehicleStateStoreArgs(
-                    placement=placement,
-                    secondary=profile.secondary,
-                    sku=plan.cosmos,
-                    zone_redundant=profile.resilience.zone_redundant,
-                ),
-                pulumi.ResourceOptions(parent=self),
-            )
-
-        self.maps = None
-        maps_location = profile.maps_location
-        if services.maps and maps_location is not None:
-            self.maps = MapsService(
-                f"{name}-maps",
-                MapsServiceArgs(placement=replace(placement, location=maps_location)),
-                pulumi.ResourceOptions(parent=self),
-            )
+        self.streaming, self.telemetry = self._build_scale_units(name, args, placement, network)
+        self.provisioning = self._build_provisioning(name, args, placement, self.telemetry)
+        self.compute = self._build_compute(name, args, placement, network)
+        self.state = self._build_state(name, args, placement)
+        self.maps = self._build_maps(name, args, placement)
 
         self.name = group.name
         self.resource_id = group.id
@@ -201,6 +87,175 @@ class RegionalPlatform(pulumi.ComponentResource):
                 "endpoints": self.endpoints,
             }
         )
+
+    def _build_network(self, name: str, args: RegionalPlatformArgs, base: AzurePlacement) -> PrivateNetwork:
+        """The VNet, its subnets and a private DNS zone for each enabled service's private endpoints."""
+        plan_net = args.profile.network
+        return PrivateNetwork(
+            f"{name}-network",
+            PrivateNetworkArgs(
+                placement=base,
+                zone_keys=_private_zone_keys(args.profile.services),
+                address_space=str(plan_net.vnet),
+                endpoint_prefix=str(plan_net.endpoints_subnet),
+                node_prefix=str(plan_net.nodes_subnet),
+            ),
+            pulumi.ResourceOptions(parent=self),
+        )
+
+    def _build_scale_units(
+        self, name: str, args: RegionalPlatformArgs, placement: AzurePlacement, network: PrivateNetwork
+    ) -> tuple[list[EventStreaming], list[TelemetryIngest]]:
+        """Per scale unit, an Event Hubs namespace and the IoT Hub routed into it (either may be off)."""
+        services = args.profile.services
+        streaming: list[EventStreaming] = []
+        telemetry: list[TelemetryIngest] = []
+        for unit in range(1, args.plan.scale_units + 1):
+            stream = self._build_streaming(name, args, placement, network, unit) if services.eventhubs else None
+            if stream is not None:
+                streaming.append(stream)
+            if services.iothub:
+                telemetry.append(self._build_telemetry(name, args, placement, unit, _route_to(stream)))
+        return streaming, telemetry
+
+    def _build_streaming(
+        self, name: str, args: RegionalPlatformArgs, placement: AzurePlacement, network: PrivateNetwork, unit: int
+    ) -> EventStreaming:
+        region = args.profile.name
+        return EventStreaming(
+            f"{name}-streaming-{unit}",
+            EventStreamingArgs(
+                placement=placement,
+                sku=args.plan.eventhubs,
+                capture_account_name=storage_account_name(region, "capture", unit),
+                namespace_name=eventhub_namespace_name(region, unit),
+                allowed_subnet_id=network.node_subnet_id,
+            ),
+            pulumi.ResourceOptions(parent=self),
+        )
+
+    def _build_telemetry(
+        self,
+        name: str,
+        args: RegionalPlatformArgs,
+        placement: AzurePlacement,
+        unit: int,
+        route: EventHubsRoute | None,
+    ) -> TelemetryIngest:
+        profile = args.profile
+        primary = find_location(profile.primary)
+        return TelemetryIngest(
+            f"{name}-telemetry-{unit}",
+            TelemetryIngestArgs(
+                placement=placement,
+                sku=args.plan.iothub,
+                data_residency=profile.residency.iot_data_residency,
+                min_tls=bool(primary and primary.iothub_min_tls),
+                devices=_device_access(args),
+                route=route,
+            ),
+            pulumi.ResourceOptions(parent=self),
+        )
+
+    def _build_provisioning(
+        self, name: str, args: RegionalPlatformArgs, placement: AzurePlacement, hubs: list[TelemetryIngest]
+    ) -> DeviceProvisioning | None:
+        """One DPS linking every hub of the region, where the profile enables it and there are hubs."""
+        if not (args.profile.services.dps and hubs):
+            return None
+        return DeviceProvisioning(
+            f"{name}-provisioning",
+            DeviceProvisioningArgs(
+                placement=placement,
+                hubs=[LinkedHub(name=hub.name, location=hub.location) for hub in hubs],
+                units=args.plan.dps_units,
+                data_residency=args.profile.residency.iot_data_residency,
+                devices=_device_access(args),
+                ca_certificate=args.fleet_ca_certificate,
+            ),
+            pulumi.ResourceOptions(parent=self),
+        )
+
+    def _build_compute(
+        self, name: str, args: RegionalPlatformArgs, placement: AzurePlacement, network: PrivateNetwork
+    ) -> ComputeCluster | None:
+        profile = args.profile
+        if not profile.services.aks:
+            return None
+        primary = find_location(profile.primary)
+        plan_net = profile.network
+        return ComputeCluster(
+            f"{name}-compute",
+            ComputeClusterArgs(
+                placement=placement,
+                sku=args.plan.aks,
+                dns_prefix=f"autocloud-{profile.name}",
+                zones=bool(primary and primary.zones),
+                service_cidr=str(plan_net.service_cidr),
+                dns_service_ip=str(plan_net.dns_service_ip),
+                pod_cidr=str(plan_net.pod_cidr),
+                node_subnet_id=network.node_subnet_id,
+                cluster_admins=args.cluster_admins,
+            ),
+            pulumi.ResourceOptions(parent=self),
+        )
+
+    def _build_state(
+        self, name: str, args: RegionalPlatformArgs, placement: AzurePlacement
+    ) -> VehicleStateStore | None:
+        profile = args.profile
+        if not profile.services.cosmosdb:
+            return None
+        return VehicleStateStore(
+            f"{name}-state",
+            VehicleStateStoreArgs(
+                placement=placement,
+                secondary=profile.secondary,
+                sku=args.plan.cosmos,
+                zone_redundant=profile.resilience.zone_redundant,
+            ),
+            pulumi.ResourceOptions(parent=self),
+        )
+
+    def _build_maps(self, name: str, args: RegionalPlatformArgs, placement: AzurePlacement) -> MapsService | None:
+        """Azure Maps in the profile's maps location, where the profile enables it and one is set."""
+        maps_location = args.profile.maps_location
+        if not args.profile.services.maps or maps_location is None:
+            return None
+        return MapsService(
+            f"{name}-maps",
+            MapsServiceArgs(placement=replace(placement, location=maps_location)),
+            pulumi.ResourceOptions(parent=self),
+        )
+
+
+def _private_zone_keys(services: Services) -> list[str]:
+    """The private DNS zones the enabled services' private endpoints register in."""
+    wanted = (
+        ("servicebus", services.iothub or services.eventhubs),
+        ("iothub", services.iothub),
+        ("dps", services.dps),
+        ("blob", services.eventhubs),
+        ("cosmos", services.cosmosdb),
+    )
+    return [key for key, enabled in wanted if enabled]
+
+
+def _device_access(args: RegionalPlatformArgs) -> DeviceAccess:
+    devices = args.profile.devices
+    return DeviceAccess(public=devices.access == "public", ip_filter=tuple(str(c) for c in devices.ip_filter))
+
+
+def _route_to(stream: EventStreaming | None) -> EventHubsRoute | None:
+    """IoT Hub routing into a scale unit's Event Hubs namespace, or None without one."""
+    if stream is None:
+        return None
+    return EventHubsRoute(
+        namespace_id=stream.resource_id,
+        endpoint_uri=stream.endpoint_uri,
+        telemetry_hub=stream.telemetry_hub,
+        events_hub=stream.events_hub,
+    )
 
 
 def _collect_endpoints(platform: RegionalPlatform) -> pulumi.Output[PlatformEndpoints]:

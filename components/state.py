@@ -10,7 +10,8 @@ import pulumi_azure_native as azure_native
 from autocloud.locations import has_zones
 from autocloud.sizing import CosmosPlan
 from components.contracts import StateEndpoints
-from components.placement import AzurePlacement, private_endpoint
+from components.placement import AzurePlacement
+from components.private_link import private_endpoint
 
 DATABASE = "vehicles"
 CONTAINER = "vehicle-state"
@@ -53,73 +54,10 @@ class VehicleStateStore(pulumi.ComponentResource):
         placement = args.placement
         self.location = placement.location
         self.replica_locations = (placement.location, args.secondary)
-        child = pulumi.ResourceOptions(parent=self)
-        rg = placement.resource_group_name
-        tags = dict(placement.tags)
 
-        account = azure_native.cosmosdb.DatabaseAccount(
-            f"{name}-account",
-            resource_group_name=rg,
-            location=placement.location,
-            kind="GlobalDocumentDB",
-            database_account_offer_type=azure_native.cosmosdb.DatabaseAccountOfferType.STANDARD,
-            locations=[
-                {
-                    "location_name": loc,
-                    "failover_priority": priority,
-                    "is_zone_redundant": args.zone_redundant and has_zones(loc),
-                }
-                for priority, loc in enumerate(self.replica_locations)
-            ],
-            enable_automatic_failover=True,
-            enable_multiple_write_locations=False,
-            consistency_policy={"default_consistency_level": azure_native.cosmosdb.DefaultConsistencyLevel.SESSION},
-            backup_policy={
-                "type": "Periodic",
-                "periodic_mode_properties": {
-                    "backup_storage_redundancy": "Zone"
-                    if args.zone_redundant and all(has_zones(loc) for loc in self.replica_locations)
-                    else "Local",
-                },
-            },
-            disable_key_based_metadata_write_access=True,
-            disable_local_auth=True,
-            public_network_access="Disabled",
-            minimal_tls_version="Tls12",
-            tags=tags,
-            opts=child,
-        )
-        database = azure_native.cosmosdb.SqlResourceSqlDatabase(
-            f"{name}-database",
-            resource_group_name=rg,
-            account_name=account.name,
-            database_name=DATABASE,
-            location=placement.location,
-            resource={"id": DATABASE},
-            tags=tags,
-            opts=child,
-        )
-        azure_native.cosmosdb.SqlResourceSqlContainer(
-            f"{name}-container",
-            resource_group_name=rg,
-            account_name=account.name,
-            database_name=database.name,
-            container_name=CONTAINER,
-            location=placement.location,
-            resource={
-                "id": CONTAINER,
-                "partition_key": {"paths": [PARTITION_KEY], "kind": "Hash", "version": 2},
-                "indexing_policy": {
-                    "automatic": True,
-                    "indexing_mode": "consistent",
-                    "included_paths": [{"path": p} for p in INDEXED_PATHS],
-                    "excluded_paths": [{"path": "/*"}],
-                },
-            },
-            options={"autoscale_settings": {"max_throughput": args.sku.max_throughput_ru}},
-            tags=tags,
-            opts=child,
-        )
+        account = self._build_account(name, args)
+        database = self._build_database(name, args, account)
+        self._build_container(name, args, account, database)
         private_endpoint(f"{name}-pe", self, placement, account.id, "Sql", ("cosmos",))
 
         self.name = account.name
@@ -136,4 +74,84 @@ class VehicleStateStore(pulumi.ComponentResource):
                 "replica_locations": list(self.replica_locations),
                 "endpoints": self.endpoints,
             }
+        )
+
+    def _build_account(self, name: str, args: VehicleStateStoreArgs) -> azure_native.cosmosdb.DatabaseAccount:
+        """Replicas in the primary and the secondary only; Entra-only, private, TLS 1.2."""
+        placement = args.placement
+        replicas = self.replica_locations
+        zone_backup = args.zone_redundant and all(has_zones(loc) for loc in replicas)
+        return azure_native.cosmosdb.DatabaseAccount(
+            f"{name}-account",
+            resource_group_name=placement.resource_group_name,
+            location=placement.location,
+            kind="GlobalDocumentDB",
+            database_account_offer_type=azure_native.cosmosdb.DatabaseAccountOfferType.STANDARD,
+            locations=[
+                {
+                    "location_name": loc,
+                    "failover_priority": priority,
+                    "is_zone_redundant": args.zone_redundant and has_zones(loc),
+                }
+                for priority, loc in enumerate(replicas)
+            ],
+            enable_automatic_failover=True,
+            enable_multiple_write_locations=False,
+            consistency_policy={"default_consistency_level": azure_native.cosmosdb.DefaultConsistencyLevel.SESSION},
+            backup_policy={
+                "type": "Periodic",
+                "periodic_mode_properties": {"backup_storage_redundancy": "Zone" if zone_backup else "Local"},
+            },
+            disable_key_based_metadata_write_access=True,
+            disable_local_auth=True,
+            public_network_access="Disabled",
+            minimal_tls_version="Tls12",
+            tags=dict(placement.tags),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+    def _build_database(
+        self, name: str, args: VehicleStateStoreArgs, account: azure_native.cosmosdb.DatabaseAccount
+    ) -> azure_native.cosmosdb.SqlResourceSqlDatabase:
+        placement = args.placement
+        return azure_native.cosmosdb.SqlResourceSqlDatabase(
+            f"{name}-database",
+            resource_group_name=placement.resource_group_name,
+            account_name=account.name,
+            database_name=DATABASE,
+            location=placement.location,
+            resource={"id": DATABASE},
+            tags=dict(placement.tags),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+    def _build_container(
+        self,
+        name: str,
+        args: VehicleStateStoreArgs,
+        account: azure_native.cosmosdb.DatabaseAccount,
+        database: azure_native.cosmosdb.SqlResourceSqlDatabase,
+    ) -> None:
+        """``vehicle-state``, partitioned by vehicle, autoscaled to the plan's RU/s, indexing only lookups."""
+        placement = args.placement
+        azure_native.cosmosdb.SqlResourceSqlContainer(
+            f"{name}-container",
+            resource_group_name=placement.resource_group_name,
+            account_name=account.name,
+            database_name=database.name,
+            container_name=CONTAINER,
+            location=placement.location,
+            resource={
+                "id": CONTAINER,
+                "partition_key": {"paths": [PARTITION_KEY], "kind": "Hash", "version": 2},
+                "indexing_policy": {
+                    "automatic": True,
+                    "indexing_mode": "consistent",
+                    "included_paths": [{"path": p} for p in INDEXED_PATHS],
+                    "excluded_paths": [{"path": "/*"}],
+                },
+            },
+            options={"autoscale_settings": {"max_throughput": args.sku.max_throughput_ru}},
+            tags=dict(placement.tags),
+            opts=pulumi.ResourceOptions(parent=self),
         )

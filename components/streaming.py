@@ -11,7 +11,8 @@ import pulumi_azure_native as azure_native
 from autocloud.locations import storage_sku
 from autocloud.sizing import EventHubsPlan
 from components.contracts import StreamingEndpoints
-from components.placement import STORAGE_BLOB_DATA_CONTRIBUTOR, AzurePlacement, grant_role, private_endpoint
+from components.placement import STORAGE_BLOB_DATA_CONTRIBUTOR, AzurePlacement, grant_role
+from components.private_link import private_endpoint
 
 TELEMETRY_HUB = "telemetry"
 EVENTS_HUB = "events"
@@ -68,126 +69,13 @@ class EventStreaming(pulumi.ComponentResource):
         self.location = placement.location
         self.telemetry_hub = TELEMETRY_HUB
         self.events_hub = EVENTS_HUB
-        child = pulumi.ResourceOptions(parent=self)
-        rg = placement.resource_group_name
 
-        namespace = azure_native.eventhub.Namespace(
-            f"{name}-namespace",
-            namespace_name=args.namespace_name,
-            resource_group_name=rg,
-            location=placement.location,
-            sku={"name": args.sku.sku, "tier": args.sku.sku, "capacity": args.sku.throughput_units},
-            is_auto_inflate_enabled=False,
-            identity={"type": azure_native.eventhub.ManagedServiceIdentityType.SYSTEM_ASSIGNED},
-            disable_local_auth=True,
-            minimum_tls_version="1.2",
-            public_network_access="Disabled" if args.allowed_subnet_id is None else "Enabled",
-            tags=dict(placement.tags),
-            opts=child,
-        )
+        namespace = self._build_namespace(name, args)
         if args.allowed_subnet_id is not None:
-            # "Selected networks": IoT Hub routing reaches the namespace through the trusted-services
-            # exception, which the docs set up on selected networks, not on Disabled
-            # (https://learn.microsoft.com/azure/iot-hub/virtual-network-support, "Egress connectivity to event
-            # hubs endpoints for routing"). Event Hubs treats a rule set without any IP or VNet rule as open to
-            # the internet even with defaultAction Deny
-            # (https://learn.microsoft.com/azure/event-hubs/event-hubs-ip-filtering), so the region's own node
-            # subnet is the one network selected; no IP rule.
-            azure_native.eventhub.NamespaceNetworkRuleSet(
-                f"{name}-network",
-                resource_group_name=rg,
-                namespace_name=args.namespace_name or namespace.name,
-                default_action="Deny",
-                public_network_access="Enabled",
-                ip_rules=[],
-                virtual_network_rules=[
-                    {"subnet": {"id": args.allowed_subnet_id}, "ignore_missing_vnet_service_endpoint": False}
-                ],
-                trusted_service_access_enabled=True,
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[namespace]),
-            )
-
-        storage = azure_native.storage.StorageAccount(
-            f"{name}-capture",
-            account_name=args.capture_account_name,
-            resource_group_name=rg,
-            location=placement.location,
-            sku={"name": storage_sku(placement.location)},
-            kind="StorageV2",
-            allow_blob_public_access=False,
-            allow_shared_key_access=False,
-            allow_cross_tenant_replication=False,
-            default_to_o_auth_authentication=True,
-            enable_https_traffic_only=True,
-            minimum_tls_version="TLS1_2",
-            # Capture writes as the namespace's identity through the trusted-services exception, which
-            # applies to "selected networks" (Enabled + default Deny + bypass AzureServices), not to
-            # Disabled (https://learn.microsoft.com/azure/event-hubs/event-hubs-capture-managed-identity,
-            # learn.microsoft.com/azure/storage/common/storage-network-security-trusted-azure-services).
-            # No IP or VNet rule: nothing else gets in but the private endpoint (for Storage, unlike Event
-            # Hubs, default Deny without rules denies).
-            public_network_access="Enabled",
-            network_rule_set={
-                "default_action": azure_native.storage.DefaultAction.DENY,
-                "bypass": "AzureServices",
-                "ip_rules": [],
-                "virtual_network_rules": [],
-            },
-            tags=dict(placement.tags),
-            opts=child,
-        )
-        container = azure_native.storage.BlobContainer(
-            f"{name}-capture-container",
-            resource_group_name=rg,
-            account_name=storage.name,
-            container_name=CAPTURE_CONTAINER,
-            public_access=azure_native.storage.PublicAccess.NONE,
-            opts=child,
-        )
-        writer = grant_role(
-            f"{name}-capture-writer",
-            self,
-            storage.id,
-            namespace.identity.apply(lambda i: i.principal_id if i else ""),
-            STORAGE_BLOB_DATA_CONTRIBUTOR,
-        )
-
-        hubs = {TELEMETRY_HUB: args.sku.telemetry_partitions, EVENTS_HUB: args.sku.events_partitions}
-        for hub_name, partitions in hubs.items():
-            hub = azure_native.eventhub.EventHub(
-                f"{name}-{hub_name}",
-                resource_group_name=rg,
-                namespace_name=namespace.name,
-                event_hub_name=hub_name,
-                partition_count=partitions,
-                message_retention_in_days=args.retention_days,
-                capture_description={
-                    "enabled": True,
-                    "encoding": azure_native.eventhub.EncodingCaptureDescription.AVRO,
-                    "interval_in_seconds": CAPTURE_INTERVAL_SECONDS,
-                    "size_limit_in_bytes": CAPTURE_SIZE_BYTES,
-                    "skip_empty_archives": True,
-                    "destination": {
-                        "name": "EventHubArchive.AzureBlockBlob",
-                        "storage_account_resource_id": storage.id,
-                        "blob_container": CAPTURE_CONTAINER,
-                        "archive_name_format": "{Namespace}/{EventHub}/{PartitionId}/{Year}/{Month}/{Day}/"
-                        "{Hour}/{Minute}/{Second}",
-                        "identity": {"type": azure_native.eventhub.CaptureIdentityType.SYSTEM_ASSIGNED},
-                    },
-                },
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[writer, container]),
-            )
-            for group in args.consumer_groups:
-                azure_native.eventhub.ConsumerGroup(
-                    f"{name}-{hub_name}-{group}",
-                    resource_group_name=rg,
-                    namespace_name=namespace.name,
-                    event_hub_name=hub.name,
-                    consumer_group_name=group,
-                    opts=child,
-                )
-
+            self._build_network_rules(name, args, namespace, args.allowed_subnet_id)
+        storage = self._build_capture_account(name, args)
+        capture_ready = self._build_capture_access(name, args, namespace, storage)
+        self._build_hubs(name, args, namespace, storage, capture_ready)
         private_endpoint(f"{name}-pe", self, placement, namespace.id, "namespace", ("servicebus",))
         private_endpoint(f"{name}-capture-pe", self, placement, storage.id, "blob", ("blob",))
 
@@ -211,3 +99,157 @@ class EventStreaming(pulumi.ComponentResource):
                 "endpoints": self.endpoints,
             }
         )
+
+    def _build_namespace(self, name: str, args: EventStreamingArgs) -> azure_native.eventhub.Namespace:
+        """Entra-only, TLS 1.2, fixed throughput units; public access only for "selected networks"."""
+        placement = args.placement
+        return azure_native.eventhub.Namespace(
+            f"{name}-namespace",
+            namespace_name=args.namespace_name,
+            resource_group_name=placement.resource_group_name,
+            location=placement.location,
+            sku={"name": args.sku.sku, "tier": args.sku.sku, "capacity": args.sku.throughput_units},
+            is_auto_inflate_enabled=False,
+            identity={"type": azure_native.eventhub.ManagedServiceIdentityType.SYSTEM_ASSIGNED},
+            disable_local_auth=True,
+            minimum_tls_version="1.2",
+            public_network_access="Disabled" if args.allowed_subnet_id is None else "Enabled",
+            tags=dict(placement.tags),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+    def _build_network_rules(
+        self,
+        name: str,
+        args: EventStreamingArgs,
+        namespace: azure_native.eventhub.Namespace,
+        subnet_id: pulumi.Input[str],
+    ) -> None:
+        """ "Selected networks": IoT Hub routing reaches the namespace through the trusted-services
+        exception, which the docs set up on selected networks, not on Disabled
+        (https://learn.microsoft.com/azure/iot-hub/virtual-network-support, "Egress connectivity to event
+        hubs endpoints for routing"). Event Hubs treats a rule set without any IP or VNet rule as open to
+        the internet even with defaultAction Deny
+        (https://learn.microsoft.com/azure/event-hubs/event-hubs-ip-filtering), so the region's own node
+        subnet is the one network selected; no IP rule."""
+        azure_native.eventhub.NamespaceNetworkRuleSet(
+            f"{name}-network",
+            resource_group_name=args.placement.resource_group_name,
+            namespace_name=args.namespace_name or namespace.name,
+            default_action="Deny",
+            public_network_access="Enabled",
+            ip_rules=[],
+            virtual_network_rules=[{"subnet": {"id": subnet_id}, "ignore_missing_vnet_service_endpoint": False}],
+            trusted_service_access_enabled=True,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[namespace]),
+        )
+
+    def _build_capture_account(self, name: str, args: EventStreamingArgs) -> azure_native.storage.StorageAccount:
+        """Capture storage in the namespace's location, zone- or locally-redundant, Entra-only."""
+        placement = args.placement
+        return azure_native.storage.StorageAccount(
+            f"{name}-capture",
+            account_name=args.capture_account_name,
+            resource_group_name=placement.resource_group_name,
+            location=placement.location,
+            sku={"name": storage_sku(placement.location)},
+            kind="StorageV2",
+            allow_blob_public_access=False,
+            allow_shared_key_access=False,
+            allow_cross_tenant_replication=False,
+            default_to_o_auth_authentication=True,
+            enable_https_traffic_only=True,
+            minimum_tls_version="TLS1_2",
+            # Capture writes as the namespace's identity through the trusted-services exception, which
+            # applies to "selected networks" (Enabled + default Deny + bypass AzureServices), not to
+            # Disabled (https://learn.microsoft.com/azure/event-hubs/event-hubs-capture-managed-identity,
+            # learn.microsoft.com/azure/storage/common/storage-network-security-trusted-azure-services).
+            # No IP or VNet rule: nothing else gets in but the private endpoint (for Storage, unlike Event
+            # Hubs, default Deny without rules denies).
+            public_network_access="Enabled",
+            network_rule_set={
+                "default_action": azure_native.storage.DefaultAction.DENY,
+                "bypass": "AzureServices",
+                "ip_rules": [],
+                "virtual_network_rules": [],
+            },
+            tags=dict(placement.tags),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+    def _build_capture_access(
+        self,
+        name: str,
+        args: EventStreamingArgs,
+        namespace: azure_native.eventhub.Namespace,
+        storage: azure_native.storage.StorageAccount,
+    ) -> list[pulumi.Resource]:
+        """The capture container and the namespace identity's right to write it: what hubs wait for."""
+        container = azure_native.storage.BlobContainer(
+            f"{name}-capture-container",
+            resource_group_name=args.placement.resource_group_name,
+            account_name=storage.name,
+            container_name=CAPTURE_CONTAINER,
+            public_access=azure_native.storage.PublicAccess.NONE,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        writer = grant_role(
+            f"{name}-capture-writer",
+            self,
+            storage.id,
+            namespace.identity.apply(lambda i: i.principal_id if i else ""),
+            STORAGE_BLOB_DATA_CONTRIBUTOR,
+        )
+        return [writer, container]
+
+    def _build_hubs(
+        self,
+        name: str,
+        args: EventStreamingArgs,
+        namespace: azure_native.eventhub.Namespace,
+        storage: azure_native.storage.StorageAccount,
+        capture_ready: list[pulumi.Resource],
+    ) -> None:
+        """The ``telemetry`` and ``events`` hubs, captured to storage, each with the consumer groups."""
+        rg = args.placement.resource_group_name
+        hubs = {TELEMETRY_HUB: args.sku.telemetry_partitions, EVENTS_HUB: args.sku.events_partitions}
+        for hub_name, partitions in hubs.items():
+            hub = azure_native.eventhub.EventHub(
+                f"{name}-{hub_name}",
+                resource_group_name=rg,
+                namespace_name=namespace.name,
+                event_hub_name=hub_name,
+                partition_count=partitions,
+                message_retention_in_days=args.retention_days,
+                capture_description=_capture_description(storage.id),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=capture_ready),
+            )
+            for group in args.consumer_groups:
+                azure_native.eventhub.ConsumerGroup(
+                    f"{name}-{hub_name}-{group}",
+                    resource_group_name=rg,
+                    namespace_name=namespace.name,
+                    event_hub_name=hub.name,
+                    consumer_group_name=group,
+                    opts=pulumi.ResourceOptions(parent=self),
+                )
+
+
+def _capture_description(
+    storage_id: pulumi.Output[str],
+) -> azure_native.eventhub.CaptureDescriptionArgsDict:
+    """Avro capture into the capture container, written as the namespace's system identity."""
+    return {
+        "enabled": True,
+        "encoding": azure_native.eventhub.EncodingCaptureDescription.AVRO,
+        "interval_in_seconds": CAPTURE_INTERVAL_SECONDS,
+        "size_limit_in_bytes": CAPTURE_SIZE_BYTES,
+        "skip_empty_archives": True,
+        "destination": {
+            "name": "EventHubArchive.AzureBlockBlob",
+            "storage_account_resource_id": storage_id,
+            "blob_container": CAPTURE_CONTAINER,
+            "archive_name_format": "{Namespace}/{EventHub}/{PartitionId}/{Year}/{Month}/{Day}/{Hour}/{Minute}/{Second}",
+            "identity": {"type": azure_native.eventhub.CaptureIdentityType.SYSTEM_ASSIGNED},
+        },
+    }

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import pulumi
 import pulumi_azure_native as azure_native
 
 from autocloud.sizing import IotHubPlan
 from components.contracts import ProvisioningEndpoints, TelemetryEndpoints
-from components.placement import EVENT_HUBS_DATA_SENDER, AzurePlacement, grant_role, private_endpoint
+from components.placement import EVENT_HUBS_DATA_SENDER, AzurePlacement, grant_role
+from components.private_link import private_endpoint
 
 DPS_LINK_POLICY = "dps-link"
 """The hub's only shared-access policy: DPS registers devices through it (no iothubowner)."""
@@ -25,6 +27,14 @@ says the linked hub must allow shared access policies, so hubs keep ``disableLoc
 off what vehicles could use instead: device and module SAS (X.509 only)."""
 MQTT_PORT = 8883
 ALL_ADDRESSES = "0.0.0.0/0"
+FALLBACK_ROUTE: azure_native.iothub.FallbackRoutePropertiesArgsDict = {
+    "name": "$fallback",
+    "source": "DeviceMessages",
+    "condition": "true",
+    "endpoint_names": ["events"],
+    "is_enabled": True,
+}
+"""Messages no route matches go to the hub's built-in ``events`` endpoint."""
 
 
 @dataclass(frozen=True)
@@ -102,6 +112,13 @@ class TelemetryIngestArgs:
     """Optional, default None: only the fallback route to the built-in endpoint."""
 
 
+class _RoutingSender(NamedTuple):
+    """The identity IoT Hub routing sends as, and its Data Sender grant that the hub waits for."""
+
+    identity: azure_native.managedidentity.UserAssignedIdentity
+    grant: azure_native.authorization.RoleAssignment
+
+
 class TelemetryIngest(pulumi.ComponentResource):
     """An IoT Hub: device endpoints reachable by vehicles (X.509 only), routing to Event Hubs.
 
@@ -125,76 +142,11 @@ class TelemetryIngest(pulumi.ComponentResource):
         super().__init__("autocloud:telemetry:TelemetryIngest", name, None, opts)
         placement = args.placement
         self.location = placement.location
-        child = pulumi.ResourceOptions(parent=self)
 
-        identities: list[pulumi.Input[str]] = []
-        routing: azure_native.iothub.RoutingPropertiesArgsDict = {
-            "fallback_route": {
-                "name": "$fallback",
-                "source": "DeviceMessages",
-                "condition": "true",
-                "endpoint_names": ["events"],
-                "is_enabled": True,
-            },
-        }
-        depends_on: list[pulumi.Resource] = []
+        sender = self._build_routing_sender(name, placement, args.route) if args.route is not None else None
+        hub = self._build_hub(name, args, sender)
         if args.route is not None:
-            identity = azure_native.managedidentity.UserAssignedIdentity(
-                f"{name}-routing",
-                resource_group_name=placement.resource_group_name,
-                location=placement.location,
-                tags=dict(placement.tags),
-                opts=child,
-            )
-            namespace_id = pulumi.Output.from_input(args.route.namespace_id)
-            depends_on.append(
-                grant_role(f"{name}-sender", self, namespace_id, identity.principal_id, EVENT_HUBS_DATA_SENDER)
-            )
-            identities.append(identity.id)
-            routing = routing | _routes(args.route, placement, identity.id)
-
-        properties: azure_native.iothub.IotHubPropertiesArgsDict = {
-            "disable_local_auth": False,
-            "disable_device_sas": True,
-            "disable_module_sas": True,
-            "public_network_access": public_network_access(args.devices),
-            "ip_filter_rules": hub_ip_filter_rules(args.devices),
-        }
-        if args.min_tls:
-            properties["min_tls_version"] = "1.2"
-        if args.data_residency:
-            properties["enable_data_residency"] = True
-        hub = azure_native.iothub.IotHubResource(
-            f"{name}-iothub",
-            resource_group_name=placement.resource_group_name,
-            location=placement.location,
-            sku={"name": args.sku.tier, "capacity": args.sku.units},
-            identity={
-                "type": azure_native.iothub.ResourceIdentityType.SYSTEM_ASSIGNED_USER_ASSIGNED
-                if identities
-                else azure_native.iothub.ResourceIdentityType.SYSTEM_ASSIGNED,
-                "user_assigned_identities": identities,
-            },
-            properties=properties
-            | {
-                "event_hub_endpoints": {
-                    "events": {"partition_count": args.sku.partitions, "retention_time_in_days": 1},
-                },
-                "authorization_policies": [
-                    {
-                        "key_name": DPS_LINK_POLICY,
-                        "rights": DPS_LINK_RIGHTS,
-                    }
-                ],
-                "routing": routing,
-            },
-            tags=dict(placement.tags),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=depends_on),
-        )
-        if args.route is not None:
-            system_principal = hub.identity.apply(lambda i: (i.principal_id if i else None) or "")
-            namespace = pulumi.Output.from_input(args.route.namespace_id)
-            grant_role(f"{name}-trusted-sender", self, namespace, system_principal, EVENT_HUBS_DATA_SENDER)
+            self._build_trusted_sender(name, args.route, hub)
         # Services (and, with access: private, vehicles on a private APN) reach the hub privately.
         private_endpoint(f"{name}-pe", self, placement, hub.id, "iotHub", ("iothub", "servicebus"))
 
@@ -213,6 +165,83 @@ class TelemetryIngest(pulumi.ComponentResource):
                 "endpoints": self.endpoints,
             }
         )
+
+    def _build_routing_sender(self, name: str, placement: AzurePlacement, route: EventHubsRoute) -> _RoutingSender:
+        """The identity routing sends as, granted Data Sender on the namespace before the hub exists."""
+        identity = azure_native.managedidentity.UserAssignedIdentity(
+            f"{name}-routing",
+            resource_group_name=placement.resource_group_name,
+            location=placement.location,
+            tags=dict(placement.tags),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        namespace_id = pulumi.Output.from_input(route.namespace_id)
+        grant = grant_role(f"{name}-sender", self, namespace_id, identity.principal_id, EVENT_HUBS_DATA_SENDER)
+        return _RoutingSender(identity, grant)
+
+    def _build_trusted_sender(self, name: str, route: EventHubsRoute, hub: azure_native.iothub.IotHubResource) -> None:
+        """Data Sender for the hub's system identity too: it makes the hub a trusted service to the namespace."""
+        system_principal = hub.identity.apply(lambda i: (i.principal_id if i else None) or "")
+        namespace = pulumi.Output.from_input(route.namespace_id)
+        grant_role(f"{name}-trusted-sender", self, namespace, system_principal, EVENT_HUBS_DATA_SENDER)
+
+    def _build_hub(
+        self,
+        name: str,
+        args: TelemetryIngestArgs,
+        sender: _RoutingSender | None,
+    ) -> azure_native.iothub.IotHubResource:
+        placement = args.placement
+        identities: list[pulumi.Input[str]] = []
+        routing: azure_native.iothub.RoutingPropertiesArgsDict = {"fallback_route": FALLBACK_ROUTE}
+        depends_on: list[pulumi.Resource] = []
+        if args.route is not None and sender is not None:
+            identities.append(sender.identity.id)
+            routing = routing | _routes(args.route, placement, sender.identity.id)
+            depends_on.append(sender.grant)
+        return azure_native.iothub.IotHubResource(
+            f"{name}-iothub",
+            resource_group_name=placement.resource_group_name,
+            location=placement.location,
+            sku={"name": args.sku.tier, "capacity": args.sku.units},
+            identity={
+                "type": azure_native.iothub.ResourceIdentityType.SYSTEM_ASSIGNED_USER_ASSIGNED
+                if identities
+                else azure_native.iothub.ResourceIdentityType.SYSTEM_ASSIGNED,
+                "user_assigned_identities": identities,
+            },
+            properties=_hub_access(args)
+            | {
+                "event_hub_endpoints": {
+                    "events": {"partition_count": args.sku.partitions, "retention_time_in_days": 1},
+                },
+                "authorization_policies": [
+                    {
+                        "key_name": DPS_LINK_POLICY,
+                        "rights": DPS_LINK_RIGHTS,
+                    }
+                ],
+                "routing": routing,
+            },
+            tags=dict(placement.tags),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=depends_on),
+        )
+
+
+def _hub_access(args: TelemetryIngestArgs) -> azure_native.iothub.IotHubPropertiesArgsDict:
+    """X.509-only devices, the profile's device access, TLS and data residency where they apply."""
+    properties: azure_native.iothub.IotHubPropertiesArgsDict = {
+        "disable_local_auth": False,
+        "disable_device_sas": True,
+        "disable_module_sas": True,
+        "public_network_access": public_network_access(args.devices),
+        "ip_filter_rules": hub_ip_filter_rules(args.devices),
+    }
+    if args.min_tls:
+        properties["min_tls_version"] = "1.2"
+    if args.data_residency:
+        properties["enable_data_residency"] = True
+    return properties
 
 
 def _routes(
@@ -307,8 +336,35 @@ class DeviceProvisioning(pulumi.ComponentResource):
         super().__init__("autocloud:telemetry:DeviceProvisioning", name, None, opts)
         placement = args.placement
         self.location = placement.location
-        suffix = placement.dns.iothub
 
+        dps = self._build_dps(name, args)
+        private_endpoint(f"{name}-pe", self, placement, dps.id, "iotDps", ("dps",))
+        if args.ca_certificate is not None:
+            self._build_fleet_ca(name, placement, dps, args.ca_certificate)
+
+        self.name = dps.name
+        self.resource_id = dps.id
+        dps_suffix = placement.dns.dps
+        # The secret hub links make the whole ``properties`` output secret; the id scope is not.
+        id_scope = pulumi.Output.unsecret(dps.properties.apply(lambda p: p.id_scope or ""))
+        self.endpoints = pulumi.Output.all(dps.name, id_scope).apply(
+            lambda v: ProvisioningEndpoints(device_endpoint=f"{v[0]}.{dps_suffix}", id_scope=v[1])
+        )
+        self.register_outputs(
+            {
+                "name": self.name,
+                "resource_id": self.resource_id,
+                "location": self.location,
+                "endpoints": self.endpoints,
+            }
+        )
+
+    def _build_dps(
+        self, name: str, args: DeviceProvisioningArgs
+    ) -> azure_native.deviceprovisioningservices.IotDpsResource:
+        """DPS hashing vehicles evenly over every linked hub, with the profile's device access and residency."""
+        placement = args.placement
+        suffix = placement.dns.iothub
         linked: list[azure_native.deviceprovisioningservices.IotHubDefinitionDescriptionArgsDict] = [
             {
                 "connection_string": self._connection_string(hub, placement, suffix),
@@ -326,7 +382,7 @@ class DeviceProvisioning(pulumi.ComponentResource):
         }
         if args.data_residency:
             properties["enable_data_residency"] = True
-        dps = azure_native.deviceprovisioningservices.IotDpsResource(
+        return azure_native.deviceprovisioningservices.IotDpsResource(
             f"{name}-dps",
             resource_group_name=placement.resource_group_name,
             location=placement.location,
@@ -335,32 +391,21 @@ class DeviceProvisioning(pulumi.ComponentResource):
             tags=dict(placement.tags),
             opts=pulumi.ResourceOptions(parent=self),
         )
-        private_endpoint(f"{name}-pe", self, placement, dps.id, "iotDps", ("dps",))
-        if args.ca_certificate is not None:
-            azure_native.deviceprovisioningservices.DpsCertificate(
-                f"{name}-fleet-ca",
-                resource_group_name=placement.resource_group_name,
-                provisioning_service_name=dps.name,
-                certificate_name="fleet-ca",
-                properties={"certificate": args.ca_certificate.strip(), "is_verified": True},
-                opts=pulumi.ResourceOptions(parent=self),
-            )
 
-        self.name = dps.name
-        self.resource_id = dps.id
-        dps_suffix = placement.dns.dps
-        # The secret hub links make the whole ``properties`` output secret; the id scope is not.
-        id_scope = pulumi.Output.unsecret(dps.properties.apply(lambda p: p.id_scope or ""))
-        self.endpoints = pulumi.Output.all(dps.name, id_scope).apply(
-            lambda v: ProvisioningEndpoints(device_endpoint=f"{v[0]}.{dps_suffix}", id_scope=v[1])
-        )
-        self.register_outputs(
-            {
-                "name": self.name,
-                "resource_id": self.resource_id,
-                "location": self.location,
-                "endpoints": self.endpoints,
-            }
+    def _build_fleet_ca(
+        self,
+        name: str,
+        placement: AzurePlacement,
+        dps: azure_native.deviceprovisioningservices.IotDpsResource,
+        certificate: str,
+    ) -> None:
+        azure_native.deviceprovisioningservices.DpsCertificate(
+            f"{name}-fleet-ca",
+            resource_group_name=placement.resource_group_name,
+            provisioning_service_name=dps.name,
+            certificate_name="fleet-ca",
+            properties={"certificate": certificate.strip(), "is_verified": True},
+            opts=pulumi.ResourceOptions(parent=self),
         )
 
     def _connection_string(self, hub: LinkedHub, placement: AzurePlacement, suffix: str) -> pulumi.Output[str]:
