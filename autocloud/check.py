@@ -29,7 +29,7 @@ from rich.table import Table
 
 from autocloud.errors import ConfigError, InputError, excerpt
 from autocloud.inputs import load_yaml
-from autocloud.paths import STATE_DIR
+from autocloud.paths import user_cache_dir
 from autocloud.profiles import (
     REPO_ROOT,
     available_profiles,
@@ -332,7 +332,7 @@ def record(target: Target) -> Recording:
     registrations; CheckError when it produced nothing at all (could not start, timed out)."""
     config_json, secret_keys = pulumi_config_env(target.config)
     try:
-        python = ensure_env(target.program, STATE_DIR)
+        python = ensure_env(target.program, user_cache_dir())
     except (EnvError, ConfigError) as error:
         raise CheckError(f"the program's dependencies: {error}") from None
     env = os.environ | runner_env(python)

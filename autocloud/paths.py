@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -11,3 +12,12 @@ STATE_DIR = REPO_ROOT / ".state"
 STACKS_DIR = REPO_ROOT / "stacks"
 REGIONS_DIR = REPO_ROOT / "regions"
 POLICIES_DIR = REPO_ROOT / "policies"
+
+
+def user_cache_dir() -> Path:
+    """Downloads worth keeping across checkouts (a checked program's environment is ~2 GB):
+    ``AUTOCLOUD_CACHE_DIR``, else ``$XDG_CACHE_HOME/autocloud``, else ``~/.cache/autocloud``."""
+    explicit = os.environ.get("AUTOCLOUD_CACHE_DIR")
+    if explicit:
+        return Path(explicit)
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "autocloud"

@@ -4,7 +4,8 @@ A public program pins its SDKs (`pulumi-azure-native>=2,<3` beside a `pulumi` of
 the checker's own SDKs it would meet another major version's API. `autocloud check` therefore reads
 what the program declares, as `pulumi install` would (its `Pulumi.yaml` `runtime.options.virtualenv`,
 `requirements.txt`, or `pyproject.toml`'s `[project].dependencies`), installs that with pip into a
-virtual environment under `.state/check-envs/<hash>`, keyed by the declaration and the interpreter
+virtual environment under the user's cache (`~/.cache/autocloud/check-envs/<hash>`, shared by every
+checkout), keyed by the declaration and the interpreter
 version so an unchanged program never installs twice, and runs the program there. A program that
 declares nothing runs with the checker's interpreter, as before.
 """
@@ -104,7 +105,7 @@ class EnvError(Exception):
     """The program's dependencies could not be installed: one line naming the file that declares them."""
 
 
-def ensure_env(program: Path, state: Path) -> Path | None:
+def ensure_env(program: Path, cache: Path) -> Path | None:
     """The interpreter to run `program` with: its existing or cached environment's python, built
     now if needed; None to use the checker's own. EnvError when pip fails."""
     found = declared(program)
@@ -112,7 +113,7 @@ def ensure_env(program: Path, state: Path) -> Path | None:
         return None
     if found.virtualenv is not None:
         return found.virtualenv / "bin" / "python"
-    folder = state / "check-envs" / env_key(found.requirements)
+    folder = cache / "check-envs" / env_key(found.requirements)
     python = folder / "bin" / "python"
     with _locked(folder):
         if (folder / READY).is_file():

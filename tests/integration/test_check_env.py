@@ -1,5 +1,5 @@
 """`autocloud check` runs a program in its own dependencies' environment (needs PyPI the first time;
-the environment is cached under .state/check-envs and reused)."""
+the environment is cached under the user's cache folder and reused)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import json
 import subprocess
 
 from autocloud.check import run_check
-from autocloud.paths import STATE_DIR
+from autocloud.paths import user_cache_dir
 from autocloud.profiles import REPO_ROOT
 from autocloud.program_env import declared, env_key
 
@@ -26,7 +26,7 @@ def test_a_2x_pinned_program_is_checked_with_2x() -> None:
     assert "residency-resource-location" in {v["policy"] for v in hub}
     found = declared(V2)
     assert found is not None and found.source == "requirements.txt"
-    python = STATE_DIR / "check-envs" / env_key(found.requirements) / "bin" / "python"
+    python = user_cache_dir() / "check-envs" / env_key(found.requirements) / "bin" / "python"
     version = subprocess.run(
         [str(python), "-c", "import importlib.metadata as m; print(m.version('pulumi-azure-native'))"],
         capture_output=True, text=True, check=True,
