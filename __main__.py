@@ -13,9 +13,8 @@ from typing import Any
 import pulumi
 import pulumi_azure_native as azure_native
 
-from autocloud.engine import OVERRIDES_ENV
-from autocloud.errors import ConfigError
-from autocloud.profiles import (
+from autocloud.domain.errors import ConfigError
+from autocloud.domain.profiles import (
     CONFIG_NAMESPACE,
     LOCATION_KEY,
     STACK_CONFIG_KEYS,
@@ -24,12 +23,13 @@ from autocloud.profiles import (
     profile_for_stack,
     stack_config_from_values,
 )
-from autocloud.sizing import CapacityPlan, plan_for_stack
+from autocloud.domain.sizing import CapacityPlan, plan_for_stack
+from autocloud.runtime.engine import OVERRIDES_ENV
 from components.contracts import RegionalPlatformArgs, RegionalPlatformContract
 
 
 def run_overrides() -> dict[str, Any]:
-    """Config a rollout sets for this run only (autocloud.engine.OVERRIDES_ENV), never written to the
+    """Config a rollout sets for this run only (autocloud.runtime.engine.OVERRIDES_ENV), never written to the
     stack file; keys outside the autocloud namespace belong to test programs and are ignored here."""
     raw = os.environ.get(OVERRIDES_ENV)
     if not raw:

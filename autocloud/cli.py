@@ -27,10 +27,7 @@ from rich.text import Text
 from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
 from typer.core import TyperGroup
 
-from autocloud import cluster as cluster_mod
-from autocloud import images as images_mod
-from autocloud import toolchain as toolchain_mod
-from autocloud.errors import (
+from autocloud.domain.errors import (
     EXIT_BAD_INPUT,
     EXIT_FAILED,
     EXIT_INTERRUPTED,
@@ -40,7 +37,10 @@ from autocloud.errors import (
     from_validation_error,
     one_line,
 )
-from autocloud.paths import REPO_ROOT
+from autocloud.domain.paths import REPO_ROOT
+from autocloud.runtime import cluster as cluster_mod
+from autocloud.runtime import images as images_mod
+from autocloud.runtime import toolchain as toolchain_mod
 
 MAX_ERROR_CHARS = 2000
 """An error line is cut here (the engine's diagnosis can be long; a terminal page is not)."""
@@ -217,9 +217,9 @@ def up(
     region: Annotated[list[str] | None, typer.Option("--region", help="Only these regions (eu, us, cn).")] = None,
 ) -> None:
     """Build or reuse the toolchain, start the embedded cluster, deploy the local stacks with the policy packs."""
-    import autocloud.deploy as deploy
-    from autocloud import rollout as rollout_mod
-    from autocloud.progress import RolloutView
+    import autocloud.operations.deploy as deploy
+    from autocloud.operations import rollout as rollout_mod
+    from autocloud.operations.progress import RolloutView
 
     stacks = deploy.local_stacks(region)
     if not stacks:
@@ -256,7 +256,7 @@ def down(
     keep_cluster: Annotated[bool, typer.Option(help="Leave the embedded cluster running.")] = False,
 ) -> None:
     """Destroy the local stacks and stop the embedded cluster."""
-    import autocloud.deploy as deploy
+    import autocloud.operations.deploy as deploy
 
     deploy.local_stacks(region)
     cluster_mod.Ports.from_env()  # bad input refused before anything is built or started
@@ -288,7 +288,7 @@ def check(
     ] = None,
 ) -> None:
     """Run a program as `pulumi preview` would, under mocks, and evaluate every policy pack, offline."""
-    from autocloud.check import ConfigInput, run_check
+    from autocloud.verification.check import ConfigInput, run_check
 
     given = ConfigInput(tuple(config or ()), config_file)
     raise typer.Exit(run_check(stack or None, all_stacks, program, region, fmt, given=given))
@@ -301,7 +301,7 @@ def size(
     fmt: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
 ) -> None:
     """The capacity plan (scale units, IoT Hub, Event Hubs, Cosmos DB, AKS) for a region's fleet."""
-    from autocloud.sizing_report import size_command
+    from autocloud.verification.sizing_report import size_command
 
     raise typer.Exit(size_command(region, vehicles, fmt))
 
@@ -315,9 +315,9 @@ def rollout(
     fmt: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
 ) -> None:
     """Walk a rollout's waves: preview each stack with the policy packs, then apply; stop at the first failure."""
-    import autocloud.deploy as deploy
-    from autocloud import rollout as rollout_mod
-    from autocloud.progress import RolloutView
+    import autocloud.operations.deploy as deploy
+    from autocloud.operations import rollout as rollout_mod
+    from autocloud.operations.progress import RolloutView
 
     if fmt not in ("text", "json"):
         raise _fail(f"--format: {excerpt(fmt)} is not one of text, json", EXIT_BAD_INPUT)
@@ -359,7 +359,7 @@ def report(
     stack: Annotated[list[str] | None, typer.Option("--stack", help="Only these stacks (default: all).")] = None,
 ) -> None:
     """Residency and capacity report per region: boundary, resources, policy results, plan, telemetry flow."""
-    from autocloud.report import report_command
+    from autocloud.verification.report import report_command
 
     raise typer.Exit(report_command(fmt, out, stack))
 
@@ -376,8 +376,8 @@ def simulate(
     """Drive simulated vehicles through a local region and count every message end to end (exit 1 on loss)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
-    from autocloud import simulate as sim
-    from autocloud.profiles import available_profiles
+    from autocloud.domain.profiles import available_profiles
+    from autocloud.operations import simulate as sim
 
     if region not in available_profiles():
         raise _fail(f"--region: {excerpt(region)} is not a region profile (one of {', '.join(available_profiles())})",
@@ -414,7 +414,7 @@ def main(argv: Sequence[str] | None = None) -> None:
 def _check_inputs(plan: Any) -> None:
     """Every stack of a rollout checked (file, profile, overrides, plan, pack config) before anything
     is built or started."""
-    import autocloud.deploy as deploy
+    import autocloud.operations.deploy as deploy
 
     for entry in plan.entries():
         deploy.check_stack(entry.stack, entry.config)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_azure_native as azure_native
 
-from autocloud.sizing import AksPlan
+from autocloud.domain.sizing import AksPlan
 from components.contracts import ComputeEndpoints
 from components.placement import (
     AKS_RBAC_CLUSTER_ADMIN,
@@ -31,7 +31,7 @@ class ComputeClusterArgs:
     placement: AzurePlacement
     """Required. Resource group, location (the profile's primary), cloud, tags."""
     sku: AksPlan
-    """Required. VM size, system nodes and user-pool bounds from ``autocloud.sizing``."""
+    """Required. VM size, system nodes and user-pool bounds from ``autocloud.domain.sizing``."""
     dns_prefix: str
     """Required. Prefix of the cluster's private API server name."""
     zones: bool

@@ -13,8 +13,8 @@ from typing import Protocol, TypedDict
 
 import pulumi
 
-from autocloud.profiles import RegionProfile
-from autocloud.sizing import CapacityPlan
+from autocloud.domain.profiles import RegionProfile
+from autocloud.domain.sizing import CapacityPlan
 
 REGION_LABEL = "autocloud.io/region"
 """Kubernetes label naming a namespace's region (local target; NetworkPolicies select on it)."""
@@ -46,7 +46,7 @@ class RegionalPlatformArgs:
     profile: RegionProfile
     """Required. The region profile, fleet overrides already applied."""
     plan: CapacityPlan
-    """Required. ``autocloud.sizing.plan_for_profile(profile)``: scale units, tiers, units."""
+    """Required. ``autocloud.domain.sizing.plan_for_profile(profile)``: scale units, tiers, units."""
     extra_tags: Mapping[str, str] = field(default_factory=dict)
     """Optional, default none. Tags added to :func:`region_tags` (e.g. a cost centre)."""
     namespace: str | None = None

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_azure_native as azure_native
 
-from autocloud.locations import MAPS_LOCATIONS
+from autocloud.domain.locations import MAPS_LOCATIONS
 from components.contracts import MapsEndpoints
 from components.placement import AzurePlacement
 

@@ -8,8 +8,8 @@ from typing import Any
 import pulumi
 import pulumi_azure_native as azure_native
 
-from autocloud.locations import find_location
-from autocloud.profiles import Services
+from autocloud.domain.locations import find_location
+from autocloud.domain.profiles import Services
 from components.compute import ComputeCluster, ComputeClusterArgs
 from components.contracts import PlatformEndpoints, RegionalPlatformArgs
 from components.maps import MapsService, MapsServiceArgs

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_azure_native as azure_native
 
-from autocloud.locations import has_zones
-from autocloud.sizing import CosmosPlan
+from autocloud.domain.locations import has_zones
+from autocloud.domain.sizing import CosmosPlan
 from components.contracts import StateEndpoints
 from components.placement import AzurePlacement
 from components.private_link import private_endpoint
@@ -29,7 +29,7 @@ class VehicleStateStoreArgs:
     secondary: str
     """Required. The profile's secondary: the only replica and failover location."""
     sku: CosmosPlan
-    """Required. Autoscale max RU/s from ``autocloud.sizing``."""
+    """Required. Autoscale max RU/s from ``autocloud.domain.sizing``."""
     zone_redundant: bool = False
     """Optional, default False: zone-redundant replicas and backups (``profile.resilience``). Zone backup
     storage needs zones in every replica location ("Zone-redundant backup storage is only available in

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_azure_native as azure_native
 
-from autocloud.locations import storage_sku
-from autocloud.sizing import EventHubsPlan
+from autocloud.domain.locations import storage_sku
+from autocloud.domain.sizing import EventHubsPlan
 from components.contracts import StreamingEndpoints
 from components.placement import STORAGE_BLOB_DATA_CONTRIBUTOR, AzurePlacement, grant_role
 from components.private_link import private_endpoint
@@ -30,7 +30,7 @@ class EventStreamingArgs:
     placement: AzurePlacement
     """Required. Resource group, location (the profile's primary), cloud, tags, private endpoint."""
     sku: EventHubsPlan
-    """Required. Throughput units and partitions from ``autocloud.sizing``."""
+    """Required. Throughput units and partitions from ``autocloud.domain.sizing``."""
     capture_account_name: str
     """Required. Globally unique storage account name (``placement.storage_account_name``)."""
     namespace_name: str | None = None

@@ -19,8 +19,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
-from autocloud.errors import excerpt
-from autocloud.locations import normalise_location
+from autocloud.domain.errors import excerpt
+from autocloud.domain.locations import normalise_location
 from policies.model import REGION_LABEL, Cloud, DeviceAccess, RuleContext, effective_enforcement
 from policies.packs import ALL_RULES, RELAXABLE
 
@@ -50,7 +50,7 @@ class _Devices(Protocol):
 
 
 class Profile(Protocol):
-    """What the policies read from an `autocloud.profiles.RegionProfile`."""
+    """What the policies read from an `autocloud.domain.profiles.RegionProfile`."""
 
     @property
     def name(self) -> str: ...
@@ -94,7 +94,7 @@ def relaxed_from_stack_config(config: Mapping[str, Any], source: str = RELAX_CON
 
 def known_regions(root: Path | None = None) -> frozenset[str]:
     """Every region profile's name (namespaces named after them are recognised as foreign)."""
-    from autocloud.profiles import available_profiles
+    from autocloud.domain.profiles import available_profiles
 
     return frozenset(available_profiles(root))
 
@@ -151,8 +151,8 @@ def write_pack_config(
 
 def main(argv: Sequence[str] | None = None) -> int:
     """`python -m policies.config --region eu [--relax RULE ...] [--out FILE]`."""
-    from autocloud.errors import ConfigError
-    from autocloud.profiles import load_profile
+    from autocloud.domain.errors import ConfigError
+    from autocloud.domain.profiles import load_profile
 
     parser = argparse.ArgumentParser(
         prog="python -m policies.config", description="Write the policy-pack config JSON for a region."

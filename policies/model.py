@@ -32,10 +32,10 @@ _canonical_cache: dict[str, str] = {}
 
 
 def _normalise(location: str) -> str:
-    """`autocloud.locations.normalise_location`, imported on first use: `autocloud check` runs
+    """`autocloud.domain.locations.normalise_location`, imported on first use: `autocloud check` runs
     programs in their own environment, where this module (for `canonical_type`) must import
     without the region catalog's dependencies (PyYAML, pydantic)."""
-    from autocloud.locations import normalise_location
+    from autocloud.domain.locations import normalise_location
 
     return normalise_location(location)
 

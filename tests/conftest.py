@@ -24,7 +24,7 @@ from pulumi.runtime import settings as pulumi_settings
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
-from autocloud.collector import full_collections_deferred
+from autocloud.verification.collector import full_collections_deferred
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PROGRAM = REPO_ROOT / "__main__.py"
@@ -168,7 +168,7 @@ class PulumiHarness:
         asyncio.set_event_loop(self.loop)
         self.mocks = RecordingMocks()
         self.defer_full_collections = True
-        """Hold off full garbage collections during :meth:`run` (``autocloud.collector``); the
+        """Hold off full garbage collections during :meth:`run` (``autocloud.verification.collector``); the
         synthesis bench turns it off to show what they cost."""
 
     def start(self, stack: str = "azure-eu", config: Mapping[str, Any] | None = None) -> RecordingMocks:
@@ -182,7 +182,7 @@ class PulumiHarness:
     def run(self, fn: Callable[[], T]) -> T:
         """Run ``fn`` as a Pulumi program body and wait for every registration and apply.
 
-        Full garbage collections are held off meanwhile (``autocloud.collector``): walking the
+        Full garbage collections are held off meanwhile (``autocloud.verification.collector``): walking the
         program's pending Outputs over and over was most of the time spent here.
         """
         result: list[T] = []

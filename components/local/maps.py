@@ -1,7 +1,7 @@
 """Maps on the local target: a stub HTTP service, only where the profile enables Maps.
 
 No map data is served; the stub answers so that clients configured with the ``maps`` endpoint start.
-It is BusyBox's httpd on the BusyBox image built here (`autocloud.images`), serving one JSON file.
+It is BusyBox's httpd on the BusyBox image built here (`autocloud.runtime.images`), serving one JSON file.
 Azure China has no Azure Maps, and the cn profile disables it, so the local cn stack has no stub either.
 """
 
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import pulumi
 
-from autocloud.images import BUSYBOX_IMAGE
+from autocloud.runtime.images import BUSYBOX_IMAGE
 from components.contracts import MapsEndpoints
 from components.local.kube import ContainerResources, HttpProbe, LocalPlacement, Mount, Workload, deploy_workload
 

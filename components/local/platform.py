@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import pulumi
 
-from autocloud.profiles import Services
-from autocloud.sizing import CapacityPlan
+from autocloud.domain.profiles import Services
+from autocloud.domain.sizing import CapacityPlan
 from components.contracts import PlatformEndpoints, RegionalPlatformArgs, region_labels
 from components.local import maps, state, streaming, telemetry
 from components.local.compute import LocalComputeCluster, LocalComputeClusterArgs, NamespaceQuota

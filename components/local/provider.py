@@ -17,7 +17,7 @@ import pulumi_kubernetes as k8s
 from pulumi.runtime import settings
 from pulumi.runtime.mocks import MockMonitor
 
-from autocloud import cluster
+from autocloud.runtime import cluster
 
 OFFLINE_KUBECONFIG = "# offline run under Pulumi mocks: no cluster is contacted\n"
 

@@ -2,7 +2,7 @@
 
 Event Hubs speaks the Kafka protocol, so consumers use the same client code on both targets; only
 the bootstrap address differs. Topics are the Azure hubs' names and get the plan's partition count.
-The broker runs the Kafka image built here (``autocloud.kafka_image``): no registry is reachable.
+The broker runs the Kafka image built here (``autocloud.runtime.kafka_image``): no registry is reachable.
 """
 
 
@@ -15,9 +15,9 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-from autocloud import kafka_image
-from autocloud.images import NONROOT_UID
-from autocloud.sizing import EventHubsPlan
+from autocloud.domain.sizing import EventHubsPlan
+from autocloud.runtime import kafka_image
+from autocloud.runtime.images import NONROOT_UID
 from components.contracts import StreamingEndpoints
 from components.local.kube import (
     ContainerResources,
@@ -54,7 +54,7 @@ class LocalEventStreamingArgs:
     unit: int
     """Required. Scale unit number (1-based); names the objects ``streaming-<unit>``."""
     sku: EventHubsPlan
-    """Required. From ``autocloud.sizing``: the telemetry partitions become the default partition count."""
+    """Required. From ``autocloud.domain.sizing``: the telemetry partitions become the default partition count."""
     image: str = KAFKA_IMAGE
     """Optional, default the Kafka image built here (``autocloud.local/kafka:<version>``)."""
 

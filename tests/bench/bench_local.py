@@ -1,7 +1,7 @@
 """Local-stack benchmarks: `pulumi up` (with the policy packs) of one region and of all three on the
-embedded cluster with real pods, a no-op re-up, and destroy, each through `autocloud.deploy` as
+embedded cluster with real pods, a no-op re-up, and destroy, each through `autocloud.operations.deploy` as
 `autocloud up` runs them; then the data plane: image build time (tarballs written anew, and cached),
-messages per second end to end with latency p50/p99 (`autocloud.simulate`), and the memory the three
+messages per second end to end with latency p50/p99 (`autocloud.operations.simulate`), and the memory the three
 running regions' pods use.
 
 Run with `make bench` (or `python tests/bench/bench_local.py`); figures go to bench/results/local.json.
@@ -20,8 +20,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from autocloud import cluster, deploy, images, node, simulate
-from autocloud.paths import REPO_ROOT
+from autocloud.domain.paths import REPO_ROOT
+from autocloud.operations import deploy, simulate
+from autocloud.runtime import cluster, images, node
 from tests.bench.common import record, timed
 
 PORT_BASE = 39500

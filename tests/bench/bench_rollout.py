@@ -15,8 +15,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from autocloud import cluster, deploy
-from autocloud.rollout import Rollout, run_rollout
+from autocloud.operations import deploy
+from autocloud.operations.rollout import Rollout, run_rollout
+from autocloud.runtime import cluster
 from tests.bench.common import record, timed
 
 PORTS = cluster.Ports.at(39000)

@@ -37,8 +37,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 import pulumi
 
-from autocloud.profiles import load_profile
-from autocloud.sizing import plan_for_profile
+from autocloud.domain.profiles import load_profile
+from autocloud.domain.sizing import plan_for_profile
 from components.contracts import RegionalPlatformArgs
 from components.platform import RegionalPlatform
 from tests.bench.common import record

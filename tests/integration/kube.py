@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from autocloud import images
-from autocloud.paths import TOOLCHAIN_BIN
+from autocloud.domain.paths import TOOLCHAIN_BIN
+from autocloud.runtime import images
 
 RESTRICTED_CONTAINER = {
     "allowPrivilegeEscalation": False,

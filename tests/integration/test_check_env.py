@@ -7,10 +7,10 @@ import io
 import json
 import subprocess
 
-from autocloud.check import run_check
-from autocloud.paths import user_cache_dir
-from autocloud.profiles import REPO_ROOT
-from autocloud.program_env import declared, env_key
+from autocloud.domain.paths import user_cache_dir
+from autocloud.domain.profiles import REPO_ROOT
+from autocloud.verification.check import run_check
+from autocloud.verification.program_env import declared, env_key
 
 V2 = REPO_ROOT / "tests" / "programs" / "foreign" / "azure_native_v2"
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from autocloud import cluster, node
+from autocloud.runtime import cluster, node
 from tests.integration.conftest import TEST_PORT_BASE
 from tests.integration.kube import WEB_SCRIPT, Kubectl, busybox_pod, eventually, namespace
 

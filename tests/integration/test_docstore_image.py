@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from autocloud import images
+from autocloud.runtime import images
 from components.local.kube import pod_spec
 from components.local.state import DATABASE, OBJECT_NAME, PASSWORD_ITEM, STORE_PORT, USERNAME, docstore_workload
 from tests.integration.conftest import EmbeddedCluster

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from pulumi import automation as auto
 
-from autocloud import engine
+from autocloud.runtime import engine
 from tests.integration.conftest import EmbeddedCluster, copy_program
 
 pytestmark = pytest.mark.integration

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from autocloud import images
+from autocloud.runtime import images
 from tests.integration.conftest import EmbeddedCluster
 from tests.integration.kube import RESTRICTED_CONTAINER, Kubectl, busybox_pod, eventually, namespace
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from autocloud import images, kafka_image
+from autocloud.runtime import images, kafka_image
 from components.local.kube import LocalPlacement, pod_spec
 from components.local.streaming import KAFKA_PORT, broker_workload
 from tests.integration.conftest import EmbeddedCluster

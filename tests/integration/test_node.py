@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from autocloud import node
+from autocloud.runtime import node
 from components.contracts import REGION_LABEL
 from components.local.compute import network_policies
 from tests.integration.conftest import EmbeddedCluster

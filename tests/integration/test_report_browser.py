@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from autocloud.report import build_report, write_report
+from autocloud.verification.report import build_report, write_report
 
 pytestmark = pytest.mark.integration
 

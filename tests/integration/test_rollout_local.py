@@ -11,8 +11,8 @@ from urllib.error import HTTPError
 
 import pytest
 
-from autocloud import deploy
-from autocloud.rollout import load_rollout, run_rollout
+from autocloud.operations import deploy
+from autocloud.operations.rollout import load_rollout, run_rollout
 from tests.integration.conftest import EmbeddedCluster
 
 pytestmark = pytest.mark.integration

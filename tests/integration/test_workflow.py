@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from autocloud.paths import REPO_ROOT, TOOLCHAIN_BIN
+from autocloud.domain.paths import REPO_ROOT, TOOLCHAIN_BIN
 
 pytestmark = pytest.mark.integration
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from autocloud.profiles import load_profile
+from autocloud.domain.profiles import load_profile
 from policies.config import (
     REQUIRED_TAG_KEYS,
     context_for_profile,

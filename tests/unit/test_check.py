@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 import yaml
 
-from autocloud.check import Target, pulumi_config_env, run_check, views_from_records
-from autocloud.profiles import REPO_ROOT
+from autocloud.domain.profiles import REPO_ROOT
+from autocloud.verification.check import Target, pulumi_config_env, run_check, views_from_records
 from policies.model import RuleContext
 
 PROGRAMS = REPO_ROOT / "tests" / "programs"

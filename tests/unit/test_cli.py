@@ -10,10 +10,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from autocloud import cluster, images, profiles, toolchain
-from autocloud import report as report_mod
 from autocloud.cli import app
-from autocloud.errors import ConfigError
+from autocloud.domain import profiles
+from autocloud.domain.errors import ConfigError
+from autocloud.runtime import cluster, images, toolchain
+from autocloud.verification import report as report_mod
 
 runner = CliRunner()
 
@@ -259,9 +260,9 @@ def test_tables_and_progress_lines_print_brackets_literally() -> None:
 
     from rich.console import Console
 
-    from autocloud.deploy import StackResult, outputs_table, results_table
-    from autocloud.progress import RolloutView
-    from autocloud.rollout import Rollout, RolloutRun, StackProgress
+    from autocloud.operations.deploy import StackResult, outputs_table, results_table
+    from autocloud.operations.progress import RolloutView
+    from autocloud.operations.rollout import Rollout, RolloutRun, StackProgress
 
     out = StringIO()
     console = Console(file=out, width=300, color_system=None)
@@ -282,7 +283,7 @@ def test_tables_and_progress_lines_print_brackets_literally() -> None:
 def test_workflow_entry_points_give_one_line_on_bad_files(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from autocloud import pr_comment
+    from autocloud.verification import pr_comment
     from policies import config as policy_config
 
     latin1 = tmp_path / "check.md"

@@ -7,7 +7,7 @@ from typing import Any
 import pulumi
 import pytest
 
-from autocloud.sizing import AksPlan, CosmosPlan, EventHubsPlan, IotHubPlan
+from autocloud.domain.sizing import AksPlan, CosmosPlan, EventHubsPlan, IotHubPlan
 from components.compute import ComputeCluster, ComputeClusterArgs
 from components.maps import MapsService, MapsServiceArgs
 from components.network import PrivateNetwork, PrivateNetworkArgs

@@ -12,8 +12,8 @@ from typing import Any
 import pulumi
 import pytest
 
-from autocloud.profiles import RegionProfile, load_profile
-from autocloud.sizing import CapacityPlan, plan_for_profile
+from autocloud.domain.profiles import RegionProfile, load_profile
+from autocloud.domain.sizing import CapacityPlan, plan_for_profile
 from components.compute import ComputeCluster, ComputeClusterArgs
 from components.contracts import REQUIRED_TAGS, RegionalPlatformArgs, region_tags
 from components.maps import MapsService, MapsServiceArgs

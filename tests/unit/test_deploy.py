@@ -5,9 +5,9 @@ from __future__ import annotations
 from pulumi.automation import errors
 from pulumi.automation._cmd import CommandResult
 
-from autocloud.deploy import _short_error, missing_plugin
-from autocloud.paths import TOOLCHAIN_BIN
-from autocloud.toolchain import PULUMI_HOME
+from autocloud.domain.paths import TOOLCHAIN_BIN
+from autocloud.operations.deploy import _short_error, missing_plugin
+from autocloud.runtime.toolchain import PULUMI_HOME
 
 #: What the engine prints when the azure-native plugin is not where it looks (automatic download off).
 ENGINE_ERROR = (

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from autocloud import images
-from autocloud.toolchain import load_versions
+from autocloud.runtime import images
+from autocloud.runtime.toolchain import load_versions
 
 
 def _spec(tmp_path: Path) -> images.ImageSpec:

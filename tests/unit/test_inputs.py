@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from autocloud.errors import EXCERPT_CHARS, MAX_MESSAGE_CHARS, ConfigError, excerpt, from_validation_error
-from autocloud.inputs import MAX_INPUT_BYTES, load_yaml, read_text
-from autocloud.locations import load_catalog
-from autocloud.profiles import load_profile, load_stack_config
-from autocloud.rollout import load_rollout
+from autocloud.domain.errors import EXCERPT_CHARS, MAX_MESSAGE_CHARS, ConfigError, excerpt, from_validation_error
+from autocloud.domain.inputs import MAX_INPUT_BYTES, load_yaml, read_text
+from autocloud.domain.locations import load_catalog
+from autocloud.domain.profiles import load_profile, load_stack_config
+from autocloud.operations.rollout import load_rollout
 
 
 def alias_bomb(levels: int = 9) -> str:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from autocloud import images, kafka_image
+from autocloud.runtime import images, kafka_image
 
 POM = """<project xmlns="http://maven.apache.org/POM/4.0.0"><modelVersion>4.0.0</modelVersion>
 <properties><kafka.version>3.9.2</kafka.version></properties></project>"""

@@ -14,9 +14,9 @@ from typing import Any
 import pulumi
 import pytest
 
-from autocloud import images, kafka_image
-from autocloud.profiles import load_profile, resolve_stack
-from autocloud.sizing import EventHubsPlan, plan_capacity, plan_for_profile
+from autocloud.domain.profiles import load_profile, resolve_stack
+from autocloud.domain.sizing import EventHubsPlan, plan_capacity, plan_for_profile
+from autocloud.runtime import images, kafka_image
 from components.contracts import (
     REGION_LABEL,
     ComputeEndpoints,
@@ -484,7 +484,7 @@ def test_kubeconfig_comes_from_kubeconfig_else_the_embedded_cluster(
     assert local_provider.kubeconfig_file() == tmp_path / "config"
     assert local_provider.load_kubeconfig() == "from KUBECONFIG"
     monkeypatch.delenv("KUBECONFIG")
-    from autocloud.paths import STATE_DIR
+    from autocloud.domain.paths import STATE_DIR
 
     assert local_provider.kubeconfig_file() == STATE_DIR / "cluster" / "kubeconfig"
     with pytest.raises(pulumi.RunError, match=r"no kubeconfig at .*missing.*autocloud cluster start"):

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from autocloud.locations import (
+from autocloud.domain.locations import (
     CATALOG_PATH,
     DNS,
     LOCATIONS,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from autocloud import cluster, node
+from autocloud.runtime import cluster, node
 
 
 def test_containerd_config_is_valid_toml_with_the_trial_settings(tmp_path: Path) -> None:

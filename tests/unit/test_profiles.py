@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 import yaml
 
-from autocloud.errors import ConfigError
-from autocloud.locations import LOCATIONS
-from autocloud.profiles import (
+from autocloud.domain.errors import ConfigError
+from autocloud.domain.locations import LOCATIONS
+from autocloud.domain.profiles import (
     STACK_CONFIG_KEYS,
     load_profile,
     load_stack_config,

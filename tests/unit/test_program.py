@@ -11,8 +11,8 @@ from typing import Any
 import pulumi
 import pytest
 
-from autocloud.profiles import load_profile
-from autocloud.sizing import plan_for_profile
+from autocloud.domain.profiles import load_profile
+from autocloud.domain.sizing import plan_for_profile
 from components.contracts import REQUIRED_TAGS, RegionalPlatformArgs
 from tests.conftest import MOCK_KEY, ProgramRun, PulumiHarness, Recorded
 

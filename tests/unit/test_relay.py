@@ -8,7 +8,7 @@ import sys
 import threading
 import time
 
-from autocloud.paths import REPO_ROOT
+from autocloud.domain.paths import REPO_ROOT
 
 
 def _echo_server() -> tuple[socket.socket, int]:
@@ -31,7 +31,7 @@ def _relay(port: int, *extra: str) -> tuple[subprocess.Popen[bytes], socket.sock
     listener.bind(("127.0.0.1", 0))
     listener.listen()
     relay = subprocess.Popen(
-        [sys.executable, "-m", "autocloud.relay", "--listen-fd", str(listener.fileno()), "--target",
+        [sys.executable, "-m", "autocloud.runtime.relay", "--listen-fd", str(listener.fileno()), "--target",
          f"127.0.0.1:{port}", *extra],
         pass_fds=(listener.fileno(),), cwd=REPO_ROOT,
     )

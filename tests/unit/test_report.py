@@ -9,10 +9,18 @@ from pathlib import Path
 
 import pytest
 
-from autocloud import report as report_mod
-from autocloud.profiles import REPO_ROOT, resolve_stack
-from autocloud.report import FlowStage, Placement, RegionReport, Report, build_report, render, report_command
-from autocloud.sizing import plan_for_profile
+from autocloud.domain.profiles import REPO_ROOT, resolve_stack
+from autocloud.domain.sizing import plan_for_profile
+from autocloud.verification import report as report_mod
+from autocloud.verification.report import (
+    FlowStage,
+    Placement,
+    RegionReport,
+    Report,
+    build_report,
+    render,
+    report_command,
+)
 from policies.model import Violation
 
 PROGRAMS = REPO_ROOT / "tests" / "programs"

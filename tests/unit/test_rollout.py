@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from autocloud.deploy import StackResult
-from autocloud.errors import ConfigError
-from autocloud.rollout import load_rollout, run_rollout, state_file
+from autocloud.domain.errors import ConfigError
+from autocloud.operations.deploy import StackResult
+from autocloud.operations.rollout import load_rollout, run_rollout, state_file
 
 STACKS = ("local-eu", "local-us", "local-cn", "azure-eu")
 

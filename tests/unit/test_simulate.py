@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from autocloud import simulate
-from autocloud.assignment import scale_unit_for
 from autocloud.cli import app
-from autocloud.simulate import SimulationArgs, SimulationResult
+from autocloud.domain.assignment import scale_unit_for
+from autocloud.operations import simulate
+from autocloud.operations.simulate import SimulationArgs, SimulationResult
 
 
 def test_assignment_is_stable_and_spreads_evenly() -> None:

@@ -6,9 +6,9 @@ import math
 
 import pytest
 
-from autocloud.errors import ConfigError
-from autocloud.profiles import load_profile
-from autocloud.sizing import (
+from autocloud.domain.errors import ConfigError
+from autocloud.domain.profiles import load_profile
+from autocloud.domain.sizing import (
     HEADROOM,
     MAX_LINKED_HUBS,
     plan_capacity,

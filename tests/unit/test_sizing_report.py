@@ -8,7 +8,7 @@ import json
 import pytest
 from rich.console import Console
 
-from autocloud.sizing_report import size_command
+from autocloud.verification.sizing_report import size_command
 
 
 def run(region: str, vehicles: int | None = None, fmt: str = "table") -> tuple[int, str]:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from autocloud import toolchain
-from autocloud.toolchain import Tool
+from autocloud.runtime import toolchain
+from autocloud.runtime.toolchain import Tool
 
 
 def _noop(_builder: toolchain.Builder, _versions: dict[str, str]) -> None:

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 import yaml
 
-from autocloud import pr_comment
-from autocloud.check import run_check
-from autocloud.paths import REPO_ROOT, STACKS_DIR
+from autocloud.domain.paths import REPO_ROOT, STACKS_DIR
+from autocloud.verification import pr_comment
+from autocloud.verification.check import run_check
 from policies.packs import PACK_RULES
 
 WORKFLOW = REPO_ROOT / ".github" / "workflows" / "preview.yml"
@@ -60,7 +60,7 @@ def test_check_job_comments_before_it_fails(workflow: dict[Any, Any]) -> None:
     run = steps[check]["run"]
     assert "autocloud check --all --format markdown > check.md" in run
     assert "set +e" in run, "a violation must not stop the job before the comment is posted"
-    assert "autocloud.pr_comment" in run
+    assert "autocloud.verification.pr_comment" in run
     assert steps[fail]["if"] == "steps.check.outputs.exit-code != '0'"
 
 

@@ -3,8 +3,8 @@
 A reviewer or an auditor asks three things of a region: does every resource stay inside its
 boundary, do the policy packs agree, and is it sized for its fleet. The report answers all three
 from the same sources the rest of the toolkit uses, so it cannot drift from them: the program is
-run under mocks and judged by `autocloud.check`'s machinery (`resolve_targets`, `record`,
-`views_from_records`, the policies' `Evaluator`), the plan comes from `autocloud.sizing`, and the
+run under mocks and judged by `autocloud.verification.check`'s machinery (`resolve_targets`, `record`,
+`views_from_records`, the policies' `Evaluator`), the plan comes from `autocloud.domain.sizing`, and the
 telemetry flow is read off the components the program declared. Jinja2 renders Markdown (for pull
 requests and wikis) and HTML (autoescaped, one self-contained page).
 """
@@ -22,12 +22,12 @@ from typing import Literal, TextIO, get_args
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from autocloud.check import CheckError, Target, record, resolve_targets, views_from_records
-from autocloud.check import Status as Status_
-from autocloud.errors import ConfigError, excerpt
-from autocloud.locations import normalise_location
-from autocloud.profiles import REPO_ROOT, RegionProfile, StackConfig, display_path, resolve_stack
-from autocloud.sizing import CapacityPlan, plan_for_profile
+from autocloud.domain.errors import ConfigError, excerpt
+from autocloud.domain.locations import normalise_location
+from autocloud.domain.profiles import REPO_ROOT, RegionProfile, StackConfig, display_path, resolve_stack
+from autocloud.domain.sizing import CapacityPlan, plan_for_profile
+from autocloud.verification.check import CheckError, Target, record, resolve_targets, views_from_records
+from autocloud.verification.check import Status as Status_
 from policies.engine import Evaluator
 from policies.model import ResourceView, RuleContext, Violation, ViolationCounts
 from policies.packs import ALL_RULES, PACK_RULES

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import yaml
 
-from autocloud.errors import ConfigError
+from autocloud.domain.errors import ConfigError
 
 INSTALL_TIMEOUT_S = 1800
 READY = ".ready"
@@ -131,13 +131,13 @@ def ensure_env(program: Path, cache: Path) -> Path | None:
     return python
 
 
-SOURCE_ROOT = Path(__file__).resolve().parent.parent
+SOURCE_ROOT = Path(__file__).resolve().parents[2]
 """Where the `autocloud` and `policies` packages live."""
 
 
 def runner_env(python: Path | None) -> dict[str, str]:
     """Environment variables for the runner: in a program's own environment, the checker's
-    `autocloud.check_runner` and `policies` are found on PYTHONPATH (they import only what any
+    `autocloud.verification.check_runner` and `policies` are found on PYTHONPATH (they import only what any
     Pulumi SDK install brings)."""
     if python is None:
         return {}

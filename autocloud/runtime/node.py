@@ -5,7 +5,7 @@ NetworkPolicy firewall) lives inside one network and one mount namespace, held o
 process. Inside, the node has a veth pair carrying its own address (kubelet refuses loopback and the
 kernel has no dummy driver), a tmpfs on /run and /var/log, and private copies of the kernel settings
 kubelet rewrites, so the host's network, firewall and sysctls are never changed. The host reaches
-the API server through a relay (`autocloud.relay`). Facts behind these choices: shared/NODE-TRIAL.md.
+the API server through a relay (`autocloud.runtime.relay`). Facts behind these choices: shared/NODE-TRIAL.md.
 """
 
 from __future__ import annotations

@@ -15,11 +15,11 @@ from pathlib import Path
 
 from pulumi import automation as auto
 
-from autocloud import cluster
-from autocloud.backend import resolve_backend_url
-from autocloud.inputs import read_text
-from autocloud.paths import REPO_ROOT, STATE_DIR, TOOLCHAIN_BIN, TOOLCHAIN_DIR
-from autocloud.toolchain import PULUMI_HOME
+from autocloud.domain.inputs import read_text
+from autocloud.domain.paths import REPO_ROOT, STATE_DIR, TOOLCHAIN_BIN, TOOLCHAIN_DIR
+from autocloud.runtime import cluster
+from autocloud.runtime.backend import resolve_backend_url
+from autocloud.runtime.toolchain import PULUMI_HOME
 
 
 def backend_dir(state_dir: Path = STATE_DIR) -> Path:
@@ -39,7 +39,7 @@ def passphrase_file(state_dir: Path = STATE_DIR) -> Path:
 def engine_env(
     state_dir: Path = STATE_DIR, kubeconfig: Path | None = None, backend_url: str | None = None
 ) -> dict[str, str]:
-    """`backend_url` (else AUTOCLOUD_BACKEND_URL; see autocloud.backend, e.g. a team's azblob://
+    """`backend_url` (else AUTOCLOUD_BACKEND_URL; see autocloud.runtime.backend, e.g. a team's azblob://
     container) replaces the default file backend under state_dir; its credentials come from the
     caller's environment."""
     if backend_url is None:

@@ -14,7 +14,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from autocloud.rollout import RolloutRun, StackProgress
+from autocloud.operations.rollout import RolloutRun, StackProgress
 
 STYLES = {
     "pending": "dim", "previewing": "cyan", "updating": "yellow",

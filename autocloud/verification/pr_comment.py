@@ -7,7 +7,7 @@ Markdown (the template the tests exercise) is kept as it is; this only adds the 
 when the check printed nothing, a link to the run, and a cut at GitHub's comment size limit.
 
     autocloud check --all --format markdown > check.md; code=$?
-    python -m autocloud.pr_comment check.md --exit-code "$code" --run-url URL --out comment.md
+    python -m autocloud.verification.pr_comment check.md --exit-code "$code" --run-url URL --out comment.md
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from autocloud.errors import EXIT_BAD_INPUT, ConfigError
-from autocloud.inputs import read_text
+from autocloud.domain.errors import EXIT_BAD_INPUT, ConfigError
+from autocloud.domain.inputs import read_text
 
 MARKER = "<!-- autocloud-check -->"
 """Hidden first line of our comment; how the workflow tells it apart from everyone else's."""
@@ -65,9 +65,10 @@ def build_comment(check_markdown: str, exit_code: int, run_url: str | None = Non
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """`python -m autocloud.pr_comment CHECK_MD --exit-code N [--run-url URL] [--out FILE]`."""
+    """`python -m autocloud.verification.pr_comment CHECK_MD --exit-code N [--run-url URL] [--out FILE]`."""
     parser = argparse.ArgumentParser(
-        prog="python -m autocloud.pr_comment", description="Wrap autocloud check Markdown as the pull-request comment."
+        prog="python -m autocloud.verification.pr_comment",
+        description="Wrap autocloud check Markdown as the pull-request comment.",
     )
     parser.add_argument("check_markdown", type=Path, help="what `autocloud check --format markdown` printed")
     parser.add_argument("--exit-code", type=int, required=True, help="the exit code of that check")

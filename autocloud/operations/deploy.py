@@ -20,10 +20,9 @@ from pulumi import automation as auto
 from rich.table import Table
 from rich.text import Text
 
-from autocloud import engine
-from autocloud.errors import ConfigError, InputError
-from autocloud.paths import POLICIES_DIR, REPO_ROOT, STACKS_DIR, STATE_DIR, TOOLCHAIN_BIN
-from autocloud.profiles import (
+from autocloud.domain.errors import ConfigError, InputError
+from autocloud.domain.paths import POLICIES_DIR, REPO_ROOT, STACKS_DIR, STATE_DIR, TOOLCHAIN_BIN
+from autocloud.domain.profiles import (
     CONFIG_NAMESPACE,
     LOCATION_KEY,
     profile_for_stack,
@@ -31,8 +30,9 @@ from autocloud.profiles import (
     stack_config_from_values,
     stack_file_values,
 )
-from autocloud.sizing import plan_for_stack
-from autocloud.toolchain import PULUMI_HOME
+from autocloud.domain.sizing import plan_for_stack
+from autocloud.runtime import engine
+from autocloud.runtime.toolchain import PULUMI_HOME
 from policies.config import pack_config_for_region
 from policies.packs import PACK_RULES
 
@@ -225,7 +225,7 @@ _MISSING_PLUGIN = re.compile(
 def missing_plugin(text: str) -> str | None:
     """One line for the engine's "no resource plugin ... found" error: which plugin, which version, and
     the command that installs it where the toolkit's engine looks (its own PULUMI_HOME; ambient plugins
-    and automatic downloads are off, see autocloud.engine)."""
+    and automatic downloads are off, see autocloud.runtime.engine)."""
     found = _MISSING_PLUGIN.search(text)
     if found is None:
         return None

@@ -1,8 +1,8 @@
 """`autocloud check`: run a Pulumi program as `pulumi preview` would, under mocks, and evaluate every pack.
 
 Offline and credential-free, for CI and pull requests; it runs the program's code. Each stack (or
-program) runs in its own `autocloud.check_runner` subprocess, in the program's own environment when
-it declares dependencies (`autocloud.program_env`), with config taken as the Pulumi CLI takes it;
+program) runs in its own `autocloud.verification.check_runner` subprocess, in the program's own environment when
+it declares dependencies (`autocloud.verification.program_env`), with config taken as the Pulumi CLI takes it;
 the recorded resources, even those of a program that failed part-way, are then judged by the same
 rule objects the policy packs serve, with the region's RuleContext. One result model (`Outcome`)
 feeds every format. Exit 0 when clean (advisory findings allowed), 1 on any mandatory violation, 2
@@ -27,10 +27,10 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from autocloud.errors import ConfigError, InputError, excerpt
-from autocloud.inputs import load_yaml
-from autocloud.paths import user_cache_dir
-from autocloud.profiles import (
+from autocloud.domain.errors import ConfigError, InputError, excerpt
+from autocloud.domain.inputs import load_yaml
+from autocloud.domain.paths import user_cache_dir
+from autocloud.domain.profiles import (
     REPO_ROOT,
     available_profiles,
     display_path,
@@ -38,7 +38,7 @@ from autocloud.profiles import (
     stack_config_from_values,
     stack_path,
 )
-from autocloud.program_env import EnvError, ensure_env, runner_env
+from autocloud.verification.program_env import EnvError, ensure_env, runner_env
 from policies.config import RELAX_CONFIG_KEY, context_for_profile, relaxed_from_stack_config
 from policies.engine import Evaluator
 from policies.model import ProviderView, ResourceView, RuleContext, Violation, ViolationCounts, canonical_type
@@ -340,7 +340,7 @@ def record(target: Target) -> Recording:
     with tempfile.TemporaryDirectory(prefix="autocloud-check-") as scratch:
         out = Path(scratch) / "resources.json"
         command = [
-            str(python or sys.executable), "-m", "autocloud.check_runner",
+            str(python or sys.executable), "-m", "autocloud.verification.check_runner",
             "--program", str(target.program), "--project", target.project,
             "--stack", target.stack, "--out", str(out),
         ]  # fmt: skip

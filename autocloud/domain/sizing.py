@@ -14,8 +14,8 @@ from typing import Any, Literal
 
 from pydantic.alias_generators import to_camel
 
-from autocloud.errors import ConfigError, excerpt
-from autocloud.profiles import CONFIG_NAMESPACE, MAX_MESSAGE_KB, RegionProfile, StackConfig, profile_path
+from autocloud.domain.errors import ConfigError, excerpt
+from autocloud.domain.profiles import CONFIG_NAMESPACE, MAX_MESSAGE_KB, RegionProfile, StackConfig, profile_path
 
 HEADROOM = 1.2
 """Plan for 20% more than today's fleet and traffic: growth between rollouts and bursts."""

@@ -18,11 +18,11 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from autocloud.backend import validate_backend_url
-from autocloud.deploy import StackResult, stack_names
-from autocloud.errors import ConfigError, excerpt
-from autocloud.inputs import load_yaml
-from autocloud.paths import REPO_ROOT, STACKS_DIR, STATE_DIR
+from autocloud.domain.errors import ConfigError, excerpt
+from autocloud.domain.inputs import load_yaml
+from autocloud.domain.paths import REPO_ROOT, STACKS_DIR, STATE_DIR
+from autocloud.operations.deploy import StackResult, stack_names
+from autocloud.runtime.backend import validate_backend_url
 
 LOCAL_ROLLOUT = REPO_ROOT / "rollouts" / "local.yaml"
 """The waves `autocloud up` deploys the local stacks in."""

@@ -3,7 +3,7 @@
 A region profile (``regions/<name>.yaml``) says where vehicle data may live and how big the fleet
 is; a stack's ``autocloud:*`` config picks a profile and a target. Everything downstream (sizing,
 components, policies, the CLI) takes these objects and never re-reads YAML or ``pulumi.Config``.
-Every bad input becomes one :class:`~autocloud.errors.ConfigError` naming the file and the key.
+Every bad input becomes one :class:`~autocloud.domain.errors.ConfigError` naming the file and the key.
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
-from autocloud.errors import KEYED_ERROR_TYPE, ConfigError, excerpt, from_validation_error
-from autocloud.inputs import load_yaml
-from autocloud.locations import (
+from autocloud.domain.errors import KEYED_ERROR_TYPE, ConfigError, excerpt, from_validation_error
+from autocloud.domain.inputs import load_yaml
+from autocloud.domain.locations import (
     CLOUD_NAMES,
     IOT_DATA_RESIDENCY_LOCATIONS,
     IOT_DATA_RESIDENCY_SOURCE,
@@ -39,7 +39,7 @@ from autocloud.locations import (
     offers,
 )
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 """The Pulumi project root: ``regions/`` and ``stacks/`` live here."""
 
 CONFIG_NAMESPACE = "autocloud"
@@ -295,7 +295,7 @@ class RegionProfile(_Frozen):
             raise _keyed("services.maps", "Azure Maps has no account location inside the boundary")
 
     def _check_capabilities(self) -> None:
-        """The locations the region deploys to, against the region catalog (autocloud/catalog/regions.yaml):
+        """The locations the region deploys to, against the region catalog (autocloud/domain/catalog/regions.yaml):
         not access-restricted, offering every enabled service, zones where zone redundancy is asked,
         IoT data residency only where Azure offers it."""
         single: list[Service] = [s for s in self.services.enabled() if s != "maps"]

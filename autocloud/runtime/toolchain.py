@@ -20,8 +20,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from autocloud.errors import AutocloudError
-from autocloud.paths import REPO_ROOT, TOOLCHAIN_BIN, TOOLCHAIN_DIR
+from autocloud.domain.errors import AutocloudError
+from autocloud.domain.paths import REPO_ROOT, TOOLCHAIN_BIN, TOOLCHAIN_DIR
 
 TOOLCHAIN_SRC = REPO_ROOT / "toolchain"
 VERSIONS_FILE = TOOLCHAIN_SRC / "versions.json"
@@ -459,7 +459,7 @@ class _heartbeat:
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if args[:1] != ["build"]:
-        print("usage: python -m autocloud.toolchain build [TOOL ...]", file=sys.stderr)
+        print("usage: python -m autocloud.runtime.toolchain build [TOOL ...]", file=sys.stderr)
         return 2
     started = time.monotonic()
     try:

@@ -1,9 +1,9 @@
 """The embedded local Kubernetes cluster: a real control plane and a real node, as plain processes.
 
-Everything runs inside one network and mount namespace (`autocloud.node`): etcd (client
+Everything runs inside one network and mount namespace (`autocloud.runtime.node`): etcd (client
 certificates, loopback only), kube-apiserver, kube-controller-manager, kube-scheduler, containerd
 with runc and CNI, kubelet, kube-proxy, kube-router's NetworkPolicy firewall, and CoreDNS as a pod.
-The host reaches the API server through `autocloud.relay` on 127.0.0.1; nothing else listens on the
+The host reaches the API server through `autocloud.runtime.relay` on 127.0.0.1; nothing else listens on the
 host. KWOK adds a second, simulated node (tainted) for workloads whose images cannot be built here
 yet. Certificates, data, logs, pid files and the kubeconfig live under `.state/cluster/`. A user
 who exports KUBECONFIG gets that cluster instead and nothing embedded starts.
@@ -28,9 +28,9 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from autocloud import images, node
-from autocloud.errors import AutocloudError, InputError, excerpt
-from autocloud.paths import STATE_DIR, TOOLCHAIN_BIN
+from autocloud.domain.errors import AutocloudError, InputError, excerpt
+from autocloud.domain.paths import STATE_DIR, TOOLCHAIN_BIN
+from autocloud.runtime import images, node
 
 NODE_NAME = node.NODE_NAME
 SIMULATED_NODE = "kwok-node-0"
@@ -229,10 +229,10 @@ def _kwok_args(lay: Layout) -> list[str]:
 
 
 def _relay_args(lay: Layout) -> list[str]:
-    return ["-m", "autocloud.relay", "--target", f"127.0.0.1:{node.APISERVER_PORT}"]
+    return ["-m", "autocloud.runtime.relay", "--target", f"127.0.0.1:{node.APISERVER_PORT}"]
 
 
-RELAY = Component("api-relay", "autocloud.relay", _relay_args, inside=False)
+RELAY = Component("api-relay", "autocloud.runtime.relay", _relay_args, inside=False)
 
 COMPONENTS: tuple[Component, ...] = (
     Component("etcd", "etcd", _etcd_args),

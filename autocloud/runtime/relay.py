@@ -4,7 +4,7 @@ The host cannot route into the node's namespace (and must not: no host interface
 added), so the cluster start binds the listening socket on the host and starts this relay inside
 the node's network namespace with that socket inherited. Connections accepted on the host socket
 are forwarded to a target address that only exists inside the node (the API server).
-Run as `python -m autocloud.relay --listen-fd N --target HOST:PORT`, or with `--forward N=HOST:PORT`
+Run as `python -m autocloud.runtime.relay --listen-fd N --target HOST:PORT`, or with `--forward N=HOST:PORT`
 once per socket (the vehicle simulator's tunnels to each scale unit's broker).
 """
 
@@ -70,7 +70,7 @@ def _target(value: str) -> tuple[str, int]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m autocloud.relay")
+    parser = argparse.ArgumentParser(prog="python -m autocloud.runtime.relay")
     parser.add_argument("--listen-fd", type=int, help="an inherited, bound, listening socket")
     parser.add_argument("--target", help="HOST:PORT inside this network namespace, for --listen-fd")
     parser.add_argument("--forward", action="append", default=[], metavar="FD=HOST:PORT",

@@ -15,8 +15,16 @@ import subprocess
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from autocloud.images import BUSYBOX, NONROOT_UID, REGISTRY, ImageError, ImageSpec, package_files, shared_libraries
-from autocloud.paths import REPO_ROOT
+from autocloud.domain.paths import REPO_ROOT
+from autocloud.runtime.images import (
+    BUSYBOX,
+    NONROOT_UID,
+    REGISTRY,
+    ImageError,
+    ImageSpec,
+    package_files,
+    shared_libraries,
+)
 
 POM = REPO_ROOT / "toolchain" / "kafka" / "pom.xml"
 """The one place Kafka's version and its logging backend are pinned."""

@@ -5,7 +5,7 @@ as a docker-archive tarball (the format `ctr images import` reads) from files al
 the node's `pause` sandbox and CoreDNS from the Go toolchain, a small BusyBox image from
 Debian's `busybox-static` that proves the node runs real processes, and the local stacks' images:
 our own programs (the telemetry ingest, the state writer) and the document store (FerretDB) from
-the Go toolchain, and Kafka on Debian's JRE (``autocloud.kafka_image``), whose dynamic binaries
+the Go toolchain, and Kafka on Debian's JRE (``autocloud.runtime.kafka_image``), whose dynamic binaries
 bring the libraries ``ldd`` names. Tarballs are reproducible (fixed mtimes, owners and order), so
 the same inputs give the same image ID and a rebuild is skipped.
 """
@@ -24,9 +24,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from autocloud.errors import AutocloudError
-from autocloud.paths import TOOLCHAIN_BIN, TOOLCHAIN_DIR
-from autocloud.toolchain import load_versions
+from autocloud.domain.errors import AutocloudError
+from autocloud.domain.paths import TOOLCHAIN_BIN, TOOLCHAIN_DIR
+from autocloud.runtime.toolchain import load_versions
 
 REGISTRY = "autocloud.local"
 """Prefix of every image built here; nothing under it is ever pulled."""
@@ -131,7 +131,7 @@ def write_archive(spec: ImageSpec, out: Path) -> str:
         "config": {"Entrypoint": list(spec.entrypoint), "User": spec.user, "WorkingDir": "/",
                    "Env": ["PATH=/bin:/usr/bin", *(f"{k}={v}" for k, v in sorted(spec.env.items()))]},
         "rootfs": {"type": "layers", "diff_ids": [diff_id]},
-        "history": [{"created_by": "autocloud.images"}],
+        "history": [{"created_by": "autocloud.runtime.images"}],
     }
     config_bytes = json.dumps(config, sort_keys=True).encode()
     config_digest = hashlib.sha256(config_bytes).hexdigest()
@@ -181,7 +181,7 @@ def program_images(bin_dir: Path = TOOLCHAIN_BIN) -> tuple[ImageSpec, ...]:
 def platform_images(bin_dir: Path = TOOLCHAIN_BIN, cache: Path = TOOLCHAIN_DIR) -> tuple[ImageSpec, ...]:
     """The images the local stacks run, built here because no registry can serve them: our own
     programs, and Kafka assembled from the package registries into ``cache``."""
-    from autocloud import kafka_image  # it builds on this module's helpers
+    from autocloud.runtime import kafka_image  # it builds on this module's helpers
 
     return (*program_images(bin_dir), kafka_image.image_spec(cache))
 

@@ -1,0 +1,1 @@
+"""Changing stacks: deploy and preview one stack, walk rollouts with progress, simulate a fleet."""

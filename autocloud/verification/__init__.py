@@ -1,0 +1,1 @@
+"""Looking before deploying: the offline check, the residency and capacity reports, the PR comment."""
