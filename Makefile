@@ -20,9 +20,11 @@ down: venv
 test: venv toolchain system-deps node-tools lint go-test
 	$(PY) -m pytest -ra
 
+## lint: ruff, mypy and the layering contracts (pyproject.toml's [tool.importlinter])
 lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports --no-cache
 
 unit: venv
 	$(PY) -m pytest -ra tests/unit tests/policies

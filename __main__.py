@@ -6,8 +6,6 @@ file and the key. Components never read config.
 
 from __future__ import annotations
 
-import json
-import os
 from typing import Any
 
 import pulumi
@@ -24,28 +22,8 @@ from autocloud.domain.profiles import (
     stack_config_from_values,
 )
 from autocloud.domain.sizing import CapacityPlan, plan_for_stack
-from autocloud.runtime.engine import OVERRIDES_ENV
+from autocloud.domain.stack import run_overrides
 from components.contracts import RegionalPlatformArgs, RegionalPlatformContract
-
-
-def run_overrides() -> dict[str, Any]:
-    """Config a rollout sets for this run only (autocloud.runtime.engine.OVERRIDES_ENV), never written to the
-    stack file; keys outside the autocloud namespace belong to test programs and are ignored here."""
-    raw = os.environ.get(OVERRIDES_ENV)
-    if not raw:
-        return {}
-    try:
-        data = json.loads(raw)
-    except ValueError as exc:
-        raise ConfigError(OVERRIDES_ENV, "", f"not a JSON object: {exc}") from None
-    if not isinstance(data, dict):
-        raise ConfigError(OVERRIDES_ENV, "", "not a JSON object")
-    known = (*STACK_CONFIG_KEYS, LOCATION_KEY)
-    ours = {k: v for k, v in data.items() if k.startswith(f"{CONFIG_NAMESPACE}:") or k == LOCATION_KEY}
-    for key in ours:
-        if key not in known:
-            raise ConfigError("rollout override", key, f"unknown config key (allowed: {', '.join(known)})")
-    return ours
 
 
 def read_config() -> tuple[StackConfig, RegionProfile, CapacityPlan]:

@@ -21,3 +21,20 @@ def user_cache_dir() -> Path:
     if explicit:
         return Path(explicit)
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "autocloud"
+
+
+CLUSTER_DIR = STATE_DIR / "cluster"
+"""The embedded cluster's folder (``autocloud.runtime.cluster`` lays it out)."""
+
+
+def external_kubeconfig() -> Path | None:
+    """The cluster the user asked for with ``KUBECONFIG`` (its first entry), if any."""
+    value = os.environ.get("KUBECONFIG", "").strip()
+    if not value:
+        return None
+    return Path(value.split(os.pathsep)[0]).expanduser()
+
+
+def kubeconfig_path() -> Path:
+    """``KUBECONFIG`` (its first entry) or, unset, the embedded cluster's kubeconfig."""
+    return external_kubeconfig() or CLUSTER_DIR / "kubeconfig"

@@ -17,6 +17,7 @@ from pulumi import automation as auto
 
 from autocloud.domain.inputs import read_text
 from autocloud.domain.paths import REPO_ROOT, STATE_DIR, TOOLCHAIN_BIN, TOOLCHAIN_DIR
+from autocloud.domain.stack import OVERRIDES_ENV as OVERRIDES_ENV
 from autocloud.runtime import cluster
 from autocloud.runtime.backend import resolve_backend_url
 from autocloud.runtime.toolchain import PULUMI_HOME
@@ -69,9 +70,6 @@ def pulumi_command() -> auto.PulumiCommand:
     return auto.PulumiCommand(root=str(TOOLCHAIN_DIR), skip_version_check=True)
 
 
-OVERRIDES_ENV = "AUTOCLOUD_CONFIG_OVERRIDES"
-"""Per-run config overrides (JSON object of `namespace:key` -> value) that the program applies on top
-of the stack file; rollouts use it so a rollout never rewrites the stack files in the repository."""
 
 
 MIRRORED = ("__main__.py", "Pulumi.yaml", "autocloud", "components", "policies", "regions", ".venv")

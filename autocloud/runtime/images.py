@@ -25,13 +25,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from autocloud.domain.errors import AutocloudError
+from autocloud.domain.local_images import COREDNS_IMAGE as COREDNS_IMAGE  # the cluster's images
+from autocloud.domain.local_images import FERRETDB_VERSION, NONROOT_UID, REGISTRY
+from autocloud.domain.local_images import PAUSE_IMAGE as PAUSE_IMAGE
 from autocloud.domain.paths import TOOLCHAIN_BIN, TOOLCHAIN_DIR
-from autocloud.runtime.toolchain import load_versions
-
-REGISTRY = "autocloud.local"
-"""Prefix of every image built here; nothing under it is ever pulled."""
-
-NONROOT_UID = 65532
 
 
 class ImageError(AutocloudError):
@@ -164,10 +161,6 @@ def node_images(bin_dir: Path = TOOLCHAIN_BIN) -> tuple[ImageSpec, ...]:
     )
 
 
-FERRETDB_VERSION = load_versions()["ferretdb"]["version"].lstrip("v")
-"""The FerretDB release the toolchain builds (toolchain/versions.json): the docstore image's tag."""
-
-
 def program_images(bin_dir: Path = TOOLCHAIN_BIN) -> tuple[ImageSpec, ...]:
     """The local stacks' programs from the Go toolchain: the telemetry ingest, the region's document
     store (FerretDB on SQLite, standing in for Cosmos DB) and the state writer that feeds it from Kafka."""
@@ -191,12 +184,6 @@ def cluster_images(bin_dir: Path = TOOLCHAIN_BIN) -> tuple[ImageSpec, ...]:
     return node_images(bin_dir) + platform_images(bin_dir)
 
 
-PAUSE_IMAGE = f"{REGISTRY}/pause:3.10"
-COREDNS_IMAGE = f"{REGISTRY}/coredns:1.15.0"
-BUSYBOX_IMAGE = f"{REGISTRY}/busybox:1.35"
-INGEST_IMAGE = f"{REGISTRY}/ingest:0.1.0"
-DOCSTORE_IMAGE = f"{REGISTRY}/docstore:{FERRETDB_VERSION}"
-STATEWRITER_IMAGE = f"{REGISTRY}/statewriter:0.1.0"
 
 
 _LDD_LINE = re.compile(r"^\s*(?:(\S+) => )?(\S+|not found)(?: \(0x[0-9a-f]+\))?$")

@@ -12,30 +12,28 @@ from __future__ import annotations
 import hashlib
 import shutil
 import subprocess
-import xml.etree.ElementTree as ET
 from pathlib import Path
 
+from autocloud.domain.errors import ConfigError
+from autocloud.domain.local_images import KAFKA_CONFIG_DIR as CONFIG_DIR
+from autocloud.domain.local_images import KAFKA_HOME
+from autocloud.domain.local_images import KAFKA_POM as POM
+from autocloud.domain.local_images import KAFKA_READY as READY
+from autocloud.domain.local_images import KAFKA_STARTED as STARTED
+from autocloud.domain.local_images import kafka_version as _pinned_kafka_version
 from autocloud.domain.paths import REPO_ROOT
 from autocloud.runtime.images import (
     BUSYBOX,
     NONROOT_UID,
-    REGISTRY,
     ImageError,
     ImageSpec,
     package_files,
     shared_libraries,
 )
 
-POM = REPO_ROOT / "toolchain" / "kafka" / "pom.xml"
-"""The one place Kafka's version and its logging backend are pinned."""
 JRE_PACKAGE = "openjdk-17-jre-headless"
 JAVA_HOME = "/usr/lib/jvm/java-17-openjdk-amd64"
-KAFKA_HOME = "/opt/kafka"
-CONFIG_DIR = "/etc/kafka"
-"""Where the component mounts ``server.properties`` (a ConfigMap)."""
 START = f"{KAFKA_HOME}/bin/kafka-start"
-STARTED = f"{KAFKA_HOME}/bin/kafka-started"
-READY = f"{KAFKA_HOME}/bin/kafka-ready"
 SHELL_APPLETS = ("sh", "nc", "head", "od", "cat", "ls", "sleep", "id", "touch")
 
 JVM_OPTS = (
@@ -92,16 +90,11 @@ GROUP = f"root:x:0:\nkafka:x:{NONROOT_UID}:\n"
 
 
 def kafka_version(pom: Path = POM) -> str:
-    """The ``kafka.version`` property of the POM: the image's tag."""
-    ns = {"m": "http://maven.apache.org/POM/4.0.0"}
-    version = ET.parse(pom).getroot().findtext("m:properties/m:kafka.version", namespaces=ns)
-    if not version:
-        raise ImageError(f"{pom}: properties.kafka.version is missing")
-    return version.strip()
-
-
-IMAGE = f"{REGISTRY}/kafka:{kafka_version()}"
-"""The image's reference, for the components that run it."""
+    """The ``kafka.version`` property of the POM: the image's tag (an image error when it is missing)."""
+    try:
+        return _pinned_kafka_version(pom)
+    except ConfigError as exc:
+        raise ImageError(str(exc)) from None
 
 
 def resolve_jars(cache: Path, pom: Path = POM) -> Path:

@@ -20,11 +20,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from autocloud.domain.errors import AutocloudError
+from autocloud.domain.errors import AutocloudError, ConfigError
+from autocloud.domain.local_images import VERSIONS_FILE as VERSIONS_FILE
+from autocloud.domain.local_images import pinned_versions
 from autocloud.domain.paths import REPO_ROOT, TOOLCHAIN_BIN, TOOLCHAIN_DIR
 
 TOOLCHAIN_SRC = REPO_ROOT / "toolchain"
-VERSIONS_FILE = TOOLCHAIN_SRC / "versions.json"
 WRAPPERS = TOOLCHAIN_SRC / "go"
 STAMPS = TOOLCHAIN_DIR / "stamps"
 LOGS = TOOLCHAIN_DIR / "logs"
@@ -48,11 +49,11 @@ class Tool:
 
 
 def load_versions(path: Path = VERSIONS_FILE) -> dict[str, dict[str, str]]:
+    """The pinned versions (a toolchain error when the file is unreadable)."""
     try:
-        data = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ToolchainError(f"{path}: cannot read pinned versions: {exc}") from exc
-    return {name: entry for name, entry in data.items() if not name.startswith("_")}
+        return pinned_versions(path)
+    except ConfigError as exc:
+        raise ToolchainError(str(exc)) from None
 
 
 def wrapper_digest(tool: str, wrappers: Path = WRAPPERS) -> str:

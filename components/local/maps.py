@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import pulumi
 
-from autocloud.runtime.images import BUSYBOX_IMAGE
+from autocloud.domain.local_images import BUSYBOX_IMAGE
 from components.contracts import MapsEndpoints
 from components.local.kube import ContainerResources, HttpProbe, LocalPlacement, Mount, Workload, deploy_workload
 

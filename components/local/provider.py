@@ -17,14 +17,14 @@ import pulumi_kubernetes as k8s
 from pulumi.runtime import settings
 from pulumi.runtime.mocks import MockMonitor
 
-from autocloud.runtime import cluster
+from autocloud.domain.paths import kubeconfig_path
 
 OFFLINE_KUBECONFIG = "# offline run under Pulumi mocks: no cluster is contacted\n"
 
 
 def kubeconfig_file() -> Path:
     """``KUBECONFIG`` (its first entry) or, unset, the embedded cluster's kubeconfig."""
-    return cluster.kubeconfig_path()
+    return kubeconfig_path()
 
 
 def load_kubeconfig(path: Path | None = None) -> str:

@@ -41,7 +41,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-from autocloud.runtime.images import DOCSTORE_IMAGE, NONROOT_UID, STATEWRITER_IMAGE
+from autocloud.domain.local_images import DOCSTORE_IMAGE, NONROOT_UID, STATEWRITER_IMAGE
 from components.contracts import StateEndpoints
 from components.local.kube import ContainerResources, HttpProbe, LocalPlacement, Mount, Workload, deploy_workload
 from components.local.streaming import TELEMETRY_TOPIC

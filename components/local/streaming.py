@@ -15,9 +15,9 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
+from autocloud.domain import local_images
+from autocloud.domain.local_images import NONROOT_UID
 from autocloud.domain.sizing import EventHubsPlan
-from autocloud.runtime import kafka_image
-from autocloud.runtime.images import NONROOT_UID
 from components.contracts import StreamingEndpoints
 from components.local.kube import (
     ContainerResources,
@@ -28,7 +28,7 @@ from components.local.kube import (
     deploy_workload,
 )
 
-KAFKA_IMAGE = kafka_image.IMAGE
+KAFKA_IMAGE = local_images.KAFKA_IMAGE
 KAFKA_PORT = 9092
 """Plain Kafka inside the namespace (Event Hubs takes Kafka over TLS on 9093)."""
 CONTROLLER_PORT = 9093
@@ -125,14 +125,14 @@ def broker_workload(placement: LocalPlacement, unit: int, partitions: int,
         env={"KAFKA_CLUSTER_ID": cluster_id(placement.namespace, unit), "KAFKA_HEAP_OPTS": HEAP,
              "KAFKA_PORT": str(KAFKA_PORT)},
         mounts=[
-            Mount("config", kafka_image.CONFIG_DIR, {"configMap": {"name": object_name}}, read_only=True),
+            Mount("config", local_images.KAFKA_CONFIG_DIR, {"configMap": {"name": object_name}}, read_only=True),
             Mount("data", DATA_DIR, {"emptyDir": {}}),
             Mount("tmp", "/tmp", {"emptyDir": {"medium": "Memory", "sizeLimit": "16Mi"}}),
         ],
         read_only_root=True,
         config_hash=config_hash(data),
-        ready_command=[kafka_image.READY],
-        startup_command=[kafka_image.STARTED],
+        ready_command=[local_images.KAFKA_READY],
+        startup_command=[local_images.KAFKA_STARTED],
     )
     return workload, data
 

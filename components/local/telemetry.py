@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-from autocloud.runtime.images import INGEST_IMAGE, NONROOT_UID
+from autocloud.domain.local_images import INGEST_IMAGE, NONROOT_UID
 from components.contracts import TelemetryEndpoints
 from components.local.kube import (
     ContainerResources,

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from autocloud.domain import local_images
 from autocloud.domain.paths import TOOLCHAIN_BIN
 from autocloud.runtime import images
 
@@ -109,7 +110,7 @@ def busybox_pod(name: str, namespace: str, script: str, labels: dict[str, str] |
             "automountServiceAccountToken": False,
             "terminationGracePeriodSeconds": 1,
             "containers": [{
-                "name": "main", "image": images.BUSYBOX_IMAGE, "imagePullPolicy": "Never",
+                "name": "main", "image": local_images.BUSYBOX_IMAGE, "imagePullPolicy": "Never",
                 "command": ["sh", "-c", script],
                 "securityContext": RESTRICTED_CONTAINER,
                 "resources": {"requests": {"cpu": "10m", "memory": "8Mi"}, "limits": {"cpu": "100m", "memory": "32Mi"}},

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from autocloud.domain import local_images
 from autocloud.runtime import images
 from components.local.kube import pod_spec
 from components.local.state import DATABASE, OBJECT_NAME, PASSWORD_ITEM, STORE_PORT, USERNAME, docstore_workload
@@ -32,7 +33,7 @@ def _probe_pod(name: str, document: str) -> dict[str, Any]:
             "securityContext": {"runAsNonRoot": True, "runAsUser": images.NONROOT_UID,
                                 "seccompProfile": {"type": "RuntimeDefault"}},
             "containers": [{
-                "name": "probe", "image": images.STATEWRITER_IMAGE, "imagePullPolicy": "Never",
+                "name": "probe", "image": local_images.STATEWRITER_IMAGE, "imagePullPolicy": "Never",
                 "args": ["probe", "--store", f"mongodb://{OBJECT_NAME}.{NS}.svc.cluster.local:{STORE_PORT}/",
                          "--database", DATABASE, "--id", document],
                 "env": [{"name": "STATEWRITER_STORE_USERNAME", "value": USERNAME},
@@ -53,7 +54,7 @@ def _finished(kubectl: Kubectl, pod: str) -> str:
 
 def test_docstore_serves_documents_to_other_pods(test_cluster: EmbeddedCluster) -> None:
     kubectl = Kubectl(test_cluster.kubeconfig)
-    store = docstore_workload(images.DOCSTORE_IMAGE, SECRET)
+    store = docstore_workload(local_images.DOCSTORE_IMAGE, SECRET)
     labels = {"app": OBJECT_NAME}
     kubectl.apply(
         namespace(NS),

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from autocloud.domain import local_images
 from autocloud.runtime import images, kafka_image
 from components.local.kube import LocalPlacement, pod_spec
 from components.local.streaming import KAFKA_PORT, broker_workload
@@ -51,7 +52,7 @@ def _client() -> dict[str, Any]:
             "automountServiceAccountToken": False,
             "terminationGracePeriodSeconds": 1,
             "containers": [{
-                "name": "client", "image": kafka_image.IMAGE, "imagePullPolicy": "Never",
+                "name": "client", "image": local_images.KAFKA_IMAGE, "imagePullPolicy": "Never",
                 "command": ["sh", "-c", "exec sleep 3600"],
                 "securityContext": RESTRICTED_CONTAINER,
                 "resources": {"requests": {"cpu": "100m", "memory": "128Mi"},
@@ -62,7 +63,7 @@ def _client() -> dict[str, Any]:
 
 
 def test_a_kafka_client_produces_and_consumes_through_the_broker(kubectl: Kubectl) -> None:
-    assert images.is_local(kafka_image.IMAGE)
+    assert images.is_local(local_images.KAFKA_IMAGE)
     broker, objects = _broker_objects()
     kubectl.apply(namespace(NS), *objects, _client())
     kubectl.wait_ready(NS, broker, "client", timeout=60)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from autocloud.domain import local_images
 from autocloud.runtime import images, kafka_image
 
 POM = """<project xmlns="http://maven.apache.org/POM/4.0.0"><modelVersion>4.0.0</modelVersion>
@@ -22,7 +23,7 @@ def _pom(tmp_path: Path, text: str = POM) -> Path:
 def test_the_tag_is_the_pinned_kafka_release() -> None:
     version = kafka_image.kafka_version()
     assert version.startswith("3.9.")
-    assert f"autocloud.local/kafka:{version}" == kafka_image.IMAGE
+    assert f"autocloud.local/kafka:{version}" == local_images.KAFKA_IMAGE
 
 
 def test_a_pom_without_the_version_is_named(tmp_path: Path) -> None:

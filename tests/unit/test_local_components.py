@@ -14,9 +14,10 @@ from typing import Any
 import pulumi
 import pytest
 
+from autocloud.domain import local_images
 from autocloud.domain.profiles import load_profile, resolve_stack
 from autocloud.domain.sizing import EventHubsPlan, plan_capacity, plan_for_profile
-from autocloud.runtime import images, kafka_image
+from autocloud.runtime import kafka_image
 from components.contracts import (
     REGION_LABEL,
     ComputeEndpoints,
@@ -319,7 +320,7 @@ def test_state_store_is_ferretdb_fed_by_a_writer_reading_every_unit(pulumi_harne
         assert "httpGet" in container["readinessProbe"]
 
     [docstore] = pod_spec(deployments["state"])["containers"]
-    assert docstore["image"] == images.DOCSTORE_IMAGE
+    assert docstore["image"] == local_images.DOCSTORE_IMAGE
     env = {e["name"]: e.get("value", e.get("valueFrom")) for e in docstore["env"]}
     assert env["FERRETDB_HANDLER"] == "sqlite" and env["FERRETDB_TELEMETRY"] == "disable"
     assert env["FERRETDB_SETUP_DATABASE"] == "vehicles" and env["FERRETDB_SETUP_PASSWORD"] == password_ref
@@ -328,7 +329,7 @@ def test_state_store_is_ferretdb_fed_by_a_writer_reading_every_unit(pulumi_harne
     assert volumes["data"] == {"name": "data", "emptyDir": {}}
 
     [writer] = pod_spec(deployments["statewriter"])["containers"]
-    assert writer["image"] == images.STATEWRITER_IMAGE
+    assert writer["image"] == local_images.STATEWRITER_IMAGE
     joined = " ".join(writer["args"])
     assert "--brokers unit-1=streaming-1.autocloud-eu.svc.cluster.local:9092" in joined
     assert "--brokers unit-2=streaming-2.autocloud-eu.svc.cluster.local:9092" in joined
@@ -481,12 +482,14 @@ def test_kubeconfig_comes_from_kubeconfig_else_the_embedded_cluster(
 ) -> None:
     (tmp_path / "config").write_text("from KUBECONFIG")
     monkeypatch.setenv("KUBECONFIG", f"{tmp_path / 'config'}:/elsewhere")
-    assert local_provider.kubeconfig_file() == tmp_path / "config"
+    from autocloud.domain.paths import STATE_DIR
+    from autocloud.runtime import cluster
+
+    assert local_provider.kubeconfig_file() == tmp_path / "config" == cluster.kubeconfig_path()
     assert local_provider.load_kubeconfig() == "from KUBECONFIG"
     monkeypatch.delenv("KUBECONFIG")
-    from autocloud.domain.paths import STATE_DIR
-
-    assert local_provider.kubeconfig_file() == STATE_DIR / "cluster" / "kubeconfig"
+    # the program's path (domain) and the cluster's (runtime) name the same file
+    assert local_provider.kubeconfig_file() == STATE_DIR / "cluster" / "kubeconfig" == cluster.kubeconfig_path()
     with pytest.raises(pulumi.RunError, match=r"no kubeconfig at .*missing.*autocloud cluster start"):
         local_provider.load_kubeconfig(tmp_path / "missing")
 

@@ -1,0 +1,62 @@
+"""The images built here for the local target, by reference: what the local components run and
+what ``autocloud.runtime.images`` builds, kept apart from the builder so the components need none of it.
+
+Tags come from the repository's pins: ``toolchain/versions.json`` (FerretDB) and Kafka's POM.
+"""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+from autocloud.domain.errors import ConfigError
+from autocloud.domain.paths import REPO_ROOT
+
+VERSIONS_FILE = REPO_ROOT / "toolchain" / "versions.json"
+"""Every Go-built tool and the module version it is built from."""
+KAFKA_POM = REPO_ROOT / "toolchain" / "kafka" / "pom.xml"
+"""The one place Kafka's version and its logging backend are pinned."""
+
+REGISTRY = "autocloud.local"
+"""Prefix of every image built here; nothing under it is ever pulled."""
+NONROOT_UID = 65532
+"""The user every image built here runs as."""
+
+
+def pinned_versions(path: Path = VERSIONS_FILE) -> dict[str, dict[str, str]]:
+    """The tools pinned in ``versions.json`` (entries starting with ``_`` are notes)."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ConfigError(str(path), "", f"cannot read pinned versions: {exc}") from exc
+    return {name: entry for name, entry in data.items() if not name.startswith("_")}
+
+
+def kafka_version(pom: Path = KAFKA_POM) -> str:
+    """The ``kafka.version`` property of the POM: the Kafka image's tag."""
+    ns = {"m": "http://maven.apache.org/POM/4.0.0"}
+    version = ET.parse(pom).getroot().findtext("m:properties/m:kafka.version", namespaces=ns)
+    if not version:
+        raise ConfigError(str(pom), "", "properties.kafka.version is missing")
+    return version.strip()
+
+
+FERRETDB_VERSION = pinned_versions()["ferretdb"]["version"].lstrip("v")
+"""The FerretDB release the toolchain builds: the docstore image's tag."""
+
+PAUSE_IMAGE = f"{REGISTRY}/pause:3.10"
+COREDNS_IMAGE = f"{REGISTRY}/coredns:1.15.0"
+BUSYBOX_IMAGE = f"{REGISTRY}/busybox:1.35"
+INGEST_IMAGE = f"{REGISTRY}/ingest:0.1.0"
+DOCSTORE_IMAGE = f"{REGISTRY}/docstore:{FERRETDB_VERSION}"
+STATEWRITER_IMAGE = f"{REGISTRY}/statewriter:0.1.0"
+KAFKA_IMAGE = f"{REGISTRY}/kafka:{kafka_version()}"
+
+KAFKA_HOME = "/opt/kafka"
+KAFKA_CONFIG_DIR = "/etc/kafka"
+"""Where the component mounts ``server.properties`` (a ConfigMap)."""
+KAFKA_STARTED = f"{KAFKA_HOME}/bin/kafka-started"
+"""The startup probe the image carries."""
+KAFKA_READY = f"{KAFKA_HOME}/bin/kafka-ready"
+"""The readiness probe the image carries."""

@@ -1,0 +1,37 @@
+"""A stack, resolved: stack file (or the engine's config) + per-run overrides -> validated config,
+region profile, capacity plan and rule context. The one reader the program, check, report, rollout
+and the tests share."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from autocloud.domain.errors import ConfigError
+from autocloud.domain.profiles import CONFIG_NAMESPACE, LOCATION_KEY, STACK_CONFIG_KEYS
+
+OVERRIDES_ENV = "AUTOCLOUD_CONFIG_OVERRIDES"
+"""Per-run config overrides (JSON object of `namespace:key` -> value) that the program applies on top
+of the stack file; rollouts use it so a rollout never rewrites the stack files in the repository."""
+
+
+def run_overrides(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Config a rollout sets for this run only (`OVERRIDES_ENV`), never written to the stack file;
+    keys outside the autocloud namespace belong to test programs and are ignored here."""
+    raw = (os.environ if environ is None else environ).get(OVERRIDES_ENV)
+    if not raw:
+        return {}
+    try:
+        data = json.loads(raw)
+    except ValueError as exc:
+        raise ConfigError(OVERRIDES_ENV, "", f"not a JSON object: {exc}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(OVERRIDES_ENV, "", "not a JSON object")
+    known = (*STACK_CONFIG_KEYS, LOCATION_KEY)
+    ours = {k: v for k, v in data.items() if k.startswith(f"{CONFIG_NAMESPACE}:") or k == LOCATION_KEY}
+    for key in ours:
+        if key not in known:
+            raise ConfigError("rollout override", key, f"unknown config key (allowed: {', '.join(known)})")
+    return ours
