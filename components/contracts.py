@@ -15,14 +15,9 @@ import pulumi
 
 from autocloud.domain.profiles import RegionProfile
 from autocloud.domain.sizing import CapacityPlan
-
-REGION_LABEL = "autocloud.io/region"
-"""Kubernetes label naming a namespace's region (local target; NetworkPolicies select on it)."""
+from autocloud.domain.vocabulary import REGION_LABEL
 
 DATA_CLASSIFICATION = "vehicle-data"
-
-REQUIRED_TAGS: tuple[str, ...] = ("region", "data-classification", "data-residency")
-"""Tags every taggable Azure resource carries; the baseline policy checks these keys."""
 
 
 def region_tags(profile: RegionProfile, extra: Mapping[str, str] | None = None) -> dict[str, str]:

@@ -21,15 +21,14 @@ from typing import Any, Protocol
 
 from autocloud.domain.errors import excerpt
 from autocloud.domain.locations import normalise_location
-from policies.model import REGION_LABEL, Cloud, DeviceAccess, RuleContext, effective_enforcement
+from autocloud.domain.vocabulary import REGION_LABEL, REQUIRED_TAGS, Cloud
+from policies.model import DeviceAccess, RuleContext, effective_enforcement
 from policies.packs import ALL_RULES, RELAXABLE
 
 #: Stack config key listing the baseline rules a stack runs as advisory, e.g.
 #: ``autocloud:policyRelax: [baseline-public-network-access]``.
 RELAX_CONFIG_KEY = "autocloud:policyRelax"
 
-#: Tags every taggable Azure resource carries (components.contracts.REQUIRED_TAGS must match).
-REQUIRED_TAG_KEYS: tuple[str, ...] = ("region", "data-classification", "data-residency")
 
 
 class _Residency(Protocol):
@@ -110,7 +109,7 @@ def context_for_profile(
         maps_allowed=profile.services.maps,
         iot_data_residency=profile.residency.iot_data_residency,
         required_tags={"region": profile.name, **profile.tags},
-        required_tag_keys=frozenset(REQUIRED_TAG_KEYS),
+        required_tag_keys=frozenset(REQUIRED_TAGS),
         relaxed=validate_relaxed(relaxed),
         known_regions=frozenset(known_regions() if regions is None else regions) | {profile.name},
         region_label=REGION_LABEL,

@@ -11,15 +11,13 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, cast, get_args
 
+from autocloud.domain.vocabulary import REGION_LABEL, Cloud
+
 Enforcement = Literal["mandatory", "advisory"]
-Cloud = Literal["public", "china"]
 Pack = Literal["residency", "baseline", "kubernetes", "deployability"]
 DeviceAccess = Literal["public", "private"]
 
 PACKS: tuple[Pack, ...] = get_args(Pack)
-
-#: The label every local region namespace carries (DESIGN.md, "Components").
-REGION_LABEL = "autocloud.io/region"
 
 #: Type tokens an older SDK (azure-native v2) used for the same resources; rules match the v3 token.
 _TYPE_ALIASES: Mapping[str, str] = {

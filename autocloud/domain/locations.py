@@ -20,8 +20,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from autocloud.domain.errors import ConfigError, excerpt
 from autocloud.domain.inputs import load_yaml
+from autocloud.domain.vocabulary import Cloud
 
-Cloud = Literal["public", "china"]
 Service = Literal["iothub", "dps", "eventhubs", "aks", "cosmosdb", "maps"]
 
 CLOUDS: tuple[Cloud, ...] = get_args(Cloud)

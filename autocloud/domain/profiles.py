@@ -38,9 +38,8 @@ from autocloud.domain.locations import (
     normalise_location,
     offers,
 )
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
-"""The Pulumi project root: ``regions/`` and ``stacks/`` live here."""
+from autocloud.domain.paths import REPO_ROOT
+from autocloud.domain.vocabulary import PROFILE_TAGS
 
 CONFIG_NAMESPACE = "autocloud"
 LOCATION_KEY = "azure-native:location"
@@ -50,7 +49,6 @@ MAX_MESSAGE_KB = 256
 Target = Literal["azure", "local"]
 TARGETS: tuple[Target, ...] = ("azure", "local")
 
-REQUIRED_TAGS: tuple[str, ...] = ("data-residency",)
 
 
 def _keyed(key: str, message: str) -> PydanticCustomError:
@@ -258,9 +256,9 @@ class RegionProfile(_Frozen):
         self._check_locations()
         self._check_services()
         self._check_capabilities()
-        missing = [t for t in REQUIRED_TAGS if t not in self.tags]
+        missing = [t for t in PROFILE_TAGS if t not in self.tags]
         if missing:
-            raise _keyed("tags", f"required tag {missing[0]!r} is missing (required: {', '.join(REQUIRED_TAGS)})")
+            raise _keyed("tags", f"required tag {missing[0]!r} is missing (required: {', '.join(PROFILE_TAGS)})")
         return self
 
     def _check_locations(self) -> None:

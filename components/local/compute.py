@@ -15,7 +15,8 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.contracts import REGION_LABEL, ComputeEndpoints
+from autocloud.domain.vocabulary import REGION_LABEL
+from components.contracts import ComputeEndpoints
 from components.local.kube import MANAGED_BY, PART_OF, ContainerResources
 
 IN_CLUSTER_API_SERVER = "https://kubernetes.default.svc"

@@ -29,9 +29,9 @@ from autocloud.domain.assignment import scale_unit_for
 from autocloud.domain.paths import REPO_ROOT, TOOLCHAIN_BIN
 from autocloud.domain.profiles import resolve_stack
 from autocloud.domain.sizing import plan_for_profile
+from autocloud.domain.vocabulary import REGION_LABEL
 from autocloud.operations import deploy, simulate
 from autocloud.runtime import engine, node
-from components.contracts import REGION_LABEL
 from components.local import local_scale_units
 
 from .conftest import PROGRAMS, EmbeddedCluster

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from autocloud.domain.vocabulary import REGION_LABEL
 from autocloud.runtime import node
-from components.contracts import REGION_LABEL
 from components.local.compute import network_policies
 from tests.integration.conftest import EmbeddedCluster
 from tests.integration.kube import WEB_SCRIPT, Kubectl, busybox_pod, eventually, namespace, web_service

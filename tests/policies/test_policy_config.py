@@ -10,7 +10,6 @@ import pytest
 
 from autocloud.domain.profiles import load_profile
 from policies.config import (
-    REQUIRED_TAG_KEYS,
     context_for_profile,
     main,
     pack_config_for_region,
@@ -89,11 +88,6 @@ def test_relaxed_rules_from_stack_config() -> None:
     assert relaxed_from_stack_config(as_env) == {"baseline-required-tags"}
     with pytest.raises(ValueError, match="must be a list"):
         relaxed_from_stack_config({"autocloud:policyRelax": {"a": 1}})
-
-
-def test_required_tags_match_what_components_apply() -> None:
-    contracts = pytest.importorskip("components.contracts")
-    assert set(REQUIRED_TAG_KEYS) == set(contracts.REQUIRED_TAGS)
 
 
 def test_writes_the_file_pulumi_reads(tmp_path: Path) -> None:

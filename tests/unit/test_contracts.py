@@ -14,8 +14,9 @@ import pytest
 
 from autocloud.domain.profiles import RegionProfile, load_profile
 from autocloud.domain.sizing import CapacityPlan, plan_for_profile
+from autocloud.domain.vocabulary import REQUIRED_TAGS
 from components.compute import ComputeCluster, ComputeClusterArgs
-from components.contracts import REQUIRED_TAGS, RegionalPlatformArgs, region_tags
+from components.contracts import RegionalPlatformArgs, region_tags
 from components.maps import MapsService, MapsServiceArgs
 from components.network import PrivateNetwork, PrivateNetworkArgs
 from components.placement import AzurePlacement

@@ -17,9 +17,9 @@ import pytest
 from autocloud.domain import local_images
 from autocloud.domain.profiles import load_profile, resolve_stack
 from autocloud.domain.sizing import EventHubsPlan, plan_capacity, plan_for_profile
+from autocloud.domain.vocabulary import REGION_LABEL
 from autocloud.runtime import kafka_image
 from components.contracts import (
-    REGION_LABEL,
     ComputeEndpoints,
     MapsEndpoints,
     PlatformEndpoints,

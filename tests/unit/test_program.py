@@ -13,7 +13,8 @@ import pytest
 
 from autocloud.domain.profiles import load_profile
 from autocloud.domain.sizing import plan_for_profile
-from components.contracts import REQUIRED_TAGS, RegionalPlatformArgs
+from autocloud.domain.vocabulary import REQUIRED_TAGS
+from components.contracts import RegionalPlatformArgs
 from tests.conftest import MOCK_KEY, ProgramRun, PulumiHarness, Recorded
 
 STACKS = ("azure-eu", "azure-us", "azure-cn")

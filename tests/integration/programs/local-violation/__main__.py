@@ -17,8 +17,8 @@ import pulumi
 
 import components
 from autocloud.domain.stack import OVERRIDES_ENV
+from autocloud.domain.vocabulary import REGION_LABEL
 
-REGION_LABEL = "autocloud.io/region"
 KIND = json.loads(os.environ.get(OVERRIDES_ENV, "{}")).get("violation:kind")
 PROGRAM = Path(components.__file__).resolve().parents[1] / "__main__.py"
 

@@ -1,0 +1,21 @@
+"""Names every layer shares: clouds, the region label and the required tags.
+
+Standard library only: the offline check loads ``policies.model`` (and so this module) inside a
+checked program's own environment, which has the Pulumi SDK and nothing of ours.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+Cloud = Literal["public", "china"]
+"""``public`` is Azure's global cloud; ``china`` is Azure China (its own endpoints and provider)."""
+
+REGION_LABEL = "autocloud.io/region"
+"""Kubernetes label naming a namespace's region (local target; NetworkPolicies select on it)."""
+
+REQUIRED_TAGS: tuple[str, ...] = ("region", "data-classification", "data-residency")
+"""Tags every taggable Azure resource carries; the components set them, the baseline policy checks them."""
+
+PROFILE_TAGS: tuple[str, ...] = ("data-residency",)
+"""Tags a region profile must declare itself (the rest of ``REQUIRED_TAGS`` the components derive)."""
