@@ -18,28 +18,20 @@ from autocloud.domain.profiles import (
     STACK_CONFIG_KEYS,
     RegionProfile,
     StackConfig,
-    profile_for_stack,
-    stack_config_from_values,
 )
-from autocloud.domain.sizing import CapacityPlan, plan_for_stack
-from autocloud.domain.stack import run_overrides
+from autocloud.domain.sizing import CapacityPlan
+from autocloud.domain.stack import ResolvedStack, resolve_values, run_overrides
 from components.contracts import RegionalPlatformArgs, RegionalPlatformContract
 
 
-def read_config() -> tuple[StackConfig, RegionProfile, CapacityPlan]:
+def read_config() -> ResolvedStack:
     """This stack's config, profile (with fleet overrides) and plan; ConfigError on bad input."""
-    source = f"stacks/Pulumi.{pulumi.get_stack()}.yaml"
     values: dict[str, Any] = {}
     for key in (*STACK_CONFIG_KEYS, LOCATION_KEY):
         namespace, _, name = key.partition(":")
         values[key] = pulumi.Config(namespace).get(name)
-    overrides = run_overrides()
-    if overrides:
-        values |= overrides
-        source = f"{source} (with rollout overrides {', '.join(sorted(overrides))})"
-    stack = stack_config_from_values(values, source)
-    profile = profile_for_stack(stack, source)
-    return stack, profile, plan_for_stack(stack, profile, source)
+    stack = pulumi.get_stack()
+    return resolve_values(stack, values, f"stacks/Pulumi.{stack}.yaml", run_overrides())
 
 
 def build(stack: StackConfig, profile: RegionProfile, plan: CapacityPlan) -> RegionalPlatformContract:
@@ -75,9 +67,10 @@ def build(stack: StackConfig, profile: RegionProfile, plan: CapacityPlan) -> Reg
 
 def main() -> None:
     try:
-        stack, profile, plan = read_config()
+        resolved = read_config()
     except ConfigError as exc:
         raise pulumi.RunError(str(exc)) from None
+    stack, profile, plan = resolved.config, resolved.profile, resolved.plan
     platform = build(stack, profile, plan)
     pulumi.export("region", profile.name)
     pulumi.export("target", stack.target)

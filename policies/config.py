@@ -25,11 +25,6 @@ from autocloud.domain.vocabulary import REGION_LABEL, REQUIRED_TAGS, Cloud
 from policies.model import DeviceAccess, RuleContext, effective_enforcement
 from policies.packs import ALL_RULES, RELAXABLE
 
-#: Stack config key listing the baseline rules a stack runs as advisory, e.g.
-#: ``autocloud:policyRelax: [baseline-public-network-access]``.
-RELAX_CONFIG_KEY = "autocloud:policyRelax"
-
-
 
 class _Residency(Protocol):
     @property
@@ -75,22 +70,6 @@ def validate_relaxed(names: Iterable[str], source: str = "policy relax") -> froz
     return relaxed
 
 
-def relaxed_from_stack_config(config: Mapping[str, Any], source: str = RELAX_CONFIG_KEY) -> frozenset[str]:
-    """The relaxed baseline rules a stack's config lists under `RELAX_CONFIG_KEY` (a list, or its
-    JSON text as PULUMI_CONFIG carries it)."""
-    value = config.get(RELAX_CONFIG_KEY)
-    if value is None:
-        return frozenset()
-    if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except json.JSONDecodeError:
-            value = [value]
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise ValueError(f"{source}: {RELAX_CONFIG_KEY} must be a list of baseline rule names")
-    return validate_relaxed(value, source)
-
-
 def known_regions(root: Path | None = None) -> frozenset[str]:
     """Every region profile's name (namespaces named after them are recognised as foreign)."""
     from autocloud.domain.profiles import available_profiles
@@ -99,9 +78,14 @@ def known_regions(root: Path | None = None) -> frozenset[str]:
 
 
 def context_for_profile(
-    profile: Profile, *, relaxed: Iterable[str] = (), regions: Iterable[str] | None = None
+    profile: Profile,
+    *,
+    relaxed: Iterable[str] = (),
+    regions: Iterable[str] | None = None,
+    source: str = "policy relax",
 ) -> RuleContext:
-    """The rule context of a region: its boundary, cloud, services and tags."""
+    """The rule context of a region: its boundary, cloud, services and tags; ``relaxed`` comes from a
+    stack's ``autocloud:policyRelax`` (parsed by ``StackConfig``), checked here against the packs."""
     return RuleContext(
         region=profile.name,
         cloud=profile.cloud,
@@ -110,7 +94,7 @@ def context_for_profile(
         iot_data_residency=profile.residency.iot_data_residency,
         required_tags={"region": profile.name, **profile.tags},
         required_tag_keys=frozenset(REQUIRED_TAGS),
-        relaxed=validate_relaxed(relaxed),
+        relaxed=validate_relaxed(relaxed, source),
         known_regions=frozenset(known_regions() if regions is None else regions) | {profile.name},
         region_label=REGION_LABEL,
         device_access=profile.devices.access,

@@ -13,20 +13,20 @@ import runpy
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import nullcontext
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, TypeVar
 
 import pulumi
 import pulumi.runtime
 import pytest
-import yaml
 from pulumi.runtime import settings as pulumi_settings
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
+from autocloud.domain.paths import REPO_ROOT
+from autocloud.domain.profiles import stack_file_values
+from autocloud.verification.check_runner import ProgramMocks
 from autocloud.verification.collector import full_collections_deferred
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 PROGRAM = REPO_ROOT / "__main__.py"
 PROJECT = "autocloud"
 SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
@@ -34,18 +34,6 @@ MOCK_KEY = "bW9jay1zaGFyZWQtYWNjZXNzLWtleQ=="
 """What the mocked list-keys invoke returns; a test asserts it never shows up unencrypted."""
 
 T = TypeVar("T")
-
-# The input naming the Azure resource, for types whose name we set explicitly.
-_NAME_INPUTS = {
-    "azure-native:storage:StorageAccount": "accountName",
-    "azure-native:storage:BlobContainer": "containerName",
-    "azure-native:eventhub:EventHub": "eventHubName",
-    "azure-native:eventhub:ConsumerGroup": "consumerGroupName",
-    "azure-native:cosmosdb:SqlResourceSqlDatabase": "databaseName",
-    "azure-native:cosmosdb:SqlResourceSqlContainer": "containerName",
-    "azure-native:privatedns:PrivateZone": "privateZoneName",
-}
-
 
 _SECRET_SIG = ("4dabf18193072939515e22adb298388d", "1b47061264138c4ac30d75fd1eb44270")
 
@@ -96,10 +84,12 @@ def _computed(type_: str, name: str, inputs: Mapping[str, Any]) -> dict[str, Any
     return computed
 
 
-class RecordingMocks(pulumi.runtime.Mocks):
-    """Returns the inputs plus computed values and records every resource and invoke."""
+class RecordingMocks(ProgramMocks):
+    """The offline check's mocks (ARM ids, physical names, identities, invokes in their result's
+    shape) recording every resource and invoke, plus the few computed values the tests look at."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.resources: list[Recorded] = []
         self.calls: list[pulumi.runtime.MockCallArgs] = []
 
@@ -107,24 +97,16 @@ class RecordingMocks(pulumi.runtime.Mocks):
         secret_paths: set[str] = set()
         inputs: dict[str, Any] = unwrap_secrets(dict(args.inputs), "", secret_paths)
         self.resources.append(Recorded(args.typ, args.name, inputs, args.provider or "", frozenset(secret_paths)))
+        resource_id, outputs = super().new_resource(args)
         if args.typ.startswith("pulumi:providers:"):
-            return f"{args.name}-id", dict(args.inputs)
-        name = str(inputs.get(_NAME_INPUTS.get(args.typ, ""), args.name))
-        _, module, kind = [*args.typ.split(":"), "", ""][:3]
-        group = inputs.get("resourceGroupName", "rg")
-        if args.typ == "azure-native:resources:ResourceGroup":
-            resource_id = f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{name}"
-        else:
-            resource_id = (
-                f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{group}/providers/Microsoft.{module}/{kind}/{name}"
-            )
-        return resource_id, {**args.inputs, "name": name, **_computed(args.typ, name, inputs)}
+            return resource_id, outputs
+        return resource_id, {**outputs, **_computed(args.typ, args.name, inputs)}
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]]]:
         self.calls.append(args)
         if args.token == "azure-native:iothub:listIotHubResourceKeysForKeyName":
             return {"keyName": args.args.get("keyName"), "primaryKey": MOCK_KEY, "secondaryKey": MOCK_KEY}, []
-        return {}, []
+        return super().call(args)
 
     def of_type(self, type_: str) -> list[Recorded]:
         return [r for r in self.resources if r.type == type_]
@@ -148,9 +130,8 @@ class ProgramRun:
 
 
 def stack_config(stack: str) -> dict[str, Any]:
-    """The ``config:`` section of ``stacks/Pulumi.<stack>.yaml``."""
-    data = yaml.safe_load((REPO_ROOT / "stacks" / f"Pulumi.{stack}.yaml").read_text())
-    return dict(data.get("config") or {})
+    """The ``config:`` section of ``stacks/Pulumi.<stack>.yaml``, through the one stack-file reader."""
+    return stack_file_values(stack)[0]
 
 
 def _config_text(value: Any) -> str:

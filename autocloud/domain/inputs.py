@@ -97,3 +97,15 @@ def load_yaml(path: Path, label: str | None = None, limit: int = MAX_INPUT_BYTES
     """Read (bounded) and parse a YAML file; every problem is one ConfigError naming ``label``."""
     name = label or str(path)
     return parse_yaml(read_text(path, name, limit), name)
+
+
+def load_mapping(path: Path, label: str | None = None) -> dict[str, Any]:
+    """A YAML file whose top level is a mapping of keys (an empty file is an empty mapping):
+    region profiles, stack files, Pulumi.yaml."""
+    name = label or str(path)
+    data = load_yaml(path, name)
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(name, "", "expected a mapping of keys at the top level")
+    return data

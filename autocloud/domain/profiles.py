@@ -15,12 +15,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
 from autocloud.domain.errors import KEYED_ERROR_TYPE, ConfigError, excerpt, from_validation_error
-from autocloud.domain.inputs import load_yaml
+from autocloud.domain.inputs import load_mapping
 from autocloud.domain.locations import (
     CLOUD_NAMES,
     IOT_DATA_RESIDENCY_LOCATIONS,
@@ -43,6 +43,8 @@ from autocloud.domain.vocabulary import PROFILE_TAGS
 
 CONFIG_NAMESPACE = "autocloud"
 LOCATION_KEY = "azure-native:location"
+RELAX_KEY = f"{CONFIG_NAMESPACE}:policyRelax"
+"""The stack key listing the baseline rules a stack runs as advisory (``policies.config`` checks the names)."""
 MAX_MESSAGE_KB = 256
 """IoT Hub's device-to-cloud message size limit (256 KB)."""
 
@@ -227,14 +229,26 @@ class Devices(_Frozen):
         return self
 
 
+def _within_message_limit(value: float) -> float:
+    if value > MAX_MESSAGE_KB:
+        raise PydanticCustomError("message_limit", f"{value:g} KB is above IoT Hub's {MAX_MESSAGE_KB} KB message limit")
+    return value
+
+
+# The fleet numbers' rules, stated once: a profile's fleet and a stack's overrides of it both use them.
+Vehicles = Annotated[int, Field(gt=0)]
+MessageRate = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+MessageKb = Annotated[float, Field(gt=0, allow_inf_nan=False), AfterValidator(_within_message_limit)]
+
+
 class Fleet(_Frozen):
     """Sizing inputs; each can be overridden per stack."""
 
-    vehicles: int = Field(gt=0)
+    vehicles: Vehicles
     """Required. Connected vehicles in the region."""
-    messages_per_vehicle_per_hour: float = Field(gt=0)
+    messages_per_vehicle_per_hour: MessageRate
     """Required. Device-to-cloud telemetry messages per vehicle per hour."""
-    message_kb: float = Field(gt=0, le=MAX_MESSAGE_KB)
+    message_kb: MessageKb
     """Required. Average message size in KB (IoT Hub accepts at most 256 KB)."""
 
 
@@ -386,11 +400,11 @@ class StackConfig(BaseModel):
     """Required. Name of the region profile (``regions/<region>.yaml``)."""
     target: Target
     """Required. ``azure`` or ``local``."""
-    vehicles: int | None = Field(default=None, gt=0)
+    vehicles: Vehicles | None = None
     """Optional fleet override; default the profile's."""
-    messages_per_vehicle_per_hour: float | None = Field(default=None, gt=0)
+    messages_per_vehicle_per_hour: MessageRate | None = None
     """Optional fleet override; default the profile's."""
-    message_kb: float | None = Field(default=None, gt=0, le=MAX_MESSAGE_KB)
+    message_kb: MessageKb | None = None
     """Optional fleet override; default the profile's."""
     namespace: str | None = Field(default=None, pattern=r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
     """Optional, local target only. Kubernetes namespace; default ``autocloud-<region>``."""
@@ -438,13 +452,6 @@ def display_path(path: Path, root: Path | None = None) -> str:
         return str(path)
 
 
-def _read_yaml(path: Path, label: str) -> Mapping[str, Any]:
-    data = load_yaml(path, label)
-    if not isinstance(data, dict):
-        raise ConfigError(label, "", "expected a mapping of keys at the top level")
-    return data
-
-
 def available_profiles(root: Path | None = None) -> tuple[str, ...]:
     """Names of the region profiles under ``regions/``."""
     return tuple(sorted(p.stem for p in ((root or REPO_ROOT) / "regions").glob("*.yaml")))
@@ -456,6 +463,17 @@ def profile_path(name_or_path: str | Path, root: Path | None = None) -> Path:
     if "/" in text or text.endswith((".yaml", ".yml")):
         return Path(text)
     return (root or REPO_ROOT) / "regions" / f"{text}.yaml"
+
+
+def parse_fleet(vehicles: Any, messages_per_vehicle_per_hour: Any, message_kb: Any) -> Fleet:
+    """Fleet numbers given one by one (``autocloud size --vehicles``), checked by the profile's rules;
+    errors name the ``fleet.*`` key."""
+    try:
+        return Fleet(
+            vehicles=vehicles, messages_per_vehicle_per_hour=messages_per_vehicle_per_hour, message_kb=message_kb
+        )
+    except ValidationError as exc:
+        raise from_validation_error("", exc, Fleet, key_style=lambda name: f"fleet.{name}") from None
 
 
 def parse_profile(data: Mapping[str, Any], source: str) -> RegionProfile:
@@ -473,7 +491,7 @@ def load_profile(name_or_path: str | Path, root: Path | None = None) -> RegionPr
     if not path.is_file() and path.parent == (root or REPO_ROOT) / "regions":
         known = ", ".join(available_profiles(root)) or "none"
         raise ConfigError(label, "", f"no region profile {path.stem!r} (available: {known})")
-    profile = parse_profile(_read_yaml(path, label), label)
+    profile = parse_profile(load_mapping(path, label), label)
     if path.stem != profile.name and str(name_or_path) == path.stem:
         raise ConfigError(label, "name", f"{profile.name!r} does not match the file name {path.stem!r}")
     return profile
@@ -513,16 +531,10 @@ def stack_file_values(stack: str, root: Path | None = None) -> tuple[dict[str, A
     """The ``config:`` section of ``stacks/Pulumi.<stack>.yaml`` as read, and the file's label."""
     path = stack_path(stack, root)
     label = display_path(path, root)
-    config = _read_yaml(path, label).get("config", {})
+    config = load_mapping(path, label).get("config", {})
     if not isinstance(config, dict):
         raise ConfigError(label, "config", "expected a mapping of config keys")
     return config, label
-
-
-def load_stack_config(stack: str, root: Path | None = None) -> StackConfig:
-    """Read ``stacks/Pulumi.<stack>.yaml`` and validate its ``config:`` section."""
-    config, label = stack_file_values(stack, root)
-    return stack_config_from_values(config, label)
 
 
 def profile_for_stack(config: StackConfig, source: str = "stack config", root: Path | None = None) -> RegionProfile:
@@ -549,8 +561,3 @@ def profile_for_stack(config: StackConfig, source: str = "stack config", root: P
         )
     return profile
 
-
-def resolve_stack(stack: str, root: Path | None = None) -> tuple[StackConfig, RegionProfile]:
-    """Stack file -> (StackConfig, RegionProfile with overrides): what ``autocloud check``/``size`` need."""
-    config = load_stack_config(stack, root)
-    return config, profile_for_stack(config, display_path(stack_path(stack, root), root), root)

@@ -14,8 +14,14 @@ from typing import Any, Literal
 
 from pydantic.alias_generators import to_camel
 
-from autocloud.domain.errors import ConfigError, excerpt
-from autocloud.domain.profiles import CONFIG_NAMESPACE, MAX_MESSAGE_KB, RegionProfile, StackConfig, profile_path
+from autocloud.domain.errors import ConfigError
+from autocloud.domain.profiles import (
+    CONFIG_NAMESPACE,
+    RegionProfile,
+    StackConfig,
+    parse_fleet,
+    profile_path,
+)
 
 HEADROOM = 1.2
 """Plan for 20% more than today's fleet and traffic: growth between rollouts and bursts."""
@@ -188,21 +194,6 @@ class CapacityPlan:
         return asdict(self) | {"hubs": self.hubs, "namespaces": self.namespaces}
 
 
-def _check_inputs(vehicles: int, messages_per_vehicle_per_hour: float, message_kb: float) -> None:
-    if isinstance(vehicles, bool) or not isinstance(vehicles, int) or vehicles <= 0:
-        raise ConfigError("", "fleet.vehicles", f"must be a whole number above 0 (got {excerpt(vehicles)})")
-    if not math.isfinite(messages_per_vehicle_per_hour) or messages_per_vehicle_per_hour <= 0:
-        raise ConfigError(
-            "", "fleet.messages_per_vehicle_per_hour", f"must be above 0 (got {excerpt(messages_per_vehicle_per_hour)})"
-        )
-    if not math.isfinite(message_kb) or message_kb <= 0:
-        raise ConfigError("", "fleet.message_kb", f"must be above 0 (got {excerpt(message_kb)})")
-    if message_kb > MAX_MESSAGE_KB:
-        raise ConfigError(
-            "", "fleet.message_kb", f"{message_kb:g} KB is above IoT Hub's {MAX_MESSAGE_KB} KB message limit"
-        )
-
-
 def _iothub_units(tier: _Tier, messages_per_day: float, sends_per_second: float) -> int:
     """Units one hub of ``tier`` needs for both the daily quota and the send throttle."""
     by_day = math.ceil(messages_per_day / tier.messages_per_day_per_unit)
@@ -235,7 +226,12 @@ def _throughput_units(messages_per_second: float, message_kb: float) -> int:
 
 def plan_capacity(vehicles: int, messages_per_vehicle_per_hour: float, message_kb: float) -> CapacityPlan:
     """Size a region for a fleet. Raises ConfigError for impossible input."""
-    _check_inputs(vehicles, messages_per_vehicle_per_hour, message_kb)
+    fleet = parse_fleet(vehicles, messages_per_vehicle_per_hour, message_kb)
+    vehicles, messages_per_vehicle_per_hour, message_kb = (
+        fleet.vehicles,
+        fleet.messages_per_vehicle_per_hour,
+        fleet.message_kb,
+    )
     messages_per_second = vehicles * messages_per_vehicle_per_hour / 3600
     blocks = math.ceil(message_kb / IOTHUB_METER_KB)
     metered_per_day = messages_per_second * SECONDS_PER_DAY * blocks

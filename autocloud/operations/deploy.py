@@ -22,15 +22,7 @@ from rich.text import Text
 
 from autocloud.domain.errors import ConfigError, InputError
 from autocloud.domain.paths import POLICIES_DIR, REPO_ROOT, STACKS_DIR, STATE_DIR, TOOLCHAIN_BIN
-from autocloud.domain.profiles import (
-    CONFIG_NAMESPACE,
-    LOCATION_KEY,
-    profile_for_stack,
-    resolve_stack,
-    stack_config_from_values,
-    stack_file_values,
-)
-from autocloud.domain.sizing import plan_for_stack
+from autocloud.domain.stack import resolve_stack
 from autocloud.runtime import engine
 from autocloud.runtime.toolchain import PULUMI_HOME
 from policies.config import pack_config_for_region
@@ -75,8 +67,8 @@ def local_stacks(regions: Iterable[str] | None = None, stacks_dir: Path = STACKS
 def policy_args(stack: str, state_dir: Path = STATE_DIR) -> tuple[list[str], list[str]]:
     """Policy pack folders and, for each, a config file holding the stack's region boundary."""
     try:
-        stack_config, profile = resolve_stack(stack)
-        everything = pack_config_for_region(profile, relaxed=stack_config.policy_relax)
+        resolved = resolve_stack(stack)
+        everything = pack_config_for_region(resolved.profile, relaxed=resolved.config.policy_relax)
     except (ConfigError, ValueError) as exc:
         raise DeployError(str(exc)) from exc
     packs, configs = [], []
@@ -93,16 +85,9 @@ def policy_args(stack: str, state_dir: Path = STATE_DIR) -> tuple[list[str], lis
 def check_stack(stack: str, overrides: Mapping[str, Any] | None = None) -> None:
     """Refuse now what `up_stack` would refuse later, so nothing starts on bad input: the stack file,
     its region profile with a rollout's `overrides`, the capacity plan and the packs' config."""
-    values, source = stack_file_values(stack)
-    ours = {k: v for k, v in (overrides or {}).items() if k.startswith(f"{CONFIG_NAMESPACE}:") or k == LOCATION_KEY}
-    if ours:
-        values = {**values, **ours}
-        source = f"{source} (with rollout overrides {', '.join(sorted(ours))})"
-    config = stack_config_from_values(values, source)
-    profile = profile_for_stack(config, source)
-    plan_for_stack(config, profile, source)
+    resolved = resolve_stack(stack, overrides=overrides)
     try:
-        pack_config_for_region(profile, relaxed=config.policy_relax)
+        pack_config_for_region(resolved.profile, relaxed=resolved.config.policy_relax)
     except ValueError as exc:
         raise DeployError(str(exc)) from None
 
@@ -175,7 +160,7 @@ def up_stack(
         interrupted = clear_stale_lock(stack, state_dir, echo)
         handle = engine.select_stack(stack, work_dir=work_dir, state_dir=state_dir, overrides=config_overrides,
                                      backend_url=backend_url)
-        if interrupted and not preview_only and resolve_stack(stack)[0].target == "local":
+        if interrupted and not preview_only and resolve_stack(stack).config.target == "local":
             # Creates the killed run left pending are dropped; on Kubernetes the up that follows
             # adopts any that did reach the cluster (explicit names, server-side apply).
             handle.refresh(clear_pending_creates=True)

@@ -28,18 +28,19 @@ from rich.markup import escape
 from rich.table import Table
 
 from autocloud.domain.errors import ConfigError, InputError, excerpt
-from autocloud.domain.inputs import load_yaml
-from autocloud.domain.paths import user_cache_dir
+from autocloud.domain.inputs import load_mapping
+from autocloud.domain.paths import REPO_ROOT, user_cache_dir
 from autocloud.domain.profiles import (
-    REPO_ROOT,
+    RELAX_KEY,
     available_profiles,
     display_path,
     load_profile,
     stack_config_from_values,
     stack_path,
 )
+from autocloud.domain.stack import resolve_values
 from autocloud.verification.program_env import EnvError, ensure_env, runner_env
-from policies.config import RELAX_CONFIG_KEY, context_for_profile, relaxed_from_stack_config
+from policies.config import context_for_profile
 from policies.engine import Evaluator
 from policies.model import ProviderView, ResourceView, RuleContext, Violation, ViolationCounts, canonical_type
 from policies.packs import ALL_RULES, PACK_RULES
@@ -115,11 +116,7 @@ def exit_code(outcomes: Sequence[Outcome]) -> int:
 
 
 def _read_yaml(path: Path, root: Path) -> Mapping[str, Any]:
-    label = display_path(path, root)
-    data = load_yaml(path, label) or {}
-    if not isinstance(data, Mapping):
-        raise ConfigError(label, "", "expected a mapping at the top level")
-    return data
+    return load_mapping(path, display_path(path, root))
 
 
 def _project(program: Path, root: Path) -> tuple[str, Mapping[str, Any], Path]:
@@ -222,13 +219,15 @@ def _stack_target(
     path = stack_path(stack, root)
     label = display_path(path, root)
     values = _config_values(project, declared, _stack_file_config(path, root), *given.layers(root))
-    settings = stack_config_from_values({k: v for k, v in values.items() if k != RELAX_CONFIG_KEY}, label)
+    if region is None:
+        resolved = resolve_values(stack, values, label, root=root)
+        config, profile = resolved.config, resolved.profile
+    else:
+        config, profile = stack_config_from_values(values, label), load_profile(region, root)
     try:
-        relaxed = relaxed_from_stack_config(values, f"{label}: {RELAX_CONFIG_KEY}")
+        ctx = context_for_profile(profile, relaxed=config.policy_relax, regions=regions, source=f"{label}: {RELAX_KEY}")
     except ValueError as error:
         raise CheckError(str(error)) from None
-    profile = load_profile(region or settings.region, root)
-    ctx = context_for_profile(profile, relaxed=relaxed, regions=regions)
     return Target(stack, program, project, stack, values, ctx)
 
 

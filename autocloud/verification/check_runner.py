@@ -52,10 +52,22 @@ TENANT = "11111111-1111-1111-1111-111111111111"
 MOCK_PRINCIPAL = "22222222-2222-2222-2222-222222222222"
 
 
+_CHILD_NAME_KEYS: Mapping[str, str] = {
+    "azure-native:storage:BlobContainer": "containerName",
+    "azure-native:eventhub:EventHub": "eventHubName",
+    "azure-native:eventhub:ConsumerGroup": "consumerGroupName",
+    "azure-native:cosmosdb:SqlResourceSqlDatabase": "databaseName",
+    "azure-native:cosmosdb:SqlResourceSqlContainer": "containerName",
+    "azure-native:privatedns:PrivateZone": "privateZoneName",
+}
+"""Name inputs of child resources the rules do not look up by name (theirs: ``NAME_KEYS``)."""
+
+
 def physical_name(type_: str, name: str, inputs: Mapping[str, Any]) -> str:
     """The Azure name a resource gets: its explicit name input, else its logical name (standing in
     for azure-native's autoname, which starts from it)."""
-    key = NAME_KEYS.get(canonical_type(type_))
+    canonical = canonical_type(type_)
+    key = NAME_KEYS.get(canonical) or _CHILD_NAME_KEYS.get(canonical)
     value = inputs.get(key) if key else None
     return value if isinstance(value, str) and value else name
 
@@ -140,7 +152,7 @@ def output_type_placeholder(cls: type, what: str, depth: int = 0) -> dict[str, A
     return result
 
 
-class RecordingMocks(Mocks):
+class ProgramMocks(Mocks):
     """Outputs = inputs + id/name (+ identity ids); invokes answered in the shape of their result
     type (`result_types`, filled in as the program invokes)."""
 
@@ -268,7 +280,7 @@ def _located_classes(located: set[str]) -> Callable[[], None]:
     return lambda: setattr(pulumi.resource, "register_resource", original)
 
 
-def _result_types(mocks: RecordingMocks) -> Callable[[], None]:
+def _result_types(mocks: ProgramMocks) -> Callable[[], None]:
     """Let the mocks see each invoke's declared result type (the SDK passes it as `typ`)."""
     # `pulumi.runtime.invoke` is the function the package re-exports; the module is what calls `_invoke`.
     module: Any = importlib.import_module("pulumi.runtime.invoke")
@@ -368,7 +380,7 @@ def record_program(program: Path, project: str, stack: str) -> tuple[list[dict[s
         raise FileNotFoundError(f"{main} not found")
     sys.path.insert(0, str(program))
     os.chdir(program)
-    mocks = RecordingMocks()
+    mocks = ProgramMocks()
     monitor = RecordingMonitor(mocks)
     located: set[str] = set()
     pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=True, monitor=monitor)

@@ -24,8 +24,10 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 
 from autocloud.domain.errors import ConfigError, excerpt
 from autocloud.domain.locations import normalise_location
-from autocloud.domain.profiles import REPO_ROOT, RegionProfile, StackConfig, display_path, resolve_stack
-from autocloud.domain.sizing import CapacityPlan, plan_for_profile
+from autocloud.domain.paths import REPO_ROOT
+from autocloud.domain.profiles import RegionProfile, StackConfig
+from autocloud.domain.sizing import CapacityPlan
+from autocloud.domain.stack import resolve_stack
 from autocloud.verification.check import CheckError, Target, record, resolve_targets, views_from_records
 from autocloud.verification.check import Status as Status_
 from policies.engine import Evaluator
@@ -231,11 +233,8 @@ def telemetry_flow(
 
 
 def _plan_for(stack: str, root: Path) -> tuple[StackConfig, RegionProfile, CapacityPlan]:
-    config, profile = resolve_stack(stack, root)
-    try:
-        return config, profile, plan_for_profile(profile)
-    except ConfigError as error:
-        raise error.in_file(display_path(root / "stacks" / f"Pulumi.{stack}.yaml", root)) from None
+    resolved = resolve_stack(stack, root)
+    return resolved.config, resolved.profile, resolved.plan
 
 
 def region_report(target: Target, evaluator: Evaluator, root: Path) -> RegionReport:

@@ -19,7 +19,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from autocloud.domain.profiles import REPO_ROOT, load_profile
+from autocloud.domain.paths import REPO_ROOT
+from autocloud.domain.profiles import load_profile
 from autocloud.verification.check import run_check
 from policies.config import context_for_profile
 from policies.engine import Evaluator

@@ -7,8 +7,7 @@ import io
 import json
 import subprocess
 
-from autocloud.domain.paths import user_cache_dir
-from autocloud.domain.profiles import REPO_ROOT
+from autocloud.domain.paths import REPO_ROOT, user_cache_dir
 from autocloud.verification.check import run_check
 from autocloud.verification.program_env import declared, env_key
 

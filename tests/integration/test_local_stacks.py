@@ -27,8 +27,8 @@ import pytest
 
 from autocloud.domain.assignment import scale_unit_for
 from autocloud.domain.paths import REPO_ROOT, TOOLCHAIN_BIN
-from autocloud.domain.profiles import resolve_stack
 from autocloud.domain.sizing import plan_for_profile
+from autocloud.domain.stack import resolve_stack
 from autocloud.domain.vocabulary import REGION_LABEL
 from autocloud.operations import deploy, simulate
 from autocloud.runtime import engine, node
@@ -167,7 +167,7 @@ def test_up_creates_each_region_fenced_in_its_namespace(deployment: Deployment) 
 
     for region in REGIONS:
         ns = f"autocloud-{region}"
-        _, profile = resolve_stack(f"local-{region}")
+        profile = resolve_stack(f"local-{region}").profile
         units = local_scale_units(plan_for_profile(profile))
         namespace = deployment.get(f"/api/v1/namespaces/{ns}")
         assert _labels(namespace)[REGION_LABEL] == region
@@ -255,7 +255,7 @@ def test_vehicles_flow_end_to_end(deployment: Deployment, region: str) -> None:
     assert result.delivered == 30, "every publish is acknowledged only once Kafka has it"
     assert result.lost == 0
     assert result.stored >= 30 and result.vehicles_stored == 6
-    _, profile = resolve_stack(f"local-{region}")
+    profile = resolve_stack(f"local-{region}").profile
     units = local_scale_units(plan_for_profile(profile))
     assert set(result.vehicles_per_unit) == set(range(1, units + 1)), "vehicles spread over every scale unit"
     if region == "eu":

@@ -13,7 +13,6 @@ from policies.config import (
     context_for_profile,
     main,
     pack_config_for_region,
-    relaxed_from_stack_config,
     validate_relaxed,
     write_pack_config,
 )
@@ -77,17 +76,6 @@ def test_pack_config_covers_every_policy_with_the_region() -> None:
 def test_refuses_relaxing_a_residency_rule() -> None:
     with pytest.raises(ValueError, match="'residency-resource-location' cannot be relaxed"):
         validate_relaxed(["residency-resource-location"])
-
-
-def test_relaxed_rules_from_stack_config() -> None:
-    assert relaxed_from_stack_config({}) == frozenset()
-    assert relaxed_from_stack_config({"autocloud:policyRelax": ["baseline-required-tags"]}) == {
-        "baseline-required-tags"
-    }
-    as_env = {"autocloud:policyRelax": json.dumps(["baseline-required-tags"])}
-    assert relaxed_from_stack_config(as_env) == {"baseline-required-tags"}
-    with pytest.raises(ValueError, match="must be a list"):
-        relaxed_from_stack_config({"autocloud:policyRelax": {"a": 1}})
 
 
 def test_writes_the_file_pulumi_reads(tmp_path: Path) -> None:

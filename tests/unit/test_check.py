@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from autocloud.domain.profiles import REPO_ROOT
+from autocloud.domain.paths import REPO_ROOT
 from autocloud.verification.check import Target, pulumi_config_env, run_check, views_from_records
 from policies.model import RuleContext
 

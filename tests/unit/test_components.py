@@ -258,8 +258,10 @@ def test_event_streaming_sized_private_and_captured_in_region(
     )
     assert groups_ids == ["blob", "namespace"]
 
-    assert pulumi_harness.value(stream.endpoint_uri) == "sb://eu-streaming-1-namespace.servicebus.windows.net"
-    assert pulumi_harness.value(stream.endpoints)["kafka"] == "eu-streaming-1-namespace.servicebus.windows.net:9093"
+    # the endpoint is built from the namespace's Azure name (its namespaceName), as Azure answers it
+    namespace_name = mocks.one("azure-native:eventhub:Namespace").inputs["namespaceName"]
+    assert pulumi_harness.value(stream.endpoint_uri) == f"sb://{namespace_name}.servicebus.windows.net"
+    assert pulumi_harness.value(stream.endpoints)["kafka"] == f"{namespace_name}.servicebus.windows.net:9093"
 
 
 def test_compute_cluster_private_rbac_autoscaled(pulumi_harness: PulumiHarness) -> None:

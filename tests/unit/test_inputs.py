@@ -13,7 +13,8 @@ from pydantic import BaseModel, ValidationError
 from autocloud.domain.errors import EXCERPT_CHARS, MAX_MESSAGE_CHARS, ConfigError, excerpt, from_validation_error
 from autocloud.domain.inputs import MAX_INPUT_BYTES, load_yaml, read_text
 from autocloud.domain.locations import load_catalog
-from autocloud.domain.profiles import load_profile, load_stack_config
+from autocloud.domain.profiles import load_profile
+from autocloud.domain.stack import resolve_stack
 from autocloud.operations.rollout import load_rollout
 
 
@@ -73,7 +74,7 @@ def test_non_utf8_stack_file_names_the_stack_file(tmp_path: Path) -> None:
     (tmp_path / "stacks").mkdir()
     (tmp_path / "stacks" / "Pulumi.x.yaml").write_bytes(b"config:\n  autocloud:region: \xe9u\n")
     with pytest.raises(ConfigError, match=r"^stacks/Pulumi.x.yaml: not UTF-8 text \(byte 0xe9 on line 2\)$"):
-        load_stack_config("x", tmp_path)
+        resolve_stack("x", tmp_path)
 
 
 def test_catalog_is_read_through_the_same_bounds(tmp_path: Path) -> None:

@@ -15,8 +15,9 @@ import pulumi
 import pytest
 
 from autocloud.domain import local_images
-from autocloud.domain.profiles import load_profile, resolve_stack
+from autocloud.domain.profiles import load_profile
 from autocloud.domain.sizing import EventHubsPlan, plan_capacity, plan_for_profile
+from autocloud.domain.stack import resolve_stack
 from autocloud.domain.vocabulary import REGION_LABEL
 from autocloud.runtime import kafka_image
 from components.contracts import (
@@ -501,7 +502,7 @@ def test_kubeconfig_comes_from_kubeconfig_else_the_embedded_cluster(
 def test_local_stack(pulumi_harness: PulumiHarness, region: str) -> None:
     run = pulumi_harness.run_program(f"local-{region}")
     mocks = run.mocks
-    _, profile = resolve_stack(f"local-{region}")
+    profile = resolve_stack(f"local-{region}").profile
     namespace = f"autocloud-{region}"
     units = local_scale_units(plan_for_profile(profile))
 

@@ -14,12 +14,11 @@ from autocloud.domain.locations import LOCATIONS
 from autocloud.domain.profiles import (
     STACK_CONFIG_KEYS,
     load_profile,
-    load_stack_config,
     parse_profile,
     profile_for_stack,
-    resolve_stack,
     stack_config_from_values,
 )
+from autocloud.domain.stack import resolve_stack
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -150,7 +149,9 @@ def test_refuses_negative_fleet() -> None:
 def test_refuses_message_above_iot_hub_limit() -> None:
     data = eu_data()
     data["fleet"]["message_kb"] = 300
-    assert error_of(data) == ("regions/eu.yaml: fleet.message_kb: Input should be less than or equal to 256 (got 300)")
+    assert error_of(data) == (
+        "regions/eu.yaml: fleet.message_kb: 300 KB is above IoT Hub's 256 KB message limit (got 300)"
+    )
 
 
 def test_refuses_missing_service_flag() -> None:
@@ -198,7 +199,8 @@ def test_unknown_profile_lists_the_known_ones() -> None:
 
 def test_shipped_stacks_resolve_to_their_profiles() -> None:
     for region, primary in (("eu", "westeurope"), ("us", "eastus2"), ("cn", "chinanorth3")):
-        config, profile = resolve_stack(f"azure-{region}")
+        resolved = resolve_stack(f"azure-{region}")
+        config, profile = resolved.config, resolved.profile
         assert (config.region, config.target, config.azure_location) == (region, "azure", primary)
         assert profile.name == region
 
@@ -286,7 +288,7 @@ def test_local_namespace_defaults_to_region() -> None:
 
 def test_missing_stack_file_is_one_line(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
-        load_stack_config("nope", root=tmp_path)
+        resolve_stack("nope", root=tmp_path)
     assert str(caught.value) == "stacks/Pulumi.nope.yaml: file not found"
 
 
@@ -422,3 +424,12 @@ def test_cluster_admins_and_fleet_ca_from_stack_config() -> None:
     )
     assert config.cluster_admins == ("00000000-0000-0000-0000-000000000001",)
     assert config.fleet_ca_certificate == pem
+
+
+def test_policy_relax_is_read_once_as_a_list_or_its_json_text() -> None:
+    base = {"autocloud:region": "eu", "autocloud:target": "azure"}
+    listed = stack_config_from_values(base | {"autocloud:policyRelax": ["baseline-required-tags"]}, "s.yaml")
+    as_env = stack_config_from_values(base | {"autocloud:policyRelax": '["baseline-required-tags"]'}, "s.yaml")
+    assert listed.policy_relax == as_env.policy_relax == ("baseline-required-tags",)
+    with pytest.raises(ConfigError, match=r"^s\.yaml: autocloud:policyRelax: "):
+        stack_config_from_values(base | {"autocloud:policyRelax": {"a": 1}}, "s.yaml")

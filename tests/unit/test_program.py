@@ -208,7 +208,7 @@ def test_china_uses_one_explicit_china_provider(program_runs: dict[str, ProgramR
     assert [(p.type, p.inputs.get("environment"), p.inputs.get("location")) for p in providers] == [
         ("pulumi:providers:azure-native", "china", "chinanorth3")
     ]
-    china = f"::{providers[0].name}-id"
+    china = f"::{providers[0].name}-provider-id"
     assert [r.name for r in run.mocks.azure() if not r.provider.endswith(china)] == []
     assert run.mocks.calls and all(c.provider.endswith(china) for c in run.mocks.calls)
     assert not run.mocks.of_type("azure-native:maps:Account")

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from autocloud.domain.profiles import REPO_ROOT, resolve_stack
+from autocloud.domain.paths import REPO_ROOT
 from autocloud.domain.sizing import plan_for_profile
+from autocloud.domain.stack import resolve_stack
 from autocloud.verification import report as report_mod
 from autocloud.verification.report import (
     FlowStage,
@@ -63,7 +64,7 @@ def test_located_resources_carry_a_location_of_the_boundary(shipped: Report) -> 
 
 def test_plan_is_the_sizing_plan_of_the_stacks_profile(shipped: Report) -> None:
     for region in shipped.regions:
-        _, profile = resolve_stack(region.stack)
+        profile = resolve_stack(region.stack).profile
         assert region.plan == plan_for_profile(profile)
 
 

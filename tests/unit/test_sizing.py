@@ -107,12 +107,13 @@ def test_plan_is_frozen_and_serialisable() -> None:
 @pytest.mark.parametrize(
     ("vehicles", "per_hour", "kb", "message"),
     [
-        (0, 60, 1, "fleet.vehicles: must be a whole number above 0 (got 0)"),
-        (-5, 60, 1, "fleet.vehicles: must be a whole number above 0 (got -5)"),
-        (1000, 0, 1, "fleet.messages_per_vehicle_per_hour: must be above 0 (got 0)"),
-        (1000, 60, -1, "fleet.message_kb: must be above 0 (got -1)"),
-        (1000, 60, 300, "fleet.message_kb: 300 KB is above IoT Hub's 256 KB message limit"),
-        (1000, math.nan, 1, "fleet.messages_per_vehicle_per_hour: must be above 0 (got nan)"),
+        (0, 60, 1, "fleet.vehicles: Input should be greater than 0 (got 0)"),
+        (-5, 60, 1, "fleet.vehicles: Input should be greater than 0 (got -5)"),
+        (1.5, 60, 1, "fleet.vehicles: Input should be a valid integer, got a number with a fractional part (got 1.5)"),
+        (1000, 0, 1, "fleet.messages_per_vehicle_per_hour: Input should be greater than 0 (got 0)"),
+        (1000, 60, -1, "fleet.message_kb: Input should be greater than 0 (got -1)"),
+        (1000, 60, 300, "fleet.message_kb: 300 KB is above IoT Hub's 256 KB message limit (got 300)"),
+        (1000, math.nan, 1, "fleet.messages_per_vehicle_per_hour: Input should be a finite number (got nan)"),
     ],
 )
 def test_refuses_impossible_fleets(vehicles: int, per_hour: float, kb: float, message: str) -> None:
