@@ -20,9 +20,10 @@ down: venv
 test: venv toolchain system-deps node-tools lint go-test
 	$(PY) -m pytest -ra
 
-## lint: ruff, mypy and the layering contracts (pyproject.toml's [tool.importlinter])
+## lint: ruff (lint and format), mypy and the layering contracts (pyproject.toml's [tool.importlinter])
 lint: venv
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports --no-cache
 

@@ -51,8 +51,9 @@ err = Console(stderr=True)
 
 def _error(message: str) -> None:
     """``error: <message>`` on stderr as one plain line (red on a terminal); never parsed as markup."""
-    err.print(Text.assemble(("error:", "red"), " ", one_line(message, MAX_ERROR_CHARS)),
-              highlight=False, soft_wrap=True)
+    err.print(
+        Text.assemble(("error:", "red"), " ", one_line(message, MAX_ERROR_CHARS)), highlight=False, soft_wrap=True
+    )
 
 
 def _fail(message: str, code: int = EXIT_FAILED) -> typer.Exit:
@@ -136,8 +137,12 @@ class _Boundary(TyperGroup):
             raise _fail(*known) from None
 
 
-app = typer.Typer(help="Regional connected-vehicle platforms on Azure and local Kubernetes.", no_args_is_help=True,
-                  cls=_Boundary, pretty_exceptions_enable=False)
+app = typer.Typer(
+    help="Regional connected-vehicle platforms on Azure and local Kubernetes.",
+    no_args_is_help=True,
+    cls=_Boundary,
+    pretty_exceptions_enable=False,
+)
 cluster_app = typer.Typer(help="The embedded local Kubernetes control plane.", no_args_is_help=True)
 toolchain_app = typer.Typer(help="The Go-built tools (Pulumi CLI, plugins, control plane).", no_args_is_help=True)
 app.add_typer(cluster_app, name="cluster")
@@ -205,8 +210,10 @@ def _print_cluster(state: cluster_mod.ClusterStatus) -> None:
         condition = "running" if comp.running else ("died" if comp.pid is not None else "stopped")
         table.add_row(*_cells(comp.name, str(comp.pid or "-"), condition, str(comp.log or "-")))
     console.print(table)
-    _echo(f"API ready: {'yes' if state.api_ready else 'no'}, node Ready: {'yes' if state.node_ready else 'no'}, "
-          f"cluster DNS: {'yes' if state.dns_ready else 'no'}")
+    _echo(
+        f"API ready: {'yes' if state.api_ready else 'no'}, node Ready: {'yes' if state.node_ready else 'no'}, "
+        f"cluster DNS: {'yes' if state.dns_ready else 'no'}"
+    )
     if state.dead:
         _echo(f"died: {', '.join(c.name for c in state.dead)}; `autocloud cluster start` restarts them")
     _echo(f"kubeconfig: {state.kubeconfig}")
@@ -239,8 +246,10 @@ def up(
         results[stack] = result
         return result
 
-    _echo(f"deploying {', '.join(stacks)} in waves from {rollout_mod.LOCAL_ROLLOUT.relative_to(REPO_ROOT)}, "
-          f"with policy packs {', '.join(deploy.PACKS)}")
+    _echo(
+        f"deploying {', '.join(stacks)} in waves from {rollout_mod.LOCAL_ROLLOUT.relative_to(REPO_ROOT)}, "
+        f"with policy packs {', '.join(deploy.PACKS)}"
+    )
     with RolloutView(console, live=False) as view:
         run = rollout_mod.run_rollout(plan, runner, preview_first=False, on_change=view.update)
     done = [results[s] for s in stacks if s in results]
@@ -325,8 +334,7 @@ def rollout(
     _check_inputs(plan)
     if not preview and not yes:
         if not sys.stdin.isatty():
-            raise _fail("rollout: pass --yes to apply without a prompt, or --preview to change nothing",
-                        EXIT_BAD_INPUT)
+            raise _fail("rollout: pass --yes to apply without a prompt, or --preview to change nothing", EXIT_BAD_INPUT)
         stacks = len(plan.entries())
         if not typer.confirm(f"Apply rollout {plan.name!r} to {stacks} stacks?"):
             raise typer.Exit(1)
@@ -336,8 +344,14 @@ def rollout(
 
     def runner(stack: str, overrides: Mapping[str, Any], preview_only: bool) -> deploy.StackResult:
         try:
-            return deploy.up_stack(stack, echo=_echo, config_overrides=overrides, preview_only=preview_only,
-                                   backend_url=plan.backend, previewed=not preview_only)
+            return deploy.up_stack(
+                stack,
+                echo=_echo,
+                config_overrides=overrides,
+                preview_only=preview_only,
+                backend_url=plan.backend,
+                previewed=not preview_only,
+            )
         except (deploy.DeployError, ConfigError) as exc:
             return deploy.StackResult(stack, stack, False, "preview" if preview_only else "up", message=str(exc))
 
@@ -349,7 +363,6 @@ def rollout(
     else:
         console.print(view.table(run))
     raise typer.Exit(0 if run.ok else 1)
-
 
 
 @app.command()
@@ -380,8 +393,10 @@ def simulate(
     from autocloud.operations import simulate as sim
 
     if region not in available_profiles():
-        raise _fail(f"--region: {excerpt(region)} is not a region profile (one of {', '.join(available_profiles())})",
-                    EXIT_BAD_INPUT)
+        raise _fail(
+            f"--region: {excerpt(region)} is not a region profile (one of {', '.join(available_profiles())})",
+            EXIT_BAD_INPUT,
+        )
     if fmt not in ("text", "json"):
         raise _fail(f"--format: {excerpt(fmt)} is not text or json", EXIT_BAD_INPUT)
     try:
@@ -389,8 +404,14 @@ def simulate(
     except ValueError as exc:
         raise _fail(str(exc), EXIT_BAD_INPUT) from None
     cluster_mod.Ports.from_env()
-    with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), console=err, disable=fmt == "json") as bar:
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        disable=fmt == "json",
+    ) as bar:
         task = bar.add_task(f"{region}: {vehicles} vehicles", total=vehicles * messages)
         result = sim.run(args, progress=lambda n: bar.advance(task, n))
     summary = result.as_dict()
@@ -398,10 +419,14 @@ def simulate(
         console.print_json(json.dumps(summary))
     else:
         units = ", ".join(f"unit {k}: {v}" for k, v in summary["vehicles_per_unit"].items())
-        _echo(f"sent {result.sent}, delivered to Kafka {result.delivered}, stored {result.stored}, "
-              f"lost {result.lost}, duplicates {result.duplicates}, reconnects {result.reconnects}")
-        _echo(f"latency p50 {summary['latency_ms_p50']} ms, p99 {summary['latency_ms_p99']} ms, "
-              f"{summary['messages_per_second']} messages/s; vehicles per scale unit: {units}")
+        _echo(
+            f"sent {result.sent}, delivered to Kafka {result.delivered}, stored {result.stored}, "
+            f"lost {result.lost}, duplicates {result.duplicates}, reconnects {result.reconnects}"
+        )
+        _echo(
+            f"latency p50 {summary['latency_ms_p50']} ms, p99 {summary['latency_ms_p99']} ms, "
+            f"{summary['messages_per_second']} messages/s; vehicles per scale unit: {units}"
+        )
     if result.lost:
         raise typer.Exit(1)
 
@@ -424,4 +449,3 @@ def _check_inputs(plan: Any) -> None:
 
 if __name__ == "__main__":
     main()
-

@@ -66,7 +66,8 @@ def validate_relaxed(names: Iterable[str], source: str = "policy relax") -> froz
     unknown = sorted(relaxed - RELAXABLE)
     if unknown:
         raise ValueError(
-            f"{source}: {excerpt(unknown[0])} cannot be relaxed (relaxable: {', '.join(sorted(RELAXABLE))})")
+            f"{source}: {excerpt(unknown[0])} cannot be relaxed (relaxable: {', '.join(sorted(RELAXABLE))})"
+        )
     return relaxed
 
 

@@ -37,6 +37,7 @@ def _normalise(location: str) -> str:
 
     return normalise_location(location)
 
+
 UNKNOWN_PREFIX = "<unknown"
 """How `autocloud check` spells a value nobody knows before deployment: a computed output (the
 engine's unknown at preview) or a field of an invoke's result (`<unknown getResourceGroup.location>`)."""
@@ -45,7 +46,6 @@ engine's unknown at preview) or a field of an invoke's result (`<unknown getReso
 def is_unknown(value: object) -> bool:
     """Whether a property value is one the check could not know (see `UNKNOWN_PREFIX`)."""
     return isinstance(value, str) and value.startswith(UNKNOWN_PREFIX)
-
 
 
 def canonical_type(token: str) -> str:

@@ -22,6 +22,7 @@ from autocloud.domain.errors import ConfigError, one_line
 MAX_INPUT_BYTES = 1024 * 1024
 """The largest input file read (1 MiB); the shipped ones are under 20 KiB."""
 
+
 def read_text(path: Path, label: str | None = None, limit: int = MAX_INPUT_BYTES) -> str:
     """The file's text; ConfigError naming ``label`` (default the path) when it is missing, not a
     regular file, larger than ``limit`` bytes or not UTF-8."""
@@ -79,8 +80,9 @@ def parse_yaml(text: str, label: str) -> Any:
         return yaml.load(text, Loader=_NoAliasLoader)
     except _AliasRefused as exc:
         line = exc.problem_mark.line + 1 if exc.problem_mark is not None else 0
-        raise ConfigError(label, "", f"line {line}: YAML anchors and aliases are not accepted "
-                                     f"(&{one_line(str(exc.problem), 40)})") from None
+        raise ConfigError(
+            label, "", f"line {line}: YAML anchors and aliases are not accepted (&{one_line(str(exc.problem), 40)})"
+        ) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""

@@ -52,7 +52,6 @@ Target = Literal["azure", "local"]
 TARGETS: tuple[Target, ...] = ("azure", "local")
 
 
-
 def _keyed(key: str, message: str) -> PydanticCustomError:
     """A validation error that knows its YAML key (model validators otherwise report the root)."""
     return PydanticCustomError(KEYED_ERROR_TYPE, "{key}: {message}", {"key": key, "message": message})
@@ -289,8 +288,9 @@ class RegionProfile(_Frozen):
             if problem:
                 raise _keyed(f"residency.{key}", problem)
             if name not in boundary:
-                raise _keyed(f"residency.{key}",
-                             f"{excerpt(name)} is outside the boundary (allowed: {', '.join(boundary)})")
+                raise _keyed(
+                    f"residency.{key}", f"{excerpt(name)} is outside the boundary (allowed: {', '.join(boundary)})"
+                )
         if self.residency.secondary == self.residency.primary:
             raise _keyed("residency.secondary", f"must differ from primary {self.residency.primary!r}")
 
@@ -560,4 +560,3 @@ def profile_for_stack(config: StackConfig, source: str = "stack config", root: P
             f"(expected {profile.primary})",
         )
     return profile
-

@@ -17,8 +17,12 @@ from rich.text import Text
 from autocloud.operations.rollout import RolloutRun, StackProgress
 
 STYLES = {
-    "pending": "dim", "previewing": "cyan", "updating": "yellow",
-    "done": "green", "failed": "bold red", "skipped": "dim",
+    "pending": "dim",
+    "previewing": "cyan",
+    "updating": "yellow",
+    "done": "green",
+    "failed": "bold red",
+    "skipped": "dim",
 }
 
 
@@ -49,8 +53,12 @@ class RolloutView:
                 counts = _changes(progress)
                 detail = f" ({counts})" if counts != "-" else ""
                 note = f": {progress.message}" if progress.status == "failed" and progress.message else ""
-                self.console.print(f"[{progress.wave}] {progress.stack}: {progress.status}{detail}{note}",
-                                   markup=False, highlight=False, soft_wrap=True)
+                self.console.print(
+                    f"[{progress.wave}] {progress.stack}: {progress.status}{detail}{note}",
+                    markup=False,
+                    highlight=False,
+                    soft_wrap=True,
+                )
 
     @staticmethod
     def table(run: RolloutRun) -> Table:
@@ -59,8 +67,14 @@ class RolloutView:
             table.add_column(column)
         for p in run.progress.values():
             style = STYLES.get(p.status, "")
-            table.add_row(Text(p.wave), Text(p.stack), Text(p.status, style=style), Text(_changes(p)),
-                          Text(f"{p.seconds:.1f}" if p.seconds else "-"), Text(p.message[:200] or "-"))
+            table.add_row(
+                Text(p.wave),
+                Text(p.stack),
+                Text(p.status, style=style),
+                Text(_changes(p)),
+                Text(f"{p.seconds:.1f}" if p.seconds else "-"),
+                Text(p.message[:200] or "-"),
+            )
         return table
 
 

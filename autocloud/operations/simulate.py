@@ -104,11 +104,20 @@ class SimulationResult:
         return self.delivered / self.seconds if self.seconds else 0.0
 
     def as_dict(self) -> dict[str, Any]:
-        return {"sent": self.sent, "delivered": self.delivered, "stored": self.stored, "lost": self.lost,
-                "duplicates": self.duplicates, "vehicles_stored": self.vehicles_stored, "reconnects": self.reconnects,
-                "latency_ms_p50": round(self.percentile(0.5), 2), "latency_ms_p99": round(self.percentile(0.99), 2),
-                "messages_per_second": round(self.rate, 1), "seconds": round(self.seconds, 2),
-                "vehicles_per_unit": {str(k): v for k, v in sorted(self.vehicles_per_unit.items())}}
+        return {
+            "sent": self.sent,
+            "delivered": self.delivered,
+            "stored": self.stored,
+            "lost": self.lost,
+            "duplicates": self.duplicates,
+            "vehicles_stored": self.vehicles_stored,
+            "reconnects": self.reconnects,
+            "latency_ms_p50": round(self.percentile(0.5), 2),
+            "latency_ms_p99": round(self.percentile(0.99), 2),
+            "messages_per_second": round(self.rate, 1),
+            "seconds": round(self.seconds, 2),
+            "vehicles_per_unit": {str(k): v for k, v in sorted(self.vehicles_per_unit.items())},
+        }
 
 
 @dataclass(frozen=True)
@@ -139,8 +148,9 @@ class ClusterReach(Protocol):
 
     def get(self, path: str) -> dict[str, Any] | None: ...
 
-    def forward(self, namespace: str, targets: list[ServiceTarget]) -> contextlib.AbstractContextManager[
-        dict[ServiceTarget, int]]: ...
+    def forward(
+        self, namespace: str, targets: list[ServiceTarget]
+    ) -> contextlib.AbstractContextManager[dict[ServiceTarget, int]]: ...
 
 
 @dataclass(frozen=True)
@@ -178,8 +188,9 @@ class KubeconfigReach:
         return [found, f"--kubeconfig={self.kubeconfig}"]
 
     def get(self, path: str) -> dict[str, Any] | None:
-        proc = subprocess.run([*self._kubectl(), "get", "--raw", path], capture_output=True, text=True,
-                              timeout=60, check=False)
+        proc = subprocess.run(
+            [*self._kubectl(), "get", "--raw", path], capture_output=True, text=True, timeout=60, check=False
+        )
         if proc.returncode != 0:
             return None
         found = json.loads(proc.stdout)
@@ -192,9 +203,21 @@ class KubeconfigReach:
             ports = {}
             for target in targets:
                 proc = subprocess.Popen(
-                    [*self._kubectl(), "port-forward", "-n", namespace, "--address", "127.0.0.1",
-                     f"svc/{target.name}", f":{target.port}"],
-                    stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                    [
+                        *self._kubectl(),
+                        "port-forward",
+                        "-n",
+                        namespace,
+                        "--address",
+                        "127.0.0.1",
+                        f"svc/{target.name}",
+                        f":{target.port}",
+                    ],
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                )
                 procs.append(proc)
                 ports[target] = self._local_port(proc, target)
             yield ports
@@ -225,8 +248,10 @@ def default_reach() -> ClusterReach:
 def _services(reach: ClusterReach, namespace: str, component: str) -> list[ServiceTarget]:
     selector = f"app.kubernetes.io/component={component}"
     found = reach.get(f"/api/v1/namespaces/{namespace}/services?labelSelector={selector}")
-    return [ServiceTarget(item["metadata"]["name"], item["spec"]["clusterIP"], int(item["spec"]["ports"][0]["port"]))
-            for item in (found or {}).get("items", [])]
+    return [
+        ServiceTarget(item["metadata"]["name"], item["spec"]["clusterIP"], int(item["spec"]["ports"][0]["port"]))
+        for item in (found or {}).get("items", [])
+    ]
 
 
 def discover(reach: ClusterReach, namespace: str) -> RegionEndpoints:
@@ -238,14 +263,17 @@ def discover(reach: ClusterReach, namespace: str) -> RegionEndpoints:
             brokers[int(suffix)] = service
     stores = [s for s in _services(reach, namespace, STATE_COMPONENT) if s.name == STORE_SERVICE]
     if not brokers or not stores:
-        raise SimulationError(f"namespace {namespace}: no telemetry brokers or state store found; "
-                              "deploy the region first (`autocloud up --region ...`)")
+        raise SimulationError(
+            f"namespace {namespace}: no telemetry brokers or state store found; "
+            "deploy the region first (`autocloud up --region ...`)"
+        )
     secret = reach.get(f"/api/v1/namespaces/{namespace}/secrets/{STORE_SERVICE}-key") or {}
     encoded = secret.get("data", {}).get(PASSWORD_ITEM)
     if encoded is None:
         raise SimulationError(f"namespace {namespace}: the state store's Secret {STORE_SERVICE}-key is missing")
-    return RegionEndpoints(brokers=dict(sorted(brokers.items())), store=stores[0],
-                           store_password=base64.b64decode(encoded).decode())
+    return RegionEndpoints(
+        brokers=dict(sorted(brokers.items())), store=stores[0], store_password=base64.b64decode(encoded).decode()
+    )
 
 
 class _Pacer:
@@ -267,8 +295,15 @@ class _Pacer:
             time.sleep(delay)
 
 
-def _drive_vehicle(vehicle: str, port: int, args: SimulationArgs, pacer: _Pacer, result: SimulationResult,
-                   lock: threading.Lock, progress: Callable[[int], None]) -> None:
+def _drive_vehicle(
+    vehicle: str,
+    port: int,
+    args: SimulationArgs,
+    pacer: _Pacer,
+    result: SimulationResult,
+    lock: threading.Lock,
+    progress: Callable[[int], None],
+) -> None:
     import paho.mqtt.client as mqtt
 
     client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=vehicle, protocol=mqtt.MQTTv311)
@@ -302,8 +337,16 @@ def _drive_vehicle(vehicle: str, port: int, args: SimulationArgs, pacer: _Pacer,
     try:
         for seq in range(1, args.messages + 1):
             pacer.wait()
-            body = json.dumps({"vehicleId": vehicle, "seq": seq, "ts": time.time(),
-                               "speedKmh": 40 + seq % 50, "lat": 48.1 + seq * 1e-4, "lon": 11.5})
+            body = json.dumps(
+                {
+                    "vehicleId": vehicle,
+                    "seq": seq,
+                    "ts": time.time(),
+                    "speedKmh": 40 + seq % 50,
+                    "lat": 48.1 + seq * 1e-4,
+                    "lon": 11.5,
+                }
+            )
             with lock:
                 result.sent += 1
             info = client.publish(f"devices/{vehicle}/messages/events/seq={seq}", body, qos=1)
@@ -320,8 +363,15 @@ def _stored_counts(store_port: int, password: str, vehicles: Sequence[str]) -> d
     import pymongo
 
     client: pymongo.MongoClient[dict[str, Any]]
-    with pymongo.MongoClient("127.0.0.1", store_port, directConnection=True, username=USERNAME,
-                             password=password, authSource=DATABASE, serverSelectionTimeoutMS=5000) as client:
+    with pymongo.MongoClient(
+        "127.0.0.1",
+        store_port,
+        directConnection=True,
+        username=USERNAME,
+        password=password,
+        authSource=DATABASE,
+        serverSelectionTimeoutMS=5000,
+    ) as client:
         wanted = {"_id": {"$in": list(vehicles)}}
         docs: pymongo.cursor.Cursor[dict[str, Any]] = client[DATABASE][COLLECTION].find(wanted, {"messages": 1})
         return {str(doc["_id"]): int(doc.get("messages", 0)) for doc in docs}
@@ -334,8 +384,9 @@ def _stored_since(before: dict[str, int], now: dict[str, int]) -> tuple[int, int
     return sum(added.values()), sum(1 for n in added.values() if n > 0)
 
 
-def run(args: SimulationArgs, reach: ClusterReach | None = None,
-        progress: Callable[[int], None] = lambda _n: None) -> SimulationResult:
+def run(
+    args: SimulationArgs, reach: ClusterReach | None = None, progress: Callable[[int], None] = lambda _n: None
+) -> SimulationResult:
     """Drive the fleet, then wait (up to ``settle_seconds``) for the store to count every message."""
     reach = reach or default_reach()
     endpoints = discover(reach, args.target_namespace)
@@ -352,8 +403,11 @@ def run(args: SimulationArgs, reach: ClusterReach | None = None,
         lock = threading.Lock()
         started = time.monotonic()
         threads = [
-            threading.Thread(target=_drive_vehicle, daemon=True, args=(
-                vehicle, ports[endpoints.brokers[assignment[vehicle]]], args, pacer, result, lock, progress))
+            threading.Thread(
+                target=_drive_vehicle,
+                daemon=True,
+                args=(vehicle, ports[endpoints.brokers[assignment[vehicle]]], args, pacer, result, lock, progress),
+            )
             for vehicle in vehicles
         ]
         for thread in threads:

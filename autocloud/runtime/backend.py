@@ -54,11 +54,15 @@ def validate_backend_url(url: str, source: str = BACKEND_ENV) -> str:
             raise ConfigError(source, "", f"{excerpt(url)}: a file backend needs a path, e.g. file:///srv/pulumi-state")
         return url
     if parts.scheme != "azblob":
-        raise ConfigError(source, "", f"{excerpt(url)}: unsupported state backend (use file://PATH or azblob://CONTAINER)")
+        raise ConfigError(
+            source, "", f"{excerpt(url)}: unsupported state backend (use file://PATH or azblob://CONTAINER)"
+        )
     if not _CONTAINER.match(parts.netloc):
         raise ConfigError(
-            source, "", f"{excerpt(url)}: {excerpt(parts.netloc)} is not a blob container name "
-            "(3-63 lowercase letters, digits and single hyphens)"
+            source,
+            "",
+            f"{excerpt(url)}: {excerpt(parts.netloc)} is not a blob container name "
+            "(3-63 lowercase letters, digits and single hyphens)",
         )
     seen: set[str] = set()
     for key, value in parse_qsl(parts.query, keep_blank_values=True):

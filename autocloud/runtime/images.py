@@ -125,20 +125,28 @@ def write_archive(spec: ImageSpec, out: Path) -> str:
     config = {
         "architecture": "amd64",
         "os": "linux",
-        "config": {"Entrypoint": list(spec.entrypoint), "User": spec.user, "WorkingDir": "/",
-                   "Env": ["PATH=/bin:/usr/bin", *(f"{k}={v}" for k, v in sorted(spec.env.items()))]},
+        "config": {
+            "Entrypoint": list(spec.entrypoint),
+            "User": spec.user,
+            "WorkingDir": "/",
+            "Env": ["PATH=/bin:/usr/bin", *(f"{k}={v}" for k, v in sorted(spec.env.items()))],
+        },
         "rootfs": {"type": "layers", "diff_ids": [diff_id]},
         "history": [{"created_by": "autocloud.runtime.images"}],
     }
     config_bytes = json.dumps(config, sort_keys=True).encode()
     config_digest = hashlib.sha256(config_bytes).hexdigest()
-    manifest = [{"Config": f"{config_digest}.json", "RepoTags": [spec.reference],
-                 "Layers": [f"{diff_id[7:]}/layer.tar"]}]
+    manifest = [
+        {"Config": f"{config_digest}.json", "RepoTags": [spec.reference], "Layers": [f"{diff_id[7:]}/layer.tar"]}
+    ]
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.with_suffix(".partial")
     with tarfile.open(partial, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        for name, data in ((f"{config_digest}.json", config_bytes), (f"{diff_id[7:]}/layer.tar", layer),
-                           ("manifest.json", json.dumps(manifest).encode())):
+        for name, data in (
+            (f"{config_digest}.json", config_bytes),
+            (f"{diff_id[7:]}/layer.tar", layer),
+            ("manifest.json", json.dumps(manifest).encode()),
+        ):
             info = tarfile.TarInfo(name)
             info.size = len(data)
             info.mode = 0o644
@@ -156,8 +164,13 @@ def node_images(bin_dir: Path = TOOLCHAIN_BIN) -> tuple[ImageSpec, ...]:
     return (
         ImageSpec("pause", "3.10", {"/pause": bin_dir / "pause"}, ["/pause"]),
         ImageSpec("coredns", "1.15.0", {"/coredns": bin_dir / "coredns"}, ["/coredns"]),
-        ImageSpec("busybox", "1.35", {"/bin/busybox": BUSYBOX}, ["/bin/sh"],
-                  links={f"/bin/{applet}": "busybox" for applet in BUSYBOX_APPLETS}),
+        ImageSpec(
+            "busybox",
+            "1.35",
+            {"/bin/busybox": BUSYBOX},
+            ["/bin/sh"],
+            links={f"/bin/{applet}": "busybox" for applet in BUSYBOX_APPLETS},
+        ),
     )
 
 
@@ -182,8 +195,6 @@ def platform_images(bin_dir: Path = TOOLCHAIN_BIN, cache: Path = TOOLCHAIN_DIR) 
 def cluster_images(bin_dir: Path = TOOLCHAIN_BIN) -> tuple[ImageSpec, ...]:
     """Everything the embedded node imports at start."""
     return node_images(bin_dir) + platform_images(bin_dir)
-
-
 
 
 _LDD_LINE = re.compile(r"^\s*(?:(\S+) => )?(\S+|not found)(?: \(0x[0-9a-f]+\))?$")
@@ -289,9 +300,19 @@ def build_all(out_dir: Path, specs: Sequence[ImageSpec] | None = None) -> dict[s
 
 
 def _inputs_digest(spec: ImageSpec) -> str:
-    digest = hashlib.sha256(json.dumps([spec.reference, list(spec.entrypoint), dict(spec.links), spec.user,
-                                        {k: str(v) for k, v in spec.trees.items()}, dict(spec.env)],
-                                       sort_keys=True).encode())
+    digest = hashlib.sha256(
+        json.dumps(
+            [
+                spec.reference,
+                list(spec.entrypoint),
+                dict(spec.links),
+                spec.user,
+                {k: str(v) for k, v in spec.trees.items()},
+                dict(spec.env),
+            ],
+            sort_keys=True,
+        ).encode()
+    )
     for path, folder in sorted(spec.trees.items()):
         if not folder.is_dir():
             raise ImageError(f"image {spec.reference}: folder {folder} is missing")

@@ -111,9 +111,19 @@ def resolve_jars(cache: Path, pom: Path = POM) -> Path:
     partial = libs.with_name("libs.partial")
     shutil.rmtree(partial, ignore_errors=True)
     result = subprocess.run(
-        [mvn, "-q", "-B", "-f", str(pom), "dependency:copy-dependencies", "-DincludeScope=runtime",
-         f"-DoutputDirectory={partial}"],
-        capture_output=True, text=True, check=False,
+        [
+            mvn,
+            "-q",
+            "-B",
+            "-f",
+            str(pom),
+            "dependency:copy-dependencies",
+            "-DincludeScope=runtime",
+            f"-DoutputDirectory={partial}",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if result.returncode != 0:
         lines = [line for line in (result.stdout + result.stderr).splitlines() if "ERROR" in line] or ["no output"]
@@ -158,9 +168,16 @@ def image_spec(cache: Path) -> ImageSpec:
         version,
         files,
         [START],
-        links={**jre_links, **{f"/bin/{applet}": "busybox" for applet in SHELL_APPLETS},
-               "/usr/bin/java": f"{JAVA_HOME}/bin/java"},
+        links={
+            **jre_links,
+            **{f"/bin/{applet}": "busybox" for applet in SHELL_APPLETS},
+            "/usr/bin/java": f"{JAVA_HOME}/bin/java",
+        },
         trees={f"{KAFKA_HOME}/libs": libs},
-        env={"JAVA_HOME": JAVA_HOME, "CLASSPATH": f"{KAFKA_HOME}/libs/*", "KAFKA_JVM_OPTS": JVM_OPTS,
-             "KAFKA_HEAP_OPTS": HEAP_OPTS},
+        env={
+            "JAVA_HOME": JAVA_HOME,
+            "CLASSPATH": f"{KAFKA_HOME}/libs/*",
+            "KAFKA_JVM_OPTS": JVM_OPTS,
+            "KAFKA_HEAP_OPTS": HEAP_OPTS,
+        },
     )

@@ -40,7 +40,8 @@ def _handler(host: str, port: int, connect_timeout: float) -> Handler:
     async def handle(client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
         try:
             upstream_reader, upstream_writer = await asyncio.wait_for(
-                asyncio.open_connection(host, port), connect_timeout)
+                asyncio.open_connection(host, port), connect_timeout
+            )
         except (OSError, TimeoutError):
             client_writer.close()
             return
@@ -53,8 +54,10 @@ def _handler(host: str, port: int, connect_timeout: float) -> Handler:
 
 
 async def serve(forwards: list[tuple[socket.socket, str, int]], connect_timeout: float = CONNECT_TIMEOUT_S) -> None:
-    servers = [await asyncio.start_server(_handler(host, port, connect_timeout), sock=listen)
-               for listen, host, port in forwards]
+    servers = [
+        await asyncio.start_server(_handler(host, port, connect_timeout), sock=listen)
+        for listen, host, port in forwards
+    ]
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -73,10 +76,19 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m autocloud.runtime.relay")
     parser.add_argument("--listen-fd", type=int, help="an inherited, bound, listening socket")
     parser.add_argument("--target", help="HOST:PORT inside this network namespace, for --listen-fd")
-    parser.add_argument("--forward", action="append", default=[], metavar="FD=HOST:PORT",
-                        help="another inherited listening socket and its target (repeatable)")
-    parser.add_argument("--connect-timeout", type=float, default=CONNECT_TIMEOUT_S,
-                        help="seconds to reach a target before the client's connection is closed")
+    parser.add_argument(
+        "--forward",
+        action="append",
+        default=[],
+        metavar="FD=HOST:PORT",
+        help="another inherited listening socket and its target (repeatable)",
+    )
+    parser.add_argument(
+        "--connect-timeout",
+        type=float,
+        default=CONNECT_TIMEOUT_S,
+        help="seconds to reach a target before the client's connection is closed",
+    )
     args = parser.parse_args(argv)
     pairs = [(args.listen_fd, args.target)] if args.listen_fd is not None else []
     pairs += [(int(fd), target) for fd, _, target in (f.partition("=") for f in args.forward)]

@@ -133,8 +133,15 @@ class Builder:
             raise ToolchainError(f"toolchain: {module}@{version} cannot be downloaded: {info['Error']}")
         return Path(info["Dir"])
 
-    def go_build(self, wrapper: str, packages: list[str], output: Path, ldflags: str = "",
-                 tags: Iterable[str] = (), extra_env: dict[str, str] | None = None) -> None:
+    def go_build(
+        self,
+        wrapper: str,
+        packages: list[str],
+        output: Path,
+        ldflags: str = "",
+        tags: Iterable[str] = (),
+        extra_env: dict[str, str] | None = None,
+    ) -> None:
         """Build packages in a wrapper module; `output` is a file, or a folder for several commands."""
         args = ["go", "build", "-trimpath", "-o", str(output)]
         if tags:
@@ -147,16 +154,29 @@ class Builder:
 def _build_pulumi(b: Builder, v: dict[str, str]) -> None:
     version_var = "github.com/pulumi/pulumi/sdk/v3/go/common/version.Version"
     b.run(
-        ["go", "build", "-trimpath", "-tags", "osusergo,grpcnotrace",
-         "-ldflags", f"-s -w -X {version_var}={v['version']}",
-         "-o", str(b.bin_dir / "pulumi"), "github.com/pulumi/pulumi/pkg/v3/cmd/pulumi"],
+        [
+            "go",
+            "build",
+            "-trimpath",
+            "-tags",
+            "osusergo,grpcnotrace",
+            "-ldflags",
+            f"-s -w -X {version_var}={v['version']}",
+            "-o",
+            str(b.bin_dir / "pulumi"),
+            "github.com/pulumi/pulumi/pkg/v3/cmd/pulumi",
+        ],
         cwd=WRAPPERS / "pulumi",
     )
 
 
 def _build_language_python(b: Builder, v: dict[str, str]) -> None:
-    b.go_build("language-python", ["."], b.bin_dir / "pulumi-language-python",
-               ldflags=f"-s -w -X main.version={v['version'].lstrip('v')}")
+    b.go_build(
+        "language-python",
+        ["."],
+        b.bin_dir / "pulumi-language-python",
+        ldflags=f"-s -w -X main.version={v['version'].lstrip('v')}",
+    )
     sdk = b.module_dir(v["module"], v["version"])
     exec_script = b.bin_dir / "pulumi-language-python-exec"
     shutil.copyfile(sdk / "python" / "cmd" / "pulumi-language-python-exec", exec_script)
@@ -184,8 +204,19 @@ def _build_kubernetes_provider(b: Builder, v: dict[str, str]) -> None:
     cmd_dir = work / "cmd" / "pulumi-resource-kubernetes"
     b.run(["go", "run", "generate.go"], cwd=cmd_dir, extra_env={"VERSION": v["plugin_version"]})
     version_var = "github.com/pulumi/pulumi-kubernetes/provider/v4/pkg/version.Version"
-    b.run(["go", "build", "-trimpath", "-ldflags", f"-s -w -X {version_var}={v['plugin_version']}",
-           "-o", str(b.bin_dir / "pulumi-resource-kubernetes"), "./cmd/pulumi-resource-kubernetes"], cwd=work)
+    b.run(
+        [
+            "go",
+            "build",
+            "-trimpath",
+            "-ldflags",
+            f"-s -w -X {version_var}={v['plugin_version']}",
+            "-o",
+            str(b.bin_dir / "pulumi-resource-kubernetes"),
+            "./cmd/pulumi-resource-kubernetes",
+        ],
+        cwd=work,
+    )
 
 
 def _build_etcd(b: Builder, v: dict[str, str]) -> None:
@@ -199,14 +230,16 @@ KUBE_COMMANDS = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", 
 def _build_kube(b: Builder, v: dict[str, str]) -> None:
     major, minor = v["version"].lstrip("v").split(".")[:2]
     pkg = "k8s.io/component-base/version"
-    ldflags = " ".join([
-        "-s -w",
-        f"-X {pkg}.gitVersion={v['version']}",
-        f"-X {pkg}.gitMajor={major}",
-        f"-X {pkg}.gitMinor={minor}",
-        f"-X {pkg}.gitTreeState=clean",
-        f"-X {pkg}.buildDate=1970-01-01T00:00:00Z",
-    ])
+    ldflags = " ".join(
+        [
+            "-s -w",
+            f"-X {pkg}.gitVersion={v['version']}",
+            f"-X {pkg}.gitMajor={major}",
+            f"-X {pkg}.gitMinor={minor}",
+            f"-X {pkg}.gitTreeState=clean",
+            f"-X {pkg}.buildDate=1970-01-01T00:00:00Z",
+        ]
+    )
     commands = [f"k8s.io/kubernetes/cmd/{c}" for c in KUBE_COMMANDS]
     # One go build for all of them so the packages they share (client-go, apiserver libraries) compile once.
     b.go_build("kube", commands, b.bin_dir, ldflags=ldflags)
@@ -225,8 +258,13 @@ def _build_containerd(b: Builder, v: dict[str, str]) -> None:
     ldflags = f"-s -w -X {pkg}/version.Version={v['version']}"
     b.go_build("containerd", [f"{pkg}/cmd/containerd", f"{pkg}/cmd/ctr"], b.bin_dir, ldflags, CONTAINERD_TAGS)
     # The shim speaks only ttrpc; upstream builds it with `no_grpc` on top, which keeps it small (one runs per pod).
-    b.go_build("containerd", [f"{pkg}/cmd/containerd-shim-runc-v2"], b.bin_dir / "containerd-shim-runc-v2",
-               ldflags, (*CONTAINERD_TAGS, "no_grpc"))
+    b.go_build(
+        "containerd",
+        [f"{pkg}/cmd/containerd-shim-runc-v2"],
+        b.bin_dir / "containerd-shim-runc-v2",
+        ldflags,
+        (*CONTAINERD_TAGS, "no_grpc"),
+    )
 
 
 SECCOMP_HEADER = Path("/usr/include/seccomp.h")
@@ -235,15 +273,37 @@ SECCOMP_HEADER = Path("/usr/include/seccomp.h")
 def _build_runc(b: Builder, v: dict[str, str]) -> None:
     # runc applies seccomp profiles (kubelet's RuntimeDefault) through libseccomp, so it is the one cgo
     # build: Debian's libseccomp-dev, gcc and pkg-config come from `make system-deps`.
-    missing = [name for name, found in (("gcc", shutil.which("gcc")), ("pkg-config", shutil.which("pkg-config")),
-                                        ("libseccomp-dev", SECCOMP_HEADER.is_file())) if not found]
+    missing = [
+        name
+        for name, found in (
+            ("gcc", shutil.which("gcc")),
+            ("pkg-config", shutil.which("pkg-config")),
+            ("libseccomp-dev", SECCOMP_HEADER.is_file()),
+        )
+        if not found
+    ]
     if missing:
-        raise ToolchainError(f"toolchain: runc builds with cgo against libseccomp; missing {', '.join(missing)}: "
-                             "run `make system-deps`")
+        raise ToolchainError(
+            f"toolchain: runc builds with cgo against libseccomp; missing {', '.join(missing)}: run `make system-deps`"
+        )
     # Same flags as upstream's `make runc` (a PIE linked against the host's libseccomp.so).
-    b.run(["go", "build", "-trimpath", "-buildmode=pie", "-tags", "seccomp,urfave_cli_no_docs",
-           "-ldflags", "-s -w", "-o", str(b.bin_dir / "runc"), v["module"]],
-          cwd=WRAPPERS / "runc", extra_env={"CGO_ENABLED": "1"})
+    b.run(
+        [
+            "go",
+            "build",
+            "-trimpath",
+            "-buildmode=pie",
+            "-tags",
+            "seccomp,urfave_cli_no_docs",
+            "-ldflags",
+            "-s -w",
+            "-o",
+            str(b.bin_dir / "runc"),
+            v["module"],
+        ],
+        cwd=WRAPPERS / "runc",
+        extra_env={"CGO_ENABLED": "1"},
+    )
 
 
 CNI_DIR = "cni"
@@ -255,8 +315,12 @@ def _build_cni_plugins(b: Builder, v: dict[str, str]) -> None:
     out = b.bin_dir / CNI_DIR
     out.mkdir(parents=True, exist_ok=True)
     version_var = f"{v['module']}/pkg/utils/buildversion.BuildVersion"
-    b.go_build("cni-plugins", [f"{v['module']}/plugins/{p}" for p in CNI_PLUGINS], out,
-               ldflags=f"-s -w -X {version_var}={v['version']}")
+    b.go_build(
+        "cni-plugins",
+        [f"{v['module']}/plugins/{p}" for p in CNI_PLUGINS],
+        out,
+        ldflags=f"-s -w -X {version_var}={v['version']}",
+    )
 
 
 def _build_pause(b: Builder, v: dict[str, str]) -> None:
@@ -291,14 +355,29 @@ def _build_ferretdb(b: Builder, v: dict[str, str]) -> None:
     version_dir = work / "build" / "version"
     (version_dir / "version.txt").write_text(v["version"] + "\n")
     (version_dir / "package.txt").write_text("autocloud\n")
-    b.run(["go", "build", "-trimpath", "-tags", "ferretdb_no_postgresql", "-ldflags", "-s -w",
-           "-o", str(b.bin_dir / "ferretdb"), "./cmd/ferretdb"], cwd=work, extra_env={"GOAMD64": "v1"})
+    b.run(
+        [
+            "go",
+            "build",
+            "-trimpath",
+            "-tags",
+            "ferretdb_no_postgresql",
+            "-ldflags",
+            "-s -w",
+            "-o",
+            str(b.bin_dir / "ferretdb"),
+            "./cmd/ferretdb",
+        ],
+        cwd=work,
+        extra_env={"GOAMD64": "v1"},
+    )
 
 
 def _build_statewriter(b: Builder, v: dict[str, str]) -> None:
     # Our own program (toolchain/go/statewriter): Kafka telemetry -> each vehicle's last state in the docstore.
-    b.go_build("statewriter", ["."], b.bin_dir / "autocloud-statewriter",
-               ldflags=f"-s -w -X main.version={v['version']}")
+    b.go_build(
+        "statewriter", ["."], b.bin_dir / "autocloud-statewriter", ldflags=f"-s -w -X main.version={v['version']}"
+    )
 
 
 KWOK_STAGES = (
@@ -311,9 +390,19 @@ KWOK_STAGES = (
 
 
 def _build_kwok(b: Builder, v: dict[str, str]) -> None:
-    b.run(["go", "install", "-trimpath", "-ldflags", "-s -w",
-           f"{v['module']}/cmd/kwok@{v['version']}", f"{v['module']}/cmd/kwokctl@{v['version']}"],
-          cwd=WRAPPERS, extra_env={"GOBIN": str(b.bin_dir)})
+    b.run(
+        [
+            "go",
+            "install",
+            "-trimpath",
+            "-ldflags",
+            "-s -w",
+            f"{v['module']}/cmd/kwok@{v['version']}",
+            f"{v['module']}/cmd/kwokctl@{v['version']}",
+        ],
+        cwd=WRAPPERS,
+        extra_env={"GOBIN": str(b.bin_dir)},
+    )
     # kwok simulates nodes and pods only through Stage objects; take the ones its release ships.
     stages = b.module_dir(v["module"], v["version"]) / "kustomize" / "stage"
     documents = [(stages / rel).read_text().strip() for rel in KWOK_STAGES]
@@ -322,8 +411,11 @@ def _build_kwok(b: Builder, v: dict[str, str]) -> None:
 
 def _build_actionlint(b: Builder, v: dict[str, str]) -> None:
     # A plain `go install module@version` records the version in the binary (`actionlint -version`).
-    b.run(["go", "install", "-trimpath", "-ldflags", "-s -w", f"{v['module']}/cmd/actionlint@{v['version']}"],
-          cwd=WRAPPERS, extra_env={"GOBIN": str(b.bin_dir)})
+    b.run(
+        ["go", "install", "-trimpath", "-ldflags", "-s -w", f"{v['module']}/cmd/actionlint@{v['version']}"],
+        cwd=WRAPPERS,
+        extra_env={"GOBIN": str(b.bin_dir)},
+    )
 
 
 # Built one after another in this order: the engine every integration test drives, the control plane
@@ -371,9 +463,21 @@ def install_plugins(versions: dict[str, dict[str, str]], echo: Callable[[str], N
     LOGS.mkdir(parents=True, exist_ok=True)
     builder = Builder()
     builder.log = LOGS / "plugins.log"
-    builder.run([str(TOOLCHAIN_BIN / "pulumi"), "plugin", "install", "resource", "kubernetes", version,
-                 "--file", str(binary), "--reinstall"], cwd=REPO_ROOT,
-                extra_env={"PULUMI_HOME": str(PULUMI_HOME), "PULUMI_SKIP_UPDATE_CHECK": "true"})
+    builder.run(
+        [
+            str(TOOLCHAIN_BIN / "pulumi"),
+            "plugin",
+            "install",
+            "resource",
+            "kubernetes",
+            version,
+            "--file",
+            str(binary),
+            "--reinstall",
+        ],
+        cwd=REPO_ROOT,
+        extra_env={"PULUMI_HOME": str(PULUMI_HOME), "PULUMI_SKIP_UPDATE_CHECK": "true"},
+    )
 
 
 def build(only: Iterable[str] | None = None, echo: Callable[[str], None] = print) -> list[str]:
@@ -390,9 +494,7 @@ def build(only: Iterable[str] | None = None, echo: Callable[[str], None] = print
 
     go = go_version()
     pending = [
-        (tool, stamp)
-        for tool in tools
-        if not is_current(tool, stamp := stamp_for(tool.name, versions[tool.name], go))
+        (tool, stamp) for tool in tools if not is_current(tool, stamp := stamp_for(tool.name, versions[tool.name], go))
     ]
     if not pending:
         install_plugins(versions, echo)
@@ -407,8 +509,10 @@ def build(only: Iterable[str] | None = None, echo: Callable[[str], None] = print
         entry = versions[tool.name]
         builder.log = LOGS / f"{tool.name}.log"
         builder.log.write_text("")
-        echo(f"[{index}/{len(pending)}] building {tool.name} ({entry['module']} {entry['version']}), "
-             f"log: {builder.log.relative_to(REPO_ROOT)}")
+        echo(
+            f"[{index}/{len(pending)}] building {tool.name} ({entry['module']} {entry['version']}), "
+            f"log: {builder.log.relative_to(REPO_ROOT)}"
+        )
         started = time.monotonic()
         with _heartbeat(tool.name, started, echo):
             tool.build(builder, entry)

@@ -111,7 +111,6 @@ def exit_code(outcomes: Sequence[Outcome]) -> int:
     return 1 if any(o.mandatory for o in outcomes) else 0
 
 
-
 # --- stack config --------------------------------------------------------------------------------
 
 
@@ -409,11 +408,15 @@ def render_text(outcomes: Sequence[Outcome], out: TextIO) -> None:
         state = _TEXT_STATE[o.status]
         counts = f"{o.resources} resources, {o.mandatory} mandatory, {o.advisory} advisory"
         if o.status == "error":
-            console.print(f"{state} {escape(o.target.label)} (region {o.target.ctx.region}): could not check: "
-                          f"{escape(o.error or '')}")
+            console.print(
+                f"{state} {escape(o.target.label)} (region {o.target.ctx.region}): could not check: "
+                f"{escape(o.error or '')}"
+            )
         elif o.status == "incomplete":
-            console.print(f"{state} {escape(o.target.label)} (region {o.target.ctx.region}): {counts} judged "
-                          f"before the program stopped: {escape(o.error or '')}")
+            console.print(
+                f"{state} {escape(o.target.label)} (region {o.target.ctx.region}): {counts} judged "
+                f"before the program stopped: {escape(o.error or '')}"
+            )
         else:
             console.print(f"{state} {escape(o.target.label)} (region {o.target.ctx.region}): {counts}")
 

@@ -51,8 +51,7 @@ def build_comment(check_markdown: str, exit_code: int, run_url: str | None = Non
     report = check_markdown.strip()
     if not report:
         report = (
-            "## autocloud check: ⚠️ no report\n\n"
-            "`autocloud check` printed nothing; its error is in the workflow log."
+            "## autocloud check: ⚠️ no report\n\n`autocloud check` printed nothing; its error is in the workflow log."
         )
     footer = _footer(exit_code, run_url)
     body = f"{MARKER}\n{report}\n\n{footer}"

@@ -91,6 +91,7 @@ class RegionReport(ViolationCounts):
     flow: list[FlowStage] = field(default_factory=list)
     error: str | None = None
     """Why the program could not be run or judged; the rest of the region's report is then partial."""
+
     @property
     def status(self) -> Status_:
         """The same verdict `autocloud check` gives the stack (clean, violations, incomplete, error)."""
@@ -188,39 +189,60 @@ class _Stage:
 
 
 _STAGES: tuple[_Stage, ...] = (
-    _Stage("Provisioning", "DeviceProvisioning", "Device Provisioning Service", "-",
-           lambda p: f"{p.dps_units} unit(s), links {p.hubs} hub(s)"),
-    _Stage("Ingest", "TelemetryIngest", "IoT Hub", "MQTT broker",
-           lambda p: f"{p.hubs} hub(s) x {p.iothub.tier} with {p.iothub.units} unit(s), "
-                     f"{p.iothub.devices:,} devices each"),
-    _Stage("Streaming", "EventStreaming", "Event Hubs", "Kafka-compatible broker",
-           lambda p: f"{p.namespaces} namespace(s) x {p.eventhubs.throughput_units} TU, "
-                     f"{p.eventhubs.telemetry_partitions} partitions"),
-    _Stage("Processing", "ComputeCluster", "AKS consumers", "namespace consumers",
-           lambda p: f"{p.aks.system_nodes} system + {p.aks.user_min_nodes}-{p.aks.user_max_nodes} "
-                     f"user nodes ({p.aks.vm_size})"),
-    _Stage("Vehicle state", "VehicleStateStore", "Cosmos DB", "FerretDB fed by the state writer",
-           lambda p: f"autoscale up to {p.cosmos.max_throughput_ru:,} RU/s, "
-                     f"{p.cosmos.physical_partitions} physical partition(s)"),
+    _Stage(
+        "Provisioning",
+        "DeviceProvisioning",
+        "Device Provisioning Service",
+        "-",
+        lambda p: f"{p.dps_units} unit(s), links {p.hubs} hub(s)",
+    ),
+    _Stage(
+        "Ingest",
+        "TelemetryIngest",
+        "IoT Hub",
+        "MQTT broker",
+        lambda p: f"{p.hubs} hub(s) x {p.iothub.tier} with {p.iothub.units} unit(s), {p.iothub.devices:,} devices each",
+    ),
+    _Stage(
+        "Streaming",
+        "EventStreaming",
+        "Event Hubs",
+        "Kafka-compatible broker",
+        lambda p: (
+            f"{p.namespaces} namespace(s) x {p.eventhubs.throughput_units} TU, "
+            f"{p.eventhubs.telemetry_partitions} partitions"
+        ),
+    ),
+    _Stage(
+        "Processing",
+        "ComputeCluster",
+        "AKS consumers",
+        "namespace consumers",
+        lambda p: (
+            f"{p.aks.system_nodes} system + {p.aks.user_min_nodes}-{p.aks.user_max_nodes} user nodes ({p.aks.vm_size})"
+        ),
+    ),
+    _Stage(
+        "Vehicle state",
+        "VehicleStateStore",
+        "Cosmos DB",
+        "FerretDB fed by the state writer",
+        lambda p: (
+            f"autoscale up to {p.cosmos.max_throughput_ru:,} RU/s, {p.cosmos.physical_partitions} physical partition(s)"
+        ),
+    ),
 )
 
 
-def telemetry_flow(
-    placed: Sequence[Placement], target: str, plan: CapacityPlan | None, region: str
-) -> list[FlowStage]:
+def telemetry_flow(placed: Sequence[Placement], target: str, plan: CapacityPlan | None, region: str) -> list[FlowStage]:
     """Vehicle -> DPS -> IoT Hub(s) -> Event Hubs -> AKS consumers -> Cosmos DB, each hop with the
     component instances the program declared, the plan's sizing and where the resources sit."""
     vehicles = f"{plan.vehicles:,} vehicles, {plan.messages_per_second:,.0f} msg/s" if plan else "-"
     flow = [FlowStage("Vehicles", "connected vehicles", plan.vehicles if plan else 0, vehicles, (region,), None)]
     for stage in _STAGES:
         suffix = f":{stage.component}"
-        instances = sum(
-            1 for p in placed if p.type.endswith(suffix) and p.type.startswith("autocloud:")
-        )
-        members = [
-            p for p in placed
-            if p.status != "n/a" and any(t.endswith(suffix) for t in _type_chain(p.urn)[:-1])
-        ]
+        instances = sum(1 for p in placed if p.type.endswith(suffix) and p.type.startswith("autocloud:"))
+        members = [p for p in placed if p.status != "n/a" and any(t.endswith(suffix) for t in _type_chain(p.urn)[:-1])]
         where = tuple(dict.fromkeys(p.location for p in members))
         inside = all(p.status in ("inside", "global") for p in members) if members else None
         service = stage.local if target == "local" else stage.azure
@@ -337,8 +359,14 @@ def write_report(report: Report, fmt: Format, out: Path) -> Path:
 
 
 def report_command(
-    fmt: str, out: Path, stacks: list[str] | None, *, program_dir: Path | None = None,
-    root: Path | None = None, echo: TextIO | None = None, err: TextIO | None = None,
+    fmt: str,
+    out: Path,
+    stacks: list[str] | None,
+    *,
+    program_dir: Path | None = None,
+    root: Path | None = None,
+    echo: TextIO | None = None,
+    err: TextIO | None = None,
 ) -> int:
     """`autocloud report`: write `out/report.md` or `out/report.html`.
 
@@ -362,8 +390,10 @@ def report_command(
         return 2
     for region in report.regions:
         state = "ok" if region.ok else "FAIL"
-        detail = region.error or (f"{len(region.resources)} resources, {region.outside} outside, "
-                                  f"{region.mandatory} mandatory, {region.advisory} advisory")
+        detail = region.error or (
+            f"{len(region.resources)} resources, {region.outside} outside, "
+            f"{region.mandatory} mandatory, {region.advisory} advisory"
+        )
         print(f"{state} {region.stack} (region {region.region}): {detail}", file=echo)
     print(f"report: {path}", file=echo)
     return 0 if report.ok else 1

@@ -54,8 +54,9 @@ class LocalPlacement:
             return {}
         return {
             "nodeSelector": {SIMULATED_NODE_KEY: "simulated"},
-            "tolerations": [{"key": SIMULATED_NODE_KEY, "operator": "Equal", "value": "simulated",
-                             "effect": "NoSchedule"}],
+            "tolerations": [
+                {"key": SIMULATED_NODE_KEY, "operator": "Equal", "value": "simulated", "effect": "NoSchedule"}
+            ],
         }
 
     def host(self, service: str) -> str:
@@ -206,15 +207,26 @@ def _probes(workload: Workload) -> dict[str, Any]:
         if workload.readiness
         else {"tcpSocket": {"port": workload.port}}
     )
-    probes: dict[str, Any] = {"readinessProbe": {**check, "initialDelaySeconds": 2, "periodSeconds": 5,
-                                                 "failureThreshold": 6}}
+    probes: dict[str, Any] = {
+        "readinessProbe": {**check, "initialDelaySeconds": 2, "periodSeconds": 5, "failureThreshold": 6}
+    }
     if workload.ready_command:
-        probes["readinessProbe"] = {"exec": {"command": list(workload.ready_command)}, "initialDelaySeconds": 2,
-                                    "periodSeconds": 5, "timeoutSeconds": 5, "failureThreshold": 3}
+        probes["readinessProbe"] = {
+            "exec": {"command": list(workload.ready_command)},
+            "initialDelaySeconds": 2,
+            "periodSeconds": 5,
+            "timeoutSeconds": 5,
+            "failureThreshold": 3,
+        }
     if workload.startup_command:
         # Every 2 s for up to 2 minutes; kubelet holds the readiness probe back until this passes.
-        probes["startupProbe"] = {"exec": {"command": list(workload.startup_command)}, "initialDelaySeconds": 3,
-                                  "periodSeconds": 2, "timeoutSeconds": 10, "failureThreshold": 60}
+        probes["startupProbe"] = {
+            "exec": {"command": list(workload.startup_command)},
+            "initialDelaySeconds": 3,
+            "periodSeconds": 2,
+            "timeoutSeconds": 10,
+            "failureThreshold": 60,
+        }
     return probes
 
 
@@ -246,8 +258,10 @@ def pod_spec(workload: Workload, placement: LocalPlacement | None = None) -> dic
     if workload.args:
         container["args"] = list(workload.args)
     env: list[dict[str, Any]] = [{"name": key, "value": value} for key, value in sorted(workload.env.items())]
-    env += [{"name": key, "valueFrom": {"secretKeyRef": {"name": secret, "key": item}}}
-            for key, (secret, item) in sorted(workload.secret_env.items())]
+    env += [
+        {"name": key, "valueFrom": {"secretKeyRef": {"name": secret, "key": item}}}
+        for key, (secret, item) in sorted(workload.secret_env.items())
+    ]
     if env:
         container["env"] = env
     if workload.mounts:

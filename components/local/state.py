@@ -113,8 +113,9 @@ def docstore_workload(image: str, password_secret: str) -> Workload:
     )
 
 
-def writer_workload(image: str, password_secret: str, streams: Sequence[StateStream], topic: str,
-                    store_uri: str) -> Workload:
+def writer_workload(
+    image: str, password_secret: str, streams: Sequence[StateStream], topic: str, store_uri: str
+) -> Workload:
     """The state writer reading ``topic`` of every unit in ``streams`` into the store at ``store_uri``."""
     brokers = [arg for s in streams for arg in ("--brokers", f"{s.unit}={s.bootstrap}")]
     return Workload(
@@ -127,8 +128,21 @@ def writer_workload(image: str, password_secret: str, streams: Sequence[StateStr
         resources=WRITER_RESOURCES,
         run_as_user=NONROOT_UID,
         read_only_root=True,
-        args=[*brokers, "--topic", topic, "--group", WRITER_GROUP, "--store", store_uri,
-              "--database", DATABASE, "--collection", CONTAINER, "--listen", f":{WRITER_PORT}"],
+        args=[
+            *brokers,
+            "--topic",
+            topic,
+            "--group",
+            WRITER_GROUP,
+            "--store",
+            store_uri,
+            "--database",
+            DATABASE,
+            "--collection",
+            CONTAINER,
+            "--listen",
+            f":{WRITER_PORT}",
+        ],
         env={"STATEWRITER_STORE_USERNAME": USERNAME},
         secret_env={"STATEWRITER_STORE_PASSWORD": (password_secret, PASSWORD_ITEM)},
         readiness=HttpProbe("/ready", WRITER_PORT),
@@ -193,8 +207,9 @@ class LocalVehicleStateStore(pulumi.ComponentResource):
         store_uri = f"mongodb://{deployed.host}:{STORE_PORT}/"
 
         if args.streams:
-            writer = writer_workload(args.writer_image, self.key_secret_name, args.streams, args.telemetry_topic,
-                                     store_uri)
+            writer = writer_workload(
+                args.writer_image, self.key_secret_name, args.streams, args.telemetry_topic, store_uri
+            )
             deploy_workload(f"{name}-writer", self, placement, writer, depends_on=[secret])
 
         self.name = deployed.deployment.metadata.apply(lambda m: m.name or OBJECT_NAME)

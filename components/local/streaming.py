@@ -5,7 +5,6 @@ the bootstrap address differs. Topics are the Azure hubs' names and get the plan
 The broker runs the Kafka image built here (``autocloud.runtime.kafka_image``): no registry is reachable.
 """
 
-
 from __future__ import annotations
 
 import base64
@@ -101,8 +100,9 @@ def cluster_id(namespace: str, unit: int) -> str:
     return base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
 
-def broker_workload(placement: LocalPlacement, unit: int, partitions: int,
-                    image: str = KAFKA_IMAGE) -> tuple[Workload, dict[str, str]]:
+def broker_workload(
+    placement: LocalPlacement, unit: int, partitions: int, image: str = KAFKA_IMAGE
+) -> tuple[Workload, dict[str, str]]:
     """The broker's workload and its ConfigMap data (both named ``streaming-<unit>``).
 
     Started means a Kafka client got answers: the startup probe runs ``BrokerApiVersionsCommand``
@@ -122,8 +122,11 @@ def broker_workload(placement: LocalPlacement, unit: int, partitions: int,
         port_name="kafka",
         resources=RESOURCES,
         run_as_user=NONROOT_UID,
-        env={"KAFKA_CLUSTER_ID": cluster_id(placement.namespace, unit), "KAFKA_HEAP_OPTS": HEAP,
-             "KAFKA_PORT": str(KAFKA_PORT)},
+        env={
+            "KAFKA_CLUSTER_ID": cluster_id(placement.namespace, unit),
+            "KAFKA_HEAP_OPTS": HEAP,
+            "KAFKA_PORT": str(KAFKA_PORT),
+        },
         mounts=[
             Mount("config", local_images.KAFKA_CONFIG_DIR, {"configMap": {"name": object_name}}, read_only=True),
             Mount("data", DATA_DIR, {"emptyDir": {}}),

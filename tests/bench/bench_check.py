@@ -62,8 +62,18 @@ def best(runs: list[dict[str, Any]]) -> dict[str, Any]:
 def bench_size(count: int, repeat: int, scratch: Path) -> dict[str, Any]:
     program = write_program(scratch / f"program-{count}", count)
     template = write_arm_template(scratch / f"arm-{count}", count)
-    autocloud = [sys.executable, "-m", "autocloud.cli", "check", "--program", str(program), "--region", "eu",
-                 "--format", "json"]
+    autocloud = [
+        sys.executable,
+        "-m",
+        "autocloud.cli",
+        "check",
+        "--program",
+        str(program),
+        "--region",
+        "eu",
+        "--format",
+        "json",
+    ]
     figures: dict[str, Any] = {"resources": count, "autocloud": best([measure(autocloud, ROOT) for _ in range(repeat)])}
     if CHECKOV.is_file():
         checkov = [str(CHECKOV), "--quiet", "--compact", "--framework", "arm", "-f", str(template), "-o", "json"]
@@ -90,8 +100,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     big = figures.get("n5000", {}).get("autocloud")
     if big and big["peak_mb"] > MEMORY_LIMIT_MB_AT_5000:
-        print(f"peak memory {big['peak_mb']} MB at 5,000 resources is over {MEMORY_LIMIT_MB_AT_5000} MB",
-              file=sys.stderr)
+        print(
+            f"peak memory {big['peak_mb']} MB at 5,000 resources is over {MEMORY_LIMIT_MB_AT_5000} MB", file=sys.stderr
+        )
         return 1
     return 0
 

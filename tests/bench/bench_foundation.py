@@ -50,8 +50,9 @@ def main() -> None:
             (work / "Pulumi.yaml").write_text(
                 f"name: bench\nruntime:\n  name: python\n  options:\n    virtualenv: {REPO_ROOT / '.venv'}\n"
             )
-            stack = engine.select_stack("bench", work_dir=work, state_dir=Path(tmp) / "state",
-                                        kubeconfig=layout.kubeconfig)
+            stack = engine.select_stack(
+                "bench", work_dir=work, state_dir=Path(tmp) / "state", kubeconfig=layout.kubeconfig
+            )
             stack.set_config("namespace", auto.ConfigValue("bench"))
             stack.set_config("kubeconfig", auto.ConfigValue(layout.kubeconfig.read_text(), secret=True))
             _, up = timed(stack.up)

@@ -34,8 +34,9 @@ def rollout(parallel: bool) -> Rollout:
 
 def measure(parallel: bool, state_dir: Path) -> float:
     def runner(stack: str, overrides: Mapping[str, Any], preview_only: bool) -> deploy.StackResult:
-        return deploy.up_stack(stack, echo=lambda _l: None, state_dir=state_dir, config_overrides=overrides,
-                               preview_only=preview_only)
+        return deploy.up_stack(
+            stack, echo=lambda _l: None, state_dir=state_dir, config_overrides=overrides, preview_only=preview_only
+        )
 
     run, seconds = timed(lambda: run_rollout(rollout(parallel), runner, preview_first=False, state_dir=state_dir))
     if not run.ok:
@@ -55,13 +56,16 @@ def main() -> None:
             parallel = measure(True, Path(tmp) / "state")
         finally:
             cluster.stop(layout, echo=lambda _l: None)
-    record("rollout", {
-        "stacks": len(STACKS),
-        "sequential_seconds": round(sequential, 1),
-        "parallel_seconds": round(parallel, 1),
-        "speedup": round(sequential / parallel, 2),
-        "target_speedup": 2.0,
-    })
+    record(
+        "rollout",
+        {
+            "stacks": len(STACKS),
+            "sequential_seconds": round(sequential, 1),
+            "parallel_seconds": round(parallel, 1),
+            "speedup": round(sequential / parallel, 2),
+            "target_speedup": 2.0,
+        },
+    )
 
 
 if __name__ == "__main__":

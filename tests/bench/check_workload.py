@@ -56,24 +56,66 @@ def write_program(folder: Path, count: int) -> Path:
 
 
 _ARM_TYPES = (
-    ("Microsoft.Storage/storageAccounts", "2023-01-01",
-     {"kind": "StorageV2", "sku": {"name": "Standard_ZRS"},
-      "properties": {"publicNetworkAccess": "Disabled", "allowBlobPublicAccess": False, "allowSharedKeyAccess": False,
-                     "minimumTlsVersion": "TLS1_2"}}),
-    ("Microsoft.EventHub/namespaces", "2024-01-01",
-     {"sku": {"name": "Standard"},
-      "properties": {"publicNetworkAccess": "Disabled", "disableLocalAuth": True, "minimumTlsVersion": "1.2"}}),
-    ("Microsoft.Devices/IotHubs", "2023-06-30",
-     {"sku": {"name": "S1", "capacity": 1},
-      "properties": {"publicNetworkAccess": "Enabled", "disableDeviceSAS": True, "disableModuleSAS": True,
-                     "minTlsVersion": "1.2"}}),
-    ("Microsoft.DocumentDB/databaseAccounts", "2024-05-15",
-     {"properties": {"databaseAccountOfferType": "Standard", "publicNetworkAccess": "Disabled",
-                     "disableLocalAuth": True, "minimalTlsVersion": "Tls12",
-                     "locations": [{"locationName": "westeurope", "failoverPriority": 0, "isZoneRedundant": True}]}}),
-    ("Microsoft.KeyVault/vaults", "2023-07-01",
-     {"properties": {"tenantId": "11111111-1111-1111-1111-111111111111", "sku": {"family": "A", "name": "standard"},
-                     "publicNetworkAccess": "Disabled", "enableRbacAuthorization": True}}),
+    (
+        "Microsoft.Storage/storageAccounts",
+        "2023-01-01",
+        {
+            "kind": "StorageV2",
+            "sku": {"name": "Standard_ZRS"},
+            "properties": {
+                "publicNetworkAccess": "Disabled",
+                "allowBlobPublicAccess": False,
+                "allowSharedKeyAccess": False,
+                "minimumTlsVersion": "TLS1_2",
+            },
+        },
+    ),
+    (
+        "Microsoft.EventHub/namespaces",
+        "2024-01-01",
+        {
+            "sku": {"name": "Standard"},
+            "properties": {"publicNetworkAccess": "Disabled", "disableLocalAuth": True, "minimumTlsVersion": "1.2"},
+        },
+    ),
+    (
+        "Microsoft.Devices/IotHubs",
+        "2023-06-30",
+        {
+            "sku": {"name": "S1", "capacity": 1},
+            "properties": {
+                "publicNetworkAccess": "Enabled",
+                "disableDeviceSAS": True,
+                "disableModuleSAS": True,
+                "minTlsVersion": "1.2",
+            },
+        },
+    ),
+    (
+        "Microsoft.DocumentDB/databaseAccounts",
+        "2024-05-15",
+        {
+            "properties": {
+                "databaseAccountOfferType": "Standard",
+                "publicNetworkAccess": "Disabled",
+                "disableLocalAuth": True,
+                "minimalTlsVersion": "Tls12",
+                "locations": [{"locationName": "westeurope", "failoverPriority": 0, "isZoneRedundant": True}],
+            }
+        },
+    ),
+    (
+        "Microsoft.KeyVault/vaults",
+        "2023-07-01",
+        {
+            "properties": {
+                "tenantId": "11111111-1111-1111-1111-111111111111",
+                "sku": {"family": "A", "name": "standard"},
+                "publicNetworkAccess": "Disabled",
+                "enableRbacAuthorization": True,
+            }
+        },
+    ),
 )
 
 
@@ -83,8 +125,16 @@ def write_arm_template(folder: Path, count: int) -> Path:
     resources: list[dict[str, Any]] = []
     for index in range(count - 1):
         type_, api, body = _ARM_TYPES[index % 5]
-        resources.append({"type": type_, "apiVersion": api, "name": f"r{index}", "location": "westeurope",
-                          "tags": TAGS, **json.loads(json.dumps(body))})
+        resources.append(
+            {
+                "type": type_,
+                "apiVersion": api,
+                "name": f"r{index}",
+                "location": "westeurope",
+                "tags": TAGS,
+                **json.loads(json.dumps(body)),
+            }
+        )
     template = {
         "$schema": "https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#",
         "contentVersion": "1.0.0.0",

@@ -57,7 +57,11 @@ class TeamBackend:
     def pulumi(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         result = subprocess.run(
             [str(TOOLCHAIN_BIN / "pulumi"), *args, "--non-interactive"],
-            cwd=self.work, env=self.env, capture_output=True, text=True, timeout=180,
+            cwd=self.work,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=180,
         )
         if check:
             assert result.returncode == 0, f"pulumi {' '.join(args)}:\n{result.stdout}\n{result.stderr}"
@@ -66,7 +70,11 @@ class TeamBackend:
     def popen(self, *args: str) -> subprocess.Popen[str]:
         return subprocess.Popen(
             [str(TOOLCHAIN_BIN / "pulumi"), *args, "--non-interactive"],
-            cwd=self.work, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            cwd=self.work,
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
         )
 
     def export(self) -> dict[str, Any]:

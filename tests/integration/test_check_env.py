@@ -28,6 +28,8 @@ def test_a_2x_pinned_program_is_checked_with_2x() -> None:
     python = user_cache_dir() / "check-envs" / env_key(found.requirements) / "bin" / "python"
     version = subprocess.run(
         [str(python), "-c", "import importlib.metadata as m; print(m.version('pulumi-azure-native'))"],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.strip()
     assert version.startswith("2.")

@@ -25,24 +25,45 @@ SECRET = "docstore-key"
 def _probe_pod(name: str, document: str) -> dict[str, Any]:
     """A one-shot pod of the statewriter image: upsert ``document`` into the store and print it back."""
     return {
-        "apiVersion": "v1", "kind": "Pod",
+        "apiVersion": "v1",
+        "kind": "Pod",
         "metadata": {"name": name, "namespace": NS},
         "spec": {
             "automountServiceAccountToken": False,
             "restartPolicy": "Never",
-            "securityContext": {"runAsNonRoot": True, "runAsUser": images.NONROOT_UID,
-                                "seccompProfile": {"type": "RuntimeDefault"}},
-            "containers": [{
-                "name": "probe", "image": local_images.STATEWRITER_IMAGE, "imagePullPolicy": "Never",
-                "args": ["probe", "--store", f"mongodb://{OBJECT_NAME}.{NS}.svc.cluster.local:{STORE_PORT}/",
-                         "--database", DATABASE, "--id", document],
-                "env": [{"name": "STATEWRITER_STORE_USERNAME", "value": USERNAME},
-                        {"name": "STATEWRITER_STORE_PASSWORD",
-                         "valueFrom": {"secretKeyRef": {"name": SECRET, "key": PASSWORD_ITEM}}}],
-                "securityContext": {**RESTRICTED_CONTAINER, "readOnlyRootFilesystem": True},
-                "resources": {"requests": {"cpu": "10m", "memory": "16Mi"},
-                              "limits": {"cpu": "200m", "memory": "64Mi"}},
-            }],
+            "securityContext": {
+                "runAsNonRoot": True,
+                "runAsUser": images.NONROOT_UID,
+                "seccompProfile": {"type": "RuntimeDefault"},
+            },
+            "containers": [
+                {
+                    "name": "probe",
+                    "image": local_images.STATEWRITER_IMAGE,
+                    "imagePullPolicy": "Never",
+                    "args": [
+                        "probe",
+                        "--store",
+                        f"mongodb://{OBJECT_NAME}.{NS}.svc.cluster.local:{STORE_PORT}/",
+                        "--database",
+                        DATABASE,
+                        "--id",
+                        document,
+                    ],
+                    "env": [
+                        {"name": "STATEWRITER_STORE_USERNAME", "value": USERNAME},
+                        {
+                            "name": "STATEWRITER_STORE_PASSWORD",
+                            "valueFrom": {"secretKeyRef": {"name": SECRET, "key": PASSWORD_ITEM}},
+                        },
+                    ],
+                    "securityContext": {**RESTRICTED_CONTAINER, "readOnlyRootFilesystem": True},
+                    "resources": {
+                        "requests": {"cpu": "10m", "memory": "16Mi"},
+                        "limits": {"cpu": "200m", "memory": "64Mi"},
+                    },
+                }
+            ],
         },
     }
 
@@ -58,13 +79,25 @@ def test_docstore_serves_documents_to_other_pods(test_cluster: EmbeddedCluster) 
     labels = {"app": OBJECT_NAME}
     kubectl.apply(
         namespace(NS),
-        {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": SECRET, "namespace": NS},
-         "stringData": {PASSWORD_ITEM: "integration-password"}},
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": SECRET, "namespace": NS},
+            "stringData": {PASSWORD_ITEM: "integration-password"},
+        },
         {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": store.name, "namespace": NS}},
-        {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": store.name, "namespace": NS, "labels": labels},
-         "spec": {**pod_spec(store), "terminationGracePeriodSeconds": 1}},
-        {"apiVersion": "v1", "kind": "Service", "metadata": {"name": store.name, "namespace": NS},
-         "spec": {"selector": labels, "ports": [{"port": STORE_PORT, "targetPort": STORE_PORT, "protocol": "TCP"}]}},
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": store.name, "namespace": NS, "labels": labels},
+            "spec": {**pod_spec(store), "terminationGracePeriodSeconds": 1},
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": store.name, "namespace": NS},
+            "spec": {"selector": labels, "ports": [{"port": STORE_PORT, "targetPort": STORE_PORT, "protocol": "TCP"}]},
+        },
     )
     # Ready means FerretDB's own probe pinged it over the wire protocol with the set-up user.
     kubectl.wait_ready(NS, store.name, timeout=45)

@@ -48,8 +48,12 @@ def ingest_pod() -> dict[str, Any]:
 
 def test_ingest_starts_serves_and_refuses_readiness_without_kafka(test_cluster: EmbeddedCluster) -> None:
     kubectl = Kubectl(test_cluster.kubeconfig)
-    routes = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "ingest", "namespace": NS},
-              "data": {"routes.json": json.dumps(ROUTES)}}
+    routes = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "ingest", "namespace": NS},
+        "data": {"routes.json": json.dumps(ROUTES)},
+    }
     kubectl.apply(namespace(NS), routes, ingest_pod(), busybox_pod("client", NS, "exec sleep 3600"))
     kubectl.wait_ready(NS, "client")
 
@@ -66,8 +70,9 @@ def test_ingest_starts_serves_and_refuses_readiness_without_kafka(test_cluster: 
     stats = json.loads(kubectl.exec(NS, "client", "wget", "-qO-", f"http://{pod_ip}:8080/stats"))
     assert stats["connects"] == 1
 
-    not_ready = kubectl.run("exec", "-n", NS, "client", "--", "wget", "-qO-", f"http://{pod_ip}:8080/ready",
-                            check=False)
+    not_ready = kubectl.run(
+        "exec", "-n", NS, "client", "--", "wget", "-qO-", f"http://{pod_ip}:8080/ready", check=False
+    )
     assert "ready" not in not_ready
     conditions = {c["type"]: c["status"] for c in kubectl.get("pod", "ingest", NS)["status"]["conditions"]}
     assert conditions["Ready"] == "False"

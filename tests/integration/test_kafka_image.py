@@ -40,24 +40,36 @@ def _broker_objects() -> tuple[str, list[dict[str, Any]]]:
         {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": meta, "automountServiceAccountToken": False},
         {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta, "data": data},
         {"apiVersion": "v1", "kind": "Pod", "metadata": meta | {"labels": labels}, "spec": spec},
-        {"apiVersion": "v1", "kind": "Service", "metadata": meta,
-         "spec": {"selector": labels, "ports": [{"name": "kafka", "port": KAFKA_PORT, "protocol": "TCP"}]}},
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": meta,
+            "spec": {"selector": labels, "ports": [{"name": "kafka", "port": KAFKA_PORT, "protocol": "TCP"}]},
+        },
     ]
 
 
 def _client() -> dict[str, Any]:
     return {
-        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "client", "namespace": NS},
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "client", "namespace": NS},
         "spec": {
             "automountServiceAccountToken": False,
             "terminationGracePeriodSeconds": 1,
-            "containers": [{
-                "name": "client", "image": local_images.KAFKA_IMAGE, "imagePullPolicy": "Never",
-                "command": ["sh", "-c", "exec sleep 3600"],
-                "securityContext": RESTRICTED_CONTAINER,
-                "resources": {"requests": {"cpu": "100m", "memory": "128Mi"},
-                              "limits": {"cpu": "1", "memory": "256Mi"}},
-            }],
+            "containers": [
+                {
+                    "name": "client",
+                    "image": local_images.KAFKA_IMAGE,
+                    "imagePullPolicy": "Never",
+                    "command": ["sh", "-c", "exec sleep 3600"],
+                    "securityContext": RESTRICTED_CONTAINER,
+                    "resources": {
+                        "requests": {"cpu": "100m", "memory": "128Mi"},
+                        "limits": {"cpu": "1", "memory": "256Mi"},
+                    },
+                }
+            ],
         },
     }
 
@@ -70,17 +82,33 @@ def test_a_kafka_client_produces_and_consumes_through_the_broker(kubectl: Kubect
     bootstrap = f"{broker}.{NS}.svc.cluster.local:{KAFKA_PORT}"
     message = f"vehicle-{uuid.uuid4().hex[:8]} speed=42"
 
-    kubectl.exec(NS, "client", "sh", "-c", f"echo '{message}' | {CLIENT_JVM} kafka.tools.ConsoleProducer "
-                 f"--bootstrap-server {bootstrap} --topic telemetry --producer-property acks=all")
-    consumed = kubectl.exec(NS, "client", "sh", "-c", f"{CLIENT_JVM} org.apache.kafka.tools.consumer.ConsoleConsumer "
-                            f"--bootstrap-server {bootstrap} --topic telemetry --from-beginning "
-                            "--max-messages 1 --timeout-ms 20000")
+    kubectl.exec(
+        NS,
+        "client",
+        "sh",
+        "-c",
+        f"echo '{message}' | {CLIENT_JVM} kafka.tools.ConsoleProducer "
+        f"--bootstrap-server {bootstrap} --topic telemetry --producer-property acks=all",
+    )
+    consumed = kubectl.exec(
+        NS,
+        "client",
+        "sh",
+        "-c",
+        f"{CLIENT_JVM} org.apache.kafka.tools.consumer.ConsoleConsumer "
+        f"--bootstrap-server {bootstrap} --topic telemetry --from-beginning "
+        "--max-messages 1 --timeout-ms 20000",
+    )
     assert message in consumed
 
     # The readiness check asks Kafka: a port where no broker answers is not ready.
     assert kubectl.exec(NS, broker, kafka_image.READY) == ""
-    assert kubectl.exec(NS, broker, "sh", "-c", f"KAFKA_PORT=9099 {kafka_image.READY} 2>/dev/null || echo not-ready"
-                        ).strip() == "not-ready"
+    assert (
+        kubectl.exec(
+            NS, broker, "sh", "-c", f"KAFKA_PORT=9099 {kafka_image.READY} 2>/dev/null || echo not-ready"
+        ).strip()
+        == "not-ready"
+    )
 
     # The broker runs as the images' non-root user on a read-only root, writing only to its volumes.
     assert kubectl.exec(NS, broker, "id", "-u").strip() == str(images.NONROOT_UID)

@@ -293,8 +293,11 @@ def test_a_killed_broker_loses_nothing_acknowledged(deployment: Deployment) -> N
     broker = kubectl.pod_of("autocloud-us", selector)
     args = simulate.SimulationArgs("us", vehicles=6, messages=30, rate=30, settle_seconds=90)
     outcome: dict[str, simulate.SimulationResult] = {}
-    run = threading.Thread(target=lambda: outcome.setdefault(
-        "result", simulate.run(args, simulate.EmbeddedReach(cluster.layout, cluster.ports))))
+    run = threading.Thread(
+        target=lambda: outcome.setdefault(
+            "result", simulate.run(args, simulate.EmbeddedReach(cluster.layout, cluster.ports))
+        )
+    )
     run.start()
     time.sleep(2.5)
     kubectl.run("delete", "pod", "-n", "autocloud-us", broker, "--wait=false")

@@ -20,8 +20,13 @@ FOREIGN = REPO_ROOT / "tests" / "programs" / "foreign"
 CONFIGURED = FOREIGN / "configured"
 
 
-def check(program: str, fmt: str = "json", stacks: list[str] | None = None, region: str | None = "eu",
-          given: ConfigInput | None = None) -> tuple[int, str, str]:
+def check(
+    program: str,
+    fmt: str = "json",
+    stacks: list[str] | None = None,
+    region: str | None = "eu",
+    given: ConfigInput | None = None,
+) -> tuple[int, str, str]:
     out, err = io.StringIO(), io.StringIO()
     code = run_check(stacks, False, FOREIGN / program, region, fmt, given=given, out=out, err=err)
     return code, out.getvalue(), err.getvalue()
@@ -69,7 +74,10 @@ def test_the_programs_own_stack_file_with_a_secure_value() -> None:
     code, out, _ = check("configured", stacks=["dev"])
     target = target_of(out)
     assert (code, target["status"], target["label"], target["stack"]) == (
-        0, "clean", "tests/programs/foreign/configured:dev", "dev"
+        0,
+        "clean",
+        "tests/programs/foreign/configured:dev",
+        "dev",
     )
 
 

@@ -94,11 +94,15 @@ def invoke(args: list[str], **kwargs: object) -> tuple[int, list[str]]:
 @pytest.mark.parametrize(
     ("args", "line"),
     [
-        (["size", "--region", "eu", "--vehicles", "abc"],
-         "error: autocloud size: Invalid value for '--vehicles': Input should be a valid integer, unable to parse "
-         "string as an integer (see autocloud size --help)"),
-        (["size", "--region", "eu", "--bogus"],
-         "error: autocloud size: No such option: --bogus (see autocloud size --help)"),
+        (
+            ["size", "--region", "eu", "--vehicles", "abc"],
+            "error: autocloud size: Invalid value for '--vehicles': Input should be a valid integer, unable to parse "
+            "string as an integer (see autocloud size --help)",
+        ),
+        (
+            ["size", "--region", "eu", "--bogus"],
+            "error: autocloud size: No such option: --bogus (see autocloud size --help)",
+        ),
         (["size"], "error: autocloud size: Missing option '--region' (see autocloud size --help)"),
         (["nosuch"], "error: autocloud: No such command 'nosuch' (see autocloud --help)"),
         (["cluster", "nosuch"], "error: autocloud cluster: No such command 'nosuch' (see autocloud cluster --help)"),
@@ -116,8 +120,13 @@ def test_help_still_prints_help() -> None:
 
 
 def test_the_console_script_uses_the_boundary() -> None:
-    result = subprocess.run([sys.executable, "-m", "autocloud.cli", "size", "--region", "eu", "--vehicles", "abc"],
-                            capture_output=True, text=True, timeout=60, check=False)
+    result = subprocess.run(
+        [sys.executable, "-m", "autocloud.cli", "size", "--region", "eu", "--vehicles", "abc"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert result.returncode == 2
     assert result.stdout == ""
     assert result.stderr.startswith("error: autocloud size: Invalid value for '--vehicles'")
@@ -150,15 +159,27 @@ def test_failure_messages_with_brackets_print_literally(monkeypatch: pytest.Monk
     ("raised", "code", "line"),
     [
         (KeyboardInterrupt(), 130, "error: interrupted"),
-        (PermissionError(13, "Permission denied", "/srv/images/x.tar"), 1,
-         "error: /srv/images/x.tar: Permission denied"),
-        (TimeoutError("the node did not become Ready within 120s"), 1,
-         "error: timed out: the node did not become Ready within 120s"),
+        (
+            PermissionError(13, "Permission denied", "/srv/images/x.tar"),
+            1,
+            "error: /srv/images/x.tar: Permission denied",
+        ),
+        (
+            TimeoutError("the node did not become Ready within 120s"),
+            1,
+            "error: timed out: the node did not become Ready within 120s",
+        ),
         (subprocess.TimeoutExpired(["mvn", "package"], 600), 1, "error: ['mvn', 'package'] did not finish within 600s"),
-        (UnicodeDecodeError("utf-8", b"\xff", 0, 1, "invalid start byte"), 2,
-         "error: not UTF-8 text: invalid start byte at byte 0"),
-        (ConfigError("regions/eu.yaml", "fleet.vehicles", "must be positive"), 2,
-         "error: regions/eu.yaml: fleet.vehicles: must be positive"),
+        (
+            UnicodeDecodeError("utf-8", b"\xff", 0, 1, "invalid start byte"),
+            2,
+            "error: not UTF-8 text: invalid start byte at byte 0",
+        ),
+        (
+            ConfigError("regions/eu.yaml", "fleet.vehicles", "must be positive"),
+            2,
+            "error: regions/eu.yaml: fleet.vehicles: must be positive",
+        ),
     ],
     ids=["ctrl-c", "os-error", "timeout", "subprocess-timeout", "decode", "config"],
 )
@@ -207,8 +228,10 @@ def test_rollout_with_a_bad_override_fails_before_starting_anything(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     plan = tmp_path / "rollout.yaml"
-    plan.write_text("name: r\nwaves:\n  - name: eu\n    stacks:\n      - stack: local-eu\n"
-                    "        config: {autocloud:vehicles: -5}\n")
+    plan.write_text(
+        "name: r\nwaves:\n  - name: eu\n    stacks:\n      - stack: local-eu\n"
+        "        config: {autocloud:vehicles: -5}\n"
+    )
     monkeypatch.setattr(toolchain, "build", _must_not_run)
     monkeypatch.setattr(cluster, "start", _must_not_run)
     code, lines = invoke(["rollout", str(plan), "--yes"])
@@ -230,7 +253,8 @@ def test_alias_bomb_profile_is_refused_by_size_in_one_line(tmp_path: Path) -> No
     levels += [f"a{n}: &a{n} [{', '.join([f'*a{n - 1}'] * 9)}]" for n in range(1, 9)]
     bomb.write_text("name: bomb\n" + "\n".join(levels) + "\n")
     assert invoke(["size", "--region", str(bomb)]) == (
-        2, [f"error: {bomb}: line 2: YAML anchors and aliases are not accepted (&a0)"]
+        2,
+        [f"error: {bomb}: line 2: YAML anchors and aliases are not accepted (&a0)"],
     )
 
 
@@ -267,8 +291,14 @@ def test_tables_and_progress_lines_print_brackets_literally() -> None:
     out = StringIO()
     console = Console(file=out, width=300, color_system=None)
     message = "[mandatory] residency-location: 'eastus' [/x] is outside ^[a-z]*$"
-    console.print(outputs_table([StackResult("local-eu", "eu", True, "up", outputs={"key": "[secret]"}),
-                                 StackResult("local-us", "us", False, "up", message=message)]))
+    console.print(
+        outputs_table(
+            [
+                StackResult("local-eu", "eu", True, "up", outputs={"key": "[secret]"}),
+                StackResult("local-us", "us", False, "up", message=message),
+            ]
+        )
+    )
     console.print(results_table([StackResult("local-[x]", "[red]eu", True, "up")]))
     rollout = Rollout.model_validate({"name": "r", "waves": [{"name": "[eu]", "stacks": ["local-eu"]}]})
     progress = StackProgress("local-eu", "[eu]", status="failed", message=message)
@@ -280,9 +310,7 @@ def test_tables_and_progress_lines_print_brackets_literally() -> None:
         assert literal in text, literal
 
 
-def test_workflow_entry_points_give_one_line_on_bad_files(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_workflow_entry_points_give_one_line_on_bad_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from autocloud.verification import pr_comment
     from policies import config as policy_config
 
@@ -312,8 +340,11 @@ def test_sigint_during_a_command_exits_130_with_one_line() -> None:
     import time
 
     proc = subprocess.Popen(
-        [sys.executable, "-m", "autocloud.cli", "check", "--all"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        [sys.executable, "-m", "autocloud.cli", "check", "--all"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     deadline = time.monotonic() + 60
     while not _has_children(proc.pid):

@@ -73,8 +73,9 @@ def test_trees_keep_files_symlinks_and_modes(tmp_path: Path) -> None:
     (tree / "bin" / "java").chmod(0o755)
     (tree / "lib.txt").write_text("x")
     (tree / "current").symlink_to("bin")
-    spec = images.ImageSpec("jre", "17", {}, ["/opt/jre/bin/java"], trees={"/opt/jre": tree},
-                            env={"JAVA_HOME": "/opt/jre"})
+    spec = images.ImageSpec(
+        "jre", "17", {}, ["/opt/jre/bin/java"], trees={"/opt/jre": tree}, env={"JAVA_HOME": "/opt/jre"}
+    )
     images.write_archive(spec, tmp_path / "jre.tar")
     with tarfile.open(tmp_path / "jre.tar") as tar:
         manifest = json.loads(tar.extractfile("manifest.json").read())  # type: ignore[union-attr]
@@ -111,8 +112,9 @@ def test_shared_libraries_include_the_loader_at_the_paths_ldd_names() -> None:
 
 def test_a_library_nobody_provides_is_an_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     output = "\tlinux-vdso.so.1 (0x00007ffd)\n\tlibgone.so.1 => not found\n\tlibjvm.so => not found\n"
-    monkeypatch.setattr(images.subprocess, "run",
-                        lambda *a, **k: subprocess.CompletedProcess(a, 0, stdout=output, stderr=""))
+    monkeypatch.setattr(
+        images.subprocess, "run", lambda *a, **k: subprocess.CompletedProcess(a, 0, stdout=output, stderr="")
+    )
     with pytest.raises(images.ImageError, match=r"needs libgone\.so\.1"):
         images.shared_libraries([tmp_path / "bin" / "java"])
     # A library among the binaries themselves is found at run time by their own search path.
@@ -132,17 +134,21 @@ def test_package_files_resolve_links_that_leave_the_folder(tmp_path: Path, monke
     (jre / "legal" / "NOTICE").symlink_to("../lib/libjava.so")
     (jre / "lib" / "docs").symlink_to(tmp_path / "etc")
     listed = [str(jre), str(jre / "lib"), *(str(p) for p in sorted(jre.rglob("*"))), "/etc/other"]
-    monkeypatch.setattr(images.subprocess, "run",
-                        lambda *a, **k: subprocess.CompletedProcess(a, 0, stdout="\n".join(listed), stderr=""))
+    monkeypatch.setattr(
+        images.subprocess, "run", lambda *a, **k: subprocess.CompletedProcess(a, 0, stdout="\n".join(listed), stderr="")
+    )
     files, links = images.package_files("jre", str(jre))
-    assert files == {str(jre / "lib" / "libjava.so"): jre / "lib" / "libjava.so",
-                     str(jre / "lib" / "security" / "java.security"): etc}
+    assert files == {
+        str(jre / "lib" / "libjava.so"): jre / "lib" / "libjava.so",
+        str(jre / "lib" / "security" / "java.security"): etc,
+    }
     assert links == {str(jre / "legal" / "NOTICE"): "../lib/libjava.so"}
 
 
 def test_a_package_that_is_not_installed_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(images.subprocess, "run",
-                        lambda *a, **k: subprocess.CompletedProcess(a, 1, stdout="", stderr="not installed"))
+    monkeypatch.setattr(
+        images.subprocess, "run", lambda *a, **k: subprocess.CompletedProcess(a, 1, stdout="", stderr="not installed")
+    )
     with pytest.raises(images.ImageError, match="Debian package openjdk-17-jre-headless is not installed"):
         images.package_files("openjdk-17-jre-headless", "/usr/lib/jvm/java-17-openjdk-amd64")
 

@@ -58,8 +58,13 @@ def test_jars_resolve_once_per_pom(tmp_path: Path, monkeypatch: pytest.MonkeyPat
 def test_maven_failure_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(kafka_image, "REPO_ROOT", tmp_path)
     monkeypatch.setattr(kafka_image.shutil, "which", lambda _name: "/usr/bin/mvn")
-    monkeypatch.setattr(kafka_image.subprocess, "run", lambda command, **_: subprocess.CompletedProcess(
-        command, 1, "[ERROR] Could not resolve dependencies for project autocloud.local:kafka-image\n", ""))
+    monkeypatch.setattr(
+        kafka_image.subprocess,
+        "run",
+        lambda command, **_: subprocess.CompletedProcess(
+            command, 1, "[ERROR] Could not resolve dependencies for project autocloud.local:kafka-image\n", ""
+        ),
+    )
     with pytest.raises(images.ImageError, match=r"pom.xml failed: \[ERROR\] Could not resolve dependencies"):
         kafka_image.resolve_jars(tmp_path / "cache", _pom(tmp_path))
     assert not (tmp_path / "cache" / "kafka" / "3.9.2" / "libs").exists()
@@ -68,7 +73,7 @@ def test_maven_failure_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPat
 def test_start_script_formats_once_then_runs_kraft() -> None:
     script = kafka_image.START_SCRIPT
     assert script.startswith("#!/bin/sh\n")
-    assert "kafka.tools.StorageTool format -t \"$KAFKA_CLUSTER_ID\"" in script and "--ignore-formatted" in script
+    assert 'kafka.tools.StorageTool format -t "$KAFKA_CLUSTER_ID"' in script and "--ignore-formatted" in script
     assert script.rstrip().splitlines()[-1].startswith("exec java $KAFKA_HEAP_OPTS $KAFKA_JVM_OPTS kafka.Kafka")
     assert "kafka.admin.BrokerApiVersionsCommand" in kafka_image.STARTED_SCRIPT
     assert f":{images.NONROOT_UID}:{images.NONROOT_UID}:" in kafka_image.PASSWD

@@ -116,8 +116,11 @@ def assert_secure_workload(deployment: Recorded, namespace: str, region: str) ->
     assert not container["image"].endswith(":latest")
     [port] = container["ports"]
     probe = container["readinessProbe"]
-    assert (probe.get("tcpSocket") == {"port": port["containerPort"]}
-            or probe.get("httpGet", {}).get("path") in HTTP_PROBES or probe["exec"]["command"])
+    assert (
+        probe.get("tcpSocket") == {"port": port["containerPort"]}
+        or probe.get("httpGet", {}).get("path") in HTTP_PROBES
+        or probe["exec"]["command"]
+    )
     resources = container["resources"]
     assert set(resources["requests"]) == set(resources["limits"]) == {"cpu", "memory"}
     assert millicores(resources["requests"]["cpu"]) <= millicores(resources["limits"]["cpu"])
@@ -258,9 +261,7 @@ def test_event_streaming_is_a_kafka_broker_advertised_in_its_namespace(pulumi_ha
     assert container["image"] == f"autocloud.local/kafka:{kafka_image.kafka_version()}"
     config = mocks.one(CONFIG_MAP)
     assert config.inputs["metadata"]["name"] == "streaming-1"
-    properties = dict(
-        line.split("=", 1) for line in config.inputs["data"]["server.properties"].splitlines() if line
-    )
+    properties = dict(line.split("=", 1) for line in config.inputs["data"]["server.properties"].splitlines() if line)
     assert properties["process.roles"] == "broker,controller"
     assert properties["node.id"] == "1"
     assert properties["listeners"] == "PLAINTEXT://:9092,CONTROLLER://:9093"
@@ -401,8 +402,11 @@ def test_platform_wires_each_unit_to_its_own_broker(pulumi_harness: PulumiHarnes
     args = RegionalPlatformArgs(profile=EU, plan=plan_for_profile(EU), namespace="fleet-eu")
     platform = pulumi_harness.run(lambda: LocalRegionalPlatform("eu", args))
     assert platform.namespace == "fleet-eu" and platform.scale_units == 3
-    routes = {c.inputs["metadata"]["name"]: c.inputs["data"]["routes.json"] for c in mocks.of_type(CONFIG_MAP)
-              if "routes.json" in c.inputs["data"]}
+    routes = {
+        c.inputs["metadata"]["name"]: c.inputs["data"]["routes.json"]
+        for c in mocks.of_type(CONFIG_MAP)
+        if "routes.json" in c.inputs["data"]
+    }
     for unit in (1, 2, 3):
         assert f"streaming-{unit}.fleet-eu.svc.cluster.local:9092" in routes[f"telemetry-{unit}"]
     partitions = f"--partitions={args.plan.eventhubs.telemetry_partitions}"
@@ -419,8 +423,9 @@ def test_platform_wires_each_unit_to_its_own_broker(pulumi_harness: PulumiHarnes
                and r.type.startswith("kubernetes:"))  # fmt: skip
 
 
-def test_state_writer_runs_beside_real_brokers_on_the_embedded_cluster(pulumi_harness: PulumiHarness,
-                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_state_writer_runs_beside_real_brokers_on_the_embedded_cluster(
+    pulumi_harness: PulumiHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr("components.local.platform.targets_embedded_cluster", lambda: True)
     mocks = pulumi_harness.start("local-eu")
     args = RegionalPlatformArgs(profile=EU, plan=plan_for_profile(EU), namespace="fleet-eu")

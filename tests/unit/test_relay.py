@@ -31,9 +31,18 @@ def _relay(port: int, *extra: str) -> tuple[subprocess.Popen[bytes], socket.sock
     listener.bind(("127.0.0.1", 0))
     listener.listen()
     relay = subprocess.Popen(
-        [sys.executable, "-m", "autocloud.runtime.relay", "--listen-fd", str(listener.fileno()), "--target",
-         f"127.0.0.1:{port}", *extra],
-        pass_fds=(listener.fileno(),), cwd=REPO_ROOT,
+        [
+            sys.executable,
+            "-m",
+            "autocloud.runtime.relay",
+            "--listen-fd",
+            str(listener.fileno()),
+            "--target",
+            f"127.0.0.1:{port}",
+            *extra,
+        ],
+        pass_fds=(listener.fileno(),),
+        cwd=REPO_ROOT,
     )
     return relay, listener
 

@@ -80,7 +80,11 @@ def test_flow_runs_from_vehicle_to_state_store(shipped: Report) -> None:
                 assert stage.inside is True, (region.stack, stage)
         if region.target == "azure":
             assert [s.service for s in region.flow[1:]] == [
-                "Device Provisioning Service", "IoT Hub", "Event Hubs", "AKS consumers", "Cosmos DB",
+                "Device Provisioning Service",
+                "IoT Hub",
+                "Event Hubs",
+                "AKS consumers",
+                "Cosmos DB",
             ]
             assert all(s.instances >= 1 for s in region.flow)
             assert by_title["Ingest"].where == (region.primary,)
@@ -119,8 +123,9 @@ def test_violating_program_report_shows_the_violation(violating: Report) -> None
 
 def test_report_command_writes_the_file_and_exits_1_on_violations(tmp_path: Path) -> None:
     out, err = io.StringIO(), io.StringIO()
-    code = report_command("html", tmp_path / "r", ["azure-eu"], program_dir=PROGRAMS / "location_outside",
-                          echo=out, err=err)
+    code = report_command(
+        "html", tmp_path / "r", ["azure-eu"], program_dir=PROGRAMS / "location_outside", echo=out, err=err
+    )
     assert code == 1
     assert (tmp_path / "r" / "report.html").read_text().startswith("<!DOCTYPE html>")
     assert "FAIL azure-eu (region eu)" in out.getvalue()
@@ -142,13 +147,20 @@ def _hostile_report() -> Report:
     """A report whose strings look like markup, as a resource name or a policy message could."""
     evil = "<script>alert('x')</script> | pipe"
     violation = Violation(
-        policy="residency-resource-location", enforcement="mandatory",
+        policy="residency-resource-location",
+        enforcement="mandatory",
         urn=f"urn:pulumi:s::p::azure-native:resources:ResourceGroup::{evil}",
-        type="azure-native:resources:ResourceGroup", message=f"[r] x (t): location {evil}",
+        type="azure-native:resources:ResourceGroup",
+        message=f"[r] x (t): location {evil}",
     )
     region = RegionReport(
-        stack="azure-eu", region="eu", cloud="public", target="azure", boundary=("westeurope",),
-        primary="westeurope", secondary="northeurope",
+        stack="azure-eu",
+        region="eu",
+        cloud="public",
+        target="azure",
+        boundary=("westeurope",),
+        primary="westeurope",
+        secondary="northeurope",
         resources=[Placement(evil, "azure-native:resources:ResourceGroup", violation.urn, evil, "outside", 1)],
         violations=[violation],
         flow=[FlowStage("Vehicles", evil, 1, evil, (evil,), None)],
@@ -176,8 +188,9 @@ def test_templates_live_in_one_folder() -> None:
 
 def test_a_program_that_fails_half_way_is_reported_incomplete_not_hidden(tmp_path: Path) -> None:
     out = io.StringIO()
-    code = report_command("markdown", tmp_path, ["azure-eu"], program_dir=PROGRAMS / "crash", echo=out,
-                          err=io.StringIO())
+    code = report_command(
+        "markdown", tmp_path, ["azure-eu"], program_dir=PROGRAMS / "crash", echo=out, err=io.StringIO()
+    )
     assert code == 1
     markdown = (tmp_path / "report.md").read_text()
     assert re.search(r"^> \*\*Incomplete:\*\* .*the program failed: RuntimeError", markdown, re.M)

@@ -27,11 +27,14 @@ def test_assignment_is_stable_and_spreads_evenly() -> None:
         scale_unit_for("v", 0)
 
 
-@pytest.mark.parametrize(("field", "value", "message"), [
-    ("vehicles", 0, "--vehicles must be at least 1"),
-    ("messages", -2, "--messages must be at least 1"),
-    ("rate", 0.0, "--rate must be positive"),
-])
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("vehicles", 0, "--vehicles must be at least 1"),
+        ("messages", -2, "--messages must be at least 1"),
+        ("rate", 0.0, "--rate must be positive"),
+    ],
+)
 def test_bad_arguments_are_refused(field: str, value: float, message: str) -> None:
     values: dict[str, float | None] = {"vehicles": 2, "messages": 2, "rate": None}
     values[field] = value
@@ -49,11 +52,14 @@ def test_result_counts_loss_duplicates_and_percentiles() -> None:
     assert clean.lost == 0 and clean.duplicates == 0
 
 
-@pytest.mark.parametrize("argv", [
-    ["simulate", "--region", "mars"],
-    ["simulate", "--region", "eu", "--vehicles", "0"],
-    ["simulate", "--region", "eu", "--format", "xml"],
-])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["simulate", "--region", "mars"],
+        ["simulate", "--region", "eu", "--vehicles", "0"],
+        ["simulate", "--region", "eu", "--format", "xml"],
+    ],
+)
 def test_cli_bad_arguments_exit_2_with_one_line(argv: list[str]) -> None:
     outcome = CliRunner().invoke(app, argv)
     assert outcome.exit_code == 2
@@ -70,12 +76,17 @@ def test_default_reach_follows_kubeconfig(monkeypatch: pytest.MonkeyPatch, tmp_p
 
 def test_a_failed_port_forward_is_one_line_naming_the_service() -> None:
     target = simulate.ServiceTarget("telemetry-1", "10.96.0.10", 1883)
-    proc = subprocess.Popen(["sh", "-c", "echo 'error: services \"telemetry-1\" not found' >&2; exit 1"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        ["sh", "-c", "echo 'error: services \"telemetry-1\" not found' >&2; exit 1"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     with pytest.raises(simulate.SimulationError, match=r'Service telemetry-1 failed: error: services "telemetry-1"'):
         simulate.KubeconfigReach._local_port(proc, target)
-    ok = subprocess.Popen(["echo", "Forwarding from 127.0.0.1:41234 -> 1883"], stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, text=True)
+    ok = subprocess.Popen(
+        ["echo", "Forwarding from 127.0.0.1:41234 -> 1883"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     assert simulate.KubeconfigReach._local_port(ok, target) == 41234
     ok.wait()
 

@@ -96,8 +96,10 @@ def test_accepts_a_group_placed_by_its_providers_default(eu: RuleContext) -> Non
 
 def test_refuses_a_group_placed_outside_by_its_providers_default(eu: RuleContext) -> None:
     found = details(RULE, ResourceView.of(RG, {}, name="home", provider=_provider("eastus")), eu)
-    assert found == [f"provider default location (azure-native:location): 'eastus' is outside the eu boundary "
-                     f"(allowed: {eu.allowed()})"]
+    assert found == [
+        f"provider default location (azure-native:location): 'eastus' is outside the eu boundary "
+        f"(allowed: {eu.allowed()})"
+    ]
 
 
 def test_leaves_what_cannot_be_known_to_the_unverified_rule(eu: RuleContext) -> None:

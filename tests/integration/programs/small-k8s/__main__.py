@@ -30,13 +30,17 @@ deployment = k8s.apps.v1.Deployment(
         "selector": {"matchLabels": labels},
         "template": {
             "metadata": {"labels": labels},
-            "spec": {"containers": [{
-                "name": "web",
-                # Built here and imported into the embedded node: no registry is reachable.
-                "image": "autocloud.local/pause:3.10",
-                "imagePullPolicy": "Never",
-                "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}},
-            }]},
+            "spec": {
+                "containers": [
+                    {
+                        "name": "web",
+                        # Built here and imported into the embedded node: no registry is reachable.
+                        "image": "autocloud.local/pause:3.10",
+                        "imagePullPolicy": "Never",
+                        "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}},
+                    }
+                ]
+            },
         },
     },
     opts=opts,

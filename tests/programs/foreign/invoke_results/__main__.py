@@ -19,9 +19,7 @@ account = azure_native.storage.StorageAccount(
     minimum_tls_version="TLS1_2",
     tags=TAGS,
 )
-keys = azure_native.storage.list_storage_account_keys_output(
-    resource_group_name=group.name, account_name=account.name
-)
+keys = azure_native.storage.list_storage_account_keys_output(resource_group_name=group.name, account_name=account.name)
 primary_key = keys.apply(lambda result: result.keys[0].value)
 direct = azure_native.storage.list_storage_account_keys(resource_group_name="site", account_name="sitestore")
 connection = f"AccountName=sitestore;AccountKey={direct.keys[0].value};Tenant={client.tenant_id}"
