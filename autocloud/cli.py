@@ -37,7 +37,7 @@ from autocloud.domain.errors import (
     from_validation_error,
     one_line,
 )
-from autocloud.domain.paths import REPO_ROOT
+from autocloud.domain.paths import REPO_ROOT, TOOLCHAIN_BIN
 from autocloud.runtime import cluster as cluster_mod
 from autocloud.runtime import images as images_mod
 from autocloud.runtime import toolchain as toolchain_mod
@@ -155,7 +155,7 @@ app.add_typer(images_app, name="images")
 def toolchain_build(tools: Annotated[list[str] | None, typer.Argument(help="Only these tools.")] = None) -> None:
     """Build (or reuse) the Pulumi CLI, plugins, etcd, the Kubernetes control plane and KWOK."""
     built = toolchain_mod.build(tools, echo=_echo)
-    _echo(f"toolchain: {'built ' + ', '.join(built) if built else 'up to date'} ({toolchain_mod.TOOLCHAIN_BIN})")
+    _echo(f"toolchain: {'built ' + ', '.join(built) if built else 'up to date'} ({TOOLCHAIN_BIN})")
 
 
 @images_app.command("build")

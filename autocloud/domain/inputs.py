@@ -66,7 +66,7 @@ class _NoAliasLoader(yaml.SafeLoader):
     no input of ours needs them, and each alias can double what the loader builds."""
 
     def compose_node(self, parent: Node | None, index: Any) -> Node | None:
-        event = self.peek_event()
+        event = self.peek_event()  # type: ignore[no-untyped-call]
         anchor = event.anchor if isinstance(event, (AliasEvent, ScalarEvent, CollectionStartEvent)) else None
         if anchor is not None:
             raise _AliasRefused(None, None, anchor, event.start_mark)

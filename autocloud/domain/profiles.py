@@ -28,7 +28,6 @@ from autocloud.domain.locations import (
     PROVIDER_ENVIRONMENT,
     SERVICE_NAMES,
     SERVICES,
-    Cloud,
     Service,
     find_location,
     has_zones,
@@ -39,7 +38,7 @@ from autocloud.domain.locations import (
     offers,
 )
 from autocloud.domain.paths import REPO_ROOT
-from autocloud.domain.vocabulary import PROFILE_TAGS
+from autocloud.domain.vocabulary import PROFILE_TAGS, Cloud
 
 CONFIG_NAMESPACE = "autocloud"
 LOCATION_KEY = "azure-native:location"

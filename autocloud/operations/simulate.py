@@ -305,8 +305,9 @@ def _drive_vehicle(
     progress: Callable[[int], None],
 ) -> None:
     import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
 
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=vehicle, protocol=mqtt.MQTTv311)
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=vehicle, protocol=mqtt.MQTTv311)
     client.reconnect_delay_set(min_delay=1, max_delay=4)
     sent_at: dict[int, float] = {}
     acked = threading.Semaphore(0)

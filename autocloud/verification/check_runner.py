@@ -206,7 +206,7 @@ class RecordingMonitor(MockMonitor):
         self._lock = threading.Lock()
 
     def RegisterResource(self, request: Any) -> Any:
-        response = super().RegisterResource(request)
+        response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
         if request.type != "pulumi:pulumi:Stack":
             inputs = _plain(rpc.deserialize_properties(request.object, keep_unknowns=True))
             record = {
@@ -276,7 +276,7 @@ def _located_classes(located: set[str]) -> Callable[[], None]:
             located.add(ty)
         return original(res, ty, *args, **kwargs)
 
-    pulumi.resource.register_resource = register_resource  # type: ignore[assignment]
+    pulumi.resource.register_resource = register_resource  # type: ignore[attr-defined]
     return lambda: setattr(pulumi.resource, "register_resource", original)
 
 
@@ -307,7 +307,7 @@ def _output_resources(output: Any) -> set[Any]:
     for attribute, pick in (("_data", lambda done: done.resources), ("_resources", lambda done: done)):
         future = getattr(output, attribute, None)
         if future is not None and future.done() and not future.cancelled() and future.exception() is None:
-            return set(pick(future.result()))
+            return set(pick(future.result()))  # type: ignore[no-untyped-call]
     return set()
 
 
@@ -343,7 +343,7 @@ def _lean_registration() -> Callable[[], None]:
     original_trace = getattr(module, "_get_stack_trace", None)
 
     def _copy(self: pulumi.ResourceOptions) -> pulumi.ResourceOptions:
-        copied = original_copy(self)  # type: ignore[misc]
+        copied: pulumi.ResourceOptions = original_copy(self)  # type: ignore[misc]
         copied.aliases = None
         return copied
 
@@ -391,7 +391,7 @@ def record_program(program: Path, project: str, stack: str) -> tuple[list[dict[s
 
     try:
         with full_collections_deferred():
-            pulumi.runtime.test(run)()
+            pulumi.runtime.test(run)()  # type: ignore[no-untyped-call]
     except BaseException as error:
         raise ProgramFailed(error, sorted(monitor.records, key=lambda r: r["urn"]), located) from error
     finally:

@@ -11,13 +11,12 @@ from typing import Any
 
 from autocloud.domain import local_images
 from autocloud.domain.paths import TOOLCHAIN_BIN
-from autocloud.runtime import images
 
 RESTRICTED_CONTAINER = {
     "allowPrivilegeEscalation": False,
     "capabilities": {"drop": ["ALL"]},
     "runAsNonRoot": True,
-    "runAsUser": images.NONROOT_UID,
+    "runAsUser": local_images.NONROOT_UID,
     "seccompProfile": {"type": "RuntimeDefault"},
 }
 

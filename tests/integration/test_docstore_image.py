@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 
 from autocloud.domain import local_images
-from autocloud.runtime import images
 from components.local.kube import pod_spec
 from components.local.state import DATABASE, OBJECT_NAME, PASSWORD_ITEM, STORE_PORT, USERNAME, docstore_workload
 from tests.integration.conftest import EmbeddedCluster
@@ -33,7 +32,7 @@ def _probe_pod(name: str, document: str) -> dict[str, Any]:
             "restartPolicy": "Never",
             "securityContext": {
                 "runAsNonRoot": True,
-                "runAsUser": images.NONROOT_UID,
+                "runAsUser": local_images.NONROOT_UID,
                 "seccompProfile": {"type": "RuntimeDefault"},
             },
             "containers": [

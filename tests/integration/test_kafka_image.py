@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from autocloud.domain import local_images
-from autocloud.runtime import images, kafka_image
+from autocloud.runtime import images
 from components.local.kube import LocalPlacement, pod_spec
 from components.local.streaming import KAFKA_PORT, broker_workload
 from tests.integration.conftest import EmbeddedCluster
@@ -102,15 +102,15 @@ def test_a_kafka_client_produces_and_consumes_through_the_broker(kubectl: Kubect
     assert message in consumed
 
     # The readiness check asks Kafka: a port where no broker answers is not ready.
-    assert kubectl.exec(NS, broker, kafka_image.READY) == ""
+    assert kubectl.exec(NS, broker, local_images.KAFKA_READY) == ""
     assert (
         kubectl.exec(
-            NS, broker, "sh", "-c", f"KAFKA_PORT=9099 {kafka_image.READY} 2>/dev/null || echo not-ready"
+            NS, broker, "sh", "-c", f"KAFKA_PORT=9099 {local_images.KAFKA_READY} 2>/dev/null || echo not-ready"
         ).strip()
         == "not-ready"
     )
 
     # The broker runs as the images' non-root user on a read-only root, writing only to its volumes.
-    assert kubectl.exec(NS, broker, "id", "-u").strip() == str(images.NONROOT_UID)
+    assert kubectl.exec(NS, broker, "id", "-u").strip() == str(local_images.NONROOT_UID)
     assert kubectl.exec(NS, broker, "sh", "-c", "touch /opt/kafka/x 2>&1 || echo refused").strip().endswith("refused")
     assert "num.partitions=3" in kubectl.exec(NS, broker, "cat", "/etc/kafka/server.properties").splitlines()

@@ -36,6 +36,7 @@ def check_program(name: str, region: str, fmt: str = "json", **kwargs: Any) -> t
 def only_target(out: str) -> dict[str, Any]:
     """The single target of a `--format json` document (and its summary agreeing with it)."""
     document = json.loads(out)
+    target: dict[str, Any]
     (target,) = document["targets"]
     assert document["summary"]["targets"] == 1 and document["summary"][target["status"]] == 1
     return target

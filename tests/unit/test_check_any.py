@@ -33,6 +33,7 @@ def check(
 
 
 def target_of(out: str) -> dict[str, Any]:
+    target: dict[str, Any]
     (target,) = json.loads(out)["targets"]
     return target
 

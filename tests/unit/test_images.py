@@ -34,7 +34,7 @@ def test_archive_has_manifest_config_and_layer(tmp_path: Path) -> None:
             members = {m.name: m for m in rootfs.getmembers()}
     assert image_id == "sha256:" + manifest[0]["Config"].removesuffix(".json")
     assert config["config"]["Entrypoint"] == ["/usr/bin/tool"]
-    assert config["config"]["User"] == f"{images.NONROOT_UID}:{images.NONROOT_UID}"
+    assert config["config"]["User"] == f"{local_images.NONROOT_UID}:{local_images.NONROOT_UID}"
     assert members["usr/bin/tool"].mode == 0o755
     assert members["bin/t"].issym() and members["bin/t"].linkname == "tool"
     assert members["tmp"].mode == 0o1777
@@ -92,7 +92,7 @@ def test_the_cluster_imports_the_node_and_platform_images(tmp_path: Path, monkey
     ingest = next(s for s in images.program_images(tmp_path) if s.name == "ingest")
     assert ingest.reference == local_images.INGEST_IMAGE and images.is_local(local_images.INGEST_IMAGE)
     assert ingest.files == {"/ingest": tmp_path / "autocloud-ingest"} and list(ingest.entrypoint) == ["/ingest"]
-    assert ingest.user == f"{images.NONROOT_UID}:{images.NONROOT_UID}"
+    assert ingest.user == f"{local_images.NONROOT_UID}:{local_images.NONROOT_UID}"
     specs = images.node_images(tmp_path) + images.program_images(tmp_path)
     for spec in specs:
         for source in spec.files.values():
@@ -112,9 +112,7 @@ def test_shared_libraries_include_the_loader_at_the_paths_ldd_names() -> None:
 
 def test_a_library_nobody_provides_is_an_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     output = "\tlinux-vdso.so.1 (0x00007ffd)\n\tlibgone.so.1 => not found\n\tlibjvm.so => not found\n"
-    monkeypatch.setattr(
-        images.subprocess, "run", lambda *a, **k: subprocess.CompletedProcess(a, 0, stdout=output, stderr="")
-    )
+    monkeypatch.setattr(subprocess, "run", lambda *a, **k: subprocess.CompletedProcess(a, 0, stdout=output, stderr=""))
     with pytest.raises(images.ImageError, match=r"needs libgone\.so\.1"):
         images.shared_libraries([tmp_path / "bin" / "java"])
     # A library among the binaries themselves is found at run time by their own search path.
@@ -135,7 +133,7 @@ def test_package_files_resolve_links_that_leave_the_folder(tmp_path: Path, monke
     (jre / "lib" / "docs").symlink_to(tmp_path / "etc")
     listed = [str(jre), str(jre / "lib"), *(str(p) for p in sorted(jre.rglob("*"))), "/etc/other"]
     monkeypatch.setattr(
-        images.subprocess, "run", lambda *a, **k: subprocess.CompletedProcess(a, 0, stdout="\n".join(listed), stderr="")
+        subprocess, "run", lambda *a, **k: subprocess.CompletedProcess(a, 0, stdout="\n".join(listed), stderr="")
     )
     files, links = images.package_files("jre", str(jre))
     assert files == {
@@ -147,7 +145,7 @@ def test_package_files_resolve_links_that_leave_the_folder(tmp_path: Path, monke
 
 def test_a_package_that_is_not_installed_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(
-        images.subprocess, "run", lambda *a, **k: subprocess.CompletedProcess(a, 1, stdout="", stderr="not installed")
+        subprocess, "run", lambda *a, **k: subprocess.CompletedProcess(a, 1, stdout="", stderr="not installed")
     )
     with pytest.raises(images.ImageError, match="Debian package openjdk-17-jre-headless is not installed"):
         images.package_files("openjdk-17-jre-headless", "/usr/lib/jvm/java-17-openjdk-amd64")

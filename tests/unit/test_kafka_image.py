@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -42,8 +43,8 @@ def test_jars_resolve_once_per_pom(tmp_path: Path, monkeypatch: pytest.MonkeyPat
         (out / "kafka_2.13-3.9.2.jar").write_bytes(b"jar")
         return subprocess.CompletedProcess(command, 0, "", "")
 
-    monkeypatch.setattr(kafka_image.shutil, "which", lambda _name: "/usr/bin/mvn")
-    monkeypatch.setattr(kafka_image.subprocess, "run", mvn)
+    monkeypatch.setattr(shutil, "which", lambda _name: "/usr/bin/mvn")
+    monkeypatch.setattr(subprocess, "run", mvn)
     pom = _pom(tmp_path)
     libs = kafka_image.resolve_jars(tmp_path / "cache", pom)
     assert libs == tmp_path / "cache" / "kafka" / "3.9.2" / "libs"
@@ -57,9 +58,9 @@ def test_jars_resolve_once_per_pom(tmp_path: Path, monkeypatch: pytest.MonkeyPat
 
 def test_maven_failure_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(kafka_image, "REPO_ROOT", tmp_path)
-    monkeypatch.setattr(kafka_image.shutil, "which", lambda _name: "/usr/bin/mvn")
+    monkeypatch.setattr(shutil, "which", lambda _name: "/usr/bin/mvn")
     monkeypatch.setattr(
-        kafka_image.subprocess,
+        subprocess,
         "run",
         lambda command, **_: subprocess.CompletedProcess(
             command, 1, "[ERROR] Could not resolve dependencies for project autocloud.local:kafka-image\n", ""
@@ -76,4 +77,4 @@ def test_start_script_formats_once_then_runs_kraft() -> None:
     assert 'kafka.tools.StorageTool format -t "$KAFKA_CLUSTER_ID"' in script and "--ignore-formatted" in script
     assert script.rstrip().splitlines()[-1].startswith("exec java $KAFKA_HEAP_OPTS $KAFKA_JVM_OPTS kafka.Kafka")
     assert "kafka.admin.BrokerApiVersionsCommand" in kafka_image.STARTED_SCRIPT
-    assert f":{images.NONROOT_UID}:{images.NONROOT_UID}:" in kafka_image.PASSWD
+    assert f":{local_images.NONROOT_UID}:{local_images.NONROOT_UID}:" in kafka_image.PASSWD

@@ -280,8 +280,8 @@ def test_event_streaming_is_a_kafka_broker_advertised_in_its_namespace(pulumi_ha
     assert volumes[mounts["/etc/kafka"]]["configMap"] == {"name": "streaming-1"}
     assert "emptyDir" in volumes[mounts[DATA_DIR]] and "emptyDir" in volumes[mounts["/tmp"]]
     # Ready means the broker answered Kafka requests, not that its port accepted a connection.
-    assert container["readinessProbe"]["exec"]["command"] == [kafka_image.READY]
-    assert container["startupProbe"]["exec"]["command"] == [kafka_image.STARTED]
+    assert container["readinessProbe"]["exec"]["command"] == [local_images.KAFKA_READY]
+    assert container["startupProbe"]["exec"]["command"] == [local_images.KAFKA_STARTED]
 
     assert stream.bootstrap == "streaming-1.autocloud-eu.svc.cluster.local:9092"
     assert pulumi_harness.value(stream.endpoints) == StreamingEndpoints(

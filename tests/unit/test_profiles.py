@@ -24,11 +24,13 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def eu_data() -> dict[str, Any]:
-    return yaml.safe_load((REPO / "regions" / "eu.yaml").read_text())
+    data: dict[str, Any] = yaml.safe_load((REPO / "regions" / "eu.yaml").read_text())
+    return data
 
 
 def cn_data() -> dict[str, Any]:
-    return yaml.safe_load((REPO / "regions" / "cn.yaml").read_text())
+    data: dict[str, Any] = yaml.safe_load((REPO / "regions" / "cn.yaml").read_text())
+    return data
 
 
 def error_of(data: dict[str, Any], source: str = "regions/eu.yaml") -> str:
@@ -78,7 +80,7 @@ def test_location_spellings_are_normalised() -> None:
 def test_profile_is_frozen() -> None:
     profile = load_profile("eu")
     with pytest.raises(Exception, match="frozen"):
-        profile.name = "xx"  # type: ignore[misc]
+        profile.name = "xx"
 
 
 def test_refuses_unknown_key() -> None:
@@ -314,7 +316,7 @@ def test_refuses_restricted_primary() -> None:
 
 def test_refuses_a_service_the_primary_does_not_offer(monkeypatch: pytest.MonkeyPatch) -> None:
     west = LOCATIONS["westeurope"]
-    monkeypatch.setitem(LOCATIONS, "westeurope", dataclasses.replace(west, services=west.services - {"dps"}))  # type: ignore[arg-type]
+    monkeypatch.setitem(LOCATIONS, "westeurope", dataclasses.replace(west, services=west.services - {"dps"}))
     assert error_of(eu_data()).startswith(
         "regions/eu.yaml: services.dps: IoT Hub Device Provisioning Service is not offered in 'westeurope' (source: "
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from policies.model import ResourceView, RuleContext
@@ -20,7 +22,7 @@ COMPLIANT = {
 }
 
 
-def props(type_: str) -> dict:
+def props(type_: str) -> dict[str, Any]:
     path, value = COMPLIANT[type_]
     result = changed({}, path, value)
     # IoT Hub keeps shared access for the DPS link; vehicles are X.509 only (device and module SAS off).

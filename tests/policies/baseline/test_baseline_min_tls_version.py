@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from policies.model import ResourceView, RuleContext
@@ -17,7 +19,7 @@ COMPLIANT = {
 }
 
 
-def props(type_: str) -> dict:
+def props(type_: str) -> dict[str, Any]:
     path, good, _ = COMPLIANT[type_]
     return changed({}, path, good)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from policies.model import ResourceView, RuleContext
 from policies.rules.kubernetes.namespace_placement import RULE
 from policies.testing import changed, details, judge
@@ -11,7 +13,7 @@ DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 PROPS = {"metadata": {"name": "mqtt", "namespace": "autocloud-eu"}, "spec": {}}
 
 
-def stack(props: dict) -> list[ResourceView]:
+def stack(props: dict[str, Any]) -> list[ResourceView]:
     return [
         ResourceView.of(NAMESPACE, {"metadata": {"name": "autocloud-eu", "labels": {"autocloud.io/region": "eu"}}}),
         ResourceView.of(DEPLOYMENT, props, name="mqtt"),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from policies.model import ResourceView, RuleContext
 from policies.rules.kubernetes.namespace_region_label import RULE
 from policies.testing import DELETE, changed, details
@@ -14,7 +16,7 @@ PROPS = {
 }
 
 
-def label(value: object) -> dict:
+def label(value: object) -> dict[str, Any]:
     props = changed(PROPS, "metadata.labels", {"autocloud.io/region": value})
     return props if value is not DELETE else changed(PROPS, "metadata.labels", {})
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from policies.model import ResourceView, RuleContext
@@ -26,7 +28,7 @@ POLICY_PROPS = {
 }
 
 
-def stack(policy_props: dict) -> list[ResourceView]:
+def stack(policy_props: dict[str, Any]) -> list[ResourceView]:
     return [
         ResourceView.of(NAMESPACE, {"metadata": {"name": "autocloud-eu", "labels": {"autocloud.io/region": "eu"}}}),
         ResourceView.of(
@@ -52,7 +54,7 @@ def test_accepts_own_region_peers(eu: RuleContext) -> None:
     ],
     ids=["other-region-label", "empty-selector", "not-in", "in-other", "declared-foreign-name", "named-foreign"],
 )
-def test_refuses_ingress_from_other_region(eu: RuleContext, selector: dict, problem: str) -> None:
+def test_refuses_ingress_from_other_region(eu: RuleContext, selector: dict[str, Any], problem: str) -> None:
     props = changed(POLICY_PROPS, "spec.ingress.0.from.0.namespaceSelector", selector)
     found = judge(RULE, stack(props), eu)
     assert len(found) == 1

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from policies.model import ResourceView, RuleContext
 from policies.rules.residency.eventhub_capture_location import RULE
 from policies.testing import DELETE, changed, details, judge
@@ -19,7 +21,7 @@ HUB_PROPS = {
 }
 
 
-def stack(account_location: str = "westeurope", hub_props: dict | None = None) -> list[ResourceView]:
+def stack(account_location: str = "westeurope", hub_props: dict[str, Any] | None = None) -> list[ResourceView]:
     return [
         ResourceView.of(STORAGE, {"location": account_location, "accountName": "aceucapture1"}, name="capture"),
         ResourceView.of(HUB, HUB_PROPS if hub_props is None else hub_props, name="telemetry"),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from policies.model import ResourceView, RuleContext
 from policies.rules.residency.eventhub_geo_dr_partner import RULE
 from policies.testing import DELETE, changed, details, judge
@@ -12,7 +14,7 @@ PARTNER_ID = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.EventHub/na
 DR_PROPS = {"namespaceName": "fleet-ns", "alias": "fleet", "partnerNamespace": PARTNER_ID}
 
 
-def stack(partner_location: str = "northeurope", dr_props: dict | None = None) -> list[ResourceView]:
+def stack(partner_location: str = "northeurope", dr_props: dict[str, Any] | None = None) -> list[ResourceView]:
     return [
         ResourceView.of(NAMESPACE, {"location": "westeurope", "namespaceName": "fleet-ns"}, name="primary"),
         ResourceView.of(NAMESPACE, {"location": partner_location, "namespaceName": "fleet-ns-dr"}, name="secondary"),

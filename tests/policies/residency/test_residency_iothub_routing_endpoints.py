@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from policies.model import ResourceView, RuleContext
 from policies.rules.residency.iothub_routing_endpoints import RULE, target_name
 from policies.testing import DELETE, changed, details, judge
@@ -42,7 +44,7 @@ HUB_PROPS = {
 }
 
 
-def stack(hub_props: dict | None = None, namespace_location: str = "westeurope") -> list[ResourceView]:
+def stack(hub_props: dict[str, Any] | None = None, namespace_location: str = "westeurope") -> list[ResourceView]:
     return [
         ResourceView.of(NAMESPACE, {"location": namespace_location}, name="fleet-ns"),
         ResourceView.of(STORAGE, {"location": "westeurope", "accountName": "aceuupload1"}, name="uploads"),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from policies.model import ProviderView, ResourceView, RuleContext
 from policies.rules.residency.provider_environment import RULE
 from policies.testing import DELETE, changed, details, judge
@@ -10,11 +12,11 @@ PROVIDER = "pulumi:providers:azure-native"
 CHINA = {"environment": "china", "location": "chinanorth3"}
 
 
-def provider_view(props: dict, name: str = "china") -> ProviderView:
+def provider_view(props: dict[str, Any], name: str = "china") -> ProviderView:
     return ProviderView(PROVIDER, name, f"urn:pulumi:check::autocloud::{PROVIDER}::{name}", props)
 
 
-def stack(props: dict) -> list[ResourceView]:
+def stack(props: dict[str, Any]) -> list[ResourceView]:
     provider = provider_view(props)
     return [
         ResourceView(PROVIDER, provider.name, provider.urn, provider.props),
