@@ -14,10 +14,12 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from autocloud import cluster as cluster_mod
 from autocloud import images as images_mod
+from autocloud import runs
 from autocloud import toolchain as toolchain_mod
 from autocloud.errors import ConfigError
 from autocloud.paths import REPO_ROOT
@@ -37,6 +39,10 @@ err = Console(stderr=True)
 def _fail(message: str, code: int = 1) -> typer.Exit:
     err.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
+
+
+def _warn(line: str) -> None:
+    err.print(f"[red]error:[/red] {escape(line)}", highlight=False, soft_wrap=True)
 
 
 def _echo(line: str) -> None:
@@ -130,9 +136,10 @@ def up(
     except (deploy.DeployError, ConfigError) as exc:
         raise _fail(str(exc), 2) from None
     try:
+        runs.hold("up")
         toolchain_mod.build(echo=_echo)
         cluster_mod.start(echo=_echo)
-    except (toolchain_mod.ToolchainError, cluster_mod.ClusterError) as exc:
+    except (toolchain_mod.ToolchainError, cluster_mod.ClusterError, runs.RunLocked) as exc:
         raise _fail(str(exc)) from None
 
     results: dict[str, deploy.StackResult] = {}
@@ -147,11 +154,13 @@ def up(
 
     _echo(f"deploying {', '.join(stacks)} in waves from {rollout_mod.LOCAL_ROLLOUT.relative_to(REPO_ROOT)}, "
           f"with policy packs {', '.join(deploy.PACKS)}")
-    with RolloutView(console, live=False) as view:
+    with RolloutView(console, live=False) as view, runs.component_watch(_warn) as watch:
         run = rollout_mod.run_rollout(plan, runner, preview_first=False, on_change=view.update)
     done = [results[s] for s in stacks if s in results]
     console.print(deploy.outputs_table(done))
     console.print(deploy.results_table(done))
+    if watch.failure:
+        raise _fail(f"{watch.failure}; `autocloud up` restarts it")
     if not run.ok:
         raise typer.Exit(1)
 
@@ -169,12 +178,17 @@ def down(
     except deploy.DeployError as exc:
         raise _fail(str(exc), 2) from None
     try:
+        runs.hold("down")
         # Destroying needs the cluster the stacks live on, even if it was stopped since.
         toolchain_mod.build(echo=_echo)
         cluster_mod.start(echo=_echo)
-        results = deploy.down_local(regions=region, echo=_echo)
-    except (toolchain_mod.ToolchainError, cluster_mod.ClusterError, deploy.DeployError, ConfigError) as exc:
+        with runs.component_watch(_warn) as watch:
+            results = deploy.down_local(regions=region, echo=_echo)
+    except (toolchain_mod.ToolchainError, cluster_mod.ClusterError, deploy.DeployError, ConfigError,
+            runs.RunLocked) as exc:
         raise _fail(str(exc)) from None
+    if watch.failure:
+        raise _fail(f"{watch.failure}; `autocloud down` restarts it")
     console.print(deploy.results_table(results))
     if not keep_cluster and not region:
         cluster_mod.stop(echo=_echo)
@@ -235,7 +249,12 @@ def rollout(
         stacks = len(plan.entries())
         if not typer.confirm(f"Apply rollout {plan.name!r} to {stacks} stacks?"):
             raise typer.Exit(1)
-    if any(e.stack.startswith("local-") for e in plan.entries()):
+    try:
+        runs.hold("rollout")
+    except runs.RunLocked as exc:
+        raise _fail(str(exc)) from None
+    local = any(e.stack.startswith("local-") for e in plan.entries())
+    if local:
         try:
             toolchain_mod.build(echo=_echo)
             cluster_mod.start(echo=_echo)
@@ -250,8 +269,10 @@ def rollout(
             return deploy.StackResult(stack, stack, False, "preview" if preview_only else "up", message=str(exc))
 
     view = RolloutView(console, live=fmt == "text" and console.is_terminal)
-    with view:
+    with view, runs.component_watch(_warn, uses_cluster=local) as watch:
         run = rollout_mod.run_rollout(plan, runner, preview_only=preview, resume=resume, on_change=view.update)
+    if watch.failure:
+        raise _fail(f"{watch.failure}; `autocloud rollout --resume` restarts it")
     if fmt == "json":
         print(json.dumps(run.to_json(), indent=2))
     else:
