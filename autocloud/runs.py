@@ -24,11 +24,11 @@ class RunLocked(Exception):
     """Another deploying command holds this checkout's state; one line for the user."""
 
 
-def lock_file(state_dir: Path = STATE_DIR) -> Path:
-    return state_dir / "run.lock"
+def lock_file(state_dir: Path | None = None) -> Path:
+    return (state_dir or STATE_DIR) / "run.lock"
 
 
-def hold(command: str, state_dir: Path = STATE_DIR) -> None:
+def hold(command: str, state_dir: Path | None = None) -> None:
     """Take this checkout's run lock for the rest of the process, or raise RunLocked naming its holder."""
     path = lock_file(state_dir)
     path.parent.mkdir(parents=True, exist_ok=True)
