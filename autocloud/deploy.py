@@ -148,13 +148,17 @@ def _repair_checkpoint_files(stack: str, state_dir: Path, echo: Callable[[str], 
 
 
 def _alive(pid: int) -> bool:
+    """Running, not a zombie: a killed run's CLI stays a zombie until whoever inherited it reaps it."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
 
 
 def _region(stack: str) -> str:
