@@ -7,6 +7,7 @@ the modules each command calls.
 from __future__ import annotations
 
 import json
+import signal
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -337,6 +338,10 @@ def simulate(
 
 
 def main() -> None:
+    # A shell starting us in the background (no job control) leaves SIGINT ignored, and the engine
+    # would then cancel on a Ctrl-C sent to the process group while we ran on: take it back, so an
+    # interrupt is always KeyboardInterrupt and exit 130.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         app()
     except KeyboardInterrupt:

@@ -19,12 +19,13 @@ import pytest
 from pulumi import automation as auto
 
 from autocloud import cluster, deploy, engine, node, runs
+from autocloud.paths import REPO_ROOT
 from tests.integration.conftest import EmbeddedCluster, copy_program
 from tests.integration.kube import eventually
 
 pytestmark = pytest.mark.integration
 
-NAMESPACES = ("intr-kill", "intr-watch")
+NAMESPACES = ("intr-kill", "intr-watch", "intr-ro-eu")
 STACK = "local-eu"
 """A local stack's name, so deploy treats it as the local target; the program is the small test one."""
 NEVER_BUILT = "autocloud.local/never-built:0"
@@ -219,3 +220,53 @@ def test_no_debug_or_metrics_server_of_kwok_anywhere(test_cluster: EmbeddedClust
     for line in inside.splitlines():
         local = line.split()[3]
         assert local.startswith(("127.0.0.1:", f"{node.NODE_IP}:", "*:6443")), f"listener off loopback: {line}"
+
+
+INTERRUPTED_ROLLOUT = """
+name: it-interrupt
+waves:
+  - name: eu
+    stacks: [{stack: local-eu, config: {"autocloud:namespace": intr-ro-eu}}]
+"""
+
+
+def test_ctrl_c_mid_wave_exits_130_and_a_resume_at_once_succeeds(
+    test_cluster: EmbeddedCluster, tmp_path: Path
+) -> None:
+    """The real CLI on its own state folder against the session's cluster: Ctrl-C (SIGINT to the
+    process group, as a terminal sends it) while the wave creates, then `--resume` straight away.
+    It starts with SIGINT ignored, as a script's background job does: the engine still cancels on it,
+    so the CLI must not run on and exit 1."""
+    rollout = tmp_path / "rollout.yaml"
+    rollout.write_text(INTERRUPTED_ROLLOUT)
+    env = {k: v for k, v in os.environ.items() if k != "AUTOCLOUD_BACKEND_URL"}
+    env |= {"KUBECONFIG": str(test_cluster.kubeconfig), "AUTOCLOUD_STATE_DIR": str(tmp_path / "state")}
+    autocloud = str(REPO_ROOT / ".venv" / "bin" / "autocloud")
+    deployments = "/apis/apps/v1/namespaces/intr-ro-eu/deployments"
+    try:
+        first = subprocess.Popen(
+            [autocloud, "rollout", str(rollout), "--yes"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            text=True, start_new_session=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+        )  # fmt: skip
+        try:
+            def creating() -> bool:
+                try:
+                    return len(test_cluster.api().request("GET", deployments)["items"]) >= 2
+                except HTTPError:
+                    return False
+
+            assert eventually(creating, timeout=240, interval=0.2), "the wave never started creating"
+        finally:
+            os.killpg(first.pid, signal.SIGINT)
+            output = first.communicate(timeout=180)[0]
+        assert first.returncode == 130, output[-3000:]
+
+        resumed = subprocess.run([autocloud, "rollout", str(rollout), "--yes", "--resume"], env=env,
+                                 capture_output=True, text=True, timeout=900)
+        assert resumed.returncode == 0, (resumed.stdout + resumed.stderr)[-3000:]
+        assert "local-eu: done" in resumed.stdout
+        for item in test_cluster.api().request("GET", deployments)["items"]:
+            assert item["status"].get("availableReplicas", 0) >= 1, item["metadata"]["name"]
+    finally:
+        subprocess.run([autocloud, "down", "--region", "eu", "--keep-cluster"], env=env, capture_output=True,
+                       text=True, timeout=600)
