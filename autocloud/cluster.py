@@ -19,6 +19,7 @@ import socket
 import ssl
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -28,7 +29,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from autocloud import images, node
+from autocloud import images, node, reaper
 from autocloud.errors import AutocloudError, InputError, excerpt
 from autocloud.paths import STATE_DIR, TOOLCHAIN_BIN
 
@@ -186,6 +187,8 @@ def _controller_manager_args(lay: Layout) -> list[str]:
         "--secure-port=0", "--use-service-account-credentials=true",
         f"--service-account-private-key-file={lay.pki / 'sa.key'}", f"--root-ca-file={lay.pki / 'ca.crt'}",
         "--profiling=false",
+        # Quota usage a cancelled create left charged is recounted in seconds, not the default 5 min.
+        "--resource-quota-sync-period=10s",
     ]
 
 
@@ -224,7 +227,7 @@ def _kwok_args(lay: Layout) -> list[str]:
         f"--kubeconfig={lay.component_kubeconfig('kwok')}", f"--config={TOOLCHAIN_BIN / 'kwok-stages.yaml'}",
         "--manage-all-nodes=false", "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
         f"--cidr={SIMULATED_POD_CIDR}", f"--node-ip={node.NODE_IP}", "--node-lease-duration-seconds=40",
-        "--server-address=127.0.0.1:10247",
+        # No --server-address: KWOK's server (unauthenticated /metrics, /debug/pprof) is not started.
     ]
 
 
@@ -269,31 +272,83 @@ def kubeconfig_path(layout: Layout | None = None) -> Path:
 # --- processes -----------------------------------------------------------------------------------
 
 
-def _read_pid(lay: Layout, comp: Component) -> int | None:
+@dataclass(frozen=True)
+class ProcRecord:
+    """What a pid file records of a process this checkout started: its pid, its start time and the
+    binary it runs, so a pid reused by another process (even one named like ours) is never ours."""
+
+    pid: int
+    start: int | None
+    """Clock ticks after boot (field 22 of /proc/PID/stat); None in a pid file written before records."""
+    exe: str
+
+    def alive(self) -> bool:
+        """The recorded process still runs: same start time, same binary, not a zombie."""
+        stat = _stat(self.pid)
+        if stat is None or stat[0] == "Z" or (self.start is not None and stat[19] != str(self.start)):
+            return False
+        return _exe(self.pid) == self.exe
+
+
+def _stat(pid: int) -> list[str] | None:
+    """/proc/PID/stat from field 3 (state) on; the command name before it may hold spaces."""
     try:
-        return int((lay.pids / f"{comp.name}.pid").read_text().strip())
-    except (OSError, ValueError):
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
         return None
 
 
-def _is_ours(pid: int, comp: Component) -> bool:
-    """True when pid is alive and runs this component (a recycled pid is not ours)."""
+def _exe(pid: int) -> str | None:
     try:
-        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    if state == "Z":
-        return False
-    argv = [part.decode(errors="replace") for part in raw.split(b"\0") if part]
+        return os.readlink(f"/proc/{pid}/exe").removesuffix(" (deleted)")
+    except OSError:
+        return None
+
+
+def _expected_exe(comp: Component) -> str:
+    """The binary a component's process ends up running (after nsenter or unshare exec it)."""
     if comp is RELAY:
-        return comp.binary in argv[:4]
-    return bool(argv) and Path(argv[0]).name == comp.binary
+        return os.path.realpath(sys.executable)
+    if comp is HOLDER:
+        return node.sleep_binary()
+    return str((TOOLCHAIN_BIN / comp.binary).resolve())
+
+
+def _read_record(lay: Layout, comp: Component) -> ProcRecord | None:
+    try:
+        raw = (lay.pids / f"{comp.name}.pid").read_text().strip()
+    except OSError:
+        return None
+    try:
+        if raw.isdigit():
+            # A pid file from before records: its binary must still match, and no start time can.
+            return ProcRecord(int(raw), None, _expected_exe(comp))
+        data = json.loads(raw)
+        return ProcRecord(int(data["pid"]), int(data["start"]), str(data["exe"]))
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def _record(lay: Layout, comp: Component, pid: int) -> ProcRecord:
+    """Write the pid file of a process just started; wait (briefly) until it runs its final binary."""
+    stat = _stat(pid)
+    record = ProcRecord(pid, int(stat[19]) if stat else None, _expected_exe(comp))
+    (lay.pids / f"{comp.name}.pid").write_text(json.dumps(
+        {"pid": record.pid, "start": record.start, "exe": record.exe}) + "\n")
+    deadline = time.monotonic() + 2.0
+    while not record.alive() and _stat(pid) is not None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return record
+
+
+def _read_pid(lay: Layout, comp: Component) -> int | None:
+    record = _read_record(lay, comp)
+    return record.pid if record else None
 
 
 def _running(lay: Layout, comp: Component) -> int | None:
-    pid = _read_pid(lay, comp)
-    return pid if pid is not None and _is_ours(pid, comp) else None
+    record = _read_record(lay, comp)
+    return record.pid if record is not None and record.alive() else None
 
 
 def _port_free(port: int) -> bool:
@@ -306,16 +361,16 @@ def _port_free(port: int) -> bool:
     return True
 
 
-def _terminate(pid: int, comp: Component, grace: float = 10.0) -> None:
+def _terminate(record: ProcRecord, grace: float = 10.0) -> None:
     try:
-        os.kill(pid, signal.SIGTERM)
+        os.kill(record.pid, signal.SIGTERM)
     except ProcessLookupError:
         return
     deadline = time.monotonic() + grace
-    while _is_ours(pid, comp) and time.monotonic() < deadline:
+    while record.alive() and time.monotonic() < deadline:
         time.sleep(0.05)
-    if _is_ours(pid, comp):
-        os.kill(pid, signal.SIGKILL)
+    if record.alive():
+        os.kill(record.pid, signal.SIGKILL)
 
 
 # --- certificates, tokens and kubeconfigs ----------------------------------------------------------
@@ -510,6 +565,10 @@ class Api:
             self.request("PATCH", path, obj, content_type="application/apply-patch+yaml")
         except urllib.error.HTTPError as exc:
             raise ClusterError(f"cannot apply {obj['kind']} {meta['name']}: HTTP {exc.code}") from None
+        except (urllib.error.URLError, OSError, ValueError) as exc:
+            # A timeout or a refused connection (a component died under the API server) is one line too.
+            reason = getattr(exc, "reason", None) or exc
+            raise ClusterError(f"cannot apply {obj['kind']} {meta['name']}: {reason}") from None
 
     def ready(self) -> bool:
         try:
@@ -744,7 +803,7 @@ def _spawn(lay: Layout, comp: Component, holder: int, ports: Ports) -> int:
         pass_fds = (listener.fileno(),)
         argv = [*node.enter(holder, mount=False), sys.executable, *comp.args(lay),
                 "--listen-fd", str(listener.fileno())]
-        env = {**os.environ}
+        env = {k: v for k, v in os.environ.items() if k != reaper.MARKER}  # outlives any engine run
     else:
         argv = [*node.enter(holder), _binary(comp.binary), *comp.args(lay)]
         env = _node_env()
@@ -755,8 +814,7 @@ def _spawn(lay: Layout, comp: Component, holder: int, ports: Ports) -> int:
         log.close()
         if listener is not None:
             listener.close()
-    (lay.pids / f"{comp.name}.pid").write_text(f"{proc.pid}\n")
-    return proc.pid
+    return _record(lay, comp, proc.pid).pid
 
 
 @dataclass
@@ -810,8 +868,7 @@ def _ensure_holder(lay: Layout, echo: Callable[[str], None]) -> int:
     if any(_read_pid(lay, comp) is not None for comp in (*COMPONENTS, HOLDER)):
         echo("cluster: the node's namespaces are gone; clearing what was left and starting afresh")
         _stop_components(lay, lambda _line: None)
-    pid = node.start_holder(lay.logs / "node-namespaces.log")
-    (lay.pids / f"{HOLDER.name}.pid").write_text(f"{pid}\n")
+    pid = _record(lay, HOLDER, node.start_holder(lay.logs / "node-namespaces.log")).pid
     node.prepare(pid, lay.node)
     node.ensure_cgroups(node.cgroup_root(lay.root))
     return pid
@@ -869,7 +926,7 @@ def start(
 
     for comp in COMPONENTS:
         old = _read_pid(lay, comp)
-        if old is not None and _is_ours(old, comp):
+        if old is not None and _running(lay, comp) is not None:
             continue
         if old is not None:
             echo(f"cluster: {comp.name} (pid {old}) had stopped; restarting it (log: {lay.logs / comp.name}.log)")
@@ -896,16 +953,62 @@ def start(
     return status(lay, ports, honour_kubeconfig)
 
 
+class Watch:
+    """Polls the cluster's processes while an engine run depends on them: a component that dies is
+    named with its log within a second, where the engine would retry for ten minutes. `on_death`
+    gets the one-line reason, then again on every later poll (to end what the run starts meanwhile)."""
+
+    def __init__(self, lay: Layout, on_death: Callable[[str], None], interval: float = 0.5,
+                 idle: bool = False) -> None:
+        self.lay = lay
+        self.on_death = on_death
+        self.interval = interval
+        self.failure: str | None = None
+        self._idle = idle
+        self._records: dict[str, ProcRecord] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._poll, name="cluster-watch", daemon=True)
+
+    def __enter__(self) -> Watch:
+        if not self._idle:
+            for comp in (HOLDER, *COMPONENTS):
+                record = _read_record(self.lay, comp)
+                if record is not None and record.alive():
+                    self._records[comp.name] = record
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _poll(self) -> None:
+        while not self._stop.wait(self.interval):
+            if self.failure is None:
+                dead = next((name for name, record in self._records.items() if not record.alive()), None)
+                if dead is None:
+                    continue
+                self.failure = f"{dead} died (log: {self.lay.logs / dead}.log)"
+            self.on_death(self.failure)
+
+
+def watch(on_death: Callable[[str], None], layout: Layout | None = None, interval: float = 0.5,
+          idle: bool = False) -> Watch:
+    """A `Watch` of the embedded cluster; of nothing when `idle` or KUBECONFIG names another cluster."""
+    return Watch(layout or default_layout(), on_death, interval, idle=idle or external_kubeconfig() is not None)
+
+
 def _stop_components(lay: Layout, echo: Callable[[str], None]) -> list[str]:
     stopped = []
     for comp in reversed(COMPONENTS):
-        pid = _read_pid(lay, comp)
-        if pid is None:
+        record = _read_record(lay, comp)
+        if record is None:
+            (lay.pids / f"{comp.name}.pid").unlink(missing_ok=True)
             continue
-        if _is_ours(pid, comp):
-            _terminate(pid, comp)
+        if record.alive():
+            _terminate(record)
             stopped.append(comp.name)
-            echo(f"cluster: stopped {comp.name} (pid {pid})")
+            echo(f"cluster: stopped {comp.name} (pid {record.pid})")
         (lay.pids / f"{comp.name}.pid").unlink(missing_ok=True)
     holder = _running(lay, HOLDER)
     node.sweep(holder, node.cgroup_root(lay.root))
@@ -928,8 +1031,8 @@ def status(
     lay = layout or default_layout()
     comps = []
     for comp in (HOLDER, *COMPONENTS):
-        pid = _read_pid(lay, comp)
-        comps.append(ComponentStatus(comp.name, pid, pid is not None and _is_ours(pid, comp),
+        record = _read_record(lay, comp)
+        comps.append(ComponentStatus(comp.name, record.pid if record else None, bool(record and record.alive()),
                                      lay.logs / f"{comp.name}.log"))
     api_ready = node_ready = dns_ready = False
     if external is None and lay.token_file.exists():

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from pulumi import automation as auto
 
-from autocloud import cluster
+from autocloud import cluster, reaper
 from autocloud.backend import resolve_backend_url
 from autocloud.inputs import read_text
 from autocloud.paths import REPO_ROOT, STATE_DIR, TOOLCHAIN_BIN, TOOLCHAIN_DIR
@@ -41,7 +41,8 @@ def engine_env(
 ) -> dict[str, str]:
     """`backend_url` (else AUTOCLOUD_BACKEND_URL; see autocloud.backend, e.g. a team's azblob://
     container) replaces the default file backend under state_dir; its credentials come from the
-    caller's environment."""
+    caller's environment. The engine and its plugins carry this process's run marker, so they end
+    with it (autocloud.reaper)."""
     if backend_url is None:
         backend_url = resolve_backend_url()
     if backend_url is None:
@@ -59,6 +60,7 @@ def engine_env(
         "PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK": "true",
         "PULUMI_DIY_BACKEND_NO_LEGACY_WARNING": "true",
         "KUBECONFIG": str(kubeconfig or cluster.kubeconfig_path()),
+        reaper.MARKER: reaper.run_marker(),
     }
     return env
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -103,11 +104,16 @@ def enter(holder: int, *, net: bool = True, mount: bool = True) -> list[str]:
     return ["nsenter", f"--target={holder}", *flags, "--"]
 
 
+def sleep_binary() -> str:
+    """The holder's binary, as a full resolved path (its pid file records it)."""
+    return os.path.realpath(shutil.which("sleep") or "/bin/sleep")
+
+
 def start_holder(log: Path) -> int:
     """A sleeping process in a new network and mount namespace (mounts private: nothing leaks out)."""
     with log.open("ab") as out:
         proc = subprocess.Popen(
-            ["unshare", "--net", "--mount", "--propagation", "private", "--", "sleep", "infinity"],
+            ["unshare", "--net", "--mount", "--propagation", "private", "--", sleep_binary(), "infinity"],
             stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
         )
     deadline = time.monotonic() + 5

@@ -49,8 +49,9 @@ def test_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedC
     _require_toolchain()
     base = cluster.Ports.at(TEST_PORT_BASE)
     layout = cluster.Layout(tmp_path_factory.mktemp("cluster"))
-    cluster.start(layout, echo=lambda _line: None, ports=base, honour_kubeconfig=False)
     try:
+        # Inside the try: a start that times out half-way must not leave its processes running.
+        cluster.start(layout, echo=lambda _line: None, ports=base, honour_kubeconfig=False)
         yield EmbeddedCluster(layout, base)
     finally:
         cluster.stop(layout, echo=lambda _line: None)
