@@ -9,6 +9,7 @@ anything the user typed are printed literally, never as rich markup.
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
@@ -38,6 +39,7 @@ from autocloud.domain.errors import (
     one_line,
 )
 from autocloud.domain.paths import REPO_ROOT, TOOLCHAIN_BIN
+from autocloud.operations import runs
 from autocloud.runtime import cluster as cluster_mod
 from autocloud.runtime import images as images_mod
 from autocloud.runtime import toolchain as toolchain_mod
@@ -233,6 +235,7 @@ def up(
         raise deploy.DeployError("stacks/: no local stacks (stacks/Pulumi.local-*.yaml) to deploy")
     plan = rollout_mod.load_rollout(rollout_mod.LOCAL_ROLLOUT).restricted(stacks)
     _check_inputs(plan)
+    runs.hold("up")
     toolchain_mod.build(echo=_echo)
     cluster_mod.start(echo=_echo)
 
@@ -250,11 +253,13 @@ def up(
         f"deploying {', '.join(stacks)} in waves from {rollout_mod.LOCAL_ROLLOUT.relative_to(REPO_ROOT)}, "
         f"with policy packs {', '.join(deploy.PACKS)}"
     )
-    with RolloutView(console, live=False) as view:
+    with RolloutView(console, live=False) as view, runs.component_watch(_error) as watch:
         run = rollout_mod.run_rollout(plan, runner, preview_first=False, on_change=view.update)
     done = [results[s] for s in stacks if s in results]
     console.print(deploy.outputs_table(done))
     console.print(deploy.results_table(done))
+    if watch.failure:
+        raise _fail(f"{watch.failure}; `autocloud up` restarts it")
     if not run.ok:
         raise typer.Exit(1)
 
@@ -269,10 +274,14 @@ def down(
 
     deploy.local_stacks(region)
     cluster_mod.Ports.from_env()  # bad input refused before anything is built or started
+    runs.hold("down")
     # Destroying needs the cluster the stacks live on, even if it was stopped since.
     toolchain_mod.build(echo=_echo)
     cluster_mod.start(echo=_echo)
-    results = deploy.down_local(regions=region, echo=_echo)
+    with runs.component_watch(_error) as watch:
+        results = deploy.down_local(regions=region, echo=_echo)
+    if watch.failure:
+        raise _fail(f"{watch.failure}; `autocloud down` restarts it")
     console.print(deploy.results_table(results))
     if not keep_cluster and not region:
         cluster_mod.stop(echo=_echo)
@@ -338,7 +347,9 @@ def rollout(
         stacks = len(plan.entries())
         if not typer.confirm(f"Apply rollout {plan.name!r} to {stacks} stacks?"):
             raise typer.Exit(1)
-    if any(e.stack.startswith("local-") for e in plan.entries()):
+    runs.hold("rollout")
+    local = any(e.stack.startswith("local-") for e in plan.entries())
+    if local:
         toolchain_mod.build(echo=_echo)
         cluster_mod.start(echo=_echo)
 
@@ -356,8 +367,10 @@ def rollout(
             return deploy.StackResult(stack, stack, False, "preview" if preview_only else "up", message=str(exc))
 
     view = RolloutView(console, live=fmt == "text" and console.is_terminal)
-    with view:
+    with view, runs.component_watch(_error, uses_cluster=local) as watch:
         run = rollout_mod.run_rollout(plan, runner, preview_only=preview, resume=resume, on_change=view.update)
+    if watch.failure:
+        raise _fail(f"{watch.failure}; `autocloud rollout --resume` restarts it")
     if fmt == "json":
         print(json.dumps(run.to_json(), indent=2))
     else:
@@ -433,6 +446,10 @@ def simulate(
 
 def main(argv: Sequence[str] | None = None) -> None:
     """The console script: exits 0, 1 (failed), 2 (bad input or usage) or 130 (interrupted)."""
+    # A shell starting us in the background (no job control) leaves SIGINT ignored, and the engine
+    # would then cancel on a Ctrl-C sent to the process group while we ran on: take it back, so an
+    # interrupt is always KeyboardInterrupt and exit 130.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     app(args=argv, prog_name="autocloud")
 
 

@@ -8,7 +8,10 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TOOLCHAIN_DIR = REPO_ROOT / ".toolchain"
 TOOLCHAIN_BIN = TOOLCHAIN_DIR / "bin"
-STATE_DIR = REPO_ROOT / ".state"
+_STATE_OVERRIDE = os.environ.get("AUTOCLOUD_STATE_DIR")
+STATE_DIR = Path(_STATE_OVERRIDE).resolve() if _STATE_OVERRIDE else REPO_ROOT / ".state"
+"""Local state (cluster, file backend, passphrase, policy config, rollout records); AUTOCLOUD_STATE_DIR
+moves all of it, e.g. for a test that drives the real CLI without touching the checkout's."""
 STACKS_DIR = REPO_ROOT / "stacks"
 REGIONS_DIR = REPO_ROOT / "regions"
 POLICIES_DIR = REPO_ROOT / "policies"

@@ -10,6 +10,7 @@ import json
 import os
 import re
 import socket
+import tempfile
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -48,7 +49,7 @@ class StackResult:
 
 
 def stack_names(prefix: str, stacks_dir: Path = STACKS_DIR) -> list[str]:
-    return sorted(p.name[len("Pulumi."):-len(".yaml")] for p in stacks_dir.glob(f"Pulumi.{prefix}*.yaml"))
+    return sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in stacks_dir.glob(f"Pulumi.{prefix}*.yaml"))
 
 
 def local_stacks(regions: Iterable[str] | None = None, stacks_dir: Path = STACKS_DIR) -> list[str]:
@@ -75,8 +76,7 @@ def policy_args(stack: str, state_dir: Path = STATE_DIR) -> tuple[list[str], lis
     for pack, rules in PACK_RULES.items():
         config = {rule.name: everything[rule.name] for rule in rules}
         path = state_dir / "policy-config" / f"{stack}-{pack}.json"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
+        write_atomically(path, json.dumps(config, indent=2, sort_keys=True) + "\n")
         packs.append(str(POLICIES_DIR / pack))
         configs.append(str(path))
     return packs, configs
@@ -90,6 +90,43 @@ def check_stack(stack: str, overrides: Mapping[str, Any] | None = None) -> None:
         pack_config_for_region(resolved.profile, relaxed=resolved.config.policy_relax)
     except ValueError as exc:
         raise DeployError(str(exc)) from None
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Readers (a policy pack of a run that started meanwhile) see the old file or the new one, never
+    a partial one: a private temporary file in the same folder, then a rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=f".{path.name}.", delete=False) as tmp:
+        tmp.write(text)
+    try:
+        os.replace(tmp.name, path)
+    except OSError:
+        Path(tmp.name).unlink(missing_ok=True)
+        raise
+
+
+def clear_pending(handle: auto.Stack, stack: str, echo: Callable[[str], None] = print) -> int:
+    """Clear the pending operations a killed run left in the checkpoint; returns how many there were.
+
+    The engine keeps pending creates through every later update and destroy; a refresh clears the
+    other kinds, and creates only when told to (`clear_pending_creates`, the non-interactive form of
+    what Pulumi's "Interrupted updates" troubleshooting page describes). On the local target that is
+    safe: the up that follows adopts what did reach the cluster (explicit names, server-side apply)
+    and a destroy removes the namespaces holding it. On other targets a dropped create could orphan
+    a cloud resource, so the operations are named and left for a person to check."""
+    pending = (handle.export_stack().deployment or {}).get("pending_operations") or []
+    if not pending:
+        return 0
+    kinds = ", ".join(sorted({str(op.get("type", "?")) for op in pending}))
+    if resolve_stack(stack).config.target != "local":
+        echo(
+            f"{stack}: {len(pending)} operations ({kinds}) of an interrupted run are pending; check them "
+            f"and run `pulumi refresh --stack {stack}` (Pulumi docs: Interrupted updates)"
+        )
+        return len(pending)
+    handle.refresh(clear_pending_creates=True)
+    echo(f"{stack}: cleared {len(pending)} pending operations ({kinds}) left by an interrupted run")
+    return len(pending)
 
 
 def clear_stale_lock(stack: str, state_dir: Path = STATE_DIR, echo: Callable[[str], None] = print) -> bool:
@@ -124,13 +161,17 @@ def _repair_checkpoint_files(stack: str, state_dir: Path, echo: Callable[[str], 
 
 
 def _alive(pid: int) -> bool:
+    """Running, not a zombie: a killed run's CLI stays a zombie until whoever inherited it reaps it."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
 
 
 def _region(stack: str) -> str:
@@ -157,29 +198,35 @@ def up_stack(
     started = time.monotonic()
     operation = "preview" if preview_only else "up"
     try:
-        interrupted = clear_stale_lock(stack, state_dir, echo)
-        handle = engine.select_stack(stack, work_dir=work_dir, state_dir=state_dir, overrides=config_overrides,
-                                     backend_url=backend_url)
-        if interrupted and not preview_only and resolve_stack(stack).config.target == "local":
-            # Creates the killed run left pending are dropped; on Kubernetes the up that follows
-            # adopts any that did reach the cluster (explicit names, server-side apply).
-            handle.refresh(clear_pending_creates=True)
+        clear_stale_lock(stack, state_dir, echo)
+        handle = engine.select_stack(
+            stack, work_dir=work_dir, state_dir=state_dir, overrides=config_overrides, backend_url=backend_url
+        )
+        if not preview_only:
+            clear_pending(handle, stack, echo)
         if preview_only:
             preview = handle.preview(policy_packs=packs, policy_pack_configs=configs, on_output=on_output)
             changes = {str(k): v for k, v in preview.change_summary.items() if v}
-            return StackResult(stack, _region(stack), True, operation, changes,
-                               seconds=time.monotonic() - started)
+            return StackResult(stack, _region(stack), True, operation, changes, seconds=time.monotonic() - started)
         if not previewed:
             operation = "preview"
             handle.preview(policy_packs=packs, policy_pack_configs=configs, on_output=on_output)
             operation = "up"
         result = handle.up(policy_packs=packs, policy_pack_configs=configs, on_output=on_output)
     except auto.errors.CommandError as exc:
-        return StackResult(stack, _region(stack), False, operation, message=_short_error(exc),
-                           seconds=time.monotonic() - started)
+        return StackResult(
+            stack, _region(stack), False, operation, message=_short_error(exc), seconds=time.monotonic() - started
+        )
     outputs = {k: ("[secret]" if v.secret else v.value) for k, v in result.outputs.items()}
-    return StackResult(stack, _region(stack), result.summary.result == "succeeded", operation,
-                       _changes(result.summary.resource_changes), outputs, seconds=time.monotonic() - started)
+    return StackResult(
+        stack,
+        _region(stack),
+        result.summary.result == "succeeded",
+        operation,
+        _changes(result.summary.resource_changes),
+        outputs,
+        seconds=time.monotonic() - started,
+    )
 
 
 def destroy_stack(
@@ -189,12 +236,20 @@ def destroy_stack(
     try:
         clear_stale_lock(stack, state_dir, echo)
         handle = engine.select_stack(stack, work_dir=work_dir, state_dir=state_dir)
+        clear_pending(handle, stack, echo)
         result = handle.destroy()
     except auto.errors.CommandError as exc:
-        return StackResult(stack, _region(stack), False, "destroy", message=_short_error(exc),
-                           seconds=time.monotonic() - started)
-    return StackResult(stack, _region(stack), result.summary.result == "succeeded", "destroy",
-                       _changes(result.summary.resource_changes), seconds=time.monotonic() - started)
+        return StackResult(
+            stack, _region(stack), False, "destroy", message=_short_error(exc), seconds=time.monotonic() - started
+        )
+    return StackResult(
+        stack,
+        _region(stack),
+        result.summary.result == "succeeded",
+        "destroy",
+        _changes(result.summary.resource_changes),
+        seconds=time.monotonic() - started,
+    )
 
 
 def _changes(summary: Any) -> dict[str, int]:
@@ -279,8 +334,9 @@ def results_table(results: list[StackResult]) -> Table:
         table.add_column(column)
     for r in results:
         changes = ", ".join(f"{k} {v}" for k, v in sorted(r.changes.items())) or "-"
-        table.add_row(*map(Text, (r.stack, r.region, r.operation, "ok" if r.ok else "FAILED", changes,
-                                  f"{r.seconds:.1f}")))
+        table.add_row(
+            *map(Text, (r.stack, r.region, r.operation, "ok" if r.ok else "FAILED", changes, f"{r.seconds:.1f}"))
+        )
     return table
 
 

@@ -86,7 +86,8 @@ class Rollout(BaseModel):
                 if entry.stack in seen:
                     where = f"waves[{w_index}].stacks[{s_index}]"
                     raise ValueError(
-                        f"{where}: stack {excerpt(entry.stack)} is already in wave {excerpt(seen[entry.stack])}")
+                        f"{where}: stack {excerpt(entry.stack)} is already in wave {excerpt(seen[entry.stack])}"
+                    )
                 seen[entry.stack] = wave.name
         return self
 
@@ -141,7 +142,8 @@ def load_rollout(path: Path, stacks_dir: Path = STACKS_DIR) -> Rollout:
         for s_index, entry in enumerate(wave.stacks):
             if entry.stack not in known:
                 raise ConfigError(
-                    source, f"waves[{w_index}].stacks[{s_index}]",
+                    source,
+                    f"waves[{w_index}].stacks[{s_index}]",
                     f"unknown stack {entry.stack!r} (no stacks/Pulumi.{entry.stack}.yaml)",
                 )
     return rollout
@@ -177,9 +179,15 @@ class RolloutRun:
             "fingerprint": self.fingerprint,
             "ok": self.ok,
             "stacks": [
-                {"stack": p.stack, "wave": p.wave, "entry": entries[p.stack], "status": p.status,
-                 "changes": p.changes,
-                 "message": p.message, "seconds": round(p.seconds, 2)}
+                {
+                    "stack": p.stack,
+                    "wave": p.wave,
+                    "entry": entries[p.stack],
+                    "status": p.status,
+                    "changes": p.changes,
+                    "message": p.message,
+                    "seconds": round(p.seconds, 2),
+                }
                 for p in self.progress.values()
             ],
         }
@@ -220,9 +228,13 @@ def _resumed(rollout: Rollout, path: Path) -> set[str]:
         return set()
     current = {e.stack: entry_fingerprint(e) for e in rollout.entries()}
     return {
-        s["stack"] for s in saved["stacks"]
-        if isinstance(s, dict) and isinstance(s.get("stack"), str) and s.get("status") in FINISHED
-        and s["stack"] in current and current[s["stack"]] == s.get("entry")
+        s["stack"]
+        for s in saved["stacks"]
+        if isinstance(s, dict)
+        and isinstance(s.get("stack"), str)
+        and s.get("status") in FINISHED
+        and s["stack"] in current
+        and current[s["stack"]] == s.get("entry")
     }
 
 
@@ -240,7 +252,8 @@ def run_rollout(
     path = state_file(rollout, state_dir)
     finished = _resumed(rollout, path) if resume else set()
     run = RolloutRun(
-        rollout, fingerprint(rollout),
+        rollout,
+        fingerprint(rollout),
         {e.stack: StackProgress(e.stack, w.name) for w in rollout.waves for e in w.stacks},
     )
     for stack in finished:
@@ -268,23 +281,38 @@ def run_rollout(
             result = runner(entry.stack, entry.config, False)
             if not result.ok:
                 stop.set()
-            update(progress, status="done" if result.ok else "failed", changes=result.changes,
-                   message=result.message, seconds=result.seconds)
+            update(
+                progress,
+                status="done" if result.ok else "failed",
+                changes=result.changes,
+                message=result.message,
+                seconds=result.seconds,
+            )
             return result.ok
         update(progress, status="previewing")
         preview = runner(entry.stack, entry.config, True)
         if not preview.ok or preview_only:
             if not preview.ok:
                 stop.set()
-            update(progress, status="done" if preview.ok else "failed", changes=preview.changes,
-                   message=preview.message, seconds=preview.seconds)
+            update(
+                progress,
+                status="done" if preview.ok else "failed",
+                changes=preview.changes,
+                message=preview.message,
+                seconds=preview.seconds,
+            )
             return preview.ok
         update(progress, status="updating", changes=preview.changes)
         result = runner(entry.stack, entry.config, False)
         if not result.ok:
             stop.set()
-        update(progress, status="done" if result.ok else "failed", changes=result.changes,
-               message=result.message, seconds=preview.seconds + result.seconds)
+        update(
+            progress,
+            status="done" if result.ok else "failed",
+            changes=result.changes,
+            message=result.message,
+            seconds=preview.seconds + result.seconds,
+        )
         return result.ok
 
     for wave in rollout.waves:

@@ -26,7 +26,7 @@ from typing import Any, Protocol
 
 from autocloud.domain.assignment import scale_unit_for
 from autocloud.domain.errors import AutocloudError
-from autocloud.domain.paths import TOOLCHAIN_BIN
+from autocloud.domain.paths import TOOLCHAIN_BIN, external_kubeconfig
 from autocloud.runtime import cluster
 from components.local.state import CONTAINER as COLLECTION
 from components.local.state import DATABASE, OBJECT_NAME, PASSWORD_ITEM, USERNAME
@@ -239,7 +239,7 @@ class KubeconfigReach:
 
 def default_reach() -> ClusterReach:
     """The cluster ``KUBECONFIG`` names, else the embedded one."""
-    external = cluster.external_kubeconfig()
+    external = external_kubeconfig()
     if external is not None:
         return KubeconfigReach(external)
     return EmbeddedReach(cluster.default_layout(), cluster.Ports.from_env())

@@ -19,6 +19,7 @@ import socket
 import ssl
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -29,8 +30,8 @@ from pathlib import Path
 from typing import Any
 
 from autocloud.domain.errors import AutocloudError, InputError, excerpt
-from autocloud.domain.paths import STATE_DIR, TOOLCHAIN_BIN
-from autocloud.runtime import images, node
+from autocloud.domain.paths import STATE_DIR, TOOLCHAIN_BIN, external_kubeconfig
+from autocloud.runtime import images, node, reaper
 
 NODE_NAME = node.NODE_NAME
 SIMULATED_NODE = "kwok-node-0"
@@ -148,12 +149,18 @@ class Component:
 def _etcd_args(lay: Layout) -> list[str]:
     pki = lay.pki
     return [
-        "--name=autocloud", f"--data-dir={lay.etcd_data}",
-        "--listen-client-urls=https://127.0.0.1:2379", "--advertise-client-urls=https://127.0.0.1:2379",
-        "--listen-peer-urls=http://127.0.0.1:2380", "--initial-advertise-peer-urls=http://127.0.0.1:2380",
-        "--initial-cluster=autocloud=http://127.0.0.1:2380", "--log-level=warn",
-        "--client-cert-auth", f"--trusted-ca-file={pki / 'ca.crt'}",
-        f"--cert-file={pki / 'etcd-server.crt'}", f"--key-file={pki / 'etcd-server.key'}",
+        "--name=autocloud",
+        f"--data-dir={lay.etcd_data}",
+        "--listen-client-urls=https://127.0.0.1:2379",
+        "--advertise-client-urls=https://127.0.0.1:2379",
+        "--listen-peer-urls=http://127.0.0.1:2380",
+        "--initial-advertise-peer-urls=http://127.0.0.1:2380",
+        "--initial-cluster=autocloud=http://127.0.0.1:2380",
+        "--log-level=warn",
+        "--client-cert-auth",
+        f"--trusted-ca-file={pki / 'ca.crt'}",
+        f"--cert-file={pki / 'etcd-server.crt'}",
+        f"--key-file={pki / 'etcd-server.key'}",
         "--listen-metrics-urls=http://127.0.0.1:2381",
     ]
 
@@ -161,12 +168,20 @@ def _etcd_args(lay: Layout) -> list[str]:
 def _apiserver_args(lay: Layout) -> list[str]:
     pki = lay.pki
     return [
-        "--etcd-servers=https://127.0.0.1:2379", f"--etcd-cafile={pki / 'ca.crt'}",
-        f"--etcd-certfile={pki / 'etcd-client.crt'}", f"--etcd-keyfile={pki / 'etcd-client.key'}",
-        "--bind-address=0.0.0.0", f"--advertise-address={node.NODE_IP}", f"--secure-port={node.APISERVER_PORT}",
-        f"--tls-cert-file={pki / 'apiserver.crt'}", f"--tls-private-key-file={pki / 'apiserver.key'}",
-        f"--client-ca-file={pki / 'ca.crt'}", f"--token-auth-file={lay.token_file}",
-        "--anonymous-auth=false", "--authorization-mode=Node,RBAC", "--enable-admission-plugins=NodeRestriction",
+        "--etcd-servers=https://127.0.0.1:2379",
+        f"--etcd-cafile={pki / 'ca.crt'}",
+        f"--etcd-certfile={pki / 'etcd-client.crt'}",
+        f"--etcd-keyfile={pki / 'etcd-client.key'}",
+        "--bind-address=0.0.0.0",
+        f"--advertise-address={node.NODE_IP}",
+        f"--secure-port={node.APISERVER_PORT}",
+        f"--tls-cert-file={pki / 'apiserver.crt'}",
+        f"--tls-private-key-file={pki / 'apiserver.key'}",
+        f"--client-ca-file={pki / 'ca.crt'}",
+        f"--token-auth-file={lay.token_file}",
+        "--anonymous-auth=false",
+        "--authorization-mode=Node,RBAC",
+        "--enable-admission-plugins=NodeRestriction",
         "--service-account-issuer=https://kubernetes.default.svc",
         f"--service-account-key-file={pki / 'sa.pub'}",
         f"--service-account-signing-key-file={pki / 'sa.key'}",
@@ -176,22 +191,32 @@ def _apiserver_args(lay: Layout) -> list[str]:
         f"--kubelet-certificate-authority={pki / 'ca.crt'}",
         "--kubelet-preferred-address-types=InternalIP",
         f"--encryption-provider-config={pki / 'encryption.json'}",
-        "--enable-priority-and-fairness=false", "--profiling=false",
+        "--enable-priority-and-fairness=false",
+        "--profiling=false",
     ]
 
 
 def _controller_manager_args(lay: Layout) -> list[str]:
     return [
-        f"--kubeconfig={lay.component_kubeconfig('kube-controller-manager')}", "--leader-elect=false",
-        "--secure-port=0", "--use-service-account-credentials=true",
-        f"--service-account-private-key-file={lay.pki / 'sa.key'}", f"--root-ca-file={lay.pki / 'ca.crt'}",
+        f"--kubeconfig={lay.component_kubeconfig('kube-controller-manager')}",
+        "--leader-elect=false",
+        "--secure-port=0",
+        "--use-service-account-credentials=true",
+        f"--service-account-private-key-file={lay.pki / 'sa.key'}",
+        f"--root-ca-file={lay.pki / 'ca.crt'}",
         "--profiling=false",
+        # Quota usage a cancelled create left charged is recounted in seconds, not the default 5 min.
+        "--resource-quota-sync-period=10s",
     ]
 
 
 def _scheduler_args(lay: Layout) -> list[str]:
-    return [f"--kubeconfig={lay.component_kubeconfig('kube-scheduler')}", "--leader-elect=false",
-            "--secure-port=0", "--profiling=false"]
+    return [
+        f"--kubeconfig={lay.component_kubeconfig('kube-scheduler')}",
+        "--leader-elect=false",
+        "--secure-port=0",
+        "--profiling=false",
+    ]
 
 
 def _containerd_args(lay: Layout) -> list[str]:
@@ -200,9 +225,13 @@ def _containerd_args(lay: Layout) -> list[str]:
 
 def _kubelet_args(lay: Layout) -> list[str]:
     return [
-        f"--config={lay.configs / 'kubelet.json'}", f"--kubeconfig={lay.component_kubeconfig('kubelet')}",
-        f"--root-dir={node.KUBELET_ROOT}", f"--hostname-override={NODE_NAME}", f"--node-ip={node.NODE_IP}",
-        f"--node-labels={SIMULATED_LABEL}=real", "--v=1",
+        f"--config={lay.configs / 'kubelet.json'}",
+        f"--kubeconfig={lay.component_kubeconfig('kubelet')}",
+        f"--root-dir={node.KUBELET_ROOT}",
+        f"--hostname-override={NODE_NAME}",
+        f"--node-ip={node.NODE_IP}",
+        f"--node-labels={SIMULATED_LABEL}=real",
+        "--v=1",
     ]
 
 
@@ -212,19 +241,29 @@ def _kube_proxy_args(lay: Layout) -> list[str]:
 
 def _kube_router_args(lay: Layout) -> list[str]:
     return [
-        f"--kubeconfig={lay.component_kubeconfig('kube-router')}", "--run-firewall=true",
-        "--run-router=false", "--run-service-proxy=false", "--enable-cni=false",
-        f"--service-cluster-ip-range={node.SERVICE_CIDR}", f"--hostname-override={NODE_NAME}",
-        "--health-port=0", "--metrics-port=0", "--v=1",
+        f"--kubeconfig={lay.component_kubeconfig('kube-router')}",
+        "--run-firewall=true",
+        "--run-router=false",
+        "--run-service-proxy=false",
+        "--enable-cni=false",
+        f"--service-cluster-ip-range={node.SERVICE_CIDR}",
+        f"--hostname-override={NODE_NAME}",
+        "--health-port=0",
+        "--metrics-port=0",
+        "--v=1",
     ]
 
 
 def _kwok_args(lay: Layout) -> list[str]:
     return [
-        f"--kubeconfig={lay.component_kubeconfig('kwok')}", f"--config={TOOLCHAIN_BIN / 'kwok-stages.yaml'}",
-        "--manage-all-nodes=false", "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
-        f"--cidr={SIMULATED_POD_CIDR}", f"--node-ip={node.NODE_IP}", "--node-lease-duration-seconds=40",
-        "--server-address=127.0.0.1:10247",
+        f"--kubeconfig={lay.component_kubeconfig('kwok')}",
+        f"--config={TOOLCHAIN_BIN / 'kwok-stages.yaml'}",
+        "--manage-all-nodes=false",
+        "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
+        f"--cidr={SIMULATED_POD_CIDR}",
+        f"--node-ip={node.NODE_IP}",
+        "--node-lease-duration-seconds=40",
+        # No --server-address: KWOK's server (unauthenticated /metrics, /debug/pprof) is not started.
     ]
 
 
@@ -254,14 +293,6 @@ def default_layout() -> Layout:
     return Layout(STATE_DIR / "cluster")
 
 
-def external_kubeconfig() -> Path | None:
-    """The cluster the user asked for with KUBECONFIG, if any; then nothing embedded is started."""
-    value = os.environ.get("KUBECONFIG", "").strip()
-    if not value:
-        return None
-    return Path(value.split(os.pathsep)[0]).expanduser()
-
-
 def kubeconfig_path(layout: Layout | None = None) -> Path:
     return external_kubeconfig() or (layout or default_layout()).kubeconfig
 
@@ -269,31 +300,84 @@ def kubeconfig_path(layout: Layout | None = None) -> Path:
 # --- processes -----------------------------------------------------------------------------------
 
 
-def _read_pid(lay: Layout, comp: Component) -> int | None:
+@dataclass(frozen=True)
+class ProcRecord:
+    """What a pid file records of a process this checkout started: its pid, its start time and the
+    binary it runs, so a pid reused by another process (even one named like ours) is never ours."""
+
+    pid: int
+    start: int | None
+    """Clock ticks after boot (field 22 of /proc/PID/stat); None in a pid file written before records."""
+    exe: str
+
+    def alive(self) -> bool:
+        """The recorded process still runs: same start time, same binary, not a zombie."""
+        stat = _stat(self.pid)
+        if stat is None or stat[0] == "Z" or (self.start is not None and stat[19] != str(self.start)):
+            return False
+        return _exe(self.pid) == self.exe
+
+
+def _stat(pid: int) -> list[str] | None:
+    """/proc/PID/stat from field 3 (state) on; the command name before it may hold spaces."""
     try:
-        return int((lay.pids / f"{comp.name}.pid").read_text().strip())
-    except (OSError, ValueError):
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
         return None
 
 
-def _is_ours(pid: int, comp: Component) -> bool:
-    """True when pid is alive and runs this component (a recycled pid is not ours)."""
+def _exe(pid: int) -> str | None:
     try:
-        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    if state == "Z":
-        return False
-    argv = [part.decode(errors="replace") for part in raw.split(b"\0") if part]
+        return os.readlink(f"/proc/{pid}/exe").removesuffix(" (deleted)")
+    except OSError:
+        return None
+
+
+def _expected_exe(comp: Component) -> str:
+    """The binary a component's process ends up running (after nsenter or unshare exec it)."""
     if comp is RELAY:
-        return comp.binary in argv[:4]
-    return bool(argv) and Path(argv[0]).name == comp.binary
+        return os.path.realpath(sys.executable)
+    if comp is HOLDER:
+        return node.sleep_binary()
+    return str((TOOLCHAIN_BIN / comp.binary).resolve())
+
+
+def _read_record(lay: Layout, comp: Component) -> ProcRecord | None:
+    try:
+        raw = (lay.pids / f"{comp.name}.pid").read_text().strip()
+    except OSError:
+        return None
+    try:
+        if raw.isdigit():
+            # A pid file from before records: its binary must still match, and no start time can.
+            return ProcRecord(int(raw), None, _expected_exe(comp))
+        data = json.loads(raw)
+        return ProcRecord(int(data["pid"]), int(data["start"]), str(data["exe"]))
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def _record(lay: Layout, comp: Component, pid: int) -> ProcRecord:
+    """Write the pid file of a process just started; wait (briefly) until it runs its final binary."""
+    stat = _stat(pid)
+    record = ProcRecord(pid, int(stat[19]) if stat else None, _expected_exe(comp))
+    (lay.pids / f"{comp.name}.pid").write_text(
+        json.dumps({"pid": record.pid, "start": record.start, "exe": record.exe}) + "\n"
+    )
+    deadline = time.monotonic() + 2.0
+    while not record.alive() and _stat(pid) is not None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return record
+
+
+def _read_pid(lay: Layout, comp: Component) -> int | None:
+    record = _read_record(lay, comp)
+    return record.pid if record else None
 
 
 def _running(lay: Layout, comp: Component) -> int | None:
-    pid = _read_pid(lay, comp)
-    return pid if pid is not None and _is_ours(pid, comp) else None
+    record = _read_record(lay, comp)
+    return record.pid if record is not None and record.alive() else None
 
 
 def _port_free(port: int) -> bool:
@@ -306,16 +390,16 @@ def _port_free(port: int) -> bool:
     return True
 
 
-def _terminate(pid: int, comp: Component, grace: float = 10.0) -> None:
+def _terminate(record: ProcRecord, grace: float = 10.0) -> None:
     try:
-        os.kill(pid, signal.SIGTERM)
+        os.kill(record.pid, signal.SIGTERM)
     except ProcessLookupError:
         return
     deadline = time.monotonic() + grace
-    while _is_ours(pid, comp) and time.monotonic() < deadline:
+    while record.alive() and time.monotonic() < deadline:
         time.sleep(0.05)
-    if _is_ours(pid, comp):
-        os.kill(pid, signal.SIGKILL)
+    if record.alive():
+        os.kill(record.pid, signal.SIGKILL)
 
 
 # --- certificates, tokens and kubeconfigs ----------------------------------------------------------
@@ -329,10 +413,21 @@ def _openssl(*args: str) -> None:
 
 CERTS: dict[str, tuple[str, str]] = {
     # name: (subject, subjectAltName or "")
-    "apiserver": ("/CN=kube-apiserver", ",".join([
-        "IP:127.0.0.1", f"IP:{node.NODE_IP}", f"IP:{node.KUBERNETES_SERVICE_IP}", "DNS:localhost",
-        "DNS:kubernetes", "DNS:kubernetes.default", "DNS:kubernetes.default.svc",
-        f"DNS:kubernetes.default.svc.{node.CLUSTER_DOMAIN}"])),
+    "apiserver": (
+        "/CN=kube-apiserver",
+        ",".join(
+            [
+                "IP:127.0.0.1",
+                f"IP:{node.NODE_IP}",
+                f"IP:{node.KUBERNETES_SERVICE_IP}",
+                "DNS:localhost",
+                "DNS:kubernetes",
+                "DNS:kubernetes.default",
+                "DNS:kubernetes.default.svc",
+                f"DNS:kubernetes.default.svc.{node.CLUSTER_DOMAIN}",
+            ]
+        ),
+    ),
     "etcd-server": ("/CN=etcd", "IP:127.0.0.1,DNS:localhost"),
     "etcd-client": ("/CN=kube-apiserver-etcd-client", ""),
     "kubelet-client": ("/CN=kube-apiserver-kubelet-client", ""),
@@ -352,8 +447,23 @@ def _issue(pki: Path, name: str, subject: str, san: str) -> None:
     if san:
         lines.append(f"subjectAltName={san}")
     ext.write_text("\n".join(lines) + "\n")
-    _openssl("x509", "-req", "-in", str(csr), "-CA", str(pki / "ca.crt"), "-CAkey", str(pki / "ca.key"),
-             "-CAcreateserial", "-days", "3650", "-extfile", str(ext), "-out", str(pki / f"{name}.crt"))
+    _openssl(
+        "x509",
+        "-req",
+        "-in",
+        str(csr),
+        "-CA",
+        str(pki / "ca.crt"),
+        "-CAkey",
+        str(pki / "ca.key"),
+        "-CAcreateserial",
+        "-days",
+        "3650",
+        "-extfile",
+        str(ext),
+        "-out",
+        str(pki / f"{name}.crt"),
+    )
     key.chmod(0o600)
     csr.unlink()
     marker.write_text(spec)
@@ -365,8 +475,21 @@ def _ensure_pki(lay: Layout) -> None:
     pki.mkdir(parents=True, exist_ok=True)
     pki.chmod(0o700)
     if not (pki / "ca.crt").exists():
-        _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "3650",
-                 "-subj", "/CN=autocloud-local-ca", "-keyout", str(pki / "ca.key"), "-out", str(pki / "ca.crt"))
+        _openssl(
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "3650",
+            "-subj",
+            "/CN=autocloud-local-ca",
+            "-keyout",
+            str(pki / "ca.key"),
+            "-out",
+            str(pki / "ca.crt"),
+        )
     for name, (subject, san) in CERTS.items():
         _issue(pki, name, subject, san)
     if not (pki / "sa.key").exists():
@@ -378,12 +501,23 @@ def _ensure_pki(lay: Layout) -> None:
         key = secrets.token_bytes(32)
         import base64
 
-        encryption.write_text(json.dumps({
-            "apiVersion": "apiserver.config.k8s.io/v1", "kind": "EncryptionConfiguration",
-            "resources": [{"resources": ["secrets"], "providers": [
-                {"secretbox": {"keys": [{"name": "key1", "secret": base64.b64encode(key).decode()}]}},
-                {"identity": {}}]}],
-        }))
+        encryption.write_text(
+            json.dumps(
+                {
+                    "apiVersion": "apiserver.config.k8s.io/v1",
+                    "kind": "EncryptionConfiguration",
+                    "resources": [
+                        {
+                            "resources": ["secrets"],
+                            "providers": [
+                                {"secretbox": {"keys": [{"name": "key1", "secret": base64.b64encode(key).decode()}]}},
+                                {"identity": {}},
+                            ],
+                        }
+                    ],
+                }
+            )
+        )
     for path in pki.iterdir():
         if path.suffix in (".key", ".csv", ".json"):
             path.chmod(0o600)
@@ -421,15 +555,25 @@ def _admin_token(lay: Layout) -> str:
 
 
 def _kubeconfig(lay: Layout, server: str, user: str) -> str:
-    return json.dumps({
-        "apiVersion": "v1",
-        "kind": "Config",
-        "clusters": [{"name": "autocloud-local",
-                      "cluster": {"server": server, "certificate-authority": str(lay.pki / "ca.crt")}}],
-        "users": [{"name": user, "user": {"token": _token(lay, user)}}],
-        "contexts": [{"name": "autocloud-local", "context": {"cluster": "autocloud-local", "user": user}}],
-        "current-context": "autocloud-local",
-    }, indent=2) + "\n"
+    return (
+        json.dumps(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "clusters": [
+                    {
+                        "name": "autocloud-local",
+                        "cluster": {"server": server, "certificate-authority": str(lay.pki / "ca.crt")},
+                    }
+                ],
+                "users": [{"name": user, "user": {"token": _token(lay, user)}}],
+                "contexts": [{"name": "autocloud-local", "context": {"cluster": "autocloud-local", "user": user}}],
+                "current-context": "autocloud-local",
+            },
+            indent=2,
+        )
+        + "\n"
+    )
 
 
 def _write_private(path: Path, content: str) -> None:
@@ -451,13 +595,10 @@ def _write_configs(lay: Layout, ports: Ports) -> None:
     paths = lay.node
     for folder in (paths.containerd_root, paths.kubelet_root, paths.cni_conf):
         folder.mkdir(parents=True, exist_ok=True)
-    _write_private(lay.configs / "containerd.toml",
-                   node.containerd_config(paths, TOOLCHAIN_BIN, images.PAUSE_IMAGE))
+    _write_private(lay.configs / "containerd.toml", node.containerd_config(paths, TOOLCHAIN_BIN, images.PAUSE_IMAGE))
     _write_private(paths.cni_conf / "10-autocloud.conflist", node.cni_config())
-    _write_private(lay.configs / "kubelet.json",
-                   node.kubelet_config(paths, lay.pki, node.cgroup_root(lay.root)))
-    _write_private(lay.configs / "kube-proxy.json",
-                   node.kube_proxy_config(lay.component_kubeconfig("kube-proxy")))
+    _write_private(lay.configs / "kubelet.json", node.kubelet_config(paths, lay.pki, node.cgroup_root(lay.root)))
+    _write_private(lay.configs / "kube-proxy.json", node.kube_proxy_config(lay.component_kubeconfig("kube-proxy")))
 
 
 # --- API access ------------------------------------------------------------------------------------
@@ -481,8 +622,14 @@ class Api:
         self.token = _admin_token(lay)
         self.tls = ssl.create_default_context(cafile=str(lay.pki / "ca.crt"))
 
-    def request(self, method: str, path: str, body: Mapping[str, Any] | None = None, timeout: float = 5.0,
-                content_type: str = "application/json") -> Any:
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: Mapping[str, Any] | None = None,
+        timeout: float = 5.0,
+        content_type: str = "application/json",
+    ) -> Any:
         data = json.dumps(body).encode() if body is not None else None
         req = urllib.request.Request(self.base + path, data=data, method=method)
         req.add_header("Authorization", f"Bearer {self.token}")
@@ -510,10 +657,14 @@ class Api:
             self.request("PATCH", path, obj, content_type="application/apply-patch+yaml")
         except urllib.error.HTTPError as exc:
             raise ClusterError(f"cannot apply {obj['kind']} {meta['name']}: HTTP {exc.code}") from None
+        except (urllib.error.URLError, OSError, ValueError) as exc:
+            # A timeout or a refused connection (a component died under the API server) is one line too.
+            reason = getattr(exc, "reason", None) or exc
+            raise ClusterError(f"cannot apply {obj['kind']} {meta['name']}: {reason}") from None
 
     def ready(self) -> bool:
         try:
-            return self.request("GET", "/readyz", timeout=2.0) == "ok"
+            return bool(self.request("GET", "/readyz", timeout=2.0) == "ok")
         except (urllib.error.URLError, OSError, ValueError):
             return False
 
@@ -530,13 +681,24 @@ class Api:
         """Register the node KWOK simulates (annotation kwok.x-k8s.io/node=fake), tainted so only
         workloads that ask for it (images not built here yet) land on it."""
         body = {
-            "apiVersion": "v1", "kind": "Node",
-            "metadata": {"name": name, "annotations": {"kwok.x-k8s.io/node": "fake"},
-                         "labels": {"kubernetes.io/hostname": name, "kubernetes.io/os": "linux",
-                                    "kubernetes.io/arch": "amd64", "type": "kwok", SIMULATED_LABEL: "simulated"}},
+            "apiVersion": "v1",
+            "kind": "Node",
+            "metadata": {
+                "name": name,
+                "annotations": {"kwok.x-k8s.io/node": "fake"},
+                "labels": {
+                    "kubernetes.io/hostname": name,
+                    "kubernetes.io/os": "linux",
+                    "kubernetes.io/arch": "amd64",
+                    "type": "kwok",
+                    SIMULATED_LABEL: "simulated",
+                },
+            },
             "spec": {"taints": [{"key": SIMULATED_LABEL, "value": "simulated", "effect": "NoSchedule"}]},
-            "status": {"allocatable": {"cpu": "64", "memory": "256Gi", "pods": "500"},
-                       "capacity": {"cpu": "64", "memory": "256Gi", "pods": "500"}},
+            "status": {
+                "allocatable": {"cpu": "64", "memory": "256Gi", "pods": "500"},
+                "capacity": {"cpu": "64", "memory": "256Gi", "pods": "500"},
+            },
         }
         try:
             self.request("POST", "/api/v1/nodes", body)
@@ -571,15 +733,22 @@ COREFILE = f""".:{COREDNS_PORT} {{
 
 
 def _cluster_role(name: str, rules: list[dict[str, Any]]) -> dict[str, Any]:
-    return {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
-            "metadata": {"name": name}, "rules": rules}
+    return {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRole",
+        "metadata": {"name": name},
+        "rules": rules,
+    }
 
 
 def _binding(name: str, role: str, subject: dict[str, str]) -> dict[str, Any]:
-    return {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
-            "metadata": {"name": name},
-            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role},
-            "subjects": [subject]}
+    return {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRoleBinding",
+        "metadata": {"name": name},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role},
+        "subjects": [subject],
+    }
 
 
 def _user(name: str) -> dict[str, str]:
@@ -594,63 +763,122 @@ def _addons() -> list[dict[str, Any]]:
     labels = {"k8s-app": "kube-dns"}
     return [
         _binding("autocloud:kubelet-api-admin", "system:kubelet-api-admin", _user("kube-apiserver-kubelet-client")),
-        _cluster_role("autocloud:kube-router", [
-            {"apiGroups": [""], "resources": ["pods", "namespaces", "nodes", "services", "endpoints"], "verbs": _READ},
-            {"apiGroups": ["networking.k8s.io"], "resources": ["networkpolicies"], "verbs": _READ},
-            {"apiGroups": ["discovery.k8s.io"], "resources": ["endpointslices"], "verbs": _READ},
-            {"apiGroups": ["", "events.k8s.io"], "resources": ["events"], "verbs": ["create", "patch", "update"]},
-        ]),
+        _cluster_role(
+            "autocloud:kube-router",
+            [
+                {
+                    "apiGroups": [""],
+                    "resources": ["pods", "namespaces", "nodes", "services", "endpoints"],
+                    "verbs": _READ,
+                },
+                {"apiGroups": ["networking.k8s.io"], "resources": ["networkpolicies"], "verbs": _READ},
+                {"apiGroups": ["discovery.k8s.io"], "resources": ["endpointslices"], "verbs": _READ},
+                {"apiGroups": ["", "events.k8s.io"], "resources": ["events"], "verbs": ["create", "patch", "update"]},
+            ],
+        ),
         _binding("autocloud:kube-router", "autocloud:kube-router", _user("autocloud:kube-router")),
-        _cluster_role("autocloud:kwok", [
-            {"apiGroups": [""], "resources": ["nodes", "nodes/status", "pods", "pods/status"],
-             "verbs": [*_READ, "update", "patch", "delete"]},
-            {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": [*_READ, "create", "update",
-                                                                                      "patch"]},
-            {"apiGroups": ["", "events.k8s.io"], "resources": ["events"], "verbs": ["create", "patch", "update"]},
-        ]),
+        _cluster_role(
+            "autocloud:kwok",
+            [
+                {
+                    "apiGroups": [""],
+                    "resources": ["nodes", "nodes/status", "pods", "pods/status"],
+                    "verbs": [*_READ, "update", "patch", "delete"],
+                },
+                {
+                    "apiGroups": ["coordination.k8s.io"],
+                    "resources": ["leases"],
+                    "verbs": [*_READ, "create", "update", "patch"],
+                },
+                {"apiGroups": ["", "events.k8s.io"], "resources": ["events"], "verbs": ["create", "patch", "update"]},
+            ],
+        ),
         _binding("autocloud:kwok", "autocloud:kwok", _user("autocloud:kwok")),
         {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "coredns", "namespace": "kube-system"}},
-        _cluster_role("autocloud:coredns", [
-            {"apiGroups": [""], "resources": ["endpoints", "services", "pods", "namespaces"],
-             "verbs": ["list", "watch"]},
-            {"apiGroups": ["discovery.k8s.io"], "resources": ["endpointslices"], "verbs": ["list", "watch"]},
-        ]),
-        _binding("autocloud:coredns", "autocloud:coredns",
-                 {"kind": "ServiceAccount", "name": "coredns", "namespace": "kube-system"}),
-        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "coredns", "namespace": "kube-system"},
-         "data": {"Corefile": COREFILE}},
-        {"apiVersion": "apps/v1", "kind": "Deployment",
-         "metadata": {"name": "coredns", "namespace": "kube-system", "labels": labels},
-         "spec": {"replicas": 1, "selector": {"matchLabels": labels}, "template": {
-             "metadata": {"labels": labels},
-             "spec": {
-                 "serviceAccountName": "coredns",
-                 "priorityClassName": "system-cluster-critical",
-                 "dnsPolicy": "Default",
-                 "nodeSelector": {SIMULATED_LABEL: "real"},
-                 "securityContext": {"runAsNonRoot": True, "runAsUser": images.NONROOT_UID,
-                                     "seccompProfile": {"type": "RuntimeDefault"},
-                                     "sysctls": [{"name": "net.ipv4.ip_unprivileged_port_start",
-                                                  "value": str(COREDNS_PORT)}]},
-                 "containers": [{
-                     "name": "coredns", "image": images.COREDNS_IMAGE, "imagePullPolicy": "Never",
-                     "args": ["-conf", "/etc/coredns/Corefile"],
-                     "ports": [{"name": "dns", "containerPort": COREDNS_PORT, "protocol": "UDP"},
-                               {"name": "dns-tcp", "containerPort": COREDNS_PORT, "protocol": "TCP"}],
-                     "readinessProbe": {"httpGet": {"path": "/ready", "port": 8181}, "periodSeconds": 1},
-                     "livenessProbe": {"httpGet": {"path": "/health", "port": 8080}, "periodSeconds": 10},
-                     "resources": {"requests": {"cpu": "50m", "memory": "32Mi"}, "limits": {"memory": "128Mi"}},
-                     "securityContext": {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
-                                         "capabilities": {"drop": ["ALL"]}},
-                     "volumeMounts": [{"name": "config", "mountPath": "/etc/coredns", "readOnly": True}],
-                 }],
-                 "volumes": [{"name": "config", "configMap": {"name": "coredns"}}],
-             }}}},
-        {"apiVersion": "v1", "kind": "Service",
-         "metadata": {"name": "kube-dns", "namespace": "kube-system", "labels": labels},
-         "spec": {"clusterIP": node.DNS_SERVICE_IP, "selector": labels, "ports": [
-             {"name": "dns", "port": 53, "targetPort": COREDNS_PORT, "protocol": "UDP"},
-             {"name": "dns-tcp", "port": 53, "targetPort": COREDNS_PORT, "protocol": "TCP"}]}},
+        _cluster_role(
+            "autocloud:coredns",
+            [
+                {
+                    "apiGroups": [""],
+                    "resources": ["endpoints", "services", "pods", "namespaces"],
+                    "verbs": ["list", "watch"],
+                },
+                {"apiGroups": ["discovery.k8s.io"], "resources": ["endpointslices"], "verbs": ["list", "watch"]},
+            ],
+        ),
+        _binding(
+            "autocloud:coredns",
+            "autocloud:coredns",
+            {"kind": "ServiceAccount", "name": "coredns", "namespace": "kube-system"},
+        ),
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "coredns", "namespace": "kube-system"},
+            "data": {"Corefile": COREFILE},
+        },
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": "coredns", "namespace": "kube-system", "labels": labels},
+            "spec": {
+                "replicas": 1,
+                "selector": {"matchLabels": labels},
+                "template": {
+                    "metadata": {"labels": labels},
+                    "spec": {
+                        "serviceAccountName": "coredns",
+                        "priorityClassName": "system-cluster-critical",
+                        "dnsPolicy": "Default",
+                        "nodeSelector": {SIMULATED_LABEL: "real"},
+                        "securityContext": {
+                            "runAsNonRoot": True,
+                            "runAsUser": images.NONROOT_UID,
+                            "seccompProfile": {"type": "RuntimeDefault"},
+                            "sysctls": [{"name": "net.ipv4.ip_unprivileged_port_start", "value": str(COREDNS_PORT)}],
+                        },
+                        "containers": [
+                            {
+                                "name": "coredns",
+                                "image": images.COREDNS_IMAGE,
+                                "imagePullPolicy": "Never",
+                                "args": ["-conf", "/etc/coredns/Corefile"],
+                                "ports": [
+                                    {"name": "dns", "containerPort": COREDNS_PORT, "protocol": "UDP"},
+                                    {"name": "dns-tcp", "containerPort": COREDNS_PORT, "protocol": "TCP"},
+                                ],
+                                "readinessProbe": {"httpGet": {"path": "/ready", "port": 8181}, "periodSeconds": 1},
+                                "livenessProbe": {"httpGet": {"path": "/health", "port": 8080}, "periodSeconds": 10},
+                                "resources": {
+                                    "requests": {"cpu": "50m", "memory": "32Mi"},
+                                    "limits": {"memory": "128Mi"},
+                                },
+                                "securityContext": {
+                                    "allowPrivilegeEscalation": False,
+                                    "readOnlyRootFilesystem": True,
+                                    "capabilities": {"drop": ["ALL"]},
+                                },
+                                "volumeMounts": [{"name": "config", "mountPath": "/etc/coredns", "readOnly": True}],
+                            }
+                        ],
+                        "volumes": [{"name": "config", "configMap": {"name": "coredns"}}],
+                    },
+                },
+            },
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": "kube-dns", "namespace": "kube-system", "labels": labels},
+            "spec": {
+                "clusterIP": node.DNS_SERVICE_IP,
+                "selector": labels,
+                "ports": [
+                    {"name": "dns", "port": 53, "targetPort": COREDNS_PORT, "protocol": "UDP"},
+                    {"name": "dns-tcp", "port": 53, "targetPort": COREDNS_PORT, "protocol": "TCP"},
+                ],
+            },
+        },
     ]
 
 
@@ -701,8 +929,9 @@ def _binary(name: str) -> str:
 
 def _node_env() -> dict[str, str]:
     """containerd finds its shim on PATH; the node's daemons call ip, iptables and ipset."""
-    path = os.pathsep.join([str(TOOLCHAIN_BIN), "/usr/local/sbin", "/usr/sbin", "/sbin", "/usr/local/bin",
-                            "/usr/bin", "/bin"])
+    path = os.pathsep.join(
+        [str(TOOLCHAIN_BIN), "/usr/local/sbin", "/usr/sbin", "/sbin", "/usr/local/bin", "/usr/bin", "/bin"]
+    )
     return {"PATH": path, "HOME": "/root", "LANG": "C.UTF-8"}
 
 
@@ -740,23 +969,35 @@ def _spawn(lay: Layout, comp: Component, holder: int, ports: Ports) -> int:
             log.close()
             raise ClusterError(
                 f"cannot start {comp.name}: port {ports.apiserver} on 127.0.0.1 is in use by another process "
-                "(stop it, or set AUTOCLOUD_CLUSTER_PORT_BASE)") from None
+                "(stop it, or set AUTOCLOUD_CLUSTER_PORT_BASE)"
+            ) from None
         pass_fds = (listener.fileno(),)
-        argv = [*node.enter(holder, mount=False), sys.executable, *comp.args(lay),
-                "--listen-fd", str(listener.fileno())]
-        env = {**os.environ}
+        argv = [
+            *node.enter(holder, mount=False),
+            sys.executable,
+            *comp.args(lay),
+            "--listen-fd",
+            str(listener.fileno()),
+        ]
+        env = {k: v for k, v in os.environ.items() if k != reaper.MARKER}  # outlives any engine run
     else:
         argv = [*node.enter(holder), _binary(comp.binary), *comp.args(lay)]
         env = _node_env()
     try:
-        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                start_new_session=True, env=env, pass_fds=pass_fds)
+        proc = subprocess.Popen(
+            argv,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            env=env,
+            pass_fds=pass_fds,
+        )
     finally:
         log.close()
         if listener is not None:
             listener.close()
-    (lay.pids / f"{comp.name}.pid").write_text(f"{proc.pid}\n")
-    return proc.pid
+    return _record(lay, comp, proc.pid).pid
 
 
 @dataclass
@@ -791,10 +1032,20 @@ def open_tunnel(targets: list[str], layout: Layout | None = None) -> Tunnel:
         raise ClusterError(f"the embedded cluster in {lay.root} is not running: start it with `autocloud up`")
     listeners = [_listen(0) for _ in targets]
     try:
-        argv = [*node.enter(holder, mount=False), sys.executable, "-m", RELAY.binary,
-                *[f"--forward={sock.fileno()}={target}" for sock, target in zip(listeners, targets, strict=True)]]
-        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL, pass_fds=[sock.fileno() for sock in listeners])
+        argv = [
+            *node.enter(holder, mount=False),
+            sys.executable,
+            "-m",
+            RELAY.binary,
+            *[f"--forward={sock.fileno()}={target}" for sock, target in zip(listeners, targets, strict=True)],
+        ]
+        proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            pass_fds=[sock.fileno() for sock in listeners],
+        )
         ports = {target: sock.getsockname()[1] for sock, target in zip(listeners, targets, strict=True)}
     finally:
         for sock in listeners:
@@ -810,8 +1061,7 @@ def _ensure_holder(lay: Layout, echo: Callable[[str], None]) -> int:
     if any(_read_pid(lay, comp) is not None for comp in (*COMPONENTS, HOLDER)):
         echo("cluster: the node's namespaces are gone; clearing what was left and starting afresh")
         _stop_components(lay, lambda _line: None)
-    pid = node.start_holder(lay.logs / "node-namespaces.log")
-    (lay.pids / f"{HOLDER.name}.pid").write_text(f"{pid}\n")
+    pid = _record(lay, HOLDER, node.start_holder(lay.logs / "node-namespaces.log")).pid
     node.prepare(pid, lay.node)
     node.ensure_cgroups(node.cgroup_root(lay.root))
     return pid
@@ -856,8 +1106,10 @@ def start(
     for folder in (lay.root, lay.logs, lay.pids, lay.configs):
         folder.mkdir(parents=True, exist_ok=True)
     if _running(lay, RELAY) is None and not _port_free(ports.apiserver):
-        raise ClusterError(f"cannot start {RELAY.name}: port {ports.apiserver} on 127.0.0.1 is in use by another "
-                           "process (stop it, or set AUTOCLOUD_CLUSTER_PORT_BASE)")
+        raise ClusterError(
+            f"cannot start {RELAY.name}: port {ports.apiserver} on 127.0.0.1 is in use by another "
+            "process (stop it, or set AUTOCLOUD_CLUSTER_PORT_BASE)"
+        )
     _ensure_pki(lay)
     _write_configs(lay, ports)
     deadline = time.monotonic() + START_TIMEOUT_SECONDS
@@ -869,7 +1121,7 @@ def start(
 
     for comp in COMPONENTS:
         old = _read_pid(lay, comp)
-        if old is not None and _is_ours(old, comp):
+        if old is not None and _running(lay, comp) is not None:
             continue
         if old is not None:
             echo(f"cluster: {comp.name} (pid {old}) had stopped; restarting it (log: {lay.logs / comp.name}.log)")
@@ -891,21 +1143,66 @@ def start(
     api.ensure_simulated_node()
     _wait(f"node {NODE_NAME} to become Ready", api.node_ready, deadline, lay, "kubelet.log")
     _wait(f"node {SIMULATED_NODE} to become Ready", lambda: api.node_ready(SIMULATED_NODE), deadline, lay, "kwok.log")
-    _wait("CoreDNS to serve", lambda: api.deployment_available("kube-system", "coredns"), deadline, lay,
-          "kubelet.log")
+    _wait("CoreDNS to serve", lambda: api.deployment_available("kube-system", "coredns"), deadline, lay, "kubelet.log")
     return status(lay, ports, honour_kubeconfig)
+
+
+class Watch:
+    """Polls the cluster's processes while an engine run depends on them: a component that dies is
+    named with its log within a second, where the engine would retry for ten minutes. `on_death`
+    gets the one-line reason, then again on every later poll (to end what the run starts meanwhile)."""
+
+    def __init__(self, lay: Layout, on_death: Callable[[str], None], interval: float = 0.5, idle: bool = False) -> None:
+        self.lay = lay
+        self.on_death = on_death
+        self.interval = interval
+        self.failure: str | None = None
+        self._idle = idle
+        self._records: dict[str, ProcRecord] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._poll, name="cluster-watch", daemon=True)
+
+    def __enter__(self) -> Watch:
+        if not self._idle:
+            for comp in (HOLDER, *COMPONENTS):
+                record = _read_record(self.lay, comp)
+                if record is not None and record.alive():
+                    self._records[comp.name] = record
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _poll(self) -> None:
+        while not self._stop.wait(self.interval):
+            if self.failure is None:
+                dead = next((name for name, record in self._records.items() if not record.alive()), None)
+                if dead is None:
+                    continue
+                self.failure = f"{dead} died (log: {self.lay.logs / dead}.log)"
+            self.on_death(self.failure)
+
+
+def watch(
+    on_death: Callable[[str], None], layout: Layout | None = None, interval: float = 0.5, idle: bool = False
+) -> Watch:
+    """A `Watch` of the embedded cluster; of nothing when `idle` or KUBECONFIG names another cluster."""
+    return Watch(layout or default_layout(), on_death, interval, idle=idle or external_kubeconfig() is not None)
 
 
 def _stop_components(lay: Layout, echo: Callable[[str], None]) -> list[str]:
     stopped = []
     for comp in reversed(COMPONENTS):
-        pid = _read_pid(lay, comp)
-        if pid is None:
+        record = _read_record(lay, comp)
+        if record is None:
+            (lay.pids / f"{comp.name}.pid").unlink(missing_ok=True)
             continue
-        if _is_ours(pid, comp):
-            _terminate(pid, comp)
+        if record.alive():
+            _terminate(record)
             stopped.append(comp.name)
-            echo(f"cluster: stopped {comp.name} (pid {pid})")
+            echo(f"cluster: stopped {comp.name} (pid {record.pid})")
         (lay.pids / f"{comp.name}.pid").unlink(missing_ok=True)
     holder = _running(lay, HOLDER)
     node.sweep(holder, node.cgroup_root(lay.root))
@@ -921,16 +1218,20 @@ def stop(layout: Layout | None = None, echo: Callable[[str], None] = print) -> l
     return _stop_components(layout or default_layout(), echo)
 
 
-def status(
-    layout: Layout | None = None, ports: Ports | None = None, honour_kubeconfig: bool = True
-) -> ClusterStatus:
+def status(layout: Layout | None = None, ports: Ports | None = None, honour_kubeconfig: bool = True) -> ClusterStatus:
     external = external_kubeconfig() if honour_kubeconfig else None
     lay = layout or default_layout()
     comps = []
     for comp in (HOLDER, *COMPONENTS):
-        pid = _read_pid(lay, comp)
-        comps.append(ComponentStatus(comp.name, pid, pid is not None and _is_ours(pid, comp),
-                                     lay.logs / f"{comp.name}.log"))
+        record = _read_record(lay, comp)
+        comps.append(
+            ComponentStatus(
+                comp.name,
+                record.pid if record else None,
+                bool(record and record.alive()),
+                lay.logs / f"{comp.name}.log",
+            )
+        )
     api_ready = node_ready = dns_ready = False
     if external is None and lay.token_file.exists():
         api = Api(lay, ports or Ports.from_env())

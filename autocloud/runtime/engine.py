@@ -18,7 +18,7 @@ from pulumi import automation as auto
 from autocloud.domain.inputs import read_text
 from autocloud.domain.paths import REPO_ROOT, STATE_DIR, TOOLCHAIN_BIN, TOOLCHAIN_DIR
 from autocloud.domain.stack import OVERRIDES_ENV as OVERRIDES_ENV
-from autocloud.runtime import cluster
+from autocloud.runtime import cluster, reaper
 from autocloud.runtime.backend import resolve_backend_url
 from autocloud.runtime.toolchain import PULUMI_HOME
 
@@ -42,7 +42,8 @@ def engine_env(
 ) -> dict[str, str]:
     """`backend_url` (else AUTOCLOUD_BACKEND_URL; see autocloud.runtime.backend, e.g. a team's azblob://
     container) replaces the default file backend under state_dir; its credentials come from the
-    caller's environment."""
+    caller's environment. The engine and its plugins carry this process's run marker, so they end
+    with it (autocloud.runtime.reaper)."""
     if backend_url is None:
         backend_url = resolve_backend_url()
     if backend_url is None:
@@ -60,6 +61,7 @@ def engine_env(
         "PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK": "true",
         "PULUMI_DIY_BACKEND_NO_LEGACY_WARNING": "true",
         "KUBECONFIG": str(kubeconfig or cluster.kubeconfig_path()),
+        reaper.MARKER: reaper.run_marker(),
     }
     return env
 
@@ -68,8 +70,6 @@ def pulumi_command() -> auto.PulumiCommand:
     if not (TOOLCHAIN_BIN / "pulumi").is_file():
         raise FileNotFoundError(f"{TOOLCHAIN_BIN / 'pulumi'} is missing: build the toolchain first (make toolchain)")
     return auto.PulumiCommand(root=str(TOOLCHAIN_DIR), skip_version_check=True)
-
-
 
 
 MIRRORED = ("__main__.py", "Pulumi.yaml", "autocloud", "components", "policies", "regions", ".venv")
@@ -93,8 +93,9 @@ def project_mirror(state_dir: Path = STATE_DIR, root: Path = REPO_ROOT) -> Path:
     for source in sorted((root / "stacks").glob("Pulumi.*.yaml")):
         target = mirror / "stacks" / source.name
         salt = [line for line in _lines(target) if line.startswith(SALT_KEY)]
-        body = [line for line in read_text(source, f"stacks/{source.name}").splitlines()
-                if not line.startswith(SALT_KEY)]
+        body = [
+            line for line in read_text(source, f"stacks/{source.name}").splitlines() if not line.startswith(SALT_KEY)
+        ]
         text = "\n".join(body + salt) + "\n"
         if _lines(target) != text.splitlines():
             target.write_text(text)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -38,8 +39,12 @@ puts unix sockets there and a socket path is limited to 108 bytes (a deep cluste
 test's temporary one, would not fit)."""
 
 KERNEL_SETTINGS = (
-    "vm/overcommit_memory", "vm/panic_on_oom", "kernel/panic", "kernel/panic_on_oops",
-    "kernel/keys/root_maxkeys", "kernel/keys/root_maxbytes",
+    "vm/overcommit_memory",
+    "vm/panic_on_oom",
+    "kernel/panic",
+    "kernel/panic_on_oops",
+    "kernel/keys/root_maxkeys",
+    "kernel/keys/root_maxbytes",
 )
 """Settings kubelet writes at start (global to the host, not per namespace): each gets a private copy."""
 
@@ -103,12 +108,20 @@ def enter(holder: int, *, net: bool = True, mount: bool = True) -> list[str]:
     return ["nsenter", f"--target={holder}", *flags, "--"]
 
 
+def sleep_binary() -> str:
+    """The holder's binary, as a full resolved path (its pid file records it)."""
+    return os.path.realpath(shutil.which("sleep") or "/bin/sleep")
+
+
 def start_holder(log: Path) -> int:
     """A sleeping process in a new network and mount namespace (mounts private: nothing leaks out)."""
     with log.open("ab") as out:
         proc = subprocess.Popen(
-            ["unshare", "--net", "--mount", "--propagation", "private", "--", "sleep", "infinity"],
-            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+            ["unshare", "--net", "--mount", "--propagation", "private", "--", sleep_binary(), "infinity"],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
         )
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline:
@@ -202,8 +215,7 @@ def remove_cgroups(root: str) -> list[Path]:
         base = controller / root.lstrip("/")
         if not base.is_dir():
             continue
-        for directory in sorted((p for p in base.rglob("*") if p.is_dir()), key=lambda p: len(p.parts),
-                                reverse=True):
+        for directory in sorted((p for p in base.rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True):
             try:
                 directory.rmdir()
             except OSError:
@@ -284,26 +296,42 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
     [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc]
       runtime_type = "io.containerd.runc.v2"
       [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc.options]
-        BinaryName = "{bin_dir / 'runc'}"
+        BinaryName = "{bin_dir / "runc"}"
         SystemdCgroup = false
   [plugins.'io.containerd.cri.v1.runtime'.cni]
-    bin_dirs = ["{bin_dir / 'cni'}"]
+    bin_dirs = ["{bin_dir / "cni"}"]
     conf_dir = "{paths.cni_conf}"
 """
 
 
 def cni_config() -> str:
     """A bridge with host-local addresses; IPAM state on /run so a restarted node starts clean."""
-    return json.dumps({
-        "cniVersion": "1.0.0",
-        "name": "autocloud",
-        "plugins": [
-            {"type": "bridge", "bridge": "cni0", "isGateway": True, "ipMasq": False, "hairpinMode": True,
-             "ipam": {"type": "host-local", "ranges": [[{"subnet": POD_SUBNET}]],
-                      "routes": [{"dst": "0.0.0.0/0"}], "dataDir": "/run/cni/ipam"}},
-            {"type": "portmap", "capabilities": {"portMappings": True}},
-        ],
-    }, indent=2) + "\n"
+    return (
+        json.dumps(
+            {
+                "cniVersion": "1.0.0",
+                "name": "autocloud",
+                "plugins": [
+                    {
+                        "type": "bridge",
+                        "bridge": "cni0",
+                        "isGateway": True,
+                        "ipMasq": False,
+                        "hairpinMode": True,
+                        "ipam": {
+                            "type": "host-local",
+                            "ranges": [[{"subnet": POD_SUBNET}]],
+                            "routes": [{"dst": "0.0.0.0/0"}],
+                            "dataDir": "/run/cni/ipam",
+                        },
+                    },
+                    {"type": "portmap", "capabilities": {"portMappings": True}},
+                ],
+            },
+            indent=2,
+        )
+        + "\n"
+    )
 
 
 def kubelet_config(paths: NodePaths, pki: Path, cgroup: str) -> str:
@@ -317,8 +345,11 @@ def kubelet_config(paths: NodePaths, pki: Path, cgroup: str) -> str:
         "healthzBindAddress": "127.0.0.1",
         "tlsCertFile": str(pki / "kubelet.crt"),
         "tlsPrivateKeyFile": str(pki / "kubelet.key"),
-        "authentication": {"anonymous": {"enabled": False}, "webhook": {"enabled": True},
-                           "x509": {"clientCAFile": str(pki / "ca.crt")}},
+        "authentication": {
+            "anonymous": {"enabled": False},
+            "webhook": {"enabled": True},
+            "x509": {"clientCAFile": str(pki / "ca.crt")},
+        },
         "authorization": {"mode": "Webhook"},
         "cgroupDriver": "cgroupfs",
         "cgroupRoot": cgroup,
@@ -331,8 +362,12 @@ def kubelet_config(paths: NodePaths, pki: Path, cgroup: str) -> str:
         "podCIDR": POD_SUBNET,
         "containerRuntimeEndpoint": f"unix://{CONTAINERD_SOCKET}",
         "serializeImagePulls": False,
-        "evictionHard": {"memory.available": "50Mi", "nodefs.available": "1%", "nodefs.inodesFree": "1%",
-                         "imagefs.available": "1%"},
+        "evictionHard": {
+            "memory.available": "50Mi",
+            "nodefs.available": "1%",
+            "nodefs.inodesFree": "1%",
+            "imagefs.available": "1%",
+        },
         "imageGCHighThresholdPercent": 100,
         "imageGCLowThresholdPercent": 99,
         "protectKernelDefaults": False,

@@ -24,7 +24,10 @@ from components.local.telemetry import KafkaRoute, LocalTelemetryIngest, LocalTe
 
 MAX_LOCAL_SCALE_UNITS = 3
 ROLLOUT_FACTOR = 2
-"""Quota room for every workload to run a second pod at once (a rolling update of all of them)."""
+"""Quota room for every workload to run a second pod at once (a rolling update of all of them), and
+for every counted object (Services, ConfigMaps, Secrets) twice: a create that an interrupted run
+cancelled stays charged to the quota until the quota controller next recounts, and with no room the
+run resumed right after it would be refused."""
 
 
 def local_scale_units(plan: CapacityPlan) -> int:
@@ -33,7 +36,7 @@ def local_scale_units(plan: CapacityPlan) -> int:
 
 
 def namespace_quota(services: Services, units: int) -> NamespaceQuota:
-    """The quota that fits exactly the workloads the platform deploys, with room to roll them."""
+    """The quota that fits the workloads the platform deploys twice over (see ROLLOUT_FACTOR)."""
     workloads: list[ContainerResources] = []
     if services.iothub:
         workloads += [telemetry.RESOURCES] * units
@@ -46,14 +49,18 @@ def namespace_quota(services: Services, units: int) -> NamespaceQuota:
     if services.maps:
         workloads.append(maps.RESOURCES)
     total = sum(workloads, NO_RESOURCES)
+
+    def room(count: int) -> int:
+        return max(1, count * ROLLOUT_FACTOR)
+
     return NamespaceQuota(
         resources=total * ROLLOUT_FACTOR,
-        pods=max(1, len(workloads) * ROLLOUT_FACTOR),
-        services=max(1, len(workloads)),
-        # Broker configs, plus the API server's kube-root-ca.crt, plus one spare.
-        config_maps=(units if services.iothub else 0) + (units if services.eventhubs else 0) + 2,
-        # The document store's password, plus one spare.
-        secrets=(1 if services.cosmosdb else 0) + 1,
+        pods=room(len(workloads)),
+        services=room(len(workloads)),
+        # Broker configs, plus the API server's kube-root-ca.crt.
+        config_maps=room((units if services.iothub else 0) + (units if services.eventhubs else 0) + 1),
+        # The document store's password.
+        secrets=room(1 if services.cosmosdb else 0),
     )
 
 

@@ -36,9 +36,26 @@ class EmbeddedCluster:
 
 
 def _require_toolchain() -> None:
-    needed = ("pulumi", "pulumi-language-python", "pulumi-resource-kubernetes", "kube-apiserver", "etcd",
-              "kwok", "kubelet", "kube-proxy", "containerd", "runc", "ctr", "kube-router", "coredns", "pause",
-              "autocloud-ingest", "kubectl", "ferretdb", "autocloud-statewriter")
+    needed = (
+        "pulumi",
+        "pulumi-language-python",
+        "pulumi-resource-kubernetes",
+        "kube-apiserver",
+        "etcd",
+        "kwok",
+        "kubelet",
+        "kube-proxy",
+        "containerd",
+        "runc",
+        "ctr",
+        "kube-router",
+        "coredns",
+        "pause",
+        "autocloud-ingest",
+        "kubectl",
+        "ferretdb",
+        "autocloud-statewriter",
+    )
     missing = [b for b in needed if not (TOOLCHAIN_BIN / b).is_file()]
     if missing:
         pytest.fail(f"toolchain not built (missing {', '.join(missing)}): run `make toolchain`", pytrace=False)
@@ -49,8 +66,9 @@ def test_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedC
     _require_toolchain()
     base = cluster.Ports.at(TEST_PORT_BASE)
     layout = cluster.Layout(tmp_path_factory.mktemp("cluster"))
-    cluster.start(layout, echo=lambda _line: None, ports=base, honour_kubeconfig=False)
     try:
+        # Inside the try: a start that times out half-way must not leave its processes running.
+        cluster.start(layout, echo=lambda _line: None, ports=base, honour_kubeconfig=False)
         yield EmbeddedCluster(layout, base)
     finally:
         cluster.stop(layout, echo=lambda _line: None)
@@ -81,8 +99,6 @@ def copy_program(name: str, dest: Path, project: str | None = None) -> Path:
     work = dest / name
     shutil.copytree(PROGRAMS / name, work)
     (work / "Pulumi.yaml").write_text(
-        f"name: {project or name}\n"
-        "runtime:\n  name: python\n  options:\n"
-        f"    virtualenv: {REPO_ROOT / '.venv'}\n"
+        f"name: {project or name}\nruntime:\n  name: python\n  options:\n    virtualenv: {REPO_ROOT / '.venv'}\n"
     )
     return work

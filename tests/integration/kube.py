@@ -30,7 +30,11 @@ class Kubectl:
     def run(self, *args: str, stdin: str | None = None, timeout: float = 90.0, check: bool = True) -> str:
         proc = subprocess.run(
             [str(TOOLCHAIN_BIN / "kubectl"), f"--kubeconfig={self.kubeconfig}", *args],
-            input=stdin, capture_output=True, text=True, timeout=timeout, check=False,
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
         )
         if check and proc.returncode != 0:
             raise AssertionError(f"kubectl {' '.join(args)} failed ({proc.returncode}): {proc.stderr.strip()}")
@@ -43,8 +47,15 @@ class Kubectl:
         return dict(json.loads(self.run("get", kind, name, "-n", namespace, "-o", "json")))
 
     def wait_ready(self, namespace: str, *pods: str, timeout: int = 90) -> None:
-        self.run("wait", "-n", namespace, "--for=condition=Ready", f"--timeout={timeout}s",
-                 *[f"pod/{p}" for p in pods], timeout=timeout + 10)
+        self.run(
+            "wait",
+            "-n",
+            namespace,
+            "--for=condition=Ready",
+            f"--timeout={timeout}s",
+            *[f"pod/{p}" for p in pods],
+            timeout=timeout + 10,
+        )
 
     def exec(self, namespace: str, pod: str, *command: str, check: bool = True, timeout: float = 60.0) -> str:
         return self.run("exec", "-n", namespace, pod, "--", *command, check=check, timeout=timeout)
@@ -54,26 +65,44 @@ class Kubectl:
         the static BusyBox's wget crashes without the C library's name-service files)."""
         request = "printf 'GET /index.html HTTP/1.0\\r\\n\\r\\n' | nc -w 3 " + f"{host} {port}"
         proc = subprocess.run(
-            [str(TOOLCHAIN_BIN / "kubectl"), f"--kubeconfig={self.kubeconfig}", "exec", "-n", namespace, pod,
-             "--", "sh", "-c", request],
-            capture_output=True, text=True, timeout=30, check=False,
+            [
+                str(TOOLCHAIN_BIN / "kubectl"),
+                f"--kubeconfig={self.kubeconfig}",
+                "exec",
+                "-n",
+                namespace,
+                pod,
+                "--",
+                "sh",
+                "-c",
+                request,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
         )
         return "hello-from-web" in proc.stdout
 
     def pod_of(self, namespace: str, selector: str) -> str:
         """The name of the one running pod that ``selector`` picks."""
         found = json.loads(self.run("get", "pods", "-n", namespace, "-l", selector, "-o", "json"))
-        running = [p["metadata"]["name"] for p in found["items"]
-                   if p["status"].get("phase") == "Running" and not p["metadata"].get("deletionTimestamp")]
+        running = [
+            p["metadata"]["name"]
+            for p in found["items"]
+            if p["status"].get("phase") == "Running" and not p["metadata"].get("deletionTimestamp")
+        ]
         assert len(running) == 1, f"{namespace}: {selector} picks {running}"
         return str(running[0])
 
     def kafka_records(self, namespace: str, broker_pod: str, topic: str) -> list[KafkaRecord]:
         """Every record of ``topic``, read with Kafka's console consumer inside the broker's own pod (the
         region's NetworkPolicies admit no other client); it stops after 4 s without a new record."""
-        command = (f"java -Xmx32m $KAFKA_JVM_OPTS {CONSOLE_CONSUMER} --bootstrap-server localhost:9092 "
-                   f"--topic {topic} --from-beginning --timeout-ms 4000 --property print.key=true "
-                   "--property print.headers=true 2>/dev/null")
+        command = (
+            f"java -Xmx32m $KAFKA_JVM_OPTS {CONSOLE_CONSUMER} --bootstrap-server localhost:9092 "
+            f"--topic {topic} --from-beginning --timeout-ms 4000 --property print.key=true "
+            "--property print.headers=true 2>/dev/null"
+        )
         out = self.exec(namespace, broker_pod, "sh", "-c", command, timeout=120)
         return [record for line in out.splitlines() if (record := KafkaRecord.parse(line)) is not None]
 
@@ -103,24 +132,36 @@ def namespace(name: str, labels: dict[str, str] | None = None) -> dict[str, Any]
 
 def busybox_pod(name: str, namespace: str, script: str, labels: dict[str, str] | None = None) -> dict[str, Any]:
     return {
-        "apiVersion": "v1", "kind": "Pod",
+        "apiVersion": "v1",
+        "kind": "Pod",
         "metadata": {"name": name, "namespace": namespace, "labels": labels or {"app": name}},
         "spec": {
             "automountServiceAccountToken": False,
             "terminationGracePeriodSeconds": 1,
-            "containers": [{
-                "name": "main", "image": local_images.BUSYBOX_IMAGE, "imagePullPolicy": "Never",
-                "command": ["sh", "-c", script],
-                "securityContext": RESTRICTED_CONTAINER,
-                "resources": {"requests": {"cpu": "10m", "memory": "8Mi"}, "limits": {"cpu": "100m", "memory": "32Mi"}},
-            }],
+            "containers": [
+                {
+                    "name": "main",
+                    "image": local_images.BUSYBOX_IMAGE,
+                    "imagePullPolicy": "Never",
+                    "command": ["sh", "-c", script],
+                    "securityContext": RESTRICTED_CONTAINER,
+                    "resources": {
+                        "requests": {"cpu": "10m", "memory": "8Mi"},
+                        "limits": {"cpu": "100m", "memory": "32Mi"},
+                    },
+                }
+            ],
         },
     }
 
 
 def web_service(name: str, namespace: str) -> dict[str, Any]:
-    return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": namespace},
-            "spec": {"selector": {"app": name}, "ports": [{"port": 80, "targetPort": 8080, "protocol": "TCP"}]}}
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {"selector": {"app": name}, "ports": [{"port": 80, "targetPort": 8080, "protocol": "TCP"}]},
+    }
 
 
 def eventually(check: Any, timeout: float = 30.0, interval: float = 0.5) -> bool:

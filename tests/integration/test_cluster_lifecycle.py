@@ -26,9 +26,16 @@ def _quiet(_line: str) -> None:
 
 def _web_deployment() -> dict[str, object]:
     pod = busybox_pod("web", "life", WEB_SCRIPT)
-    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": "life"},
-            "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "web"}},
-                     "template": {"metadata": {"labels": {"app": "web"}}, "spec": pod["spec"]}}}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "web", "namespace": "life"},
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": {"app": "web"}},
+            "template": {"metadata": {"labels": {"app": "web"}}, "spec": pod["spec"]},
+        },
+    }
 
 
 def _processes_in_namespace(link: str) -> list[int]:
@@ -61,9 +68,16 @@ def test_lifecycle_recovery_clean_stop_and_restart(tmp_path: Path) -> None:
         assert {c.name: c.pid for c in second.components} == pids, "a second start must reuse the processes"
         assert not any("started" in line for line in lines)
 
-        kubectl.apply(namespace("life"), _web_deployment(),
-                      {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "survivor", "namespace": "life"},
-                       "data": {"kept": "yes"}})
+        kubectl.apply(
+            namespace("life"),
+            _web_deployment(),
+            {
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+                "metadata": {"name": "survivor", "namespace": "life"},
+                "data": {"kept": "yes"},
+            },
+        )
         kubectl.run("rollout", "status", "-n", "life", "deployment/web", "--timeout=90s", timeout=100)
 
         # A dead kubelet and containerd are named, restarted, and the node serves again.
@@ -71,8 +85,13 @@ def test_lifecycle_recovery_clean_stop_and_restart(tmp_path: Path) -> None:
             pid = pids[name]
             assert pid is not None
             os.kill(pid, signal.SIGKILL)
-        assert eventually(lambda: {c.name for c in cluster.status(layout, PORTS, honour_kubeconfig=False).dead}
-                          == {"kubelet", "containerd"}, timeout=10)
+        assert eventually(
+            lambda: (
+                {c.name for c in cluster.status(layout, PORTS, honour_kubeconfig=False).dead}
+                == {"kubelet", "containerd"}
+            ),
+            timeout=10,
+        )
         lines.clear()
         recovered = cluster.start(layout, echo=lines.append, ports=PORTS, honour_kubeconfig=False)
         assert recovered.running and recovered.node_ready

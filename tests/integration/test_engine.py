@@ -39,8 +39,11 @@ def test_up_noop_destroy(test_cluster: EmbeddedCluster, state_dir: Path, tmp_pat
 
     stack.destroy(on_output=print)
     namespaces = api.request("GET", "/api/v1/namespaces")["items"]
-    remaining = [ns for ns in namespaces if ns["metadata"]["name"] == "engine-test"
-                 and ns.get("status", {}).get("phase") != "Terminating"]
+    remaining = [
+        ns
+        for ns in namespaces
+        if ns["metadata"]["name"] == "engine-test" and ns.get("status", {}).get("phase") != "Terminating"
+    ]
     assert remaining == []
     deployment = stack.export_stack().deployment or {}
     assert deployment.get("resources", []) == []

@@ -64,8 +64,12 @@ def test_network_policies_keep_regions_apart(kubectl: Kubectl) -> None:
     """The region namespaces' own policies (components.local.compute), enforced by the node."""
     for region in ("eu", "us"):
         ns = f"np-{region}"
-        kubectl.apply(namespace(ns, {REGION_LABEL: region}), busybox_pod("web", ns, WEB_SCRIPT),
-                      web_service("web", ns), busybox_pod("client", ns, "exec sleep 3600"))
+        kubectl.apply(
+            namespace(ns, {REGION_LABEL: region}),
+            busybox_pod("web", ns, WEB_SCRIPT),
+            web_service("web", ns),
+            busybox_pod("client", ns, "exec sleep 3600"),
+        )
     for region in ("eu", "us"):
         kubectl.wait_ready(f"np-{region}", "web", "client")
     us_web = "web.np-us.svc.cluster.local"
@@ -75,11 +79,17 @@ def test_network_policies_keep_regions_apart(kubectl: Kubectl) -> None:
 
     for region in ("eu", "us"):
         ns = f"np-{region}"
-        kubectl.apply(*[
-            {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
-             "metadata": {"name": name, "namespace": ns}, "spec": spec}
-            for name, spec in network_policies().items()
-        ])
+        kubectl.apply(
+            *[
+                {
+                    "apiVersion": "networking.k8s.io/v1",
+                    "kind": "NetworkPolicy",
+                    "metadata": {"name": name, "namespace": ns},
+                    "spec": spec,
+                }
+                for name, spec in network_policies().items()
+            ]
+        )
 
     assert eventually(lambda: not kubectl.reaches("np-eu", "client", us_web), timeout=30)
     assert kubectl.reaches("np-eu", "client", eu_web), "a region must still reach its own Service by name"

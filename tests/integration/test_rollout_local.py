@@ -36,7 +36,7 @@ def _namespace_exists(cluster: EmbeddedCluster, name: str) -> bool:
         if exc.code == 404:
             return False
         raise
-    return namespace.get("status", {}).get("phase") != "Terminating"
+    return bool(namespace.get("status", {}).get("phase") != "Terminating")
 
 
 def test_failure_stops_the_rollout_and_resume_finishes_it(
@@ -49,9 +49,14 @@ def test_failure_stops_the_rollout_and_resume_finishes_it(
     def runner(stack: str, overrides: Mapping[str, Any], preview_only: bool) -> deploy.StackResult:
         with lock:
             calls.append((stack, preview_only))
-        return deploy.up_stack(stack, echo=lambda _l: None, state_dir=state_dir,
-                               config_overrides=overrides, preview_only=preview_only,
-                               previewed=not preview_only)
+        return deploy.up_stack(
+            stack,
+            echo=lambda _l: None,
+            state_dir=state_dir,
+            config_overrides=overrides,
+            preview_only=preview_only,
+            previewed=not preview_only,
+        )
 
     path = tmp_path / "rollout.yaml"
     path.write_text(ROLLOUT.format(us_vehicles=-5))

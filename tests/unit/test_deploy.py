@@ -1,12 +1,16 @@
-"""What a failed deployment reports: the engine's diagnosis in one line, a missing plugin named."""
+"""What a failed deployment reports (the engine's diagnosis in one line, a missing plugin named), and
+what happens to operations an interrupted run left pending."""
 
 from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
 
 from pulumi.automation import errors
 from pulumi.automation._cmd import CommandResult
 
 from autocloud.domain.paths import TOOLCHAIN_BIN
-from autocloud.operations.deploy import _short_error, missing_plugin
+from autocloud.operations.deploy import _short_error, clear_pending, missing_plugin
 from autocloud.runtime.toolchain import PULUMI_HOME
 
 #: What the engine prints when the azure-native plugin is not where it looks (automatic download off).
@@ -54,3 +58,47 @@ def test_multi_error_keeps_the_causes_listed_under_it() -> None:
         "* failed to save checkpoint: open /state/.pulumi/stacks/local-eu.json: read-only file system | "
         "* failed to release lock: remove /state/.pulumi/locks/x.json: read-only file system"
     )
+
+
+class FakeStack:
+    """Stands in for an Automation API stack: a checkpoint with pending operations, refreshes recorded."""
+
+    def __init__(self, pending: list[dict[str, Any]]) -> None:
+        self.deployment = {"resources": [], "pending_operations": pending}
+        self.refreshes: list[dict[str, Any]] = []
+
+    def export_stack(self) -> SimpleNamespace:
+        return SimpleNamespace(deployment=self.deployment)
+
+    def refresh(self, **kwargs: Any) -> None:
+        self.refreshes.append(kwargs)
+        self.deployment["pending_operations"] = []
+
+
+PENDING = [
+    {"type": "creating", "resource": {"urn": "urn:pulumi:local-eu::autocloud::x::y"}},
+    {"type": "updating", "resource": {"urn": "urn:pulumi:local-eu::autocloud::x::z"}},
+]
+
+
+def test_pending_operations_of_a_local_stack_are_cleared_by_a_refresh() -> None:
+    stack = FakeStack(list(PENDING))
+    lines: list[str] = []
+    assert clear_pending(stack, "local-eu", lines.append) == 2  # type: ignore[arg-type]
+    assert stack.refreshes == [{"clear_pending_creates": True}]
+    assert lines == ["local-eu: cleared 2 pending operations (creating, updating) left by an interrupted run"]
+
+
+def test_pending_operations_of_an_azure_stack_are_named_and_left() -> None:
+    stack = FakeStack(list(PENDING))
+    lines: list[str] = []
+    assert clear_pending(stack, "azure-eu", lines.append) == 2  # type: ignore[arg-type]
+    assert stack.refreshes == [], "a dropped create could orphan a cloud resource"
+    assert len(lines) == 1 and "pulumi refresh --stack azure-eu" in lines[0]
+
+
+def test_nothing_pending_costs_no_refresh() -> None:
+    stack = FakeStack([])
+    lines: list[str] = []
+    assert clear_pending(stack, "local-eu", lines.append) == 0  # type: ignore[arg-type]
+    assert stack.refreshes == [] and lines == []

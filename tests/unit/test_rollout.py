@@ -64,8 +64,14 @@ class Recorder:
         with self.lock:
             self.running -= 1
         ok = not (stack in self.fail and not preview_only)
-        return StackResult(stack, stack, ok, "preview" if preview_only else "up",
-                           {"same": 3} if ok else {}, message="" if ok else "boom")
+        return StackResult(
+            stack,
+            stack,
+            ok,
+            "preview" if preview_only else "up",
+            {"same": 3} if ok else {},
+            message="" if ok else "boom",
+        )
 
 
 def test_waves_run_in_order_with_previews_first(tmp_path: Path, stacks_dir: Path) -> None:
@@ -139,18 +145,26 @@ def test_preview_only_never_applies(tmp_path: Path, stacks_dir: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("name: x\nwaves:\n  - name: a\n    stacks: [nope]\n",
-         "rollout.yaml: waves[0].stacks[0]: unknown stack 'nope'"),
+        (
+            "name: x\nwaves:\n  - name: a\n    stacks: [nope]\n",
+            "rollout.yaml: waves[0].stacks[0]: unknown stack 'nope'",
+        ),
         ("name: x\nwaves:\n  - name: a\n    stacks: []\n", "rollout.yaml: waves[0].stacks:"),
-        ("name: x\nwaves:\n  - name: a\n    stacks: [local-eu]\n  - name: b\n    stacks: [local-eu]\n",
-         "rollout.yaml: waves[1].stacks[0]: stack 'local-eu' is already in wave 'a'"),
+        (
+            "name: x\nwaves:\n  - name: a\n    stacks: [local-eu]\n  - name: b\n    stacks: [local-eu]\n",
+            "rollout.yaml: waves[1].stacks[0]: stack 'local-eu' is already in wave 'a'",
+        ),
         ("name: x\nwaves: []\n", "rollout.yaml: waves:"),
         ("name: x\nwaves:\n  - name: a\n    stacks: [local-eu]\n    paralel: 2\n", "rollout.yaml: waves[0].paralel:"),
-        ("name: x\nwaves:\n  - name: a\n    stacks: [{stack: local-eu, config: {vehicles: 3}}]\n",
-         "needs its namespace"),
+        (
+            "name: x\nwaves:\n  - name: a\n    stacks: [{stack: local-eu, config: {vehicles: 3}}]\n",
+            "needs its namespace",
+        ),
         ("name: [\n", "rollout.yaml: not valid YAML at line 2"),
-        ("name: x\nbackend: s3://bucket\nwaves:\n  - name: a\n    stacks: [local-eu]\n",
-         "rollout.yaml: backend: 's3://bucket': unsupported state backend"),
+        (
+            "name: x\nbackend: s3://bucket\nwaves:\n  - name: a\n    stacks: [local-eu]\n",
+            "rollout.yaml: backend: 's3://bucket': unsupported state backend",
+        ),
     ],
 )
 def test_invalid_rollout_files(tmp_path: Path, stacks_dir: Path, text: str, expected: str) -> None:

@@ -16,7 +16,7 @@ from autocloud.verification.check import run_check
 from policies.packs import PACK_RULES
 
 WORKFLOW = REPO_ROOT / ".github" / "workflows" / "preview.yml"
-PINNED = re.compile(r"^[\w.-]+/[\w./-]+@(v\d+(\.\d+){0,2}|[0-9a-f]{40})$")
+PINNED = re.compile(r"^\s*(- )?uses: [\w.-]+/[\w./-]+@[0-9a-f]{40} # v\d+\.\d+\.\d+$")
 
 
 @pytest.fixture(scope="module")
@@ -43,11 +43,18 @@ def test_each_job_asks_only_for_what_it_uses(workflow: dict[Any, Any]) -> None:
     assert workflow["jobs"]["preview"]["permissions"] == {"contents": "read", "id-token": "write"}
 
 
-def test_every_action_is_pinned_by_version(workflow: dict[Any, Any]) -> None:
+def test_every_action_is_pinned_to_a_commit_with_its_tag_beside_it(workflow: dict[Any, Any]) -> None:
     uses = [step["uses"] for job in workflow["jobs"] for step in _steps(workflow, job) if "uses" in step]
-    assert uses
-    loose = [u for u in uses if not PINNED.match(u)]
-    assert loose == [], f"actions not pinned to a version: {loose}"
+    lines = [line for line in WORKFLOW.read_text().splitlines() if re.match(r"^\s*(- )?uses:", line)]
+    assert uses and len(lines) == len(uses)
+    loose = [line.strip() for line in lines if not PINNED.match(line)]
+    assert loose == [], f"actions not pinned to a commit SHA with its tag: {loose}"
+
+
+def test_preview_runs_in_the_protected_environment(workflow: dict[Any, Any]) -> None:
+    """The Azure identity trusts only this environment's OIDC subject (README: Pull-request previews)."""
+    assert workflow["jobs"]["preview"]["environment"] == "preview"
+    assert "environment" not in workflow["jobs"]["check"], "the offline check needs no environment"
 
 
 def test_check_job_comments_before_it_fails(workflow: dict[Any, Any]) -> None:
@@ -128,8 +135,9 @@ def test_module_entry_point_writes_the_comment(tmp_path: Path) -> None:
 
 def test_comment_wraps_what_autocloud_check_prints_for_a_violation() -> None:
     out = io.StringIO()
-    code = run_check(None, False, REPO_ROOT / "tests" / "programs" / "location_outside", "eu", "markdown",
-                     out=out, err=io.StringIO())
+    code = run_check(
+        None, False, REPO_ROOT / "tests" / "programs" / "location_outside", "eu", "markdown", out=out, err=io.StringIO()
+    )
     assert code == 1
     body = pr_comment.build_comment(out.getvalue(), code)
     assert body.startswith(f"{pr_comment.MARKER}\n## autocloud check: ❌ policy violations")

@@ -6,6 +6,9 @@ import pulumi_kubernetes as k8s
 config = pulumi.Config()
 namespace_name = config.require("namespace")
 replicas = config.get_int("replicas") or 2
+# Built here and imported into the embedded node (no registry is reachable); an image that is not
+# keeps the Deployment from ever becoming ready, so a test can interrupt its create.
+image = config.get("image") or "autocloud.local/pause:3.10"
 
 provider = k8s.Provider("local", kubeconfig=config.require_secret("kubeconfig"))
 opts = pulumi.ResourceOptions(provider=provider)
@@ -34,8 +37,7 @@ deployment = k8s.apps.v1.Deployment(
                 "containers": [
                     {
                         "name": "web",
-                        # Built here and imported into the embedded node: no registry is reachable.
-                        "image": "autocloud.local/pause:3.10",
+                        "image": image,
                         "imagePullPolicy": "Never",
                         "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}},
                     }

@@ -1,0 +1,102 @@
+"""One deploying command at a time: two racing processes, the second refused with the first's pid;
+policy config files that a reader never sees half-written."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from autocloud import cli
+from autocloud.operations import deploy, runs
+from autocloud.runtime import cluster, toolchain
+
+RACER = """
+import json, sys, time
+from pathlib import Path
+from autocloud.operations import deploy, runs
+state = Path(sys.argv[1])
+try:
+    runs.hold("up", state)
+except runs.RunLocked as exc:
+    print(exc, file=sys.stderr)
+    sys.exit(1)
+print("holding", flush=True)
+deadline = time.monotonic() + 2.0
+while time.monotonic() < deadline:
+    for path in deploy.policy_args("local-eu", state)[1]:
+        json.loads(Path(path).read_text())
+"""
+
+
+def _racer(state: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-c", RACER, str(state)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+
+
+def test_a_second_up_started_half_a_second_later_is_refused_with_the_first_ones_pid(tmp_path: Path) -> None:
+    first = _racer(tmp_path)
+    assert first.stdout is not None
+    assert first.stdout.readline().strip() == "holding"
+    time.sleep(0.5)
+    second = _racer(tmp_path)
+    _, second_err = second.communicate(timeout=60)
+    _, first_err = first.communicate(timeout=60)
+    assert first.returncode == 0, first_err
+    assert second.returncode == 1
+    assert second_err.strip() == f"another autocloud up is running (pid {first.pid}); wait for it to finish"
+    third = _racer(tmp_path)
+    third.communicate(timeout=60)
+    assert third.returncode == 0, "the lock must be free once its holder has exited"
+
+
+def test_up_refuses_before_starting_anything_while_another_holds_the_lock(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time\nfrom pathlib import Path\nfrom autocloud.operations import runs\n"
+         "runs.hold('rollout', Path(sys.argv[1]))\nprint('holding', flush=True)\ntime.sleep(60)", str(tmp_path)],
+        stdout=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "holding"
+        monkeypatch.setattr(runs, "STATE_DIR", tmp_path)
+        started: list[str] = []
+        monkeypatch.setattr(toolchain, "build", lambda **_kw: started.append("toolchain"))
+        monkeypatch.setattr(cluster, "start", lambda **_kw: started.append("cluster"))
+        result = CliRunner().invoke(cli.app, ["up", "--region", "eu"])
+    finally:
+        holder.kill()
+        holder.wait()
+    assert result.exit_code == 1
+    assert f"another autocloud rollout is running (pid {holder.pid})" in " ".join(result.output.split())
+    assert started == []
+
+
+def test_policy_config_is_never_seen_half_written(tmp_path: Path) -> None:
+    target = tmp_path / "policy-config" / "x.json"
+    bodies = [json.dumps({"rule": {"boundary": [f"loc{i}" for i in range(n)]}}) for n in (1, 4000)]
+    stop = threading.Event()
+
+    def writer() -> None:
+        i = 0
+        while not stop.is_set():
+            deploy.write_atomically(target, bodies[i % 2])
+            i += 1
+
+    deploy.write_atomically(target, bodies[0])
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        seen = {target.read_text() for _ in range(3000)}
+    finally:
+        stop.set()
+        thread.join()
+    assert seen <= set(bodies)
+    assert list(target.parent.iterdir()) == [target], "temporary files left behind"
