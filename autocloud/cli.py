@@ -8,11 +8,12 @@ anything the user typed are printed literally, never as rich markup.
 
 from __future__ import annotations
 
+import functools
 import json
 import signal
 import subprocess
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -33,7 +34,6 @@ from autocloud.domain.errors import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
     AutocloudError,
-    ConfigError,
     excerpt,
     from_validation_error,
     one_line,
@@ -241,20 +241,22 @@ def up(
 
     results: dict[str, deploy.StackResult] = {}
 
-    def runner(stack: str, overrides: Mapping[str, Any], preview_only: bool) -> deploy.StackResult:
-        try:
-            result = deploy.up_stack(stack, echo=_echo, config_overrides=overrides, preview_only=preview_only)
-        except (deploy.DeployError, ConfigError) as exc:
-            result = deploy.StackResult(stack, stack, False, "up", message=str(exc))
-        results[stack] = result
-        return result
+    def runner(
+        stack: str,
+        overrides: Mapping[str, deploy.ConfigValue],
+        *,
+        apply: bool,
+        on_previewed: Callable[[deploy.StackResult], None],
+    ) -> deploy.StackResult:
+        results[stack] = deploy.deploy_stack(stack, overrides, apply=apply, on_previewed=on_previewed, echo=_echo)
+        return results[stack]
 
     _echo(
         f"deploying {', '.join(stacks)} in waves from {rollout_mod.LOCAL_ROLLOUT.relative_to(REPO_ROOT)}, "
         f"with policy packs {', '.join(deploy.PACKS)}"
     )
     with RolloutView(console, live=False) as view, runs.component_watch(_error) as watch:
-        run = rollout_mod.run_rollout(plan, runner, preview_first=False, on_change=view.update)
+        run = rollout_mod.run_rollout(plan, runner, on_change=view.update)
     done = [results[s] for s in stacks if s in results]
     console.print(deploy.outputs_table(done))
     console.print(deploy.results_table(done))
@@ -353,19 +355,7 @@ def rollout(
         toolchain_mod.build(echo=_echo)
         cluster_mod.start(echo=_echo)
 
-    def runner(stack: str, overrides: Mapping[str, Any], preview_only: bool) -> deploy.StackResult:
-        try:
-            return deploy.up_stack(
-                stack,
-                echo=_echo,
-                config_overrides=overrides,
-                preview_only=preview_only,
-                backend_url=plan.backend,
-                previewed=not preview_only,
-            )
-        except (deploy.DeployError, ConfigError) as exc:
-            return deploy.StackResult(stack, stack, False, "preview" if preview_only else "up", message=str(exc))
-
+    runner = functools.partial(deploy.deploy_stack, echo=_echo, backend_url=plan.backend)
     view = RolloutView(console, live=fmt == "text" and console.is_terminal)
     with view, runs.component_watch(_error, uses_cluster=local) as watch:
         run = rollout_mod.run_rollout(plan, runner, preview_only=preview, resume=resume, on_change=view.update)

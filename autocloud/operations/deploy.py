@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pulumi import automation as auto
 from rich.table import Table
@@ -23,13 +23,16 @@ from rich.text import Text
 
 from autocloud.domain.errors import ConfigError, InputError
 from autocloud.domain.paths import POLICIES_DIR, REPO_ROOT, STACKS_DIR, STATE_DIR, TOOLCHAIN_BIN
-from autocloud.domain.stack import resolve_stack
+from autocloud.domain.stack import ResolvedStack, resolve_stack
 from autocloud.runtime import engine
 from autocloud.runtime.toolchain import PULUMI_HOME
 from policies.config import pack_config_for_region
 from policies.packs import PACK_RULES
 
 PACKS: tuple[str, ...] = tuple(PACK_RULES)
+
+ConfigValue = str | int | float | bool
+"""A per-run config override's value (a rollout entry's `config`)."""
 
 
 class DeployError(InputError):
@@ -69,13 +72,20 @@ def policy_args(stack: str, state_dir: Path = STATE_DIR) -> tuple[list[str], lis
     """Policy pack folders and, for each, a config file holding the stack's region boundary."""
     try:
         resolved = resolve_stack(stack)
-        everything = pack_config_for_region(resolved.profile, relaxed=resolved.config.policy_relax)
     except (ConfigError, ValueError) as exc:
+        raise DeployError(str(exc)) from exc
+    return _pack_args(resolved, state_dir)
+
+
+def _pack_args(resolved: ResolvedStack, state_dir: Path) -> tuple[list[str], list[str]]:
+    try:
+        everything = pack_config_for_region(resolved.profile, relaxed=resolved.config.policy_relax)
+    except ValueError as exc:
         raise DeployError(str(exc)) from exc
     packs, configs = [], []
     for pack, rules in PACK_RULES.items():
         config = {rule.name: everything[rule.name] for rule in rules}
-        path = state_dir / "policy-config" / f"{stack}-{pack}.json"
+        path = state_dir / "policy-config" / f"{resolved.name}-{pack}.json"
         write_atomically(path, json.dumps(config, indent=2, sort_keys=True) + "\n")
         packs.append(str(POLICIES_DIR / pack))
         configs.append(str(path))
@@ -83,7 +93,7 @@ def policy_args(stack: str, state_dir: Path = STATE_DIR) -> tuple[list[str], lis
 
 
 def check_stack(stack: str, overrides: Mapping[str, Any] | None = None) -> None:
-    """Refuse now what `up_stack` would refuse later, so nothing starts on bad input: the stack file,
+    """Refuse now what `deploy_stack` would refuse later, so nothing starts on bad input: the stack file,
     its region profile with a rollout's `overrides`, the capacity plan and the packs' config."""
     resolved = resolve_stack(stack, overrides=overrides)
     try:
@@ -174,53 +184,70 @@ def _alive(pid: int) -> bool:
         return True
 
 
-def _region(stack: str) -> str:
-    return stack.split("-", 1)[1] if "-" in stack else stack
+Operation = Literal["preview", "up", "destroy"]
 
 
-def up_stack(
+def deploy_stack(
     stack: str,
+    overrides: Mapping[str, ConfigValue] | None = None,
+    *,
+    apply: bool,
+    on_previewed: Callable[[StackResult], None] | None = None,
     echo: Callable[[str], None] = print,
     state_dir: Path = STATE_DIR,
     work_dir: Path = REPO_ROOT,
-    config_overrides: Mapping[str, str | int | float | bool] | None = None,
-    preview_only: bool = False,
     on_output: Callable[[str], None] | None = None,
     backend_url: str | None = None,
-    previewed: bool = False,
 ) -> StackResult:
-    """Preview or update one stack with the policy packs; failures come back as a result, not a raise.
+    """The one deploy seam: preview a stack with the policy packs and, with ``apply`` and only if
+    that preview passed, update it (``on_previewed`` hears the passed preview first). Every failure,
+    bad input included, comes back as a result, never a raise.
 
-    An update is gated by a preview with the packs unless the caller has just previewed
-    (`previewed=True`, as a rollout does): the Automation API's `up` skips its own preview, and
-    stack-level rules (cross-resource references) would otherwise only report after applying."""
-    packs, configs = policy_args(stack, state_dir)
+    The preview is the one gate, and nothing else previews: the Automation API's ``Stack.up`` runs
+    ``pulumi up --yes --skip-preview`` (pulumi/automation/_stack.py). The packs do run in that update
+    too, but there the engine checks each resource just before its step and halts at the first
+    violation (pulumi-policy's README), so earlier steps are already applied, and stack-level rules
+    (cross-resource references) only report once everything is. The preview refuses both first."""
     started = time.monotonic()
-    operation = "preview" if preview_only else "up"
+    operation: Operation = "preview"
+    region = "-"
+
+    def failed(message: str) -> StackResult:
+        return StackResult(stack, region, False, operation, message=message, seconds=time.monotonic() - started)
+
     try:
+        resolved = resolve_stack(stack, overrides=overrides)
+        region = resolved.config.region
+        packs, configs = _pack_args(resolved, state_dir)
         clear_stale_lock(stack, state_dir, echo)
         handle = engine.select_stack(
-            stack, work_dir=work_dir, state_dir=state_dir, overrides=config_overrides, backend_url=backend_url
+            stack, work_dir=work_dir, state_dir=state_dir, overrides=overrides, backend_url=backend_url
         )
-        if not preview_only:
+        if apply:
             clear_pending(handle, stack, echo)
-        if preview_only:
-            preview = handle.preview(policy_packs=packs, policy_pack_configs=configs, on_output=on_output)
-            changes = {str(k): v for k, v in preview.change_summary.items() if v}
-            return StackResult(stack, _region(stack), True, operation, changes, seconds=time.monotonic() - started)
-        if not previewed:
-            operation = "preview"
-            handle.preview(policy_packs=packs, policy_pack_configs=configs, on_output=on_output)
-            operation = "up"
-        result = handle.up(policy_packs=packs, policy_pack_configs=configs, on_output=on_output)
-    except auto.errors.CommandError as exc:
-        return StackResult(
-            stack, _region(stack), False, operation, message=_short_error(exc), seconds=time.monotonic() - started
+        preview = handle.preview(policy_packs=packs, policy_pack_configs=configs, on_output=on_output)
+        previewed = StackResult(
+            stack,
+            region,
+            True,
+            operation,
+            {str(k): v for k, v in preview.change_summary.items() if v},
+            seconds=time.monotonic() - started,
         )
+        if not apply:
+            return previewed
+        if on_previewed is not None:
+            on_previewed(previewed)
+        operation = "up"
+        result = handle.up(policy_packs=packs, policy_pack_configs=configs, on_output=on_output)
+    except InputError as exc:
+        return failed(str(exc))
+    except auto.errors.CommandError as exc:
+        return failed(_short_error(exc))
     outputs = {k: ("[secret]" if v.secret else v.value) for k, v in result.outputs.items()}
     return StackResult(
         stack,
-        _region(stack),
+        region,
         result.summary.result == "succeeded",
         operation,
         _changes(result.summary.resource_changes),
@@ -233,6 +260,7 @@ def destroy_stack(
     stack: str, echo: Callable[[str], None] = print, state_dir: Path = STATE_DIR, work_dir: Path = REPO_ROOT
 ) -> StackResult:
     started = time.monotonic()
+    region = _region(stack)
     try:
         clear_stale_lock(stack, state_dir, echo)
         handle = engine.select_stack(stack, work_dir=work_dir, state_dir=state_dir)
@@ -240,16 +268,24 @@ def destroy_stack(
         result = handle.destroy()
     except auto.errors.CommandError as exc:
         return StackResult(
-            stack, _region(stack), False, "destroy", message=_short_error(exc), seconds=time.monotonic() - started
+            stack, region, False, "destroy", message=_short_error(exc), seconds=time.monotonic() - started
         )
     return StackResult(
         stack,
-        _region(stack),
+        region,
         result.summary.result == "succeeded",
         "destroy",
         _changes(result.summary.resource_changes),
         seconds=time.monotonic() - started,
     )
+
+
+def _region(stack: str) -> str:
+    """The stack's region profile, or "-" when its file no longer resolves (a destroy still runs)."""
+    try:
+        return resolve_stack(stack).config.region
+    except InputError:
+        return "-"
 
 
 def _changes(summary: Any) -> dict[str, int]:

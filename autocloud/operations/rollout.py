@@ -1,4 +1,5 @@
-"""Region rollouts: waves of stacks from a file, previewed then applied with the policy packs.
+"""Region rollouts: waves of stacks from a file, each stack previewed with the policy packs and then
+applied (or only previewed) through the one deploy seam, `deploy.deploy_stack`.
 
 A wave runs its stacks in parallel (up to its `parallel`); the first failure lets the wave's running
 stacks finish, marks the rest skipped and starts no later wave. Progress is saved after every stack
@@ -14,14 +15,14 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from autocloud.domain.errors import ConfigError, excerpt
 from autocloud.domain.inputs import load_yaml
 from autocloud.domain.paths import REPO_ROOT, STACKS_DIR, STATE_DIR
-from autocloud.operations.deploy import StackResult, stack_names
+from autocloud.operations.deploy import ConfigValue, StackResult, stack_names
 from autocloud.runtime.backend import validate_backend_url
 
 LOCAL_ROLLOUT = REPO_ROOT / "rollouts" / "local.yaml"
@@ -31,7 +32,6 @@ Status = Literal["pending", "previewing", "updating", "done", "failed", "skipped
 FINISHED: frozenset[str] = frozenset({"done"})
 
 StackName = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]*$")]
-ConfigValue = str | int | float | bool
 
 
 class StackEntry(BaseModel):
@@ -193,8 +193,19 @@ class RolloutRun:
         }
 
 
-Runner = Callable[[str, Mapping[str, ConfigValue], bool], StackResult]
-"""Runs one stack: (stack, config overrides, preview_only) -> result. Injected so tests can use the real one."""
+class Runner(Protocol):
+    """Runs one stack as `deploy.deploy_stack` does (a bound form of it in the CLI): preview, then
+    with ``apply`` update, telling ``on_previewed`` when the preview passed. Injected so unit tests
+    can record calls instead of running the engine."""
+
+    def __call__(
+        self,
+        stack: str,
+        overrides: Mapping[str, ConfigValue],
+        *,
+        apply: bool,
+        on_previewed: Callable[[StackResult], None],
+    ) -> StackResult: ...
 
 
 def state_file(rollout: Rollout, state_dir: Path = STATE_DIR) -> Path:
@@ -245,10 +256,9 @@ def run_rollout(
     resume: bool = False,
     state_dir: Path = STATE_DIR,
     on_change: Callable[[RolloutRun, StackProgress], None] | None = None,
-    preview_first: bool = True,
 ) -> RolloutRun:
-    """Walk the waves. `preview_first=False` goes straight to `up` (which previews and runs the
-    packs itself), for `autocloud up` where a separate preview would only double the time."""
+    """Walk the waves, one `runner` call per stack: it previews with the packs and, unless
+    `preview_only`, applies what passed."""
     path = state_file(rollout, state_dir)
     finished = _resumed(rollout, path) if resume else set()
     run = RolloutRun(
@@ -276,34 +286,13 @@ def run_rollout(
         if stop.is_set():
             update(progress, status="skipped", message="another stack of this wave failed")
             return False
-        if not preview_first and not preview_only:
-            update(progress, status="updating")
-            result = runner(entry.stack, entry.config, False)
-            if not result.ok:
-                stop.set()
-            update(
-                progress,
-                status="done" if result.ok else "failed",
-                changes=result.changes,
-                message=result.message,
-                seconds=result.seconds,
-            )
-            return result.ok
         update(progress, status="previewing")
-        preview = runner(entry.stack, entry.config, True)
-        if not preview.ok or preview_only:
-            if not preview.ok:
-                stop.set()
-            update(
-                progress,
-                status="done" if preview.ok else "failed",
-                changes=preview.changes,
-                message=preview.message,
-                seconds=preview.seconds,
-            )
-            return preview.ok
-        update(progress, status="updating", changes=preview.changes)
-        result = runner(entry.stack, entry.config, False)
+        result = runner(
+            entry.stack,
+            entry.config,
+            apply=not preview_only,
+            on_previewed=lambda preview: update(progress, status="updating", changes=preview.changes),
+        )
         if not result.ok:
             stop.set()
         update(
@@ -311,7 +300,7 @@ def run_rollout(
             status="done" if result.ok else "failed",
             changes=result.changes,
             message=result.message,
-            seconds=preview.seconds + result.seconds,
+            seconds=result.seconds,
         )
         return result.ok
 

@@ -46,7 +46,7 @@ def run(operation: str, stack: str, work: Path, state: Path) -> deploy.StackResu
     """One up or destroy; a failure stops the benchmark (its figures would mean nothing)."""
     quiet = print if os.environ.get("BENCH_VERBOSE") else (lambda _line: None)
     if operation == "up":
-        result = deploy.up_stack(stack, echo=quiet, state_dir=state, work_dir=work)
+        result = deploy.deploy_stack(stack, apply=True, echo=quiet, state_dir=state, work_dir=work)
     else:
         result = deploy.destroy_stack(stack, echo=quiet, state_dir=state, work_dir=work)
     if not result.ok:

@@ -6,12 +6,11 @@ Figures go to bench/results/rollout.json.
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 import tempfile
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
@@ -33,12 +32,8 @@ def rollout(parallel: bool) -> Rollout:
 
 
 def measure(parallel: bool, state_dir: Path) -> float:
-    def runner(stack: str, overrides: Mapping[str, Any], preview_only: bool) -> deploy.StackResult:
-        return deploy.up_stack(
-            stack, echo=lambda _l: None, state_dir=state_dir, config_overrides=overrides, preview_only=preview_only
-        )
-
-    run, seconds = timed(lambda: run_rollout(rollout(parallel), runner, preview_first=False, state_dir=state_dir))
+    runner = functools.partial(deploy.deploy_stack, echo=lambda _l: None, state_dir=state_dir)
+    run, seconds = timed(lambda: run_rollout(rollout(parallel), runner, state_dir=state_dir))
     if not run.ok:
         raise SystemExit(f"rollout failed: {run.to_json()}")
     for stack in STACKS:

@@ -88,17 +88,17 @@ class Deployment:
     def get(self, path: str) -> Any:
         return self.cluster.api().request("GET", path)
 
-    def up(self, stack: str, **kwargs: Any) -> deploy.StackResult:
+    def up(self, stack: str) -> deploy.StackResult:
         self.live.add(stack)
-        return deploy.up_stack(stack, echo=print, state_dir=self.state, work_dir=self.work, **kwargs)
+        return deploy.deploy_stack(stack, apply=True, echo=print, state_dir=self.state, work_dir=self.work)
 
-    def violate(self, kind: str, preview_only: bool = False) -> tuple[deploy.StackResult, str]:
+    def violate(self, kind: str, apply: bool = True) -> tuple[deploy.StackResult, str]:
         """Run the violating program on local-eu; the engine's full output comes back too (the
         result's message is cut short, and the refused program's shutdown noise comes first)."""
         lines: list[str] = []
-        result = deploy.up_stack(
-            "local-eu", echo=print, state_dir=self.state, work_dir=self.violation,
-            config_overrides={"violation:kind": kind}, preview_only=preview_only, on_output=lines.append,
+        result = deploy.deploy_stack(
+            "local-eu", {"violation:kind": kind}, apply=apply, echo=print, state_dir=self.state,
+            work_dir=self.violation, on_output=lines.append,
         )  # fmt: skip
         return result, "\n".join(lines)
 
@@ -352,7 +352,7 @@ def test_packs_refuse_an_unlabelled_namespace_and_nothing_changes(deployment: De
 def test_packs_refuse_a_route_into_another_region_at_preview(deployment: Deployment) -> None:
     before = deployment.get("/api/v1/namespaces/autocloud-eu/configmaps/telemetry-1")
 
-    refused, output = deployment.violate("foreign-endpoint", preview_only=True)
+    refused, output = deployment.violate("foreign-endpoint", apply=False)
 
     assert not refused.ok
     assert "[mandatory]  kubernetes-cross-region-endpoint" in output

@@ -4,9 +4,8 @@ a failing stack in wave two stops the rollout, then --resume finishes it without
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
 from urllib.error import HTTPError
 
 import pytest
@@ -46,16 +45,17 @@ def test_failure_stops_the_rollout_and_resume_finishes_it(
     calls: list[tuple[str, bool]] = []
     lock = threading.Lock()
 
-    def runner(stack: str, overrides: Mapping[str, Any], preview_only: bool) -> deploy.StackResult:
+    def runner(
+        stack: str,
+        overrides: Mapping[str, deploy.ConfigValue],
+        *,
+        apply: bool,
+        on_previewed: Callable[[deploy.StackResult], None],
+    ) -> deploy.StackResult:
         with lock:
-            calls.append((stack, preview_only))
-        return deploy.up_stack(
-            stack,
-            echo=lambda _l: None,
-            state_dir=state_dir,
-            config_overrides=overrides,
-            preview_only=preview_only,
-            previewed=not preview_only,
+            calls.append((stack, apply))
+        return deploy.deploy_stack(
+            stack, overrides, apply=apply, on_previewed=on_previewed, echo=lambda _l: None, state_dir=state_dir
         )
 
     path = tmp_path / "rollout.yaml"

@@ -3,14 +3,19 @@ what happens to operations an interrupted run left pending."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import pytest
 from pulumi.automation import errors
 from pulumi.automation._cmd import CommandResult
 
 from autocloud.domain.paths import TOOLCHAIN_BIN
-from autocloud.operations.deploy import _short_error, clear_pending, missing_plugin
+from autocloud.operations import deploy
+from autocloud.operations.deploy import StackResult, _short_error, clear_pending, missing_plugin
+from autocloud.runtime import engine
 from autocloud.runtime.toolchain import PULUMI_HOME
 
 #: What the engine prints when the azure-native plugin is not where it looks (automatic download off).
@@ -102,3 +107,68 @@ def test_nothing_pending_costs_no_refresh() -> None:
     lines: list[str] = []
     assert clear_pending(stack, "local-eu", lines.append) == 0  # type: ignore[arg-type]
     assert stack.refreshes == [] and lines == []
+
+
+class GatedStack(FakeStack):
+    """A stack whose preview passes or is refused by the packs; what ran is recorded."""
+
+    def __init__(self, preview_refused: bool = False) -> None:
+        super().__init__([])
+        self.preview_refused = preview_refused
+        self.ran: list[tuple[str, tuple[str, ...]]] = []
+
+    def preview(self, policy_packs: list[str], **_: Any) -> SimpleNamespace:
+        self.ran.append(("preview", tuple(policy_packs)))
+        if self.preview_refused:
+            raise failure("  error: preview failed\n  [mandatory]  residency-resource-location  x is in us\n")
+        return SimpleNamespace(change_summary={"create": 3, "same": 0})
+
+    def up(self, policy_packs: list[str], **_: Any) -> SimpleNamespace:
+        self.ran.append(("up", tuple(policy_packs)))
+        summary = SimpleNamespace(result="succeeded", resource_changes={"create": 3})
+        return SimpleNamespace(outputs={}, summary=summary)
+
+
+@pytest.fixture()
+def gated(monkeypatch: pytest.MonkeyPatch) -> Callable[[bool], GatedStack]:
+    def make(preview_refused: bool = False) -> GatedStack:
+        stack = GatedStack(preview_refused)
+        monkeypatch.setattr(engine, "select_stack", lambda *_a, **_k: stack)
+        return stack
+
+    return make
+
+
+def test_deploy_previews_with_the_packs_then_applies(gated: Callable[[bool], GatedStack], tmp_path: Path) -> None:
+    stack = gated(False)
+    heard: list[StackResult] = []
+    result = deploy.deploy_stack("local-us", apply=True, on_previewed=heard.append, state_dir=tmp_path)
+    assert [op for op, _ in stack.ran] == ["preview", "up"]
+    assert all(len(packs) == len(deploy.PACKS) for _, packs in stack.ran)
+    assert [h.changes for h in heard] == [{"create": 3}]
+    assert (result.ok, result.operation, result.region, result.changes) == (True, "up", "us", {"create": 3})
+
+
+def test_a_refused_preview_applies_nothing(gated: Callable[[bool], GatedStack], tmp_path: Path) -> None:
+    stack = gated(True)
+    heard: list[StackResult] = []
+    result = deploy.deploy_stack("local-eu", apply=True, on_previewed=heard.append, state_dir=tmp_path)
+    assert [op for op, _ in stack.ran] == ["preview"] and heard == []
+    assert (result.ok, result.operation, result.region) == (False, "preview", "eu")
+    assert "[mandatory]  residency-resource-location" in result.message
+
+
+def test_preview_only_never_updates(gated: Callable[[bool], GatedStack], tmp_path: Path) -> None:
+    stack = gated(False)
+    result = deploy.deploy_stack("azure-cn", apply=False, state_dir=tmp_path)
+    assert [op for op, _ in stack.ran] == ["preview"]
+    assert (result.ok, result.operation, result.region, result.changes) == (True, "preview", "cn", {"create": 3})
+
+
+def test_bad_override_comes_back_as_a_failed_result_before_the_engine(
+    gated: Callable[[bool], GatedStack], tmp_path: Path
+) -> None:
+    stack = gated(False)
+    result = deploy.deploy_stack("local-us", {"autocloud:vehicles": -5}, apply=True, state_dir=tmp_path)
+    assert stack.ran == []
+    assert not result.ok and "autocloud:vehicles" in result.message and "\n" not in result.message

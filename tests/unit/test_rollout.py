@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import pytest
 
 from autocloud.domain.errors import ConfigError
-from autocloud.operations.deploy import StackResult
+from autocloud.operations.deploy import ConfigValue, StackResult
 from autocloud.operations.rollout import load_rollout, run_rollout, state_file
 
 STACKS = ("local-eu", "local-us", "local-cn", "azure-eu")
@@ -45,7 +45,8 @@ waves:
 
 
 class Recorder:
-    """Stands in for the engine: records calls and fails the stacks it is told to."""
+    """Stands in for `deploy.deploy_stack`: records calls (stack, overrides, apply), passes every
+    preview and fails the update of the stacks it is told to."""
 
     def __init__(self, fail: set[str] | None = None, delay: float = 0.0) -> None:
         self.fail = fail or set()
@@ -55,34 +56,41 @@ class Recorder:
         self.running = 0
         self.max_running = 0
 
-    def __call__(self, stack: str, overrides: Mapping[str, object], preview_only: bool) -> StackResult:
+    def __call__(
+        self,
+        stack: str,
+        overrides: Mapping[str, ConfigValue],
+        *,
+        apply: bool,
+        on_previewed: Callable[[StackResult], None],
+    ) -> StackResult:
         with self.lock:
-            self.calls.append((stack, dict(overrides), preview_only))
+            self.calls.append((stack, dict(overrides), apply))
             self.running += 1
             self.max_running = max(self.max_running, self.running)
         time.sleep(self.delay)
         with self.lock:
             self.running -= 1
-        ok = not (stack in self.fail and not preview_only)
-        return StackResult(
-            stack,
-            stack,
-            ok,
-            "preview" if preview_only else "up",
-            {"same": 3} if ok else {},
-            message="" if ok else "boom",
-        )
+        preview = StackResult(stack, "eu", True, "preview", {"same": 3})
+        if not apply:
+            return preview
+        on_previewed(preview)
+        ok = stack not in self.fail
+        return StackResult(stack, "eu", ok, "up", {"same": 3} if ok else {}, message="" if ok else "boom")
 
 
-def test_waves_run_in_order_with_previews_first(tmp_path: Path, stacks_dir: Path) -> None:
+def test_waves_run_in_order_each_stack_previewed_then_applied(tmp_path: Path, stacks_dir: Path) -> None:
     rollout = load_rollout(write(tmp_path, THREE_WAVES), stacks_dir)
     runner = Recorder()
-    run = run_rollout(rollout, runner, state_dir=tmp_path / "state")
+    seen: list[tuple[str, str]] = []
+    run = run_rollout(
+        rollout, runner, state_dir=tmp_path / "state", on_change=lambda _r, p: seen.append((p.stack, p.status))
+    )
     assert run.ok
-    order = [(s, p) for s, _, p in runner.calls]
-    assert order[:2] == [("local-eu", True), ("local-eu", False)]
-    assert order[-2:] == [("azure-eu", True), ("azure-eu", False)]
-    assert ("local-cn", {"autocloud:vehicles": 1200000}, False) in runner.calls
+    assert runner.calls[0][0] == "local-eu" and runner.calls[-1][0] == "azure-eu"
+    assert all(apply for _, _, apply in runner.calls)
+    assert ("local-cn", {"autocloud:vehicles": 1200000}, True) in runner.calls
+    assert [status for stack, status in seen if stack == "local-eu"] == ["previewing", "updating", "done"]
 
 
 def test_parallel_inside_a_wave(tmp_path: Path, stacks_dir: Path) -> None:
@@ -119,13 +127,6 @@ def test_resume_reruns_a_finished_stack_whose_entry_changed(tmp_path: Path, stac
     assert {s for s, _, _ in again.calls} == {"local-us", "local-cn", "azure-eu"}
 
 
-def test_up_mode_skips_the_separate_preview(tmp_path: Path, stacks_dir: Path) -> None:
-    rollout = load_rollout(write(tmp_path, THREE_WAVES), stacks_dir)
-    runner = Recorder()
-    assert run_rollout(rollout, runner, preview_first=False, state_dir=tmp_path / "state").ok
-    assert [p for _, _, p in runner.calls] == [False] * 4
-
-
 def test_restricted_keeps_wave_order_and_adds_unlisted(tmp_path: Path, stacks_dir: Path) -> None:
     rollout = load_rollout(write(tmp_path, THREE_WAVES), stacks_dir)
     only = rollout.restricted(["local-cn", "local-eu", "local-us"])
@@ -137,8 +138,12 @@ def test_restricted_keeps_wave_order_and_adds_unlisted(tmp_path: Path, stacks_di
 def test_preview_only_never_applies(tmp_path: Path, stacks_dir: Path) -> None:
     rollout = load_rollout(write(tmp_path, THREE_WAVES), stacks_dir)
     runner = Recorder()
-    run = run_rollout(rollout, runner, preview_only=True, state_dir=tmp_path / "state")
-    assert run.ok and all(preview for _, _, preview in runner.calls)
+    seen: list[str] = []
+    run = run_rollout(
+        rollout, runner, preview_only=True, state_dir=tmp_path / "state", on_change=lambda _r, p: seen.append(p.status)
+    )
+    assert run.ok and not any(apply for _, _, apply in runner.calls)
+    assert "updating" not in seen
     assert not (tmp_path / "state").exists()
 
 
