@@ -236,8 +236,7 @@ def up(
     plan = rollout_mod.load_rollout(rollout_mod.LOCAL_ROLLOUT).restricted(stacks)
     _check_inputs(plan)
     runs.hold("up")
-    toolchain_mod.build(echo=_echo)
-    cluster_mod.start(echo=_echo)
+    runs.ensure_local_runtime(_echo)
 
     results: dict[str, deploy.StackResult] = {}
 
@@ -277,9 +276,7 @@ def down(
     deploy.local_stacks(region)
     cluster_mod.Ports.from_env()  # bad input refused before anything is built or started
     runs.hold("down")
-    # Destroying needs the cluster the stacks live on, even if it was stopped since.
-    toolchain_mod.build(echo=_echo)
-    cluster_mod.start(echo=_echo)
+    runs.ensure_local_runtime(_echo)
     with runs.component_watch(_error) as watch:
         results = deploy.down_local(regions=region, echo=_echo)
     if watch.failure:
@@ -352,8 +349,7 @@ def rollout(
     runs.hold("rollout")
     local = any(e.stack.startswith("local-") for e in plan.entries())
     if local:
-        toolchain_mod.build(echo=_echo)
-        cluster_mod.start(echo=_echo)
+        runs.ensure_local_runtime(_echo)
 
     runner = functools.partial(deploy.deploy_stack, echo=_echo, backend_url=plan.backend)
     view = RolloutView(console, live=fmt == "text" and console.is_terminal)

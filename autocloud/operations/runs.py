@@ -1,4 +1,5 @@
-"""One deploying command at a time per checkout, and a run that stops when the cluster under it breaks.
+"""One deploying command at a time per checkout, the local runtime it needs, and a run that stops
+when the cluster under it breaks.
 
 `up`, `down` and `rollout` rewrite shared files under `.state/` (policy config, the project mirror,
 the rollout record) and drive the same stacks: a second one started meanwhile is refused at once with
@@ -16,7 +17,7 @@ from typing import IO
 
 from autocloud.domain.errors import AutocloudError
 from autocloud.domain.paths import STATE_DIR
-from autocloud.runtime import cluster, reaper
+from autocloud.runtime import cluster, reaper, toolchain
 
 _held: list[IO[str]] = []
 
@@ -54,6 +55,14 @@ def release() -> None:
     """Give the lock back before the process ends (tests; commands keep it until they exit)."""
     while _held:
         _held.pop().close()
+
+
+def ensure_local_runtime(echo: Callable[[str], None]) -> None:
+    """What a run on local stacks needs before its engine starts: the toolchain built (or reused) and
+    the embedded cluster started (or the KUBECONFIG one used). A destroy needs it too: the stacks
+    live on that cluster, even if it was stopped since."""
+    toolchain.build(echo=echo)
+    cluster.start(echo=echo)
 
 
 def component_watch(

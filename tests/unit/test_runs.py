@@ -3,12 +3,14 @@ policy config files that a reader never sees half-written."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
 import threading
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from typer.testing import CliRunner
@@ -100,3 +102,32 @@ def test_policy_config_is_never_seen_half_written(tmp_path: Path) -> None:
         thread.join()
     assert seen <= set(bodies)
     assert list(target.parent.iterdir()) == [target], "temporary files left behind"
+
+
+def test_every_deploying_command_ensures_the_local_runtime_once_and_only_for_local_stacks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    started: list[str] = []
+    monkeypatch.setattr(runs, "STATE_DIR", tmp_path)
+    monkeypatch.setattr(toolchain, "build", lambda **_kw: started.append("toolchain"))
+    monkeypatch.setattr(cluster, "start", lambda **_kw: started.append("cluster"))
+    monkeypatch.setattr(
+        runs, "component_watch", lambda *_a, **_k: contextlib.nullcontext(SimpleNamespace(failure=None))
+    )
+    monkeypatch.setattr(deploy, "down_local", lambda **_kw: [])
+
+    def deployed(stack: str, _overrides: object = None, **_kw: object) -> deploy.StackResult:
+        return deploy.StackResult(stack, "eu", True, "preview")
+
+    monkeypatch.setattr(deploy, "deploy_stack", deployed)
+    for args, expected in [
+        (["up", "--region", "eu"], ["toolchain", "cluster"]),
+        (["down", "--region", "eu"], ["toolchain", "cluster"]),
+        (["rollout", "rollouts/local.yaml", "--preview"], ["toolchain", "cluster"]),
+        (["rollout", "rollouts/azure.yaml", "--preview"], []),
+    ]:
+        started.clear()
+        result = CliRunner().invoke(cli.app, args)
+        runs.release()
+        assert result.exit_code == 0, result.output
+        assert started == expected, args
