@@ -172,3 +172,12 @@ def test_bad_override_comes_back_as_a_failed_result_before_the_engine(
     result = deploy.deploy_stack("local-us", {"autocloud:vehicles": -5}, apply=True, state_dir=tmp_path)
     assert stack.ran == []
     assert not result.ok and "autocloud:vehicles" in result.message and "\n" not in result.message
+
+
+def test_destroy_reports_the_stacks_region(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    stack = GatedStack()
+    destroyed = SimpleNamespace(summary=SimpleNamespace(result="succeeded", resource_changes={"delete": 2}))
+    monkeypatch.setattr(stack, "destroy", lambda: destroyed, raising=False)
+    monkeypatch.setattr(engine, "select_stack", lambda *_a, **_k: stack)
+    result = deploy.destroy_stack("local-cn", state_dir=tmp_path)
+    assert (result.ok, result.operation, result.region, result.changes) == (True, "destroy", "cn", {"delete": 2})
