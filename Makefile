@@ -49,7 +49,7 @@ bench-checkov: .state/bench-checkov/bin/checkov
 	.state/bench-checkov/bin/pip install --quiet --disable-pip-version-check checkov==3.3.30
 
 toolchain: venv system-deps
-	$(PY) -m autocloud.runtime.toolchain build
+	$(AUTOCLOUD) toolchain build
 
 ## system-deps: Debian packages the tests, the node and the builds need; each is checked by a file it
 ## installs, and apt-get runs (update once, then one install) only when something is missing.

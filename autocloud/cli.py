@@ -13,6 +13,7 @@ import json
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any
@@ -156,8 +157,16 @@ app.add_typer(images_app, name="images")
 @toolchain_app.command("build")
 def toolchain_build(tools: Annotated[list[str] | None, typer.Argument(help="Only these tools.")] = None) -> None:
     """Build (or reuse) the Pulumi CLI, plugins, etcd, the Kubernetes control plane and KWOK."""
+    known = [tool.name for tool in toolchain_mod.TOOLS]
+    unknown = [t for t in tools or () if t not in known]
+    if unknown:
+        raise _fail(f"toolchain build: unknown tool {excerpt(unknown[0])} (one of {', '.join(known)})", EXIT_BAD_INPUT)
+    started = time.monotonic()
     built = toolchain_mod.build(tools, echo=_echo)
-    _echo(f"toolchain: {'built ' + ', '.join(built) if built else 'up to date'} ({TOOLCHAIN_BIN})")
+    if built:
+        _echo(f"toolchain: built {', '.join(built)} in {time.monotonic() - started:.0f}s into {TOOLCHAIN_BIN}")
+    else:
+        _echo(f"toolchain: up to date ({TOOLCHAIN_BIN})")
 
 
 @images_app.command("build")
@@ -428,6 +437,52 @@ def simulate(
         )
     if result.lost:
         raise typer.Exit(1)
+
+
+@app.command("pr-comment")
+def pr_comment(
+    check_markdown: Annotated[
+        Path, typer.Argument(help="What `autocloud check --format markdown` printed (missing: a fallback note).")
+    ],
+    exit_code: Annotated[int, typer.Option("--exit-code", help="The exit code of that check.")],
+    run_url: Annotated[str | None, typer.Option("--run-url", help="Link to the workflow run, in the footer.")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="File to write (default: stdout).")] = None,
+) -> None:
+    """Wrap `autocloud check` Markdown as the pull-request comment (the preview workflow posts it)."""
+    from autocloud.verification.pr_comment import comment_for
+
+    _write_out(comment_for(check_markdown, exit_code, run_url), out)
+
+
+@app.command("policy-config")
+def policy_config(
+    region: Annotated[str, typer.Option("--region", help="Region profile (regions/<name>.yaml).")],
+    relax: Annotated[
+        list[str] | None, typer.Option("--relax", help="Baseline rule to run as advisory (repeatable).")
+    ] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="File to write (default: stdout).")] = None,
+) -> None:
+    """Write the policy packs' config JSON for a region (what `pulumi preview --policy-pack-config` reads)."""
+    from autocloud.domain.profiles import load_profile
+    from policies.config import pack_config_for_region, render_pack_config
+
+    try:
+        config = pack_config_for_region(load_profile(region), relaxed=relax or ())
+    except ValueError as exc:
+        raise _fail(str(exc), EXIT_BAD_INPUT) from None
+    _write_out(render_pack_config(config), out)
+
+
+def _write_out(text: str, out: Path | None) -> None:
+    """``text`` to stdout, or to ``--out`` (parents created); a path that cannot be written is bad input."""
+    if out is None:
+        sys.stdout.write(text)
+        return
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise _fail(f"--out {out}: cannot write: {exc.strerror or exc}", EXIT_BAD_INPUT) from None
 
 
 def main(argv: Sequence[str] | None = None) -> None:

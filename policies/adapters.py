@@ -73,7 +73,7 @@ def _context_or_report(config: Mapping[str, Any], report: ReportViolation) -> Ru
     try:
         return context_from_policy_config(config)
     except ValueError as error:
-        report(f"{error}: pass --policy-pack-config (python -m policies.config --region <name>)", None)
+        report(f"{error}: pass --policy-pack-config (autocloud policy-config --region <name>)", None)
         return None
 
 

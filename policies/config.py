@@ -4,7 +4,7 @@ One config file serves all four packs: it holds an entry per policy name of ever
 the region's properties and an enforcement level (`advisory` for the baseline rules a stack
 relaxes). Write one by hand with
 
-    python -m policies.config --region eu --out .state/policy-eu.json
+    autocloud policy-config --region eu --out .state/policy-eu.json
     pulumi preview --policy-pack policies/residency --policy-pack-config .state/policy-eu.json ...
 
 (one `--policy-pack-config` per `--policy-pack`, the same file each time).
@@ -12,9 +12,7 @@ relaxes). Write one by hand with
 
 from __future__ import annotations
 
-import argparse
 import json
-import sys
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -122,43 +120,3 @@ def pack_config_for_region(
 
 def render_pack_config(config: Mapping[str, Any]) -> str:
     return json.dumps(config, indent=2, sort_keys=True) + "\n"
-
-
-def write_pack_config(
-    profile: Profile, path: Path, *, relaxed: Iterable[str] = (), regions: Iterable[str] | None = None
-) -> Path:
-    """Write the pack config for `profile` to `path` (parents created) and return the path."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_pack_config(pack_config_for_region(profile, relaxed=relaxed, regions=regions)))
-    return path
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """`python -m policies.config --region eu [--relax RULE ...] [--out FILE]`."""
-    from autocloud.domain.errors import ConfigError
-    from autocloud.domain.profiles import load_profile
-
-    parser = argparse.ArgumentParser(
-        prog="python -m policies.config", description="Write the policy-pack config JSON for a region."
-    )
-    parser.add_argument("--region", required=True, help="region profile name (regions/<name>.yaml)")
-    parser.add_argument("--relax", action="append", default=[], help="baseline rule to run as advisory")
-    parser.add_argument("--out", type=Path, help="file to write (default: stdout)")
-    args = parser.parse_args(argv)
-    try:
-        profile = load_profile(args.region)
-        if args.out is None:
-            sys.stdout.write(render_pack_config(pack_config_for_region(profile, relaxed=args.relax)))
-        else:
-            write_pack_config(profile, args.out, relaxed=args.relax)
-    except (ConfigError, ValueError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    except OSError as error:
-        print(f"error: --out {args.out}: cannot write: {error.strerror or error}", file=sys.stderr)
-        return 2
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

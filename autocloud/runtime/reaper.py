@@ -112,6 +112,7 @@ def _signal(pid: int, sig: signal.Signals) -> None:
 
 
 def main(argv: list[str]) -> int:
+    """Started only by `run_marker` as the watchdog, never by a person: one argument, not the Typer CLI."""
     if len(argv) != 1:
         print("usage: python -m autocloud.runtime.reaper MARKER", file=sys.stderr)
         return 2

@@ -73,6 +73,7 @@ def _target(value: str) -> tuple[str, int]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Started only by the cluster code, never by a person: plain argparse, not the Typer CLI."""
     parser = argparse.ArgumentParser(prog="python -m autocloud.runtime.relay")
     parser.add_argument("--listen-fd", type=int, help="an inherited, bound, listening socket")
     parser.add_argument("--target", help="HOST:PORT inside this network namespace, for --listen-fd")

@@ -13,7 +13,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -559,25 +558,3 @@ class _heartbeat:
     def __exit__(self, *exc: object) -> None:
         self.stop.set()
         self.thread.join()
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
-    if args[:1] != ["build"]:
-        print("usage: python -m autocloud.runtime.toolchain build [TOOL ...]", file=sys.stderr)
-        return 2
-    started = time.monotonic()
-    try:
-        built = build(args[1:] or None, echo=lambda line: print(line, flush=True))
-    except ToolchainError as exc:
-        print(exc, file=sys.stderr)
-        return 1
-    if built:
-        print(f"toolchain: built {', '.join(built)} in {time.monotonic() - started:.0f}s into {TOOLCHAIN_BIN}")
-    else:
-        print(f"toolchain: up to date ({TOOLCHAIN_BIN})")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -402,6 +402,7 @@ def record_program(program: Path, project: str, stack: str) -> tuple[list[dict[s
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Started only by `autocloud check` in a child process, never by a person: plain argparse, not the Typer CLI."""
     parser = argparse.ArgumentParser(prog="python -m autocloud.verification.check_runner")
     parser.add_argument("--program", type=Path, required=True)
     parser.add_argument("--project", required=True)

@@ -7,17 +7,13 @@ Markdown (the template the tests exercise) is kept as it is; this only adds the 
 when the check printed nothing, a link to the run, and a cut at GitHub's comment size limit.
 
     autocloud check --all --format markdown > check.md; code=$?
-    python -m autocloud.verification.pr_comment check.md --exit-code "$code" --run-url URL --out comment.md
+    autocloud pr-comment check.md --exit-code "$code" --run-url URL --out comment.md
 """
 
 from __future__ import annotations
 
-import argparse
-import sys
-from collections.abc import Sequence
 from pathlib import Path
 
-from autocloud.domain.errors import EXIT_BAD_INPUT, ConfigError
 from autocloud.domain.inputs import read_text
 
 MARKER = "<!-- autocloud-check -->"
@@ -63,33 +59,8 @@ def build_comment(check_markdown: str, exit_code: int, run_url: str | None = Non
     return f"{MARKER}\n{cut}{note}{footer}"
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """`python -m autocloud.verification.pr_comment CHECK_MD --exit-code N [--run-url URL] [--out FILE]`."""
-    parser = argparse.ArgumentParser(
-        prog="python -m autocloud.verification.pr_comment",
-        description="Wrap autocloud check Markdown as the pull-request comment.",
-    )
-    parser.add_argument("check_markdown", type=Path, help="what `autocloud check --format markdown` printed")
-    parser.add_argument("--exit-code", type=int, required=True, help="the exit code of that check")
-    parser.add_argument("--run-url", help="link to the workflow run, shown in the footer")
-    parser.add_argument("--out", type=Path, help="file to write (default: stdout)")
-    args = parser.parse_args(argv)
-    try:
-        markdown = read_text(args.check_markdown, limit=CHECK_MARKDOWN_LIMIT) if args.check_markdown.exists() else ""
-    except ConfigError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    body = build_comment(markdown, args.exit_code, args.run_url)
-    if args.out is None:
-        sys.stdout.write(body)
-        return 0
-    try:
-        args.out.write_text(body, encoding="utf-8")
-    except OSError as error:
-        print(f"error: --out {args.out}: cannot write: {error.strerror or error}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+def comment_for(check_markdown: Path, exit_code: int, run_url: str | None = None) -> str:
+    """The comment for the check's Markdown file; a missing file (the check crashed before writing)
+    gets the fallback, a file that is not UTF-8 text is a ConfigError naming it."""
+    markdown = read_text(check_markdown, limit=CHECK_MARKDOWN_LIMIT) if check_markdown.exists() else ""
+    return build_comment(markdown, exit_code, run_url)

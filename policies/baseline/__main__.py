@@ -1,6 +1,6 @@
 """The autocloud-baseline policy pack (serves until the engine stops it; the rules live in policies.rules).
 
-A stack relaxes a rule to advisory through its policy config (python -m policies.config --relax RULE).
+A stack relaxes a rule to advisory through its policy config (autocloud policy-config --relax RULE).
 """
 
 from pulumi_policy import EnforcementLevel, PolicyPack

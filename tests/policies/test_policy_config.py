@@ -7,15 +7,11 @@ import json
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from autocloud.cli import app
 from autocloud.domain.profiles import load_profile
-from policies.config import (
-    context_for_profile,
-    main,
-    pack_config_for_region,
-    validate_relaxed,
-    write_pack_config,
-)
+from policies.config import context_for_profile, pack_config_for_region, validate_relaxed
 from policies.model import RuleContext
 from policies.packs import ALL_RULES
 
@@ -78,13 +74,26 @@ def test_refuses_relaxing_a_residency_rule() -> None:
         validate_relaxed(["residency-resource-location"])
 
 
-def test_writes_the_file_pulumi_reads(tmp_path: Path) -> None:
-    path = write_pack_config(load_profile("cn"), tmp_path / "nested" / "cn.json")
-    assert json.loads(path.read_text())["residency-maps-allowed"]["mapsAllowed"] is False
-    assert main(["--region", "eu", "--out", str(tmp_path / "eu.json")]) == 0
-    assert json.loads((tmp_path / "eu.json").read_text())["residency-resource-location"]["cloud"] == "public"
+def test_policy_config_command_writes_the_file_pulumi_reads(tmp_path: Path) -> None:
+    out = tmp_path / "nested" / "cn.json"
+    result = CliRunner().invoke(app, ["policy-config", "--region", "cn", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert json.loads(out.read_text())["residency-maps-allowed"]["mapsAllowed"] is False
+    printed = CliRunner().invoke(app, ["policy-config", "--region", "eu", "--relax", "baseline-required-tags"])
+    config = json.loads(printed.output)
+    assert config["residency-resource-location"]["cloud"] == "public"
+    assert config["baseline-required-tags"]["enforcementLevel"] == "advisory"
 
 
-def test_command_refuses_unknown_region(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["--region", "mars"]) == 2
-    assert "no region profile 'mars'" in capsys.readouterr().err
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--region", "mars"], "no region profile 'mars'"),
+        (["--region", "eu", "--relax", "residency-resource-location"], "residency-resource-location"),
+    ],
+)
+def test_policy_config_command_refuses_bad_input_in_one_line(args: list[str], expected: str) -> None:
+    result = CliRunner().invoke(app, ["policy-config", *args])
+    assert result.exit_code == 2
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and expected in lines[0], result.output

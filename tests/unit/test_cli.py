@@ -310,18 +310,33 @@ def test_tables_and_progress_lines_print_brackets_literally() -> None:
         assert literal in text, literal
 
 
-def test_workflow_entry_points_give_one_line_on_bad_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from autocloud.verification import pr_comment
-    from policies import config as policy_config
-
+def test_workflow_commands_give_one_line_on_bad_files(tmp_path: Path) -> None:
     latin1 = tmp_path / "check.md"
     latin1.write_bytes(b"| stack | M\xfcller |\n")
-    assert pr_comment.main([str(latin1), "--exit-code", "0"]) == 2
-    assert capsys.readouterr().err == f"error: {latin1}: not UTF-8 text (byte 0xfc on line 1)\n"
-    assert pr_comment.main([str(tmp_path / "missing.md"), "--exit-code", "2", "--out", "/proc/self/x"]) == 2
-    assert capsys.readouterr().err == "error: --out /proc/self/x: cannot write: No such file or directory\n"
-    assert policy_config.main(["--region", "eu", "--out", str(latin1 / "x.json")]) == 2
-    assert capsys.readouterr().err == f"error: --out {latin1 / 'x.json'}: cannot write: File exists\n"
+    assert invoke(["pr-comment", str(latin1), "--exit-code", "0"]) == (
+        2,
+        [f"error: {latin1}: not UTF-8 text (byte 0xfc on line 1)"],
+    )
+    missing = str(tmp_path / "missing.md")
+    assert invoke(["pr-comment", missing, "--exit-code", "2", "--out", "/proc/self/x"]) == (
+        2,
+        ["error: --out /proc/self/x: cannot write: No such file or directory"],
+    )
+    assert invoke(["pr-comment", missing]) == (
+        2,
+        ["error: autocloud pr-comment: Missing option '--exit-code' (see autocloud pr-comment --help)"],
+    )
+    assert invoke(["policy-config", "--region", "eu", "--out", str(latin1 / "x.json")]) == (
+        2,
+        [f"error: --out {latin1 / 'x.json'}: cannot write: File exists"],
+    )
+
+
+def test_toolchain_build_refuses_an_unknown_tool_before_building(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(toolchain, "build", _must_not_run)
+    code, lines = invoke(["toolchain", "build", "pulumi", "nope"])
+    assert code == 2 and len(lines) == 1
+    assert lines[0].startswith("error: toolchain build: unknown tool 'nope' (one of ") and "pulumi" in lines[0]
 
 
 def _has_children(pid: int) -> bool:

@@ -9,7 +9,9 @@ from typing import Any
 
 import pytest
 import yaml
+from typer.testing import CliRunner
 
+from autocloud.cli import app
 from autocloud.domain.paths import REPO_ROOT, STACKS_DIR
 from autocloud.verification import pr_comment
 from autocloud.verification.check import run_check
@@ -67,7 +69,7 @@ def test_check_job_comments_before_it_fails(workflow: dict[Any, Any]) -> None:
     run = steps[check]["run"]
     assert "autocloud check --all --format markdown > check.md" in run
     assert "set +e" in run, "a violation must not stop the job before the comment is posted"
-    assert "autocloud.verification.pr_comment" in run
+    assert ".venv/bin/autocloud pr-comment check.md" in run
     assert steps[fail]["if"] == "steps.check.outputs.exit-code != '0'"
 
 
@@ -122,15 +124,20 @@ def test_comment_is_cut_to_githubs_limit_on_a_line_boundary() -> None:
     assert kept.endswith(line.rstrip("\n"))
 
 
-def test_module_entry_point_writes_the_comment(tmp_path: Path) -> None:
+def test_pr_comment_command_writes_the_comment(tmp_path: Path) -> None:
     check_md = tmp_path / "check.md"
     check_md.write_text("## autocloud check: ❌ policy violations\n")
     out = tmp_path / "comment.md"
-    assert pr_comment.main([str(check_md), "--exit-code", "1", "--out", str(out)]) == 0
+    runner = CliRunner()
+    result = runner.invoke(app, ["pr-comment", str(check_md), "--exit-code", "1", "--out", str(out)])
+    assert result.exit_code == 0, result.output
     text = out.read_text()
     assert text.startswith(pr_comment.MARKER + "\n## autocloud check: ❌ policy violations")
-    assert pr_comment.main([str(tmp_path / "missing.md"), "--exit-code", "2", "--out", str(out)]) == 0
+    result = runner.invoke(app, ["pr-comment", str(tmp_path / "missing.md"), "--exit-code", "2", "--out", str(out)])
+    assert result.exit_code == 0, result.output
     assert "no report" in out.read_text()
+    printed = runner.invoke(app, ["pr-comment", str(check_md), "--exit-code", "1", "--run-url", "https://ci/run/3"])
+    assert printed.output.startswith(pr_comment.MARKER) and "(https://ci/run/3)" in printed.output
 
 
 def test_comment_wraps_what_autocloud_check_prints_for_a_violation() -> None:
