@@ -17,12 +17,10 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TextIO, get_args
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -39,18 +37,16 @@ from autocloud.domain.profiles import (
     stack_path,
 )
 from autocloud.domain.stack import resolve_values
+from autocloud.verification.common import all_packs, map_targets, templates
 from autocloud.verification.program_env import EnvError, ensure_env, runner_env
 from policies.config import context_for_profile
 from policies.engine import Evaluator
 from policies.model import ProviderView, ResourceView, RuleContext, Violation, ViolationCounts, canonical_type
-from policies.packs import ALL_RULES, PACK_RULES
 
 Format = Literal["text", "json", "markdown"]
 FORMATS: tuple[Format, ...] = get_args(Format)
 
 RUN_TIMEOUT_S = 600
-TEMPLATES = Path(__file__).resolve().parent / "templates"
-_PACK_OF = {rule.name: pack for pack, rules in PACK_RULES.items() for rule in rules}
 
 
 class CheckError(InputError):
@@ -372,10 +368,8 @@ def evaluate(target: Target, evaluator: Evaluator) -> Outcome:
 
 def check_targets(targets: Sequence[Target]) -> list[Outcome]:
     """Run every target (in parallel: each is its own process) and judge it with all packs."""
-    evaluator = Evaluator(ALL_RULES, _PACK_OF)
-    workers = max(1, min(len(targets), os.cpu_count() or 1))
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(lambda t: evaluate(t, evaluator), targets))
+    evaluator = all_packs()
+    return map_targets(lambda t: evaluate(t, evaluator), targets)
 
 
 # --- output --------------------------------------------------------------------------------------
@@ -437,25 +431,15 @@ def render_json(outcomes: Sequence[Outcome], root: Path = REPO_ROOT) -> str:
     return json.dumps(document, indent=2) + "\n"
 
 
-def _cell(text: object) -> str:
-    """A Markdown table cell: pipes escaped, line breaks flattened."""
-    return " ".join(str(text).split()).replace("|", "\\|")
-
-
 def render_markdown(outcomes: Sequence[Outcome]) -> str:
-    environment = Environment(
-        loader=FileSystemLoader(TEMPLATES),
-        autoescape=False,
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-    )
-    environment.filters["cell"] = _cell
-    return environment.get_template("check.md.j2").render(
-        outcomes=outcomes,
-        violations=[v for o in outcomes for v in o.violations],
-        summary=summary(outcomes),
+    return (
+        templates()
+        .get_template("check.md.j2")
+        .render(
+            outcomes=outcomes,
+            violations=[v for o in outcomes for v in o.violations],
+            summary=summary(outcomes),
+        )
     )
 
 

@@ -14,13 +14,10 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal, TextIO, get_args
-
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from autocloud.domain.errors import ConfigError, excerpt
 from autocloud.domain.locations import normalise_location
@@ -28,18 +25,19 @@ from autocloud.domain.paths import REPO_ROOT
 from autocloud.domain.profiles import RegionProfile, StackConfig
 from autocloud.domain.sizing import CapacityPlan
 from autocloud.domain.stack import resolve_stack
+from autocloud.verification import common
 from autocloud.verification.check import CheckError, Target, record, resolve_targets, views_from_records
 from autocloud.verification.check import Status as Status_
+from autocloud.verification.common import all_packs, map_targets, templates
 from policies.engine import Evaluator
 from policies.model import ResourceView, RuleContext, Violation, ViolationCounts
-from policies.packs import ALL_RULES, PACK_RULES
 from policies.rules._azure import AZURE_NATIVE_PROVIDER, GLOBAL_TYPES, Locations, is_located, location_of
 from policies.rules.kubernetes._cluster import NAMESPACE, Namespaces, is_kubernetes, namespace_of, object_name
 
 Format = Literal["markdown", "html"]
 FORMATS: tuple[Format, ...] = get_args(Format)
 FILE_NAMES: Mapping[Format, str] = {"markdown": "report.md", "html": "report.html"}
-TEMPLATES = Path(__file__).resolve().parent / "templates" / "report"
+TEMPLATES = common.TEMPLATES / "report"
 
 Status = Literal["inside", "outside", "global", "unset", "unverified", "n/a"]
 """Where a resource sits relative to its region (its own location, else the one azure-native gives
@@ -290,11 +288,8 @@ def build_report(stacks: Sequence[str] | None, program_dir: Path | None = None, 
     """
     base = (root or REPO_ROOT).resolve()
     targets = resolve_targets(list(stacks) if stacks else None, not stacks, program_dir, None, base)
-    pack_of = {rule.name: pack for pack, rules in PACK_RULES.items() for rule in rules}
-    evaluator = Evaluator(ALL_RULES, pack_of)
-    workers = max(1, min(len(targets), os.cpu_count() or 1))
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        regions = list(pool.map(lambda t: region_report(t, evaluator, base), targets))
+    evaluator = all_packs()
+    regions = map_targets(lambda t: region_report(t, evaluator, base), targets)
     generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     return Report(sorted(regions, key=lambda r: r.stack), generated)
 
@@ -302,39 +297,8 @@ def build_report(stacks: Sequence[str] | None, program_dir: Path | None = None, 
 # --- rendering -----------------------------------------------------------------------------------
 
 
-def _md_cell(value: object) -> str:
-    """A Markdown table cell: one line, pipes escaped."""
-    return " ".join(str(value).split()).replace("|", "\\|")
-
-
-def _detail(violation: Violation) -> str:
-    """What is wrong, without the rule and resource the table already shows."""
-    return violation.detail or violation.message
-
-
-def _short_type(type_: str) -> str:
-    """`azure-native:iothub:IotHubResource` -> `iothub:IotHubResource`, for narrow tables."""
-    return type_.split(":", 1)[1] if type_.count(":") >= 2 else type_
-
-
-def environment() -> Environment:
-    """Templates under templates/report; autoescape on for the HTML ones, off for Markdown."""
-    env = Environment(
-        loader=FileSystemLoader(TEMPLATES),
-        autoescape=select_autoescape(enabled_extensions=("html", "html.j2"), default_for_string=True),
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-    )
-    env.filters["md_cell"] = _md_cell
-    env.filters["detail"] = _detail
-    env.filters["short_type"] = _short_type
-    return env
-
-
 def render(report: Report, fmt: Format) -> str:
-    template = environment().get_template(f"{FILE_NAMES[fmt]}.j2")
+    template = templates().get_template(f"{TEMPLATES.name}/{FILE_NAMES[fmt]}.j2")
     return template.render(report=report, regions=report.regions)
 
 
