@@ -76,7 +76,7 @@ $(NODE_TOOLS)/.installed: toolchain/node/package.json toolchain/node/package-loc
 	@command -v npm >/dev/null || { echo "error: npm not found; install Node.js 20 or newer" >&2; exit 1; }
 	mkdir -p $(NODE_TOOLS)
 	cp toolchain/node/package.json toolchain/node/package-lock.json $(NODE_TOOLS)/
-	npm ci --prefix $(NODE_TOOLS) --no-audit --no-fund --loglevel=error
+	cd $(NODE_TOOLS) && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
 cluster-start: venv toolchain
