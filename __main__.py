@@ -11,17 +11,17 @@ from typing import Any
 import pulumi
 import pulumi_azure_native as azure_native
 
-from autocloud.domain.errors import ConfigError
-from autocloud.domain.profiles import (
+from components.contracts import RegionalPlatformArgs, RegionalPlatformContract
+from platform_model.errors import ConfigError
+from platform_model.profiles import (
     CONFIG_NAMESPACE,
     LOCATION_KEY,
     STACK_CONFIG_KEYS,
     RegionProfile,
     StackConfig,
 )
-from autocloud.domain.sizing import CapacityPlan
-from autocloud.domain.stack import ResolvedStack, resolve_values, run_overrides
-from components.contracts import RegionalPlatformArgs, RegionalPlatformContract
+from platform_model.sizing import CapacityPlan
+from platform_model.stack import ResolvedStack, resolve_values, run_overrides
 
 
 def read_config() -> ResolvedStack:

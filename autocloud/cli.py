@@ -30,7 +30,11 @@ from rich.text import Text
 from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
 from typer.core import TyperGroup
 
-from autocloud.domain.errors import (
+from autocloud.operations import runs
+from autocloud.runtime import cluster as cluster_mod
+from autocloud.runtime import images as images_mod
+from autocloud.runtime import toolchain as toolchain_mod
+from platform_model.errors import (
     EXIT_BAD_INPUT,
     EXIT_FAILED,
     EXIT_INTERRUPTED,
@@ -39,11 +43,7 @@ from autocloud.domain.errors import (
     from_validation_error,
     one_line,
 )
-from autocloud.domain.paths import REPO_ROOT, TOOLCHAIN_BIN
-from autocloud.operations import runs
-from autocloud.runtime import cluster as cluster_mod
-from autocloud.runtime import images as images_mod
-from autocloud.runtime import toolchain as toolchain_mod
+from platform_model.paths import REPO_ROOT, TOOLCHAIN_BIN
 
 MAX_ERROR_CHARS = 2000
 """An error line is cut here (the engine's diagnosis can be long; a terminal page is not)."""
@@ -397,8 +397,8 @@ def simulate(
     """Drive simulated vehicles through a local region and count every message end to end (exit 1 on loss)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
-    from autocloud.domain.profiles import available_profiles
     from autocloud.operations import simulate as sim
+    from platform_model.profiles import available_profiles
 
     if region not in available_profiles():
         raise _fail(
@@ -463,7 +463,7 @@ def policy_config(
     out: Annotated[Path | None, typer.Option("--out", help="File to write (default: stdout).")] = None,
 ) -> None:
     """Write the policy packs' config JSON for a region (what `pulumi preview --policy-pack-config` reads)."""
-    from autocloud.domain.profiles import load_profile
+    from platform_model.profiles import load_profile
     from policies.config import pack_config_for_region, render_pack_config
 
     try:

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_azure_native as azure_native
 
-from autocloud.domain.sizing import AksPlan
 from components.contracts import ComputeEndpoints
 from components.placement import (
     AKS_RBAC_CLUSTER_ADMIN,
@@ -17,6 +16,7 @@ from components.placement import (
     grant_role,
     role_definition_id,
 )
+from platform_model.sizing import AksPlan
 
 ZONES = ["1", "2", "3"]
 LOG_RETENTION_DAYS = 30
@@ -31,7 +31,7 @@ class ComputeClusterArgs:
     placement: AzurePlacement
     """Required. Resource group, location (the profile's primary), cloud, tags."""
     sku: AksPlan
-    """Required. VM size, system nodes and user-pool bounds from ``autocloud.domain.sizing``."""
+    """Required. VM size, system nodes and user-pool bounds from ``platform_model.sizing``."""
     dns_prefix: str
     """Required. Prefix of the cluster's private API server name."""
     zones: bool

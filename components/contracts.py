@@ -13,9 +13,9 @@ from typing import Protocol, TypedDict
 
 import pulumi
 
-from autocloud.domain.profiles import RegionProfile
-from autocloud.domain.sizing import CapacityPlan
-from autocloud.domain.vocabulary import REGION_LABEL
+from platform_model.profiles import RegionProfile
+from platform_model.sizing import CapacityPlan
+from platform_model.vocabulary import REGION_LABEL
 
 DATA_CLASSIFICATION = "vehicle-data"
 
@@ -41,7 +41,7 @@ class RegionalPlatformArgs:
     profile: RegionProfile
     """Required. The region profile, fleet overrides already applied."""
     plan: CapacityPlan
-    """Required. ``autocloud.domain.sizing.plan_for_profile(profile)``: scale units, tiers, units."""
+    """Required. ``platform_model.sizing.plan_for_profile(profile)``: scale units, tiers, units."""
     extra_tags: Mapping[str, str] = field(default_factory=dict)
     """Optional, default none. Tags added to :func:`region_tags` (e.g. a cost centre)."""
     namespace: str | None = None

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_azure_native as azure_native
 
-from autocloud.domain.locations import MAPS_LOCATIONS
 from components.contracts import MapsEndpoints
 from components.placement import AzurePlacement
+from platform_model.locations import MAPS_LOCATIONS
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_azure_native as azure_native
 
-from autocloud.domain.locations import DNS, CloudDns
-from autocloud.domain.vocabulary import Cloud
+from platform_model.locations import DNS, CloudDns
+from platform_model.vocabulary import Cloud
 
 # Built-in role definition GUIDs (identical in the public cloud and Azure China).
 EVENT_HUBS_DATA_SENDER = "2b629674-e913-4c01-ae53-ef4638d8f975"

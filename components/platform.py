@@ -8,8 +8,6 @@ from typing import Any
 import pulumi
 import pulumi_azure_native as azure_native
 
-from autocloud.domain.locations import find_location
-from autocloud.domain.profiles import Services
 from components.compute import ComputeCluster, ComputeClusterArgs
 from components.contracts import PlatformEndpoints, RegionalPlatformArgs
 from components.maps import MapsService, MapsServiceArgs
@@ -26,6 +24,8 @@ from components.telemetry import (
     TelemetryIngest,
     TelemetryIngestArgs,
 )
+from platform_model.locations import find_location
+from platform_model.profiles import Services
 
 
 class RegionalPlatform(pulumi.ComponentResource):

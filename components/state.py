@@ -7,11 +7,11 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_azure_native as azure_native
 
-from autocloud.domain.locations import has_zones
-from autocloud.domain.sizing import CosmosPlan
 from components.contracts import StateEndpoints
 from components.placement import AzurePlacement
 from components.private_link import private_endpoint
+from platform_model.locations import has_zones
+from platform_model.sizing import CosmosPlan
 
 DATABASE = "vehicles"
 CONTAINER = "vehicle-state"
@@ -29,7 +29,7 @@ class VehicleStateStoreArgs:
     secondary: str
     """Required. The profile's secondary: the only replica and failover location."""
     sku: CosmosPlan
-    """Required. Autoscale max RU/s from ``autocloud.domain.sizing``."""
+    """Required. Autoscale max RU/s from ``platform_model.sizing``."""
     zone_redundant: bool = False
     """Optional, default False: zone-redundant replicas and backups (``profile.resilience``). Zone backup
     storage needs zones in every replica location ("Zone-redundant backup storage is only available in

@@ -8,11 +8,11 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_azure_native as azure_native
 
-from autocloud.domain.locations import storage_sku
-from autocloud.domain.sizing import EventHubsPlan
 from components.contracts import StreamingEndpoints
 from components.placement import STORAGE_BLOB_DATA_CONTRIBUTOR, AzurePlacement, grant_role
 from components.private_link import private_endpoint
+from platform_model.locations import storage_sku
+from platform_model.sizing import EventHubsPlan
 
 TELEMETRY_HUB = "telemetry"
 EVENTS_HUB = "events"
@@ -30,7 +30,7 @@ class EventStreamingArgs:
     placement: AzurePlacement
     """Required. Resource group, location (the profile's primary), cloud, tags, private endpoint."""
     sku: EventHubsPlan
-    """Required. Throughput units and partitions from ``autocloud.domain.sizing``."""
+    """Required. Throughput units and partitions from ``platform_model.sizing``."""
     capture_account_name: str
     """Required. Globally unique storage account name (``placement.storage_account_name``)."""
     namespace_name: str | None = None

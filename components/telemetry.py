@@ -9,10 +9,10 @@ from typing import NamedTuple
 import pulumi
 import pulumi_azure_native as azure_native
 
-from autocloud.domain.sizing import IotHubPlan
 from components.contracts import ProvisioningEndpoints, TelemetryEndpoints
 from components.placement import EVENT_HUBS_DATA_SENDER, AzurePlacement, grant_role
 from components.private_link import private_endpoint
+from platform_model.sizing import IotHubPlan
 
 DPS_LINK_POLICY = "dps-link"
 """The hub's only shared-access policy: DPS registers devices through it (no iothubowner)."""
@@ -100,7 +100,7 @@ class TelemetryIngestArgs:
     placement: AzurePlacement
     """Required. Resource group, location (the profile's primary), cloud, tags, private endpoint."""
     sku: IotHubPlan
-    """Required. Tier, units and partitions from ``autocloud.domain.sizing``."""
+    """Required. Tier, units and partitions from ``platform_model.sizing``."""
     data_residency: bool
     """Required. IoT Hub ``enableDataResidency`` from the profile (only where Azure offers it)."""
     min_tls: bool
@@ -308,7 +308,7 @@ class DeviceProvisioningArgs:
     hubs: Sequence[LinkedHub]
     """Required. Every hub of the region; DPS spreads vehicles across them (hashed allocation)."""
     units: int
-    """Required. DPS service units from ``autocloud.domain.sizing`` (1 M registrations each)."""
+    """Required. DPS service units from ``platform_model.sizing`` (1 M registrations each)."""
     data_residency: bool
     """Required. DPS ``enableDataResidency`` from the profile (only where Azure offers it)."""
     devices: DeviceAccess = DeviceAccess()

@@ -17,9 +17,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
-from autocloud.domain.errors import excerpt
-from autocloud.domain.locations import normalise_location
-from autocloud.domain.vocabulary import REGION_LABEL, REQUIRED_TAGS, Cloud
+from platform_model.errors import excerpt
+from platform_model.locations import normalise_location
+from platform_model.vocabulary import REGION_LABEL, REQUIRED_TAGS, Cloud
 from policies.model import DeviceAccess, RuleContext, effective_enforcement
 from policies.packs import ALL_RULES, RELAXABLE
 
@@ -42,7 +42,7 @@ class _Devices(Protocol):
 
 
 class Profile(Protocol):
-    """What the policies read from an `autocloud.domain.profiles.RegionProfile`."""
+    """What the policies read from an `platform_model.profiles.RegionProfile`."""
 
     @property
     def name(self) -> str: ...
@@ -71,7 +71,7 @@ def validate_relaxed(names: Iterable[str], source: str = "policy relax") -> froz
 
 def known_regions(root: Path | None = None) -> frozenset[str]:
     """Every region profile's name (namespaces named after them are recognised as foreign)."""
-    from autocloud.domain.profiles import available_profiles
+    from platform_model.profiles import available_profiles
 
     return frozenset(available_profiles(root))
 

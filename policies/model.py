@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, cast, get_args
 
-from autocloud.domain.vocabulary import REGION_LABEL, Cloud
+from platform_model.vocabulary import REGION_LABEL, Cloud
 
 Enforcement = Literal["mandatory", "advisory"]
 Pack = Literal["residency", "baseline", "kubernetes", "deployability"]
@@ -30,10 +30,10 @@ _canonical_cache: dict[str, str] = {}
 
 
 def _normalise(location: str) -> str:
-    """`autocloud.domain.locations.normalise_location`, imported on first use: `autocloud check` runs
+    """`platform_model.locations.normalise_location`, imported on first use: `autocloud check` runs
     programs in their own environment, where this module (for `canonical_type`) must import
     without the region catalog's dependencies (PyYAML, pydantic)."""
-    from autocloud.domain.locations import normalise_location
+    from platform_model.locations import normalise_location
 
     return normalise_location(location)
 

@@ -22,10 +22,10 @@ from pulumi.runtime import settings as pulumi_settings
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
-from autocloud.domain.paths import REPO_ROOT
-from autocloud.domain.profiles import stack_file_values
 from autocloud.verification.check_runner import ProgramMocks
 from autocloud.verification.collector import full_collections_deferred
+from platform_model.paths import REPO_ROOT
+from platform_model.profiles import stack_file_values
 
 PROGRAM = REPO_ROOT / "__main__.py"
 PROJECT = "autocloud"

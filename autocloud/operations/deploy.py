@@ -21,11 +21,11 @@ from pulumi import automation as auto
 from rich.table import Table
 from rich.text import Text
 
-from autocloud.domain.errors import ConfigError, InputError
-from autocloud.domain.paths import POLICIES_DIR, REPO_ROOT, STACKS_DIR, STATE_DIR, TOOLCHAIN_BIN
-from autocloud.domain.stack import ResolvedStack, resolve_stack
 from autocloud.runtime import engine
 from autocloud.runtime.toolchain import PULUMI_HOME
+from platform_model.errors import ConfigError, InputError
+from platform_model.paths import POLICIES_DIR, REPO_ROOT, STACKS_DIR, STATE_DIR, TOOLCHAIN_BIN
+from platform_model.stack import ResolvedStack, resolve_stack
 from policies.config import pack_config_for_region
 from policies.packs import PACK_RULES
 

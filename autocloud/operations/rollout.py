@@ -19,11 +19,11 @@ from typing import Annotated, Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from autocloud.domain.errors import ConfigError, excerpt
-from autocloud.domain.inputs import load_yaml
-from autocloud.domain.paths import REPO_ROOT, STACKS_DIR, STATE_DIR
 from autocloud.operations.deploy import ConfigValue, StackResult, stack_names
 from autocloud.runtime.backend import validate_backend_url
+from platform_model.errors import ConfigError, excerpt
+from platform_model.inputs import load_yaml
+from platform_model.paths import REPO_ROOT, STACKS_DIR, STATE_DIR
 
 LOCAL_ROLLOUT = REPO_ROOT / "rollouts" / "local.yaml"
 """The waves `autocloud up` deploys the local stacks in."""

@@ -15,9 +15,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
-from autocloud.domain.errors import AutocloudError
-from autocloud.domain.paths import STATE_DIR
 from autocloud.runtime import cluster, reaper, toolchain
+from platform_model.errors import AutocloudError
+from platform_model.paths import STATE_DIR
 
 _held: list[IO[str]] = []
 

@@ -1,6 +1,6 @@
 """Simulated vehicles driving a local region end to end: MQTT in, Kafka, the state store.
 
-Each vehicle connects to the broker of its scale unit (`autocloud.domain.assignment`, as DPS's hashed
+Each vehicle connects to the broker of its scale unit (`platform_model.assignment`, as DPS's hashed
 allocation would), publishes its messages with QoS 1 and disconnects. The ingest broker acknowledges
 a publish only once Kafka has the record, so an acknowledged message is a delivered one; the state
 store is then read back to count what was stored. On the embedded cluster, brokers and the store are
@@ -24,12 +24,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from autocloud.domain.assignment import scale_unit_for
-from autocloud.domain.errors import AutocloudError
-from autocloud.domain.paths import TOOLCHAIN_BIN, external_kubeconfig
 from autocloud.runtime import cluster
 from components.local.state import CONTAINER as COLLECTION
 from components.local.state import DATABASE, OBJECT_NAME, PASSWORD_ITEM, USERNAME
+from platform_model.assignment import scale_unit_for
+from platform_model.errors import AutocloudError
+from platform_model.paths import TOOLCHAIN_BIN, external_kubeconfig
 
 INGEST_COMPONENT = "telemetry-ingest"
 STATE_COMPONENT = "vehicle-state-store"

@@ -23,7 +23,7 @@ import re
 from collections.abc import Mapping
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
-from autocloud.domain.errors import ConfigError, excerpt
+from platform_model.errors import ConfigError, excerpt
 
 BACKEND_ENV = "AUTOCLOUD_BACKEND_URL"
 """Environment variable naming the state backend when no option does."""

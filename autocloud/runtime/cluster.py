@@ -29,9 +29,9 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from autocloud.domain.errors import AutocloudError, InputError, excerpt
-from autocloud.domain.paths import STATE_DIR, TOOLCHAIN_BIN, external_kubeconfig
 from autocloud.runtime import images, node, reaper
+from platform_model.errors import AutocloudError, InputError, excerpt
+from platform_model.paths import STATE_DIR, TOOLCHAIN_BIN, external_kubeconfig
 
 NODE_NAME = node.NODE_NAME
 SIMULATED_NODE = "kwok-node-0"

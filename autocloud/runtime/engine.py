@@ -15,12 +15,12 @@ from pathlib import Path
 
 from pulumi import automation as auto
 
-from autocloud.domain.inputs import read_text
-from autocloud.domain.paths import REPO_ROOT, STATE_DIR, TOOLCHAIN_BIN, TOOLCHAIN_DIR
-from autocloud.domain.stack import OVERRIDES_ENV as OVERRIDES_ENV
 from autocloud.runtime import cluster, reaper
 from autocloud.runtime.backend import resolve_backend_url
 from autocloud.runtime.toolchain import PULUMI_HOME
+from platform_model.inputs import read_text
+from platform_model.paths import REPO_ROOT, STATE_DIR, TOOLCHAIN_BIN, TOOLCHAIN_DIR
+from platform_model.stack import OVERRIDES_ENV as OVERRIDES_ENV
 
 
 def backend_dir(state_dir: Path = STATE_DIR) -> Path:

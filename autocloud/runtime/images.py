@@ -24,12 +24,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from autocloud.domain.errors import AutocloudError
-from autocloud.domain.local_images import COREDNS_IMAGE as COREDNS_IMAGE  # the cluster's images
-from autocloud.domain.local_images import FERRETDB_VERSION, REGISTRY
-from autocloud.domain.local_images import NONROOT_UID as NONROOT_UID  # the images' user, for the cluster
-from autocloud.domain.local_images import PAUSE_IMAGE as PAUSE_IMAGE
-from autocloud.domain.paths import TOOLCHAIN_BIN, TOOLCHAIN_DIR
+from platform_model.errors import AutocloudError
+from platform_model.local_images import COREDNS_IMAGE as COREDNS_IMAGE  # the cluster's images
+from platform_model.local_images import FERRETDB_VERSION, REGISTRY
+from platform_model.local_images import NONROOT_UID as NONROOT_UID  # the images' user, for the cluster
+from platform_model.local_images import PAUSE_IMAGE as PAUSE_IMAGE
+from platform_model.paths import TOOLCHAIN_BIN, TOOLCHAIN_DIR
 
 
 class ImageError(AutocloudError):

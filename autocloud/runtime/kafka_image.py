@@ -14,14 +14,6 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from autocloud.domain.errors import ConfigError
-from autocloud.domain.local_images import KAFKA_CONFIG_DIR as CONFIG_DIR
-from autocloud.domain.local_images import KAFKA_HOME
-from autocloud.domain.local_images import KAFKA_POM as POM
-from autocloud.domain.local_images import KAFKA_READY as READY
-from autocloud.domain.local_images import KAFKA_STARTED as STARTED
-from autocloud.domain.local_images import kafka_version as _pinned_kafka_version
-from autocloud.domain.paths import REPO_ROOT
 from autocloud.runtime.images import (
     BUSYBOX,
     NONROOT_UID,
@@ -30,6 +22,14 @@ from autocloud.runtime.images import (
     package_files,
     shared_libraries,
 )
+from platform_model.errors import ConfigError
+from platform_model.local_images import KAFKA_CONFIG_DIR as CONFIG_DIR
+from platform_model.local_images import KAFKA_HOME
+from platform_model.local_images import KAFKA_POM as POM
+from platform_model.local_images import KAFKA_READY as READY
+from platform_model.local_images import KAFKA_STARTED as STARTED
+from platform_model.local_images import kafka_version as _pinned_kafka_version
+from platform_model.paths import REPO_ROOT
 
 JRE_PACKAGE = "openjdk-17-jre-headless"
 JAVA_HOME = "/usr/lib/jvm/java-17-openjdk-amd64"

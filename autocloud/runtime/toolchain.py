@@ -19,13 +19,16 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from autocloud.domain.errors import AutocloudError, ConfigError
-from autocloud.domain.local_images import VERSIONS_FILE as VERSIONS_FILE
-from autocloud.domain.local_images import pinned_versions
-from autocloud.domain.paths import REPO_ROOT, TOOLCHAIN_BIN, TOOLCHAIN_DIR
+from platform_model.errors import AutocloudError, ConfigError
+from platform_model.local_images import VERSIONS_FILE as VERSIONS_FILE
+from platform_model.local_images import pinned_versions
+from platform_model.paths import REPO_ROOT, TOOLCHAIN_BIN, TOOLCHAIN_DIR
 
 TOOLCHAIN_SRC = REPO_ROOT / "toolchain"
 WRAPPERS = TOOLCHAIN_SRC / "go"
+"""Wrapper modules that pin upstream tools (a go.mod, sometimes a small main)."""
+OWN_PROGRAMS = REPO_ROOT / "cmd"
+"""The platform's own Go programs (product code): built like the wrappers, by their folder's name."""
 STAMPS = TOOLCHAIN_DIR / "stamps"
 LOGS = TOOLCHAIN_DIR / "logs"
 WORK = TOOLCHAIN_DIR / "src"
@@ -55,10 +58,16 @@ def load_versions(path: Path = VERSIONS_FILE) -> dict[str, dict[str, str]]:
         raise ToolchainError(str(exc)) from None
 
 
-def wrapper_digest(tool: str, wrappers: Path = WRAPPERS) -> str:
-    """Hash every file of a tool's wrapper module, so an edited go.mod or source triggers a rebuild."""
+def source_dir(tool: str) -> Path:
+    """Where a tool's Go module lives: our own programs under cmd/, pinned upstream tools under toolchain/go/."""
+    own = OWN_PROGRAMS / tool
+    return own if own.is_dir() else WRAPPERS / tool
+
+
+def wrapper_digest(tool: str, wrappers: Path | None = None) -> str:
+    """Hash every file of a tool's module folder, so an edited go.mod or source triggers a rebuild."""
     digest = hashlib.sha256()
-    folder = wrappers / tool
+    folder = wrappers / tool if wrappers else source_dir(tool)
     if folder.is_dir():
         for file in sorted(p for p in folder.rglob("*") if p.is_file()):
             digest.update(file.relative_to(folder).as_posix().encode())
@@ -66,7 +75,7 @@ def wrapper_digest(tool: str, wrappers: Path = WRAPPERS) -> str:
     return digest.hexdigest()
 
 
-def stamp_for(tool: str, entry: dict[str, str], go_version: str, wrappers: Path = WRAPPERS) -> str:
+def stamp_for(tool: str, entry: dict[str, str], go_version: str, wrappers: Path | None = None) -> str:
     payload = json.dumps(
         {"tool": tool, "entry": entry, "go": go_version, "wrapper": wrapper_digest(tool, wrappers)},
         sort_keys=True,
@@ -147,7 +156,7 @@ class Builder:
             args += ["-tags", ",".join(tags)]
         if ldflags:
             args += ["-ldflags", ldflags]
-        self.run([*args, *packages], cwd=WRAPPERS / wrapper, extra_env=extra_env)
+        self.run([*args, *packages], cwd=source_dir(wrapper), extra_env=extra_env)
 
 
 def _build_pulumi(b: Builder, v: dict[str, str]) -> None:
@@ -328,7 +337,7 @@ def _build_pause(b: Builder, v: dict[str, str]) -> None:
 
 
 def _build_ingest(b: Builder, v: dict[str, str]) -> None:
-    # Our own (toolchain/go/ingest): the local target's IoT Hub, run on the node as autocloud.local/ingest.
+    # Our own (cmd/ingest): the local target's IoT Hub, run on the node as autocloud.local/ingest.
     b.go_build("ingest", ["."], b.bin_dir / "autocloud-ingest", ldflags=f"-s -w -X main.version={v['version']}")
 
 
@@ -373,7 +382,7 @@ def _build_ferretdb(b: Builder, v: dict[str, str]) -> None:
 
 
 def _build_statewriter(b: Builder, v: dict[str, str]) -> None:
-    # Our own program (toolchain/go/statewriter): Kafka telemetry -> each vehicle's last state in the docstore.
+    # Our own program (cmd/statewriter): Kafka telemetry -> each vehicle's last state in the docstore.
     b.go_build(
         "statewriter", ["."], b.bin_dir / "autocloud-statewriter", ldflags=f"-s -w -X main.version={v['version']}"
     )

@@ -25,10 +25,12 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from autocloud.domain.errors import ConfigError, InputError, excerpt
-from autocloud.domain.inputs import load_mapping
-from autocloud.domain.paths import REPO_ROOT, user_cache_dir
-from autocloud.domain.profiles import (
+from autocloud.verification.common import all_packs, map_targets, templates
+from autocloud.verification.program_env import EnvError, ensure_env, runner_env
+from platform_model.errors import ConfigError, InputError, excerpt
+from platform_model.inputs import load_mapping
+from platform_model.paths import REPO_ROOT, user_cache_dir
+from platform_model.profiles import (
     RELAX_KEY,
     available_profiles,
     display_path,
@@ -36,9 +38,7 @@ from autocloud.domain.profiles import (
     stack_config_from_values,
     stack_path,
 )
-from autocloud.domain.stack import resolve_values
-from autocloud.verification.common import all_packs, map_targets, templates
-from autocloud.verification.program_env import EnvError, ensure_env, runner_env
+from platform_model.stack import resolve_values
 from policies.config import context_for_profile
 from policies.engine import Evaluator
 from policies.model import ProviderView, ResourceView, RuleContext, Violation, ViolationCounts, canonical_type

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from autocloud.domain.inputs import read_text
+from platform_model.inputs import read_text
 
 MARKER = "<!-- autocloud-check -->"
 """Hidden first line of our comment; how the workflow tells it apart from everyone else's."""

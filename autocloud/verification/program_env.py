@@ -27,7 +27,7 @@ from pathlib import Path
 
 import yaml
 
-from autocloud.domain.errors import ConfigError
+from platform_model.errors import ConfigError
 
 INSTALL_TIMEOUT_S = 1800
 READY = ".ready"

@@ -4,7 +4,7 @@ A reviewer or an auditor asks three things of a region: does every resource stay
 boundary, do the policy packs agree, and is it sized for its fleet. The report answers all three
 from the same sources the rest of the toolkit uses, so it cannot drift from them: the program is
 run under mocks and judged by `autocloud.verification.check`'s machinery (`resolve_targets`, `record`,
-`views_from_records`, the policies' `Evaluator`), the plan comes from `autocloud.domain.sizing`, and the
+`views_from_records`, the policies' `Evaluator`), the plan comes from `platform_model.sizing`, and the
 telemetry flow is read off the components the program declared. Jinja2 renders Markdown (for pull
 requests and wikis) and HTML (autoescaped, one self-contained page).
 """
@@ -19,16 +19,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal, TextIO, get_args
 
-from autocloud.domain.errors import ConfigError, excerpt
-from autocloud.domain.locations import normalise_location
-from autocloud.domain.paths import REPO_ROOT
-from autocloud.domain.profiles import RegionProfile, StackConfig
-from autocloud.domain.sizing import CapacityPlan
-from autocloud.domain.stack import resolve_stack
 from autocloud.verification import common
 from autocloud.verification.check import CheckError, Target, record, resolve_targets, views_from_records
 from autocloud.verification.check import Status as Status_
 from autocloud.verification.common import all_packs, map_targets, templates
+from platform_model.errors import ConfigError, excerpt
+from platform_model.locations import normalise_location
+from platform_model.paths import REPO_ROOT
+from platform_model.profiles import RegionProfile, StackConfig
+from platform_model.sizing import CapacityPlan
+from platform_model.stack import resolve_stack
 from policies.engine import Evaluator
 from policies.model import ResourceView, RuleContext, Violation, ViolationCounts
 from policies.rules._azure import AZURE_NATIVE_PROVIDER, GLOBAL_TYPES, Locations, is_located, location_of

@@ -10,9 +10,9 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from autocloud.domain.errors import ConfigError, excerpt
-from autocloud.domain.profiles import RegionProfile, load_profile
-from autocloud.domain.sizing import SCALE_LIMITS, CapacityPlan, plan_for_profile
+from platform_model.errors import ConfigError, excerpt
+from platform_model.profiles import RegionProfile, load_profile
+from platform_model.sizing import SCALE_LIMITS, CapacityPlan, plan_for_profile
 
 Format = Literal["table", "json"]
 FORMATS: tuple[Format, ...] = ("table", "json")
@@ -51,7 +51,7 @@ def plan_table(profile: RegionProfile, plan: CapacityPlan) -> Table:
         ("vehicles", f"{plan.vehicles:,}", "fleet"),
         ("messages / vehicle / hour", f"{plan.messages_per_vehicle_per_hour:g}", "fleet"),
         ("message size", f"{plan.message_kb:g} KB", "fleet"),
-        ("headroom", f"x{plan.headroom:g}", "autocloud.domain.sizing.HEADROOM"),
+        ("headroom", f"x{plan.headroom:g}", "platform_model.sizing.HEADROOM"),
         ("device-to-cloud messages/s", f"{plan.messages_per_second:,.0f}", "average, no headroom"),
         ("ingress", f"{plan.ingress_mb_per_second:,.1f} MB/s", "average, no headroom"),
         ("metered messages/day", f"{plan.metered_messages_per_day:,}", "IoT Hub counts 4 KB blocks"),

@@ -15,9 +15,9 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from autocloud.domain.vocabulary import REGION_LABEL
 from components.contracts import ComputeEndpoints
 from components.local.kube import MANAGED_BY, PART_OF, ContainerResources
+from platform_model.vocabulary import REGION_LABEL
 
 IN_CLUSTER_API_SERVER = "https://kubernetes.default.svc"
 """How workloads reach the API server: the local counterpart of AKS's private API server FQDN."""

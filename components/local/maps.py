@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 import pulumi
 
-from autocloud.domain.local_images import BUSYBOX_IMAGE
 from components.contracts import MapsEndpoints
 from components.local.kube import ContainerResources, HttpProbe, LocalPlacement, Mount, Workload, deploy_workload
+from platform_model.local_images import BUSYBOX_IMAGE
 
 STUB_IMAGE = BUSYBOX_IMAGE
 STUB_PORT = 8080

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import pulumi
 
-from autocloud.domain.profiles import Services
-from autocloud.domain.sizing import CapacityPlan
 from components.contracts import PlatformEndpoints, RegionalPlatformArgs, region_labels
 from components.local import maps, state, streaming, telemetry
 from components.local.compute import LocalComputeCluster, LocalComputeClusterArgs, NamespaceQuota
@@ -21,6 +19,8 @@ from components.local.provider import targets_embedded_cluster
 from components.local.state import LocalVehicleStateStore, LocalVehicleStateStoreArgs, StateStream
 from components.local.streaming import LocalEventStreaming, LocalEventStreamingArgs
 from components.local.telemetry import KafkaRoute, LocalTelemetryIngest, LocalTelemetryIngestArgs
+from platform_model.profiles import Services
+from platform_model.sizing import CapacityPlan
 
 MAX_LOCAL_SCALE_UNITS = 3
 ROLLOUT_FACTOR = 2

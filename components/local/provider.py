@@ -17,7 +17,7 @@ import pulumi_kubernetes as k8s
 from pulumi.runtime import settings
 from pulumi.runtime.mocks import MockMonitor
 
-from autocloud.domain.paths import kubeconfig_path
+from platform_model.paths import kubeconfig_path
 
 OFFLINE_KUBECONFIG = "# offline run under Pulumi mocks: no cluster is contacted\n"
 

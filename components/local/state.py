@@ -19,7 +19,7 @@ The data lives in an ``emptyDir``: it survives container restarts, not a resched
 cluster has no storage provisioner, and the state is derived data: the state writer rebuilds it
 by reading the telemetry topics again under a new consumer group.
 
-The state writer (``toolchain/go/statewriter``) is one Deployment per region that reads the
+The state writer (``cmd/statewriter``) is one Deployment per region that reads the
 telemetry topic of every scale unit's Kafka and upserts each vehicle's last-known state, at least
 once: it commits Kafka offsets after the upsert, and each document remembers the last offset
 applied per unit and partition, so a replay after a crash does not count a message twice.
@@ -41,10 +41,10 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-from autocloud.domain.local_images import DOCSTORE_IMAGE, NONROOT_UID, STATEWRITER_IMAGE
 from components.contracts import StateEndpoints
 from components.local.kube import ContainerResources, HttpProbe, LocalPlacement, Mount, Workload, deploy_workload
 from components.local.streaming import TELEMETRY_TOPIC
+from platform_model.local_images import DOCSTORE_IMAGE, NONROOT_UID, STATEWRITER_IMAGE
 
 STORE_PORT = 27017
 STORE_HEALTH_PORT = 8088

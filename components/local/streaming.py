@@ -14,9 +14,6 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-from autocloud.domain import local_images
-from autocloud.domain.local_images import NONROOT_UID
-from autocloud.domain.sizing import EventHubsPlan
 from components.contracts import StreamingEndpoints
 from components.local.kube import (
     ContainerResources,
@@ -26,6 +23,9 @@ from components.local.kube import (
     config_hash,
     deploy_workload,
 )
+from platform_model import local_images
+from platform_model.local_images import NONROOT_UID
+from platform_model.sizing import EventHubsPlan
 
 KAFKA_IMAGE = local_images.KAFKA_IMAGE
 KAFKA_PORT = 9092
@@ -53,7 +53,7 @@ class LocalEventStreamingArgs:
     unit: int
     """Required. Scale unit number (1-based); names the objects ``streaming-<unit>``."""
     sku: EventHubsPlan
-    """Required. From ``autocloud.domain.sizing``: the telemetry partitions become the default partition count."""
+    """Required. From ``platform_model.sizing``: the telemetry partitions become the default partition count."""
     image: str = KAFKA_IMAGE
     """Optional, default the Kafka image built here (``autocloud.local/kafka:<version>``)."""
 

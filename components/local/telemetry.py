@@ -2,7 +2,7 @@
 
 The Azure target's IoT Hub routes device messages to its scale unit's Event Hubs; here the same
 routes are written to the broker's ConfigMap (``routes.json``), pointing at the scale unit's Kafka
-broker by its in-namespace address. The broker is autocloud's own ingest (``toolchain/go/ingest``,
+broker by its in-namespace address. The broker is autocloud's own ingest (``cmd/ingest``,
 image ``autocloud.local/ingest``): it takes IoT Hub's device topics over MQTT and applies the routes
 into Kafka, acknowledging a QoS 1 message only once Kafka has it.
 """
@@ -15,7 +15,6 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-from autocloud.domain.local_images import INGEST_IMAGE, NONROOT_UID
 from components.contracts import TelemetryEndpoints
 from components.local.kube import (
     ContainerResources,
@@ -26,6 +25,7 @@ from components.local.kube import (
     config_hash,
     deploy_workload,
 )
+from platform_model.local_images import INGEST_IMAGE, NONROOT_UID
 
 MQTT_PORT = 1883
 """Plain MQTT inside the namespace (IoT Hub takes MQTT over TLS on 8883)."""

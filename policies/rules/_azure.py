@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from autocloud.domain.locations import AzureLocation
+    from platform_model.locations import AzureLocation
 from policies.model import ResourceView, is_unknown
 from policies.rules._props import get
 
@@ -162,7 +162,7 @@ def location_of(view: ResourceView) -> Any:
 
 def catalog_location(view: ResourceView) -> AzureLocation | None:
     """The region catalog's entry for the resource's ``location`` (None when unset, unknown or not plain)."""
-    from autocloud.domain.locations import find_location  # not at import: see policies.model._normalise
+    from platform_model.locations import find_location  # not at import: see policies.model._normalise
 
     location = location_of(view)
     return find_location(location) if isinstance(location, str) else None

@@ -17,8 +17,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from pulumi import automation as auto
 
-from autocloud.domain.paths import REPO_ROOT
 from autocloud.runtime import cluster, engine, toolchain
+from platform_model.paths import REPO_ROOT
 from tests.bench.common import record, timed
 
 PORTS = cluster.Ports.at(39000)

@@ -20,9 +20,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from autocloud.domain.paths import REPO_ROOT
 from autocloud.operations import deploy, simulate
 from autocloud.runtime import cluster, images, node
+from platform_model.paths import REPO_ROOT
 from tests.bench.common import record, timed
 
 PORT_BASE = 39500

@@ -19,9 +19,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from autocloud.domain.paths import REPO_ROOT
-from autocloud.domain.profiles import load_profile
 from autocloud.verification.check import run_check
+from platform_model.paths import REPO_ROOT
+from platform_model.profiles import load_profile
 from policies.config import context_for_profile
 from policies.engine import Evaluator
 from policies.model import ResourceView, RuleContext

@@ -37,10 +37,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 import pulumi
 
-from autocloud.domain.profiles import load_profile
-from autocloud.domain.sizing import plan_for_profile
 from components.contracts import RegionalPlatformArgs
 from components.platform import RegionalPlatform
+from platform_model.profiles import load_profile
+from platform_model.sizing import plan_for_profile
 from tests.bench.common import record
 from tests.conftest import PROGRAM, PulumiHarness, stack_config
 

@@ -20,7 +20,7 @@ from email.utils import formatdate
 from pathlib import Path
 from urllib.parse import quote
 
-from autocloud.domain.paths import TOOLCHAIN_DIR
+from platform_model.paths import TOOLCHAIN_DIR
 
 AZURITE = TOOLCHAIN_DIR / "node" / "node_modules" / ".bin" / "azurite-blob"
 DEV_ACCOUNT = "devstoreaccount1"

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from autocloud.domain.paths import REPO_ROOT, TOOLCHAIN_BIN
 from autocloud.runtime import cluster
+from platform_model.paths import REPO_ROOT, TOOLCHAIN_BIN
 from tests.integration.kube import Kubectl
 
 TEST_PORT_BASE = int(os.environ.get("AUTOCLOUD_TEST_PORT_BASE", "37000"))

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from autocloud.domain import local_images
-from autocloud.domain.paths import TOOLCHAIN_BIN
+from platform_model import local_images
+from platform_model.paths import TOOLCHAIN_BIN
 
 RESTRICTED_CONTAINER = {
     "allowPrivilegeEscalation": False,

@@ -20,9 +20,9 @@ from typing import Any
 import pytest
 from pulumi import automation as auto
 
-from autocloud.domain.paths import TOOLCHAIN_BIN
 from autocloud.runtime import engine
 from autocloud.runtime.backend import azblob_url
+from platform_model.paths import TOOLCHAIN_BIN
 from tests.integration.azurite import DEV_ACCOUNT, DEV_KEY, Azurite, AzuriteError
 from tests.integration.conftest import copy_program
 

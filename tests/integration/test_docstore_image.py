@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from autocloud.domain import local_images
 from components.local.kube import pod_spec
 from components.local.state import DATABASE, OBJECT_NAME, PASSWORD_ITEM, STORE_PORT, USERNAME, docstore_workload
+from platform_model import local_images
 from tests.integration.conftest import EmbeddedCluster
 from tests.integration.kube import RESTRICTED_CONTAINER, Kubectl, eventually, namespace
 

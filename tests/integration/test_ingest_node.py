@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from autocloud.domain import local_images
+from platform_model import local_images
 from tests.integration.conftest import EmbeddedCluster
 from tests.integration.kube import RESTRICTED_CONTAINER, Kubectl, busybox_pod, eventually, namespace
 

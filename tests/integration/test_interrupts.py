@@ -18,9 +18,9 @@ from urllib.error import HTTPError
 import pytest
 from pulumi import automation as auto
 
-from autocloud.domain.paths import REPO_ROOT
 from autocloud.operations import deploy, runs
 from autocloud.runtime import cluster, engine, node
+from platform_model.paths import REPO_ROOT
 from tests.integration.conftest import EmbeddedCluster, copy_program
 from tests.integration.kube import eventually
 

@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
-from autocloud.domain import local_images
 from autocloud.runtime import images
 from components.local.kube import LocalPlacement, pod_spec
 from components.local.streaming import KAFKA_PORT, broker_workload
+from platform_model import local_images
 from tests.integration.conftest import EmbeddedCluster
 from tests.integration.kube import RESTRICTED_CONTAINER, Kubectl, namespace
 

@@ -25,14 +25,14 @@ from urllib.error import HTTPError
 
 import pytest
 
-from autocloud.domain.assignment import scale_unit_for
-from autocloud.domain.paths import REPO_ROOT, TOOLCHAIN_BIN
-from autocloud.domain.sizing import plan_for_profile
-from autocloud.domain.stack import resolve_stack
-from autocloud.domain.vocabulary import REGION_LABEL
 from autocloud.operations import deploy, simulate
 from autocloud.runtime import engine, node
 from components.local import local_scale_units
+from platform_model.assignment import scale_unit_for
+from platform_model.paths import REPO_ROOT, TOOLCHAIN_BIN
+from platform_model.sizing import plan_for_profile
+from platform_model.stack import resolve_stack
+from platform_model.vocabulary import REGION_LABEL
 
 from .conftest import PROGRAMS, EmbeddedCluster
 from .kube import Kubectl, busybox_pod

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from autocloud.domain.vocabulary import REGION_LABEL
 from autocloud.runtime import node
 from components.local.compute import network_policies
+from platform_model.vocabulary import REGION_LABEL
 from tests.integration.conftest import EmbeddedCluster
 from tests.integration.kube import WEB_SCRIPT, Kubectl, busybox_pod, eventually, namespace, web_service
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from autocloud.domain.paths import REPO_ROOT, TOOLCHAIN_BIN
+from platform_model.paths import REPO_ROOT, TOOLCHAIN_BIN
 
 pytestmark = pytest.mark.integration
 

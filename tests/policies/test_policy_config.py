@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from autocloud.cli import app
-from autocloud.domain.profiles import load_profile
+from platform_model.profiles import load_profile
 from policies.config import context_for_profile, pack_config_for_region, validate_relaxed
 from policies.model import RuleContext
 from policies.packs import ALL_RULES

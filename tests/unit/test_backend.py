@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from autocloud.domain.errors import ConfigError
 from autocloud.runtime import engine
 from autocloud.runtime.backend import BACKEND_ENV, azblob_url, resolve_backend_url, validate_backend_url
+from platform_model.errors import ConfigError
 
 
 @pytest.mark.parametrize(

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 import yaml
 
-from autocloud.domain.paths import REPO_ROOT
 from autocloud.verification.check import Target, pulumi_config_env, run_check, views_from_records
+from platform_model.paths import REPO_ROOT
 from policies.model import RuleContext
 
 PROGRAMS = REPO_ROOT / "tests" / "programs"

@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from autocloud.domain.paths import REPO_ROOT
 from autocloud.verification.check import ConfigInput, run_check
 from autocloud.verification.check_runner import output_type_placeholder
 from autocloud.verification.program_env import Declared, declared, env_key
+from platform_model.paths import REPO_ROOT
 
 FOREIGN = REPO_ROOT / "tests" / "programs" / "foreign"
 CONFIGURED = FOREIGN / "configured"

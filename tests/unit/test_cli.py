@@ -11,10 +11,10 @@ import pytest
 from typer.testing import CliRunner
 
 from autocloud.cli import app
-from autocloud.domain import profiles
-from autocloud.domain.errors import ConfigError
 from autocloud.runtime import cluster, images, toolchain
 from autocloud.verification import report as report_mod
+from platform_model import profiles
+from platform_model.errors import ConfigError
 
 runner = CliRunner()
 

@@ -7,7 +7,6 @@ from typing import Any
 import pulumi
 import pytest
 
-from autocloud.domain.sizing import AksPlan, CosmosPlan, EventHubsPlan, IotHubPlan
 from components.compute import ComputeCluster, ComputeClusterArgs
 from components.maps import MapsService, MapsServiceArgs
 from components.network import PrivateNetwork, PrivateNetworkArgs
@@ -30,6 +29,7 @@ from components.telemetry import (
     TelemetryIngest,
     TelemetryIngestArgs,
 )
+from platform_model.sizing import AksPlan, CosmosPlan, EventHubsPlan, IotHubPlan
 from tests.conftest import MOCK_KEY, SUBSCRIPTION, PulumiHarness
 
 TAGS = {"region": "eu", "data-classification": "vehicle-data", "data-residency": "eu"}

@@ -12,9 +12,6 @@ from typing import Any
 import pulumi
 import pytest
 
-from autocloud.domain.profiles import RegionProfile, load_profile
-from autocloud.domain.sizing import CapacityPlan, plan_for_profile
-from autocloud.domain.vocabulary import REQUIRED_TAGS
 from components.compute import ComputeCluster, ComputeClusterArgs
 from components.contracts import RegionalPlatformArgs, region_tags
 from components.maps import MapsService, MapsServiceArgs
@@ -30,6 +27,9 @@ from components.telemetry import (
     TelemetryIngest,
     TelemetryIngestArgs,
 )
+from platform_model.profiles import RegionProfile, load_profile
+from platform_model.sizing import CapacityPlan, plan_for_profile
+from platform_model.vocabulary import REQUIRED_TAGS
 from tests.conftest import PulumiHarness, Recorded
 
 GLOBAL_TYPES = {"azure-native:privatedns:PrivateZone", "azure-native:privatedns:VirtualNetworkLink"}

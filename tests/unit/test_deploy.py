@@ -12,11 +12,11 @@ import pytest
 from pulumi.automation import errors
 from pulumi.automation._cmd import CommandResult
 
-from autocloud.domain.paths import TOOLCHAIN_BIN
 from autocloud.operations import deploy
 from autocloud.operations.deploy import StackResult, _short_error, clear_pending, missing_plugin
 from autocloud.runtime import engine
 from autocloud.runtime.toolchain import PULUMI_HOME
+from platform_model.paths import TOOLCHAIN_BIN
 
 #: What the engine prints when the azure-native plugin is not where it looks (automatic download off).
 ENGINE_ERROR = (

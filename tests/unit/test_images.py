@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from autocloud.domain import local_images
 from autocloud.runtime import images
 from autocloud.runtime.toolchain import load_versions
+from platform_model import local_images
 
 
 def _spec(tmp_path: Path) -> images.ImageSpec:

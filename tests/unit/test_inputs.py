@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from autocloud.domain.errors import EXCERPT_CHARS, MAX_MESSAGE_CHARS, ConfigError, excerpt, from_validation_error
-from autocloud.domain.inputs import MAX_INPUT_BYTES, load_yaml, read_text
-from autocloud.domain.locations import load_catalog
-from autocloud.domain.profiles import load_profile
-from autocloud.domain.stack import resolve_stack
 from autocloud.operations.rollout import load_rollout
+from platform_model.errors import EXCERPT_CHARS, MAX_MESSAGE_CHARS, ConfigError, excerpt, from_validation_error
+from platform_model.inputs import MAX_INPUT_BYTES, load_yaml, read_text
+from platform_model.locations import load_catalog
+from platform_model.profiles import load_profile
+from platform_model.stack import resolve_stack
 
 
 def alias_bomb(levels: int = 9) -> str:

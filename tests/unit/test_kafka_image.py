@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from autocloud.domain import local_images
 from autocloud.runtime import images, kafka_image
+from platform_model import local_images
 
 POM = """<project xmlns="http://maven.apache.org/POM/4.0.0"><modelVersion>4.0.0</modelVersion>
 <properties><kafka.version>3.9.2</kafka.version></properties></project>"""

@@ -6,9 +6,9 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-from autocloud.domain.paths import REPO_ROOT
+from platform_model.paths import REPO_ROOT
 
-ALLOWED = ("autocloud.domain", "components")
+ALLOWED = ("platform_model", "components")
 FIRST_PARTY = ("autocloud", "components", "policies")
 
 

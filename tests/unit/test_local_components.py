@@ -14,11 +14,6 @@ from typing import Any
 import pulumi
 import pytest
 
-from autocloud.domain import local_images
-from autocloud.domain.profiles import load_profile
-from autocloud.domain.sizing import EventHubsPlan, plan_capacity, plan_for_profile
-from autocloud.domain.stack import resolve_stack
-from autocloud.domain.vocabulary import REGION_LABEL
 from autocloud.runtime import kafka_image
 from components.contracts import (
     ComputeEndpoints,
@@ -54,6 +49,11 @@ from components.local import provider as local_provider
 from components.local.kube import NO_RESOURCES, ContainerResources
 from components.local.platform import namespace_quota
 from components.local.streaming import DATA_DIR, cluster_id
+from platform_model import local_images
+from platform_model.profiles import load_profile
+from platform_model.sizing import EventHubsPlan, plan_capacity, plan_for_profile
+from platform_model.stack import resolve_stack
+from platform_model.vocabulary import REGION_LABEL
 from policies.config import context_for_profile
 from policies.engine import Evaluator
 from policies.model import ResourceView
@@ -490,8 +490,8 @@ def test_kubeconfig_comes_from_kubeconfig_else_the_embedded_cluster(
 ) -> None:
     (tmp_path / "config").write_text("from KUBECONFIG")
     monkeypatch.setenv("KUBECONFIG", f"{tmp_path / 'config'}:/elsewhere")
-    from autocloud.domain.paths import STATE_DIR
     from autocloud.runtime import cluster
+    from platform_model.paths import STATE_DIR
 
     assert local_provider.kubeconfig_file() == tmp_path / "config" == cluster.kubeconfig_path()
     assert local_provider.load_kubeconfig() == "from KUBECONFIG"

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from autocloud.domain.locations import (
+from platform_model.locations import (
     CATALOG_PATH,
     DNS,
     LOCATIONS,

@@ -9,16 +9,16 @@ from typing import Any
 import pytest
 import yaml
 
-from autocloud.domain.errors import ConfigError
-from autocloud.domain.locations import LOCATIONS
-from autocloud.domain.profiles import (
+from platform_model.errors import ConfigError
+from platform_model.locations import LOCATIONS
+from platform_model.profiles import (
     STACK_CONFIG_KEYS,
     load_profile,
     parse_profile,
     profile_for_stack,
     stack_config_from_values,
 )
-from autocloud.domain.stack import resolve_stack
+from platform_model.stack import resolve_stack
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -11,10 +11,10 @@ from typing import Any
 import pulumi
 import pytest
 
-from autocloud.domain.profiles import load_profile
-from autocloud.domain.sizing import plan_for_profile
-from autocloud.domain.vocabulary import REQUIRED_TAGS
 from components.contracts import RegionalPlatformArgs
+from platform_model.profiles import load_profile
+from platform_model.sizing import plan_for_profile
+from platform_model.vocabulary import REQUIRED_TAGS
 from tests.conftest import MOCK_KEY, ProgramRun, PulumiHarness, Recorded
 
 STACKS = ("azure-eu", "azure-us", "azure-cn")

@@ -8,7 +8,7 @@ import sys
 import threading
 import time
 
-from autocloud.domain.paths import REPO_ROOT
+from platform_model.paths import REPO_ROOT
 
 
 def _echo_server() -> tuple[socket.socket, int]:

@@ -9,9 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from autocloud.domain.paths import REPO_ROOT
-from autocloud.domain.sizing import plan_for_profile
-from autocloud.domain.stack import resolve_stack
 from autocloud.verification import report as report_mod
 from autocloud.verification.report import (
     FlowStage,
@@ -22,6 +19,9 @@ from autocloud.verification.report import (
     render,
     report_command,
 )
+from platform_model.paths import REPO_ROOT
+from platform_model.sizing import plan_for_profile
+from platform_model.stack import resolve_stack
 from policies.model import Violation
 
 PROGRAMS = REPO_ROOT / "tests" / "programs"

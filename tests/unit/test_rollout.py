@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from autocloud.domain.errors import ConfigError
 from autocloud.operations.deploy import ConfigValue, StackResult
 from autocloud.operations.rollout import load_rollout, run_rollout, state_file
+from platform_model.errors import ConfigError
 
 STACKS = ("local-eu", "local-us", "local-cn", "azure-eu")
 

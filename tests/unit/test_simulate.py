@@ -10,9 +10,9 @@ import pytest
 from typer.testing import CliRunner
 
 from autocloud.cli import app
-from autocloud.domain.assignment import scale_unit_for
 from autocloud.operations import simulate
 from autocloud.operations.simulate import SimulationArgs, SimulationResult
+from platform_model.assignment import scale_unit_for
 
 
 def test_assignment_is_stable_and_spreads_evenly() -> None:

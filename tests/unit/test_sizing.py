@@ -6,9 +6,9 @@ import math
 
 import pytest
 
-from autocloud.domain.errors import ConfigError
-from autocloud.domain.profiles import load_profile
-from autocloud.domain.sizing import (
+from platform_model.errors import ConfigError
+from platform_model.profiles import load_profile
+from platform_model.sizing import (
     HEADROOM,
     MAX_LINKED_HUBS,
     plan_capacity,

@@ -12,9 +12,9 @@ import yaml
 from typer.testing import CliRunner
 
 from autocloud.cli import app
-from autocloud.domain.paths import REPO_ROOT, STACKS_DIR
 from autocloud.verification import pr_comment
 from autocloud.verification.check import run_check
+from platform_model.paths import REPO_ROOT, STACKS_DIR
 from policies.packs import PACK_RULES
 
 WORKFLOW = REPO_ROOT / ".github" / "workflows" / "preview.yml"

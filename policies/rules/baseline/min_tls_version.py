@@ -7,7 +7,7 @@ several services still default to TLS 1.0.
 IoT Hub's ``minTlsVersion`` is required only where Azure accepts it: TLS 1.2 enforcement "is supported
 only in public cloud regions" and cannot be changed after creation
 (https://learn.microsoft.com/azure/iot-hub/iot-hub-tls-support; ``iothub_min_tls`` per cloud in
-autocloud/domain/catalog/regions.yaml). Elsewhere (Azure China) the deployability rule refuses setting it.
+platform_model/catalog/regions.yaml). Elsewhere (Azure China) the deployability rule refuses setting it.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ zones" (https://learn.microsoft.com/azure/cosmos-db/periodic-backup-storage-redu
 zone-redundant replica needs zones in its region
 (https://learn.microsoft.com/azure/reliability/reliability-cosmos-db-nosql). Backups are kept for the
 account across its regions, so ``Zone`` backup redundancy is accepted only when every replica location
-has zones. Which locations have zones: ``zones`` in autocloud/domain/catalog/regions.yaml (Azure China: only
+has zones. Which locations have zones: ``zones`` in platform_model/catalog/regions.yaml (Azure China: only
 China North 3).
 """
 
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from autocloud.domain.locations import has_zones
+from platform_model.locations import has_zones
 from policies.model import ResourceRule, ResourceView, RuleContext
 from policies.rules._azure import COSMOS_ACCOUNT
 from policies.rules._props import get, mappings

@@ -4,14 +4,14 @@ Source: https://learn.microsoft.com/azure/iot-hub/how-to-disable-dr: disabling d
 ``enableDataResidency`` property) is supported in Brazil South and Southeast Asia only, the two
 locations whose paired region is in another geography; elsewhere the pair already stays in the
 geography and the flag is not accepted. DPS follows its hub. The locations are data:
-``iot_data_residency`` in autocloud/domain/catalog/regions.yaml.
+``iot_data_residency`` in platform_model/catalog/regions.yaml.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
-from autocloud.domain.locations import IOT_DATA_RESIDENCY_LOCATIONS, IOT_DATA_RESIDENCY_SOURCE
+from platform_model.locations import IOT_DATA_RESIDENCY_LOCATIONS, IOT_DATA_RESIDENCY_SOURCE
 from policies.model import ResourceRule, ResourceView, RuleContext
 from policies.rules._azure import DPS, IOT_HUB, catalog_location
 from policies.rules._props import get, show

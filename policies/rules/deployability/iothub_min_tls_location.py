@@ -2,7 +2,7 @@
 
 Source: https://learn.microsoft.com/azure/iot-hub/iot-hub-tls-support: TLS 1.2 enforcement "is supported
 only in public cloud regions", and ``minTlsVersion`` cannot be changed once the hub exists (a hub
-created without it has to be recreated). Per cloud in autocloud/domain/catalog/regions.yaml (``iothub_min_tls``).
+created without it has to be recreated). Per cloud in platform_model/catalog/regions.yaml (``iothub_min_tls``).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Every resource goes to a location that is open to us and offers its service.
 
-Sources, as data in autocloud/domain/catalog/regions.yaml: access-restricted locations ("access is
+Sources, as data in platform_model/catalog/regions.yaml: access-restricted locations ("access is
 restricted to support specific customer scenarios, such as disaster recovery within a specific
 geographic area", https://learn.microsoft.com/azure/reliability/regions-list; Azure China: China
 East 3, https://learn.microsoft.com/azure/china/overview-regions) need an access request, so a first
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 
-from autocloud.domain.locations import Service, location_problem
+from platform_model.locations import Service, location_problem
 from policies.model import ResourceRule, ResourceView, RuleContext
 from policies.rules._azure import (
     AKS,
@@ -62,7 +62,7 @@ def validate(view: ResourceView, ctx: RuleContext) -> Iterator[str]:
 RULE = ResourceRule(
     name="deployability-location-capability",
     description="Resources are placed only in locations that are not access-restricted and that offer "
-    "their service (region catalog: autocloud/domain/catalog/regions.yaml).",
+    "their service (region catalog: platform_model/catalog/regions.yaml).",
     remediation="Pick primary/secondary locations the catalog lists as unrestricted and offering every "
     "enabled service; `autocloud check` names the location and the source.",
     resource_types=frozenset(),

@@ -3,7 +3,7 @@
 Without `enableDataResidency`, Microsoft replicates hub data to the paired region for disaster
 recovery. That leaves the geography only where the pair is in another one, and those are exactly the
 locations where Azure offers the flag: Brazil South and Southeast Asia
-(https://learn.microsoft.com/azure/iot-hub/how-to-disable-dr; autocloud/domain/catalog/regions.yaml). So the
+(https://learn.microsoft.com/azure/iot-hub/how-to-disable-dr; platform_model/catalog/regions.yaml). So the
 flag is demanded only there; elsewhere the deployability rule refuses it (Azure does not accept it).
 """
 

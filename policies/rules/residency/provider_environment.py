@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 
-from autocloud.domain.locations import PROVIDER_ENVIRONMENT
+from platform_model.locations import PROVIDER_ENVIRONMENT
 from policies.model import ProviderView, ResourceView, RuleContext, StackRule
 from policies.rules._azure import AZURE_PROVIDERS
 from policies.rules._props import get, show

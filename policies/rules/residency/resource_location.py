@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 
-from autocloud.domain.locations import normalise_location
+from platform_model.locations import normalise_location
 from policies.model import ResourceView, RuleContext, StackRule, is_unknown
 from policies.rules._azure import AZURE_NATIVE_PROVIDER, DPS, GLOBAL_TYPES, Locations, is_located
 from policies.rules._props import get, mappings, show

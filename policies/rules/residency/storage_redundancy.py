@@ -1,7 +1,7 @@
 """Geo-redundant storage is refused when the paired region is outside the boundary.
 
 GRS, RA-GRS, GZRS and RA-GZRS copy every write to the location's paired region (Microsoft's
-published pairs, `autocloud.domain.locations`); where that pair is outside the boundary the copy leaves
+published pairs, `platform_model.locations`); where that pair is outside the boundary the copy leaves
 the region. An unknown pair is refused too: it cannot be verified.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from autocloud.domain.locations import paired_region
+from platform_model.locations import paired_region
 from policies.model import ResourceRule, ResourceView, RuleContext
 from policies.rules._azure import STORAGE_ACCOUNT
 from policies.rules._props import get, show
@@ -45,7 +45,7 @@ RULE = ResourceRule(
     name="residency-storage-redundancy",
     description="Storage redundancy never replicates to a paired region outside the region's boundary.",
     remediation="Use Standard_ZRS (or Standard_LRS where the location has no zones); "
-    "autocloud.domain.locations.storage_sku(location) picks it.",
+    "platform_model.locations.storage_sku(location) picks it.",
     resource_types=frozenset({STORAGE_ACCOUNT}),
     validate=validate,
 )

@@ -17,3 +17,12 @@ require (
 	golang.org/x/sys v0.32.0 // indirect
 	sigs.k8s.io/knftables v0.0.18 // indirect
 )
+
+// Built by autocloud/runtime/toolchain.py; the tool directive keeps their requirements in this module.
+tool (
+	github.com/containernetworking/plugins/plugins/ipam/host-local
+	github.com/containernetworking/plugins/plugins/main/bridge
+	github.com/containernetworking/plugins/plugins/main/loopback
+	github.com/containernetworking/plugins/plugins/main/ptp
+	github.com/containernetworking/plugins/plugins/meta/portmap
+)

@@ -69,3 +69,8 @@ require (
 	sigs.k8s.io/json v0.0.0-20211020170558-c049b76a60c6 // indirect
 	sigs.k8s.io/yaml v1.4.0 // indirect
 )
+
+// Built by autocloud/runtime/toolchain.py; the tool directive keeps their requirements in this module.
+tool (
+	go.etcd.io/etcd/server/v3
+)

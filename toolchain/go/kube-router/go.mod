@@ -107,3 +107,8 @@ require (
 	sigs.k8s.io/structured-merge-diff/v4 v4.4.1 // indirect
 	sigs.k8s.io/yaml v1.4.0 // indirect
 )
+
+// Built by autocloud/runtime/toolchain.py; the tool directive keeps their requirements in this module.
+tool (
+	github.com/cloudnativelabs/kube-router/v2/cmd/kube-router
+)

@@ -282,3 +282,8 @@ require (
 	gopkg.in/yaml.v3 v3.0.1 // indirect
 	lukechampine.com/frand v1.5.1 // indirect
 )
+
+// Built by autocloud/runtime/toolchain.py; the tool directive keeps their requirements in this module.
+tool (
+	github.com/pulumi/pulumi/pkg/v3/cmd/pulumi
+)

@@ -1,6 +1,6 @@
 """The repository's program with one deliberate residency violation, for the policy-pack tests.
 
-The per-run override ``violation:kind`` (``autocloud.domain.stack.OVERRIDES_ENV``; a test-only namespace the
+The per-run override ``violation:kind`` (``platform_model.stack.OVERRIDES_ENV``; a test-only namespace the
 program itself ignores) picks it:
 - ``unlabelled-namespace``: the region namespace loses its ``autocloud.io/region`` label;
 - ``foreign-endpoint``: scale unit 1's broker routes point at the US region's namespace.
@@ -16,8 +16,8 @@ from typing import Any
 import pulumi
 
 import components
-from autocloud.domain.stack import OVERRIDES_ENV
-from autocloud.domain.vocabulary import REGION_LABEL
+from platform_model.stack import OVERRIDES_ENV
+from platform_model.vocabulary import REGION_LABEL
 
 KIND = json.loads(os.environ.get(OVERRIDES_ENV, "{}")).get("violation:kind")
 PROGRAM = Path(components.__file__).resolve().parents[1] / "__main__.py"

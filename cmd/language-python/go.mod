@@ -1,4 +1,4 @@
-module autocloud.local/toolchain/language-python
+module autocloud.local/cmd/language-python
 
 go 1.26.6
 

@@ -10,8 +10,8 @@ import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from autocloud.domain.errors import ConfigError
-from autocloud.domain.paths import REPO_ROOT
+from platform_model.errors import ConfigError
+from platform_model.paths import REPO_ROOT
 
 VERSIONS_FILE = REPO_ROOT / "toolchain" / "versions.json"
 """Every Go-built tool and the module version it is built from."""

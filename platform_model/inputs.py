@@ -17,7 +17,7 @@ from yaml.composer import ComposerError
 from yaml.events import AliasEvent, CollectionStartEvent, ScalarEvent
 from yaml.nodes import Node
 
-from autocloud.domain.errors import ConfigError, one_line
+from platform_model.errors import ConfigError, one_line
 
 MAX_INPUT_BYTES = 1024 * 1024
 """The largest input file read (1 MiB); the shipped ones are under 20 KiB."""

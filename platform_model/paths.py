@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[1]
 TOOLCHAIN_DIR = REPO_ROOT / ".toolchain"
 TOOLCHAIN_BIN = TOOLCHAIN_DIR / "bin"
 _STATE_OVERRIDE = os.environ.get("AUTOCLOUD_STATE_DIR")

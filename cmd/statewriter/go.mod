@@ -1,4 +1,4 @@
-module autocloud.local/toolchain/statewriter
+module autocloud.local/cmd/statewriter
 
 go 1.26.8
 

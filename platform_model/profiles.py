@@ -3,7 +3,7 @@
 A region profile (``regions/<name>.yaml``) says where vehicle data may live and how big the fleet
 is; a stack's ``autocloud:*`` config picks a profile and a target. Everything downstream (sizing,
 components, policies, the CLI) takes these objects and never re-reads YAML or ``pulumi.Config``.
-Every bad input becomes one :class:`~autocloud.domain.errors.ConfigError` naming the file and the key.
+Every bad input becomes one :class:`~platform_model.errors.ConfigError` naming the file and the key.
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
-from autocloud.domain.errors import KEYED_ERROR_TYPE, ConfigError, excerpt, from_validation_error
-from autocloud.domain.inputs import load_mapping
-from autocloud.domain.locations import (
+from platform_model.errors import KEYED_ERROR_TYPE, ConfigError, excerpt, from_validation_error
+from platform_model.inputs import load_mapping
+from platform_model.locations import (
     CLOUD_NAMES,
     IOT_DATA_RESIDENCY_LOCATIONS,
     IOT_DATA_RESIDENCY_SOURCE,
@@ -37,8 +37,8 @@ from autocloud.domain.locations import (
     normalise_location,
     offers,
 )
-from autocloud.domain.paths import REPO_ROOT
-from autocloud.domain.vocabulary import PROFILE_TAGS, Cloud
+from platform_model.paths import REPO_ROOT
+from platform_model.vocabulary import PROFILE_TAGS, Cloud
 
 CONFIG_NAMESPACE = "autocloud"
 LOCATION_KEY = "azure-native:location"
@@ -306,7 +306,7 @@ class RegionProfile(_Frozen):
             raise _keyed("services.maps", "Azure Maps has no account location inside the boundary")
 
     def _check_capabilities(self) -> None:
-        """The locations the region deploys to, against the region catalog (autocloud/domain/catalog/regions.yaml):
+        """The locations the region deploys to, against the region catalog (platform_model/catalog/regions.yaml):
         not access-restricted, offering every enabled service, zones where zone redundancy is asked,
         IoT data residency only where Azure offers it."""
         single: list[Service] = [s for s in self.services.enabled() if s != "maps"]

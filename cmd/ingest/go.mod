@@ -1,4 +1,4 @@
-module autocloud.local/toolchain/ingest
+module autocloud.local/cmd/ingest
 
 go 1.26.0
 

@@ -14,8 +14,8 @@ from typing import Any, Literal
 
 from pydantic.alias_generators import to_camel
 
-from autocloud.domain.errors import ConfigError
-from autocloud.domain.profiles import (
+from platform_model.errors import ConfigError
+from platform_model.profiles import (
     CONFIG_NAMESPACE,
     RegionProfile,
     StackConfig,

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from autocloud.domain.errors import ConfigError
-from autocloud.domain.profiles import (
+from platform_model.errors import ConfigError
+from platform_model.profiles import (
     CONFIG_NAMESPACE,
     LOCATION_KEY,
     STACK_CONFIG_KEYS,
@@ -22,7 +22,7 @@ from autocloud.domain.profiles import (
     stack_config_from_values,
     stack_file_values,
 )
-from autocloud.domain.sizing import CapacityPlan, plan_for_stack
+from platform_model.sizing import CapacityPlan, plan_for_stack
 
 OVERRIDES_ENV = "AUTOCLOUD_CONFIG_OVERRIDES"
 """Per-run config overrides (JSON object of `namespace:key` -> value) that the program applies on top

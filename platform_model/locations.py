@@ -1,6 +1,6 @@
 """Catalog of Azure locations: which cloud each belongs to, its region pair, zones and services.
 
-The facts are data, ``autocloud/domain/catalog/regions.yaml``, each with its source; this module loads and
+The facts are data, ``platform_model/catalog/regions.yaml``, each with its source; this module loads and
 validates that file once and answers questions about it. Residency rules need three facts per
 location that Azure's API does not hand us offline: does the name exist in this cloud, where does
 geo-redundant storage replicate (its pair), and are there availability zones. Deployability needs
@@ -18,9 +18,9 @@ from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from autocloud.domain.errors import ConfigError, excerpt
-from autocloud.domain.inputs import load_yaml
-from autocloud.domain.vocabulary import Cloud
+from platform_model.errors import ConfigError, excerpt
+from platform_model.inputs import load_yaml
+from platform_model.vocabulary import Cloud
 
 Service = Literal["iothub", "dps", "eventhubs", "aks", "cosmosdb", "maps"]
 

@@ -33,10 +33,10 @@ func ferretDB(t *testing.T) string {
 	t.Helper()
 	path := os.Getenv("AUTOCLOUD_FERRETDB")
 	if path == "" {
-		path, _ = filepath.Abs("../../../.toolchain/bin/ferretdb")
+		path, _ = filepath.Abs("../../.toolchain/bin/ferretdb")
 	}
 	if _, err := os.Stat(path); err != nil {
-		t.Fatalf("FerretDB binary %s is missing: build it with `.venv/bin/python -m autocloud.toolchain build ferretdb` "+
+		t.Fatalf("FerretDB binary %s is missing: build it with `make toolchain` (or `autocloud toolchain build ferretdb`) "+
 			"(or point AUTOCLOUD_FERRETDB at one)", path)
 	}
 	return path
