@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 AUTOCLOUD := $(VENV)/bin/autocloud
 export GOTOOLCHAIN := local
 
-.PHONY: up down test lint unit integration go-test bench bench-checkov toolchain venv cluster-start cluster-stop clean system-deps node-tools
+.PHONY: up down test lint go-lint unit integration go-test bench bench-checkov toolchain venv cluster-start cluster-stop clean system-deps node-tools
 
 ## up: build or reuse the toolchain, start the embedded cluster, deploy the local stacks with the policy packs
 up: venv system-deps
@@ -20,12 +20,21 @@ down: venv
 test: venv toolchain system-deps node-tools lint go-test
 	$(PY) -m pytest -ra
 
-## lint: ruff (lint and format), mypy and the layering contracts (pyproject.toml's [tool.importlinter])
-lint: venv
+## lint: ruff (lint and format), mypy and the layering contracts (pyproject.toml's [tool.importlinter]);
+## gofmt and go vet on our own Go programs
+lint: venv go-lint
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports --no-cache
+
+# Our own Go programs, one module each under cmd/.
+GO_PROGRAMS := $(wildcard cmd/*)
+
+go-lint:
+	@unformatted=$$(gofmt -l $(GO_PROGRAMS) toolchain/go); \
+	if [ -n "$$unformatted" ]; then echo "gofmt: not formatted (run gofmt -w):" $$unformatted >&2; exit 1; fi
+	@for dir in $(GO_PROGRAMS); do (cd $$dir && go vet ./...) || exit 1; done
 
 unit: venv
 	$(PY) -m pytest -ra tests/unit tests/policies
