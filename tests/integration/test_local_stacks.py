@@ -30,6 +30,7 @@ from autocloud.runtime import engine, node
 from components.local import local_scale_units
 from platform_model.assignment import scale_unit_for
 from platform_model.paths import REPO_ROOT, TOOLCHAIN_BIN
+from platform_model.profiles import available_profiles
 from platform_model.sizing import plan_for_profile
 from platform_model.stack import resolve_stack
 from platform_model.vocabulary import REGION_LABEL
@@ -39,7 +40,7 @@ from .kube import Kubectl, busybox_pod
 
 pytestmark = pytest.mark.integration
 
-REGIONS = ("eu", "us", "cn")
+REGIONS = available_profiles()
 STACKS = tuple(f"local-{region}" for region in REGIONS)
 PART_OF = "app.kubernetes.io/part-of=autocloud"
 LINKED = ("autocloud", "components", "policies", "regions", ".venv")

@@ -27,13 +27,13 @@ from components.telemetry import (
     TelemetryIngest,
     TelemetryIngestArgs,
 )
-from platform_model.profiles import RegionProfile, load_profile
+from platform_model.profiles import RegionProfile, available_profiles, load_profile
 from platform_model.sizing import CapacityPlan, plan_for_profile
 from platform_model.vocabulary import REQUIRED_TAGS
 from tests.conftest import PulumiHarness, Recorded
 
 GLOBAL_TYPES = {"azure-native:privatedns:PrivateZone", "azure-native:privatedns:VirtualNetworkLink"}
-REGIONS = ("eu", "us", "cn")
+REGIONS = available_profiles()
 
 Builder = Callable[[RegionProfile, CapacityPlan, AzurePlacement], Any]
 

@@ -50,7 +50,7 @@ from components.local.kube import NO_RESOURCES, ContainerResources
 from components.local.platform import namespace_quota
 from components.local.streaming import DATA_DIR, cluster_id
 from platform_model import local_images
-from platform_model.profiles import load_profile
+from platform_model.profiles import available_profiles, load_profile
 from platform_model.sizing import EventHubsPlan, plan_capacity, plan_for_profile
 from platform_model.stack import resolve_stack
 from platform_model.vocabulary import REGION_LABEL
@@ -505,7 +505,7 @@ def test_kubeconfig_comes_from_kubeconfig_else_the_embedded_cluster(
 # --- each local stack through the program ------------------------------------------------------------
 
 
-@pytest.mark.parametrize("region", ["eu", "us", "cn"])
+@pytest.mark.parametrize("region", available_profiles())
 def test_local_stack(pulumi_harness: PulumiHarness, region: str) -> None:
     run = pulumi_harness.run_program(f"local-{region}")
     mocks = run.mocks

@@ -13,6 +13,7 @@ from platform_model.errors import ConfigError
 from platform_model.locations import LOCATIONS
 from platform_model.profiles import (
     STACK_CONFIG_KEYS,
+    available_profiles,
     load_profile,
     parse_profile,
     profile_for_stack,
@@ -56,7 +57,7 @@ def test_shipped_profiles_match_the_agreed_regions() -> None:
     # China East 3 is access-restricted: the replica goes to China East 2.
     assert (cn.cloud, cn.primary, cn.secondary, cn.fleet.vehicles) == ("china", "chinanorth3", "chinaeast2", 1_000_000)
     assert cn.services.maps is False and cn.provider_environment == "china"
-    for profile in (eu, us, cn):
+    for profile in map(load_profile, available_profiles()):
         assert profile.tags["data-residency"] == profile.name
         assert profile.fleet.messages_per_vehicle_per_hour == 60 and profile.fleet.message_kb == 1
         assert profile.residency.iot_data_residency is False
@@ -199,12 +200,14 @@ def test_unknown_profile_lists_the_known_ones() -> None:
     assert str(caught.value) == "regions/apac.yaml: no region profile 'apac' (available: cn, eu, us)"
 
 
-def test_shipped_stacks_resolve_to_their_profiles() -> None:
-    for region, primary in (("eu", "westeurope"), ("us", "eastus2"), ("cn", "chinanorth3")):
-        resolved = resolve_stack(f"azure-{region}")
-        config, profile = resolved.config, resolved.profile
-        assert (config.region, config.target, config.azure_location) == (region, "azure", primary)
-        assert profile.name == region
+@pytest.mark.parametrize("region", available_profiles())
+def test_every_region_has_an_azure_and_a_local_stack(region: str) -> None:
+    """One platform, two targets: a new region profile comes with both stacks, resolving to it."""
+    azure = resolve_stack(f"azure-{region}")
+    assert (azure.config.region, azure.config.target) == (region, "azure")
+    assert azure.config.azure_location == azure.profile.primary
+    local = resolve_stack(f"local-{region}")
+    assert (local.config.region, local.config.target, local.profile.name) == (region, "local", region)
 
 
 def test_stack_config_keys_are_declared_in_pulumi_yaml() -> None:
