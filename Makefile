@@ -16,9 +16,22 @@ up: venv system-deps
 down: venv
 	$(AUTOCLOUD) down
 
-## test: install what is needed, lint, type-check and run the whole test suite
-test: venv toolchain system-deps node-tools lint go-test
-	$(PY) -m pytest -ra
+## test: install what is needed, lint, type-check and run the whole test suite. The toolchain builds in
+## the background meanwhile: lint and the unit tests need none of it, and a cold Go build leaves a core
+## idle while it downloads modules and links.
+TOOLCHAIN_LOG := .state/toolchain-build.log
+test: venv system-deps node-tools
+	@mkdir -p .state
+	@echo "test: building the toolchain in the background (log: $(TOOLCHAIN_LOG)); lint and unit tests meanwhile"
+	@$(MAKE) --no-print-directory toolchain >$(TOOLCHAIN_LOG) 2>&1 & build=$$!; \
+	status=0; $(MAKE) --no-print-directory lint unit || status=$$?; \
+	echo "test: waiting for the toolchain build"; \
+	if ! wait $$build; then echo "error: the toolchain build failed; the end of $(TOOLCHAIN_LOG):" >&2; \
+	  tail -n 20 $(TOOLCHAIN_LOG) >&2; exit 1; fi; \
+	grep -E '^\[[0-9]+/[0-9]+\] .* built in' $(TOOLCHAIN_LOG) || true; \
+	exit $$status
+	$(MAKE) --no-print-directory go-test
+	$(PY) -m pytest -ra --durations=15 tests/integration
 
 ## lint: ruff (lint and format), mypy and the layering contracts (pyproject.toml's [tool.importlinter]);
 ## gofmt and go vet on our own Go programs
