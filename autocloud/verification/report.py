@@ -30,9 +30,9 @@ from platform_model.profiles import RegionProfile, StackConfig
 from platform_model.sizing import CapacityPlan
 from platform_model.stack import resolve_stack
 from policies.engine import Evaluator
+from policies.facts.azure import AZURE_NATIVE_PROVIDER, GLOBAL_TYPES, Locations, is_located, location_of
+from policies.facts.kubernetes import NAMESPACE, Namespaces, is_kubernetes, namespace_of, object_name
 from policies.model import ResourceView, RuleContext, Violation, ViolationCounts
-from policies.rules._azure import AZURE_NATIVE_PROVIDER, GLOBAL_TYPES, Locations, is_located, location_of
-from policies.rules.kubernetes._cluster import NAMESPACE, Namespaces, is_kubernetes, namespace_of, object_name
 
 Format = Literal["markdown", "html"]
 FORMATS: tuple[Format, ...] = get_args(Format)

@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from platform_model.locations import IOT_DATA_RESIDENCY_LOCATIONS, IOT_DATA_RESIDENCY_SOURCE
+from policies.facts.azure import DPS, IOT_HUB, catalog_location
+from policies.facts.props import get, show
 from policies.model import ResourceRule, ResourceView, RuleContext
-from policies.rules._azure import DPS, IOT_HUB, catalog_location
-from policies.rules._props import get, show
 
 
 def validate(view: ResourceView, ctx: RuleContext) -> Iterator[str]:

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from platform_model.locations import AzureLocation
+from policies.facts.props import get
 from policies.model import ResourceView, is_unknown
-from policies.rules._props import get
 
 RESOURCE_GROUP = "azure-native:resources:ResourceGroup"
 IOT_HUB = "azure-native:iothub:IotHubResource"
