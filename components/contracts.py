@@ -119,7 +119,8 @@ class PlatformEndpoints(TypedDict):
 
 
 class Component(Protocol):
-    """The outputs every component exposes (STYLE.md #6)."""
+    """The outputs every component exposes, so the program, the contract tests and the report treat
+    any component, Azure or local, alike."""
 
     name: pulumi.Output[str]
     resource_id: pulumi.Output[str]

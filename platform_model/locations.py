@@ -283,12 +283,6 @@ def maps_location(boundary: Sequence[str], preferred: str) -> str | None:
     return next((loc for loc in boundary if loc in MAPS_LOCATIONS), None)
 
 
-def location_offers(location: str, service: Service) -> bool:
-    """Whether ``location`` (any spelling) offers ``service``; an unknown location offers nothing."""
-    found = find_location(location)
-    return found is not None and service in found.services
-
-
 def has_zones(location: str) -> bool:
     """Whether ``location`` has availability zones (unknown: no)."""
     found = find_location(location)

@@ -48,7 +48,6 @@ MAX_MESSAGE_KB = 256
 """IoT Hub's device-to-cloud message size limit (256 KB)."""
 
 Target = Literal["azure", "local"]
-TARGETS: tuple[Target, ...] = ("azure", "local")
 
 
 def _keyed(key: str, message: str) -> PydanticCustomError:

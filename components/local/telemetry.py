@@ -33,8 +33,6 @@ HTTP_PORT = 8080
 """The ingest's ``/ready``, ``/healthz`` and ``/stats``; ``/ready`` needs Kafka to answer."""
 ROUTES_DIR = "/etc/ingest"
 RESOURCES = ContainerResources(cpu_request_m=25, memory_request_mi=32, cpu_limit_m=200, memory_limit_mi=128)
-DEVICE_TOPIC = "devices/+/messages/events/#"
-"""IoT Hub's device-to-cloud MQTT topic, kept so a vehicle talks to both targets alike."""
 
 
 @dataclass(frozen=True)
@@ -71,12 +69,10 @@ def routes_json(region: str, unit: int, route: KafkaRoute | None) -> str:
     if route is not None:
         target = f"kafka://{route.bootstrap}"
         routes = [
-            {"name": "telemetry", "source": "DeviceMessages", "mqttTopic": DEVICE_TOPIC,
-             "endpoint": target, "topic": route.telemetry_topic},
-            {"name": "lifecycle", "source": "DeviceLifecycleEvents", "mqttTopic": "$autocloud/lifecycle/#",
-             "endpoint": target, "topic": route.events_topic},
-            {"name": "connection-state", "source": "DeviceConnectionStateEvents",
-             "mqttTopic": "$autocloud/connection-state/#", "endpoint": target, "topic": route.events_topic},
+            {"name": "telemetry", "source": "DeviceMessages", "endpoint": target, "topic": route.telemetry_topic},
+            {"name": "lifecycle", "source": "DeviceLifecycleEvents", "endpoint": target, "topic": route.events_topic},
+            {"name": "connection-state", "source": "DeviceConnectionStateEvents", "endpoint": target,
+             "topic": route.events_topic},
         ]  # fmt: skip
     return json.dumps({"region": region, "scaleUnit": unit, "routes": routes}, indent=2, sort_keys=True) + "\n"
 
