@@ -14,6 +14,12 @@ Cloud = Literal["public", "china"]
 REGION_LABEL = "autocloud.io/region"
 """Kubernetes label naming a namespace's region (local target; NetworkPolicies select on it)."""
 
+
+def region_namespace(region: str) -> str:
+    """The Kubernetes namespace a region deploys into on the local target unless its stack names one."""
+    return f"autocloud-{region}"
+
+
 REQUIRED_TAGS: tuple[str, ...] = ("region", "data-classification", "data-residency")
 """Tags every taggable Azure resource carries; the components set them, the baseline policy checks them."""
 

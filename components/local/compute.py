@@ -16,7 +16,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.contracts import ComputeEndpoints
-from components.local.kube import MANAGED_BY, PART_OF, ContainerResources
+from components.local.kube import OWNED_LABELS, ContainerResources
 from platform_model.vocabulary import REGION_LABEL
 
 IN_CLUSTER_API_SERVER = "https://kubernetes.default.svc"
@@ -105,8 +105,7 @@ class LocalComputeCluster(pulumi.ComponentResource):
         labels = {
             **args.labels,
             REGION_LABEL: args.region,
-            "app.kubernetes.io/part-of": PART_OF,
-            "app.kubernetes.io/managed-by": MANAGED_BY,
+            **OWNED_LABELS,
         }
         child = pulumi.ResourceOptions(parent=self)
 

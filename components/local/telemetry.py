@@ -10,7 +10,8 @@ into Kafka, acknowledging a QoS 1 message only once Kafka has it.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import partial
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -25,7 +26,7 @@ from components.local.kube import (
     config_hash,
     deploy_workload,
 )
-from platform_model.local_images import INGEST_IMAGE, NONROOT_UID
+from platform_model.local_images import NONROOT_UID, image_reference
 
 MQTT_PORT = 1883
 """Plain MQTT inside the namespace (IoT Hub takes MQTT over TLS on 8883)."""
@@ -59,8 +60,8 @@ class LocalTelemetryIngestArgs:
     """Required. Scale unit number (1-based); names the objects ``telemetry-<unit>``."""
     route: KafkaRoute | None = None
     """Optional, default None: no routes (the region has no event streaming)."""
-    image: str = INGEST_IMAGE
-    """Optional, default ``autocloud.local/ingest:0.1.0``, built here."""
+    image: str = field(default_factory=partial(image_reference, "ingest"))
+    """Optional, default the ingest image built here."""
 
 
 def routes_json(region: str, unit: int, route: KafkaRoute | None) -> str:

@@ -32,7 +32,7 @@ def ingest_pod() -> dict[str, Any]:
         "spec": {
             "automountServiceAccountToken": False,
             "containers": [{
-                "name": "ingest", "image": local_images.INGEST_IMAGE, "imagePullPolicy": "Never",
+                "name": "ingest", "image": local_images.image_reference("ingest"), "imagePullPolicy": "Never",
                 "args": ["--routes=/etc/ingest/routes.json", "--partitions=2"],
                 "ports": [{"name": "mqtt", "containerPort": 1883}, {"name": "http", "containerPort": 8080}],
                 "readinessProbe": {"httpGet": {"path": "/ready", "port": 8080}, "periodSeconds": 1},
