@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from platform_model.errors import ConfigError, excerpt
 from platform_model.inputs import load_yaml
-from platform_model.vocabulary import Cloud
+from platform_model.vocabulary import Cloud, normalise_location
 
 Service = Literal["iothub", "dps", "eventhubs", "aks", "cosmosdb", "maps"]
 
@@ -53,11 +53,6 @@ class AzureLocation:
     """IoT Hub accepts ``minTlsVersion: 1.2`` here."""
     source: str = ""
     """Where the facts come from."""
-
-
-def normalise_location(name: str) -> str:
-    """``West Europe``, ``west europe`` and ``westeurope`` are the same location: ``westeurope``."""
-    return "".join(name.split()).lower()
 
 
 class _Strict(BaseModel):

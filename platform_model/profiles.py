@@ -33,11 +33,10 @@ from platform_model.locations import (
     location_problem,
     locations_in,
     maps_location,
-    normalise_location,
     offers,
 )
 from platform_model.paths import REPO_ROOT
-from platform_model.vocabulary import PROFILE_TAGS, Cloud, region_namespace
+from platform_model.vocabulary import PROFILE_TAGS, Cloud, normalise_location, region_namespace
 
 CONFIG_NAMESPACE = "autocloud"
 LOCATION_KEY = "azure-native:location"

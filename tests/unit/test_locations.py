@@ -18,11 +18,11 @@ from platform_model.locations import (
     location_problem,
     locations_in,
     maps_location,
-    normalise_location,
     offers,
     paired_region,
     storage_sku,
 )
+from platform_model.vocabulary import normalise_location
 
 
 @pytest.mark.parametrize(

@@ -21,8 +21,8 @@ from policies.facts.azure import (
     IOT_HUB,
     SERVICEBUS_NAMESPACE,
     STORAGE_ACCOUNT,
-    catalog_location,
 )
+from policies.facts.catalog import catalog_location
 from policies.facts.props import get, show
 from policies.model import ResourceRule, ResourceView, RuleContext
 

@@ -12,7 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from platform_model.locations import catalog
-from policies.facts.azure import DPS, IOT_HUB, catalog_location
+from policies.facts.azure import DPS, IOT_HUB
+from policies.facts.catalog import catalog_location
 from policies.facts.props import get, show
 from policies.model import ResourceRule, ResourceView, RuleContext
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 
-from platform_model.locations import normalise_location
+from platform_model.vocabulary import normalise_location
 from policies.facts.azure import AZURE_NATIVE_PROVIDER, DPS, GLOBAL_TYPES, Locations, is_located
 from policies.facts.props import get, mappings, show
 from policies.model import ResourceView, RuleContext, StackRule, is_unknown
