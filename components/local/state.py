@@ -182,24 +182,7 @@ class LocalVehicleStateStore(pulumi.ComponentResource):
         placement = args.placement
         self.location = placement.location
         self.key_secret_name = f"{OBJECT_NAME}-key"
-        generated = args.key is None
-        password = pulumi.Output.secret(generate_password() if args.key is None else args.key)
-
-        secret = k8s.core.v1.Secret(
-            f"{name}-key",
-            metadata={
-                "name": self.key_secret_name,
-                "namespace": placement.namespace,
-                "labels": placement.object_labels(self.key_secret_name, "ferretdb", "vehicle-state-store"),
-            },
-            type="Opaque",
-            string_data={PASSWORD_ITEM: password},
-            opts=pulumi.ResourceOptions(
-                parent=self,
-                depends_on=list(placement.depends_on),
-                ignore_changes=["stringData", "data"] if generated else None,
-            ),
-        )
+        secret = self._build_key_secret(name, args)
         store = docstore_workload(args.image, self.key_secret_name)
         deployed = deploy_workload(f"{name}-docstore", self, placement, store, depends_on=[secret])
         store_uri = f"mongodb://{deployed.host}:{STORE_PORT}/"
@@ -223,4 +206,25 @@ class LocalVehicleStateStore(pulumi.ComponentResource):
                 "key_secret_name": self.key_secret_name,
                 "endpoints": self.endpoints,
             }
+        )
+
+    def _build_key_secret(self, name: str, args: LocalVehicleStateStoreArgs) -> k8s.core.v1.Secret:
+        """The store user's password: given, or generated once and then left alone by later runs."""
+        placement = args.placement
+        generated = args.key is None
+        password = pulumi.Output.secret(generate_password() if args.key is None else args.key)
+        return k8s.core.v1.Secret(
+            f"{name}-key",
+            metadata={
+                "name": self.key_secret_name,
+                "namespace": placement.namespace,
+                "labels": placement.object_labels(self.key_secret_name, "ferretdb", "vehicle-state-store"),
+            },
+            type="Opaque",
+            string_data={PASSWORD_ITEM: password},
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                depends_on=list(placement.depends_on),
+                ignore_changes=["stringData", "data"] if generated else None,
+            ),
         )
