@@ -15,7 +15,7 @@ import pulumi
 
 from platform_model.profiles import RegionProfile
 from platform_model.sizing import CapacityPlan
-from platform_model.vocabulary import REGION_LABEL
+from platform_model.vocabulary import REGION_LABEL, region_namespace
 
 DATA_CLASSIFICATION = "vehicle-data"
 
@@ -58,7 +58,13 @@ class RegionalPlatformArgs:
 
     @property
     def local_namespace(self) -> str:
-        return self.namespace or f"autocloud-{self.profile.name}"
+        return self.namespace or region_namespace(self.profile.name)
+
+
+STATE_DATABASE = "vehicles"
+"""The state store's database, the same on both targets so readers need not know which one runs."""
+STATE_CONTAINER = "vehicle-state"
+"""The state store's container (Cosmos DB) or collection (the local document store)."""
 
 
 # --- endpoint contracts: same keys on both targets -------------------------------------------------
@@ -119,7 +125,8 @@ class PlatformEndpoints(TypedDict):
 
 
 class Component(Protocol):
-    """The outputs every component exposes (STYLE.md #6)."""
+    """The outputs every component exposes, so the program, the contract tests and the report treat
+    any component, Azure or local, alike."""
 
     name: pulumi.Output[str]
     resource_id: pulumi.Output[str]

@@ -9,7 +9,7 @@ import pulumi_azure_native as azure_native
 
 from components.contracts import MapsEndpoints
 from components.placement import AzurePlacement
-from platform_model.locations import MAPS_LOCATIONS
+from platform_model.locations import catalog
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,7 @@ class MapsService(pulumi.ComponentResource):
         placement = args.placement
         if placement.cloud != "public":
             raise ValueError("Azure Maps is not offered in Azure China")
-        if placement.location not in MAPS_LOCATIONS:
+        if placement.location not in catalog().maps_locations:
             raise ValueError(f"Azure Maps accounts cannot be created in {placement.location}")
         self.location = placement.location
         account = azure_native.maps.Account(
@@ -53,7 +53,7 @@ class MapsService(pulumi.ComponentResource):
         self.resource_id = account.id
         # x-ms-client-id for Entra ID calls: an identifier, not a secret.
         self.client_id = account.properties.apply(lambda p: p.unique_id or "")
-        api = f"https://{MAPS_LOCATIONS[placement.location]}.atlas.microsoft.com"
+        api = f"https://{catalog().maps_locations[placement.location]}.atlas.microsoft.com"
         self.endpoints = pulumi.Output.from_input(MapsEndpoints(api=api))
         self.register_outputs(
             {

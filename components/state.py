@@ -7,14 +7,12 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_azure_native as azure_native
 
-from components.contracts import StateEndpoints
+from components.contracts import STATE_CONTAINER, STATE_DATABASE, StateEndpoints
 from components.placement import AzurePlacement
 from components.private_link import private_endpoint
 from platform_model.locations import has_zones
 from platform_model.sizing import CosmosPlan
 
-DATABASE = "vehicles"
-CONTAINER = "vehicle-state"
 PARTITION_KEY = "/vehicleId"
 INDEXED_PATHS: tuple[str, ...] = ("/vehicleId/?", "/updatedAt/?")
 """Index only what lookups use: keeps a 1 KB upsert near the 5 RU the sizing assumes."""
@@ -64,7 +62,9 @@ class VehicleStateStore(pulumi.ComponentResource):
         self.resource_id = account.id
         suffix = placement.dns.cosmos
         self.endpoints = account.name.apply(
-            lambda n: StateEndpoints(documents=f"https://{n}.{suffix}:443/", database=DATABASE, container=CONTAINER)
+            lambda n: StateEndpoints(
+                documents=f"https://{n}.{suffix}:443/", database=STATE_DATABASE, container=STATE_CONTAINER
+            )
         )
         self.register_outputs(
             {
@@ -118,9 +118,9 @@ class VehicleStateStore(pulumi.ComponentResource):
             f"{name}-database",
             resource_group_name=placement.resource_group_name,
             account_name=account.name,
-            database_name=DATABASE,
+            database_name=STATE_DATABASE,
             location=placement.location,
-            resource={"id": DATABASE},
+            resource={"id": STATE_DATABASE},
             tags=dict(placement.tags),
             opts=pulumi.ResourceOptions(parent=self),
         )
@@ -139,10 +139,10 @@ class VehicleStateStore(pulumi.ComponentResource):
             resource_group_name=placement.resource_group_name,
             account_name=account.name,
             database_name=database.name,
-            container_name=CONTAINER,
+            container_name=STATE_CONTAINER,
             location=placement.location,
             resource={
-                "id": CONTAINER,
+                "id": STATE_CONTAINER,
                 "partition_key": {"paths": [PARTITION_KEY], "kind": "Hash", "version": 2},
                 "indexing_policy": {
                     "automatic": True,

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import json
 import xml.etree.ElementTree as ET
+from functools import cache
 from pathlib import Path
+from typing import Literal
 
 from platform_model.errors import ConfigError
 from platform_model.paths import REPO_ROOT
@@ -42,16 +44,30 @@ def kafka_version(pom: Path = KAFKA_POM) -> str:
     return version.strip()
 
 
-FERRETDB_VERSION = pinned_versions()["ferretdb"]["version"].lstrip("v")
-"""The FerretDB release the toolchain builds: the docstore image's tag."""
+LocalImage = Literal["pause", "coredns", "busybox", "ingest", "docstore", "statewriter", "kafka"]
 
-PAUSE_IMAGE = f"{REGISTRY}/pause:3.10"
-COREDNS_IMAGE = f"{REGISTRY}/coredns:1.15.0"
-BUSYBOX_IMAGE = f"{REGISTRY}/busybox:1.35"
-INGEST_IMAGE = f"{REGISTRY}/ingest:0.1.0"
-DOCSTORE_IMAGE = f"{REGISTRY}/docstore:{FERRETDB_VERSION}"
-STATEWRITER_IMAGE = f"{REGISTRY}/statewriter:0.1.0"
-KAFKA_IMAGE = f"{REGISTRY}/kafka:{kafka_version()}"
+_FIXED_TAGS: dict[LocalImage, str] = {"pause": "3.10", "busybox": "1.35"}
+"""Tags no pin gives: the sandbox image is tagged as Kubernetes' own pause image, and BusyBox packs
+the host's ``/bin/busybox``."""
+_PINNED_AS: dict[LocalImage, str] = {"docstore": "ferretdb"}
+"""Images named otherwise than the ``versions.json`` entry they are built from."""
+
+
+@cache
+def image_tag(image: LocalImage) -> str:
+    """The tag of an image built here, from the pin of what it packs: Kafka's POM for Kafka, else
+    the tool's ``versions.json`` version without its ``v``. Read on first use, not at import."""
+    if image in _FIXED_TAGS:
+        return _FIXED_TAGS[image]
+    if image == "kafka":
+        return kafka_version()
+    return pinned_versions()[_PINNED_AS.get(image, image)]["version"].lstrip("v")
+
+
+def image_reference(image: LocalImage) -> str:
+    """``autocloud.local/<image>:<tag>``: how components, the node and the builder name the image."""
+    return f"{REGISTRY}/{image}:{image_tag(image)}"
+
 
 KAFKA_HOME = "/opt/kafka"
 KAFKA_CONFIG_DIR = "/etc/kafka"

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from platform_model.errors import ConfigError, excerpt
 from platform_model.inputs import load_yaml
-from platform_model.vocabulary import Cloud
+from platform_model.vocabulary import Cloud, normalise_location
 
 Service = Literal["iothub", "dps", "eventhubs", "aks", "cosmosdb", "maps"]
 
@@ -53,11 +53,6 @@ class AzureLocation:
     """IoT Hub accepts ``minTlsVersion: 1.2`` here."""
     source: str = ""
     """Where the facts come from."""
-
-
-def normalise_location(name: str) -> str:
-    """``West Europe``, ``west europe`` and ``westeurope`` are the same location: ``westeurope``."""
-    return "".join(name.split()).lower()
 
 
 class _Strict(BaseModel):
@@ -104,9 +99,15 @@ class Catalog:
 
     locations: Mapping[str, AzureLocation]
     maps_locations: Mapping[str, str]
+    """Azure Maps account locations and the geography endpoint of each."""
     maps_source: str
     iot_data_residency_source: str
     cloud_services: Mapping[Cloud, frozenset[Service]]
+    """What each cloud offers in at least one location (Azure Maps: none in Azure China)."""
+
+    @property
+    def iot_data_residency_locations(self) -> frozenset[str]:
+        return frozenset(name for name, loc in self.locations.items() if loc.iot_data_residency)
 
 
 def _check_references(data: _Catalog, label: str) -> None:
@@ -170,14 +171,9 @@ def load_catalog(path: Path = CATALOG_PATH) -> Catalog:
 
 @cache
 def catalog() -> Catalog:
-    """The shipped catalog, loaded once."""
+    """The shipped catalog, loaded on first use (not at import: importing the floor reads no file)."""
     return load_catalog()
 
-
-LOCATIONS: Mapping[str, AzureLocation] = catalog().locations
-
-CLOUD_SERVICES: Mapping[Cloud, frozenset[Service]] = catalog().cloud_services
-"""What each cloud offers in at least one location (Azure Maps: none in Azure China)."""
 
 SERVICE_NAMES: Mapping[Service, str] = {
     "iothub": "Azure IoT Hub",
@@ -189,12 +185,6 @@ SERVICE_NAMES: Mapping[Service, str] = {
 }
 
 CLOUD_NAMES: Mapping[Cloud, str] = {"public": "Azure (public cloud)", "china": "Azure China"}
-
-MAPS_LOCATIONS: Mapping[str, str] = catalog().maps_locations
-"""Azure Maps account locations and the geography endpoint of each (``catalog/regions.yaml``)."""
-
-IOT_DATA_RESIDENCY_LOCATIONS: frozenset[str] = frozenset(n for n, loc in LOCATIONS.items() if loc.iot_data_residency)
-IOT_DATA_RESIDENCY_SOURCE: str = catalog().iot_data_residency_source
 
 #: The azure-native provider's ``environment`` value per cloud (its endpoints: management, AAD, ...).
 PROVIDER_ENVIRONMENT: Mapping[Cloud, str] = {"public": "public", "china": "china"}
@@ -247,12 +237,12 @@ DNS: Mapping[Cloud, CloudDns] = {
 
 def find_location(name: str) -> AzureLocation | None:
     """The catalog entry for ``name`` (any spelling), or None if Azure has no such location."""
-    return LOCATIONS.get(normalise_location(name))
+    return catalog().locations.get(normalise_location(name))
 
 
 def locations_in(cloud: Cloud) -> tuple[str, ...]:
     """All location names of one cloud, sorted."""
-    return tuple(sorted(loc.name for loc in LOCATIONS.values() if loc.cloud == cloud))
+    return tuple(sorted(loc.name for loc in catalog().locations.values() if loc.cloud == cloud))
 
 
 def paired_region(name: str) -> str | None:
@@ -263,7 +253,7 @@ def paired_region(name: str) -> str | None:
 
 def offers(cloud: Cloud, service: Service) -> bool:
     """Whether ``cloud`` offers ``service`` at all."""
-    return service in CLOUD_SERVICES[cloud]
+    return service in catalog().cloud_services[cloud]
 
 
 def storage_sku(location: str) -> str:
@@ -278,15 +268,10 @@ def storage_sku(location: str) -> str:
 def maps_location(boundary: Sequence[str], preferred: str) -> str | None:
     """The location for an Azure Maps account inside ``boundary``: ``preferred`` if Maps exists there,
     else the first boundary location that has Maps, else None (Maps cannot stay in this boundary)."""
-    if preferred in MAPS_LOCATIONS:
+    maps = catalog().maps_locations
+    if preferred in maps:
         return preferred
-    return next((loc for loc in boundary if loc in MAPS_LOCATIONS), None)
-
-
-def location_offers(location: str, service: Service) -> bool:
-    """Whether ``location`` (any spelling) offers ``service``; an unknown location offers nothing."""
-    found = find_location(location)
-    return found is not None and service in found.services
+    return next((loc for loc in boundary if loc in maps), None)
 
 
 def has_zones(location: str) -> bool:

@@ -13,7 +13,6 @@ STATE_DIR = Path(_STATE_OVERRIDE).resolve() if _STATE_OVERRIDE else REPO_ROOT / 
 """Local state (cluster, file backend, passphrase, policy config, rollout records); AUTOCLOUD_STATE_DIR
 moves all of it, e.g. for a test that drives the real CLI without touching the checkout's."""
 STACKS_DIR = REPO_ROOT / "stacks"
-REGIONS_DIR = REPO_ROOT / "regions"
 POLICIES_DIR = REPO_ROOT / "policies"
 
 

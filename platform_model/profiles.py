@@ -23,22 +23,20 @@ from platform_model.errors import KEYED_ERROR_TYPE, ConfigError, excerpt, from_v
 from platform_model.inputs import load_mapping
 from platform_model.locations import (
     CLOUD_NAMES,
-    IOT_DATA_RESIDENCY_LOCATIONS,
-    IOT_DATA_RESIDENCY_SOURCE,
     PROVIDER_ENVIRONMENT,
     SERVICE_NAMES,
     SERVICES,
     Service,
+    catalog,
     find_location,
     has_zones,
     location_problem,
     locations_in,
     maps_location,
-    normalise_location,
     offers,
 )
 from platform_model.paths import REPO_ROOT
-from platform_model.vocabulary import PROFILE_TAGS, Cloud
+from platform_model.vocabulary import PROFILE_TAGS, Cloud, normalise_location, region_namespace
 
 CONFIG_NAMESPACE = "autocloud"
 LOCATION_KEY = "azure-native:location"
@@ -48,7 +46,6 @@ MAX_MESSAGE_KB = 256
 """IoT Hub's device-to-cloud message size limit (256 KB)."""
 
 Target = Literal["azure", "local"]
-TARGETS: tuple[Target, ...] = ("azure", "local")
 
 
 def _keyed(key: str, message: str) -> PydanticCustomError:
@@ -333,8 +330,8 @@ class RegionProfile(_Frozen):
                 raise _keyed(
                     "residency.iot_data_residency",
                     f"IoT Hub data residency is not offered in {primary.name!r}: only "
-                    f"{', '.join(sorted(IOT_DATA_RESIDENCY_LOCATIONS))}, whose paired region is in another "
-                    f"geography (source: {IOT_DATA_RESIDENCY_SOURCE})",
+                    f"{', '.join(sorted(catalog().iot_data_residency_locations))}, whose paired region is in another "
+                    f"geography (source: {catalog().iot_data_residency_source})",
                 )
 
     @property
@@ -433,7 +430,7 @@ class StackConfig(BaseModel):
     @property
     def local_namespace(self) -> str:
         """The Kubernetes namespace of this region on the local target."""
-        return self.namespace or f"autocloud-{self.region}"
+        return self.namespace or region_namespace(self.region)
 
 
 STACK_CONFIG_KEYS: tuple[str, ...] = tuple(

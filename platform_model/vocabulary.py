@@ -1,7 +1,8 @@
 """Names every layer shares: clouds, the region label and the required tags.
 
-Standard library only: the offline check loads ``policies.model`` (and so this module) inside a
-checked program's own environment, which has the Pulumi SDK and nothing of ours.
+The offline check loads ``policies.model`` (and so this module) inside a checked program's own
+environment, which has the Pulumi SDK and nothing else of ours: the ``offline-check`` import contract
+(pyproject.toml) keeps it to the standard library.
 """
 
 from __future__ import annotations
@@ -13,6 +14,17 @@ Cloud = Literal["public", "china"]
 
 REGION_LABEL = "autocloud.io/region"
 """Kubernetes label naming a namespace's region (local target; NetworkPolicies select on it)."""
+
+
+def normalise_location(name: str) -> str:
+    """``West Europe``, ``west europe`` and ``westeurope`` are the same location: ``westeurope``."""
+    return "".join(name.split()).lower()
+
+
+def region_namespace(region: str) -> str:
+    """The Kubernetes namespace a region deploys into on the local target unless its stack names one."""
+    return f"autocloud-{region}"
+
 
 REQUIRED_TAGS: tuple[str, ...] = ("region", "data-classification", "data-residency")
 """Tags every taggable Azure resource carries; the components set them, the baseline policy checks them."""

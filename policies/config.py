@@ -18,8 +18,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from platform_model.errors import excerpt
-from platform_model.locations import normalise_location
-from platform_model.vocabulary import REGION_LABEL, REQUIRED_TAGS, Cloud
+from platform_model.vocabulary import REGION_LABEL, REQUIRED_TAGS, Cloud, normalise_location
 from policies.model import DeviceAccess, RuleContext, effective_enforcement
 from policies.packs import ALL_RULES, RELAXABLE
 

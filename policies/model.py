@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, cast, get_args
 
-from platform_model.vocabulary import REGION_LABEL, Cloud
+from platform_model.vocabulary import REGION_LABEL, Cloud, normalise_location
 
 Enforcement = Literal["mandatory", "advisory"]
 Pack = Literal["residency", "baseline", "kubernetes", "deployability"]
@@ -27,15 +27,6 @@ _TYPE_ALIASES: Mapping[str, str] = {
 }
 
 _canonical_cache: dict[str, str] = {}
-
-
-def _normalise(location: str) -> str:
-    """`platform_model.locations.normalise_location`, imported on first use: `autocloud check` runs
-    programs in their own environment, where this module (for `canonical_type`) must import
-    without the region catalog's dependencies (PyYAML, pydantic)."""
-    from platform_model.locations import normalise_location
-
-    return normalise_location(location)
 
 
 UNKNOWN_PREFIX = "<unknown"
@@ -129,7 +120,7 @@ class RuleContext:
 
     def in_boundary(self, location: str) -> bool:
         """Whether ``location`` (any spelling) is one of the region's allowed locations."""
-        return _normalise(location) in self.boundary
+        return normalise_location(location) in self.boundary
 
     def allowed(self) -> str:
         """The boundary as messages print it."""
@@ -173,7 +164,7 @@ class RuleContext:
         cloud = config.get("cloud")
         if cloud not in get_args(Cloud):
             raise ValueError(f"policy config 'cloud' must be one of {', '.join(get_args(Cloud))}")
-        boundary = frozenset(_normalise(loc) for loc in strings("boundary"))
+        boundary = frozenset(normalise_location(loc) for loc in strings("boundary"))
         if not boundary:
             raise ValueError("policy config 'boundary' is missing or empty")
         device_access = config.get("deviceAccess", "public")

@@ -1,4 +1,5 @@
-"""Helpers for rule tests (STYLE.md #9): a compliant props dict, one field changed, one rule judged.
+"""Helpers for rule tests: a compliant props dict, one field changed, one rule judged, so each test
+shows the one difference that makes a rule speak.
 
 Kept in the package so a new rule's tests, the pack tests and the benchmark build inputs the same way.
 """

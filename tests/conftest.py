@@ -1,6 +1,7 @@
 """Shared Pulumi mock fixtures: mocks set per test, every input recorded, global state reset after.
 
-``pulumi_harness`` gives each test its own event loop and mock monitor (STYLE.md #10). Tests call
+``pulumi_harness`` gives each test its own event loop and mock monitor, so no resource or pending
+output of one test leaks into the next. Tests call
 ``harness.start(stack)`` then ``harness.run(fn)`` to declare resources, or
 ``harness.run_program(stack)`` to run the repository's ``__main__.py`` with that stack's config.
 """

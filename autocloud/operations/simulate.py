@@ -25,11 +25,13 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from autocloud.runtime import cluster
-from components.local.state import CONTAINER as COLLECTION
-from components.local.state import DATABASE, OBJECT_NAME, PASSWORD_ITEM, USERNAME
+from components.contracts import STATE_CONTAINER, STATE_DATABASE
+from components.local.kube import COMPONENT_LABEL
+from components.local.state import OBJECT_NAME, PASSWORD_ITEM, USERNAME
 from platform_model.assignment import scale_unit_for
 from platform_model.errors import AutocloudError
 from platform_model.paths import TOOLCHAIN_BIN, external_kubeconfig
+from platform_model.vocabulary import region_namespace
 
 INGEST_COMPONENT = "telemetry-ingest"
 STATE_COMPONENT = "vehicle-state-store"
@@ -65,7 +67,7 @@ class SimulationArgs:
 
     @property
     def target_namespace(self) -> str:
-        return self.namespace or f"autocloud-{self.region}"
+        return self.namespace or region_namespace(self.region)
 
     def vehicle_ids(self) -> list[str]:
         return [f"{self.region}-vehicle-{index:06d}" for index in range(1, self.vehicles + 1)]
@@ -246,7 +248,7 @@ def default_reach() -> ClusterReach:
 
 
 def _services(reach: ClusterReach, namespace: str, component: str) -> list[ServiceTarget]:
-    selector = f"app.kubernetes.io/component={component}"
+    selector = f"{COMPONENT_LABEL}={component}"
     found = reach.get(f"/api/v1/namespaces/{namespace}/services?labelSelector={selector}")
     return [
         ServiceTarget(item["metadata"]["name"], item["spec"]["clusterIP"], int(item["spec"]["ports"][0]["port"]))
@@ -370,11 +372,13 @@ def _stored_counts(store_port: int, password: str, vehicles: Sequence[str]) -> d
         directConnection=True,
         username=USERNAME,
         password=password,
-        authSource=DATABASE,
+        authSource=STATE_DATABASE,
         serverSelectionTimeoutMS=5000,
     ) as client:
         wanted = {"_id": {"$in": list(vehicles)}}
-        docs: pymongo.cursor.Cursor[dict[str, Any]] = client[DATABASE][COLLECTION].find(wanted, {"messages": 1})
+        docs: pymongo.cursor.Cursor[dict[str, Any]] = client[STATE_DATABASE][STATE_CONTAINER].find(
+            wanted, {"messages": 1}
+        )
         return {str(doc["_id"]): int(doc.get("messages", 0)) for doc in docs}
 
 

@@ -25,10 +25,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from platform_model.errors import AutocloudError
-from platform_model.local_images import COREDNS_IMAGE as COREDNS_IMAGE  # the cluster's images
-from platform_model.local_images import FERRETDB_VERSION, REGISTRY
 from platform_model.local_images import NONROOT_UID as NONROOT_UID  # the images' user, for the cluster
-from platform_model.local_images import PAUSE_IMAGE as PAUSE_IMAGE
+from platform_model.local_images import REGISTRY, image_tag
+from platform_model.local_images import image_reference as image_reference  # the cluster's images
 from platform_model.paths import TOOLCHAIN_BIN, TOOLCHAIN_DIR
 
 
@@ -163,11 +162,11 @@ BUSYBOX_APPLETS = ("sh", "wget", "nc", "nslookup", "httpd", "sleep", "cat", "ech
 def node_images(bin_dir: Path = TOOLCHAIN_BIN) -> tuple[ImageSpec, ...]:
     """The images every embedded node imports: its sandbox, its DNS and a small test image."""
     return (
-        ImageSpec("pause", "3.10", {"/pause": bin_dir / "pause"}, ["/pause"]),
-        ImageSpec("coredns", "1.15.0", {"/coredns": bin_dir / "coredns"}, ["/coredns"]),
+        ImageSpec("pause", image_tag("pause"), {"/pause": bin_dir / "pause"}, ["/pause"]),
+        ImageSpec("coredns", image_tag("coredns"), {"/coredns": bin_dir / "coredns"}, ["/coredns"]),
         ImageSpec(
             "busybox",
-            "1.35",
+            image_tag("busybox"),
             {"/bin/busybox": BUSYBOX},
             ["/bin/sh"],
             links={f"/bin/{applet}": "busybox" for applet in BUSYBOX_APPLETS},
@@ -179,9 +178,14 @@ def program_images(bin_dir: Path = TOOLCHAIN_BIN) -> tuple[ImageSpec, ...]:
     """The local stacks' programs from the Go toolchain: the telemetry ingest, the region's document
     store (FerretDB on SQLite, standing in for Cosmos DB) and the state writer that feeds it from Kafka."""
     return (
-        ImageSpec("ingest", "0.1.0", {"/ingest": bin_dir / "autocloud-ingest"}, ["/ingest"]),
-        ImageSpec("docstore", FERRETDB_VERSION, {"/ferretdb": bin_dir / "ferretdb"}, ["/ferretdb"]),
-        ImageSpec("statewriter", "0.1.0", {"/statewriter": bin_dir / "autocloud-statewriter"}, ["/statewriter"]),
+        ImageSpec("ingest", image_tag("ingest"), {"/ingest": bin_dir / "autocloud-ingest"}, ["/ingest"]),
+        ImageSpec("docstore", image_tag("docstore"), {"/ferretdb": bin_dir / "ferretdb"}, ["/ferretdb"]),
+        ImageSpec(
+            "statewriter",
+            image_tag("statewriter"),
+            {"/statewriter": bin_dir / "autocloud-statewriter"},
+            ["/statewriter"],
+        ),
     )
 
 

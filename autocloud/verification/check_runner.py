@@ -44,8 +44,8 @@ from pulumi.runtime import rpc
 from pulumi.runtime.mocks import MockCallArgs, MockMonitor, MockResourceArgs, Mocks
 
 from autocloud.verification.collector import full_collections_deferred
+from policies.facts.azure import NAME_KEYS, RESOURCE_GROUP
 from policies.model import UNKNOWN_PREFIX, canonical_type
-from policies.rules._azure import NAME_KEYS, RESOURCE_GROUP
 
 SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
 TENANT = "11111111-1111-1111-1111-111111111111"

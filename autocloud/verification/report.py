@@ -24,15 +24,15 @@ from autocloud.verification.check import CheckError, Target, record, resolve_tar
 from autocloud.verification.check import Status as Status_
 from autocloud.verification.common import all_packs, map_targets, templates
 from platform_model.errors import ConfigError, excerpt
-from platform_model.locations import normalise_location
 from platform_model.paths import REPO_ROOT
 from platform_model.profiles import RegionProfile, StackConfig
 from platform_model.sizing import CapacityPlan
 from platform_model.stack import resolve_stack
+from platform_model.vocabulary import normalise_location
 from policies.engine import Evaluator
+from policies.facts.azure import AZURE_NATIVE_PROVIDER, GLOBAL_TYPES, Locations, is_located, location_of
+from policies.facts.kubernetes import NAMESPACE, Namespaces, is_kubernetes, namespace_of, object_name
 from policies.model import ResourceView, RuleContext, Violation, ViolationCounts
-from policies.rules._azure import AZURE_NATIVE_PROVIDER, GLOBAL_TYPES, Locations, is_located, location_of
-from policies.rules.kubernetes._cluster import NAMESPACE, Namespaces, is_kubernetes, namespace_of, object_name
 
 Format = Literal["markdown", "html"]
 FORMATS: tuple[Format, ...] = get_args(Format)

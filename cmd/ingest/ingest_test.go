@@ -32,9 +32,9 @@ func routesFile(t *testing.T, bootstrap string) string {
 	t.Helper()
 	target := "kafka://" + bootstrap
 	routes := map[string]any{"region": "eu", "scaleUnit": 1, "routes": []map[string]string{
-		{"name": "telemetry", "source": "DeviceMessages", "mqttTopic": "devices/+/messages/events/#", "endpoint": target, "topic": telemetryTopic},
-		{"name": "lifecycle", "source": "DeviceLifecycleEvents", "mqttTopic": "$autocloud/lifecycle/#", "endpoint": target, "topic": eventsTopic},
-		{"name": "connection-state", "source": "DeviceConnectionStateEvents", "mqttTopic": "$autocloud/connection-state/#", "endpoint": target, "topic": eventsTopic},
+		{"name": "telemetry", "source": "DeviceMessages", "endpoint": target, "topic": telemetryTopic},
+		{"name": "lifecycle", "source": "DeviceLifecycleEvents", "endpoint": target, "topic": eventsTopic},
+		{"name": "connection-state", "source": "DeviceConnectionStateEvents", "endpoint": target, "topic": eventsTopic},
 	}}
 	data, err := json.Marshal(routes)
 	if err != nil {

@@ -16,11 +16,10 @@ const (
 
 // Route is one entry of routes.json (components/local/telemetry.py, routes_json).
 type Route struct {
-	Name      string `json:"name"`
-	Source    string `json:"source"`
-	MQTTTopic string `json:"mqttTopic"`
-	Endpoint  string `json:"endpoint"`
-	Topic     string `json:"topic"`
+	Name     string `json:"name"`
+	Source   string `json:"source"`
+	Endpoint string `json:"endpoint"`
+	Topic    string `json:"topic"`
 }
 
 // Routes is the whole file: which hub (region, scale unit) this broker plays and where each source goes.

@@ -16,14 +16,14 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.contracts import ComputeEndpoints
-from components.local.kube import MANAGED_BY, PART_OF, ContainerResources
+from components.local.kube import OWNED_LABELS, ContainerResources
 from platform_model.vocabulary import REGION_LABEL
 
 IN_CLUSTER_API_SERVER = "https://kubernetes.default.svc"
 """How workloads reach the API server: the local counterpart of AKS's private API server FQDN."""
 DNS_NAMESPACE = "kube-system"
 DNS_POD_LABELS = {"k8s-app": "kube-dns"}
-NAME_LABEL = "kubernetes.io/metadata.name"
+NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
 """Label the API server sets on every namespace to its name (immutable, so safe to select on)."""
 POD_SECURITY_LABELS = {
     # Enforce "baseline" (an image that does not say which user it runs as may need root at start);
@@ -102,47 +102,13 @@ class LocalComputeCluster(pulumi.ComponentResource):
         super().__init__("autocloud:local:ComputeCluster", name, None, opts)
         self.location = args.location
         self.namespace = args.namespace
-        labels = {
-            **args.labels,
-            REGION_LABEL: args.region,
-            "app.kubernetes.io/part-of": PART_OF,
-            "app.kubernetes.io/managed-by": MANAGED_BY,
-        }
-        child = pulumi.ResourceOptions(parent=self)
-
+        labels = {**args.labels, REGION_LABEL: args.region, **OWNED_LABELS}
         namespace = k8s.core.v1.Namespace(
             f"{name}-namespace",
             metadata={"name": args.namespace, "labels": labels | POD_SECURITY_LABELS},
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self),
         )
-        after = pulumi.ResourceOptions(parent=self, depends_on=[namespace])
-
-        def metadata(object_name: str) -> dict[str, Any]:
-            return {"name": object_name, "namespace": args.namespace, "labels": labels}
-
-        k8s.core.v1.ResourceQuota(
-            f"{name}-quota", metadata=metadata("region-quota"), spec={"hard": args.quota.hard()}, opts=after
-        )
-        default = DEFAULT_REQUEST.requirements()
-        k8s.core.v1.LimitRange(
-            f"{name}-limits",
-            metadata=metadata("region-limits"),
-            spec={
-                "limits": [
-                    {
-                        "type": "Container",
-                        "defaultRequest": default["requests"],
-                        "default": default["limits"],
-                        "max": MAX_CONTAINER,
-                    }
-                ]
-            },
-            opts=after,
-        )
-        for policy_name, spec in network_policies().items():
-            k8s.networking.v1.NetworkPolicy(
-                f"{name}-{policy_name}", metadata=metadata(policy_name), spec=spec, opts=after
-            )
+        self._build_guards(name, args, labels, pulumi.ResourceOptions(parent=self, depends_on=[namespace]))
 
         self.name = namespace.metadata.apply(lambda m: m.name or args.namespace)
         self.resource_id = namespace.id
@@ -157,6 +123,30 @@ class LocalComputeCluster(pulumi.ComponentResource):
             }
         )
 
+    def _build_guards(
+        self, name: str, args: LocalComputeClusterArgs, labels: dict[str, str], after: pulumi.ResourceOptions
+    ) -> None:
+        """The namespace's quota, default container limits and deny-by-default NetworkPolicies."""
+
+        def metadata(object_name: str) -> dict[str, Any]:
+            return {"name": object_name, "namespace": args.namespace, "labels": labels}
+
+        k8s.core.v1.ResourceQuota(
+            f"{name}-quota", metadata=metadata("region-quota"), spec={"hard": args.quota.hard()}, opts=after
+        )
+        default = DEFAULT_REQUEST.requirements()
+        limits = {"type": "Container", "defaultRequest": default["requests"], "default": default["limits"]}
+        k8s.core.v1.LimitRange(
+            f"{name}-limits",
+            metadata=metadata("region-limits"),
+            spec={"limits": [limits | {"max": MAX_CONTAINER}]},
+            opts=after,
+        )
+        for policy_name, spec in network_policies().items():
+            k8s.networking.v1.NetworkPolicy(
+                f"{name}-{policy_name}", metadata=metadata(policy_name), spec=spec, opts=after
+            )
+
 
 def network_policies() -> dict[str, dict[str, Any]]:
     """Deny everything, then allow the namespace to itself and DNS in kube-system, nothing else.
@@ -167,7 +157,7 @@ def network_policies() -> dict[str, dict[str, Any]]:
     """
     every_pod: dict[str, Any] = {}
     dns_peer = {
-        "namespaceSelector": {"matchLabels": {NAME_LABEL: DNS_NAMESPACE}},
+        "namespaceSelector": {"matchLabels": {NAMESPACE_NAME_LABEL: DNS_NAMESPACE}},
         "podSelector": {"matchLabels": DNS_POD_LABELS},
     }
     return {

@@ -16,15 +16,19 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-PART_OF = "autocloud"
-"""``app.kubernetes.io/part-of`` of every object: how tests and clean-ups find autocloud's objects."""
-MANAGED_BY = "pulumi"
+from platform_model.local_images import REGISTRY
+
+NAME_LABEL = "app.kubernetes.io/name"
+INSTANCE_LABEL = "app.kubernetes.io/instance"
+COMPONENT_LABEL = "app.kubernetes.io/component"
+PART_OF_LABEL = "app.kubernetes.io/part-of"
+MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
+OWNED_LABELS: Mapping[str, str] = {PART_OF_LABEL: "autocloud", MANAGED_BY_LABEL: "pulumi"}
+"""What every object carries: ``part-of`` is how tests and clean-ups find autocloud's objects."""
 CONFIG_HASH_ANNOTATION = "autocloud.io/config-sha256"
 """Pod-template annotation carrying a hash of the workload's configuration: a change rolls the pods."""
 
 
-LOCAL_IMAGE_PREFIX = "autocloud.local/"
-"""Images built here by `autocloud images`; the embedded node has them without a registry."""
 SIMULATED_NODE_KEY = "autocloud.io/node"
 """Label and taint key of the embedded cluster's simulated (KWOK) node."""
 
@@ -50,7 +54,7 @@ class LocalPlacement:
 
     def node_placement(self, image: str) -> dict[str, Any]:
         """Pod spec fields that send a workload with an unbuilt image to the simulated node."""
-        if not self.simulate_unbuilt_images or image.startswith(LOCAL_IMAGE_PREFIX):
+        if not self.simulate_unbuilt_images or image.startswith(f"{REGISTRY}/"):
             return {}
         return {
             "nodeSelector": {SIMULATED_NODE_KEY: "simulated"},
@@ -67,11 +71,10 @@ class LocalPlacement:
         """Recommended ``app.kubernetes.io`` labels plus the region labels."""
         return {
             **self.labels,
-            "app.kubernetes.io/name": app,
-            "app.kubernetes.io/instance": name,
-            "app.kubernetes.io/component": component,
-            "app.kubernetes.io/part-of": PART_OF,
-            "app.kubernetes.io/managed-by": MANAGED_BY,
+            NAME_LABEL: app,
+            INSTANCE_LABEL: name,
+            COMPONENT_LABEL: component,
+            **OWNED_LABELS,
         }
 
 
@@ -291,7 +294,7 @@ def deploy_workload(
 ) -> DeployedWorkload:
     """The ServiceAccount, Deployment and Service of ``workload``; Pulumi names start with ``name``."""
     labels = placement.object_labels(workload.name, workload.app, workload.component)
-    selector = {"app.kubernetes.io/instance": workload.name, "app.kubernetes.io/part-of": PART_OF}
+    selector = {INSTANCE_LABEL: workload.name, PART_OF_LABEL: OWNED_LABELS[PART_OF_LABEL]}
     metadata = {"name": workload.name, "namespace": placement.namespace, "labels": labels}
     after = [*placement.depends_on, *depends_on]
 

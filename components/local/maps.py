@@ -8,15 +8,15 @@ Azure China has no Azure Maps, and the cn profile disables it, so the local cn s
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import partial
 
 import pulumi
 
 from components.contracts import MapsEndpoints
 from components.local.kube import ContainerResources, HttpProbe, LocalPlacement, Mount, Workload, deploy_workload
-from platform_model.local_images import BUSYBOX_IMAGE
+from platform_model.local_images import image_reference
 
-STUB_IMAGE = BUSYBOX_IMAGE
 STUB_PORT = 8080
 STUB_UID = 65532
 """httpd needs nothing of root; any unprivileged UID works."""
@@ -32,7 +32,7 @@ class LocalMapsServiceArgs:
 
     placement: LocalPlacement
     """Required. The region's namespace and labels."""
-    image: str = STUB_IMAGE
+    image: str = field(default_factory=partial(image_reference, "busybox"))
     """Optional, default the BusyBox image built here."""
 
 

@@ -19,6 +19,7 @@ from components.local.provider import targets_embedded_cluster
 from components.local.state import LocalVehicleStateStore, LocalVehicleStateStoreArgs, StateStream
 from components.local.streaming import LocalEventStreaming, LocalEventStreamingArgs
 from components.local.telemetry import KafkaRoute, LocalTelemetryIngest, LocalTelemetryIngestArgs
+from platform_model.local_images import image_reference
 from platform_model.profiles import Services
 from platform_model.sizing import CapacityPlan
 
@@ -143,7 +144,7 @@ class LocalRegionalPlatform(pulumi.ComponentResource):
 
         self.state = None
         if services.cosmosdb:
-            if placement.node_placement(streaming.KAFKA_IMAGE):
+            if placement.node_placement(image_reference("kafka")):
                 # The brokers run on the simulated node, where nothing answers: a writer on the real
                 # node would never be ready. It comes with brokers built here.
                 state_streams = []

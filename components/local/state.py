@@ -36,15 +36,16 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import partial
 
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.contracts import StateEndpoints
+from components.contracts import STATE_CONTAINER, STATE_DATABASE, StateEndpoints
 from components.local.kube import ContainerResources, HttpProbe, LocalPlacement, Mount, Workload, deploy_workload
 from components.local.streaming import TELEMETRY_TOPIC
-from platform_model.local_images import DOCSTORE_IMAGE, NONROOT_UID, STATEWRITER_IMAGE
+from platform_model.local_images import NONROOT_UID, image_reference
 
 STORE_PORT = 27017
 STORE_HEALTH_PORT = 8088
@@ -54,9 +55,6 @@ WRITER_PORT = 8080
 RESOURCES = ContainerResources(cpu_request_m=50, memory_request_mi=128, cpu_limit_m=1000, memory_limit_mi=512)
 """The document store's."""
 WRITER_RESOURCES = ContainerResources(cpu_request_m=25, memory_request_mi=64, cpu_limit_m=500, memory_limit_mi=256)
-DATABASE = "vehicles"
-CONTAINER = "vehicle-state"
-"""Same database and container (collection) names as the Azure target (``components.state``)."""
 USERNAME = "statewriter"
 PASSWORD_ITEM = "password"
 PASSWORD_BYTES = 32
@@ -104,7 +102,7 @@ def docstore_workload(image: str, password_secret: str) -> Workload:
             "FERRETDB_TELEMETRY": "disable",
             # FerretDB 1.x creates a user at start only with its newer authentication.
             "FERRETDB_TEST_ENABLE_NEW_AUTH": "true",
-            "FERRETDB_SETUP_DATABASE": DATABASE,
+            "FERRETDB_SETUP_DATABASE": STATE_DATABASE,
             "FERRETDB_SETUP_USERNAME": USERNAME,
         },
         secret_env={"FERRETDB_SETUP_PASSWORD": (password_secret, PASSWORD_ITEM)},
@@ -137,9 +135,9 @@ def writer_workload(
             "--store",
             store_uri,
             "--database",
-            DATABASE,
+            STATE_DATABASE,
             "--collection",
-            CONTAINER,
+            STATE_CONTAINER,
             "--listen",
             f":{WRITER_PORT}",
         ],
@@ -164,9 +162,9 @@ class LocalVehicleStateStoreArgs:
     key: pulumi.Input[str] | None = None
     """Optional, default None: generate the store's password on the first ``up`` and keep it. A given
     password is used as is (and a changed one replaces the Secret)."""
-    image: str = DOCSTORE_IMAGE
+    image: str = field(default_factory=partial(image_reference, "docstore"))
     """Optional, default FerretDB as built here."""
-    writer_image: str = STATEWRITER_IMAGE
+    writer_image: str = field(default_factory=partial(image_reference, "statewriter"))
     """Optional, default the state writer as built here."""
 
 
@@ -184,24 +182,7 @@ class LocalVehicleStateStore(pulumi.ComponentResource):
         placement = args.placement
         self.location = placement.location
         self.key_secret_name = f"{OBJECT_NAME}-key"
-        generated = args.key is None
-        password = pulumi.Output.secret(generate_password() if args.key is None else args.key)
-
-        secret = k8s.core.v1.Secret(
-            f"{name}-key",
-            metadata={
-                "name": self.key_secret_name,
-                "namespace": placement.namespace,
-                "labels": placement.object_labels(self.key_secret_name, "ferretdb", "vehicle-state-store"),
-            },
-            type="Opaque",
-            string_data={PASSWORD_ITEM: password},
-            opts=pulumi.ResourceOptions(
-                parent=self,
-                depends_on=list(placement.depends_on),
-                ignore_changes=["stringData", "data"] if generated else None,
-            ),
-        )
+        secret = self._build_key_secret(name, args)
         store = docstore_workload(args.image, self.key_secret_name)
         deployed = deploy_workload(f"{name}-docstore", self, placement, store, depends_on=[secret])
         store_uri = f"mongodb://{deployed.host}:{STORE_PORT}/"
@@ -215,7 +196,7 @@ class LocalVehicleStateStore(pulumi.ComponentResource):
         self.name = deployed.deployment.metadata.apply(lambda m: m.name or OBJECT_NAME)
         self.resource_id = deployed.deployment.id
         self.endpoints = pulumi.Output.from_input(
-            StateEndpoints(documents=store_uri, database=DATABASE, container=CONTAINER)
+            StateEndpoints(documents=store_uri, database=STATE_DATABASE, container=STATE_CONTAINER)
         )
         self.register_outputs(
             {
@@ -225,4 +206,25 @@ class LocalVehicleStateStore(pulumi.ComponentResource):
                 "key_secret_name": self.key_secret_name,
                 "endpoints": self.endpoints,
             }
+        )
+
+    def _build_key_secret(self, name: str, args: LocalVehicleStateStoreArgs) -> k8s.core.v1.Secret:
+        """The store user's password: given, or generated once and then left alone by later runs."""
+        placement = args.placement
+        generated = args.key is None
+        password = pulumi.Output.secret(generate_password() if args.key is None else args.key)
+        return k8s.core.v1.Secret(
+            f"{name}-key",
+            metadata={
+                "name": self.key_secret_name,
+                "namespace": placement.namespace,
+                "labels": placement.object_labels(self.key_secret_name, "ferretdb", "vehicle-state-store"),
+            },
+            type="Opaque",
+            string_data={PASSWORD_ITEM: password},
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                depends_on=list(placement.depends_on),
+                ignore_changes=["stringData", "data"] if generated else None,
+            ),
         )

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import partial
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -24,10 +25,9 @@ from components.local.kube import (
     deploy_workload,
 )
 from platform_model import local_images
-from platform_model.local_images import NONROOT_UID
+from platform_model.local_images import NONROOT_UID, image_reference
 from platform_model.sizing import EventHubsPlan
 
-KAFKA_IMAGE = local_images.KAFKA_IMAGE
 KAFKA_PORT = 9092
 """Plain Kafka inside the namespace (Event Hubs takes Kafka over TLS on 9093)."""
 CONTROLLER_PORT = 9093
@@ -54,7 +54,7 @@ class LocalEventStreamingArgs:
     """Required. Scale unit number (1-based); names the objects ``streaming-<unit>``."""
     sku: EventHubsPlan
     """Required. From ``platform_model.sizing``: the telemetry partitions become the default partition count."""
-    image: str = KAFKA_IMAGE
+    image: str = field(default_factory=partial(image_reference, "kafka"))
     """Optional, default the Kafka image built here (``autocloud.local/kafka:<version>``)."""
 
 
@@ -101,7 +101,7 @@ def cluster_id(namespace: str, unit: int) -> str:
 
 
 def broker_workload(
-    placement: LocalPlacement, unit: int, partitions: int, image: str = KAFKA_IMAGE
+    placement: LocalPlacement, unit: int, partitions: int, image: str | None = None
 ) -> tuple[Workload, dict[str, str]]:
     """The broker's workload and its ConfigMap data (both named ``streaming-<unit>``).
 
@@ -117,7 +117,7 @@ def broker_workload(
         name=object_name,
         app="kafka",
         component="event-streaming",
-        image=image,
+        image=image or image_reference("kafka"),
         port=KAFKA_PORT,
         port_name="kafka",
         resources=RESOURCES,

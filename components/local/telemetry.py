@@ -10,7 +10,8 @@ into Kafka, acknowledging a QoS 1 message only once Kafka has it.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import partial
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -25,7 +26,7 @@ from components.local.kube import (
     config_hash,
     deploy_workload,
 )
-from platform_model.local_images import INGEST_IMAGE, NONROOT_UID
+from platform_model.local_images import NONROOT_UID, image_reference
 
 MQTT_PORT = 1883
 """Plain MQTT inside the namespace (IoT Hub takes MQTT over TLS on 8883)."""
@@ -33,8 +34,6 @@ HTTP_PORT = 8080
 """The ingest's ``/ready``, ``/healthz`` and ``/stats``; ``/ready`` needs Kafka to answer."""
 ROUTES_DIR = "/etc/ingest"
 RESOURCES = ContainerResources(cpu_request_m=25, memory_request_mi=32, cpu_limit_m=200, memory_limit_mi=128)
-DEVICE_TOPIC = "devices/+/messages/events/#"
-"""IoT Hub's device-to-cloud MQTT topic, kept so a vehicle talks to both targets alike."""
 
 
 @dataclass(frozen=True)
@@ -61,8 +60,8 @@ class LocalTelemetryIngestArgs:
     """Required. Scale unit number (1-based); names the objects ``telemetry-<unit>``."""
     route: KafkaRoute | None = None
     """Optional, default None: no routes (the region has no event streaming)."""
-    image: str = INGEST_IMAGE
-    """Optional, default ``autocloud.local/ingest:0.1.0``, built here."""
+    image: str = field(default_factory=partial(image_reference, "ingest"))
+    """Optional, default the ingest image built here."""
 
 
 def routes_json(region: str, unit: int, route: KafkaRoute | None) -> str:
@@ -71,12 +70,10 @@ def routes_json(region: str, unit: int, route: KafkaRoute | None) -> str:
     if route is not None:
         target = f"kafka://{route.bootstrap}"
         routes = [
-            {"name": "telemetry", "source": "DeviceMessages", "mqttTopic": DEVICE_TOPIC,
-             "endpoint": target, "topic": route.telemetry_topic},
-            {"name": "lifecycle", "source": "DeviceLifecycleEvents", "mqttTopic": "$autocloud/lifecycle/#",
-             "endpoint": target, "topic": route.events_topic},
-            {"name": "connection-state", "source": "DeviceConnectionStateEvents",
-             "mqttTopic": "$autocloud/connection-state/#", "endpoint": target, "topic": route.events_topic},
+            {"name": "telemetry", "source": "DeviceMessages", "endpoint": target, "topic": route.telemetry_topic},
+            {"name": "lifecycle", "source": "DeviceLifecycleEvents", "endpoint": target, "topic": route.events_topic},
+            {"name": "connection-state", "source": "DeviceConnectionStateEvents", "endpoint": target,
+             "topic": route.events_topic},
         ]  # fmt: skip
     return json.dumps({"region": region, "scaleUnit": unit, "routes": routes}, indent=2, sort_keys=True) + "\n"
 

@@ -1,1 +1,1 @@
-"""Policy rules, one per module: `residency/`, `baseline/`, `kubernetes/`. Each module exposes `RULE`."""
+"""Policy rules, one module per rule under ``<pack>/``, each exposing ``RULE``; `policies.packs` finds them."""

@@ -141,7 +141,7 @@ def busybox_pod(name: str, namespace: str, script: str, labels: dict[str, str] |
             "containers": [
                 {
                     "name": "main",
-                    "image": local_images.BUSYBOX_IMAGE,
+                    "image": local_images.image_reference("busybox"),
                     "imagePullPolicy": "Never",
                     "command": ["sh", "-c", script],
                     "securityContext": RESTRICTED_CONTAINER,

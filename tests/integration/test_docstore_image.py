@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
+from components.contracts import STATE_DATABASE
 from components.local.kube import pod_spec
-from components.local.state import DATABASE, OBJECT_NAME, PASSWORD_ITEM, STORE_PORT, USERNAME, docstore_workload
+from components.local.state import OBJECT_NAME, PASSWORD_ITEM, STORE_PORT, USERNAME, docstore_workload
 from platform_model import local_images
 from tests.integration.conftest import EmbeddedCluster
 from tests.integration.kube import RESTRICTED_CONTAINER, Kubectl, eventually, namespace
@@ -38,14 +39,14 @@ def _probe_pod(name: str, document: str) -> dict[str, Any]:
             "containers": [
                 {
                     "name": "probe",
-                    "image": local_images.STATEWRITER_IMAGE,
+                    "image": local_images.image_reference("statewriter"),
                     "imagePullPolicy": "Never",
                     "args": [
                         "probe",
                         "--store",
                         f"mongodb://{OBJECT_NAME}.{NS}.svc.cluster.local:{STORE_PORT}/",
                         "--database",
-                        DATABASE,
+                        STATE_DATABASE,
                         "--id",
                         document,
                     ],
@@ -74,7 +75,7 @@ def _finished(kubectl: Kubectl, pod: str) -> str:
 
 def test_docstore_serves_documents_to_other_pods(test_cluster: EmbeddedCluster) -> None:
     kubectl = Kubectl(test_cluster.kubeconfig)
-    store = docstore_workload(local_images.DOCSTORE_IMAGE, SECRET)
+    store = docstore_workload(local_images.image_reference("docstore"), SECRET)
     labels = {"app": OBJECT_NAME}
     kubectl.apply(
         namespace(NS),

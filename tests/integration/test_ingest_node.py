@@ -17,8 +17,8 @@ pytestmark = pytest.mark.integration
 NS = "ingest-node"
 NAMESPACES = (NS,)
 ROUTES = {"region": "eu", "scaleUnit": 1, "routes": [
-    {"name": "telemetry", "source": "DeviceMessages", "mqttTopic": "devices/+/messages/events/#",
-     "endpoint": f"kafka://kafka.{NS}.svc.cluster.local:9092", "topic": "telemetry"},
+    {"name": "telemetry", "source": "DeviceMessages", "endpoint": f"kafka://kafka.{NS}.svc.cluster.local:9092",
+     "topic": "telemetry"},
 ]}  # fmt: skip
 # CONNECT, MQTT 3.1.1, clean session, keep-alive 60 s, client id "v1"; busybox echo takes octal escapes.
 CONNECT = r"\0020\0016\0000\0004MQTT\0004\0002\0000\0074\0000\0002v1"
@@ -32,7 +32,7 @@ def ingest_pod() -> dict[str, Any]:
         "spec": {
             "automountServiceAccountToken": False,
             "containers": [{
-                "name": "ingest", "image": local_images.INGEST_IMAGE, "imagePullPolicy": "Never",
+                "name": "ingest", "image": local_images.image_reference("ingest"), "imagePullPolicy": "Never",
                 "args": ["--routes=/etc/ingest/routes.json", "--partitions=2"],
                 "ports": [{"name": "mqtt", "containerPort": 1883}, {"name": "http", "containerPort": 8080}],
                 "readinessProbe": {"httpGet": {"path": "/ready", "port": 8080}, "periodSeconds": 1},

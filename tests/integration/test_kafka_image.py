@@ -60,7 +60,7 @@ def _client() -> dict[str, Any]:
             "containers": [
                 {
                     "name": "client",
-                    "image": local_images.KAFKA_IMAGE,
+                    "image": local_images.image_reference("kafka"),
                     "imagePullPolicy": "Never",
                     "command": ["sh", "-c", "exec sleep 3600"],
                     "securityContext": RESTRICTED_CONTAINER,
@@ -75,7 +75,7 @@ def _client() -> dict[str, Any]:
 
 
 def test_a_kafka_client_produces_and_consumes_through_the_broker(kubectl: Kubectl) -> None:
-    assert images.is_local(local_images.KAFKA_IMAGE)
+    assert images.is_local(local_images.image_reference("kafka"))
     broker, objects = _broker_objects()
     kubectl.apply(namespace(NS), *objects, _client())
     kubectl.wait_ready(NS, broker, "client", timeout=60)

@@ -28,12 +28,13 @@ import pytest
 from autocloud.operations import deploy, simulate
 from autocloud.runtime import engine, node
 from components.local import local_scale_units
+from components.local.kube import INSTANCE_LABEL, OWNED_LABELS, PART_OF_LABEL
 from platform_model.assignment import scale_unit_for
 from platform_model.paths import REPO_ROOT, TOOLCHAIN_BIN
 from platform_model.profiles import available_profiles
 from platform_model.sizing import plan_for_profile
 from platform_model.stack import resolve_stack
-from platform_model.vocabulary import REGION_LABEL
+from platform_model.vocabulary import REGION_LABEL, region_namespace
 
 from .conftest import PROGRAMS, EmbeddedCluster
 from .kube import Kubectl, busybox_pod
@@ -42,7 +43,7 @@ pytestmark = pytest.mark.integration
 
 REGIONS = available_profiles()
 STACKS = tuple(f"local-{region}" for region in REGIONS)
-PART_OF = "app.kubernetes.io/part-of=autocloud"
+PART_OF = f"{PART_OF_LABEL}={OWNED_LABELS[PART_OF_LABEL]}"
 LINKED = ("autocloud", "components", "policies", "regions", ".venv")
 NAMESPACED_KINDS = {
     "deployments": "/apis/apps/v1/namespaces/{ns}/deployments",
@@ -139,7 +140,7 @@ def deployment(test_cluster: EmbeddedCluster, tmp_path_factory: pytest.TempPathF
             for stack in STACKS:
                 run.first[stack] = run.up(stack)
             for region in REGIONS:
-                run.objects[f"autocloud-{region}"] = run.autocloud_objects(f"autocloud-{region}")
+                run.objects[region_namespace(region)] = run.autocloud_objects(region_namespace(region))
             yield run
         finally:
             for stack in sorted(run.live):
@@ -167,7 +168,7 @@ def test_up_creates_each_region_fenced_in_its_namespace(deployment: Deployment) 
         assert set(result.changes) == {"create"}
 
     for region in REGIONS:
-        ns = f"autocloud-{region}"
+        ns = region_namespace(region)
         profile = resolve_stack(f"local-{region}").profile
         units = local_scale_units(plan_for_profile(profile))
         namespace = deployment.get(f"/api/v1/namespaces/{ns}")
@@ -263,9 +264,9 @@ def test_vehicles_flow_end_to_end(deployment: Deployment, region: str) -> None:
         assert units == 2
 
     kubectl = Kubectl(cluster.kubeconfig)
-    namespace = f"autocloud-{region}"
+    namespace = region_namespace(region)
     for unit in range(1, units + 1):
-        broker = kubectl.pod_of(namespace, f"app.kubernetes.io/instance=streaming-{unit}")
+        broker = kubectl.pod_of(namespace, f"{INSTANCE_LABEL}=streaming-{unit}")
         mine = {v for v in args.vehicle_ids() if scale_unit_for(v, units) == unit}
         telemetry = kubectl.kafka_records(namespace, broker, "telemetry")
         messages = {(r.key, json.loads(r.value)["seq"]) for r in telemetry if r.key.startswith(f"{region}-vehicle-")}
@@ -290,7 +291,7 @@ def test_a_killed_broker_loses_nothing_acknowledged(deployment: Deployment) -> N
     not acknowledged; every message arrives (duplicates allowed, counted, not lost)."""
     cluster = deployment.cluster
     kubectl = Kubectl(cluster.kubeconfig)
-    selector = "app.kubernetes.io/instance=telemetry-1"
+    selector = f"{INSTANCE_LABEL}=telemetry-1"
     broker = kubectl.pod_of("autocloud-us", selector)
     args = simulate.SimulationArgs("us", vehicles=6, messages=30, rate=30, settle_seconds=90)
     outcome: dict[str, simulate.SimulationResult] = {}
@@ -329,8 +330,8 @@ def test_a_region_cannot_reach_another_regions_broker(deployment: Deployment) ->
 
         assert opens("telemetry-1.autocloud-eu.svc.cluster.local", 1883)
         for other in ("us", "cn"):
-            assert not opens(f"telemetry-1.autocloud-{other}.svc.cluster.local", 1883)
-            assert not opens(f"streaming-1.autocloud-{other}.svc.cluster.local", 9092)
+            assert not opens(f"telemetry-1.{region_namespace(other)}.svc.cluster.local", 1883)
+            assert not opens(f"streaming-1.{region_namespace(other)}.svc.cluster.local", 9092)
     finally:
         kubectl.run("delete", "pod", "-n", "autocloud-eu", "probe", "--wait=false", check=False)
 

@@ -25,7 +25,7 @@ from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 from policies.adapters import CONFIG_REQUIRED
 from policies.config import pack_config_for_context
 from policies.model import Pack, RuleContext
-from policies.packs import ALL_RULES, PACK_NAMES, PACK_RULES
+from policies.packs import ALL_RULES, PACK_NAMES, PACK_RULES, discover
 
 POLICIES_DIR = Path(__file__).resolve().parents[2] / "policies"
 UNKNOWN_STRING = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
@@ -39,6 +39,49 @@ def test_every_pack_has_rules_with_unique_names() -> None:
         for rule in rules:
             assert rule.name.startswith(f"{pack}-"), rule.name
             assert rule.description.strip() and rule.remediation.strip(), rule.name
+
+
+@pytest.mark.parametrize("pack", list(PACK_RULES))
+def test_every_rule_file_is_served_and_has_a_test(pack: Pack) -> None:
+    modules = sorted(p.stem for p in (POLICIES_DIR / "rules" / pack).glob("[!_]*.py"))
+    assert [rule.name for rule in PACK_RULES[pack]] == [f"{pack}-{m.replace('_', '-')}" for m in modules]
+    tests = POLICIES_DIR.parent / "tests" / "policies" / pack
+    assert sorted(p.stem for p in tests.glob("test_*.py")) == [f"test_{pack}_{m}" for m in modules]
+
+
+RULE_MODULE = """
+from policies.model import ResourceRule
+
+RULE = ResourceRule({name!r}, "d", "r", frozenset(), lambda view, ctx: [])
+"""
+
+
+@pytest.mark.parametrize(
+    ("registered", "refusal"),
+    [("residency-other-name", "its file name makes it 'residency-my-rule'"), (None, "defines no RULE")],
+)
+def test_discovery_refuses_a_rule_not_named_after_its_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, registered: str | None, refusal: str
+) -> None:
+    package = tmp_path / "extra_rules"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "my_rule.py").write_text(RULE_MODULE.format(name=registered) if registered else "")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(sys, "modules", dict(sys.modules))
+    with pytest.raises((TypeError, ValueError), match=refusal):
+        discover("residency", "extra_rules")
+
+
+def test_discovery_registers_a_rule_from_its_file_alone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    package = tmp_path / "more_rules"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "_helper.py").write_text("")
+    (package / "my_rule.py").write_text(RULE_MODULE.format(name="residency-my-rule"))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(sys, "modules", dict(sys.modules))
+    assert [rule.name for rule in discover("residency", "more_rules")] == ["residency-my-rule"]
 
 
 def test_only_baseline_rules_are_relaxable() -> None:

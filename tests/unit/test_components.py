@@ -8,6 +8,7 @@ import pulumi
 import pytest
 
 from components.compute import ComputeCluster, ComputeClusterArgs
+from components.contracts import STATE_CONTAINER
 from components.maps import MapsService, MapsServiceArgs
 from components.network import PrivateNetwork, PrivateNetworkArgs
 from components.placement import (
@@ -340,7 +341,7 @@ def test_vehicle_state_store_replicates_only_inside_the_profile(pulumi_harness: 
     assert account["publicNetworkAccess"] == "Disabled"
     assert account["minimalTlsVersion"] == "Tls12"
     container = mocks.one("azure-native:cosmosdb:SqlResourceSqlContainer").inputs
-    assert container["containerName"] == "vehicle-state"
+    assert container["containerName"] == STATE_CONTAINER
     assert container["resource"]["partitionKey"]["paths"] == ["/vehicleId"]
     assert container["options"] == {"autoscaleSettings": {"maxThroughput": 201_000}}
     assert mocks.one("azure-native:network:PrivateEndpoint").inputs["privateLinkServiceConnections"][0]["groupIds"] == [

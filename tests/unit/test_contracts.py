@@ -1,5 +1,6 @@
-"""Contract table (STYLE.md #11): every component x every region keeps its locations in the
-boundary, tags what it places, and exposes name, resource_id, location and endpoints.
+"""Contract table, one row per component so a new one cannot skip a check: every component x every
+region keeps its locations in the boundary, tags what it places, and exposes name, resource_id,
+location and endpoints.
 
 A new component adds a row to COMPONENTS.
 """

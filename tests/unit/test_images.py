@@ -62,7 +62,7 @@ def test_build_all_skips_unchanged_and_names_a_missing_binary(tmp_path: Path) ->
 
 
 def test_local_images_are_told_apart() -> None:
-    assert images.is_local(local_images.PAUSE_IMAGE)
+    assert images.is_local(local_images.image_reference("pause"))
     assert not images.is_local("apache/kafka:3.9.0")
 
 
@@ -90,7 +90,9 @@ def test_trees_keep_files_symlinks_and_modes(tmp_path: Path) -> None:
 
 def test_the_cluster_imports_the_node_and_platform_images(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     ingest = next(s for s in images.program_images(tmp_path) if s.name == "ingest")
-    assert ingest.reference == local_images.INGEST_IMAGE and images.is_local(local_images.INGEST_IMAGE)
+    assert ingest.reference == local_images.image_reference("ingest") and images.is_local(
+        local_images.image_reference("ingest")
+    )
     assert ingest.files == {"/ingest": tmp_path / "autocloud-ingest"} and list(ingest.entrypoint) == ["/ingest"]
     assert ingest.user == f"{local_images.NONROOT_UID}:{local_images.NONROOT_UID}"
     specs = images.node_images(tmp_path) + images.program_images(tmp_path)
@@ -100,7 +102,7 @@ def test_the_cluster_imports_the_node_and_platform_images(tmp_path: Path, monkey
                 source.write_bytes(b"\x7fELF fake binary")
     monkeypatch.setattr(images, "cluster_images", lambda: specs)
     assert set(images.build_all(tmp_path / "out")) == {s.reference for s in specs}
-    assert local_images.INGEST_IMAGE in {s.reference for s in specs}
+    assert local_images.image_reference("ingest") in {s.reference for s in specs}
 
 
 def test_shared_libraries_include_the_loader_at_the_paths_ldd_names() -> None:
@@ -162,9 +164,9 @@ def test_build_reports_what_it_rebuilt(tmp_path: Path) -> None:
 def test_the_data_plane_images_follow_the_toolchain(tmp_path: Path) -> None:
     references = [spec.reference for spec in (*images.node_images(tmp_path), *images.program_images(tmp_path))]
     assert references[: len(images.node_images())] == [spec.reference for spec in images.node_images()]
-    assert {local_images.DOCSTORE_IMAGE, local_images.STATEWRITER_IMAGE} <= set(references)
+    assert {local_images.image_reference("docstore"), local_images.image_reference("statewriter")} <= set(references)
     # The docstore's tag follows the FerretDB the toolchain builds.
-    assert local_images.DOCSTORE_IMAGE.endswith(":" + load_versions()["ferretdb"]["version"].lstrip("v"))
+    assert local_images.image_reference("docstore").endswith(":" + load_versions()["ferretdb"]["version"].lstrip("v"))
     docstore = [s for s in images.program_images(tmp_path) if s.name == "docstore"]
     with pytest.raises(images.ImageError, match=r"docstore:.*ferretdb is missing"):
         images.build_all(tmp_path / "out", docstore)

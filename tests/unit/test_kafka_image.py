@@ -24,7 +24,7 @@ def _pom(tmp_path: Path, text: str = POM) -> Path:
 def test_the_tag_is_the_pinned_kafka_release() -> None:
     version = kafka_image.kafka_version()
     assert version.startswith("3.9.")
-    assert f"autocloud.local/kafka:{version}" == local_images.KAFKA_IMAGE
+    assert f"autocloud.local/kafka:{version}" == local_images.image_reference("kafka")
 
 
 def test_a_pom_without_the_version_is_named(tmp_path: Path) -> None:

@@ -14,8 +14,9 @@ from typing import Any
 import pulumi
 import pytest
 
-from autocloud.runtime import kafka_image
 from components.contracts import (
+    STATE_CONTAINER,
+    STATE_DATABASE,
     ComputeEndpoints,
     MapsEndpoints,
     PlatformEndpoints,
@@ -46,14 +47,21 @@ from components.local import (
     local_scale_units,
 )
 from components.local import provider as local_provider
-from components.local.kube import NO_RESOURCES, ContainerResources
+from components.local.kube import (
+    COMPONENT_LABEL,
+    INSTANCE_LABEL,
+    NAME_LABEL,
+    NO_RESOURCES,
+    OWNED_LABELS,
+    ContainerResources,
+)
 from components.local.platform import namespace_quota
 from components.local.streaming import DATA_DIR, cluster_id
 from platform_model import local_images
 from platform_model.profiles import available_profiles, load_profile
 from platform_model.sizing import EventHubsPlan, plan_capacity, plan_for_profile
 from platform_model.stack import resolve_stack
-from platform_model.vocabulary import REGION_LABEL
+from platform_model.vocabulary import REGION_LABEL, region_namespace
 from policies.config import context_for_profile
 from policies.engine import Evaluator
 from policies.model import ResourceView
@@ -70,7 +78,7 @@ ACCOUNT = "kubernetes:core/v1:ServiceAccount"
 CONFIG_MAP = "kubernetes:core/v1:ConfigMap"
 SECRET = "kubernetes:core/v1:Secret"
 PINNED = re.compile(r"^[a-z0-9.\-/]+(:[A-Za-z0-9._\-]+|@sha256:[0-9a-f]{64})$")
-RECOMMENDED = ("app.kubernetes.io/name", "app.kubernetes.io/component", "app.kubernetes.io/instance")
+RECOMMENDED = (NAME_LABEL, COMPONENT_LABEL, INSTANCE_LABEL)
 EU = load_profile("eu")
 
 
@@ -102,7 +110,7 @@ def assert_secure_workload(deployment: Recorded, namespace: str, region: str) ->
     assert metadata["namespace"] == namespace
     labels = metadata["labels"]
     assert labels[REGION_LABEL] == region
-    assert labels["app.kubernetes.io/part-of"] == "autocloud"
+    assert labels.items() >= OWNED_LABELS.items()
     assert all(labels.get(key) for key in RECOMMENDED)
     template = deployment.inputs["spec"]["template"]
     assert template["metadata"]["labels"] == labels
@@ -209,12 +217,12 @@ def test_telemetry_ingest_routes_to_its_scale_units_broker(pulumi_harness: Pulum
 
     deployment, _, _ = the_workload(mocks, "autocloud-eu", "eu")
     assert deployment.inputs["metadata"]["name"] == "telemetry-2"
-    assert deployment.inputs["metadata"]["labels"]["app.kubernetes.io/component"] == "telemetry-ingest"
+    assert deployment.inputs["metadata"]["labels"][COMPONENT_LABEL] == "telemetry-ingest"
     spec = pod_spec(deployment)
     assert spec["securityContext"]["runAsNonRoot"] is True
     assert spec["securityContext"]["runAsUser"] == 65532
     [container] = spec["containers"]
-    assert container["image"] == "autocloud.local/ingest:0.1.0"
+    assert container["image"] == local_images.image_reference("ingest")
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
     assert container["args"] == ["--routes=/etc/ingest/routes.json", "--partitions=12", "--mqtt=:1883", "--http=:8080"]
     assert container["ports"] == [{"name": "mqtt", "containerPort": 1883, "protocol": "TCP"}]
@@ -258,7 +266,7 @@ def test_event_streaming_is_a_kafka_broker_advertised_in_its_namespace(pulumi_ha
     deployment, _, _ = the_workload(mocks, "autocloud-eu", "eu")
     spec = pod_spec(deployment)
     [container] = spec["containers"]
-    assert container["image"] == f"autocloud.local/kafka:{kafka_image.kafka_version()}"
+    assert container["image"] == local_images.image_reference("kafka")
     config = mocks.one(CONFIG_MAP)
     assert config.inputs["metadata"]["name"] == "streaming-1"
     properties = dict(line.split("=", 1) for line in config.inputs["data"]["server.properties"].splitlines() if line)
@@ -322,16 +330,16 @@ def test_state_store_is_ferretdb_fed_by_a_writer_reading_every_unit(pulumi_harne
         assert "httpGet" in container["readinessProbe"]
 
     [docstore] = pod_spec(deployments["state"])["containers"]
-    assert docstore["image"] == local_images.DOCSTORE_IMAGE
+    assert docstore["image"] == local_images.image_reference("docstore")
     env = {e["name"]: e.get("value", e.get("valueFrom")) for e in docstore["env"]}
     assert env["FERRETDB_HANDLER"] == "sqlite" and env["FERRETDB_TELEMETRY"] == "disable"
-    assert env["FERRETDB_SETUP_DATABASE"] == "vehicles" and env["FERRETDB_SETUP_PASSWORD"] == password_ref
+    assert env["FERRETDB_SETUP_DATABASE"] == STATE_DATABASE and env["FERRETDB_SETUP_PASSWORD"] == password_ref
     assert docstore["readinessProbe"]["httpGet"] == {"path": "/debug/readyz", "port": 8088, "scheme": "HTTP"}
     volumes = {v["name"]: v for v in pod_spec(deployments["state"])["volumes"]}
     assert volumes["data"] == {"name": "data", "emptyDir": {}}
 
     [writer] = pod_spec(deployments["statewriter"])["containers"]
-    assert writer["image"] == local_images.STATEWRITER_IMAGE
+    assert writer["image"] == local_images.image_reference("statewriter")
     joined = " ".join(writer["args"])
     assert "--brokers unit-1=streaming-1.autocloud-eu.svc.cluster.local:9092" in joined
     assert "--brokers unit-2=streaming-2.autocloud-eu.svc.cluster.local:9092" in joined
@@ -342,8 +350,8 @@ def test_state_store_is_ferretdb_fed_by_a_writer_reading_every_unit(pulumi_harne
 
     assert pulumi_harness.value(store.endpoints) == StateEndpoints(
         documents="mongodb://state.autocloud-eu.svc.cluster.local:27017/",
-        database="vehicles",
-        container="vehicle-state",
+        database=STATE_DATABASE,
+        container=STATE_CONTAINER,
     )
 
 
@@ -442,7 +450,7 @@ def test_no_state_writer_where_the_brokers_are_simulated(
 ) -> None:
     """On the embedded cluster an unbuilt Kafka image runs on the simulated node: nothing would answer."""
     monkeypatch.setattr("components.local.platform.targets_embedded_cluster", lambda: True)
-    monkeypatch.setattr("components.local.platform.streaming.KAFKA_IMAGE", "apache/kafka:3.9.0")
+    monkeypatch.setattr("components.local.platform.image_reference", lambda image: "apache/kafka:3.9.0")
     mocks = pulumi_harness.start("local-eu")
     args = RegionalPlatformArgs(profile=EU, plan=plan_for_profile(EU), namespace="fleet-eu")
     pulumi_harness.run(lambda: LocalRegionalPlatform("eu", args))
@@ -451,11 +459,9 @@ def test_no_state_writer_where_the_brokers_are_simulated(
 
 
 def test_local_names_match_the_azure_target() -> None:
-    from components import state, streaming
-    from components.local import state as local_state
+    from components import streaming
     from components.local import streaming as local_streaming
 
-    assert (local_state.DATABASE, local_state.CONTAINER) == (state.DATABASE, state.CONTAINER)
     assert (local_streaming.TELEMETRY_TOPIC, local_streaming.EVENTS_TOPIC) == (
         streaming.TELEMETRY_HUB,
         streaming.EVENTS_HUB,
@@ -510,7 +516,7 @@ def test_local_stack(pulumi_harness: PulumiHarness, region: str) -> None:
     run = pulumi_harness.run_program(f"local-{region}")
     mocks = run.mocks
     profile = resolve_stack(f"local-{region}").profile
-    namespace = f"autocloud-{region}"
+    namespace = region_namespace(region)
     units = local_scale_units(plan_for_profile(profile))
 
     assert [r for r in mocks.resources if r.type.startswith("azure-native:")] == []

@@ -12,17 +12,17 @@ import yaml
 from platform_model.locations import (
     CATALOG_PATH,
     DNS,
-    LOCATIONS,
+    catalog,
     find_location,
     load_catalog,
     location_problem,
     locations_in,
     maps_location,
-    normalise_location,
     offers,
     paired_region,
     storage_sku,
 )
+from platform_model.vocabulary import normalise_location
 
 
 @pytest.mark.parametrize(
@@ -51,9 +51,9 @@ def test_westus3_pairs_with_eastus_one_way() -> None:
 
 
 def test_every_pair_is_in_the_same_cloud() -> None:
-    for location in LOCATIONS.values():
+    for location in catalog().locations.values():
         if location.pair is not None:
-            partner = LOCATIONS[location.pair]
+            partner = catalog().locations[location.pair]
             assert partner.cloud == location.cloud, location.name
 
 
@@ -81,7 +81,7 @@ def test_names_are_normalised() -> None:
 def test_storage_never_geo_replicates() -> None:
     assert storage_sku("westeurope") == "Standard_ZRS"
     assert storage_sku("germanynorth") == "Standard_LRS"
-    assert {storage_sku(name) for name in LOCATIONS} == {"Standard_ZRS", "Standard_LRS"}
+    assert {storage_sku(name) for name in catalog().locations} == {"Standard_ZRS", "Standard_LRS"}
 
 
 def test_maps_location_prefers_primary_then_boundary() -> None:
@@ -101,22 +101,22 @@ def test_china_dns_differs_everywhere() -> None:
 
 
 def test_catalog_marks_access_restricted_locations() -> None:
-    restricted = {name for name, loc in LOCATIONS.items() if loc.restricted}
+    restricted = {name for name, loc in catalog().locations.items() if loc.restricted}
     assert {"chinaeast3", "germanynorth", "swedensouth"} <= restricted
     assert not restricted & {"westeurope", "northeurope", "eastus2", "centralus", "chinanorth3", "chinaeast2"}
 
 
 def test_every_location_names_its_source() -> None:
-    assert all(loc.source.startswith("https://") for loc in LOCATIONS.values())
+    assert all(loc.source.startswith("https://") for loc in catalog().locations.values())
 
 
 def test_only_china_north_3_has_zones_in_azure_china() -> None:
-    assert [name for name in locations_in("china") if LOCATIONS[name].zones] == ["chinanorth3"]
+    assert [name for name in locations_in("china") if catalog().locations[name].zones] == ["chinanorth3"]
 
 
 def test_iot_data_residency_and_min_tls_where_azure_offers_them() -> None:
-    assert {n for n, loc in LOCATIONS.items() if loc.iot_data_residency} == {"brazilsouth", "southeastasia"}
-    assert all(loc.iothub_min_tls == (loc.cloud == "public") for loc in LOCATIONS.values())
+    assert {n for n, loc in catalog().locations.items() if loc.iot_data_residency} == {"brazilsouth", "southeastasia"}
+    assert all(loc.iothub_min_tls == (loc.cloud == "public") for loc in catalog().locations.values())
 
 
 def test_location_problem_names_restriction_and_missing_service() -> None:

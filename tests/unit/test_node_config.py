@@ -9,18 +9,19 @@ from pathlib import Path
 import pytest
 
 from autocloud.runtime import cluster, node
+from platform_model.local_images import image_reference
 
 
 def test_containerd_config_is_valid_toml_with_the_trial_settings(tmp_path: Path) -> None:
     paths = node.NodePaths(tmp_path)
-    config = tomllib.loads(node.containerd_config(paths, Path("/opt/bin"), "autocloud.local/pause:3.10"))
+    config = tomllib.loads(node.containerd_config(paths, Path("/opt/bin"), image_reference("pause")))
     assert config["version"] == 3
     runtime = config["plugins"]["io.containerd.cri.v1.runtime"]
     assert runtime["restrict_oom_score_adj"] is True
     runc = runtime["containerd"]["runtimes"]["runc"]["options"]
     assert runc == {"BinaryName": "/opt/bin/runc", "SystemdCgroup": False}
     assert runtime["cni"]["bin_dirs"] == ["/opt/bin/cni"]
-    assert config["plugins"]["io.containerd.cri.v1.images"]["pinned_images"]["sandbox"] == "autocloud.local/pause:3.10"
+    assert config["plugins"]["io.containerd.cri.v1.images"]["pinned_images"]["sandbox"] == image_reference("pause")
     assert "io.containerd.nri.v1.nri" in config["disabled_plugins"]
 
 

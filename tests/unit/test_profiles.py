@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from platform_model.errors import ConfigError
-from platform_model.locations import LOCATIONS
+from platform_model.locations import catalog
 from platform_model.profiles import (
     STACK_CONFIG_KEYS,
     available_profiles,
@@ -318,8 +318,8 @@ def test_refuses_restricted_primary() -> None:
 
 
 def test_refuses_a_service_the_primary_does_not_offer(monkeypatch: pytest.MonkeyPatch) -> None:
-    west = LOCATIONS["westeurope"]
-    monkeypatch.setitem(LOCATIONS, "westeurope", dataclasses.replace(west, services=west.services - {"dps"}))
+    west = catalog().locations["westeurope"]
+    monkeypatch.setitem(catalog().locations, "westeurope", dataclasses.replace(west, services=west.services - {"dps"}))
     assert error_of(eu_data()).startswith(
         "regions/eu.yaml: services.dps: IoT Hub Device Provisioning Service is not offered in 'westeurope' (source: "
     )

@@ -11,7 +11,7 @@ from typing import Any
 import pulumi
 import pytest
 
-from components.contracts import RegionalPlatformArgs
+from components.contracts import STATE_CONTAINER, RegionalPlatformArgs
 from platform_model.profiles import load_profile
 from platform_model.sizing import plan_for_profile
 from platform_model.vocabulary import REQUIRED_TAGS
@@ -198,7 +198,7 @@ def test_exports(stack_run: tuple[str, ProgramRun]) -> None:
     device_endpoint = endpoints["provisioning"]["device_endpoint"]
     assert device_endpoint.endswith(f"azure-devices-provisioning{suffix}")
     assert not device_endpoint.startswith("global.")
-    assert endpoints["state"]["container"] == "vehicle-state"
+    assert endpoints["state"]["container"] == STATE_CONTAINER
     assert (endpoints["maps"] is None) is (not profile.services.maps)
 
 

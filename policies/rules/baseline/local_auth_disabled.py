@@ -13,8 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 
-from policies.model import ResourceRule, ResourceView, RuleContext
-from policies.rules._azure import (
+from policies.facts.azure import (
     AKS,
     COSMOS_ACCOUNT,
     EVENTHUB_NAMESPACE,
@@ -23,7 +22,8 @@ from policies.rules._azure import (
     SERVICEBUS_NAMESPACE,
     STORAGE_ACCOUNT,
 )
-from policies.rules._props import get, show
+from policies.facts.props import get, show
+from policies.model import ResourceRule, ResourceView, RuleContext
 
 #: type -> (property path, the value that turns local auth off) for each setting.
 _SETTINGS: Mapping[str, tuple[tuple[str, bool], ...]] = {

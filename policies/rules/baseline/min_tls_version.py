@@ -15,16 +15,16 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping
 
-from policies.model import ResourceRule, ResourceView, RuleContext
-from policies.rules._azure import (
+from policies.facts.azure import (
     COSMOS_ACCOUNT,
     EVENTHUB_NAMESPACE,
     IOT_HUB,
     SERVICEBUS_NAMESPACE,
     STORAGE_ACCOUNT,
-    catalog_location,
 )
-from policies.rules._props import get, show
+from policies.facts.catalog import catalog_location
+from policies.facts.props import get, show
+from policies.model import ResourceRule, ResourceView, RuleContext
 
 MINIMUM = (1, 2)
 

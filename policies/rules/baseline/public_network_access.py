@@ -29,8 +29,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from policies.model import ResourceView, RuleContext, StackRule
-from policies.rules._azure import (
+from policies.facts.azure import (
     AKS,
     COSMOS_ACCOUNT,
     DPS,
@@ -40,7 +39,8 @@ from policies.rules._azure import (
     STORAGE_ACCOUNT,
     StackIndex,
 )
-from policies.rules._props import get, items, show
+from policies.facts.props import get, items, show
+from policies.model import ResourceView, RuleContext, StackRule
 
 KEY_VAULT = "azure-native:keyvault:Vault"
 EVENTHUB_RULE_SET = "azure-native:eventhub:NamespaceNetworkRuleSet"

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 
+from policies.facts.azure import is_located
+from policies.facts.props import get, show
 from policies.model import ResourceRule, ResourceView, RuleContext
-from policies.rules._azure import is_located
-from policies.rules._props import get, show
 
 
 def expected_tags(ctx: RuleContext) -> str:

@@ -14,9 +14,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from platform_model.locations import has_zones
+from policies.facts.azure import COSMOS_ACCOUNT
+from policies.facts.props import get, mappings
 from policies.model import ResourceRule, ResourceView, RuleContext
-from policies.rules._azure import COSMOS_ACCOUNT
-from policies.rules._props import get, mappings
 
 SOURCE = "learn.microsoft.com/azure/cosmos-db/periodic-backup-storage-redundancy"
 

@@ -13,9 +13,9 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterator
 
+from policies.facts.azure import DPS, IOT_HUB
+from policies.facts.props import get, mappings, show
 from policies.model import ResourceRule, ResourceView, RuleContext
-from policies.rules._azure import DPS, IOT_HUB
-from policies.rules._props import get, mappings, show
 
 SOURCE = "learn.microsoft.com/azure/iot-hub/virtual-network-support"
 

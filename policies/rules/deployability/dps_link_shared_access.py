@@ -17,9 +17,9 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
+from policies.facts.azure import DPS, IOT_HUB, StackIndex, connection_string_field, host_label
+from policies.facts.props import get, mappings, show
 from policies.model import ResourceView, RuleContext, StackRule
-from policies.rules._azure import DPS, IOT_HUB, StackIndex, connection_string_field, host_label
-from policies.rules._props import get, mappings, show
 
 REQUIRED_RIGHTS = frozenset({"RegistryWrite", "ServiceConnect"})
 SOURCE = "learn.microsoft.com/azure/iot-dps/how-to-manage-linked-iot-hubs"

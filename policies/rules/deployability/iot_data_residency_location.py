@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from platform_model.locations import IOT_DATA_RESIDENCY_LOCATIONS, IOT_DATA_RESIDENCY_SOURCE
+from platform_model.locations import catalog
+from policies.facts.azure import DPS, IOT_HUB
+from policies.facts.catalog import catalog_location
+from policies.facts.props import get, show
 from policies.model import ResourceRule, ResourceView, RuleContext
-from policies.rules._azure import DPS, IOT_HUB, catalog_location
-from policies.rules._props import get, show
 
 
 def validate(view: ResourceView, ctx: RuleContext) -> Iterator[str]:
@@ -25,8 +26,8 @@ def validate(view: ResourceView, ctx: RuleContext) -> Iterator[str]:
     if found is None or not found.iot_data_residency:
         yield (
             f"properties.enableDataResidency is True in {location}, where Azure does not offer it "
-            f"(allowed: only in {', '.join(sorted(IOT_DATA_RESIDENCY_LOCATIONS))}; elsewhere leave it unset; "
-            f"source: {IOT_DATA_RESIDENCY_SOURCE})"
+            f"(allowed: only in {', '.join(sorted(catalog().iot_data_residency_locations))}; elsewhere leave it unset; "
+            f"source: {catalog().iot_data_residency_source})"
         )
 
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from policies.facts.azure import IOT_HUB
+from policies.facts.catalog import catalog_location
+from policies.facts.props import get, show
 from policies.model import ResourceRule, ResourceView, RuleContext
-from policies.rules._azure import IOT_HUB, catalog_location
-from policies.rules._props import get, show
 
 SOURCE = "learn.microsoft.com/azure/iot-hub/iot-hub-tls-support"
 

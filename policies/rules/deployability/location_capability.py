@@ -13,8 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 
 from platform_model.locations import Service, location_problem
-from policies.model import ResourceRule, ResourceView, RuleContext
-from policies.rules._azure import (
+from policies.facts.azure import (
     AKS,
     COSMOS_ACCOUNT,
     DPS,
@@ -24,7 +23,8 @@ from policies.rules._azure import (
     MAPS_ACCOUNT,
     is_located,
 )
-from policies.rules._props import get, mappings
+from policies.facts.props import get, mappings
+from policies.model import ResourceRule, ResourceView, RuleContext
 
 #: The catalog's service name for each resource type that needs one.
 SERVICE_OF_TYPE: Mapping[str, Service] = {

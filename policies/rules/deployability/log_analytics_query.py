@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 
+from policies.facts.azure import arm_name, physical_names
+from policies.facts.props import get
 from policies.model import ResourceView, RuleContext, StackRule
-from policies.rules._azure import arm_name, physical_names
-from policies.rules._props import get
 
 WORKSPACE = "azure-native:operationalinsights:Workspace"
 SCOPED_RESOURCE = "azure-native:monitor:PrivateLinkScopedResource"

@@ -13,8 +13,7 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
-from policies.model import ResourceRule, ResourceView, RuleContext
-from policies.rules._azure import (
+from policies.facts.azure import (
     AKS,
     COSMOS_ACCOUNT,
     DPS,
@@ -24,7 +23,8 @@ from policies.rules._azure import (
     RESOURCE_GROUP,
     STORAGE_ACCOUNT,
 )
-from policies.rules._props import get
+from policies.facts.props import get
+from policies.model import ResourceRule, ResourceView, RuleContext
 
 SOURCE = "learn.microsoft.com/azure/azure-resource-manager/management/resource-name-rules"
 AUTONAME_SUFFIX = 8

@@ -17,9 +17,9 @@ import ipaddress
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+from policies.facts.azure import AKS
+from policies.facts.props import get, items
 from policies.model import ResourceView, RuleContext, StackRule
-from policies.rules._azure import AKS
-from policies.rules._props import get, items
 
 VNET = "azure-native:network:VirtualNetwork"
 SUBNET = "azure-native:network:Subnet"

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 
+from policies.facts.kubernetes import CONFIG_MAP, POD_SPECS, SERVICE_DNS, Namespaces, containers
+from policies.facts.props import get, items, mappings
 from policies.model import ResourceView, RuleContext, StackRule
-from policies.rules._props import get, items, mappings
-from policies.rules.kubernetes._cluster import CONFIG_MAP, POD_SPECS, SERVICE_DNS, Namespaces, containers
 
 
 def _strings(view: ResourceView) -> Iterator[tuple[str, str]]:

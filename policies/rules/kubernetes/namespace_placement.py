@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 
+from policies.facts.kubernetes import Namespaces, is_kubernetes, namespace_of
 from policies.model import ResourceView, RuleContext, StackRule
-from policies.rules.kubernetes._cluster import Namespaces, is_kubernetes, namespace_of
 
 
 def validate(resources: Sequence[ResourceView], ctx: RuleContext) -> Iterator[tuple[str, str]]:

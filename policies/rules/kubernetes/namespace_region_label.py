@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from policies.facts.kubernetes import NAMESPACE, label, named_region, object_name
+from policies.facts.props import show
 from policies.model import ResourceRule, ResourceView, RuleContext
-from policies.rules._props import show
-from policies.rules.kubernetes._cluster import NAMESPACE, label, named_region, object_name
 
 
 def validate(view: ResourceView, ctx: RuleContext) -> Iterator[str]:

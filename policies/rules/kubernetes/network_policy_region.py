@@ -14,9 +14,9 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
+from policies.facts.kubernetes import NETWORK_POLICY, Namespaces
+from policies.facts.props import get, items, mappings, show
 from policies.model import ResourceView, RuleContext, StackRule
-from policies.rules._props import get, items, mappings, show
-from policies.rules.kubernetes._cluster import NETWORK_POLICY, Namespaces
 
 NAME_LABEL = "kubernetes.io/metadata.name"
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from policies.facts.kubernetes import SERVICE
+from policies.facts.props import get, show
 from policies.model import ResourceRule, ResourceView, RuleContext
-from policies.rules._props import get, show
-from policies.rules.kubernetes._cluster import SERVICE
 
 
 def validate(view: ResourceView, ctx: RuleContext) -> Iterator[str]:

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from policies.facts.azure import COSMOS_ACCOUNT
+from policies.facts.props import get, mappings, show
 from policies.model import ResourceRule, ResourceView, RuleContext
-from policies.rules._azure import COSMOS_ACCOUNT
-from policies.rules._props import get, mappings, show
 
 
 def validate(view: ResourceView, ctx: RuleContext) -> Iterator[str]:

@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
+from policies.facts.azure import EVENTHUB, STORAGE_ACCOUNT, StackIndex, arm_name, location_of
+from policies.facts.props import get, show
 from policies.model import ResourceView, RuleContext, StackRule
-from policies.rules._azure import EVENTHUB, STORAGE_ACCOUNT, StackIndex, arm_name, location_of
-from policies.rules._props import get, show
 
 
 def _targets(destination: Mapping[str, Any]) -> list[tuple[str, str]]:

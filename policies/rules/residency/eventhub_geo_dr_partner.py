@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 
+from policies.facts.azure import EVENTHUB_DR, EVENTHUB_NAMESPACE, StackIndex, arm_name, location_of
+from policies.facts.props import get, show
 from policies.model import ResourceView, RuleContext, StackRule
-from policies.rules._azure import EVENTHUB_DR, EVENTHUB_NAMESPACE, StackIndex, arm_name, location_of
-from policies.rules._props import get, show
 
 
 def validate(resources: Sequence[ResourceView], ctx: RuleContext) -> Iterator[tuple[str, str]]:

@@ -12,8 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from policies.model import ResourceView, RuleContext, StackRule
-from policies.rules._azure import (
+from policies.facts.azure import (
     COSMOS_ACCOUNT,
     EVENTHUB_NAMESPACE,
     IOT_HUB,
@@ -24,7 +23,8 @@ from policies.rules._azure import (
     host_label,
     location_of,
 )
-from policies.rules._props import get, mappings, show
+from policies.facts.props import get, mappings, show
+from policies.model import ResourceView, RuleContext, StackRule
 
 #: endpoint list under properties.routing.endpoints -> resource types it can point at.
 _ENDPOINT_KINDS: Mapping[str, tuple[str, ...]] = {

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 
+from policies.facts.azure import Locations, is_located
 from policies.model import ResourceView, RuleContext, StackRule
-from policies.rules._azure import Locations, is_located
 
 
 def validate(resources: Sequence[ResourceView], ctx: RuleContext) -> Iterator[tuple[str, str]]:

@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 
 from platform_model.locations import PROVIDER_ENVIRONMENT
+from policies.facts.azure import AZURE_PROVIDERS
+from policies.facts.props import get, show
 from policies.model import ProviderView, ResourceView, RuleContext, StackRule
-from policies.rules._azure import AZURE_PROVIDERS
-from policies.rules._props import get, show
 
 _CHINA_METADATA_SUFFIX = "chinacloudapi.cn"
 

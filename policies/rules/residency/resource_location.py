@@ -1,6 +1,6 @@
 """Every Azure resource with a location sits inside the region's boundary.
 
-The location judged is the one azure-native applies (`_azure.Locations`): the resource's own, else
+The location judged is the one azure-native applies (`policies.facts.azure.Locations`): the resource's own, else
 its resource group's, else for a group the provider's default. Resource groups count (their location
 holds metadata), and `global` is only accepted for services that have no region at all, such as
 private DNS zones. DPS linked-hub locations are checked too. What cannot be known before deployment
@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 
-from platform_model.locations import normalise_location
+from platform_model.vocabulary import normalise_location
+from policies.facts.azure import AZURE_NATIVE_PROVIDER, DPS, GLOBAL_TYPES, Locations, is_located
+from policies.facts.props import get, mappings, show
 from policies.model import ResourceView, RuleContext, StackRule, is_unknown
-from policies.rules._azure import AZURE_NATIVE_PROVIDER, DPS, GLOBAL_TYPES, Locations, is_located
-from policies.rules._props import get, mappings, show
 
 
 def _check(location: object, what: str, ctx: RuleContext, global_ok: bool) -> Iterator[str]:

@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from platform_model.locations import paired_region
+from policies.facts.azure import STORAGE_ACCOUNT
+from policies.facts.props import get, show
 from policies.model import ResourceRule, ResourceView, RuleContext
-from policies.rules._azure import STORAGE_ACCOUNT
-from policies.rules._props import get, show
 
 
 def is_geo_redundant(sku: str) -> bool:

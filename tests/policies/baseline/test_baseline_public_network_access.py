@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
+from policies.facts.props import get
 from policies.model import ResourceView, RuleContext
-from policies.rules._props import get
 from policies.rules.baseline.public_network_access import RULE
 from policies.testing import DELETE, changed, details, judge
 

@@ -9,12 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from platform_model.locations import AzureLocation
+from policies.facts.props import get
 from policies.model import ResourceView, is_unknown
-from policies.rules._props import get
 
 RESOURCE_GROUP = "azure-native:resources:ResourceGroup"
 IOT_HUB = "azure-native:iothub:IotHubResource"
@@ -158,14 +156,6 @@ class StackIndex:
 
 def location_of(view: ResourceView) -> Any:
     return get(view.props, "location")
-
-
-def catalog_location(view: ResourceView) -> AzureLocation | None:
-    """The region catalog's entry for the resource's ``location`` (None when unset, unknown or not plain)."""
-    from platform_model.locations import find_location  # not at import: see policies.model._normalise
-
-    location = location_of(view)
-    return find_location(location) if isinstance(location, str) else None
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,7 @@ _MISSING = object()
 def get(props: Mapping[str, Any], path: str, default: Any = None) -> Any:
     """The value at a dotted path (``properties.routing.endpoints``), or ``default`` if any part is
     absent, not an object, or a value `autocloud check` could not know (rules treat it as unset;
-    the location rules ask `policies.rules._azure.Locations`, which tells the two apart)."""
+    the location rules ask `policies.facts.azure.Locations`, which tells the two apart)."""
     current: Any = props
     for part in path.split("."):
         if not isinstance(current, Mapping):

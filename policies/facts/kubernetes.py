@@ -10,8 +10,8 @@ import re
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
+from policies.facts.props import get, mappings
 from policies.model import ResourceView, RuleContext
-from policies.rules._props import get, mappings
 
 NAMESPACE = "kubernetes:core/v1:Namespace"
 SERVICE = "kubernetes:core/v1:Service"
