@@ -27,24 +27,39 @@ const (
 	eventsTopic    = "events"
 )
 
-// routesFile writes routes.json in the shape components/local/telemetry.py writes it.
+// fixtureBootstrap is the Kafka address in testdata/routes.json, which the Python component's unit test
+// holds equal to what components/local/telemetry.py writes.
+const fixtureBootstrap = "streaming-1.autocloud-eu.svc.cluster.local:9092"
+
+// routesFile is the component's routes.json with the scale unit's Kafka at bootstrap.
 func routesFile(t *testing.T, bootstrap string) string {
 	t.Helper()
-	target := "kafka://" + bootstrap
-	routes := map[string]any{"region": "eu", "scaleUnit": 1, "routes": []map[string]string{
-		{"name": "telemetry", "source": "DeviceMessages", "endpoint": target, "topic": telemetryTopic},
-		{"name": "lifecycle", "source": "DeviceLifecycleEvents", "endpoint": target, "topic": eventsTopic},
-		{"name": "connection-state", "source": "DeviceConnectionStateEvents", "endpoint": target, "topic": eventsTopic},
-	}}
-	data, err := json.Marshal(routes)
+	data, err := os.ReadFile(filepath.Join("testdata", "routes.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
+	data = []byte(strings.ReplaceAll(string(data), "kafka://"+fixtureBootstrap, "kafka://"+bootstrap))
 	path := filepath.Join(t.TempDir(), "routes.json")
 	if err := os.WriteFile(path, data, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	return path
+}
+
+func TestParsePlanReadsTheComponentsRoutes(t *testing.T) {
+	plan, err := LoadPlan(filepath.Join("testdata", "routes.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{sourceDeviceMessages: telemetryTopic, sourceLifecycle: eventsTopic, sourceConnectionState: eventsTopic}
+	if plan.HubName != "eu-telemetry-1" || plan.Bootstrap != fixtureBootstrap || len(plan.Topics) != len(want) {
+		t.Fatalf("plan = %+v", plan)
+	}
+	for source, topic := range want {
+		if plan.Topics[source] != topic {
+			t.Errorf("%s -> %q, want %q", source, plan.Topics[source], topic)
+		}
+	}
 }
 
 func startIngest(t *testing.T, bootstrap string, timeout time.Duration) *Ingest {

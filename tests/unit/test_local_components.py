@@ -57,7 +57,9 @@ from components.local.kube import (
 )
 from components.local.platform import namespace_quota
 from components.local.streaming import DATA_DIR, cluster_id
+from components.local.telemetry import routes_json
 from platform_model import local_images
+from platform_model.paths import REPO_ROOT
 from platform_model.profiles import available_profiles, load_profile
 from platform_model.sizing import EventHubsPlan, plan_capacity, plan_for_profile
 from platform_model.stack import resolve_stack
@@ -206,6 +208,13 @@ def test_compute_cluster_is_a_labelled_namespace_fenced_by_quota_limits_and_poli
     assert pulumi_harness.value(compute.name) == "autocloud-eu"
     assert pulumi_harness.value(compute.endpoints) == ComputeEndpoints(api_server="https://kubernetes.default.svc")
     assert compute.location == "westeurope" and compute.namespace == "autocloud-eu"
+
+
+def test_routes_file_is_the_one_the_ingests_go_tests_read() -> None:
+    """cmd/ingest's tests parse this fixture: a change to the routes' shape must update both sides."""
+    fixture = REPO_ROOT / "cmd" / "ingest" / "testdata" / "routes.json"
+    route = KafkaRoute("streaming-1.autocloud-eu.svc.cluster.local:9092", "telemetry", "events")
+    assert routes_json("eu", 1, route) == fixture.read_text()
 
 
 def test_telemetry_ingest_routes_to_its_scale_units_broker(pulumi_harness: PulumiHarness) -> None:
