@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from pulumi import automation as auto
 
-from autocloud.runtime import checkpoint, engine, engine_errors, state_lock
+from autocloud.runtime import checkpoint, cluster, engine, engine_errors, state_lock
 from platform_model.errors import ConfigError, InputError
 from platform_model.paths import POLICIES_DIR, REPO_ROOT, STACKS_DIR, STATE_DIR
 from platform_model.stack import ResolvedStack, resolve_stack
@@ -219,8 +219,13 @@ def _changes(summary: Any) -> dict[str, int]:
 
 
 def down_local(regions: Iterable[str] | None = None, echo: Callable[[str], None] = print) -> list[StackResult]:
+    """Destroy the local stacks; their pods end with a short grace (see autocloud.runtime.cluster.grace:
+    their data lives in volumes the destroy deletes anyway)."""
+    from components.local.kube import PART_OF  # the label every local workload's pods carry
+
     results = []
-    for stack in reversed(local_stacks(regions)):
-        echo(f"{stack}: pulumi destroy ...")
-        results.append(destroy_stack(stack, echo=echo))
+    with cluster.short_grace(f"app.kubernetes.io/part-of={PART_OF}"):
+        for stack in reversed(local_stacks(regions)):
+            echo(f"{stack}: pulumi destroy ...")
+            results.append(destroy_stack(stack, echo=echo))
     return results

@@ -10,10 +10,12 @@ who exports KUBECONFIG naming another cluster gets that cluster instead and noth
 KUBECONFIG naming this cluster's own kubeconfig is this cluster.
 
 The modules follow the cluster's parts: `settings` (ports, folders, identities, components),
-`processes`, `pki` (certificates, tokens, kubeconfigs), `api`, `addons`, `tunnel` and `lifecycle`.
+`processes`, `pki` (certificates, tokens, kubeconfigs), `api`, `addons`, `tunnel`, `lifecycle`, and `grace`
+(quick ends for the pods `down` destroys).
 """
 
 from autocloud.runtime.cluster.api import Api as Api
+from autocloud.runtime.cluster.grace import short_grace as short_grace
 from autocloud.runtime.cluster.lifecycle import ClusterStatus as ClusterStatus
 from autocloud.runtime.cluster.lifecycle import ComponentStatus as ComponentStatus
 from autocloud.runtime.cluster.lifecycle import Watch as Watch
