@@ -237,6 +237,7 @@ def up(
     """Build or reuse the toolchain, start the embedded cluster, deploy the local stacks with the policy packs."""
     import autocloud.operations.deploy as deploy
     from autocloud.operations import rollout as rollout_mod
+    from autocloud.operations import tables
     from autocloud.operations.progress import RolloutView
 
     stacks = deploy.local_stacks(region)
@@ -263,11 +264,13 @@ def up(
         f"deploying {', '.join(stacks)} in waves from {rollout_mod.LOCAL_ROLLOUT.relative_to(REPO_ROOT)}, "
         f"with policy packs {', '.join(deploy.PACKS)}"
     )
-    with RolloutView(console, live=False) as view, runs.component_watch(_error) as watch:
+    with RolloutView(console, live=False, causes=False) as view, runs.component_watch(_error) as watch:
         run = rollout_mod.run_rollout(plan, runner, on_change=view.update)
     done = [results[s] for s in stacks if s in results]
-    console.print(deploy.outputs_table(done))
-    console.print(deploy.results_table(done))
+    console.print(tables.outputs_table(done))
+    console.print(tables.results_table(done))
+    for line in tables.failures(done):
+        _error(line)
     if watch.failure:
         raise _fail(f"{watch.failure}; `autocloud up` restarts it")
     if not run.ok:
@@ -281,6 +284,7 @@ def down(
 ) -> None:
     """Destroy the local stacks and stop the embedded cluster."""
     import autocloud.operations.deploy as deploy
+    from autocloud.operations import tables
 
     deploy.local_stacks(region)
     cluster_mod.Ports.from_env()  # bad input refused before anything is built or started
@@ -290,7 +294,9 @@ def down(
         results = deploy.down_local(regions=region, echo=_echo)
     if watch.failure:
         raise _fail(f"{watch.failure}; `autocloud down` restarts it")
-    console.print(deploy.results_table(results))
+    console.print(tables.results_table(results))
+    for line in tables.failures(results):
+        _error(line)
     if not keep_cluster and not region:
         cluster_mod.stop(echo=_echo)
     if any(not r.ok for r in results):

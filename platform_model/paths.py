@@ -29,12 +29,18 @@ CLUSTER_DIR = STATE_DIR / "cluster"
 """The embedded cluster's folder (``autocloud.runtime.cluster`` lays it out)."""
 
 
-def external_kubeconfig() -> Path | None:
-    """The cluster the user asked for with ``KUBECONFIG`` (its first entry), if any."""
+def external_kubeconfig(embedded: Path | None = None) -> Path | None:
+    """The other cluster the user asked for with ``KUBECONFIG`` (its first entry), if any: the one place
+    that decides whether KUBECONFIG replaces the embedded cluster. The embedded cluster's own kubeconfig
+    (``embedded``, by default this checkout's) is not another cluster: a user exports it to run kubectl,
+    and the cluster it names must still be started and stopped here."""
     value = os.environ.get("KUBECONFIG", "").strip()
     if not value:
         return None
-    return Path(value.split(os.pathsep)[0]).expanduser()
+    named = Path(value.split(os.pathsep)[0]).expanduser()
+    if named.resolve() == (embedded or CLUSTER_DIR / "kubeconfig").resolve():
+        return None
+    return named
 
 
 def kubeconfig_path() -> Path:

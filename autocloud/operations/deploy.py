@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
-import socket
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -18,13 +16,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pulumi import automation as auto
-from rich.table import Table
-from rich.text import Text
 
-from autocloud.runtime import engine
-from autocloud.runtime.toolchain import PULUMI_HOME
+from autocloud.runtime import checkpoint, cluster, engine, engine_errors, state_lock
 from platform_model.errors import ConfigError, InputError
-from platform_model.paths import POLICIES_DIR, REPO_ROOT, STACKS_DIR, STATE_DIR, TOOLCHAIN_BIN
+from platform_model.paths import POLICIES_DIR, REPO_ROOT, STACKS_DIR, STATE_DIR
 from platform_model.stack import ResolvedStack, resolve_stack
 from policies.config import pack_config_for_region
 from policies.packs import PACK_RULES
@@ -115,75 +110,6 @@ def write_atomically(path: Path, text: str) -> None:
         raise
 
 
-def clear_pending(handle: auto.Stack, stack: str, echo: Callable[[str], None] = print) -> int:
-    """Clear the pending operations a killed run left in the checkpoint; returns how many there were.
-
-    The engine keeps pending creates through every later update and destroy; a refresh clears the
-    other kinds, and creates only when told to (`clear_pending_creates`, the non-interactive form of
-    what Pulumi's "Interrupted updates" troubleshooting page describes). On the local target that is
-    safe: the up that follows adopts what did reach the cluster (explicit names, server-side apply)
-    and a destroy removes the namespaces holding it. On other targets a dropped create could orphan
-    a cloud resource, so the operations are named and left for a person to check."""
-    pending = (handle.export_stack().deployment or {}).get("pending_operations") or []
-    if not pending:
-        return 0
-    kinds = ", ".join(sorted({str(op.get("type", "?")) for op in pending}))
-    if resolve_stack(stack).config.target != "local":
-        echo(
-            f"{stack}: {len(pending)} operations ({kinds}) of an interrupted run are pending; check them "
-            f"and run `pulumi refresh --stack {stack}` (Pulumi docs: Interrupted updates)"
-        )
-        return len(pending)
-    handle.refresh(clear_pending_creates=True)
-    echo(f"{stack}: cleared {len(pending)} pending operations ({kinds}) left by an interrupted run")
-    return len(pending)
-
-
-def clear_stale_lock(stack: str, state_dir: Path = STATE_DIR, echo: Callable[[str], None] = print) -> bool:
-    """Remove this host's lock on a stack when the process holding it is gone (an interrupted up)."""
-    locks = engine.backend_dir(state_dir) / ".pulumi" / "locks"
-    removed = False
-    for lock in locks.glob(f"**/{stack}/*.json"):
-        try:
-            info = json.loads(lock.read_text())
-        except (OSError, ValueError):
-            continue
-        pid, host = info.get("pid"), info.get("hostname")
-        if host == socket.gethostname() and isinstance(pid, int) and not _alive(pid):
-            lock.unlink(missing_ok=True)
-            echo(f"{stack}: removed the lock left by interrupted process {pid}")
-            removed = True
-    if removed:
-        _repair_checkpoint_files(stack, state_dir, echo)
-    return removed
-
-
-def _repair_checkpoint_files(stack: str, state_dir: Path, echo: Callable[[str], None]) -> None:
-    """A kill while the file backend rewrites a checkpoint can leave its `.attrs` sidecar empty (every
-    later load then fails with "failed to load checkpoint: EOF"; without the sidecar the checkpoint
-    loads and the sidecar is rewritten) and half-written `.tmp` copies (the checkpoint itself is
-    replaced by rename, so it is whole)."""
-    stacks = engine.backend_dir(state_dir) / ".pulumi" / "stacks"
-    for leftover in [*stacks.glob(f"**/{stack}.json*.attrs"), *stacks.glob(f"**/{stack}.json*.tmp")]:
-        if leftover.suffix == ".tmp" or leftover.stat().st_size == 0:
-            leftover.unlink(missing_ok=True)
-            echo(f"{stack}: removed {leftover.name} left by the interrupted run")
-
-
-def _alive(pid: int) -> bool:
-    """Running, not a zombie: a killed run's CLI stays a zombie until whoever inherited it reaps it."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True
-
-
 Operation = Literal["preview", "up", "destroy"]
 
 
@@ -219,12 +145,12 @@ def deploy_stack(
         resolved = resolve_stack(stack, overrides=overrides)
         region = resolved.config.region
         packs, configs = _pack_args(resolved, state_dir)
-        clear_stale_lock(stack, state_dir, echo)
+        state_lock.clear_stale_lock(stack, state_dir, echo)
         handle = engine.select_stack(
             stack, work_dir=work_dir, state_dir=state_dir, overrides=overrides, backend_url=backend_url
         )
         if apply:
-            clear_pending(handle, stack, echo)
+            checkpoint.clear_pending(handle, stack, echo)
         preview = handle.preview(policy_packs=packs, policy_pack_configs=configs, on_output=on_output)
         previewed = StackResult(
             stack,
@@ -243,7 +169,7 @@ def deploy_stack(
     except InputError as exc:
         return failed(str(exc))
     except auto.errors.CommandError as exc:
-        return failed(_short_error(exc))
+        return failed(engine_errors.short_error(exc))
     outputs = {k: ("[secret]" if v.secret else v.value) for k, v in result.outputs.items()}
     return StackResult(
         stack,
@@ -262,13 +188,13 @@ def destroy_stack(
     started = time.monotonic()
     region = _region(stack)
     try:
-        clear_stale_lock(stack, state_dir, echo)
+        state_lock.clear_stale_lock(stack, state_dir, echo)
         handle = engine.select_stack(stack, work_dir=work_dir, state_dir=state_dir)
-        clear_pending(handle, stack, echo)
+        checkpoint.clear_pending(handle, stack, echo)
         result = handle.destroy()
     except auto.errors.CommandError as exc:
         return StackResult(
-            stack, region, False, "destroy", message=_short_error(exc), seconds=time.monotonic() - started
+            stack, region, False, "destroy", message=engine_errors.short_error(exc), seconds=time.monotonic() - started
         )
     return StackResult(
         stack,
@@ -292,99 +218,14 @@ def _changes(summary: Any) -> dict[str, int]:
     return {str(k): int(v) for k, v in (summary or {}).items()}
 
 
-_MISSING_PLUGIN = re.compile(
-    r"no resource plugin '(?:pulumi-resource-)?(?P<name>[\w-]+)' found.*?version v?(?P<version>\d[\w.+-]*)",
-    re.IGNORECASE,
-)
-
-
-def missing_plugin(text: str) -> str | None:
-    """One line for the engine's "no resource plugin ... found" error: which plugin, which version, and
-    the command that installs it where the toolkit's engine looks (its own PULUMI_HOME; ambient plugins
-    and automatic downloads are off, see autocloud.runtime.engine)."""
-    found = _MISSING_PLUGIN.search(text)
-    if found is None:
-        return None
-    name, version = found["name"], found["version"]
-    return (
-        f"the Pulumi resource plugin {name} v{version} is not installed; install it with "
-        f"`PULUMI_HOME={PULUMI_HOME} {TOOLCHAIN_BIN / 'pulumi'} plugin install resource {name} "
-        f"{version}` (README: Deploy to Azure)"
-    )
-
-
-_MULTI_ERROR = re.compile(r"\d+ errors? occurred:?\s*$")
-"""How the engine introduces several causes, each on its own following line as ``* ...``."""
-
-
-def _short_error(exc: auto.errors.CommandError) -> str:
-    """The engine's own diagnosis: the policy violations and error lines (with the causes it lists
-    under "N errors occurred:"), not the whole log; a missing plugin as one line naming it, its
-    version and the install command."""
-    plugin = missing_plugin(str(exc))
-    if plugin is not None:
-        return plugin
-    lines = [line.strip() for line in str(exc).splitlines()]
-    mandatory = [line for line in lines if "[mandatory]" in line]
-    errors: list[str] = []
-    causes = False
-    for line in lines:
-        if causes and line.startswith("*"):
-            errors.append(line)  # the causes the engine lists under "N errors occurred:"
-            continue
-        causes = _MULTI_ERROR.search(line) is not None
-        if "error:" in line or "violat" in line.lower():
-            errors.append(line)
-    keep = list(dict.fromkeys(mandatory + errors))
-    lines = [line for line in lines if line]
-    return " | ".join(keep)[:2000] or (lines[-1][:500] if lines else "failed")
-
-
 def down_local(regions: Iterable[str] | None = None, echo: Callable[[str], None] = print) -> list[StackResult]:
+    """Destroy the local stacks; their pods end with a short grace (see autocloud.runtime.cluster.grace:
+    their data lives in volumes the destroy deletes anyway)."""
+    from components.local.kube import PART_OF  # the label every local workload's pods carry
+
     results = []
-    for stack in reversed(local_stacks(regions)):
-        echo(f"{stack}: pulumi destroy ...")
-        results.append(destroy_stack(stack, echo=echo))
+    with cluster.short_grace(f"app.kubernetes.io/part-of={PART_OF}"):
+        for stack in reversed(local_stacks(regions)):
+            echo(f"{stack}: pulumi destroy ...")
+            results.append(destroy_stack(stack, echo=echo))
     return results
-
-
-def flatten(value: Any, prefix: str = "") -> dict[str, str]:
-    """Nested stack outputs as dotted keys (`endpoints.telemetry[0].mqtt`), for printing."""
-    if isinstance(value, dict):
-        items: dict[str, str] = {}
-        for key, inner in value.items():
-            items |= flatten(inner, f"{prefix}.{key}" if prefix else str(key))
-        return items
-    if isinstance(value, list):
-        items = {}
-        for index, inner in enumerate(value):
-            items |= flatten(inner, f"{prefix}[{index}]")
-        return items
-    return {} if value is None else {prefix: str(value)}
-
-
-def results_table(results: list[StackResult]) -> Table:
-    """One row per stack; cells are plain Text, so an engine message holding ``[...]`` prints as is."""
-    table = Table(title="autocloud stacks")
-    for column in ("stack", "region", "operation", "result", "changes", "seconds"):
-        table.add_column(column)
-    for r in results:
-        changes = ", ".join(f"{k} {v}" for k, v in sorted(r.changes.items())) or "-"
-        table.add_row(
-            *map(Text, (r.stack, r.region, r.operation, "ok" if r.ok else "FAILED", changes, f"{r.seconds:.1f}"))
-        )
-    return table
-
-
-def outputs_table(results: list[StackResult]) -> Table:
-    """What each stack made: namespace, location and every endpoint, one row each."""
-    table = Table(title="what was made")
-    for column in ("stack", "output", "value"):
-        table.add_column(column, overflow="fold")
-    for r in results:
-        if not r.ok:
-            table.add_row(Text(r.stack), Text("error"), Text(r.message or "-"))
-            continue
-        for key, value in sorted(flatten(r.outputs).items()):
-            table.add_row(Text(r.stack), Text(key), Text(value))
-    return table

@@ -27,10 +27,12 @@ STYLES = {
 
 
 class RolloutView:
-    """Shows every stack's status; safe to update from the rollout's worker threads."""
+    """Shows every stack's status; safe to update from the rollout's worker threads. Without
+    ``causes`` a failed stack's line leaves its cause to the caller, which prints it once at the end."""
 
-    def __init__(self, console: Console, live: bool) -> None:
+    def __init__(self, console: Console, live: bool, causes: bool = True) -> None:
         self.console = console
+        self.causes = causes
         self.live: Live | None = Live(console=console, refresh_per_second=4, transient=True) if live else None
         self.lock = threading.Lock()
 
@@ -52,7 +54,8 @@ class RolloutView:
             else:
                 counts = _changes(progress)
                 detail = f" ({counts})" if counts != "-" else ""
-                note = f": {progress.message}" if progress.status == "failed" and progress.message else ""
+                failed = progress.status == "failed" and progress.message and self.causes
+                note = f": {progress.message}" if failed else ""
                 self.console.print(
                     f"[{progress.wave}] {progress.stack}: {progress.status}{detail}{note}",
                     markup=False,

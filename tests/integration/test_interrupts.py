@@ -20,6 +20,7 @@ from pulumi import automation as auto
 
 from autocloud.operations import deploy, runs
 from autocloud.runtime import cluster, engine, node
+from autocloud.runtime.cluster import processes
 from platform_model.paths import REPO_ROOT
 from tests.integration.conftest import EmbeddedCluster, copy_program
 from tests.integration.kube import eventually
@@ -143,7 +144,7 @@ def test_a_component_that_dies_mid_run_stops_the_engine_within_seconds(
             assert eventually(
                 lambda: _exists(test_cluster, "/apis/apps/v1/namespaces/intr-watch/deployments/web"), timeout=120
             )
-            etcd = cluster._running(lay, cluster.COMPONENTS[0])
+            etcd = processes.running(lay, cluster.COMPONENTS[0])
             assert etcd is not None
             os.kill(etcd, signal.SIGKILL)
             killed = time.monotonic()
@@ -202,7 +203,7 @@ def test_etcd_refuses_a_client_without_a_certificate_and_holds_secrets_encrypted
         },
     )
     try:
-        holder = cluster._running(lay, cluster.HOLDER)
+        holder = processes.running(lay, cluster.HOLDER)
         assert holder is not None
         key = base64.b64encode(f"/registry/secrets/default/{name}".encode()).decode()
         pki = lay.pki
@@ -223,8 +224,8 @@ def test_etcd_refuses_a_client_without_a_certificate_and_holds_secrets_encrypted
 
 
 def test_no_debug_or_metrics_server_of_kwok_anywhere(test_cluster: EmbeddedCluster) -> None:
-    holder = cluster._running(test_cluster.layout, cluster.HOLDER)
-    kwok = cluster._running(test_cluster.layout, next(c for c in cluster.COMPONENTS if c.name == "kwok"))
+    holder = processes.running(test_cluster.layout, cluster.HOLDER)
+    kwok = processes.running(test_cluster.layout, next(c for c in cluster.COMPONENTS if c.name == "kwok"))
     assert holder is not None and kwok is not None
     inside = subprocess.run(
         [*node.enter(holder, mount=False), "ss", "-Hltnp"], capture_output=True, text=True, check=True

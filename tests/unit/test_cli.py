@@ -284,9 +284,10 @@ def test_tables_and_progress_lines_print_brackets_literally() -> None:
 
     from rich.console import Console
 
-    from autocloud.operations.deploy import StackResult, outputs_table, results_table
+    from autocloud.operations.deploy import StackResult
     from autocloud.operations.progress import RolloutView
     from autocloud.operations.rollout import Rollout, RolloutRun, StackProgress
+    from autocloud.operations.tables import outputs_table, results_table
 
     out = StringIO()
     console = Console(file=out, width=300, color_system=None)

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from autocloud.runtime import cluster
+from autocloud.runtime.cluster import processes
 
 ETCD = next(c for c in cluster.COMPONENTS if c.name == "etcd")
 
@@ -28,7 +29,7 @@ def impostor(tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
     shutil.copy(shutil.which("sleep") or "/bin/sleep", binary)
     proc = subprocess.Popen([str(binary), "120"])
     deadline = time.monotonic() + 5
-    while cluster._exe(proc.pid) != str(binary) and time.monotonic() < deadline:
+    while processes.proc_exe(proc.pid) != str(binary) and time.monotonic() < deadline:
         time.sleep(0.01)
     yield proc
     proc.kill()
@@ -36,9 +37,14 @@ def impostor(tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
 
 
 def _start_time(pid: int) -> int:
-    stat = cluster._stat(pid)
+    stat = processes.proc_stat(pid)
     assert stat is not None
     return int(stat[19])
+
+
+def _own_record(pid: int) -> str:
+    """The record `cluster start` would have written for the process ``pid``."""
+    return json.dumps({"pid": pid, "start": _start_time(pid), "exe": processes.proc_exe(pid)})
 
 
 def _pid_file(lay: cluster.Layout, content: str) -> Path:
@@ -56,10 +62,10 @@ def test_cluster_stop_spares_a_foreign_process_named_like_a_component(
     record = {
         "bare pid": f"{impostor.pid}\n",
         "right start, toolchain binary": json.dumps(
-            {"pid": impostor.pid, "start": _start_time(impostor.pid), "exe": cluster._expected_exe(ETCD)}
+            {"pid": impostor.pid, "start": _start_time(impostor.pid), "exe": processes.expected_exe(ETCD)}
         ),
         "its binary, another start": json.dumps(
-            {"pid": impostor.pid, "start": _start_time(impostor.pid) - 1, "exe": cluster._exe(impostor.pid)}
+            {"pid": impostor.pid, "start": _start_time(impostor.pid) - 1, "exe": processes.proc_exe(impostor.pid)}
         ),
     }[case]
     path = _pid_file(lay, record)
@@ -71,9 +77,7 @@ def test_cluster_stop_spares_a_foreign_process_named_like_a_component(
 
 def test_cluster_stop_ends_the_process_its_record_names(tmp_path: Path, impostor: subprocess.Popen[bytes]) -> None:
     lay = cluster.Layout(tmp_path / "cluster")
-    _pid_file(
-        lay, json.dumps({"pid": impostor.pid, "start": _start_time(impostor.pid), "exe": cluster._exe(impostor.pid)})
-    )
+    _pid_file(lay, _own_record(impostor.pid))
     assert cluster.stop(lay, echo=lambda _line: None) == ["etcd"]
     assert impostor.wait(timeout=15) is not None
 
@@ -82,9 +86,7 @@ def test_a_component_that_dies_is_named_with_its_log_within_a_second(
     tmp_path: Path, impostor: subprocess.Popen[bytes]
 ) -> None:
     lay = cluster.Layout(tmp_path / "cluster")
-    _pid_file(
-        lay, json.dumps({"pid": impostor.pid, "start": _start_time(impostor.pid), "exe": cluster._exe(impostor.pid)})
-    )
+    _pid_file(lay, _own_record(impostor.pid))
     reported: list[tuple[float, str]] = []
     seen = threading.Event()
 

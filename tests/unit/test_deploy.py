@@ -13,8 +13,10 @@ from pulumi.automation import errors
 from pulumi.automation._cmd import CommandResult
 
 from autocloud.operations import deploy
-from autocloud.operations.deploy import StackResult, _short_error, clear_pending, missing_plugin
+from autocloud.operations.deploy import StackResult
 from autocloud.runtime import engine
+from autocloud.runtime.checkpoint import clear_pending
+from autocloud.runtime.engine_errors import missing_plugin, short_error
 from autocloud.runtime.toolchain import PULUMI_HOME
 from platform_model.paths import TOOLCHAIN_BIN
 
@@ -33,7 +35,7 @@ def failure(stderr: str) -> errors.CommandError:
 
 
 def test_missing_plugin_is_one_line_with_version_and_command() -> None:
-    message = _short_error(failure(ENGINE_ERROR))
+    message = short_error(failure(ENGINE_ERROR))
     assert message == (
         "the Pulumi resource plugin azure-native v3.29.0 is not installed; install it with "
         f"`PULUMI_HOME={PULUMI_HOME} {TOOLCHAIN_BIN / 'pulumi'} plugin install resource azure-native 3.29.0` "
@@ -44,7 +46,7 @@ def test_missing_plugin_is_one_line_with_version_and_command() -> None:
 
 def test_other_errors_keep_the_engine_lines() -> None:
     assert missing_plugin("error: update failed") is None
-    assert _short_error(failure("  error: update failed\n")).endswith("error: update failed")
+    assert short_error(failure("  error: update failed\n")).endswith("error: update failed")
 
 
 def test_multi_error_keeps_the_causes_listed_under_it() -> None:
@@ -57,12 +59,37 @@ def test_multi_error_keeps_the_causes_listed_under_it() -> None:
         "* not a cause: a bullet after a blank line and other output\n"
         "Resources:\n"
     )
-    message = _short_error(failure(stderr))
+    message = short_error(failure(stderr))
     assert message == (
         "error: 2 errors occurred: | "
         "* failed to save checkpoint: open /state/.pulumi/stacks/local-eu.json: read-only file system | "
         "* failed to release lock: remove /state/.pulumi/locks/x.json: read-only file system"
     )
+
+
+#: What the engine printed for `make up` with the cluster's API server down: one cause, three times.
+UNREACHABLE = "configured Kubernetes cluster is unreachable: dial tcp 127.0.0.1:36443: connect: connection refused"
+UNREACHABLE_ERROR = (
+    "Previewing update (local-eu):\n"
+    f"    kubernetes:core/v1:Namespace autocloud-eu  error: {UNREACHABLE}\n"
+    "Diagnostics:\n"
+    "  kubernetes:core/v1:Namespace (autocloud-eu):\n"
+    f"    error: {UNREACHABLE}\n"
+    "  pulumi:pulumi:Stack (autocloud-local-eu):\n"
+    f"    error: preview failed: {UNREACHABLE}\n"
+    "    error: preview failed\n"
+)
+
+
+def test_a_cause_the_engine_repeats_is_reported_once() -> None:
+    message = short_error(failure(UNREACHABLE_ERROR))
+    assert message.count(UNREACHABLE) == 1
+    assert message == f"error: preview failed: {UNREACHABLE}"
+
+
+def test_distinct_causes_are_all_kept() -> None:
+    stderr = "  a (x):\n    error: first cause\n  b (y):\n    error: second cause\n    error: update failed\n"
+    assert short_error(failure(stderr)) == "error: first cause | error: second cause"
 
 
 class FakeStack:

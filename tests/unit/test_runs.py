@@ -131,3 +131,27 @@ def test_every_deploying_command_ensures_the_local_runtime_once_and_only_for_loc
         runs.release()
         assert result.exit_code == 0, result.output
         assert started == expected, args
+
+
+def test_a_failed_stacks_cause_is_one_plain_line_after_the_tables(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cause = "error: configured Kubernetes cluster is unreachable: dial tcp 127.0.0.1:36443: connect: connection refused"
+    monkeypatch.setattr(runs, "STATE_DIR", tmp_path)
+    monkeypatch.setattr(runs, "ensure_local_runtime", lambda _echo: None)
+    monkeypatch.setattr(
+        runs, "component_watch", lambda *_a, **_k: contextlib.nullcontext(SimpleNamespace(failure=None))
+    )
+    monkeypatch.setattr(
+        deploy,
+        "deploy_stack",
+        lambda stack, *_a, **_k: deploy.StackResult(stack, "eu", False, "preview", message=cause),
+    )
+    try:
+        result = CliRunner().invoke(cli.app, ["up", "--region", "eu"])
+    finally:
+        runs.release()
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert result.exit_code == 1, result.output
+    assert [line for line in lines if "unreachable" in line] == [f"error: local-eu: preview failed: {cause}"]
+    assert lines[-1] == f"error: local-eu: preview failed: {cause}"
