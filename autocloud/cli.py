@@ -314,7 +314,8 @@ def check(
     ] = None,
 ) -> None:
     """Run a program as `pulumi preview` would, under mocks, and evaluate every policy pack, offline."""
-    from autocloud.verification.check import ConfigInput, run_check
+    from autocloud.verification.check.command import run_check
+    from autocloud.verification.check.targets import ConfigInput
 
     given = ConfigInput(tuple(config or ()), config_file)
     raise typer.Exit(run_check(stack or None, all_stacks, program, region, fmt, given=given))

@@ -22,8 +22,8 @@ from pulumi.runtime import settings as pulumi_settings
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
-from autocloud.verification.check_runner import ProgramMocks
-from autocloud.verification.collector import full_collections_deferred
+from autocloud.verification.check.collector import full_collections_deferred
+from autocloud.verification.check.runner import ProgramMocks
 from platform_model.paths import REPO_ROOT
 from platform_model.profiles import stack_file_values
 
@@ -149,7 +149,7 @@ class PulumiHarness:
         asyncio.set_event_loop(self.loop)
         self.mocks = RecordingMocks()
         self.defer_full_collections = True
-        """Hold off full garbage collections during :meth:`run` (``autocloud.verification.collector``); the
+        """Hold off full garbage collections during :meth:`run` (``autocloud.verification.check.collector``); the
         synthesis bench turns it off to show what they cost."""
 
     def start(self, stack: str = "azure-eu", config: Mapping[str, Any] | None = None) -> RecordingMocks:
@@ -163,7 +163,7 @@ class PulumiHarness:
     def run(self, fn: Callable[[], T]) -> T:
         """Run ``fn`` as a Pulumi program body and wait for every registration and apply.
 
-        Full garbage collections are held off meanwhile (``autocloud.verification.collector``): walking the
+        Full garbage collections are held off meanwhile (``autocloud.verification.check.collector``): walking the
         program's pending Outputs over and over was most of the time spent here.
         """
         result: list[T] = []

@@ -20,8 +20,9 @@ from pathlib import Path
 from typing import Literal, TextIO, get_args
 
 from autocloud.verification import common
-from autocloud.verification.check import CheckError, Target, record, resolve_targets, views_from_records
-from autocloud.verification.check import Status as Status_
+from autocloud.verification.check.command import Status as Status_
+from autocloud.verification.check.command import record, views_from_records
+from autocloud.verification.check.targets import CheckError, Target, resolve_targets
 from autocloud.verification.common import all_packs, map_targets, templates
 from platform_model.errors import ConfigError, excerpt
 from platform_model.locations import normalise_location

@@ -19,7 +19,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from autocloud.verification.check import run_check
+from autocloud.verification.check.command import run_check
 from platform_model.paths import REPO_ROOT
 from platform_model.profiles import load_profile
 from policies.config import context_for_profile

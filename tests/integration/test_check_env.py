@@ -7,8 +7,8 @@ import io
 import json
 import subprocess
 
-from autocloud.verification.check import run_check
-from autocloud.verification.program_env import declared, env_key
+from autocloud.verification.check.command import run_check
+from autocloud.verification.check.program_env import declared, env_key
 from platform_model.paths import REPO_ROOT, user_cache_dir
 
 V2 = REPO_ROOT / "tests" / "programs" / "foreign" / "azure_native_v2"

@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 import yaml
 
-from autocloud.verification.check import Target, pulumi_config_env, run_check, views_from_records
+from autocloud.verification.check.command import pulumi_config_env, run_check, views_from_records
+from autocloud.verification.check.targets import Target
 from platform_model.paths import REPO_ROOT
 from policies.model import RuleContext
 

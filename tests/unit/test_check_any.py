@@ -11,9 +11,10 @@ from typing import Any
 
 import pytest
 
-from autocloud.verification.check import ConfigInput, run_check
-from autocloud.verification.check_runner import output_type_placeholder
-from autocloud.verification.program_env import Declared, declared, env_key
+from autocloud.verification.check.command import run_check
+from autocloud.verification.check.program_env import Declared, declared, env_key
+from autocloud.verification.check.runner import output_type_placeholder
+from autocloud.verification.check.targets import ConfigInput
 from platform_model.paths import REPO_ROOT
 
 FOREIGN = REPO_ROOT / "tests" / "programs" / "foreign"

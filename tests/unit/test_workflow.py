@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from autocloud.cli import app
 from autocloud.verification import pr_comment
-from autocloud.verification.check import run_check
+from autocloud.verification.check.command import run_check
 from platform_model.paths import REPO_ROOT, STACKS_DIR
 from policies.packs import PACK_RULES
 
