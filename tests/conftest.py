@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import runpy
 from collections.abc import Callable, Iterator, Mapping
@@ -22,8 +23,10 @@ from pulumi.runtime import settings as pulumi_settings
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
+from autocloud.cli import describe
 from autocloud.verification.check.collector import full_collections_deferred
 from autocloud.verification.check.runner import ProgramMocks
+from platform_model.errors import AutocloudError
 from platform_model.paths import REPO_ROOT
 from platform_model.profiles import stack_file_values
 
@@ -34,6 +37,18 @@ MOCK_KEY = "bW9jay1zaGFyZWQtYWNjZXNzLWtleQ=="
 """What the mocked list-keys invoke returns; a test asserts it never shows up unencrypted."""
 
 T = TypeVar("T")
+
+
+def as_the_cli_gives_it(command: Callable[[io.StringIO], int]) -> tuple[int, str, str]:
+    """Exit code, stdout and stderr of ``command(stdout)`` as the CLI's error boundary gives them: an
+    expected failure is its exit code and one ``error:`` line (a bug still raises)."""
+    out = io.StringIO()
+    try:
+        return command(out), out.getvalue(), ""
+    except AutocloudError as error:
+        message, code = describe(error) or (str(error), -1)
+        return code, out.getvalue(), f"error: {message}\n"
+
 
 _SECRET_SIG = ("4dabf18193072939515e22adb298388d", "1b47061264138c4ac30d75fd1eb44270")
 

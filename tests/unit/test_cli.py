@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -379,3 +380,81 @@ def test_check_takes_config_like_the_pulumi_cli() -> None:
     assert result.exit_code == 1, result.output
     result = runner.invoke(app, [*args, "--config-file", f"{program}/Pulumi.dev.yaml"])
     assert result.exit_code == 0, result.output
+
+
+# --- one --format vocabulary; a machine format's document owns stdout ------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "allowed"),
+    [
+        (["check", "--all"], "'text', 'json', 'markdown'"),
+        (["size", "--region", "eu"], "'table', 'json'"),
+        (["rollout", "rollouts/local.yaml", "--preview"], "'text', 'json'"),
+        (["report"], "'markdown', 'html'"),
+        (["simulate", "--region", "eu"], "'text', 'json'"),
+    ],
+    ids=["check", "size", "rollout", "report", "simulate"],
+)
+def test_every_format_option_refuses_alike_before_running(args: list[str], allowed: str) -> None:
+    command = f"autocloud {args[0]}"
+    assert invoke([*args, "--format", "yaml"]) == (
+        2,
+        [
+            f"error: {command}: Invalid value for '--format': Value error, 'yaml' is not one of {allowed} "
+            f"(see {command} --help)"
+        ],
+    )
+
+
+def test_check_json_is_the_document_alone_and_exits_1_on_a_mandatory_violation() -> None:
+    result = runner.invoke(
+        app, ["check", "--program", "tests/programs/location_outside", "--region", "eu", "--format", "json"]
+    )
+    assert (result.exit_code, result.stderr) == (1, "")
+    (target,) = json.loads(result.stdout)["targets"]
+    assert target["status"] == "violations"
+
+
+def test_check_of_a_crashing_program_prints_its_document_then_one_error_line() -> None:
+    result = runner.invoke(
+        app, ["check", "--program", "tests/programs/crash", "--region", "eu", "--format", "json"], prog_name="autocloud"
+    )
+    assert result.exit_code == 2
+    (target,) = json.loads(result.stdout)["targets"]
+    assert target["status"] == "incomplete"
+    assert result.stderr.count("\n") == 1
+    assert result.stderr.startswith("error: tests/programs/crash: the program failed: RuntimeError")
+
+
+class _QuietWatch:
+    failure: str | None = None
+
+    def __enter__(self) -> _QuietWatch:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+@pytest.mark.parametrize("fmt", ["json", "text"])
+def test_rollout_progress_leaves_stdout_to_the_json_document(monkeypatch: pytest.MonkeyPatch, fmt: str) -> None:
+    from autocloud.operations import deploy, runs
+
+    def preview(stack: str, overrides: object, *, echo: Callable[[str], None], **kwargs: object) -> deploy.StackResult:
+        echo(f"{stack}: pulumi preview ...")
+        return deploy.StackResult(stack, "eu", True, "preview")
+
+    monkeypatch.setattr(runs, "hold", lambda name: None)
+    monkeypatch.setattr(runs, "ensure_local_runtime", lambda echo: echo("toolchain: up to date"))
+    monkeypatch.setattr(runs, "component_watch", lambda *args, **kwargs: _QuietWatch())
+    monkeypatch.setattr(deploy, "deploy_stack", preview)
+    result = runner.invoke(app, ["rollout", "rollouts/local.yaml", "--preview", "--format", fmt])
+    assert result.exit_code == 0, result.output
+    progress = ["toolchain: up to date", "local-eu: pulumi preview ...", "local-eu: done"]
+    if fmt == "json":
+        assert json.loads(result.stdout)["ok"] is True
+        assert all(line in result.stderr for line in progress)
+    else:
+        assert result.stderr == ""
+        assert all(line in result.stdout for line in progress)

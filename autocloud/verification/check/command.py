@@ -19,7 +19,7 @@ import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, TextIO, get_args
+from typing import Any, ClassVar, Literal, TextIO, get_args
 
 from rich.console import Console
 from rich.markup import escape
@@ -28,16 +28,21 @@ from rich.table import Table
 from autocloud.verification.check.program_env import EnvError, ensure_env, runner_env
 from autocloud.verification.check.targets import CheckError, ConfigInput, Target, resolve_targets
 from autocloud.verification.common import all_packs, map_targets, templates
-from platform_model.errors import ConfigError, excerpt
+from platform_model.errors import EXIT_BAD_INPUT, AutocloudError, ConfigError
+from platform_model.formats import OutputFormat
 from platform_model.paths import REPO_ROOT, user_cache_dir
 from platform_model.profiles import display_path
 from policies.engine import Evaluator
 from policies.model import ProviderView, ResourceView, Violation, ViolationCounts, canonical_type
 
-Format = Literal["text", "json", "markdown"]
-FORMATS: tuple[Format, ...] = get_args(Format)
-
 RUN_TIMEOUT_S = 600
+
+
+class IncompleteCheck(AutocloudError):
+    """A program could not be checked completely (what it registered was judged and printed): exit 2,
+    as for bad input, since the verdict is not known."""
+
+    exit_code: ClassVar[int] = EXIT_BAD_INPUT
 
 
 Status = Literal["clean", "violations", "incomplete", "error"]
@@ -287,40 +292,35 @@ def run_check(
     all_stacks: bool,
     program_dir: Path | None,
     region: str | None,
-    fmt: str,
+    fmt: OutputFormat,
     *,
     root: Path | None = None,
     given: ConfigInput | None = None,
     out: TextIO | None = None,
-    err: TextIO | None = None,
 ) -> int:
-    """`autocloud check`: 0 clean, 1 on a mandatory violation, 2 on a usage/config error or a
-    program that could not be checked completely.
+    """`autocloud check`: 0 clean, 1 on a mandatory violation; CheckError or ConfigError (exit 2) on a
+    usage or configuration error before anything ran, IncompleteCheck (exit 2) after the results are
+    written when a program could not be checked completely.
 
     `stacks` run the repository program (or `program_dir`) with `stacks/Pulumi.<stack>.yaml`;
     `all_stacks` runs every stack file; `program_dir` alone needs `region`. `region` overrides the
     stack's region profile. `given` adds `-c KEY=VALUE` pairs and a `--config-file` over the stack's
-    config. Results go to `out` (stdout), one-line errors to `err` (stderr).
+    config. Results go to `out` (stdout) in `fmt` (text, json or markdown).
     """
     out = out or sys.stdout
-    err = err or sys.stderr
     base = (root or REPO_ROOT).resolve()
     try:
-        if fmt not in FORMATS:
-            raise CheckError(f"--format {excerpt(fmt)}: choose one of {', '.join(FORMATS)}")
         targets = resolve_targets(stacks, all_stacks, program_dir, region, base, given)
-    except (CheckError, ConfigError, ValueError) as error:
-        print(f"error: {error}", file=err)
-        return 2
+    except ValueError as error:
+        raise CheckError(str(error)) from None
     outcomes = check_targets(targets)
-    if fmt == "json":
+    if fmt == OutputFormat.JSON:
         out.write(render_json(outcomes, base))
-    elif fmt == "markdown":
+    elif fmt == OutputFormat.MARKDOWN:
         out.write(render_markdown(outcomes))
     else:
         render_text(outcomes, out)
-    if fmt != "text":
-        for outcome in outcomes:
-            if outcome.error is not None:
-                print(f"error: {outcome.target.label}: {outcome.error}", file=err)
+    unchecked = [f"{o.target.label}: {o.error}" for o in outcomes if o.error is not None]
+    if unchecked:
+        raise IncompleteCheck("; ".join(unchecked))
     return exit_code(outcomes)
