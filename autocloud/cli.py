@@ -256,7 +256,7 @@ def up(
 
     stacks = deploy.local_stacks(region)
     if not stacks:
-        raise deploy.DeployError("stacks/: no local stacks (stacks/Pulumi.local-*.yaml) to deploy")
+        raise deploy.DeployError("stacks/: no stack with autocloud:target local to deploy")
     plan = rollout_mod.load_rollout(rollout_mod.LOCAL_ROLLOUT).restricted(stacks)
     _check_inputs(plan)
     runs.hold("up")
@@ -379,7 +379,7 @@ def rollout(
         if not typer.confirm(f"Apply rollout {plan.name!r} to {stacks} stacks?", err=fmt.is_document):
             raise typer.Exit(1)
     runs.hold("rollout")
-    local = any(e.stack.startswith("local-") for e in plan.entries())
+    local = _uses_local_stacks(plan)
     if local:
         runs.ensure_local_runtime(echo)
 
@@ -526,8 +526,15 @@ def _check_inputs(plan: Any) -> None:
 
     for entry in plan.entries():
         deploy.check_stack(entry.stack, entry.config)
-    if any(e.stack.startswith("local-") for e in plan.entries()):
+    if _uses_local_stacks(plan):
         cluster_mod.Ports.from_env()
+
+
+def _uses_local_stacks(plan: Any) -> bool:
+    """Whether a rollout deploys to the local cluster: some stack's config targets it."""
+    from platform_model.stack import stack_config
+
+    return any(stack_config(entry.stack).is_local for entry in plan.entries())
 
 
 if __name__ == "__main__":

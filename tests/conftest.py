@@ -28,7 +28,7 @@ from autocloud.verification.check.collector import full_collections_deferred
 from autocloud.verification.check.runner import ProgramMocks
 from platform_model.errors import AutocloudError
 from platform_model.paths import REPO_ROOT
-from platform_model.profiles import stack_file_values
+from platform_model.stack import stack_file_values
 
 PROGRAM = REPO_ROOT / "__main__.py"
 PROJECT = "autocloud"

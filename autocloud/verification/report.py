@@ -28,9 +28,9 @@ from platform_model.errors import ConfigError, InputError
 from platform_model.formats import OutputFormat
 from platform_model.locations import normalise_location
 from platform_model.paths import REPO_ROOT
-from platform_model.profiles import RegionProfile, StackConfig
+from platform_model.profiles import RegionProfile
 from platform_model.sizing import CapacityPlan
-from platform_model.stack import resolve_stack
+from platform_model.stack import StackConfig, resolve_stack
 from policies.engine import Evaluator
 from policies.model import ResourceView, RuleContext, Violation, ViolationCounts
 from policies.rules._azure import AZURE_NATIVE_PROVIDER, GLOBAL_TYPES, Locations, is_located, location_of

@@ -8,17 +8,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from platform_model.errors import ConfigError, InputError
+from platform_model.errors import InputError
 from platform_model.inputs import load_mapping
-from platform_model.profiles import (
+from platform_model.profiles import available_profiles, display_path, load_profile
+from platform_model.stack import (
+    LOCATION_KEY,
+    REGION_KEY,
     RELAX_KEY,
-    available_profiles,
-    display_path,
-    load_profile,
-    stack_config_from_values,
+    resolve_values,
+    stack_file_config,
+    stack_names,
     stack_path,
 )
-from platform_model.stack import resolve_values
 from policies.config import context_for_profile
 from policies.model import RuleContext
 
@@ -82,14 +83,6 @@ def _config_values(project: str, declared: Mapping[str, Any], *layers: Mapping[s
     return values
 
 
-def _stack_file_config(path: Path, root: Path) -> Mapping[str, Any]:
-    """The `config:` mapping of a Pulumi stack file (ConfigError naming the file otherwise)."""
-    config = _read_yaml(path, root).get("config") or {}
-    if not isinstance(config, Mapping):
-        raise ConfigError(display_path(path, root), "config", "expected a mapping of config keys")
-    return config
-
-
 def parse_config_pairs(pairs: Sequence[str]) -> dict[str, str]:
     """`-c KEY=VALUE` flags as the Pulumi CLI takes them: values are strings, the last one wins."""
     values: dict[str, str] = {}
@@ -109,7 +102,11 @@ class ConfigInput:
     file: Path | None = None
 
     def layers(self, root: Path) -> list[Mapping[str, Any]]:
-        file_values = _stack_file_config(self.file.resolve(), root) if self.file is not None else {}
+        file_values = (
+            stack_file_config(self.file.resolve(), display_path(self.file.resolve(), root))
+            if self.file is not None
+            else {}
+        )
         return [file_values, parse_config_pairs(self.pairs)]
 
 
@@ -124,19 +121,23 @@ def _stack_target(
     if program != root and (program / "Pulumi.yaml").is_file() and own.is_file():
         if region is None:
             raise CheckError(f"--stack {stack}: {display_path(own, root)} is the program's own; give --region too")
-        values = _config_values(project, declared, _stack_file_config(own, root), *given.layers(root))
+        values = _config_values(project, declared, stack_file_config(own, display_path(own, root)), *given.layers(root))
         ctx = context_for_profile(load_profile(region, root), regions=regions)
         return Target(f"{display_path(program, root)}:{stack}", program, project, stack, values, ctx)
     path = stack_path(stack, root)
     label = display_path(path, root)
-    values = _config_values(project, declared, _stack_file_config(path, root), *given.layers(root))
-    if region is None:
-        resolved = resolve_values(stack, values, label, root=root)
-        config, profile = resolved.config, resolved.profile
+    values = _config_values(project, declared, stack_file_config(path, label), *given.layers(root))
+    if region is not None:
+        # Judged for another region: its profile, the stack's own fleet and relaxations; the stack's
+        # location stays in what the program gets (and is judged), not in what picks the profile.
+        stack_values = {k: v for k, v in values.items() if k != LOCATION_KEY}
+        resolved = resolve_values(stack, stack_values | {REGION_KEY: region}, f"{label} (with --region)", root=root)
     else:
-        config, profile = stack_config_from_values(values, label), load_profile(region, root)
+        resolved = resolve_values(stack, values, label, root=root)
     try:
-        ctx = context_for_profile(profile, relaxed=config.policy_relax, regions=regions, source=f"{label}: {RELAX_KEY}")
+        ctx = context_for_profile(
+            resolved.profile, relaxed=resolved.config.policy_relax, regions=regions, source=f"{label}: {RELAX_KEY}"
+        )
     except ValueError as error:
         raise CheckError(str(error)) from None
     return Target(stack, program, project, stack, values, ctx)
@@ -162,7 +163,7 @@ def resolve_targets(
         program = root
     regions = available_profiles(root)
     if all_stacks:
-        names = sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in (root / "stacks").glob("Pulumi.*.yaml"))
+        names = stack_names(root / "stacks")
         if not names:
             raise CheckError(f"--all: no stacks under {display_path(root / 'stacks', root)}")
         return [_stack_target(name, program, region, root, regions, given) for name in names]
