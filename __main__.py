@@ -13,15 +13,17 @@ import pulumi_azure_native as azure_native
 
 from components.contracts import RegionalPlatformArgs, RegionalPlatformContract
 from platform_model.errors import ConfigError
-from platform_model.profiles import (
+from platform_model.profiles import RegionProfile
+from platform_model.sizing import CapacityPlan
+from platform_model.stack import (
     CONFIG_NAMESPACE,
     LOCATION_KEY,
     STACK_CONFIG_KEYS,
-    RegionProfile,
+    ResolvedStack,
     StackConfig,
+    resolve_values,
+    run_overrides,
 )
-from platform_model.sizing import CapacityPlan
-from platform_model.stack import ResolvedStack, resolve_values, run_overrides
 
 
 def read_config() -> ResolvedStack:

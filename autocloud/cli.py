@@ -4,6 +4,10 @@ Every command runs inside one error boundary (:class:`_Boundary`): an expected f
 line ``error: ...`` naming the culprit, exit 2 for bad input (files, arguments, environment), 1 for
 an operation that failed, 130 on Ctrl-C; a usage error is one line and exit 2 too. Error text and
 anything the user typed are printed literally, never as rich markup.
+
+Every ``--format`` is a choice of :class:`~platform_model.formats.OutputFormat`, refused alike at
+parsing; with a document format (JSON, Markdown) stdout carries the document alone and progress
+goes to stderr, so ``| jq`` reads it.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import typer
 from pydantic import ValidationError
@@ -43,6 +47,7 @@ from platform_model.errors import (
     from_validation_error,
     one_line,
 )
+from platform_model.formats import OutputFormat
 from platform_model.paths import REPO_ROOT, TOOLCHAIN_BIN
 
 MAX_ERROR_CHARS = 2000
@@ -66,6 +71,16 @@ def _fail(message: str, code: int = EXIT_FAILED) -> typer.Exit:
 
 def _echo(line: str) -> None:
     console.print(line, markup=False, highlight=False, soft_wrap=True)
+
+
+def _progress(fmt: OutputFormat) -> Console:
+    """Where a command's progress lines go: stdout, unless stdout carries a document (``| jq``)."""
+    return err if fmt.is_document else console
+
+
+def _echo_on(out: Console) -> Callable[[str], None]:
+    """:func:`_echo` on ``out``."""
+    return lambda line: out.print(line, markup=False, highlight=False, soft_wrap=True)
 
 
 def describe(exc: BaseException) -> tuple[str, int] | None:
@@ -242,7 +257,7 @@ def up(
 
     stacks = deploy.local_stacks(region)
     if not stacks:
-        raise deploy.DeployError("stacks/: no local stacks (stacks/Pulumi.local-*.yaml) to deploy")
+        raise deploy.DeployError("stacks/: no stack with autocloud:target local to deploy")
     plan = rollout_mod.load_rollout(rollout_mod.LOCAL_ROLLOUT).restricted(stacks)
     _check_inputs(plan)
     runs.hold("up")
@@ -311,7 +326,10 @@ def check(
         Path | None, typer.Option("--program", help="Another Pulumi Python program (its folder).")
     ] = None,
     region: Annotated[str | None, typer.Option("--region", help="Region profile whose rules apply.")] = None,
-    fmt: Annotated[str, typer.Option("--format", help="text, json or markdown.")] = "text",
+    fmt: Annotated[
+        Literal[OutputFormat.TEXT, OutputFormat.JSON, OutputFormat.MARKDOWN],
+        typer.Option("--format", help="How to print the results."),
+    ] = OutputFormat.TEXT,
     config: Annotated[
         list[str] | None, typer.Option("--config", "-c", help="KEY=VALUE config, as `pulumi preview -c` (repeatable).")
     ] = None,
@@ -320,7 +338,8 @@ def check(
     ] = None,
 ) -> None:
     """Run a program as `pulumi preview` would, under mocks, and evaluate every policy pack, offline."""
-    from autocloud.verification.check import ConfigInput, run_check
+    from autocloud.verification.check.command import run_check
+    from autocloud.verification.check.targets import ConfigInput
 
     given = ConfigInput(tuple(config or ()), config_file)
     raise typer.Exit(run_check(stack or None, all_stacks, program, region, fmt, given=given))
@@ -330,12 +349,14 @@ def check(
 def size(
     region: Annotated[str, typer.Option("--region", help="Region profile, e.g. eu.")],
     vehicles: Annotated[int | None, typer.Option("--vehicles", help="Override the fleet size.")] = None,
-    fmt: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
+    fmt: Annotated[
+        Literal[OutputFormat.TABLE, OutputFormat.JSON], typer.Option("--format", help="How to print the plan.")
+    ] = OutputFormat.TABLE,
 ) -> None:
     """The capacity plan (scale units, IoT Hub, Event Hubs, Cosmos DB, AKS) for a region's fleet."""
     from autocloud.verification.sizing_report import size_command
 
-    raise typer.Exit(size_command(region, vehicles, fmt))
+    size_command(region, vehicles, fmt, console)
 
 
 @app.command()
@@ -344,35 +365,37 @@ def rollout(
     preview: Annotated[bool, typer.Option("--preview", help="Only preview every stack; change nothing.")] = False,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Apply without asking.")] = False,
     resume: Annotated[bool, typer.Option("--resume", help="Skip stacks a previous run finished.")] = False,
-    fmt: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
+    fmt: Annotated[
+        Literal[OutputFormat.TEXT, OutputFormat.JSON], typer.Option("--format", help="How to print the outcome.")
+    ] = OutputFormat.TEXT,
 ) -> None:
     """Walk a rollout's waves: preview each stack with the policy packs, then apply; stop at the first failure."""
     import autocloud.operations.deploy as deploy
     from autocloud.operations import rollout as rollout_mod
     from autocloud.operations.progress import RolloutView
 
-    if fmt not in ("text", "json"):
-        raise _fail(f"--format: {excerpt(fmt)} is not one of text, json", EXIT_BAD_INPUT)
+    progress = _progress(fmt)
+    echo = _echo_on(progress)
     plan = rollout_mod.load_rollout(file)
     _check_inputs(plan)
     if not preview and not yes:
         if not sys.stdin.isatty():
             raise _fail("rollout: pass --yes to apply without a prompt, or --preview to change nothing", EXIT_BAD_INPUT)
         stacks = len(plan.entries())
-        if not typer.confirm(f"Apply rollout {plan.name!r} to {stacks} stacks?"):
+        if not typer.confirm(f"Apply rollout {plan.name!r} to {stacks} stacks?", err=fmt.is_document):
             raise typer.Exit(1)
     runs.hold("rollout")
-    local = any(e.stack.startswith("local-") for e in plan.entries())
+    local = _uses_local_stacks(plan)
     if local:
-        runs.ensure_local_runtime(_echo)
+        runs.ensure_local_runtime(echo)
 
-    runner = functools.partial(deploy.deploy_stack, echo=_echo, backend_url=plan.backend)
-    view = RolloutView(console, live=fmt == "text" and console.is_terminal)
+    runner = functools.partial(deploy.deploy_stack, echo=echo, backend_url=plan.backend)
+    view = RolloutView(progress, live=fmt == OutputFormat.TEXT and console.is_terminal)
     with view, runs.component_watch(_error, uses_cluster=local) as watch:
         run = rollout_mod.run_rollout(plan, runner, preview_only=preview, resume=resume, on_change=view.update)
     if watch.failure:
         raise _fail(f"{watch.failure}; `autocloud rollout --resume` restarts it")
-    if fmt == "json":
+    if fmt == OutputFormat.JSON:
         print(json.dumps(run.to_json(), indent=2))
     else:
         console.print(view.table(run))
@@ -381,7 +404,9 @@ def rollout(
 
 @app.command()
 def report(
-    fmt: Annotated[str, typer.Option("--format", help="markdown or html.")] = "markdown",
+    fmt: Annotated[
+        Literal[OutputFormat.MARKDOWN, OutputFormat.HTML], typer.Option("--format", help="The report's file format.")
+    ] = OutputFormat.MARKDOWN,
     out: Annotated[Path, typer.Option("--out", help="Folder for report.md / report.html.")] = Path(".state/reports"),
     stack: Annotated[list[str] | None, typer.Option("--stack", help="Only these stacks (default: all).")] = None,
 ) -> None:
@@ -398,7 +423,9 @@ def simulate(
     messages: Annotated[int, typer.Option("--messages", help="Messages per vehicle.")] = 10,
     rate: Annotated[float | None, typer.Option("--rate", help="Messages per second, whole fleet.")] = None,
     settle: Annotated[float, typer.Option("--settle", help="Seconds to wait for the store.")] = 60.0,
-    fmt: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
+    fmt: Annotated[
+        Literal[OutputFormat.TEXT, OutputFormat.JSON], typer.Option("--format", help="How to print the counts.")
+    ] = OutputFormat.TEXT,
 ) -> None:
     """Drive simulated vehicles through a local region and count every message end to end (exit 1 on loss)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
@@ -411,8 +438,6 @@ def simulate(
             f"--region: {excerpt(region)} is not a region profile (one of {', '.join(available_profiles())})",
             EXIT_BAD_INPUT,
         )
-    if fmt not in ("text", "json"):
-        raise _fail(f"--format: {excerpt(fmt)} is not text or json", EXIT_BAD_INPUT)
     try:
         args = sim.SimulationArgs(region, vehicles, messages, rate, settle_seconds=settle)
     except ValueError as exc:
@@ -424,12 +449,12 @@ def simulate(
         MofNCompleteColumn(),
         TimeElapsedColumn(),
         console=err,
-        disable=fmt == "json",
+        disable=fmt.is_document,
     ) as bar:
         task = bar.add_task(f"{region}: {vehicles} vehicles", total=vehicles * messages)
         result = sim.run(args, progress=lambda n: bar.advance(task, n))
     summary = result.as_dict()
-    if fmt == "json":
+    if fmt == OutputFormat.JSON:
         console.print_json(json.dumps(summary))
     else:
         units = ", ".join(f"unit {k}: {v}" for k, v in summary["vehicles_per_unit"].items())
@@ -507,8 +532,15 @@ def _check_inputs(plan: Any) -> None:
 
     for entry in plan.entries():
         deploy.check_stack(entry.stack, entry.config)
-    if any(e.stack.startswith("local-") for e in plan.entries()):
+    if _uses_local_stacks(plan):
         cluster_mod.Ports.from_env()
+
+
+def _uses_local_stacks(plan: Any) -> bool:
+    """Whether a rollout deploys to the local cluster: some stack's config targets it."""
+    from platform_model.stack import stack_config
+
+    return any(stack_config(entry.stack).is_local for entry in plan.entries())
 
 
 if __name__ == "__main__":

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
-from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
 from platform_model.errors import KEYED_ERROR_TYPE, ConfigError, excerpt, from_validation_error
@@ -36,19 +35,13 @@ from platform_model.locations import (
     offers,
 )
 from platform_model.paths import REPO_ROOT
-from platform_model.vocabulary import PROFILE_TAGS, Cloud, normalise_location, region_namespace
+from platform_model.vocabulary import PROFILE_TAGS, Cloud, normalise_location
 
-CONFIG_NAMESPACE = "autocloud"
-LOCATION_KEY = "azure-native:location"
-RELAX_KEY = f"{CONFIG_NAMESPACE}:policyRelax"
-"""The stack key listing the baseline rules a stack runs as advisory (``policies.config`` checks the names)."""
 MAX_MESSAGE_KB = 256
 """IoT Hub's device-to-cloud message size limit (256 KB)."""
 
-Target = Literal["azure", "local"]
 
-
-def _keyed(key: str, message: str) -> PydanticCustomError:
+def keyed_error(key: str, message: str) -> PydanticCustomError:
     """A validation error that knows its YAML key (model validators otherwise report the root)."""
     return PydanticCustomError(KEYED_ERROR_TYPE, "{key}: {message}", {"key": key, "message": message})
 
@@ -57,7 +50,7 @@ def _normalise(value: Any) -> Any:
     return normalise_location(value) if isinstance(value, str) else value
 
 
-def _json_list(value: Any) -> Any:
+def json_list(value: Any) -> Any:
     """A list reaches a program as its JSON text (that is how the engine passes structured config)."""
     if isinstance(value, str) and value.lstrip().startswith("["):
         try:
@@ -171,27 +164,27 @@ class NetworkPlan(_Frozen):
         for key in ("endpoints_subnet", "nodes_subnet"):
             subnet = getattr(self, key)
             if not subnet.subnet_of(self.vnet):
-                raise _keyed(f"network.{key}", f"{subnet} is not inside network.vnet {self.vnet}")
+                raise keyed_error(f"network.{key}", f"{subnet} is not inside network.vnet {self.vnet}")
         if self.endpoints_subnet.overlaps(self.nodes_subnet):
-            raise _keyed(
+            raise keyed_error(
                 "network.nodes_subnet", f"{self.nodes_subnet} overlaps network.endpoints_subnet {self.endpoints_subnet}"
             )
         for key in ("service_cidr", "pod_cidr"):
             block = getattr(self, key)
             if block.overlaps(self.vnet):
-                raise _keyed(
+                raise keyed_error(
                     f"network.{key}",
                     f"{block} overlaps network.vnet {self.vnet}, which AKS refuses "
                     "(ServiceCidrOverlapExistingSubnetsCidr)",
                 )
         if self.pod_cidr.overlaps(self.service_cidr):
-            raise _keyed("network.pod_cidr", f"{self.pod_cidr} overlaps network.service_cidr {self.service_cidr}")
+            raise keyed_error("network.pod_cidr", f"{self.pod_cidr} overlaps network.service_cidr {self.service_cidr}")
         if self.dns_service_ip not in self.service_cidr:
-            raise _keyed(
+            raise keyed_error(
                 "network.dns_service_ip", f"{self.dns_service_ip} is outside network.service_cidr {self.service_cidr}"
             )
         if self.dns_service_ip in (self.service_cidr.network_address, self.service_cidr.network_address + 1):
-            raise _keyed(
+            raise keyed_error(
                 "network.dns_service_ip",
                 f"{self.dns_service_ip} is reserved in network.service_cidr "
                 "(network address, or kubernetes.default's first address)",
@@ -220,7 +213,7 @@ class Devices(_Frozen):
     @model_validator(mode="after")
     def _check(self) -> Devices:
         if self.ip_filter and self.access != "public":
-            raise _keyed("devices.ip_filter", "applies to access: public only")
+            raise keyed_error("devices.ip_filter", "applies to access: public only")
         return self
 
 
@@ -267,7 +260,7 @@ class RegionProfile(_Frozen):
         self._check_capabilities()
         missing = [t for t in PROFILE_TAGS if t not in self.tags]
         if missing:
-            raise _keyed("tags", f"required tag {missing[0]!r} is missing (required: {', '.join(PROFILE_TAGS)})")
+            raise keyed_error("tags", f"required tag {missing[0]!r} is missing (required: {', '.join(PROFILE_TAGS)})")
         return self
 
     def _check_locations(self) -> None:
@@ -275,32 +268,32 @@ class RegionProfile(_Frozen):
         for index, name in enumerate(boundary):
             problem = _location_problem(name, self.cloud)
             if problem:
-                raise _keyed(f"residency.boundary[{index}]", problem)
+                raise keyed_error(f"residency.boundary[{index}]", problem)
             if boundary.index(name) != index:
-                raise _keyed(f"residency.boundary[{index}]", f"{excerpt(name)} is listed twice")
+                raise keyed_error(f"residency.boundary[{index}]", f"{excerpt(name)} is listed twice")
         for key in ("primary", "secondary"):
             name = getattr(self.residency, key)
             problem = _location_problem(name, self.cloud)
             if problem:
-                raise _keyed(f"residency.{key}", problem)
+                raise keyed_error(f"residency.{key}", problem)
             if name not in boundary:
-                raise _keyed(
+                raise keyed_error(
                     f"residency.{key}", f"{excerpt(name)} is outside the boundary (allowed: {', '.join(boundary)})"
                 )
         if self.residency.secondary == self.residency.primary:
-            raise _keyed("residency.secondary", f"must differ from primary {self.residency.primary!r}")
+            raise keyed_error("residency.secondary", f"must differ from primary {self.residency.primary!r}")
 
     def _check_services(self) -> None:
         for service in self.services.enabled():
             if not offers(self.cloud, service):
-                raise _keyed(
+                raise keyed_error(
                     f"services.{service}",
                     f"{SERVICE_NAMES[service]} is not offered in {CLOUD_NAMES[self.cloud]}",
                 )
         if self.services.dps and not self.services.iothub:
-            raise _keyed("services.dps", "the Device Provisioning Service needs iothub: true")
+            raise keyed_error("services.dps", "the Device Provisioning Service needs iothub: true")
         if self.services.maps and self.maps_location is None:
-            raise _keyed("services.maps", "Azure Maps has no account location inside the boundary")
+            raise keyed_error("services.maps", "Azure Maps has no account location inside the boundary")
 
     def _check_capabilities(self) -> None:
         """The locations the region deploys to, against the region catalog (platform_model/catalog/regions.yaml):
@@ -314,20 +307,20 @@ class RegionProfile(_Frozen):
             location = getattr(self.residency, key)
             problem = location_problem(location)
             if problem:
-                raise _keyed(f"residency.{key}", problem)
+                raise keyed_error(f"residency.{key}", problem)
             for service in services:
                 problem = location_problem(location, service)
                 if problem:
-                    raise _keyed(f"services.{service}", f"{problem} (residency.{key})")
+                    raise keyed_error(f"services.{service}", f"{problem} (residency.{key})")
             if self.resilience.zone_redundant and services and not has_zones(location):
-                raise _keyed(
+                raise keyed_error(
                     "resilience.zone_redundant",
                     f"{location!r} (residency.{key}) has no availability zones; set zone_redundant: false",
                 )
         if self.residency.iot_data_residency and self.services.iothub:
             primary = find_location(self.residency.primary)
             if primary is not None and not primary.iot_data_residency:
-                raise _keyed(
+                raise keyed_error(
                     "residency.iot_data_residency",
                     f"IoT Hub data residency is not offered in {primary.name!r}: only "
                     f"{', '.join(sorted(catalog().iot_data_residency_locations))}, whose paired region is in another "
@@ -387,58 +380,6 @@ def _location_problem(name: str, cloud: Cloud) -> str | None:
     return None
 
 
-class StackConfig(BaseModel):
-    """What a stack's config holds: ``autocloud:<camelCaseKey>`` plus ``azure-native:location``."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid", alias_generator=to_camel, populate_by_name=True)
-
-    region: Name
-    """Required. Name of the region profile (``regions/<region>.yaml``)."""
-    target: Target
-    """Required. ``azure`` or ``local``."""
-    vehicles: Vehicles | None = None
-    """Optional fleet override; default the profile's."""
-    messages_per_vehicle_per_hour: MessageRate | None = None
-    """Optional fleet override; default the profile's."""
-    message_kb: MessageKb | None = None
-    """Optional fleet override; default the profile's."""
-    namespace: str | None = Field(default=None, pattern=r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
-    """Optional, local target only. Kubernetes namespace; default ``autocloud-<region>``."""
-    policy_relax: Annotated[tuple[str, ...], BeforeValidator(_json_list)] = ()
-    """Optional, default none. Baseline policies this stack runs as advisory (``policies.config``
-    checks the names; residency rules can never be relaxed)."""
-    cluster_admins: Annotated[tuple[ObjectId, ...], BeforeValidator(_json_list)] = ()
-    """Optional, azure target only; default: the identity running ``pulumi up``. Entra object ids
-    (users, groups, service principals) given the "Azure Kubernetes Service RBAC Cluster Admin" role
-    on the private AKS cluster (local accounts are off, so without one nobody can use kubectl)."""
-    fleet_ca_certificate: str | None = Field(default=None, pattern=PEM_CERTIFICATE)
-    """Optional, azure target only. PEM of the fleet's root/intermediate CA: registered (verified) with
-    DPS so an X.509 enrollment group can trust it (``pulumi config set autocloud:fleetCaCertificate
-    "$(cat fleet-ca.pem)"``)."""
-    azure_location: Location | None = Field(default=None, validation_alias=LOCATION_KEY)
-    """Optional ``azure-native:location``; must equal the profile's primary when set."""
-
-    @model_validator(mode="after")
-    def _check(self) -> StackConfig:
-        if self.namespace is not None and self.target != "local":
-            raise _keyed(f"{CONFIG_NAMESPACE}:namespace", "applies to target local only")
-        for key in ("cluster_admins", "fleet_ca_certificate"):
-            if getattr(self, key) and self.target != "azure":
-                raise _keyed(f"{CONFIG_NAMESPACE}:{to_camel(key)}", "applies to target azure only")
-        return self
-
-    @property
-    def local_namespace(self) -> str:
-        """The Kubernetes namespace of this region on the local target."""
-        return self.namespace or region_namespace(self.region)
-
-
-STACK_CONFIG_KEYS: tuple[str, ...] = tuple(
-    f"{CONFIG_NAMESPACE}:{to_camel(name)}" for name in StackConfig.model_fields if name != "azure_location"
-)
-"""Every ``autocloud:*`` key a stack may set, e.g. ``autocloud:messagesPerVehiclePerHour``."""
-
-
 def display_path(path: Path, root: Path | None = None) -> str:
     """``regions/eu.yaml`` rather than an absolute path, when the file is under the project."""
     base = (root or REPO_ROOT).resolve()
@@ -490,69 +431,4 @@ def load_profile(name_or_path: str | Path, root: Path | None = None) -> RegionPr
     profile = parse_profile(load_mapping(path, label), label)
     if path.stem != profile.name and str(name_or_path) == path.stem:
         raise ConfigError(label, "name", f"{profile.name!r} does not match the file name {path.stem!r}")
-    return profile
-
-
-def stack_path(stack: str, root: Path | None = None) -> Path:
-    return (root or REPO_ROOT) / "stacks" / f"Pulumi.{stack}.yaml"
-
-
-def stack_config_from_values(values: Mapping[str, Any], source: str) -> StackConfig:
-    """Build a StackConfig from full config keys (``autocloud:region``, ``azure-native:location``, ...).
-
-    Keys of other namespaces (``kubernetes:*``, ``pulumi:*``) are not ours and are ignored; an
-    unknown ``autocloud:*`` key is an error.
-    """
-    prefix = f"{CONFIG_NAMESPACE}:"
-    data: dict[str, Any] = {k[len(prefix) :]: v for k, v in values.items() if k.startswith(prefix) and v is not None}
-    for key in data:
-        if prefix + key not in STACK_CONFIG_KEYS:
-            raise ConfigError(source, prefix + key, f"unknown key (allowed: {', '.join(STACK_CONFIG_KEYS)})")
-    if values.get(LOCATION_KEY) is not None:
-        data[LOCATION_KEY] = values[LOCATION_KEY]
-    try:
-        return StackConfig.model_validate(data)
-    except ValidationError as exc:
-        raise from_validation_error(source, exc, None, key_style=_config_key) from None
-
-
-def _config_key(field_or_alias: str) -> str:
-    """How a StackConfig field is spelled in a stack file."""
-    if field_or_alias == LOCATION_KEY or field_or_alias.startswith(f"{CONFIG_NAMESPACE}:"):
-        return field_or_alias
-    return f"{CONFIG_NAMESPACE}:{to_camel(field_or_alias)}"
-
-
-def stack_file_values(stack: str, root: Path | None = None) -> tuple[dict[str, Any], str]:
-    """The ``config:`` section of ``stacks/Pulumi.<stack>.yaml`` as read, and the file's label."""
-    path = stack_path(stack, root)
-    label = display_path(path, root)
-    config = load_mapping(path, label).get("config", {})
-    if not isinstance(config, dict):
-        raise ConfigError(label, "config", "expected a mapping of config keys")
-    return config, label
-
-
-def profile_for_stack(config: StackConfig, source: str = "stack config", root: Path | None = None) -> RegionProfile:
-    """The stack's region profile with the stack's fleet overrides applied, checked against the stack.
-
-    ``source`` names the stack file in errors about the stack's own keys.
-    """
-    if not profile_path(config.region, root).is_file():
-        known = ", ".join(available_profiles(root)) or "none"
-        raise ConfigError(
-            source, f"{CONFIG_NAMESPACE}:region", f"no region profile {excerpt(config.region)} (available: {known})"
-        )
-    profile = load_profile(config.region, root).with_fleet(
-        vehicles=config.vehicles,
-        messages_per_vehicle_per_hour=config.messages_per_vehicle_per_hour,
-        message_kb=config.message_kb,
-    )
-    if config.azure_location is not None and config.azure_location != profile.primary:
-        raise ConfigError(
-            source,
-            LOCATION_KEY,
-            f"{excerpt(config.azure_location)} is not the primary of region {excerpt(profile.name)} "
-            f"(expected {profile.primary})",
-        )
     return profile

@@ -12,15 +12,10 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-from pydantic.alias_generators import to_camel
-
 from platform_model.errors import ConfigError
 from platform_model.profiles import (
-    CONFIG_NAMESPACE,
     RegionProfile,
-    StackConfig,
     parse_fleet,
-    profile_path,
 )
 
 HEADROOM = 1.2
@@ -318,15 +313,3 @@ def plan_for_profile(profile: RegionProfile) -> CapacityPlan:
     """The plan for a profile's fleet (with any stack overrides already applied)."""
     fleet = profile.fleet
     return plan_capacity(fleet.vehicles, fleet.messages_per_vehicle_per_hour, fleet.message_kb)
-
-
-def plan_for_stack(config: StackConfig, profile: RegionProfile, source: str) -> CapacityPlan:
-    """The plan for a stack; a refusal names the stack key if the stack overrode that fleet number,
-    else the profile's file."""
-    try:
-        return plan_for_profile(profile)
-    except ConfigError as exc:
-        field = exc.key.removeprefix("fleet.")
-        if getattr(config, field, None) is not None:
-            raise ConfigError(source, f"{CONFIG_NAMESPACE}:{to_camel(field)}", exc.message) from None
-        raise exc.in_file(f"regions/{profile_path(profile.name).name}") from None

@@ -1,6 +1,7 @@
-"""A stack, resolved: stack file (or the engine's config) + per-run overrides -> validated config,
-region profile, capacity plan and rule context. The one reader the program, check, report, rollout
-and the tests share."""
+"""A stack: its config (``StackConfig``), its file under ``stacks/``, and the stack resolved (stack file,
+or the engine's config, + per-run overrides -> validated config, region profile with the stack's fleet
+overrides, capacity plan). The one reader the program, check, report, rollout and the tests share.
+"""
 
 from __future__ import annotations
 
@@ -9,20 +10,191 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from platform_model.errors import ConfigError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic.alias_generators import to_camel
+
+from platform_model.errors import ConfigError, excerpt, from_validation_error
+from platform_model.inputs import load_mapping
+from platform_model.paths import REPO_ROOT, STACKS_DIR
 from platform_model.profiles import (
-    CONFIG_NAMESPACE,
-    LOCATION_KEY,
-    STACK_CONFIG_KEYS,
+    PEM_CERTIFICATE,
+    Location,
+    MessageKb,
+    MessageRate,
+    Name,
+    ObjectId,
     RegionProfile,
-    StackConfig,
-    profile_for_stack,
-    stack_config_from_values,
-    stack_file_values,
+    Vehicles,
+    available_profiles,
+    display_path,
+    json_list,
+    keyed_error,
+    load_profile,
+    profile_path,
 )
-from platform_model.sizing import CapacityPlan, plan_for_stack
+from platform_model.sizing import CapacityPlan, plan_for_profile
+from platform_model.vocabulary import region_namespace
+
+CONFIG_NAMESPACE = "autocloud"
+LOCATION_KEY = "azure-native:location"
+REGION_KEY = f"{CONFIG_NAMESPACE}:region"
+RELAX_KEY = f"{CONFIG_NAMESPACE}:policyRelax"
+"""The stack key listing the baseline rules a stack runs as advisory (``policies.config`` checks the names)."""
+
+Target = Literal["azure", "local"]
+
+
+class StackConfig(BaseModel):
+    """What a stack's config holds: ``autocloud:<camelCaseKey>`` plus ``azure-native:location``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", alias_generator=to_camel, populate_by_name=True)
+
+    region: Name
+    """Required. Name of the region profile (``regions/<region>.yaml``)."""
+    target: Target
+    """Required. ``azure`` or ``local``."""
+    vehicles: Vehicles | None = None
+    """Optional fleet override; default the profile's."""
+    messages_per_vehicle_per_hour: MessageRate | None = None
+    """Optional fleet override; default the profile's."""
+    message_kb: MessageKb | None = None
+    """Optional fleet override; default the profile's."""
+    namespace: str | None = Field(default=None, pattern=r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+    """Optional, local target only. Kubernetes namespace; default ``autocloud-<region>``."""
+    policy_relax: Annotated[tuple[str, ...], BeforeValidator(json_list)] = ()
+    """Optional, default none. Baseline policies this stack runs as advisory (``policies.config``
+    checks the names; residency rules can never be relaxed)."""
+    cluster_admins: Annotated[tuple[ObjectId, ...], BeforeValidator(json_list)] = ()
+    """Optional, azure target only; default: the identity running ``pulumi up``. Entra object ids
+    (users, groups, service principals) given the "Azure Kubernetes Service RBAC Cluster Admin" role
+    on the private AKS cluster (local accounts are off, so without one nobody can use kubectl)."""
+    fleet_ca_certificate: str | None = Field(default=None, pattern=PEM_CERTIFICATE)
+    """Optional, azure target only. PEM of the fleet's root/intermediate CA: registered (verified) with
+    DPS so an X.509 enrollment group can trust it (``pulumi config set autocloud:fleetCaCertificate
+    "$(cat fleet-ca.pem)"``)."""
+    azure_location: Location | None = Field(default=None, validation_alias=LOCATION_KEY)
+    """Optional ``azure-native:location``; must equal the profile's primary when set."""
+
+    @model_validator(mode="after")
+    def _check(self) -> StackConfig:
+        if self.namespace is not None and self.target != "local":
+            raise keyed_error(f"{CONFIG_NAMESPACE}:namespace", "applies to target local only")
+        for key in ("cluster_admins", "fleet_ca_certificate"):
+            if getattr(self, key) and self.target != "azure":
+                raise keyed_error(f"{CONFIG_NAMESPACE}:{to_camel(key)}", "applies to target azure only")
+        return self
+
+    @property
+    def is_local(self) -> bool:
+        """Whether the stack deploys to the local Kubernetes target (decided by its config, not its name)."""
+        return self.target == "local"
+
+    @property
+    def local_namespace(self) -> str:
+        """The Kubernetes namespace of this region on the local target."""
+        return self.namespace or region_namespace(self.region)
+
+
+STACK_CONFIG_KEYS: tuple[str, ...] = tuple(
+    f"{CONFIG_NAMESPACE}:{to_camel(name)}" for name in StackConfig.model_fields if name != "azure_location"
+)
+"""Every ``autocloud:*`` key a stack may set, e.g. ``autocloud:messagesPerVehiclePerHour``."""
+
+
+def stack_path(stack: str, root: Path | None = None) -> Path:
+    return (root or REPO_ROOT) / "stacks" / f"Pulumi.{stack}.yaml"
+
+
+def stack_names(folder: Path = STACKS_DIR) -> list[str]:
+    """Every stack with a file in ``folder`` (``Pulumi.<stack>.yaml``), sorted."""
+    return sorted(p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in folder.glob("Pulumi.*.yaml"))
+
+
+def stack_config_from_values(values: Mapping[str, Any], source: str) -> StackConfig:
+    """Build a StackConfig from full config keys (``autocloud:region``, ``azure-native:location``, ...).
+
+    Keys of other namespaces (``kubernetes:*``, ``pulumi:*``) are not ours and are ignored; an
+    unknown ``autocloud:*`` key is an error.
+    """
+    prefix = f"{CONFIG_NAMESPACE}:"
+    data: dict[str, Any] = {k[len(prefix) :]: v for k, v in values.items() if k.startswith(prefix) and v is not None}
+    for key in data:
+        if prefix + key not in STACK_CONFIG_KEYS:
+            raise ConfigError(source, prefix + key, f"unknown key (allowed: {', '.join(STACK_CONFIG_KEYS)})")
+    if values.get(LOCATION_KEY) is not None:
+        data[LOCATION_KEY] = values[LOCATION_KEY]
+    try:
+        return StackConfig.model_validate(data)
+    except ValidationError as exc:
+        raise from_validation_error(source, exc, None, key_style=_config_key) from None
+
+
+def _config_key(field_or_alias: str) -> str:
+    """How a StackConfig field is spelled in a stack file."""
+    if field_or_alias == LOCATION_KEY or field_or_alias.startswith(f"{CONFIG_NAMESPACE}:"):
+        return field_or_alias
+    return f"{CONFIG_NAMESPACE}:{to_camel(field_or_alias)}"
+
+
+def stack_file_config(path: Path, label: str) -> dict[str, Any]:
+    """The ``config:`` mapping of a Pulumi stack file, as read (ConfigError naming ``label`` otherwise):
+    the one reader of stack files, ours under stacks/ and any program's."""
+    config = load_mapping(path, label).get("config") or {}
+    if not isinstance(config, dict):
+        raise ConfigError(label, "config", "expected a mapping of config keys")
+    return config
+
+
+def stack_file_values(stack: str, root: Path | None = None) -> tuple[dict[str, Any], str]:
+    """The ``config:`` section of ``stacks/Pulumi.<stack>.yaml`` as read, and the file's label."""
+    path = stack_path(stack, root)
+    label = display_path(path, root)
+    return stack_file_config(path, label), label
+
+
+def stack_config(stack: str, root: Path | None = None) -> StackConfig:
+    """``stacks/Pulumi.<stack>.yaml``'s validated config (no region profile read)."""
+    return stack_config_from_values(*stack_file_values(stack, root))
+
+
+def profile_for_stack(config: StackConfig, source: str = "stack config", root: Path | None = None) -> RegionProfile:
+    """The stack's region profile with the stack's fleet overrides applied, checked against the stack.
+
+    ``source`` names the stack file in errors about the stack's own keys.
+    """
+    if not profile_path(config.region, root).is_file():
+        known = ", ".join(available_profiles(root)) or "none"
+        raise ConfigError(
+            source, f"{CONFIG_NAMESPACE}:region", f"no region profile {excerpt(config.region)} (available: {known})"
+        )
+    profile = load_profile(config.region, root).with_fleet(
+        vehicles=config.vehicles,
+        messages_per_vehicle_per_hour=config.messages_per_vehicle_per_hour,
+        message_kb=config.message_kb,
+    )
+    if config.azure_location is not None and config.azure_location != profile.primary:
+        raise ConfigError(
+            source,
+            LOCATION_KEY,
+            f"{excerpt(config.azure_location)} is not the primary of region {excerpt(profile.name)} "
+            f"(expected {profile.primary})",
+        )
+    return profile
+
+
+def plan_for_stack(config: StackConfig, profile: RegionProfile, source: str) -> CapacityPlan:
+    """The plan for a stack; a refusal names the stack key if the stack overrode that fleet number,
+    else the profile's file."""
+    try:
+        return plan_for_profile(profile)
+    except ConfigError as exc:
+        field = exc.key.removeprefix("fleet.")
+        if getattr(config, field, None) is not None:
+            raise ConfigError(source, f"{CONFIG_NAMESPACE}:{to_camel(field)}", exc.message) from None
+        raise exc.in_file(f"regions/{profile_path(profile.name).name}") from None
+
 
 OVERRIDES_ENV = "AUTOCLOUD_CONFIG_OVERRIDES"
 """Per-run config overrides (JSON object of `namespace:key` -> value) that the program applies on top

@@ -9,6 +9,7 @@ output of one test leaks into the next. Tests call
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import runpy
 from collections.abc import Callable, Iterator, Mapping
@@ -23,10 +24,12 @@ from pulumi.runtime import settings as pulumi_settings
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
-from autocloud.verification.check_runner import ProgramMocks
-from autocloud.verification.collector import full_collections_deferred
+from autocloud.cli import describe
+from autocloud.verification.check.collector import full_collections_deferred
+from autocloud.verification.check.runner import ProgramMocks
+from platform_model.errors import AutocloudError
 from platform_model.paths import REPO_ROOT
-from platform_model.profiles import stack_file_values
+from platform_model.stack import stack_file_values
 
 PROGRAM = REPO_ROOT / "__main__.py"
 PROJECT = "autocloud"
@@ -35,6 +38,18 @@ MOCK_KEY = "bW9jay1zaGFyZWQtYWNjZXNzLWtleQ=="
 """What the mocked list-keys invoke returns; a test asserts it never shows up unencrypted."""
 
 T = TypeVar("T")
+
+
+def as_the_cli_gives_it(command: Callable[[io.StringIO], int]) -> tuple[int, str, str]:
+    """Exit code, stdout and stderr of ``command(stdout)`` as the CLI's error boundary gives them: an
+    expected failure is its exit code and one ``error:`` line (a bug still raises)."""
+    out = io.StringIO()
+    try:
+        return command(out), out.getvalue(), ""
+    except AutocloudError as error:
+        message, code = describe(error) or (str(error), -1)
+        return code, out.getvalue(), f"error: {message}\n"
+
 
 _SECRET_SIG = ("4dabf18193072939515e22adb298388d", "1b47061264138c4ac30d75fd1eb44270")
 
@@ -150,7 +165,7 @@ class PulumiHarness:
         asyncio.set_event_loop(self.loop)
         self.mocks = RecordingMocks()
         self.defer_full_collections = True
-        """Hold off full garbage collections during :meth:`run` (``autocloud.verification.collector``); the
+        """Hold off full garbage collections during :meth:`run` (``autocloud.verification.check.collector``); the
         synthesis bench turns it off to show what they cost."""
 
     def start(self, stack: str = "azure-eu", config: Mapping[str, Any] | None = None) -> RecordingMocks:
@@ -164,7 +179,7 @@ class PulumiHarness:
     def run(self, fn: Callable[[], T]) -> T:
         """Run ``fn`` as a Pulumi program body and wait for every registration and apply.
 
-        Full garbage collections are held off meanwhile (``autocloud.verification.collector``): walking the
+        Full garbage collections are held off meanwhile (``autocloud.verification.check.collector``): walking the
         program's pending Outputs over and over was most of the time spent here.
         """
         result: list[T] = []

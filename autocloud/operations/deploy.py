@@ -7,8 +7,6 @@ under `.state/policy-config/`, so the packs enforce exactly the boundary of that
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -18,9 +16,10 @@ from typing import Any, Literal
 from pulumi import automation as auto
 
 from autocloud.runtime import checkpoint, cluster, engine, engine_errors, state_lock
-from platform_model.errors import ConfigError, InputError
+from platform_model.errors import ConfigError, InputError, excerpt
+from platform_model.files import write_atomically
 from platform_model.paths import POLICIES_DIR, REPO_ROOT, STACKS_DIR, STATE_DIR
-from platform_model.stack import ResolvedStack, resolve_stack
+from platform_model.stack import ResolvedStack, resolve_stack, stack_config, stack_names
 from policies.config import pack_config_for_region
 from policies.packs import PACK_RULES
 
@@ -46,20 +45,26 @@ class StackResult:
     seconds: float = 0.0
 
 
-def stack_names(prefix: str, stacks_dir: Path = STACKS_DIR) -> list[str]:
-    return sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in stacks_dir.glob(f"Pulumi.{prefix}*.yaml"))
-
-
 def local_stacks(regions: Iterable[str] | None = None, stacks_dir: Path = STACKS_DIR) -> list[str]:
-    """The local stacks, optionally only those of some regions (`eu` selects `local-eu`)."""
-    stacks = stack_names("local-", stacks_dir)
+    """The stacks whose config targets the local cluster, optionally only those of some regions
+    (`eu` selects the local stacks of region eu)."""
+    local: dict[str, str] = {}
+    for name in stack_names(stacks_dir):
+        config = stack_config(name, stacks_dir.parent)
+        if config.is_local:
+            local[name] = config.region
     if not regions:
-        return stacks
-    wanted = [f"local-{r}" for r in regions]
-    unknown = [w for w in wanted if w not in stacks]
-    if unknown:
-        available = ", ".join(s.removeprefix("local-") for s in stacks) or "none"
-        raise DeployError(f"--region: no stack {unknown[0]} in stacks/ (regions with local stacks: {available})")
+        return list(local)
+    wanted: list[str] = []
+    for region in regions:
+        found = [name for name, of in local.items() if of == region]
+        if not found:
+            available = ", ".join(sorted(set(local.values()))) or "none"
+            raise DeployError(
+                f"--region: no local stack of region {excerpt(region)} in stacks/ "
+                f"(regions with local stacks: {available})"
+            )
+        wanted += found
     return wanted
 
 
@@ -95,19 +100,6 @@ def check_stack(stack: str, overrides: Mapping[str, Any] | None = None) -> None:
         pack_config_for_region(resolved.profile, relaxed=resolved.config.policy_relax)
     except ValueError as exc:
         raise DeployError(str(exc)) from None
-
-
-def write_atomically(path: Path, text: str) -> None:
-    """Readers (a policy pack of a run that started meanwhile) see the old file or the new one, never
-    a partial one: a private temporary file in the same folder, then a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=f".{path.name}.", delete=False) as tmp:
-        tmp.write(text)
-    try:
-        os.replace(tmp.name, path)
-    except OSError:
-        Path(tmp.name).unlink(missing_ok=True)
-        raise
 
 
 Operation = Literal["preview", "up", "destroy"]

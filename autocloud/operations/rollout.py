@@ -19,11 +19,13 @@ from typing import Annotated, Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from autocloud.operations.deploy import ConfigValue, StackResult, stack_names
+from autocloud.operations.deploy import ConfigValue, StackResult
 from autocloud.runtime.backend import validate_backend_url
 from platform_model.errors import ConfigError, excerpt
+from platform_model.files import write_atomically
 from platform_model.inputs import load_yaml
 from platform_model.paths import REPO_ROOT, STACKS_DIR, STATE_DIR
+from platform_model.stack import stack_names
 
 LOCAL_ROLLOUT = REPO_ROOT / "rollouts" / "local.yaml"
 """The waves `autocloud up` deploys the local stacks in."""
@@ -137,7 +139,7 @@ def load_rollout(path: Path, stacks_dir: Path = STACKS_DIR) -> Rollout:
             validate_backend_url(rollout.backend)
         except ConfigError as exc:
             raise ConfigError(source, "backend", exc.message) from None
-    known = set(stack_names("", stacks_dir))
+    known = set(stack_names(stacks_dir))
     for w_index, wave in enumerate(rollout.waves):
         for s_index, entry in enumerate(wave.stacks):
             if entry.stack not in known:
@@ -222,10 +224,7 @@ def entry_fingerprint(entry: StackEntry) -> str:
 
 
 def _save(run: RolloutRun, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(run.to_json(), indent=2) + "\n")
-    tmp.replace(path)
+    write_atomically(path, json.dumps(run.to_json(), indent=2) + "\n")
 
 
 def _resumed(rollout: Rollout, path: Path) -> set[str]:

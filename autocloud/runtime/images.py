@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from platform_model.errors import AutocloudError
+from platform_model.files import write_atomically
 from platform_model.local_images import NONROOT_UID as NONROOT_UID  # the images' user, for the cluster
 from platform_model.local_images import REGISTRY, image_tag
 from platform_model.local_images import image_reference as image_reference  # the cluster's images
@@ -139,9 +140,8 @@ def write_archive(spec: ImageSpec, out: Path) -> str:
     manifest = [
         {"Config": f"{config_digest}.json", "RepoTags": [spec.reference], "Layers": [f"{diff_id[7:]}/layer.tar"]}
     ]
-    out.parent.mkdir(parents=True, exist_ok=True)
-    partial = out.with_suffix(".partial")
-    with tarfile.open(partial, mode="w", format=tarfile.PAX_FORMAT) as tar:
+    archive = io.BytesIO()
+    with tarfile.open(fileobj=archive, mode="w", format=tarfile.PAX_FORMAT) as tar:
         for name, data in (
             (f"{config_digest}.json", config_bytes),
             (f"{diff_id[7:]}/layer.tar", layer),
@@ -151,7 +151,7 @@ def write_archive(spec: ImageSpec, out: Path) -> str:
             info.size = len(data)
             info.mode = 0o644
             tar.addfile(info, io.BytesIO(data))
-    partial.replace(out)
+    write_atomically(out, archive.getvalue())
     return "sha256:" + config_digest
 
 

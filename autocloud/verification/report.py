@@ -17,26 +17,27 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal, TextIO, get_args
+from typing import Literal, TextIO
 
 from autocloud.verification import common
-from autocloud.verification.check import CheckError, Target, record, resolve_targets, views_from_records
-from autocloud.verification.check import Status as Status_
+from autocloud.verification.check.command import Status as Status_
+from autocloud.verification.check.command import record, views_from_records
+from autocloud.verification.check.targets import CheckError, Target, resolve_targets
 from autocloud.verification.common import all_packs, map_targets, templates
-from platform_model.errors import ConfigError, excerpt
+from platform_model.errors import ConfigError, InputError
+from platform_model.formats import OutputFormat
 from platform_model.paths import REPO_ROOT
-from platform_model.profiles import RegionProfile, StackConfig
+from platform_model.profiles import RegionProfile
 from platform_model.sizing import CapacityPlan
-from platform_model.stack import resolve_stack
+from platform_model.stack import StackConfig, resolve_stack
 from platform_model.vocabulary import normalise_location
 from policies.engine import Evaluator
 from policies.facts.azure import AZURE_NATIVE_PROVIDER, GLOBAL_TYPES, Locations, is_located, location_of
 from policies.facts.kubernetes import NAMESPACE, Namespaces, is_kubernetes, namespace_of, object_name
 from policies.model import ResourceView, RuleContext, Violation, ViolationCounts
 
-Format = Literal["markdown", "html"]
-FORMATS: tuple[Format, ...] = get_args(Format)
-FILE_NAMES: Mapping[Format, str] = {"markdown": "report.md", "html": "report.html"}
+FILE_NAMES: Mapping[OutputFormat, str] = {OutputFormat.MARKDOWN: "report.md", OutputFormat.HTML: "report.html"}
+"""The formats a report is written in, and its file name in each."""
 TEMPLATES = common.TEMPLATES / "report"
 
 Status = Literal["inside", "outside", "global", "unset", "unverified", "n/a"]
@@ -297,7 +298,7 @@ def build_report(stacks: Sequence[str] | None, program_dir: Path | None = None, 
 # --- rendering -----------------------------------------------------------------------------------
 
 
-def render(report: Report, fmt: Format) -> str:
+def render(report: Report, fmt: OutputFormat) -> str:
     template = templates().get_template(f"{TEMPLATES.name}/{FILE_NAMES[fmt]}.j2")
     return template.render(report=report, regions=report.regions)
 
@@ -315,7 +316,7 @@ def _check_out(out: Path) -> None:
         raise CheckError(f"--out {out}: the folder is not writable")
 
 
-def write_report(report: Report, fmt: Format, out: Path) -> Path:
+def write_report(report: Report, fmt: OutputFormat, out: Path) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     path = out / FILE_NAMES[fmt]
     path.write_text(render(report, fmt), encoding="utf-8")
@@ -323,35 +324,30 @@ def write_report(report: Report, fmt: Format, out: Path) -> Path:
 
 
 def report_command(
-    fmt: str,
+    fmt: OutputFormat,
     out: Path,
     stacks: list[str] | None,
     *,
     program_dir: Path | None = None,
     root: Path | None = None,
     echo: TextIO | None = None,
-    err: TextIO | None = None,
 ) -> int:
     """`autocloud report`: write `out/report.md` or `out/report.html`.
 
     0 when every region complies, 1 when the report shows a mandatory violation or a region that
-    could not be checked (the report is written either way), 2 on bad usage or configuration.
+    could not be checked (the report is written either way); bad usage or configuration, and an
+    `--out` that cannot take the report, raise (exit 2) before any region is reported.
     """
     echo = echo or sys.stdout
-    err = err or sys.stderr
-    if fmt not in FORMATS:
-        print(f"error: --format {excerpt(fmt)}: choose one of {', '.join(FORMATS)}", file=err)
-        return 2
+    _check_out(out)
     try:
-        _check_out(out)
         report = build_report(stacks, program_dir, root)
+    except ValueError as error:
+        raise CheckError(str(error)) from None
+    try:
         path = write_report(report, fmt, out)
-    except (CheckError, ConfigError, ValueError) as error:
-        print(f"error: {error}", file=err)
-        return 2
     except OSError as error:
-        print(f"error: --out {out}: cannot write the report: {error.strerror or error}", file=err)
-        return 2
+        raise InputError(f"--out {out}: cannot write the report: {error.strerror or error}") from None
     for region in report.regions:
         state = "ok" if region.ok else "FAIL"
         detail = region.error or (

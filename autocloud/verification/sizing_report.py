@@ -3,20 +3,16 @@
 from __future__ import annotations
 
 import json
-import sys
-from typing import Any, Literal
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from platform_model.errors import ConfigError, excerpt
+from platform_model.errors import ConfigError
+from platform_model.formats import OutputFormat
 from platform_model.profiles import RegionProfile, load_profile
 from platform_model.sizing import SCALE_LIMITS, CapacityPlan, plan_for_profile
-
-Format = Literal["table", "json"]
-FORMATS: tuple[Format, ...] = ("table", "json")
-EXIT_CONFIG_ERROR = 2
 
 
 def plan_region(region: str, vehicles: int | None = None) -> tuple[RegionProfile, CapacityPlan]:
@@ -86,18 +82,13 @@ def plan_table(profile: RegionProfile, plan: CapacityPlan) -> Table:
     return table
 
 
-def size_command(region: str, vehicles: int | None = None, fmt: str = "table", console: Console | None = None) -> int:
-    """Print the plan for ``region``; returns the exit code (0, or 2 for a configuration error)."""
+def size_command(
+    region: str, vehicles: int | None = None, fmt: OutputFormat = OutputFormat.TABLE, console: Console | None = None
+) -> None:
+    """Print the plan for ``region`` as a table or JSON; ConfigError (exit 2) on bad input."""
     out = console or Console()
-    try:
-        if fmt not in FORMATS:
-            raise ConfigError("--format", "", f"unknown format {excerpt(fmt)} (allowed: {', '.join(FORMATS)})")
-        profile, plan = plan_region(region, vehicles)
-    except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_CONFIG_ERROR
-    if fmt == "json":
+    profile, plan = plan_region(region, vehicles)
+    if fmt == OutputFormat.JSON:
         out.print_json(json.dumps(plan_json(profile, plan)))
     else:
         out.print(plan_table(profile, plan))
-    return 0

@@ -19,7 +19,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from autocloud.verification.check import run_check
+from autocloud.verification.check.command import run_check
+from platform_model.formats import OutputFormat
 from platform_model.paths import REPO_ROOT
 from platform_model.profiles import load_profile
 from policies.config import context_for_profile
@@ -178,7 +179,7 @@ def main() -> int:
     stacks = sorted(p.name for p in (REPO_ROOT / "stacks").glob("Pulumi.*.yaml"))
 
     def check_all() -> int:
-        return run_check(None, True, None, None, "json", out=io.StringIO())
+        return run_check(None, True, None, None, OutputFormat.JSON, out=io.StringIO())
 
     code, seconds = timed(check_all)
     figures["check_all"] = {"stacks": len(stacks), "exit_code": code, "seconds": round(seconds, 2)}

@@ -7,18 +7,19 @@ import io
 import json
 import subprocess
 
-from autocloud.verification.check import run_check
-from autocloud.verification.program_env import declared, env_key
+from autocloud.verification.check.command import run_check
+from autocloud.verification.check.program_env import declared, env_key
+from platform_model.formats import OutputFormat
 from platform_model.paths import REPO_ROOT, user_cache_dir
 
 V2 = REPO_ROOT / "tests" / "programs" / "foreign" / "azure_native_v2"
 
 
 def test_a_2x_pinned_program_is_checked_with_2x() -> None:
-    out, err = io.StringIO(), io.StringIO()
-    code = run_check(None, False, V2, "eu", "json", out=out, err=err)
+    out = io.StringIO()
+    code = run_check(None, False, V2, "eu", OutputFormat.JSON, out=out)
     (target,) = json.loads(out.getvalue())["targets"]
-    assert (code, target["status"]) == (1, "violations"), err.getvalue()
+    assert (code, target["status"]) == (1, "violations")
     # The 2.x token (`devices`) is judged as the rules' 3.x type.
     hub = [v for v in target["violations"] if v["resource"] == "hub"]
     assert {v["type"] for v in hub} == {"azure-native:iothub:IotHubResource"}

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from autocloud.verification.report import build_report, write_report
+from platform_model.formats import OutputFormat
 
 pytestmark = pytest.mark.integration
 
@@ -101,7 +102,7 @@ def screenshot(page: Path, png: Path, profile: Path) -> Image:
 
 
 def test_html_report_renders_in_headless_chromium(tmp_path: Path) -> None:
-    page = write_report(build_report(None), "html", tmp_path / "report")
+    page = write_report(build_report(None), OutputFormat.HTML, tmp_path / "report")
     try:
         image = screenshot(page, tmp_path / "report.png", tmp_path / "profile")
     finally:

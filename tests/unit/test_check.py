@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 import shutil
 from pathlib import Path
@@ -11,17 +10,18 @@ from typing import Any
 import pytest
 import yaml
 
-from autocloud.verification.check import Target, pulumi_config_env, run_check, views_from_records
+from autocloud.verification.check.command import pulumi_config_env, run_check, views_from_records
+from autocloud.verification.check.targets import Target
+from platform_model.formats import OutputFormat
 from platform_model.paths import REPO_ROOT
 from policies.model import RuleContext
+from tests.conftest import as_the_cli_gives_it
 
 PROGRAMS = REPO_ROOT / "tests" / "programs"
 
 
 def check(*args: Any, **kwargs: Any) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    code = run_check(*args, out=out, err=err, **kwargs)
-    return code, out.getvalue(), err.getvalue()
+    return as_the_cli_gives_it(lambda out: run_check(*args, out=out, **kwargs))
 
 
 #: Programs that break a second rule by their nature: Azure China has no Maps, so a Maps account there is
@@ -29,7 +29,7 @@ def check(*args: Any, **kwargs: Any) -> tuple[int, str, str]:
 ALSO_REFUSED = {"maps_in_china": {"deployability-location-capability"}}
 
 
-def check_program(name: str, region: str, fmt: str = "json", **kwargs: Any) -> tuple[int, str, str]:
+def check_program(name: str, region: str, fmt: OutputFormat = OutputFormat.JSON, **kwargs: Any) -> tuple[int, str, str]:
     return check(None, False, PROGRAMS / name, region, fmt, **kwargs)
 
 
@@ -94,10 +94,10 @@ def test_crashing_program_is_one_line_and_exit_2() -> None:
 
 
 def test_text_and_markdown_reports() -> None:
-    code, text, _ = check_program("grs_storage", "eu", "text")
+    code, text, _ = check_program("grs_storage", "eu", OutputFormat.TEXT)
     assert code == 1
     assert "residency-storage-redundancy" in text and "FAIL" in text and "francesouth" in text
-    code, markdown, _ = check_program("grs_storage", "eu", "markdown")
+    code, markdown, _ = check_program("grs_storage", "eu", OutputFormat.MARKDOWN)
     assert code == 1
     assert markdown.startswith("## autocloud check: ❌ policy violations")
     assert "| `tests/programs/grs_storage` | eu | violations | 2 | 1 | 0 |" in markdown
@@ -107,13 +107,12 @@ def test_text_and_markdown_reports() -> None:
 @pytest.mark.parametrize(
     ("args", "problem"),
     [
-        ((None, False, None, None, "text"), "nothing to check"),
-        ((["azure-eu"], True, None, None, "text"), "either --stack or --all"),
-        ((None, False, PROGRAMS / "clean", None, "text"), "needs --region"),
-        ((None, False, PROGRAMS / "clean", "eu", "yaml"), "--format 'yaml'"),
-        ((None, False, PROGRAMS / "clean", "mars", "text"), "no region profile 'mars'"),
-        ((["no-such-stack"], False, None, None, "text"), "stacks/Pulumi.no-such-stack.yaml: file not found"),
-        ((None, False, PROGRAMS, "eu", "text"), "no __main__.py"),
+        ((None, False, None, None, OutputFormat.TEXT), "nothing to check"),
+        ((["azure-eu"], True, None, None, OutputFormat.TEXT), "either --stack or --all"),
+        ((None, False, PROGRAMS / "clean", None, OutputFormat.TEXT), "needs --region"),
+        ((None, False, PROGRAMS / "clean", "mars", OutputFormat.TEXT), "no region profile 'mars'"),
+        ((["no-such-stack"], False, None, None, OutputFormat.TEXT), "stacks/Pulumi.no-such-stack.yaml: file not found"),
+        ((None, False, PROGRAMS, "eu", OutputFormat.TEXT), "no __main__.py"),
     ],
 )
 def test_usage_errors_exit_2_with_one_line(args: tuple[Any, ...], problem: str) -> None:
@@ -127,7 +126,7 @@ def test_every_stack_is_clean() -> None:
     """The repository's own program and stacks pass every pack (azure-eu/us/cn, local-eu/us/cn)."""
     stacks = sorted(p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in (REPO_ROOT / "stacks").glob("*.yaml"))
     assert {"azure-eu", "azure-us", "azure-cn"} <= set(stacks)
-    code, out, err = check(None, True, None, None, "markdown")
+    code, out, err = check(None, True, None, None, OutputFormat.MARKDOWN)
     assert (code, err) == (0, ""), out
     assert out.startswith("## autocloud check: ✅ all stacks comply")
     for stack in stacks:
@@ -144,7 +143,7 @@ def test_stack_config_relaxes_a_baseline_rule_to_advisory(tmp_path: Path) -> Non
         "autocloud:policyRelax": ["baseline-public-network-access"],
     }
     (tmp_path / "stacks" / "Pulumi.dev.yaml").write_text(yaml.safe_dump({"config": config}))
-    code, out, err = check(["dev"], False, PROGRAMS / "public_network_on", None, "json", root=tmp_path)
+    code, out, err = check(["dev"], False, PROGRAMS / "public_network_on", None, OutputFormat.JSON, root=tmp_path)
     assert (code, err) == (0, "")
     assert [(v["policy"], v["enforcement"], v["stack"]) for v in only_target(out)["violations"]] == [
         ("baseline-public-network-access", "advisory", "dev")
@@ -160,7 +159,7 @@ def test_stack_config_cannot_relax_residency(tmp_path: Path) -> None:
         "autocloud:policyRelax": ["residency-maps-allowed"],
     }
     (tmp_path / "stacks" / "Pulumi.dev.yaml").write_text(yaml.safe_dump({"config": config}))
-    code, _, err = check(["dev"], False, PROGRAMS / "clean", None, "json", root=tmp_path)
+    code, _, err = check(["dev"], False, PROGRAMS / "clean", None, OutputFormat.JSON, root=tmp_path)
     assert code == 2
     assert "'residency-maps-allowed' cannot be relaxed" in err
 

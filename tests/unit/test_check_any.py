@@ -11,10 +11,13 @@ from typing import Any
 
 import pytest
 
-from autocloud.verification.check import ConfigInput, run_check
-from autocloud.verification.check_runner import output_type_placeholder
-from autocloud.verification.program_env import Declared, declared, env_key
+from autocloud.verification.check.command import run_check
+from autocloud.verification.check.program_env import Declared, declared, env_key
+from autocloud.verification.check.runner import output_type_placeholder
+from autocloud.verification.check.targets import ConfigInput
+from platform_model.formats import OutputFormat
 from platform_model.paths import REPO_ROOT
+from tests.conftest import as_the_cli_gives_it
 
 FOREIGN = REPO_ROOT / "tests" / "programs" / "foreign"
 CONFIGURED = FOREIGN / "configured"
@@ -22,14 +25,14 @@ CONFIGURED = FOREIGN / "configured"
 
 def check(
     program: str,
-    fmt: str = "json",
+    fmt: OutputFormat = OutputFormat.JSON,
     stacks: list[str] | None = None,
     region: str | None = "eu",
     given: ConfigInput | None = None,
 ) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    code = run_check(stacks, False, FOREIGN / program, region, fmt, given=given, out=out, err=err)
-    return code, out.getvalue(), err.getvalue()
+    return as_the_cli_gives_it(
+        lambda out: run_check(stacks, False, FOREIGN / program, region, fmt, given=given, out=out)
+    )
 
 
 def target_of(out: str) -> dict[str, Any]:
@@ -166,14 +169,14 @@ STATUSES = [
 def test_every_format_renders_each_status(
     program: str, status: str, code: int, text: str, heading: str, row: str
 ) -> None:
-    got, out, _ = check(program, "json")
+    got, out, _ = check(program, OutputFormat.JSON)
     document = json.loads(out)
     assert (got, document["targets"][0]["status"], document["summary"][status]) == (code, status, 1)
     assert document["summary"]["exit_code"] == code
-    got, out, _ = check(program, "text")
+    got, out, _ = check(program, OutputFormat.TEXT)
     assert got == code
     assert any(line.startswith(f"{text}tests/programs/foreign/{program} (region eu)") for line in out.splitlines())
-    got, out, _ = check(program, "markdown")
+    got, out, _ = check(program, OutputFormat.MARKDOWN)
     assert got == code
     assert out.splitlines()[0] == f"## autocloud check: {heading}"
     assert row in out
@@ -182,7 +185,7 @@ def test_every_format_renders_each_status(
 
 
 def test_markdown_shows_violations_and_unchecked_targets_apart() -> None:
-    _, out, _ = check("half_way", "markdown")
+    _, out, _ = check("half_way", OutputFormat.MARKDOWN)
     assert "stopped part-way; what it declared before that was checked" in out
     assert "### Violations" in out and "`residency-resource-location`" in out
 
@@ -218,7 +221,6 @@ def test_a_stack_file_under_the_programs_stack_config_dir(tmp_path: Path) -> Non
     (program / "config" / "Pulumi.prod.yaml").write_text(
         "config:\n  nested:location: eastus\n  nested:adminPassword: x\n  nested:classification: c\n"
     )
-    out, err = io.StringIO(), io.StringIO()
-    code = run_check(["prod"], False, program, "eu", "json", out=out, err=err)
-    assert code == 1, err.getvalue()
+    out = io.StringIO()
+    assert run_check(["prod"], False, program, "eu", OutputFormat.JSON, out=out) == 1
     assert policies(target_of(out.getvalue())) == [("residency-resource-location", "app")]

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from typer.testing import CliRunner
@@ -13,7 +16,7 @@ from typer.testing import CliRunner
 from autocloud.cli import app
 from autocloud.runtime import cluster, images, toolchain
 from autocloud.verification import report as report_mod
-from platform_model import profiles
+from platform_model import stack as stack_mod
 from platform_model.errors import ConfigError
 
 runner = CliRunner()
@@ -22,7 +25,7 @@ runner = CliRunner()
 def test_unknown_region_for_up_is_a_usage_error() -> None:
     result = runner.invoke(app, ["up", "--region", "xx"])
     assert result.exit_code == 2
-    assert "no stack local-xx in stacks/" in result.output
+    assert "no local stack of region 'xx' in stacks/" in result.output
     assert "Traceback" not in result.output
 
 
@@ -136,7 +139,9 @@ def test_the_console_script_uses_the_boundary() -> None:
 def test_markup_in_arguments_prints_literally() -> None:
     code, lines = invoke(["up", "--region", "[/x]"])
     assert code == 2
-    assert lines == ["error: --region: no stack local-[/x] in stacks/ (regions with local stacks: cn, eu, us)"]
+    assert lines == [
+        "error: --region: no local stack of region '[/x]' in stacks/ (regions with local stacks: cn, eu, us)"
+    ]
 
 
 def test_a_pattern_in_an_error_keeps_its_brackets(tmp_path: Path) -> None:
@@ -218,7 +223,7 @@ def test_up_with_a_bad_stack_file_fails_before_starting_anything(
 ) -> None:
     bad = tmp_path / "Pulumi.local-eu.yaml"
     bad.write_bytes(b"config:\n  autocloud:region: eu\n  autocloud:target: l\xf6cal\n")
-    monkeypatch.setattr(profiles, "stack_path", lambda stack, root=None: bad)
+    monkeypatch.setattr(stack_mod, "stack_path", lambda stack, root=None: bad)
     monkeypatch.setattr(toolchain, "build", _must_not_run)
     monkeypatch.setattr(cluster, "start", _must_not_run)
     assert invoke(["up", "--region", "eu"]) == (2, [f"error: {bad}: not UTF-8 text (byte 0xf6 on line 3)"])
@@ -380,3 +385,75 @@ def test_check_takes_config_like_the_pulumi_cli() -> None:
     assert result.exit_code == 1, result.output
     result = runner.invoke(app, [*args, "--config-file", f"{program}/Pulumi.dev.yaml"])
     assert result.exit_code == 0, result.output
+
+
+# --- one --format vocabulary; a machine format's document owns stdout ------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "allowed"),
+    [
+        (["check", "--all"], "'text', 'json', 'markdown'"),
+        (["size", "--region", "eu"], "'table', 'json'"),
+        (["rollout", "rollouts/local.yaml", "--preview"], "'text', 'json'"),
+        (["report"], "'markdown', 'html'"),
+        (["simulate", "--region", "eu"], "'text', 'json'"),
+    ],
+    ids=["check", "size", "rollout", "report", "simulate"],
+)
+def test_every_format_option_refuses_alike_before_running(args: list[str], allowed: str) -> None:
+    command = f"autocloud {args[0]}"
+    assert invoke([*args, "--format", "yaml"]) == (
+        2,
+        [
+            f"error: {command}: Invalid value for '--format': Value error, 'yaml' is not one of {allowed} "
+            f"(see {command} --help)"
+        ],
+    )
+
+
+def test_check_json_is_the_document_alone_and_exits_1_on_a_mandatory_violation() -> None:
+    result = runner.invoke(
+        app, ["check", "--program", "tests/programs/location_outside", "--region", "eu", "--format", "json"]
+    )
+    assert (result.exit_code, result.stderr) == (1, "")
+    (target,) = json.loads(result.stdout)["targets"]
+    assert target["status"] == "violations"
+
+
+def test_check_of_a_crashing_program_prints_its_document_then_one_error_line() -> None:
+    result = runner.invoke(
+        app, ["check", "--program", "tests/programs/crash", "--region", "eu", "--format", "json"], prog_name="autocloud"
+    )
+    assert result.exit_code == 2
+    (target,) = json.loads(result.stdout)["targets"]
+    assert target["status"] == "incomplete"
+    assert result.stderr.count("\n") == 1
+    assert result.stderr.startswith("error: tests/programs/crash: the program failed: RuntimeError")
+
+
+@pytest.mark.parametrize("fmt", ["json", "text"])
+def test_rollout_progress_leaves_stdout_to_the_json_document(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fmt: str
+) -> None:
+    from autocloud.operations import deploy, runs
+
+    def preview(stack: str, overrides: object, *, echo: Callable[[str], None], **kwargs: object) -> deploy.StackResult:
+        echo(f"{stack}: pulumi preview ...")
+        return deploy.StackResult(stack, "eu", True, "preview")
+
+    monkeypatch.setattr(runs, "STATE_DIR", tmp_path)
+    monkeypatch.setattr(runs, "ensure_local_runtime", lambda echo: echo("toolchain: up to date"))
+    monkeypatch.setattr(
+        runs, "component_watch", lambda *_a, **_k: contextlib.nullcontext(SimpleNamespace(failure=None))
+    )
+    monkeypatch.setattr(deploy, "deploy_stack", preview)
+    result = runner.invoke(app, ["rollout", "rollouts/local.yaml", "--preview", "--format", fmt])
+    assert result.exit_code == 0, result.output
+    progress = ["toolchain: up to date", "local-eu: pulumi preview ...", "local-eu: done"]
+    if fmt == "json":
+        assert json.loads(result.stdout)["ok"] is True
+        assert all(line in result.stderr for line in progress)
+    else:
+        assert result.stderr == ""
+        assert all(line in result.stdout for line in progress)

@@ -11,15 +11,8 @@ import yaml
 
 from platform_model.errors import ConfigError
 from platform_model.locations import catalog
-from platform_model.profiles import (
-    STACK_CONFIG_KEYS,
-    available_profiles,
-    load_profile,
-    parse_profile,
-    profile_for_stack,
-    stack_config_from_values,
-)
-from platform_model.stack import resolve_stack
+from platform_model.profiles import available_profiles, load_profile, parse_profile
+from platform_model.stack import STACK_CONFIG_KEYS, profile_for_stack, resolve_stack, stack_config_from_values
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 from autocloud import cli
 from autocloud.operations import deploy, runs
 from autocloud.runtime import cluster, toolchain
+from platform_model.files import write_atomically
 
 RACER = """
 import json, sys, time
@@ -89,10 +90,10 @@ def test_policy_config_is_never_seen_half_written(tmp_path: Path) -> None:
     def writer() -> None:
         i = 0
         while not stop.is_set():
-            deploy.write_atomically(target, bodies[i % 2])
+            write_atomically(target, bodies[i % 2])
             i += 1
 
-    deploy.write_atomically(target, bodies[0])
+    write_atomically(target, bodies[0])
     thread = threading.Thread(target=writer)
     thread.start()
     try:

@@ -1,4 +1,4 @@
-"""``autocloud size``: the plan as a table or JSON; configuration errors are one line and exit 2."""
+"""``autocloud size``: the plan as a table or JSON; a configuration error names the file or option."""
 
 from __future__ import annotations
 
@@ -9,17 +9,18 @@ import pytest
 from rich.console import Console
 
 from autocloud.verification.sizing_report import size_command
+from platform_model.errors import ConfigError
+from platform_model.formats import OutputFormat
 
 
-def run(region: str, vehicles: int | None = None, fmt: str = "table") -> tuple[int, str]:
+def run(region: str, vehicles: int | None = None, fmt: OutputFormat = OutputFormat.TABLE) -> str:
     buffer = io.StringIO()
-    code = size_command(region, vehicles, fmt, console=Console(file=buffer, width=200, color_system=None))
-    return code, buffer.getvalue()
+    size_command(region, vehicles, fmt, console=Console(file=buffer, width=200, color_system=None))
+    return buffer.getvalue()
 
 
 def test_table_shows_why_the_region_has_its_scale_units() -> None:
-    code, text = run("eu", 5_000_000)
-    assert code == 0
+    text = run("eu", 5_000_000)
     assert "Capacity plan: region eu" in text
     assert "5,000,000" in text
     lines = {
@@ -32,8 +33,7 @@ def test_table_shows_why_the_region_has_its_scale_units() -> None:
 
 
 def test_json_is_the_plan() -> None:
-    code, text = run("cn", fmt="json")
-    assert code == 0
+    text = run("cn", fmt=OutputFormat.JSON)
     data = json.loads(text)
     assert (data["region"], data["cloud"], data["primary"]) == ("cn", "china", "chinanorth3")
     assert data["plan"]["vehicles"] == 1_000_000
@@ -41,17 +41,14 @@ def test_json_is_the_plan() -> None:
 
 
 @pytest.mark.parametrize(
-    ("region", "vehicles", "fmt", "message"),
+    ("region", "vehicles", "message"),
     [
-        ("apac", None, "table", "error: regions/apac.yaml: no region profile 'apac' (available: cn, eu, us)"),
-        ("eu", 0, "table", "error: --vehicles: Input should be greater than 0 (got 0)"),
-        ("eu", None, "yaml", "error: --format: unknown format 'yaml' (allowed: table, json)"),
+        ("apac", None, "regions/apac.yaml: no region profile 'apac' (available: cn, eu, us)"),
+        ("eu", 0, "--vehicles: Input should be greater than 0 (got 0)"),
     ],
 )
-def test_errors_are_one_line_and_exit_2(
-    capsys: pytest.CaptureFixture[str], region: str, vehicles: int | None, fmt: str, message: str
-) -> None:
-    code, text = run(region, vehicles, fmt)
-    assert code == 2
-    assert text == ""
-    assert capsys.readouterr().err == message + "\n"
+def test_errors_name_the_file_or_option_before_printing(region: str, vehicles: int | None, message: str) -> None:
+    buffer = io.StringIO()
+    with pytest.raises(ConfigError) as raised:
+        size_command(region, vehicles, console=Console(file=buffer))
+    assert (str(raised.value), buffer.getvalue()) == (message, "")

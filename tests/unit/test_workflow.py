@@ -13,7 +13,8 @@ from typer.testing import CliRunner
 
 from autocloud.cli import app
 from autocloud.verification import pr_comment
-from autocloud.verification.check import run_check
+from autocloud.verification.check.command import run_check
+from platform_model.formats import OutputFormat
 from platform_model.paths import REPO_ROOT, STACKS_DIR
 from policies.packs import PACK_RULES
 
@@ -143,7 +144,7 @@ def test_pr_comment_command_writes_the_comment(tmp_path: Path) -> None:
 def test_comment_wraps_what_autocloud_check_prints_for_a_violation() -> None:
     out = io.StringIO()
     code = run_check(
-        None, False, REPO_ROOT / "tests" / "programs" / "location_outside", "eu", "markdown", out=out, err=io.StringIO()
+        None, False, REPO_ROOT / "tests" / "programs" / "location_outside", "eu", OutputFormat.MARKDOWN, out=out
     )
     assert code == 1
     body = pr_comment.build_comment(out.getvalue(), code)

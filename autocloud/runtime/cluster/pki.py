@@ -202,7 +202,9 @@ def write_configs(lay: Layout, ports: Ports) -> None:
     paths = lay.node
     for folder in (paths.containerd_root, paths.kubelet_root, paths.cni_conf):
         folder.mkdir(parents=True, exist_ok=True)
-    _write_private(lay.configs / "containerd.toml", node.containerd_config(paths, TOOLCHAIN_BIN, images.image_reference("pause")))
+    _write_private(
+        lay.configs / "containerd.toml", node.containerd_config(paths, TOOLCHAIN_BIN, images.image_reference("pause"))
+    )
     _write_private(paths.cni_conf / "10-autocloud.conflist", node.cni_config())
     _write_private(lay.configs / "kubelet.json", node.kubelet_config(paths, lay.pki, node.cgroup_root(lay.root)))
     _write_private(lay.configs / "kube-proxy.json", node.kube_proxy_config(lay.component_kubeconfig("kube-proxy")))

@@ -5,7 +5,7 @@ state leaks between stacks and a crashing program ends as a one-line error inste
 check down:
 
     PULUMI_CONFIG='{"autocloud:region": "eu", ...}' \\
-        python -m autocloud.verification.check_runner --program DIR --project autocloud --stack azure-eu --out FILE
+        python -m autocloud.verification.check.runner --program DIR --project autocloud --stack azure-eu --out FILE
 
 FILE receives ``{"resources": [...], "located": [...]}`` (type, name, urn, custom, parent, provider,
 inputs; the types whose SDK class takes a `location`) and, when the program failed, ``"error": "one
@@ -43,7 +43,7 @@ from pulumi import _types
 from pulumi.runtime import rpc
 from pulumi.runtime.mocks import MockCallArgs, MockMonitor, MockResourceArgs, Mocks
 
-from autocloud.verification.collector import full_collections_deferred
+from autocloud.verification.check.collector import full_collections_deferred
 from policies.facts.azure import NAME_KEYS, RESOURCE_GROUP
 from policies.model import UNKNOWN_PREFIX, canonical_type
 
@@ -403,7 +403,7 @@ def record_program(program: Path, project: str, stack: str) -> tuple[list[dict[s
 
 def main(argv: list[str] | None = None) -> int:
     """Started only by `autocloud check` in a child process, never by a person: plain argparse, not the Typer CLI."""
-    parser = argparse.ArgumentParser(prog="python -m autocloud.verification.check_runner")
+    parser = argparse.ArgumentParser(prog="python -m autocloud.verification.check.runner")
     parser.add_argument("--program", type=Path, required=True)
     parser.add_argument("--project", required=True)
     parser.add_argument("--stack", required=True)

@@ -1,12 +1,12 @@
-"""`autocloud check`: run a Pulumi program as `pulumi preview` would, under mocks, and evaluate every pack.
+"""`autocloud check`: run each target's program under mocks and judge it with every pack.
 
 Offline and credential-free, for CI and pull requests; it runs the program's code. Each stack (or
-program) runs in its own `autocloud.verification.check_runner` subprocess, in the program's own environment when
-it declares dependencies (`autocloud.verification.program_env`), with config taken as the Pulumi CLI takes it;
-the recorded resources, even those of a program that failed part-way, are then judged by the same
-rule objects the policy packs serve, with the region's RuleContext. One result model (`Outcome`)
-feeds every format. Exit 0 when clean (advisory findings allowed), 1 on any mandatory violation, 2
-on a usage or configuration error or a program that could not be checked completely.
+program) runs in its own `autocloud.verification.check.runner` subprocess, in the program's own
+environment when it declares dependencies (`program_env`), with config taken as the Pulumi CLI takes
+it (`targets`); the recorded resources, even those of a program that failed part-way, are then judged
+by the same rule objects the policy packs serve, with the region's RuleContext. One result model
+(`Outcome`) feeds every format. Exit 0 when clean (advisory findings allowed), 1 on any mandatory
+violation, 2 on a usage or configuration error or a program that could not be checked completely.
 """
 
 from __future__ import annotations
@@ -19,50 +19,30 @@ import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, TextIO, get_args
+from typing import Any, ClassVar, Literal, TextIO, get_args
 
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from autocloud.verification.check.program_env import EnvError, ensure_env, runner_env
+from autocloud.verification.check.targets import CheckError, ConfigInput, Target, resolve_targets
 from autocloud.verification.common import all_packs, map_targets, templates
-from autocloud.verification.program_env import EnvError, ensure_env, runner_env
-from platform_model.errors import ConfigError, InputError, excerpt
-from platform_model.inputs import load_mapping
+from platform_model.errors import EXIT_BAD_INPUT, AutocloudError, ConfigError
+from platform_model.formats import OutputFormat
 from platform_model.paths import REPO_ROOT, user_cache_dir
-from platform_model.profiles import (
-    RELAX_KEY,
-    available_profiles,
-    display_path,
-    load_profile,
-    stack_config_from_values,
-    stack_path,
-)
-from platform_model.stack import resolve_values
-from policies.config import context_for_profile
+from platform_model.profiles import display_path
 from policies.engine import Evaluator
-from policies.model import ProviderView, ResourceView, RuleContext, Violation, ViolationCounts, canonical_type
-
-Format = Literal["text", "json", "markdown"]
-FORMATS: tuple[Format, ...] = get_args(Format)
+from policies.model import ProviderView, ResourceView, Violation, ViolationCounts, canonical_type
 
 RUN_TIMEOUT_S = 600
 
 
-class CheckError(InputError):
-    """A usage or configuration problem: one line, exit code 2."""
+class IncompleteCheck(AutocloudError):
+    """A program could not be checked completely (what it registered was judged and printed): exit 2,
+    as for bad input, since the verdict is not known."""
 
-
-@dataclass(frozen=True)
-class Target:
-    """One program run: which program, under which stack name and config, judged for which region."""
-
-    label: str
-    program: Path
-    project: str
-    stack: str
-    config: Mapping[str, Any]
-    ctx: RuleContext
+    exit_code: ClassVar[int] = EXIT_BAD_INPUT
 
 
 Status = Literal["clean", "violations", "incomplete", "error"]
@@ -107,78 +87,7 @@ def exit_code(outcomes: Sequence[Outcome]) -> int:
     return 1 if any(o.mandatory for o in outcomes) else 0
 
 
-# --- stack config --------------------------------------------------------------------------------
-
-
-def _read_yaml(path: Path, root: Path) -> Mapping[str, Any]:
-    return load_mapping(path, display_path(path, root))
-
-
-def _project(program: Path, root: Path) -> tuple[str, Mapping[str, Any], Path]:
-    """Project name, config declarations and stack-file folder: the program's own Pulumi.yaml,
-    else the repository's."""
-    for directory in (program, root):
-        path = directory / "Pulumi.yaml"
-        if path.is_file():
-            data = _read_yaml(path, root)
-            folder = directory / str(data.get("stackConfigDir") or ".")
-            return str(data.get("name", "autocloud")), data.get("config") or {}, folder
-    return "autocloud", {}, program
-
-
-def _full_key(key: str, project: str) -> str:
-    """`key` under the project's namespace unless it names its own (`azure-native:location`), as
-    the Pulumi CLI reads bare keys."""
-    return key if ":" in key else f"{project}:{key}"
-
-
-def _config_values(project: str, declared: Mapping[str, Any], *layers: Mapping[str, Any]) -> dict[str, Any]:
-    """Project defaults overlaid with each layer of values in turn (stack file, --config-file,
-    -c pairs), under full `namespace:key` names, as the CLI merges them."""
-    values: dict[str, Any] = {}
-    for key, spec in declared.items():
-        if isinstance(spec, Mapping):
-            for attribute in ("value", "default"):
-                if attribute in spec:
-                    values[_full_key(key, project)] = spec[attribute]
-                    break
-        elif spec is not None:
-            values[_full_key(key, project)] = spec
-    for layer in layers:
-        for key, value in layer.items():
-            values[_full_key(str(key), project)] = value
-    return values
-
-
-def _stack_file_config(path: Path, root: Path) -> Mapping[str, Any]:
-    """The `config:` mapping of a Pulumi stack file (ConfigError naming the file otherwise)."""
-    config = _read_yaml(path, root).get("config") or {}
-    if not isinstance(config, Mapping):
-        raise ConfigError(display_path(path, root), "config", "expected a mapping of config keys")
-    return config
-
-
-def parse_config_pairs(pairs: Sequence[str]) -> dict[str, str]:
-    """`-c KEY=VALUE` flags as the Pulumi CLI takes them: values are strings, the last one wins."""
-    values: dict[str, str] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
-            raise CheckError(f"--config {pair!r}: expected KEY=VALUE")
-        values[key.strip()] = value
-    return values
-
-
-@dataclass(frozen=True)
-class ConfigInput:
-    """Config given on the command line: `-c KEY=VALUE` pairs and a `--config-file` stack file."""
-
-    pairs: Sequence[str] = ()
-    file: Path | None = None
-
-    def layers(self, root: Path) -> list[Mapping[str, Any]]:
-        file_values = _stack_file_config(self.file.resolve(), root) if self.file is not None else {}
-        return [file_values, parse_config_pairs(self.pairs)]
+# --- running programs ----------------------------------------------------------------------------
 
 
 def pulumi_config_env(values: Mapping[str, Any]) -> tuple[str, str]:
@@ -195,74 +104,6 @@ def pulumi_config_env(values: Mapping[str, Any]) -> tuple[str, str]:
         else:
             config[key] = json.dumps(value)
     return json.dumps(config), json.dumps(secrets)
-
-
-def _stack_target(
-    stack: str, program: Path, region: str | None, root: Path, regions: Iterable[str], given: ConfigInput
-) -> Target:
-    """A stack of the program: its own `Pulumi.<stack>.yaml` (next to its Pulumi.yaml or in its
-    stackConfigDir) judged for `--region`, else the repository's `stacks/Pulumi.<stack>.yaml`,
-    whose `autocloud:region` names the region unless `--region` overrides it."""
-    project, declared, folder = _project(program, root)
-    own = folder / f"Pulumi.{stack}.yaml"
-    if program != root and (program / "Pulumi.yaml").is_file() and own.is_file():
-        if region is None:
-            raise CheckError(f"--stack {stack}: {display_path(own, root)} is the program's own; give --region too")
-        values = _config_values(project, declared, _stack_file_config(own, root), *given.layers(root))
-        ctx = context_for_profile(load_profile(region, root), regions=regions)
-        return Target(f"{display_path(program, root)}:{stack}", program, project, stack, values, ctx)
-    path = stack_path(stack, root)
-    label = display_path(path, root)
-    values = _config_values(project, declared, _stack_file_config(path, root), *given.layers(root))
-    if region is None:
-        resolved = resolve_values(stack, values, label, root=root)
-        config, profile = resolved.config, resolved.profile
-    else:
-        config, profile = stack_config_from_values(values, label), load_profile(region, root)
-    try:
-        ctx = context_for_profile(profile, relaxed=config.policy_relax, regions=regions, source=f"{label}: {RELAX_KEY}")
-    except ValueError as error:
-        raise CheckError(str(error)) from None
-    return Target(stack, program, project, stack, values, ctx)
-
-
-def resolve_targets(
-    stacks: Sequence[str] | None,
-    all_stacks: bool,
-    program_dir: Path | None,
-    region: str | None,
-    root: Path,
-    given: ConfigInput | None = None,
-) -> list[Target]:
-    """What to run, from the command's options; CheckError/ConfigError on bad usage."""
-    given = given or ConfigInput()
-    if all_stacks and stacks:
-        raise CheckError("use either --stack or --all, not both")
-    if program_dir is not None:
-        program = program_dir.resolve()
-        if not (program / "__main__.py").is_file():
-            raise CheckError(f"--program {program_dir}: no __main__.py there")
-    else:
-        program = root
-    regions = available_profiles(root)
-    if all_stacks:
-        names = sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in (root / "stacks").glob("Pulumi.*.yaml"))
-        if not names:
-            raise CheckError(f"--all: no stacks under {display_path(root / 'stacks', root)}")
-        return [_stack_target(name, program, region, root, regions, given) for name in names]
-    if stacks:
-        return [_stack_target(name, program, region, root, regions, given) for name in stacks]
-    if program_dir is None:
-        raise CheckError("nothing to check: give --stack STACK, --all or --program DIR")
-    if region is None:
-        raise CheckError("--program without --stack needs --region (the boundary to check against)")
-    project, declared, _ = _project(program, root)
-    ctx = context_for_profile(load_profile(region, root), regions=regions)
-    label = display_path(program, root)
-    return [Target(label, program, project, "check", _config_values(project, declared, *given.layers(root)), ctx)]
-
-
-# --- running programs ----------------------------------------------------------------------------
 
 
 def _normal_urn(urn: str) -> str:
@@ -334,7 +175,7 @@ def record(target: Target) -> Recording:
     with tempfile.TemporaryDirectory(prefix="autocloud-check-") as scratch:
         out = Path(scratch) / "resources.json"
         command = [
-            str(python or sys.executable), "-m", "autocloud.verification.check_runner",
+            str(python or sys.executable), "-m", "autocloud.verification.check.runner",
             "--program", str(target.program), "--project", target.project,
             "--stack", target.stack, "--out", str(out),
         ]  # fmt: skip
@@ -451,40 +292,35 @@ def run_check(
     all_stacks: bool,
     program_dir: Path | None,
     region: str | None,
-    fmt: str,
+    fmt: OutputFormat,
     *,
     root: Path | None = None,
     given: ConfigInput | None = None,
     out: TextIO | None = None,
-    err: TextIO | None = None,
 ) -> int:
-    """`autocloud check`: 0 clean, 1 on a mandatory violation, 2 on a usage/config error or a
-    program that could not be checked completely.
+    """`autocloud check`: 0 clean, 1 on a mandatory violation; CheckError or ConfigError (exit 2) on a
+    usage or configuration error before anything ran, IncompleteCheck (exit 2) after the results are
+    written when a program could not be checked completely.
 
     `stacks` run the repository program (or `program_dir`) with `stacks/Pulumi.<stack>.yaml`;
     `all_stacks` runs every stack file; `program_dir` alone needs `region`. `region` overrides the
     stack's region profile. `given` adds `-c KEY=VALUE` pairs and a `--config-file` over the stack's
-    config. Results go to `out` (stdout), one-line errors to `err` (stderr).
+    config. Results go to `out` (stdout) in `fmt` (text, json or markdown).
     """
     out = out or sys.stdout
-    err = err or sys.stderr
     base = (root or REPO_ROOT).resolve()
     try:
-        if fmt not in FORMATS:
-            raise CheckError(f"--format {excerpt(fmt)}: choose one of {', '.join(FORMATS)}")
         targets = resolve_targets(stacks, all_stacks, program_dir, region, base, given)
-    except (CheckError, ConfigError, ValueError) as error:
-        print(f"error: {error}", file=err)
-        return 2
+    except ValueError as error:
+        raise CheckError(str(error)) from None
     outcomes = check_targets(targets)
-    if fmt == "json":
+    if fmt == OutputFormat.JSON:
         out.write(render_json(outcomes, base))
-    elif fmt == "markdown":
+    elif fmt == OutputFormat.MARKDOWN:
         out.write(render_markdown(outcomes))
     else:
         render_text(outcomes, out)
-    if fmt != "text":
-        for outcome in outcomes:
-            if outcome.error is not None:
-                print(f"error: {outcome.target.label}: {outcome.error}", file=err)
+    unchecked = [f"{o.target.label}: {o.error}" for o in outcomes if o.error is not None]
+    if unchecked:
+        raise IncompleteCheck("; ".join(unchecked))
     return exit_code(outcomes)

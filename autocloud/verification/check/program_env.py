@@ -131,13 +131,14 @@ def ensure_env(program: Path, cache: Path) -> Path | None:
     return python
 
 
-SOURCE_ROOT = Path(__file__).resolve().parents[2]
-"""Where the `autocloud` and `policies` packages live."""
+SOURCE_ROOT = Path(__file__).resolve().parents[len(__name__.split(".")) - 1]
+"""Where the `autocloud`, `policies` and `platform_model` packages live: this module's folder, up as
+many levels as its dotted name is deep."""
 
 
 def runner_env(python: Path | None) -> dict[str, str]:
     """Environment variables for the runner: in a program's own environment, the checker's
-    `autocloud.verification.check_runner` and `policies` are found on PYTHONPATH (they import only what any
+    `autocloud.verification.check.runner` and `policies` are found on PYTHONPATH (they import only what any
     Pulumi SDK install brings)."""
     if python is None:
         return {}
