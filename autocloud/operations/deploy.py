@@ -213,10 +213,10 @@ def _changes(summary: Any) -> dict[str, int]:
 def down_local(regions: Iterable[str] | None = None, echo: Callable[[str], None] = print) -> list[StackResult]:
     """Destroy the local stacks; their pods end with a short grace (see autocloud.runtime.cluster.grace:
     their data lives in volumes the destroy deletes anyway)."""
-    from components.local.kube import PART_OF  # the label every local workload's pods carry
+    from components.local.kube import OWNED_LABELS, PART_OF_LABEL  # every local workload's pods carry it
 
     results = []
-    with cluster.short_grace(f"app.kubernetes.io/part-of={PART_OF}"):
+    with cluster.short_grace(f"{PART_OF_LABEL}={OWNED_LABELS[PART_OF_LABEL]}"):
         for stack in reversed(local_stacks(regions)):
             echo(f"{stack}: pulumi destroy ...")
             results.append(destroy_stack(stack, echo=echo))
