@@ -14,6 +14,7 @@ from autocloud.operations.rollout import load_rollout
 from platform_model.errors import EXCERPT_CHARS, MAX_MESSAGE_CHARS, ConfigError, excerpt, from_validation_error
 from platform_model.inputs import MAX_INPUT_BYTES, load_yaml, read_text
 from platform_model.locations import load_catalog
+from platform_model.paths import REPO_ROOT
 from platform_model.profiles import load_profile
 from platform_model.stack import resolve_stack
 
@@ -162,7 +163,7 @@ def test_config_error_text_is_one_bounded_line() -> None:
 
 def test_validators_echo_only_an_excerpt_of_a_long_location(tmp_path: Path) -> None:
     path = tmp_path / "eu.yaml"
-    text = (Path(__file__).parents[2] / "regions" / "eu.yaml").read_text()
+    text = (REPO_ROOT / "regions" / "eu.yaml").read_text()
     path.write_text(text.replace("primary: westeurope", f"primary: {'w' * 100_000}", 1))
     assert f"{'w' * 100_000}" in path.read_text()
     with pytest.raises(ConfigError) as info:

@@ -11,10 +11,11 @@ import yaml
 
 from platform_model.errors import ConfigError
 from platform_model.locations import catalog
+from platform_model.paths import REPO_ROOT
 from platform_model.profiles import available_profiles, load_profile, parse_profile
 from platform_model.stack import STACK_CONFIG_KEYS, profile_for_stack, resolve_stack, stack_config_from_values
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = REPO_ROOT
 
 
 def eu_data() -> dict[str, Any]:

@@ -12,6 +12,7 @@ import pytest
 from autocloud.operations.deploy import ConfigValue, StackResult
 from autocloud.operations.rollout import load_rollout, run_rollout, state_file
 from platform_model.errors import ConfigError
+from platform_model.paths import REPO_ROOT
 
 STACKS = ("local-eu", "local-us", "local-cn", "azure-eu")
 
@@ -181,7 +182,7 @@ def test_invalid_rollout_files(tmp_path: Path, stacks_dir: Path, text: str, expe
 
 
 def test_shipped_rollouts_are_valid() -> None:
-    root = Path(__file__).resolve().parents[2]
+    root = REPO_ROOT
     for path in sorted((root / "rollouts").glob("*.yaml")):
         assert load_rollout(path).waves
 
