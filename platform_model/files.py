@@ -9,9 +9,9 @@ import tempfile
 from pathlib import Path
 
 
-def write_atomically(path: Path, data: str | bytes, mode: int = 0o644) -> None:
-    """``data`` into ``path`` (parents created) with permissions ``mode``: a temporary file in the same
-    folder, then a rename; the temporary file is removed if anything fails."""
+def write_atomically(path: Path, data: str | bytes, mode: int = 0o600) -> None:
+    """``data`` into ``path`` (parents created) with permissions ``mode``, private unless asked: a
+    temporary file in the same folder, then a rename; the temporary file is removed if anything fails."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from autocloud.runtime import images, node
 from autocloud.runtime.cluster.settings import IDENTITIES, NODE_NAME, ClusterError, Layout, Ports
+from platform_model.files import write_atomically
 from platform_model.paths import TOOLCHAIN_BIN
 
 
@@ -185,12 +186,8 @@ def _kubeconfig(lay: Layout, server: str, user: str) -> str:
 
 def _write_private(path: Path, content: str) -> None:
     """Write only when changed (a rewrite would look like a config change), always 0600."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     if not path.exists() or path.read_text() != content:
-        partial = path.with_suffix(path.suffix + ".partial")
-        partial.write_text(content)
-        partial.chmod(0o600)
-        partial.replace(path)
+        write_atomically(path, content, mode=0o600)
     path.chmod(0o600)
 
 
