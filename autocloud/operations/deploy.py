@@ -6,6 +6,7 @@ under `.state/policy-config/`, so the packs enforce exactly the boundary of that
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -178,12 +179,13 @@ def destroy_stack(
     stack: str, echo: Callable[[str], None] = print, state_dir: Path = STATE_DIR, work_dir: Path = REPO_ROOT
 ) -> StackResult:
     started = time.monotonic()
-    region = _region(stack)
+    region, local = _region_and_target(stack)
     try:
         state_lock.clear_stale_lock(stack, state_dir, echo)
         handle = engine.select_stack(stack, work_dir=work_dir, state_dir=state_dir)
         checkpoint.clear_pending(handle, stack, echo)
-        result = handle.destroy()
+        with _local_pods_short_grace() if local else contextlib.nullcontext():
+            result = handle.destroy()
     except auto.errors.CommandError as exc:
         return StackResult(
             stack, region, False, "destroy", message=engine_errors.short_error(exc), seconds=time.monotonic() - started
@@ -198,12 +200,22 @@ def destroy_stack(
     )
 
 
-def _region(stack: str) -> str:
-    """The stack's region profile, or "-" when its file no longer resolves (a destroy still runs)."""
+def _region_and_target(stack: str) -> tuple[str, bool]:
+    """The stack's region profile and whether it is local, or ("-", False) when its file no longer
+    resolves (a destroy still runs)."""
     try:
-        return resolve_stack(stack).config.region
+        config = resolve_stack(stack).config
     except InputError:
-        return "-"
+        return "-", False
+    return config.region, config.is_local
+
+
+def _local_pods_short_grace() -> contextlib.AbstractContextManager[object]:
+    """Pods of a local stack end with a short grace while it is destroyed (autocloud.runtime.cluster.grace:
+    their data lives in volumes the destroy deletes anyway)."""
+    from components.local.kube import OWNED_LABELS, PART_OF_LABEL  # pulumi_kubernetes only when needed
+
+    return cluster.short_grace(f"{PART_OF_LABEL}={OWNED_LABELS[PART_OF_LABEL]}")
 
 
 def _changes(summary: Any) -> dict[str, int]:
@@ -211,13 +223,9 @@ def _changes(summary: Any) -> dict[str, int]:
 
 
 def down_local(regions: Iterable[str] | None = None, echo: Callable[[str], None] = print) -> list[StackResult]:
-    """Destroy the local stacks; their pods end with a short grace (see autocloud.runtime.cluster.grace:
-    their data lives in volumes the destroy deletes anyway)."""
-    from components.local.kube import OWNED_LABELS, PART_OF_LABEL  # every local workload's pods carry it
-
+    """Destroy the local stacks, last region first."""
     results = []
-    with cluster.short_grace(f"{PART_OF_LABEL}={OWNED_LABELS[PART_OF_LABEL]}"):
-        for stack in reversed(local_stacks(regions)):
-            echo(f"{stack}: pulumi destroy ...")
-            results.append(destroy_stack(stack, echo=echo))
+    for stack in reversed(local_stacks(regions)):
+        echo(f"{stack}: pulumi destroy ...")
+        results.append(destroy_stack(stack, echo=echo))
     return results

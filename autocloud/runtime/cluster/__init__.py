@@ -35,6 +35,7 @@ from autocloud.runtime.cluster.settings import Component as Component
 from autocloud.runtime.cluster.settings import Layout as Layout
 from autocloud.runtime.cluster.settings import Ports as Ports
 from autocloud.runtime.cluster.settings import default_layout as default_layout
+from autocloud.runtime.cluster.settings import embedded_cluster as embedded_cluster
 from autocloud.runtime.cluster.settings import kubeconfig_path as kubeconfig_path
 from autocloud.runtime.cluster.tunnel import Tunnel as Tunnel
 from autocloud.runtime.cluster.tunnel import open_tunnel as open_tunnel

@@ -19,10 +19,11 @@ import threading
 import urllib.error
 import urllib.parse
 from contextlib import AbstractContextManager
+from pathlib import Path
 from typing import Any
 
 from autocloud.runtime.cluster.api import Api
-from autocloud.runtime.cluster.settings import Layout, Ports, default_layout, external
+from autocloud.runtime.cluster.settings import embedded_cluster, kubeconfig_path
 
 GRACE_SECONDS = 2
 """SIGTERM to SIGKILL for a pod whose data the destroy discards anyway."""
@@ -78,12 +79,11 @@ def _needs_shorter(pod: dict[str, Any], grace: int) -> bool:
     return meta.get("deletionTimestamp") is not None and isinstance(current, int) and current > grace
 
 
-def short_grace(
-    selector: str, layout: Layout | None = None, ports: Ports | None = None
-) -> AbstractContextManager[object]:
-    """A `ShortGrace` on the embedded cluster; nothing for a cluster KUBECONFIG names instead (its
-    volumes are not known to be ours to lose) or one never started here."""
-    lay = layout or default_layout()
-    if external(lay) is not None or not lay.token_file.exists():
+def short_grace(selector: str, kubeconfig: Path | None = None) -> AbstractContextManager[object]:
+    """A `ShortGrace` on the embedded cluster the local stacks deploy to (``kubeconfig``, default the
+    one KUBECONFIG or this checkout names); nothing for any other cluster, whose volumes are not known
+    to be ours to lose, or an embedded one never started."""
+    found = embedded_cluster(kubeconfig or kubeconfig_path())
+    if found is None:
         return contextlib.nullcontext()
-    return ShortGrace(Api(lay, ports or Ports.from_env()), selector)
+    return ShortGrace(Api(*found), selector)

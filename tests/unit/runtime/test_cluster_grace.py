@@ -1,8 +1,9 @@
-"""`down` ends the pods its destroy is deleting with a short grace, and touches no other pod."""
+"""Destroying a local stack ends the pods it is deleting with a short grace, and touches no other pod."""
 
 from __future__ import annotations
 
 import contextlib
+import json
 from pathlib import Path
 from typing import Any
 
@@ -55,15 +56,32 @@ def test_an_api_that_does_not_answer_changes_nothing() -> None:
     assert ShortGrace(Silent([]), "x=y").sweep() == 0  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("case", ["another cluster", "never started"])
-def test_nothing_is_shortened_off_the_embedded_cluster(
-    case: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    lay = cluster.Layout(tmp_path / "cluster")
+def _embedded(root: Path, port: int = 36443, started: bool = True) -> Path:
+    """An embedded cluster's folder as `cluster start` lays it out: its kubeconfig and token file."""
+    lay = cluster.Layout(root)
     lay.pki.mkdir(parents=True)
+    if started:
+        lay.token_file.write_text("token,autocloud-admin,autocloud-admin,system:masters\n")
+    server = {"server": f"https://127.0.0.1:{port}", "certificate-authority": str(lay.pki / "ca.crt")}
+    lay.kubeconfig.write_text(json.dumps({"clusters": [{"name": "autocloud-local", "cluster": server}]}))
+    return lay.kubeconfig
+
+
+def test_an_embedded_clusters_own_kubeconfig_names_its_folder_and_port(tmp_path: Path) -> None:
+    kubeconfig = _embedded(tmp_path / "tests-cluster", port=45443)
+    assert cluster.embedded_cluster(kubeconfig) == (cluster.Layout(tmp_path / "tests-cluster"), cluster.Ports(45443))
+
+
+@pytest.mark.parametrize("case", ["another cluster", "never started", "a copy elsewhere"])
+def test_nothing_is_shortened_off_an_embedded_cluster(case: str, tmp_path: Path) -> None:
+    kubeconfig = _embedded(tmp_path / "cluster", started=case != "never started")
     if case == "another cluster":
-        lay.token_file.write_text("")
-        monkeypatch.setenv("KUBECONFIG", str(tmp_path / "theirs"))
-    else:
-        monkeypatch.delenv("KUBECONFIG", raising=False)
-    assert isinstance(cluster.short_grace("x=y", lay), contextlib.nullcontext)
+        kubeconfig = tmp_path / "kind-kubeconfig"
+        kubeconfig.write_text("apiVersion: v1\nkind: Config\n")
+    elif case == "a copy elsewhere":
+        copy = tmp_path / "elsewhere" / "config"
+        copy.parent.mkdir()
+        copy.write_text(kubeconfig.read_text())
+        kubeconfig = copy
+    assert cluster.embedded_cluster(kubeconfig) is None
+    assert isinstance(cluster.short_grace("x=y", kubeconfig), contextlib.nullcontext)
