@@ -116,8 +116,10 @@ def test_lifecycle_recovery_clean_stop_and_restart(tmp_path: Path) -> None:
 
         cluster.start(layout, echo=_quiet, ports=PORTS, honour_kubeconfig=False)
         assert kubectl.get("configmap", "survivor", "life")["data"] == {"kept": "yes"}
+        # The status the controller kept from before the stop can satisfy `rollout status` while the
+        # restarted node is still bringing the pod back: wait for it to be available again.
         kubectl.run("rollout", "status", "-n", "life", "deployment/web", "--timeout=90s", timeout=100)
-        assert _available(kubectl)
+        assert eventually(lambda: _available(kubectl), timeout=90)
     finally:
         cluster.stop(layout, echo=_quiet)
 
