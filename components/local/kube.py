@@ -285,6 +285,23 @@ def pod_spec(workload: Workload, placement: LocalPlacement | None = None) -> dic
     return spec
 
 
+def deploy_config(
+    name: str, parent: pulumi.Resource, placement: LocalPlacement, workload: Workload, data: Mapping[str, str]
+) -> k8s.core.v1.ConfigMap:
+    """The ConfigMap ``workload`` mounts, named and labelled as the workload: pass it to
+    :func:`deploy_workload` in ``depends_on`` so the pods never start without it."""
+    return k8s.core.v1.ConfigMap(
+        name,
+        metadata={
+            "name": workload.name,
+            "namespace": placement.namespace,
+            "labels": placement.object_labels(workload.name, workload.app, workload.component),
+        },
+        data=data,
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=list(placement.depends_on)),
+    )
+
+
 def deploy_workload(
     name: str,
     parent: pulumi.Resource,

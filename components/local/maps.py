@@ -36,6 +36,27 @@ class LocalMapsServiceArgs:
     """Optional, default the BusyBox image built here."""
 
 
+def stub_workload(region: str, image: str) -> Workload:
+    """BusyBox httpd serving one fixed JSON body: enough for clients given the ``maps`` endpoint to start."""
+    body = json.dumps({"service": "maps", "region": region, "stub": True}, sort_keys=True)
+    return Workload(
+        name=OBJECT_NAME,
+        app="maps-stub",
+        component="maps",
+        image=image,
+        port=STUB_PORT,
+        port_name="http",
+        resources=RESOURCES,
+        run_as_user=STUB_UID,
+        args=["-c", STUB_SCRIPT.format(port=STUB_PORT)],
+        env={"BODY": body},
+        mounts=[Mount(name="tmp", path="/tmp", source={"emptyDir": {"sizeLimit": "1Mi"}})],
+        readiness=HttpProbe("/index.html", STUB_PORT),
+        read_only_root=True,
+        recreate=False,
+    )
+
+
 class LocalMapsService(pulumi.ComponentResource):
     """A stub Deployment + Service answering every request with a fixed JSON body."""
 
@@ -48,23 +69,7 @@ class LocalMapsService(pulumi.ComponentResource):
         super().__init__("autocloud:local:MapsService", name, None, opts)
         placement = args.placement
         self.location = placement.location
-        body = json.dumps({"service": "maps", "region": placement.region, "stub": True}, sort_keys=True)
-        workload = Workload(
-            name=OBJECT_NAME,
-            app="maps-stub",
-            component="maps",
-            image=args.image,
-            port=STUB_PORT,
-            port_name="http",
-            resources=RESOURCES,
-            run_as_user=STUB_UID,
-            args=["-c", STUB_SCRIPT.format(port=STUB_PORT)],
-            env={"BODY": body},
-            mounts=[Mount(name="tmp", path="/tmp", source={"emptyDir": {"sizeLimit": "1Mi"}})],
-            readiness=HttpProbe("/index.html", STUB_PORT),
-            read_only_root=True,
-            recreate=False,
-        )
+        workload = stub_workload(placement.region, args.image)
         deployed = deploy_workload(f"{name}-stub", self, placement, workload)
 
         self.name = deployed.deployment.metadata.apply(lambda m: m.name or OBJECT_NAME)

@@ -89,79 +89,22 @@ class LocalRegionalPlatform(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: RegionalPlatformArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("autocloud:local:RegionalPlatform", name, None, opts)
-        profile, plan, services = args.profile, args.plan, args.profile.services
+        profile, plan = args.profile, args.plan
         self.location = profile.primary
         self.region = profile.name
         self.namespace = args.local_namespace
         self.planned_scale_units = plan.scale_units
         self.scale_units = local_scale_units(plan)
-        labels = region_labels(profile)
 
-        self.compute = LocalComputeCluster(
-            f"{name}-compute",
-            LocalComputeClusterArgs(
-                namespace=self.namespace,
-                region=profile.name,
-                location=profile.primary,
-                labels=labels,
-                quota=namespace_quota(services, self.scale_units),
-            ),
-            pulumi.ResourceOptions(parent=self),
-        )
-        placement = LocalPlacement(
-            namespace=self.namespace,
-            region=profile.name,
-            location=profile.primary,
-            labels=labels,
-            depends_on=(self.compute,),
-            simulate_unbuilt_images=targets_embedded_cluster(),
-        )
-
-        self.streaming = []
-        self.telemetry = []
-        state_streams: list[StateStream] = []
-        for unit in range(1, self.scale_units + 1):
-            route = None
-            if services.eventhubs:
-                stream = LocalEventStreaming(
-                    f"{name}-streaming-{unit}",
-                    LocalEventStreamingArgs(placement=placement, unit=unit, sku=plan.eventhubs),
-                    pulumi.ResourceOptions(parent=self),
-                )
-                self.streaming.append(stream)
-                state_streams.append(StateStream(f"unit-{unit}", stream.bootstrap))
-                route = KafkaRoute(
-                    stream.bootstrap, stream.telemetry_hub, stream.events_hub, plan.eventhubs.telemetry_partitions
-                )
-            if services.iothub:
-                self.telemetry.append(
-                    LocalTelemetryIngest(
-                        f"{name}-telemetry-{unit}",
-                        LocalTelemetryIngestArgs(placement=placement, unit=unit, route=route),
-                        pulumi.ResourceOptions(parent=self),
-                    )
-                )
-
-        self.state = None
-        if services.cosmosdb:
-            if placement.node_placement(image_reference("kafka")):
-                # The brokers run on the simulated node, where nothing answers: a writer on the real
-                # node would never be ready. It comes with brokers built here.
-                state_streams = []
-            self.state = LocalVehicleStateStore(
-                f"{name}-state",
-                LocalVehicleStateStoreArgs(placement=placement, streams=state_streams),
-                pulumi.ResourceOptions(parent=self),
-            )
-        self.maps = None
-        if services.maps:
-            self.maps = LocalMapsService(
-                f"{name}-maps", LocalMapsServiceArgs(placement=placement), pulumi.ResourceOptions(parent=self)
-            )
+        self.compute = self._build_compute(name, args)
+        placement = _region_placement(args, self.compute)
+        self.streaming, self.telemetry = self._build_scale_units(name, args, placement)
+        self.state = self._build_state(name, args, placement, self.streaming)
+        self.maps = self._build_maps(name, args, placement)
 
         self.name = self.compute.name
         self.resource_id = self.compute.resource_id
-        self.endpoints = _collect_endpoints(self, compute=services.aks)
+        self.endpoints = _collect_endpoints(self, compute=profile.services.aks)
         self.register_outputs(
             {
                 "name": self.name,
@@ -174,6 +117,104 @@ class LocalRegionalPlatform(pulumi.ComponentResource):
                 "endpoints": self.endpoints,
             }
         )
+
+    def _build_compute(self, name: str, args: RegionalPlatformArgs) -> LocalComputeCluster:
+        """The region's namespace, fenced before anything runs in it; its quota fits what the units deploy."""
+        profile = args.profile
+        return LocalComputeCluster(
+            f"{name}-compute",
+            LocalComputeClusterArgs(
+                namespace=self.namespace,
+                region=profile.name,
+                location=profile.primary,
+                labels=region_labels(profile),
+                quota=namespace_quota(profile.services, self.scale_units),
+            ),
+            pulumi.ResourceOptions(parent=self),
+        )
+
+    def _build_scale_units(
+        self, name: str, args: RegionalPlatformArgs, placement: LocalPlacement
+    ) -> tuple[list[LocalEventStreaming], list[LocalTelemetryIngest]]:
+        """Per scale unit, a Kafka broker and the ingest routed into it (either may be off)."""
+        services = args.profile.services
+        streaming: list[LocalEventStreaming] = []
+        telemetry: list[LocalTelemetryIngest] = []
+        for unit in range(1, self.scale_units + 1):
+            stream = self._build_streaming(name, args, placement, unit) if services.eventhubs else None
+            if stream is not None:
+                streaming.append(stream)
+            if services.iothub:
+                route = _route_to(stream, args.plan.eventhubs.telemetry_partitions)
+                telemetry.append(self._build_telemetry(name, placement, unit, route))
+        return streaming, telemetry
+
+    def _build_streaming(
+        self, name: str, args: RegionalPlatformArgs, placement: LocalPlacement, unit: int
+    ) -> LocalEventStreaming:
+        """One unit's broker, with the plan's partitions as the default for the topics it creates."""
+        return LocalEventStreaming(
+            f"{name}-streaming-{unit}",
+            LocalEventStreamingArgs(placement=placement, unit=unit, sku=args.plan.eventhubs),
+            pulumi.ResourceOptions(parent=self),
+        )
+
+    def _build_telemetry(
+        self, name: str, placement: LocalPlacement, unit: int, route: KafkaRoute | None
+    ) -> LocalTelemetryIngest:
+        """One unit's ingest; ``route`` is None where the region has no event streaming."""
+        return LocalTelemetryIngest(
+            f"{name}-telemetry-{unit}",
+            LocalTelemetryIngestArgs(placement=placement, unit=unit, route=route),
+            pulumi.ResourceOptions(parent=self),
+        )
+
+    def _build_state(
+        self, name: str, args: RegionalPlatformArgs, placement: LocalPlacement, streaming: list[LocalEventStreaming]
+    ) -> LocalVehicleStateStore | None:
+        """The document store, with a writer reading every unit's broker where those brokers can answer.
+
+        ``streaming`` holds one broker per unit, in order, so ``unit-<n>`` names the same unit as before."""
+        if not args.profile.services.cosmosdb:
+            return None
+        streams = [StateStream(f"unit-{unit}", stream.bootstrap) for unit, stream in enumerate(streaming, start=1)]
+        if placement.node_placement(image_reference("kafka")):
+            # The brokers run on the simulated node, where nothing answers: a writer on the real
+            # node would never be ready. It comes with brokers built here.
+            streams = []
+        return LocalVehicleStateStore(
+            f"{name}-state",
+            LocalVehicleStateStoreArgs(placement=placement, streams=streams),
+            pulumi.ResourceOptions(parent=self),
+        )
+
+    def _build_maps(self, name: str, args: RegionalPlatformArgs, placement: LocalPlacement) -> LocalMapsService | None:
+        """The Maps stub, where the profile enables Maps."""
+        if not args.profile.services.maps:
+            return None
+        return LocalMapsService(
+            f"{name}-maps", LocalMapsServiceArgs(placement=placement), pulumi.ResourceOptions(parent=self)
+        )
+
+
+def _region_placement(args: RegionalPlatformArgs, compute: LocalComputeCluster) -> LocalPlacement:
+    """Where every workload goes: the region's namespace, once it is fenced (``compute`` and its children)."""
+    profile = args.profile
+    return LocalPlacement(
+        namespace=args.local_namespace,
+        region=profile.name,
+        location=profile.primary,
+        labels=region_labels(profile),
+        depends_on=(compute,),
+        simulate_unbuilt_images=targets_embedded_cluster(),
+    )
+
+
+def _route_to(stream: LocalEventStreaming | None, partitions: int) -> KafkaRoute | None:
+    """The ingest's routes into its scale unit's broker, or None without one."""
+    if stream is None:
+        return None
+    return KafkaRoute(stream.bootstrap, stream.telemetry_hub, stream.events_hub, partitions)
 
 
 def _collect_endpoints(platform: LocalRegionalPlatform, compute: bool) -> pulumi.Output[PlatformEndpoints]:

@@ -186,12 +186,8 @@ class LocalVehicleStateStore(pulumi.ComponentResource):
         store = docstore_workload(args.image, self.key_secret_name)
         deployed = deploy_workload(f"{name}-docstore", self, placement, store, depends_on=[secret])
         store_uri = f"mongodb://{deployed.host}:{STORE_PORT}/"
-
         if args.streams:
-            writer = writer_workload(
-                args.writer_image, self.key_secret_name, args.streams, args.telemetry_topic, store_uri
-            )
-            deploy_workload(f"{name}-writer", self, placement, writer, depends_on=[secret])
+            self._build_writer(name, args, store_uri, secret)
 
         self.name = deployed.deployment.metadata.apply(lambda m: m.name or OBJECT_NAME)
         self.resource_id = deployed.deployment.id
@@ -228,3 +224,10 @@ class LocalVehicleStateStore(pulumi.ComponentResource):
                 ignore_changes=["stringData", "data"] if generated else None,
             ),
         )
+
+    def _build_writer(
+        self, name: str, args: LocalVehicleStateStoreArgs, store_uri: str, secret: k8s.core.v1.Secret
+    ) -> None:
+        """The writer filling the store from every unit's broker; it waits for the Secret its password comes from."""
+        writer = writer_workload(args.writer_image, self.key_secret_name, args.streams, args.telemetry_topic, store_uri)
+        deploy_workload(f"{name}-writer", self, args.placement, writer, depends_on=[secret])

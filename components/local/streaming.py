@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from functools import partial
 
 import pulumi
-import pulumi_kubernetes as k8s
 
 from components.contracts import StreamingEndpoints
 from components.local.kube import (
@@ -22,6 +21,7 @@ from components.local.kube import (
     Mount,
     Workload,
     config_hash,
+    deploy_config,
     deploy_workload,
 )
 from platform_model import local_images
@@ -159,20 +159,10 @@ class LocalEventStreaming(pulumi.ComponentResource):
         self.telemetry_hub = TELEMETRY_TOPIC
         self.events_hub = EVENTS_TOPIC
         workload, data = broker_workload(placement, args.unit, args.sku.telemetry_partitions, args.image)
-        config = k8s.core.v1.ConfigMap(
-            f"{name}-config",
-            metadata={
-                "name": workload.name,
-                "namespace": placement.namespace,
-                "labels": placement.object_labels(workload.name, workload.app, workload.component),
-            },
-            data=data,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=list(placement.depends_on)),
-        )
+        config = deploy_config(f"{name}-config", self, placement, workload, data)
         deployed = deploy_workload(f"{name}-broker", self, placement, workload, depends_on=[config])
-        object_name = workload.name
 
-        self.name = deployed.deployment.metadata.apply(lambda m: m.name or object_name)
+        self.name = deployed.deployment.metadata.apply(lambda m: m.name or workload.name)
         self.resource_id = deployed.deployment.id
         self.bootstrap = f"{deployed.host}:{deployed.port}"
         self.endpoints = pulumi.Output.from_input(

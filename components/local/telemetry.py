@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from functools import partial
 
 import pulumi
-import pulumi_kubernetes as k8s
 
 from components.contracts import TelemetryEndpoints
 from components.local.kube import (
@@ -24,6 +23,7 @@ from components.local.kube import (
     Mount,
     Workload,
     config_hash,
+    deploy_config,
     deploy_workload,
 )
 from platform_model.local_images import NONROOT_UID, image_reference
@@ -78,6 +78,37 @@ def routes_json(region: str, unit: int, route: KafkaRoute | None) -> str:
     return json.dumps({"region": region, "scaleUnit": unit, "routes": routes}, indent=2, sort_keys=True) + "\n"
 
 
+def ingest_workload(
+    placement: LocalPlacement, unit: int, route: KafkaRoute | None, image: str
+) -> tuple[Workload, dict[str, str]]:
+    """The ingest's workload and its ConfigMap data (both named ``telemetry-<unit>``): the routes are
+    mounted read-only, and their hash rolls the pod when they change."""
+    object_name = f"telemetry-{unit}"
+    data = {"routes.json": routes_json(placement.region, unit, route)}
+    partitions = route.partitions if route else 1
+    workload = Workload(
+        name=object_name,
+        app="ingest",
+        component="telemetry-ingest",
+        image=image,
+        port=MQTT_PORT,
+        port_name="mqtt",
+        resources=RESOURCES,
+        run_as_user=NONROOT_UID,
+        args=[
+            f"--routes={ROUTES_DIR}/routes.json",
+            f"--partitions={partitions}",
+            f"--mqtt=:{MQTT_PORT}",
+            f"--http=:{HTTP_PORT}",
+        ],
+        mounts=[Mount("routes", ROUTES_DIR, {"configMap": {"name": object_name}}, read_only=True)],
+        read_only_root=True,
+        config_hash=config_hash(data),
+        readiness=HttpProbe("/ready", HTTP_PORT),
+    )
+    return workload, data
+
+
 class LocalTelemetryIngest(pulumi.ComponentResource):
     """The ingest broker (Deployment + Service) with its routes in a ConfigMap."""
 
@@ -91,42 +122,11 @@ class LocalTelemetryIngest(pulumi.ComponentResource):
         super().__init__("autocloud:local:TelemetryIngest", name, None, opts)
         placement = args.placement
         self.location = placement.location
-        object_name = f"telemetry-{args.unit}"
-        data = {"routes.json": routes_json(placement.region, args.unit, args.route)}
-        config = k8s.core.v1.ConfigMap(
-            f"{name}-config",
-            metadata={
-                "name": object_name,
-                "namespace": placement.namespace,
-                "labels": placement.object_labels(object_name, "ingest", "telemetry-ingest"),
-            },
-            data=data,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=list(placement.depends_on)),
-        )
-        partitions = args.route.partitions if args.route else 1
-        workload = Workload(
-            name=object_name,
-            app="ingest",
-            component="telemetry-ingest",
-            image=args.image,
-            port=MQTT_PORT,
-            port_name="mqtt",
-            resources=RESOURCES,
-            run_as_user=NONROOT_UID,
-            args=[
-                f"--routes={ROUTES_DIR}/routes.json",
-                f"--partitions={partitions}",
-                f"--mqtt=:{MQTT_PORT}",
-                f"--http=:{HTTP_PORT}",
-            ],
-            mounts=[Mount("routes", ROUTES_DIR, {"configMap": {"name": object_name}}, read_only=True)],
-            read_only_root=True,
-            config_hash=config_hash(data),
-            readiness=HttpProbe("/ready", HTTP_PORT),
-        )
+        workload, data = ingest_workload(placement, args.unit, args.route, args.image)
+        config = deploy_config(f"{name}-config", self, placement, workload, data)
         deployed = deploy_workload(f"{name}-broker", self, placement, workload, depends_on=[config])
 
-        self.name = deployed.deployment.metadata.apply(lambda m: m.name or object_name)
+        self.name = deployed.deployment.metadata.apply(lambda m: m.name or workload.name)
         self.resource_id = deployed.deployment.id
         self.hostname = deployed.host
         self.endpoints = pulumi.Output.from_input(
