@@ -6,7 +6,6 @@ under `.state/policy-config/`, so the packs enforce exactly the boundary of that
 
 from __future__ import annotations
 
-import contextlib
 import json
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -16,7 +15,7 @@ from typing import Any, Literal
 
 from pulumi import automation as auto
 
-from autocloud.runtime import checkpoint, cluster, engine, engine_errors, state_lock
+from autocloud.runtime import checkpoint, engine, engine_errors, state_lock
 from platform_model.errors import ConfigError, InputError, excerpt
 from platform_model.files import write_atomically
 from platform_model.paths import POLICIES_DIR, REPO_ROOT, STACKS_DIR, STATE_DIR
@@ -179,13 +178,12 @@ def destroy_stack(
     stack: str, echo: Callable[[str], None] = print, state_dir: Path = STATE_DIR, work_dir: Path = REPO_ROOT
 ) -> StackResult:
     started = time.monotonic()
-    region, local = _region_and_target(stack)
+    region = _region(stack)
     try:
         state_lock.clear_stale_lock(stack, state_dir, echo)
         handle = engine.select_stack(stack, work_dir=work_dir, state_dir=state_dir)
         checkpoint.clear_pending(handle, stack, echo)
-        with _local_pods_short_grace() if local else contextlib.nullcontext():
-            result = handle.destroy()
+        result = handle.destroy()
     except auto.errors.CommandError as exc:
         return StackResult(
             stack, region, False, "destroy", message=engine_errors.short_error(exc), seconds=time.monotonic() - started
@@ -200,22 +198,12 @@ def destroy_stack(
     )
 
 
-def _region_and_target(stack: str) -> tuple[str, bool]:
-    """The stack's region profile and whether it is local, or ("-", False) when its file no longer
-    resolves (a destroy still runs)."""
+def _region(stack: str) -> str:
+    """The stack's region profile, or "-" when its file no longer resolves (a destroy still runs)."""
     try:
-        config = resolve_stack(stack).config
+        return resolve_stack(stack).config.region
     except InputError:
-        return "-", False
-    return config.region, config.is_local
-
-
-def _local_pods_short_grace() -> contextlib.AbstractContextManager[object]:
-    """Pods of a local stack end with a short grace while it is destroyed (autocloud.runtime.cluster.grace:
-    their data lives in volumes the destroy deletes anyway)."""
-    from components.local.kube import OWNED_LABELS, PART_OF_LABEL  # pulumi_kubernetes only when needed
-
-    return cluster.short_grace(f"{PART_OF_LABEL}={OWNED_LABELS[PART_OF_LABEL]}")
+        return "-"
 
 
 def _changes(summary: Any) -> dict[str, int]:

@@ -20,8 +20,13 @@ from platform_model.local_images import image_reference
 STUB_PORT = 8080
 STUB_UID = 65532
 """httpd needs nothing of root; any unprivileged UID works."""
-STUB_SCRIPT = 'mkdir -p /tmp/www && printf "%s" "$BODY" > /tmp/www/index.html && exec httpd -f -p {port} -h /tmp/www'
-"""Writes the body where the read-only root filesystem allows (an emptyDir on /tmp), then serves it."""
+STUB_SCRIPT = (
+    'mkdir -p /tmp/www && printf "%s" "$BODY" > /tmp/www/index.html || exit 1\n'
+    "httpd -f -p {port} -h /tmp/www & trap 'kill $!; exit 0' TERM; wait"
+)
+"""Writes the body where the read-only root filesystem allows (an emptyDir on /tmp), then serves it. The
+shell stays PID 1 and ends httpd on SIGTERM: as PID 1, httpd itself would ignore SIGTERM (the kernel
+gives PID 1 no default action) and every stop would wait out the pod's whole grace period."""
 RESOURCES = ContainerResources(cpu_request_m=10, memory_request_mi=16, cpu_limit_m=50, memory_limit_mi=32)
 OBJECT_NAME = "maps"
 

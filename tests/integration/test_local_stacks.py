@@ -314,6 +314,23 @@ def test_a_killed_broker_loses_nothing_acknowledged(deployment: Deployment) -> N
     assert result.as_dict()["duplicates"] == result.stored - 180
 
 
+def test_every_workload_ends_on_sigterm_not_at_its_grace_deadline(deployment: Deployment) -> None:
+    """A stop (a rollout, a destroy, `down`) must not wait out the 30 s grace of a process that ignores
+    SIGTERM, as a server running as PID 1 without a handler does: each region's Maps stub (a shell
+    serving with httpd) is deleted and must be gone well before its grace ends."""
+    kubectl = Kubectl(deployment.cluster.kubeconfig)
+    for region in REGIONS:
+        if not resolve_stack(f"local-{region}").profile.services.maps:
+            continue
+        namespace = region_namespace(region)
+        pod = kubectl.pod_of(namespace, f"{INSTANCE_LABEL}=maps")
+        grace = kubectl.get("pod", pod, namespace)["spec"]["terminationGracePeriodSeconds"]
+        started = time.monotonic()
+        kubectl.run("delete", "pod", "-n", namespace, pod, "--wait=true", timeout=grace + 30)
+        assert time.monotonic() - started < grace / 2, f"{namespace}/{pod} waited for its grace of {grace} s"
+        kubectl.run("rollout", "status", "-n", namespace, "deployment/maps", "--timeout=60s", timeout=70)
+
+
 def test_a_region_cannot_reach_another_regions_broker(deployment: Deployment) -> None:
     kubectl = Kubectl(deployment.cluster.kubeconfig)
     probe = busybox_pod("probe", "autocloud-eu", "exec sleep 3600")

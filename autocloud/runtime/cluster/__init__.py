@@ -15,7 +15,6 @@ The modules follow the cluster's parts: `settings` (ports, folders, identities, 
 """
 
 from autocloud.runtime.cluster.api import Api as Api
-from autocloud.runtime.cluster.grace import short_grace as short_grace
 from autocloud.runtime.cluster.lifecycle import ClusterStatus as ClusterStatus
 from autocloud.runtime.cluster.lifecycle import ComponentStatus as ComponentStatus
 from autocloud.runtime.cluster.lifecycle import Watch as Watch
@@ -35,7 +34,6 @@ from autocloud.runtime.cluster.settings import Component as Component
 from autocloud.runtime.cluster.settings import Layout as Layout
 from autocloud.runtime.cluster.settings import Ports as Ports
 from autocloud.runtime.cluster.settings import default_layout as default_layout
-from autocloud.runtime.cluster.settings import embedded_cluster as embedded_cluster
 from autocloud.runtime.cluster.settings import kubeconfig_path as kubeconfig_path
 from autocloud.runtime.cluster.tunnel import Tunnel as Tunnel
 from autocloud.runtime.cluster.tunnel import open_tunnel as open_tunnel

@@ -3,9 +3,7 @@ the components it runs, each with its command line."""
 
 from __future__ import annotations
 
-import json
 import os
-import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -277,20 +275,6 @@ def default_layout() -> Layout:
 def external(lay: Layout) -> Path | None:
     """The cluster KUBECONFIG names instead of this one; None when unset or naming this one's own."""
     return external_kubeconfig(lay.kubeconfig)
-
-
-def embedded_cluster(kubeconfig: Path) -> tuple[Layout, Ports] | None:
-    """The embedded cluster whose own kubeconfig this is (this checkout's, or one a test started in its
-    own folder), with the API server port it names; None for any other cluster's kubeconfig."""
-    try:
-        lay = Layout(kubeconfig.resolve().parent)
-        if lay.kubeconfig != kubeconfig.resolve() or not lay.token_file.is_file():
-            return None
-        server = json.loads(kubeconfig.read_text())["clusters"][0]["cluster"]["server"]
-        port = urllib.parse.urlsplit(server).port
-    except (OSError, ValueError, KeyError, IndexError, TypeError):
-        return None
-    return (lay, Ports(apiserver=port)) if port else None
 
 
 def kubeconfig_path(layout: Layout | None = None) -> Path:

@@ -3,7 +3,6 @@ what happens to operations an interrupted run left pending."""
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
@@ -15,7 +14,7 @@ from pulumi.automation._cmd import CommandResult
 
 from autocloud.operations import deploy
 from autocloud.operations.deploy import StackResult
-from autocloud.runtime import cluster, engine
+from autocloud.runtime import engine
 from autocloud.runtime.checkpoint import clear_pending
 from autocloud.runtime.engine_errors import missing_plugin, short_error
 from autocloud.runtime.toolchain import PULUMI_HOME
@@ -209,24 +208,3 @@ def test_destroy_reports_the_stacks_region(monkeypatch: pytest.MonkeyPatch, tmp_
     monkeypatch.setattr(engine, "select_stack", lambda *_a, **_k: stack)
     result = deploy.destroy_stack("local-cn", state_dir=tmp_path)
     assert (result.ok, result.operation, result.region, result.changes) == (True, "destroy", "cn", {"delete": 2})
-
-
-@pytest.mark.parametrize(("stack", "shortened"), [("local-eu", True), ("azure-eu", False)])
-def test_only_a_local_stacks_destroy_shortens_its_pods_grace(
-    stack: str, shortened: bool, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    handle = GatedStack()
-    opened: list[str] = []
-
-    def destroy() -> SimpleNamespace:
-        assert opened == (["app.kubernetes.io/part-of=autocloud"] if shortened else [])
-        return SimpleNamespace(summary=SimpleNamespace(result="succeeded", resource_changes={}))
-
-    def short_grace(selector: str) -> contextlib.AbstractContextManager[None]:
-        opened.append(selector)
-        return contextlib.nullcontext()
-
-    monkeypatch.setattr(handle, "destroy", destroy, raising=False)
-    monkeypatch.setattr(engine, "select_stack", lambda *_a, **_k: handle)
-    monkeypatch.setattr(cluster, "short_grace", short_grace)
-    assert deploy.destroy_stack(stack, state_dir=tmp_path).ok
