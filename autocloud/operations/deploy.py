@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -211,9 +212,10 @@ def _changes(summary: Any) -> dict[str, int]:
 
 
 def down_local(regions: Iterable[str] | None = None, echo: Callable[[str], None] = print) -> list[StackResult]:
-    """Destroy the local stacks, last region first."""
-    results = []
-    for stack in reversed(local_stacks(regions)):
+    """Destroy the local stacks side by side (results in stack order): they share nothing, each region
+    with its own namespace and its own state, and a destroy mostly waits on the cluster."""
+    stacks = local_stacks(regions)
+    for stack in stacks:
         echo(f"{stack}: pulumi destroy ...")
-        results.append(destroy_stack(stack, echo=echo))
-    return results
+    with ThreadPoolExecutor(max_workers=max(len(stacks), 1), thread_name_prefix="destroy") as pool:
+        return list(pool.map(lambda stack: destroy_stack(stack, echo=echo), stacks))

@@ -3,6 +3,7 @@ what happens to operations an interrupted run left pending."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
@@ -208,3 +209,17 @@ def test_destroy_reports_the_stacks_region(monkeypatch: pytest.MonkeyPatch, tmp_
     monkeypatch.setattr(engine, "select_stack", lambda *_a, **_k: stack)
     result = deploy.destroy_stack("local-cn", state_dir=tmp_path)
     assert (result.ok, result.operation, result.region, result.changes) == (True, "destroy", "cn", {"delete": 2})
+
+
+def test_down_destroys_the_local_stacks_side_by_side(monkeypatch: pytest.MonkeyPatch) -> None:
+    stacks = deploy.local_stacks()
+    together = threading.Barrier(len(stacks), timeout=10)
+
+    def destroy(stack: str, **_kw: object) -> StackResult:
+        together.wait()  # breaks (and fails the test) unless every destroy runs at once
+        return StackResult(stack, "-", True, "destroy")
+
+    monkeypatch.setattr(deploy, "destroy_stack", destroy)
+    results = deploy.down_local(echo=lambda _line: None)
+    assert [r.stack for r in results] == stacks and all(r.ok for r in results)
+    assert all(s.startswith("local-") for s in stacks) and len(stacks) >= 2
