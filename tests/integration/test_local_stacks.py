@@ -18,6 +18,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -453,8 +454,10 @@ def _remaining(deployment: Deployment) -> list[str]:
 
 
 def test_destroy_leaves_no_autocloud_object(deployment: Deployment) -> None:
-    for stack in STACKS:
-        result = deployment.destroy(stack)
+    """The stacks are destroyed side by side, as `autocloud down` destroys them."""
+    with ThreadPoolExecutor(max_workers=len(STACKS)) as pool:
+        results = dict(zip(STACKS, pool.map(deployment.destroy, STACKS), strict=True))
+    for stack, result in results.items():
         assert result.ok, result.message
         assert deployment.state_resources(stack) == []
     deadline = time.monotonic() + 30

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.error import HTTPError
 
@@ -77,5 +78,6 @@ def test_failure_stops_the_rollout_and_resume_finishes_it(
         for namespace in ("ro-eu", "ro-us", "ro-cn"):
             assert _namespace_exists(test_cluster, namespace)
     finally:
-        for stack in ("local-cn", "local-us", "local-eu"):
-            deploy.destroy_stack(stack, echo=lambda _l: None, state_dir=state_dir)
+        stacks = ("local-cn", "local-us", "local-eu")
+        with ThreadPoolExecutor(max_workers=len(stacks)) as pool:
+            list(pool.map(lambda stack: deploy.destroy_stack(stack, echo=lambda _l: None, state_dir=state_dir), stacks))
