@@ -10,8 +10,7 @@ who exports KUBECONFIG naming another cluster gets that cluster instead and noth
 KUBECONFIG naming this cluster's own kubeconfig is this cluster.
 
 The modules follow the cluster's parts: `settings` (ports, folders, identities, components),
-`processes`, `pki` (certificates, tokens, kubeconfigs), `api`, `addons`, `tunnel`, `lifecycle`, and `grace`
-(quick ends for the pods `down` destroys).
+`processes`, `pki` (certificates, tokens, kubeconfigs), `api`, `addons`, `tunnel` and `lifecycle`.
 """
 
 from autocloud.runtime.cluster.api import Api as Api
