@@ -69,18 +69,17 @@ def _fail(message: str, code: int = EXIT_FAILED) -> typer.Exit:
     return typer.Exit(code)
 
 
-def _echo(line: str) -> None:
-    console.print(line, markup=False, highlight=False, soft_wrap=True)
-
-
 def _progress(fmt: OutputFormat) -> Console:
     """Where a command's progress lines go: stdout, unless stdout carries a document (``| jq``)."""
     return err if fmt.is_document else console
 
 
 def _echo_on(out: Console) -> Callable[[str], None]:
-    """:func:`_echo` on ``out``."""
+    """A progress line on ``out``, printed literally (never as markup)."""
     return lambda line: out.print(line, markup=False, highlight=False, soft_wrap=True)
+
+
+_echo = _echo_on(console)
 
 
 def describe(exc: BaseException) -> tuple[str, int] | None:

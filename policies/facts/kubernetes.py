@@ -83,12 +83,6 @@ class Namespaces:
         region = self.region_of(namespace)
         return region is not None and region != self._ctx.region
 
-    def foreign_names(self) -> list[str]:
-        return sorted(name for name in self._declared if self.is_foreign(name))
-
-    def own_names(self) -> list[str]:
-        return sorted(name for name, region in self._declared.items() if region == self._ctx.region)
-
 
 def containers(pod_spec: Any) -> Iterator[Mapping[str, Any]]:
     if isinstance(pod_spec, Mapping):
