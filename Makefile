@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 AUTOCLOUD := $(VENV)/bin/autocloud
 export GOTOOLCHAIN := local
 
-.PHONY: up down test lint go-lint unit integration go-test bench bench-checkov toolchain venv cluster-start cluster-stop clean system-deps node-tools
+.PHONY: up down test check-envs lint go-lint unit integration go-test bench bench-checkov toolchain venv cluster-start cluster-stop clean system-deps node-tools
 
 ## up: build or reuse the toolchain, start the embedded cluster, deploy the local stacks with the policy packs
 up: venv system-deps
@@ -20,14 +20,18 @@ down: venv
 ## the background meanwhile: lint and the unit tests need none of it, and a cold Go build leaves a core
 ## idle while it downloads modules and links.
 TOOLCHAIN_LOG := .state/toolchain-build.log
+CHECK_ENVS_LOG := .state/check-envs.log
 test: venv system-deps node-tools
 	@mkdir -p .state
 	@echo "test: building the toolchain in the background (log: $(TOOLCHAIN_LOG)); lint and unit tests meanwhile"
 	@$(MAKE) --no-print-directory toolchain >$(TOOLCHAIN_LOG) 2>&1 & build=$$!; \
+	$(MAKE) --no-print-directory check-envs >$(CHECK_ENVS_LOG) 2>&1 & envs=$$!; \
 	status=0; $(MAKE) --no-print-directory lint unit || status=$$?; \
 	echo "test: waiting for the toolchain build"; \
 	if ! wait $$build; then echo "error: the toolchain build failed; the end of $(TOOLCHAIN_LOG):" >&2; \
 	  tail -n 20 $(TOOLCHAIN_LOG) >&2; exit 1; fi; \
+	if ! wait $$envs; then echo "error: a sample program's environment failed; see $(CHECK_ENVS_LOG):" >&2; \
+	  tail -n 5 $(CHECK_ENVS_LOG) >&2; exit 1; fi; \
 	grep -E '^\[[0-9]+/[0-9]+\] .* built in' $(TOOLCHAIN_LOG) || true; \
 	exit $$status
 	$(MAKE) --no-print-directory go-test
@@ -69,6 +73,11 @@ bench-checkov: .state/bench-checkov/bin/checkov
 .state/bench-checkov/bin/checkov:
 	$(PYTHON) -m venv .state/bench-checkov
 	.state/bench-checkov/bin/pip install --quiet --disable-pip-version-check checkov==3.3.30
+
+# The environments of the foreign sample programs `autocloud check` runs in the integration tests (one
+# pins azure-native 2.x: a large pip install, mostly waiting on downloads, so `test` runs it beside the build).
+check-envs: venv
+	$(PY) -m autocloud.verification.check.program_env $(wildcard tests/programs/foreign/*/)
 
 toolchain: venv system-deps
 	$(AUTOCLOUD) toolchain build

@@ -513,6 +513,7 @@ def build(only: Iterable[str] | None = None, echo: Callable[[str], None] = print
     WORK.mkdir(parents=True, exist_ok=True)
     builder = Builder(echo=echo)
     built = []
+    _ModulePrefetch([tool for tool, _ in pending[1:]], versions).start()
     for index, (tool, stamp) in enumerate(pending, start=1):
         entry = versions[tool.name]
         builder.log = LOGS / f"{tool.name}.log"
@@ -533,6 +534,41 @@ def build(only: Iterable[str] | None = None, echo: Callable[[str], None] = print
         plugin_dir(versions).joinpath("pulumi-resource-kubernetes").unlink(missing_ok=True)
     install_plugins(versions, echo)
     return built
+
+
+class _ModulePrefetch(threading.Thread):
+    """Download the modules of the tools still to come while the current one compiles.
+
+    A cold `go build` fetches modules one dependency at a time and leaves the cores idle meanwhile; fetching
+    the next tools' modules during the current build overlaps that wait with compiling. The module cache
+    is safe to share between concurrent go commands, and a failed download here only costs the later build
+    its own attempt, so errors go to the log and nowhere else.
+    """
+
+    def __init__(self, tools: list[Tool], versions: dict[str, dict[str, str]]) -> None:
+        super().__init__(name="toolchain-prefetch", daemon=True)
+        self.tools, self.versions = tools, versions
+        self.builder = Builder(echo=lambda _line: None)
+        self.builder.log = LOGS / "prefetch.log"
+
+    def run(self) -> None:
+        self.builder.log.write_text("")
+        for tool in self.tools:
+            for argv, cwd in _download_commands(tool.name, self.versions[tool.name]):
+                try:
+                    self.builder.run(argv, cwd=cwd)
+                except ToolchainError:
+                    continue
+
+
+def _download_commands(tool: str, entry: dict[str, str]) -> list[tuple[list[str], Path]]:
+    """`go mod download` of the pinned upstream module, and of everything its build module requires."""
+    commands: list[tuple[list[str], Path]] = []
+    if not entry["module"].startswith("autocloud.local/"):
+        commands.append((["go", "mod", "download", f"{entry['module']}@{entry['version']}"], REPO_ROOT))
+    if (source_dir(tool) / "go.mod").is_file():
+        commands.append((["go", "mod", "download"], source_dir(tool)))
+    return commands
 
 
 BUILD_TIMES = TOOLCHAIN_DIR / "build-times.json"

@@ -28,6 +28,7 @@ from pathlib import Path
 import yaml
 
 from platform_model.errors import ConfigError
+from platform_model.paths import user_cache_dir
 
 INSTALL_TIMEOUT_S = 1800
 READY = ".ready"
@@ -144,3 +145,20 @@ def runner_env(python: Path | None) -> dict[str, str]:
         return {}
     paths = [str(SOURCE_ROOT), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
     return {"PYTHONPATH": os.pathsep.join(paths)}
+
+
+def main(argv: list[str]) -> int:
+    """`python -m autocloud.verification.check.program_env PROGRAM...`: build the programs' environments
+    ahead of a check (`make test` does it for its sample programs while the toolchain builds)."""
+    for program in argv:
+        try:
+            python = ensure_env(Path(program), user_cache_dir())
+        except EnvError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        print(f"{program}: {python or 'no environment of its own'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -9,6 +9,7 @@ import pytest
 
 from autocloud.runtime import toolchain
 from autocloud.runtime.toolchain import Tool
+from platform_model.paths import REPO_ROOT
 
 
 def _noop(_builder: toolchain.Builder, _versions: dict[str, str]) -> None:
@@ -111,3 +112,26 @@ def test_wrapper_modules_require_the_pinned_version() -> None:
             assert required.group(1) == entry["version"], f"{go_mod}: {entry['module']} {required.group(1)}"
             checked.add(name)
     assert {"containerd", "runc", "cni-plugins", "coredns", "kube-router", "kube", "etcd"} <= checked
+
+
+def test_prefetch_downloads_an_upstream_module_and_its_build_modules_requirements() -> None:
+    entry = toolchain.load_versions()["kube"]
+    commands = toolchain._download_commands("kube", entry)
+    assert commands == [
+        (["go", "mod", "download", f"{entry['module']}@{entry['version']}"], REPO_ROOT),
+        (["go", "mod", "download"], toolchain.WRAPPERS / "kube"),
+    ]
+
+
+def test_prefetch_of_our_own_program_downloads_only_what_its_module_requires() -> None:
+    entry = toolchain.load_versions()["statewriter"]
+    assert toolchain._download_commands("statewriter", entry) == [
+        (["go", "mod", "download"], toolchain.OWN_PROGRAMS / "statewriter")
+    ]
+
+
+def test_prefetch_of_a_tool_installed_by_module_path_downloads_just_that_module() -> None:
+    entry = toolchain.load_versions()["kwok"]
+    assert toolchain._download_commands("kwok", entry) == [
+        (["go", "mod", "download", f"{entry['module']}@{entry['version']}"], REPO_ROOT)
+    ]
