@@ -124,8 +124,8 @@ class Workload:
     """Required. UID to run as (non-root); None only where the image must start as root."""
     env: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     """Optional, default none. Plain environment values (no secrets: mount those)."""
-    args: Sequence[str] = ()
-    """Optional, default the image's."""
+    args: Sequence[pulumi.Input[str]] = ()
+    """Optional, default the image's. Values may be outputs (an endpoint known after deployment)."""
     mounts: Sequence[Mount] = ()
     """Optional, default none."""
     read_only_root: bool = False
