@@ -22,7 +22,7 @@ import pulumi
 
 from components.contracts import STATE_CONTAINER, STATE_DATABASE
 from components.workloads import ContainerResources, HttpProbe, Workload
-from platform_model.local_images import NONROOT_UID, REGISTRY
+from platform_model.local_images import NONROOT_UID, REGISTRY, image_reference
 
 KafkaAuth = Literal["none", "entra"]
 """``none``: plaintext Kafka (local). ``entra``: SASL OAUTHBEARER over TLS with an Entra ID token, as
@@ -94,13 +94,42 @@ class StateWriterWiring:
             raise ValueError("Cosmos DB is reached with Entra ID only: store_password must be None")
 
 
-def registry_image(login_server: pulumi.Input[str], local_reference: str) -> pulumi.Output[str]:
+def registry_image(login_server: pulumi.Input[str], local_reference: str) -> pulumi.Input[str]:
     """``<login server>/<repo>:<tag>`` for an image built here as ``autocloud.local/<repo>:<tag>``:
-    the same repository and tag, pushed to the region's container registry."""
+    the same repository and tag, pushed to the region's container registry. Plain when the login
+    server is (a registry's login server is ``<name>.azurecr.io``, ``.azurecr.cn`` in Azure China)."""
     prefix = f"{REGISTRY}/"
     if not local_reference.startswith(prefix):
         raise ValueError(f"{local_reference!r} is not an image built here (expected {prefix}<repo>:<tag>)")
-    return pulumi.Output.concat(login_server, "/", local_reference.removeprefix(prefix))
+    path = local_reference.removeprefix(prefix)
+    if isinstance(login_server, str):
+        return f"{login_server}/{path}"
+    return pulumi.Output.concat(login_server, "/", path)
+
+
+def azure_writer_wiring(
+    login_server: pulumi.Input[str],
+    kafka_hosts: Sequence[str],
+    cosmos_endpoint: pulumi.Input[str],
+    identity_client_id: pulumi.Input[str],
+    topic: str = "telemetry",
+) -> StateWriterWiring:
+    """The state writer's wiring on Azure: every scale unit's Event Hubs Kafka endpoint with Entra ID,
+    Cosmos DB for NoSQL with Entra ID, one identity, the image from the region's registry.
+
+    ``kafka_hosts`` are the scale units' Event Hubs Kafka endpoints, unit 1 first:
+    ``<namespace>.servicebus.windows.net:9093`` (``.servicebus.chinacloudapi.cn`` in Azure China). Units are
+    named ``unit-<n>`` as locally, so offsets stored per unit mean the same on both targets.
+    """
+    return StateWriterWiring(
+        image=registry_image(login_server, image_reference("statewriter")),
+        streams=[StateStream(f"unit-{n}", host) for n, host in enumerate(kafka_hosts, start=1)],
+        topic=topic,
+        store_uri=cosmos_endpoint,
+        kafka_auth="entra",
+        store_kind="cosmos-nosql",
+        identity_client_id=identity_client_id,
+    )
 
 
 def writer_workload(wiring: StateWriterWiring) -> Workload:
