@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
-from components.contracts import region_labels
+from components.contracts import region_labels, region_tags
 from components.delivery import (
     FLUX_NAMESPACE,
     STORAGE_BLOB_DATA_READER,
@@ -36,6 +36,10 @@ from components.workloads import WORKLOAD_IDENTITY_CLIENT_ID, WORKLOAD_IDENTITY_
 from platform_model import local_images
 from platform_model.profiles import load_profile
 from platform_model.vocabulary import region_namespace
+from policies.config import context_for_profile
+from policies.engine import Evaluator
+from policies.model import ResourceView
+from policies.packs import ALL_RULES
 from tests.conftest import PulumiHarness
 
 EU = load_profile("eu")
@@ -183,7 +187,7 @@ PLACEMENT = AzurePlacement(
     resource_group_name="rg-eu",
     location="westeurope",
     cloud="public",
-    tags={"region": "eu"},
+    tags=region_tags(EU),
     private_endpoint_subnet_id="/subscriptions/s/resourceGroups/rg-eu/providers/Microsoft.Network/virtualNetworks/v/subnets/pe",
     private_dns_zone_ids={
         "blob": "/subscriptions/s/resourceGroups/rg-eu/providers/Microsoft.Network/privateDnsZones/blob"
@@ -192,7 +196,9 @@ PLACEMENT = AzurePlacement(
 ISSUER = "https://westeurope.oic.prod-aks.azure.com/tenant/cluster/"
 
 
-def delivery_args(manifests: list[dict[str, Any]]) -> ServiceDeliveryArgs:
+def delivery_args(
+    manifests: list[dict[str, Any]], deployers: tuple[str, ...] = ("203.0.113.0/28",)
+) -> ServiceDeliveryArgs:
     return ServiceDeliveryArgs(
         placement=PLACEMENT,
         cluster_name="aks-eu",
@@ -201,7 +207,7 @@ def delivery_args(manifests: list[dict[str, Any]]) -> ServiceDeliveryArgs:
         namespace_labels=LABELS,
         manifests=manifests,
         storage_account_name="acdeliveryeu",
-        deployer_ip_ranges=("203.0.113.0/28",),
+        deployer_ip_ranges=deployers,
     )
 
 
@@ -272,3 +278,24 @@ def blob_text(source: Any) -> str:
         text = source.get("text")
     assert isinstance(text, str), f"unexpected blob source {source!r}"
     return text
+
+
+@pytest.mark.parametrize(
+    ("deployers", "expected"),
+    [
+        ((), {"baseline-local-auth-disabled"}),
+        (("203.0.113.0/28",), {"baseline-local-auth-disabled", "baseline-public-network-access"}),
+    ],
+)
+def test_the_source_account_is_the_only_exception_to_the_baseline(
+    pulumi_harness: PulumiHarness, deployers: tuple[str, ...], expected: set[str]
+) -> None:
+    """The documented cost of a blob the provider writes with the account key (docs/azure.md): shared key
+    access, and the deploying machines' addresses in the firewall. Nothing else is refused."""
+    mocks = pulumi_harness.start("azure-eu")
+    manifests = render_workload(writer_workload(local_wiring()), NAMESPACE, LABELS)
+    pulumi_harness.run(lambda: ServiceDelivery("eu-services", delivery_args(manifests, deployers)))
+
+    views = [ResourceView.of(r.type, r.inputs, r.name, stack="azure-eu") for r in mocks.resources]
+    violations = Evaluator(ALL_RULES).run(views, context_for_profile(EU), "azure-eu").violations
+    assert {(v.policy, v.resource) for v in violations} == {(policy, "eu-services-source") for policy in expected}
