@@ -71,9 +71,10 @@ class ServiceDeliveryArgs:
     storage_account_name: str
     """Required. Globally unique name of the source's storage account (``placement.storage_account_name``)."""
     deployer_ip_ranges: Sequence[str] = ()
-    """Optional, default none. Public IPv4 addresses or CIDR ranges of the machines that run ``pulumi up``: the
-    only addresses the source account's firewall lets in besides the private endpoint. Without them the
-    deploying machine cannot write the blob (it needs the data plane, not just ARM)."""
+    """Optional, default none: only machines that reach the private endpoint can write the blob. Public IPv4
+    addresses or CIDR ranges of the machines that run ``pulumi up``, let through the source account's firewall
+    (writing a blob needs the data plane, not just ARM); the baseline rule ``baseline-public-network-access``
+    refuses an account with IP rules (``docs/azure.md``)."""
     sync_interval_seconds: int = SYNC_INTERVAL_SECONDS
     """Optional, default 120. How often Flux checks the source and re-applies the manifests."""
 
