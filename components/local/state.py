@@ -45,38 +45,27 @@ import pulumi_kubernetes as k8s
 from components.contracts import STATE_CONTAINER, STATE_DATABASE, StateEndpoints
 from components.local.kube import ContainerResources, HttpProbe, LocalPlacement, Mount, Workload, deploy_workload
 from components.local.streaming import TELEMETRY_TOPIC
+from components.services import WRITER_NAME as WRITER_NAME  # re-exported: the writer is defined there
+from components.services import WRITER_RESOURCES as WRITER_RESOURCES
+from components.services import StateStream as StateStream
+from components.services import StateWriterWiring, StorePassword, writer_workload
 from platform_model.local_images import NONROOT_UID, image_reference
 
 STORE_PORT = 27017
 STORE_HEALTH_PORT = 8088
 """FerretDB's debug HTTP listener: ``/debug/readyz`` pings the store over the wire protocol with the
 set-up user, so the pod is ready only when it serves MongoDB clients."""
-WRITER_PORT = 8080
 RESOURCES = ContainerResources(cpu_request_m=50, memory_request_mi=128, cpu_limit_m=1000, memory_limit_mi=512)
 """The document store's."""
-WRITER_RESOURCES = ContainerResources(cpu_request_m=25, memory_request_mi=64, cpu_limit_m=500, memory_limit_mi=256)
 USERNAME = "statewriter"
 PASSWORD_ITEM = "password"
 PASSWORD_BYTES = 32
 OBJECT_NAME = "state"
-WRITER_NAME = "statewriter"
-WRITER_GROUP = "statewriter"
 
 
 def generate_password() -> str:
     """A new random password for the store's user."""
     return secrets.token_urlsafe(PASSWORD_BYTES)
-
-
-@dataclass(frozen=True)
-class StateStream:
-    """One scale unit's Kafka, as the state writer reads it."""
-
-    unit: str
-    """Required. A name that stays the same across deployments (e.g. ``unit-1``): stored offsets are
-    keyed by it, so renaming a unit would count its replayed messages again."""
-    bootstrap: str
-    """Required. The unit's Kafka bootstrap address, ``host:port``."""
 
 
 def docstore_workload(image: str, password_secret: str) -> Workload:
@@ -111,41 +100,16 @@ def docstore_workload(image: str, password_secret: str) -> Workload:
     )
 
 
-def writer_workload(
+def local_writer_wiring(
     image: str, password_secret: str, streams: Sequence[StateStream], topic: str, store_uri: str
-) -> Workload:
-    """The state writer reading ``topic`` of every unit in ``streams`` into the store at ``store_uri``."""
-    brokers = [arg for s in streams for arg in ("--brokers", f"{s.unit}={s.bootstrap}")]
-    return Workload(
-        name=WRITER_NAME,
-        app="statewriter",
-        component="vehicle-state-writer",
+) -> StateWriterWiring:
+    """The state writer's wiring here: plaintext Kafka in the namespace, FerretDB with a password."""
+    return StateWriterWiring(
         image=image,
-        port=WRITER_PORT,
-        port_name="http",
-        resources=WRITER_RESOURCES,
-        run_as_user=NONROOT_UID,
-        read_only_root=True,
-        args=[
-            *brokers,
-            "--topic",
-            topic,
-            "--group",
-            WRITER_GROUP,
-            "--store",
-            store_uri,
-            "--database",
-            STATE_DATABASE,
-            "--collection",
-            STATE_CONTAINER,
-            "--listen",
-            f":{WRITER_PORT}",
-        ],
-        env={"STATEWRITER_STORE_USERNAME": USERNAME},
-        secret_env={"STATEWRITER_STORE_PASSWORD": (password_secret, PASSWORD_ITEM)},
-        readiness=HttpProbe("/ready", WRITER_PORT),
-        # It keeps nothing itself; a rolling update hands the consumer groups over.
-        recreate=False,
+        streams=streams,
+        topic=topic,
+        store_uri=store_uri,
+        store_password=StorePassword(username=USERNAME, secret=password_secret, key=PASSWORD_ITEM),
     )
 
 
@@ -229,5 +193,8 @@ class LocalVehicleStateStore(pulumi.ComponentResource):
         self, name: str, args: LocalVehicleStateStoreArgs, store_uri: str, secret: k8s.core.v1.Secret
     ) -> None:
         """The writer filling the store from every unit's broker; it waits for the Secret its password comes from."""
-        writer = writer_workload(args.writer_image, self.key_secret_name, args.streams, args.telemetry_topic, store_uri)
+        wiring = local_writer_wiring(
+            args.writer_image, self.key_secret_name, args.streams, args.telemetry_topic, store_uri
+        )
+        writer = writer_workload(wiring)
         deploy_workload(f"{name}-writer", self, args.placement, writer, depends_on=[secret])
