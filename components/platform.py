@@ -9,12 +9,10 @@ import pulumi
 import pulumi_azure_native as azure_native
 
 from components.compute import ComputeCluster, ComputeClusterArgs
-from components.contracts import PlatformEndpoints, RegionalPlatformArgs, region_labels
-from components.delivery import ServiceDelivery, ServiceDeliveryArgs
+from components.contracts import PlatformEndpoints, RegionalPlatformArgs
 from components.maps import MapsService, MapsServiceArgs
 from components.network import PrivateNetwork, PrivateNetworkArgs
 from components.placement import AzurePlacement, eventhub_namespace_name, storage_account_name
-from components.services import azure_writer_wiring, writer_workload
 from components.state import VehicleStateStore, VehicleStateStoreArgs
 from components.streaming import EventStreaming, EventStreamingArgs
 from components.telemetry import (
@@ -26,10 +24,8 @@ from components.telemetry import (
     TelemetryIngest,
     TelemetryIngestArgs,
 )
-from components.workloads import render_workload
 from platform_model.locations import find_location
 from platform_model.profiles import Services
-from platform_model.vocabulary import region_namespace
 
 
 class RegionalPlatform(pulumi.ComponentResource):
@@ -219,45 +215,6 @@ class RegionalPlatform(pulumi.ComponentResource):
                 zone_redundant=profile.resilience.zone_redundant,
             ),
             pulumi.ResourceOptions(parent=self),
-        )
-
-    # --- services on AKS: not called yet ------------------------------------------------------------
-    def _build_services(
-        self,
-        name: str,
-        args: RegionalPlatformArgs,
-        placement: AzurePlacement,
-        compute: ComputeCluster,
-        *,
-        writer_client_id: pulumi.Input[str],
-        registry_login_server: pulumi.Input[str],
-        kafka_hosts: list[str],
-        cosmos_endpoint: pulumi.Input[str],
-        oidc_issuer_url: pulumi.Input[str],
-        deployer_ip_ranges: tuple[str, ...] = (),
-    ) -> ServiceDelivery:
-        """The region's services on its private cluster, from the local target's workload definitions.
-
-        Not called yet: its keyword inputs come from the writer's identity, the region's registry, the
-        scale units' Event Hubs Kafka endpoints (``<namespace>.<servicebus suffix>:9093``), Cosmos DB and
-        the cluster's OIDC issuer, which other parts of the issue add. See ``docs/azure.md``.
-        """
-        namespace = region_namespace(args.profile.name)
-        labels = region_labels(args.profile)
-        wiring = azure_writer_wiring(registry_login_server, kafka_hosts, cosmos_endpoint, writer_client_id)
-        return ServiceDelivery(
-            f"{name}-services",
-            ServiceDeliveryArgs(
-                placement=placement,
-                cluster_name=compute.name,
-                oidc_issuer_url=oidc_issuer_url,
-                namespace=namespace,
-                namespace_labels=labels,
-                manifests=render_workload(writer_workload(wiring), namespace, labels),
-                storage_account_name=storage_account_name(args.profile.name, "deliver", 1),
-                deployer_ip_ranges=deployer_ip_ranges,
-            ),
-            pulumi.ResourceOptions(parent=self, depends_on=[compute]),
         )
 
     def _build_maps(self, name: str, args: RegionalPlatformArgs, placement: AzurePlacement) -> MapsService | None:
