@@ -409,15 +409,6 @@ class DeviceProvisioning(pulumi.ComponentResource):
         )
 
     def _connection_string(self, hub: LinkedHub, placement: AzurePlacement, suffix: str) -> pulumi.Output[str]:
-        """The DPS link's connection string, read from the hub only when applying.
-
-        Listing keys is a POST action (``Microsoft.Devices/IotHubs/listkeys/action``) that the Reader role
-        a pull-request preview runs as does not have
-        (https://learn.microsoft.com/azure/role-based-access-control/built-in-roles/general#reader: "View
-        all resources, but does not allow you to make any changes"; list-keys actions are not ``*/read``).
-        A preview therefore leaves the value unknown, as it does for any value only an apply can know."""
-        if pulumi.runtime.is_dry_run():
-            return _unknown_secret()
         keys = azure_native.iothub.list_iot_hub_resource_keys_for_key_name_output(
             key_name=DPS_LINK_POLICY,
             resource_group_name=placement.resource_group_name,
@@ -429,12 +420,3 @@ class DeviceProvisioning(pulumi.ComponentResource):
                 lambda v: f"HostName={v[0]}.{suffix};SharedAccessKeyName={DPS_LINK_POLICY};SharedAccessKey={v[1]}"
             )
         )
-
-
-async def _resolved(value: object) -> object:
-    return value
-
-
-def _unknown_secret() -> pulumi.Output[str]:
-    """A secret value a preview cannot know; the engine shows it as "[unknown]", never as a placeholder."""
-    return pulumi.Output(set(), _resolved(None), _resolved(False), _resolved(True))  # type: ignore[arg-type]

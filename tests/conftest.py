@@ -168,14 +168,11 @@ class PulumiHarness:
         """Hold off full garbage collections during :meth:`run` (``autocloud.verification.check.collector``); the
         synthesis bench turns it off to show what they cost."""
 
-    def start(
-        self, stack: str = "azure-eu", config: Mapping[str, Any] | None = None, preview: bool = False
-    ) -> RecordingMocks:
-        """Fresh mocks for ``stack`` with ``config`` (full keys such as ``autocloud:region``); ``preview``
-        runs the program as ``pulumi preview`` does (a dry run)."""
+    def start(self, stack: str = "azure-eu", config: Mapping[str, Any] | None = None) -> RecordingMocks:
+        """Fresh mocks for ``stack`` with ``config`` (full keys such as ``autocloud:region``)."""
         self.mocks = RecordingMocks()
         pulumi_settings.ROOT.set(None)
-        pulumi.runtime.set_mocks(self.mocks, project=PROJECT, stack=stack, preview=preview)
+        pulumi.runtime.set_mocks(self.mocks, project=PROJECT, stack=stack, preview=False)
         pulumi.runtime.set_all_config({k: _config_text(v) for k, v in (config or {}).items()}, [])
         return self.mocks
 
@@ -197,9 +194,9 @@ class PulumiHarness:
     def is_secret(self, output: Any) -> bool:
         return bool(_sync_await(pulumi.Output.from_input(output).is_secret()))
 
-    def run_program(self, stack: str, overrides: Mapping[str, Any] | None = None, preview: bool = False) -> ProgramRun:
+    def run_program(self, stack: str, overrides: Mapping[str, Any] | None = None) -> ProgramRun:
         """Run ``__main__.py`` under mocks with the stack file's config plus ``overrides``."""
-        mocks = self.start(stack, stack_config(stack) | dict(overrides or {}), preview=preview)
+        mocks = self.start(stack, stack_config(stack) | dict(overrides or {}))
         self.run(lambda: runpy.run_path(str(PROGRAM), run_name="__main__"))
         root = pulumi_settings.get_root_resource()
         exported: dict[str, Any] = dict(getattr(root, "outputs", {}))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pulumi
@@ -461,16 +460,3 @@ def test_event_streaming_without_a_network_is_private_endpoint_only(pulumi_harne
     pulumi_harness.run(lambda: EventStreaming("s", EventStreamingArgs(placement(private=False), sku, "acsx1")))
     assert mocks.one("azure-native:eventhub:Namespace").inputs["publicNetworkAccess"] == "Disabled"
     assert not mocks.of_type("azure-native:eventhub:NamespaceNetworkRuleSet")
-
-
-def test_a_preview_of_device_provisioning_lists_no_hub_keys(pulumi_harness: PulumiHarness) -> None:
-    """A pull-request preview runs as Reader, which cannot call list-keys actions."""
-    mocks = pulumi_harness.start(preview=True)
-    hubs = [LinkedHub(name=f"hub-{i}", location="westeurope") for i in range(1, 3)]
-    pulumi_harness.run(
-        lambda: DeviceProvisioning("eu-provisioning", DeviceProvisioningArgs(placement(), hubs, 1, True))
-    )
-    assert not [c.token for c in mocks.calls if c.token.split(":")[-1].startswith("list")]
-    props = mocks.one("azure-native:deviceprovisioningservices:IotDpsResource").inputs["properties"]
-    assert MOCK_KEY not in json.dumps(props, default=str)
-    assert "properties" in mocks.one("azure-native:deviceprovisioningservices:IotDpsResource").secret_paths
