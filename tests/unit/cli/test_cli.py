@@ -345,6 +345,27 @@ def test_toolchain_build_refuses_an_unknown_tool_before_building(monkeypatch: py
     assert lines[0].startswith("error: toolchain build: unknown tool 'nope' (one of ") and "pulumi" in lines[0]
 
 
+def test_toolchain_build_only_azure_builds_the_engine_and_the_python_host(monkeypatch: pytest.MonkeyPatch) -> None:
+    asked: list[list[str] | None] = []
+
+    def fake_build(only: list[str] | None = None, echo: object = None) -> list[str]:
+        asked.append(only)
+        return []
+
+    monkeypatch.setattr(toolchain, "build", fake_build)
+    code, _lines = invoke(["toolchain", "build", "--only", "azure"])
+    assert code == 0 and asked == [["pulumi", "language-python"]]
+    code, _lines = invoke(["toolchain", "build", "--only", "local"])
+    assert code == 0 and asked[1] == [tool.name for tool in toolchain.TOOLS]
+
+
+def test_toolchain_build_refuses_an_unknown_target_before_building(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(toolchain, "build", _must_not_run)
+    code, lines = invoke(["toolchain", "build", "--only", "aws"])
+    assert code == 2
+    assert lines == ["error: toolchain build: --only 'aws' is not a target (one of azure, local)"]
+
+
 def _has_children(pid: int) -> bool:
     for task in Path(f"/proc/{pid}/task").iterdir():
         try:

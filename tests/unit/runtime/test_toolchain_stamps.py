@@ -111,3 +111,16 @@ def test_wrapper_modules_require_the_pinned_version() -> None:
             assert required.group(1) == entry["version"], f"{go_mod}: {entry['module']} {required.group(1)}"
             checked.add(name)
     assert {"containerd", "runc", "cni-plugins", "coredns", "kube-router", "kube", "etcd"} <= checked
+
+
+def test_azure_target_needs_only_the_engine_and_the_python_host() -> None:
+    azure = toolchain.tools_for("azure")
+    assert azure == ("pulumi", "language-python")
+    binaries = {binary for tool in toolchain.TOOLS if tool.name in azure for binary in tool.binaries}
+    assert binaries == {"pulumi", "pulumi-language-python", "pulumi-language-python-exec"}
+    assert set(toolchain.tools_for("local")) == {tool.name for tool in toolchain.TOOLS}
+
+
+def test_unknown_target_is_a_toolchain_error() -> None:
+    with pytest.raises(toolchain.ToolchainError, match=r"unknown target 'aws' \(one of azure, local\)"):
+        toolchain.tools_for("aws")
