@@ -514,6 +514,16 @@ def policy_config(
     _write_out(render_pack_config(config), out)
 
 
+@app.command("secrets-provider")
+def secrets_provider(
+    stack: Annotated[str, typer.Argument(help="Stack name (stacks/Pulumi.<stack>.yaml).")],
+) -> None:
+    """Print the secrets provider a stack is created with: passphrase or its Key Vault key (docs/engine.md)."""
+    from autocloud.runtime.secrets_provider import resolve_secrets_provider
+
+    print(resolve_secrets_provider(stack))
+
+
 def _write_out(text: str, out: Path | None) -> None:
     """``text`` to stdout, or to ``--out`` (parents created); a path that cannot be written is bad input."""
     if out is None:

@@ -478,3 +478,19 @@ def test_rollout_progress_leaves_stdout_to_the_json_document(
     else:
         assert result.stderr == ""
         assert all(line in result.stdout for line in progress)
+
+
+def test_secrets_provider_prints_the_stacks_provider(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AUTOCLOUD_SECRETS_PROVIDER_CN", raising=False)
+    key = "azurekeyvault://acme-kv.vault.azure.net/keys/pulumi"
+    monkeypatch.setenv("AUTOCLOUD_SECRETS_PROVIDER", key)
+    assert invoke(["secrets-provider", "azure-eu"]) == (0, [key])
+    assert invoke(["secrets-provider", "local-eu"]) == (0, ["passphrase"])
+    assert invoke(["secrets-provider", "azure-cn"]) == (0, ["passphrase"])
+
+
+def test_secrets_provider_refuses_a_public_vault_for_china(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AUTOCLOUD_SECRETS_PROVIDER_CN", "azurekeyvault://acme-kv.vault.azure.net/keys/pulumi")
+    code, lines = invoke(["secrets-provider", "azure-cn"])
+    assert code == 2 and len(lines) == 1
+    assert lines[0].startswith("error: AUTOCLOUD_SECRETS_PROVIDER_CN: ") and "vault.azure.cn" in lines[0]
