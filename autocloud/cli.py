@@ -169,12 +169,23 @@ app.add_typer(images_app, name="images")
 
 
 @toolchain_app.command("build")
-def toolchain_build(tools: Annotated[list[str] | None, typer.Argument(help="Only these tools.")] = None) -> None:
+def toolchain_build(
+    tools: Annotated[list[str] | None, typer.Argument(help="Only these tools.")] = None,
+    only: Annotated[
+        str | None,
+        typer.Option("--only", help="Only what one target needs: azure (engine, Python host) or local (all)."),
+    ] = None,
+) -> None:
     """Build (or reuse) the Pulumi CLI, plugins, etcd, the Kubernetes control plane and KWOK."""
     known = [tool.name for tool in toolchain_mod.TOOLS]
     unknown = [t for t in tools or () if t not in known]
     if unknown:
         raise _fail(f"toolchain build: unknown tool {excerpt(unknown[0])} (one of {', '.join(known)})", EXIT_BAD_INPUT)
+    if only is not None:
+        if only not in toolchain_mod.TARGET_TOOLS:
+            targets = ", ".join(toolchain_mod.TARGET_TOOLS)
+            raise _fail(f"toolchain build: --only {excerpt(only)} is not a target (one of {targets})", EXIT_BAD_INPUT)
+        tools = [*(tools or ()), *toolchain_mod.tools_for(only)]
     started = time.monotonic()
     built = toolchain_mod.build(tools, echo=_echo)
     if built:
@@ -501,6 +512,16 @@ def policy_config(
     except ValueError as exc:
         raise _fail(str(exc), EXIT_BAD_INPUT) from None
     _write_out(render_pack_config(config), out)
+
+
+@app.command("secrets-provider")
+def secrets_provider(
+    stack: Annotated[str, typer.Argument(help="Stack name (stacks/Pulumi.<stack>.yaml).")],
+) -> None:
+    """Print the secrets provider a stack is created with: passphrase or its Key Vault key (docs/engine.md)."""
+    from autocloud.runtime.secrets_provider import resolve_secrets_provider
+
+    print(resolve_secrets_provider(stack))
 
 
 def _write_out(text: str, out: Path | None) -> None:

@@ -450,6 +450,23 @@ TOOLS: tuple[Tool, ...] = (
 )
 
 
+TARGET_TOOLS: dict[str, tuple[str, ...]] = {
+    "azure": ("pulumi", "language-python"),
+    "local": tuple(tool.name for tool in TOOLS),
+}
+"""What each deployment target needs built. The Azure stacks run only the engine and the Python
+language host: their resources come from the azure-native plugin (installed separately, docs/engine.md)
+and they start no local cluster, node or image; the local target needs every tool."""
+
+
+def tools_for(target: str) -> tuple[str, ...]:
+    """The tool names `target` needs (`autocloud toolchain build --only TARGET`)."""
+    try:
+        return TARGET_TOOLS[target]
+    except KeyError:
+        raise ToolchainError(f"toolchain: unknown target {target!r} (one of {', '.join(TARGET_TOOLS)})") from None
+
+
 PULUMI_HOME = TOOLCHAIN_DIR / "pulumi-home"
 
 

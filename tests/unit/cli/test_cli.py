@@ -345,6 +345,27 @@ def test_toolchain_build_refuses_an_unknown_tool_before_building(monkeypatch: py
     assert lines[0].startswith("error: toolchain build: unknown tool 'nope' (one of ") and "pulumi" in lines[0]
 
 
+def test_toolchain_build_only_azure_builds_the_engine_and_the_python_host(monkeypatch: pytest.MonkeyPatch) -> None:
+    asked: list[list[str] | None] = []
+
+    def fake_build(only: list[str] | None = None, echo: object = None) -> list[str]:
+        asked.append(only)
+        return []
+
+    monkeypatch.setattr(toolchain, "build", fake_build)
+    code, _lines = invoke(["toolchain", "build", "--only", "azure"])
+    assert code == 0 and asked == [["pulumi", "language-python"]]
+    code, _lines = invoke(["toolchain", "build", "--only", "local"])
+    assert code == 0 and asked[1] == [tool.name for tool in toolchain.TOOLS]
+
+
+def test_toolchain_build_refuses_an_unknown_target_before_building(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(toolchain, "build", _must_not_run)
+    code, lines = invoke(["toolchain", "build", "--only", "aws"])
+    assert code == 2
+    assert lines == ["error: toolchain build: --only 'aws' is not a target (one of azure, local)"]
+
+
 def _has_children(pid: int) -> bool:
     for task in Path(f"/proc/{pid}/task").iterdir():
         try:
@@ -457,3 +478,19 @@ def test_rollout_progress_leaves_stdout_to_the_json_document(
     else:
         assert result.stderr == ""
         assert all(line in result.stdout for line in progress)
+
+
+def test_secrets_provider_prints_the_stacks_provider(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AUTOCLOUD_SECRETS_PROVIDER_CN", raising=False)
+    key = "azurekeyvault://acme-kv.vault.azure.net/keys/pulumi"
+    monkeypatch.setenv("AUTOCLOUD_SECRETS_PROVIDER", key)
+    assert invoke(["secrets-provider", "azure-eu"]) == (0, [key])
+    assert invoke(["secrets-provider", "local-eu"]) == (0, ["passphrase"])
+    assert invoke(["secrets-provider", "azure-cn"]) == (0, ["passphrase"])
+
+
+def test_secrets_provider_refuses_a_public_vault_for_china(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AUTOCLOUD_SECRETS_PROVIDER_CN", "azurekeyvault://acme-kv.vault.azure.net/keys/pulumi")
+    code, lines = invoke(["secrets-provider", "azure-cn"])
+    assert code == 2 and len(lines) == 1
+    assert lines[0].startswith("error: AUTOCLOUD_SECRETS_PROVIDER_CN: ") and "vault.azure.cn" in lines[0]

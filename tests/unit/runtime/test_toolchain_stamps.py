@@ -135,3 +135,16 @@ def test_prefetch_of_a_tool_installed_by_module_path_downloads_just_that_module(
     assert toolchain._download_commands("kwok", entry) == [
         (["go", "mod", "download", f"{entry['module']}@{entry['version']}"], REPO_ROOT)
     ]
+
+
+def test_azure_target_needs_only_the_engine_and_the_python_host() -> None:
+    azure = toolchain.tools_for("azure")
+    assert azure == ("pulumi", "language-python")
+    binaries = {binary for tool in toolchain.TOOLS if tool.name in azure for binary in tool.binaries}
+    assert binaries == {"pulumi", "pulumi-language-python", "pulumi-language-python-exec"}
+    assert set(toolchain.tools_for("local")) == {tool.name for tool in toolchain.TOOLS}
+
+
+def test_unknown_target_is_a_toolchain_error() -> None:
+    with pytest.raises(toolchain.ToolchainError, match=r"unknown target 'aws' \(one of azure, local\)"):
+        toolchain.tools_for("aws")

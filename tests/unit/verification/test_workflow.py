@@ -151,3 +151,18 @@ def test_comment_wraps_what_autocloud_check_prints_for_a_violation() -> None:
     assert body.startswith(f"{pr_comment.MARKER}\n## autocloud check: ❌ policy violations")
     assert "`residency-resource-location`" in body
     assert "exited 1: mandatory policy violations" in body
+
+
+def test_preview_uses_the_teams_secrets_provider(workflow: dict[Any, Any]) -> None:
+    """The stack's provider comes from the toolkit's resolver, fed the same variables engineers export;
+    an existing stack's own provider is read from its state (docs/engine.md, "Secrets providers")."""
+    job = workflow["jobs"]["preview"]
+    assert job["env"]["AUTOCLOUD_SECRETS_PROVIDER"] == "${{ vars.AUTOCLOUD_SECRETS_PROVIDER }}"
+    assert job["env"]["AUTOCLOUD_SECRETS_PROVIDER_CN"] == "${{ vars.AUTOCLOUD_SECRETS_PROVIDER_CN }}"
+    steps = _steps(workflow, "preview")
+    resolve = next(step for step in steps if step.get("id") == "secrets")
+    assert 'autocloud secrets-provider "${STACK}"' in resolve["run"]
+    pulumi = next(step for step in steps if str(step.get("uses", "")).startswith("pulumi/actions@"))
+    assert steps.index(resolve) < steps.index(pulumi)
+    assert pulumi["with"]["secrets-provider"] == "${{ steps.secrets.outputs.provider }}"
+    assert pulumi["env"]["PULUMI_FALLBACK_TO_STATE_SECRETS_MANAGER"] == "true"
