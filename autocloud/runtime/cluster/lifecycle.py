@@ -34,6 +34,7 @@ from autocloud.runtime.cluster.settings import (
     SIMULATED_NODE,
     START_TIMEOUT_SECONDS,
     ClusterError,
+    Component,
     Layout,
     Ports,
     default_layout,
@@ -144,18 +145,8 @@ def start(
         raise ClusterError(str(exc)) from None
 
     for comp in COMPONENTS:
-        old = read_pid(lay, comp)
-        if old is not None and running(lay, comp) is not None:
-            continue
-        if old is not None:
-            echo(f"cluster: {comp.name} (pid {old}) had stopped; restarting it (log: {lay.logs / comp.name}.log)")
-        pid = spawn(lay, comp, holder, ports)
-        echo(f"cluster: started {comp.name} (pid {pid})")
-        if comp is RELAY:
-            _wait("the API server to become ready", api.ready, deadline, lay, "kube-apiserver.log")
-        elif comp.name == "containerd":
-            containerd = node.in_node(holder, node.CONTAINERD_SOCKET)
-            _wait("containerd to serve", partial(unix_socket_serves, containerd), deadline, lay, "containerd.log")
+        if not comp.after_addons:
+            _start_component(lay, comp, holder, ports, api, deadline, echo)
     try:
         # Before any pod is applied; kubelet needs the pause image for its first sandbox.
         _import_images(lay, holder, echo)
@@ -164,11 +155,32 @@ def start(
     _wait("the API server to become ready", api.ready, deadline, lay, "kube-apiserver.log")
     for obj in addons():
         api.apply(obj)
+    for comp in COMPONENTS:
+        if comp.after_addons:
+            _start_component(lay, comp, holder, ports, api, deadline, echo)
     api.ensure_simulated_node()
     _wait(f"node {NODE_NAME} to become Ready", api.node_ready, deadline, lay, "kubelet.log")
     _wait(f"node {SIMULATED_NODE} to become Ready", lambda: api.node_ready(SIMULATED_NODE), deadline, lay, "kwok.log")
     _wait("CoreDNS to serve", lambda: api.deployment_available("kube-system", "coredns"), deadline, lay, "kubelet.log")
     return status(lay, ports, honour_kubeconfig)
+
+
+def _start_component(
+    lay: Layout, comp: Component, holder: int, ports: Ports, api: Api, deadline: float, echo: Callable[[str], None]
+) -> None:
+    """Start one component unless it runs (naming one that had died), and wait for those others need at once."""
+    old = read_pid(lay, comp)
+    if old is not None and running(lay, comp) is not None:
+        return
+    if old is not None:
+        echo(f"cluster: {comp.name} (pid {old}) had stopped; restarting it (log: {lay.logs / comp.name}.log)")
+    pid = spawn(lay, comp, holder, ports)
+    echo(f"cluster: started {comp.name} (pid {pid})")
+    if comp is RELAY:
+        _wait("the API server to become ready", api.ready, deadline, lay, "kube-apiserver.log")
+    elif comp.name == "containerd":
+        containerd = node.in_node(holder, node.CONTAINERD_SOCKET)
+        _wait("containerd to serve", partial(unix_socket_serves, containerd), deadline, lay, "containerd.log")
 
 
 class Watch:

@@ -123,6 +123,9 @@ class Component:
     args: Callable[[Layout], list[str]]
     inside: bool = True
     """Runs in the node's namespaces (all but the relay, which bridges host and node)."""
+    after_addons: bool = False
+    """Started only once the add-ons (its RBAC among them) are applied: KWOK gives up and exits when it
+    cannot list nodes within its first seconds, which a slow image import would otherwise cause."""
 
 
 def _etcd_args(lay: Layout) -> list[str]:
@@ -262,7 +265,7 @@ COMPONENTS: tuple[Component, ...] = (
     Component("kubelet", "kubelet", _kubelet_args),
     Component("kube-proxy", "kube-proxy", _kube_proxy_args),
     Component("kube-router", "kube-router", _kube_router_args),
-    Component("kwok", "kwok", _kwok_args),
+    Component("kwok", "kwok", _kwok_args, after_addons=True),
 )
 HOLDER = Component("node-namespaces", "sleep", lambda _lay: [], inside=False)
 """The sleeping process that holds the node's namespaces open; started first, stopped last."""

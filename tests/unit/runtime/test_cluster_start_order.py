@@ -1,0 +1,63 @@
+"""`cluster start` starts KWOK only once its RBAC is applied: KWOK exits when it cannot list nodes
+within its first seconds, so a slow first image import used to leave the simulated node NotReady."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from autocloud.runtime import cluster
+from autocloud.runtime.cluster import lifecycle
+
+
+class _RecordingApi:
+    def __init__(self, events: list[str]) -> None:
+        self.events = events
+
+    def ready(self) -> bool:
+        return True
+
+    def apply(self, obj: dict[str, Any]) -> None:
+        self.events.append(f"apply {obj['kind']}/{obj['metadata']['name']}")
+
+    def ensure_simulated_node(self) -> None:
+        self.events.append("simulated node")
+
+    def node_ready(self, name: str = "") -> bool:
+        return True
+
+    def deployment_available(self, namespace: str, name: str) -> bool:
+        return True
+
+
+def test_kwok_starts_after_its_role_binding_and_every_other_component_before_the_addons(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    events: list[str] = []
+    lay = cluster.Layout(tmp_path / "cluster")
+    monkeypatch.setattr(lifecycle, "external", lambda _lay: None)
+    monkeypatch.setattr(lifecycle, "running", lambda _lay, _comp: None)
+    monkeypatch.setattr(lifecycle, "port_free", lambda _port: True)
+    monkeypatch.setattr(lifecycle, "ensure_pki", lambda _lay: None)
+    monkeypatch.setattr(lifecycle, "write_configs", lambda _lay, _ports: None)
+    monkeypatch.setattr(lifecycle, "_ensure_holder", lambda _lay, _echo: 1)
+    monkeypatch.setattr(lifecycle, "_import_images", lambda _lay, _holder, _echo: events.append("images"))
+    monkeypatch.setattr(lifecycle, "unix_socket_serves", lambda _path: True)
+    monkeypatch.setattr(lifecycle, "status", lambda *_args: None)
+    monkeypatch.setattr(lifecycle, "Api", lambda _lay, _ports: _RecordingApi(events))
+
+    def spawn(_lay: cluster.Layout, comp: cluster.Component, _holder: int, _ports: cluster.Ports) -> int:
+        events.append(f"spawn {comp.name}")
+        return 1
+
+    monkeypatch.setattr(lifecycle, "spawn", spawn)
+
+    lifecycle.start(lay, echo=lambda _line: None, ports=cluster.Ports.from_env(), honour_kubeconfig=False)
+
+    kwok = events.index("spawn kwok")
+    assert events.index("apply ClusterRoleBinding/autocloud:kwok") < kwok < events.index("simulated node")
+    first_addon = next(i for i, event in enumerate(events) if event.startswith("apply "))
+    others = [c.name for c in cluster.COMPONENTS if c.name != "kwok"]
+    assert all(events.index(f"spawn {name}") < first_addon for name in others)
