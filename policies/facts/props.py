@@ -28,6 +28,24 @@ def get(props: Mapping[str, Any], path: str, default: Any = None) -> Any:
     return default if current is None or is_unknown(current) else current
 
 
+def unknown_at(props: Mapping[str, Any], path: str) -> bool:
+    """Whether the value at a dotted path is one only deployment will know: `autocloud check` spells it
+    with `policies.model.UNKNOWN_PREFIX`, and in a pack pulumi-policy's proxy raises its
+    ``UnknownValueError`` on access (matched by name: the check loads no pulumi-policy). An absent
+    value is not unknown."""
+    current: Any = props
+    try:
+        for part in path.split("."):
+            if not isinstance(current, Mapping):
+                return False
+            current = current.get(part)
+    except Exception as error:
+        if type(error).__name__ == "UnknownValueError" and type(error).__module__.startswith("pulumi_policy"):
+            return True
+        raise
+    return is_unknown(current)
+
+
 def items(value: Any) -> Sequence[Any]:
     """A list property as a sequence; absent or malformed is empty."""
     if isinstance(value, Sequence) and not isinstance(value, str | bytes):
