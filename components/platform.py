@@ -19,10 +19,13 @@ from components.telemetry import (
     DeviceAccess,
     DeviceProvisioning,
     DeviceProvisioningArgs,
+    DpsLinkKeys,
     EventHubsRoute,
     LinkedHub,
     TelemetryIngest,
     TelemetryIngestArgs,
+    dps_link_keys,
+    dps_link_secret,
 )
 from platform_model.locations import find_location
 from platform_model.profiles import Services
@@ -68,6 +71,8 @@ class RegionalPlatform(pulumi.ComponentResource):
             private_endpoint_subnet_id=network.private_endpoint_subnet_id,
             private_dns_zone_ids=network.dns_zone_ids,
         )
+        services = profile.services
+        self._link_secret = dps_link_secret(f"{name}-dps-link", self) if services.iothub and services.dps else None
         self.streaming, self.telemetry = self._build_scale_units(name, args, placement, network)
         self.provisioning = self._build_provisioning(name, args, placement, self.telemetry)
         self.compute = self._build_compute(name, args, placement, network)
@@ -151,6 +156,7 @@ class RegionalPlatform(pulumi.ComponentResource):
                 sku=args.plan.iothub,
                 data_residency=profile.residency.iot_data_residency,
                 min_tls=bool(primary and primary.iothub_min_tls),
+                dps_link=self._dps_link(unit),
                 devices=_device_access(args),
                 route=route,
             ),
@@ -160,14 +166,21 @@ class RegionalPlatform(pulumi.ComponentResource):
     def _build_provisioning(
         self, name: str, args: RegionalPlatformArgs, placement: AzurePlacement, hubs: list[TelemetryIngest]
     ) -> DeviceProvisioning | None:
-        """One DPS linking every hub of the region, where the profile enables it and there are hubs."""
+        """One DPS linking every hub of the region, where the profile enables it and there are hubs; each
+        link carries the key the stack gave that hub's policy (hub ``i`` is scale unit ``i``)."""
         if not (args.profile.services.dps and hubs):
             return None
+        keys = [self._dps_link(unit) for unit in range(1, len(hubs) + 1)]
+        linked = [
+            LinkedHub(name=hub.name, location=hub.location, key=link.primary)
+            for hub, link in zip(hubs, keys, strict=True)
+            if link is not None
+        ]
         return DeviceProvisioning(
             f"{name}-provisioning",
             DeviceProvisioningArgs(
                 placement=placement,
-                hubs=[LinkedHub(name=hub.name, location=hub.location) for hub in hubs],
+                hubs=linked,
                 units=args.plan.dps_units,
                 data_residency=args.profile.residency.iot_data_residency,
                 devices=_device_access(args),
@@ -175,6 +188,11 @@ class RegionalPlatform(pulumi.ComponentResource):
             ),
             pulumi.ResourceOptions(parent=self),
         )
+
+    def _dps_link(self, unit: int) -> DpsLinkKeys | None:
+        """Scale unit ``unit``'s hub link keys, derived from the stack's secret under a label fixed by the
+        unit (so they stay the same from run to run); None where no DPS links hubs."""
+        return dps_link_keys(self._link_secret, f"unit-{unit}") if self._link_secret is not None else None
 
     def _build_compute(
         self, name: str, args: RegionalPlatformArgs, placement: AzurePlacement, network: PrivateNetwork

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
 import pulumi
 import pulumi_azure_native as azure_native
+import pulumi_random as random
 
 from components.contracts import ProvisioningEndpoints, TelemetryEndpoints
 from components.placement import EVENT_HUBS_DATA_SENDER, AzurePlacement, grant_role
@@ -25,6 +29,8 @@ Why a shared-access link and not an identity: the SDK's DPS resource (API 2023-0
 not generated into pulumi-azure-native 3.29, and a preview API is no base for production. The same page
 says the linked hub must allow shared access policies, so hubs keep ``disableLocalAuth: false`` and turn
 off what vehicles could use instead: device and module SAS (X.509 only)."""
+DPS_LINK_SECRET_LENGTH = 64
+"""Letters and digits of the stack's link secret (about 380 bits), from which every hub's link keys derive."""
 MQTT_PORT = 8883
 ALL_ADDRESSES = "0.0.0.0/0"
 FALLBACK_ROUTE: azure_native.iothub.FallbackRoutePropertiesArgsDict = {
@@ -35,6 +41,76 @@ FALLBACK_ROUTE: azure_native.iothub.FallbackRoutePropertiesArgsDict = {
     "is_enabled": True,
 }
 """Messages no route matches go to the hub's built-in ``events`` endpoint."""
+
+
+@dataclass(frozen=True)
+class DpsLinkKeys:
+    """The two keys of one hub's ``dps-link`` policy, both Pulumi secrets; DPS links with the primary."""
+
+    primary: pulumi.Output[str]
+    """Required. Base64 of 32 bytes; in DPS's connection string for this hub."""
+    secondary: pulumi.Output[str]
+    """Required. Base64 of 32 bytes; set so that the service keeps no key of its own choosing."""
+
+
+def dps_link_secret(name: str, parent: pulumi.Resource) -> pulumi.Output[str]:
+    """The stack's DPS link secret, made by the first apply and then read from the stack's state.
+
+    Why the stack owns the hubs' link keys instead of reading them back: reading them is the POST action
+    ``Microsoft.Devices/iotHubs/listkeys/Action`` ("Gets all IotHub Keys",
+    https://learn.microsoft.com/azure/role-based-access-control/permissions/internet-of-things), and the
+    Reader role that previews run as holds only ``*/read``
+    (https://learn.microsoft.com/azure/role-based-access-control/built-in-roles/general#reader), so every
+    preview of an applied stack failed with AuthorizationFailed. The keys are writable instead: in the
+    IoT Hub REST API (2023-06-30, the version pulumi-azure-native 3.29 uses) a
+    ``SharedAccessSignatureAuthorizationRule`` has ``primaryKey`` and ``secondaryKey`` as plain
+    strings, neither read-only, with only ``keyName`` and ``rights`` required
+    (https://github.com/Azure/azure-rest-api-specs/blob/main/specification/iothub/resource-manager/Microsoft.Devices/stable/2023-06-30/iothub.json),
+    and Azure's own ``Add-AzIotHubKey`` takes both keys from the caller
+    (https://learn.microsoft.com/powershell/module/az.iothub/add-aziothubkey). A preview then calls
+    nothing: the secret is in the state (encrypted by the stack's secrets provider, so every engineer
+    and CI holding that provider read the same one), the keys derive from it offline, and the hub's
+    PUT carries the keys DPS holds on every run.
+
+    ``random.RandomPassword`` and not ``RandomBytes``: the latter's resource id is its value in the
+    clear, which would put the secret in the state unencrypted. To rotate every link key, replace this
+    resource (``pulumi up --replace <urn of ...-dps-link>``): hubs and DPS update in one run.
+    """
+    secret = random.RandomPassword(
+        name, length=DPS_LINK_SECRET_LENGTH, special=False, opts=pulumi.ResourceOptions(parent=parent)
+    )
+    return pulumi.Output.secret(secret.result)
+
+
+def derive_link_key(secret: str, hub: str, slot: str) -> str:
+    """HMAC-SHA256 of ``<hub>/<slot>`` under the stack's secret, base64: 32 bytes as Azure's own keys
+    have, and base64 because IoT Hub signs with the key decoded from base64
+    (https://learn.microsoft.com/azure/iot-hub/authenticate-authorize-sas, "Security token structure").
+    Each hub and slot gets its own key, and none reveals the secret or another key."""
+    digest = hmac.new(secret.encode(), f"{hub}/{slot}".encode(), hashlib.sha256).digest()
+    return base64.b64encode(digest).decode("ascii")
+
+
+def dps_link_keys(secret: pulumi.Input[str], hub: str) -> DpsLinkKeys:
+    """The link keys of the hub labelled ``hub`` (a label fixed in the program, known at preview)."""
+    value = pulumi.Output.secret(secret)
+    return DpsLinkKeys(
+        primary=value.apply(lambda s: derive_link_key(s, hub, "primary")),
+        secondary=value.apply(lambda s: derive_link_key(s, hub, "secondary")),
+    )
+
+
+def dps_link_policy(keys: DpsLinkKeys | None) -> azure_native.iothub.SharedAccessSignatureAuthorizationRuleArgsDict:
+    """The hub's one shared-access policy: ``dps-link`` with ``DPS_LINK_RIGHTS``, with the stack's keys
+    when it has them (a hub no DPS links leaves them to Azure)."""
+    policy: azure_native.iothub.SharedAccessSignatureAuthorizationRuleArgsDict = {
+        "key_name": DPS_LINK_POLICY,
+        "rights": DPS_LINK_RIGHTS,
+    }
+    if keys is not None:
+        policy["primary_key"] = keys.primary
+        policy["secondary_key"] = keys.secondary
+    return policy
 
 
 @dataclass(frozen=True)
@@ -106,6 +182,9 @@ class TelemetryIngestArgs:
     min_tls: bool
     """Required. Set ``minTlsVersion: 1.2`` (immutable after creation); only where the location accepts
     it (``AzureLocation.iothub_min_tls``: public cloud only)."""
+    dps_link: DpsLinkKeys | None = None
+    """Optional, default None (no DPS links this hub): the keys of the ``dps-link`` policy, which the
+    stack owns (``dps_link_secret``) so that a preview never has to read them back."""
     devices: DeviceAccess = DeviceAccess()
     """Optional, default public without IP filter: how vehicles reach the hub's device endpoints."""
     route: EventHubsRoute | None = None
@@ -215,12 +294,7 @@ class TelemetryIngest(pulumi.ComponentResource):
                 "event_hub_endpoints": {
                     "events": {"partition_count": args.sku.partitions, "retention_time_in_days": 1},
                 },
-                "authorization_policies": [
-                    {
-                        "key_name": DPS_LINK_POLICY,
-                        "rights": DPS_LINK_RIGHTS,
-                    }
-                ],
+                "authorization_policies": [dps_link_policy(args.dps_link)],
                 "routing": routing,
             },
             tags=dict(placement.tags),
@@ -297,6 +371,8 @@ class LinkedHub:
     """Required. IoT Hub name."""
     location: str
     """Required. The hub's location (plain string, inside the boundary)."""
+    key: pulumi.Input[str]
+    """Required. Primary key of the hub's ``dps-link`` policy (``DpsLinkKeys.primary``), a secret."""
 
 
 @dataclass(frozen=True)
@@ -319,7 +395,8 @@ class DeviceProvisioningArgs:
 
 
 class DeviceProvisioning(pulumi.ComponentResource):
-    """DPS linked to all of the region's hubs. The hubs' link keys are Pulumi secrets end to end.
+    """DPS linked to all of the region's hubs. The hubs' link keys are the stack's own Pulumi secrets
+    (``dps_link_secret``), never read back from Azure.
 
     Vehicles are given this instance's own endpoint (``<dps>.azure-devices-provisioning.net``), not
     ``global.azure-devices-provisioning.net``: "the global endpoint ... may send data outside the
@@ -367,7 +444,7 @@ class DeviceProvisioning(pulumi.ComponentResource):
         suffix = placement.dns.iothub
         linked: list[azure_native.deviceprovisioningservices.IotHubDefinitionDescriptionArgsDict] = [
             {
-                "connection_string": self._connection_string(hub, placement, suffix),
+                "connection_string": self._connection_string(hub, suffix),
                 "location": hub.location,
                 "apply_allocation_policy": True,
                 "allocation_weight": 1,
@@ -408,15 +485,11 @@ class DeviceProvisioning(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
 
-    def _connection_string(self, hub: LinkedHub, placement: AzurePlacement, suffix: str) -> pulumi.Output[str]:
-        keys = azure_native.iothub.list_iot_hub_resource_keys_for_key_name_output(
-            key_name=DPS_LINK_POLICY,
-            resource_group_name=placement.resource_group_name,
-            resource_name=hub.name,
-            opts=pulumi.InvokeOutputOptions(parent=self),
-        )
+    def _connection_string(self, hub: LinkedHub, suffix: str) -> pulumi.Output[str]:
+        """The link's connection string from the hub's name and the key the stack gave its policy: no call
+        to Azure, so a preview needs nothing beyond Reader (``dps_link_secret``)."""
         return pulumi.Output.secret(
-            pulumi.Output.all(hub.name, keys.primary_key).apply(
+            pulumi.Output.all(hub.name, hub.key).apply(
                 lambda v: f"HostName={v[0]}.{suffix};SharedAccessKeyName={DPS_LINK_POLICY};SharedAccessKey={v[1]}"
             )
         )

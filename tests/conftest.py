@@ -34,8 +34,10 @@ from platform_model.stack import stack_file_values
 PROGRAM = REPO_ROOT / "__main__.py"
 PROJECT = "autocloud"
 SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
-MOCK_KEY = "bW9jay1zaGFyZWQtYWNjZXNzLWtleQ=="
-"""What the mocked list-keys invoke returns; a test asserts it never shows up unencrypted."""
+MOCK_LINK_SECRET = "m0ckL1nkS3cretM0ckL1nkS3cretM0ckL1nkS3cretM0ckL1nkS3cretM0ckL1nk"
+"""What the mocked ``random.RandomPassword`` of a stack's DPS link secret holds once applied (the state's
+value); tests assert it and the keys derived from it never show up unencrypted."""
+RANDOM_PASSWORD = "random:index/randomPassword:RandomPassword"
 
 T = TypeVar("T")
 
@@ -97,6 +99,8 @@ def _computed(type_: str, name: str, inputs: Mapping[str, Any]) -> dict[str, Any
         computed["properties"] = {**inputs.get("properties", {}), "idScope": "0ne00000001"}
     elif type_ == "azure-native:maps:Account":
         computed["properties"] = {**inputs.get("properties", {}), "uniqueId": f"unique-{name}"}
+    elif type_ == RANDOM_PASSWORD:
+        computed["result"] = MOCK_LINK_SECRET
     return computed
 
 
@@ -120,8 +124,6 @@ class RecordingMocks(ProgramMocks):
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]]]:
         self.calls.append(args)
-        if args.token == "azure-native:iothub:listIotHubResourceKeysForKeyName":
-            return {"keyName": args.args.get("keyName"), "primaryKey": MOCK_KEY, "secondaryKey": MOCK_KEY}, []
         return super().call(args)
 
     def of_type(self, type_: str) -> list[Recorded]:
@@ -168,11 +170,14 @@ class PulumiHarness:
         """Hold off full garbage collections during :meth:`run` (``autocloud.verification.check.collector``); the
         synthesis bench turns it off to show what they cost."""
 
-    def start(self, stack: str = "azure-eu", config: Mapping[str, Any] | None = None) -> RecordingMocks:
-        """Fresh mocks for ``stack`` with ``config`` (full keys such as ``autocloud:region``)."""
+    def start(
+        self, stack: str = "azure-eu", config: Mapping[str, Any] | None = None, preview: bool = False
+    ) -> RecordingMocks:
+        """Fresh mocks for ``stack`` with ``config`` (full keys such as ``autocloud:region``); ``preview``
+        runs the program as ``pulumi preview`` does (``pulumi.runtime.is_dry_run()`` true)."""
         self.mocks = RecordingMocks()
         pulumi_settings.ROOT.set(None)
-        pulumi.runtime.set_mocks(self.mocks, project=PROJECT, stack=stack, preview=False)
+        pulumi.runtime.set_mocks(self.mocks, project=PROJECT, stack=stack, preview=preview)
         pulumi.runtime.set_all_config({k: _config_text(v) for k, v in (config or {}).items()}, [])
         return self.mocks
 
@@ -194,9 +199,10 @@ class PulumiHarness:
     def is_secret(self, output: Any) -> bool:
         return bool(_sync_await(pulumi.Output.from_input(output).is_secret()))
 
-    def run_program(self, stack: str, overrides: Mapping[str, Any] | None = None) -> ProgramRun:
-        """Run ``__main__.py`` under mocks with the stack file's config plus ``overrides``."""
-        mocks = self.start(stack, stack_config(stack) | dict(overrides or {}))
+    def run_program(self, stack: str, overrides: Mapping[str, Any] | None = None, preview: bool = False) -> ProgramRun:
+        """Run ``__main__.py`` under mocks with the stack file's config plus ``overrides`` (as a dry run
+        with ``preview``)."""
+        mocks = self.start(stack, stack_config(stack) | dict(overrides or {}), preview)
         self.run(lambda: runpy.run_path(str(PROGRAM), run_name="__main__"))
         root = pulumi_settings.get_root_resource()
         exported: dict[str, Any] = dict(getattr(root, "outputs", {}))

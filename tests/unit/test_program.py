@@ -12,12 +12,14 @@ import pulumi
 import pytest
 
 from components.contracts import STATE_CONTAINER, RegionalPlatformArgs
+from components.telemetry import derive_link_key
 from platform_model.profiles import load_profile
 from platform_model.sizing import plan_for_profile
 from platform_model.vocabulary import REQUIRED_TAGS
-from tests.conftest import MOCK_KEY, ProgramRun, PulumiHarness, Recorded
+from tests.conftest import MOCK_LINK_SECRET, RANDOM_PASSWORD, ProgramRun, PulumiHarness, Recorded
 
 STACKS = ("azure-eu", "azure-us", "azure-cn")
+SLOTS = ("primary", "secondary")
 GLOBAL_TYPES = {"azure-native:privatedns:PrivateZone", "azure-native:privatedns:VirtualNetworkLink"}
 PER_SCALE_UNIT = {
     "azure-native:iothub:IotHubResource": 1,
@@ -171,13 +173,19 @@ def test_data_services_are_private_and_device_endpoints_public(stack_run: tuple[
 
 def test_secrets_stay_secret(stack_run: tuple[str, ProgramRun]) -> None:
     _, run = stack_run
+    units = len(run.mocks.of_type("azure-native:iothub:IotHubResource"))
+    keys = {derive_link_key(MOCK_LINK_SECRET, f"unit-{u}", slot) for u in range(1, units + 1) for slot in SLOTS}
     assert run.secret_outputs == set()
-    assert MOCK_KEY not in json.dumps(run.outputs)
-    assert "SharedAccessKey" not in json.dumps(run.outputs)
+    shown = json.dumps(run.outputs)
+    assert MOCK_LINK_SECRET not in shown and not any(key in shown for key in keys)
+    assert "SharedAccessKey" not in shown
+    holders = set()
     for resource in run.mocks.azure():
-        if MOCK_KEY in json.dumps(resource.inputs):
-            assert resource.type == "azure-native:deviceprovisioningservices:IotDpsResource"
-            assert "properties" in resource.secret_paths
+        inputs = json.dumps(resource.inputs)
+        if MOCK_LINK_SECRET in inputs or any(key in inputs for key in keys):
+            holders.add(resource.type)
+            assert "properties" in resource.secret_paths, resource.name
+    assert holders == {"azure-native:iothub:IotHubResource", "azure-native:deviceprovisioningservices:IotDpsResource"}
 
 
 def test_exports(stack_run: tuple[str, ProgramRun]) -> None:
@@ -296,3 +304,38 @@ def test_local_target_builds_the_local_platform_lazily(
         "pulumi:providers:kubernetes"
     ]
     assert run.outputs["target"] == "local" and run.outputs["platform"]["name"] == "fleet-us"
+
+
+def test_dps_links_each_hub_with_the_key_its_policy_has(stack_run: tuple[str, ProgramRun]) -> None:
+    """The stack owns the link keys: one secret per stack, one key pair per hub, and DPS's connection
+    string to each hub carries that hub's primary key."""
+    _, run = stack_run
+    assert [r.name.rsplit("-", 2)[-2:] for r in run.mocks.of_type(RANDOM_PASSWORD)] == [["dps", "link"]]
+    hubs = run.mocks.of_type("azure-native:iothub:IotHubResource")
+    primaries = {}  # hub name (the mocks' physical name is the logical one) -> its policy's primary key
+    for hub in hubs:
+        (policy,) = hub.inputs["properties"]["authorizationPolicies"]
+        assert (policy["keyName"], policy["rights"]) == ("dps-link", "RegistryWrite, ServiceConnect")
+        assert policy["secondaryKey"] != policy["primaryKey"]
+        primaries[hub.name] = policy["primaryKey"]
+    assert len(set(primaries.values())) == len(hubs) > 0
+    dps = run.mocks.one("azure-native:deviceprovisioningservices:IotDpsResource")
+    linked = {}
+    for link in dps.inputs["properties"]["iotHubs"]:
+        fields = dict(part.split("=", 1) for part in link["connectionString"].split(";"))
+        assert fields["SharedAccessKeyName"] == "dps-link"
+        linked[fields["HostName"].split(".", 1)[0]] = fields["SharedAccessKey"]
+    assert linked == primaries
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_a_preview_invokes_only_what_a_reader_may_call(pulumi_harness: PulumiHarness, stack: str) -> None:
+    """A preview of an applied stack (the link secret known from the state) calls Azure only through
+    ``get*`` functions, which read; no ``list*`` action such as listIotHubResourceKeysForKeyName, which
+    the Reader role of the preview workflow may not call (README, "Pull-request previews")."""
+    run = pulumi_harness.run_program(stack, preview=True)
+    assert pulumi.runtime.is_dry_run()
+    functions = [call.token.rsplit(":", 1)[-1] for call in run.mocks.calls]
+    assert functions, "the program invoked nothing: the test would pass vacuously"
+    assert [f for f in functions if not f.startswith("get")] == []
+    assert run.mocks.of_type("azure-native:deviceprovisioningservices:IotDpsResource")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 import pulumi
@@ -22,16 +23,21 @@ from components.placement import (
 from components.state import VehicleStateStore, VehicleStateStoreArgs
 from components.streaming import EventStreaming, EventStreamingArgs
 from components.telemetry import (
+    DPS_LINK_SECRET_LENGTH,
     DeviceAccess,
     DeviceProvisioning,
     DeviceProvisioningArgs,
+    DpsLinkKeys,
     EventHubsRoute,
     LinkedHub,
     TelemetryIngest,
     TelemetryIngestArgs,
+    derive_link_key,
+    dps_link_keys,
+    dps_link_secret,
 )
 from platform_model.sizing import AksPlan, CosmosPlan, EventHubsPlan, IotHubPlan
-from tests.conftest import MOCK_KEY, SUBSCRIPTION, PulumiHarness
+from tests.conftest import MOCK_LINK_SECRET, RANDOM_PASSWORD, SUBSCRIPTION, PulumiHarness
 
 TAGS = {"region": "eu", "data-classification": "vehicle-data", "data-residency": "eu"}
 SUBNET = f"/subscriptions/{SUBSCRIPTION}/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/v/subnets/pe"
@@ -148,26 +154,28 @@ def test_telemetry_ingest_without_route_keeps_fallback_only(pulumi_harness: Pulu
 
 def test_device_provisioning_links_every_hub_with_secret_keys(pulumi_harness: PulumiHarness) -> None:
     mocks = pulumi_harness.start()
-    hubs = [LinkedHub(name=f"hub-{i}", location="westeurope") for i in range(1, 4)]
+    keys = [f"a2V5LW9mLWh1Yi0{i}" for i in range(1, 4)]
+    hubs = [
+        LinkedHub(name=f"hub-{i}", location="westeurope", key=pulumi.Output.secret(key))
+        for i, key in enumerate(keys, start=1)
+    ]
     dps = pulumi_harness.run(
         lambda: DeviceProvisioning("eu-provisioning", DeviceProvisioningArgs(placement(), hubs, 3, True))
     )
     resource = mocks.one("azure-native:deviceprovisioningservices:IotDpsResource")
     props = resource.inputs["properties"]
-    assert [h["connectionString"].split(";")[0] for h in props["iotHubs"]] == [
-        f"HostName=hub-{i}.azure-devices.net" for i in range(1, 4)
+    assert [h["connectionString"] for h in props["iotHubs"]] == [
+        f"HostName=hub-{i}.azure-devices.net;SharedAccessKeyName=dps-link;SharedAccessKey={key}"
+        for i, key in enumerate(keys, start=1)
     ]
     assert all(h["location"] == "westeurope" for h in props["iotHubs"])
     assert props["allocationPolicy"] == "Hashed"
     assert props["publicNetworkAccess"] == "Enabled"
     assert props["enableDataResidency"] is True
     assert resource.inputs["sku"] == {"name": "S1", "capacity": 3}
-    # The hubs' keys only ever travel as a secret.
-    assert MOCK_KEY in props["iotHubs"][0]["connectionString"]
+    # The hubs' keys only ever travel as a secret, and come from the stack: nothing is read from Azure.
     assert "properties" in resource.secret_paths
-    keys = [c for c in mocks.calls if c.token == "azure-native:iothub:listIotHubResourceKeysForKeyName"]
-    assert {c.args["keyName"] for c in keys} == {"dps-link"}
-    assert len(keys) == 3
+    assert mocks.calls == []
 
     endpoints = pulumi_harness.value(dps.endpoints)
     # The instance's own endpoint, never global.azure-devices-provisioning.net (provisioning stays in region).
@@ -180,7 +188,7 @@ def test_device_provisioning_links_every_hub_with_secret_keys(pulumi_harness: Pu
 
 def test_device_provisioning_in_china_uses_china_endpoints(pulumi_harness: PulumiHarness) -> None:
     mocks = pulumi_harness.start("azure-cn")
-    hubs = [LinkedHub(name="hub-1", location="chinanorth3")]
+    hubs = [LinkedHub(name="hub-1", location="chinanorth3", key="a2V5")]
     dps = pulumi_harness.run(
         lambda: DeviceProvisioning(
             "cn-provisioning", DeviceProvisioningArgs(placement("chinanorth3", "china"), hubs, 1, True)
@@ -189,6 +197,50 @@ def test_device_provisioning_in_china_uses_china_endpoints(pulumi_harness: Pulum
     props = mocks.one("azure-native:deviceprovisioningservices:IotDpsResource").inputs["properties"]
     assert props["iotHubs"][0]["connectionString"].startswith("HostName=hub-1.azure-devices.cn;")
     assert pulumi_harness.value(dps.endpoints)["device_endpoint"] == "cn-provisioning-dps.azure-devices-provisioning.cn"
+
+
+def test_link_keys_derive_from_the_stack_secret_one_per_hub_and_slot() -> None:
+    first = derive_link_key(MOCK_LINK_SECRET, "unit-1", "primary")
+    # 32 bytes in standard base64, as Azure's own keys (IoT Hub signs with the key decoded from base64).
+    assert len(base64.b64decode(first, validate=True)) == 32
+    assert derive_link_key(MOCK_LINK_SECRET, "unit-1", "primary") == first
+    others = {
+        derive_link_key(MOCK_LINK_SECRET, "unit-1", "secondary"),
+        derive_link_key(MOCK_LINK_SECRET, "unit-2", "primary"),
+        derive_link_key(MOCK_LINK_SECRET.swapcase(), "unit-1", "primary"),
+    }
+    assert first not in others and len(others) == 3
+    assert MOCK_LINK_SECRET not in first
+
+
+def test_hub_link_policy_carries_the_stack_keys_as_secrets(pulumi_harness: PulumiHarness) -> None:
+    mocks = pulumi_harness.start()
+    sku = IotHubPlan(tier="S1", units=1, partitions=4, devices=10)
+
+    def program() -> DpsLinkKeys:
+        keys = dps_link_keys(dps_link_secret("eu-dps-link", pulumi.ComponentResource("t:t:T", "p")), "unit-1")
+        args = TelemetryIngestArgs(placement(private=False), sku, data_residency=False, min_tls=True, dps_link=keys)
+        TelemetryIngest("eu-telemetry-1", args)
+        return keys
+
+    keys = pulumi_harness.run(program)
+    secret = mocks.one(RANDOM_PASSWORD)
+    assert secret.name == "eu-dps-link"
+    assert secret.inputs == {"length": DPS_LINK_SECRET_LENGTH, "special": False}
+    assert pulumi_harness.is_secret(keys.primary) and pulumi_harness.is_secret(keys.secondary)
+    hub = mocks.one("azure-native:iothub:IotHubResource")
+    policies = hub.inputs["properties"]["authorizationPolicies"]
+    assert policies == [
+        {
+            "keyName": "dps-link",
+            "rights": "RegistryWrite, ServiceConnect",
+            "primaryKey": derive_link_key(MOCK_LINK_SECRET, "unit-1", "primary"),
+            "secondaryKey": derive_link_key(MOCK_LINK_SECRET, "unit-1", "secondary"),
+        }
+    ]
+    # The keys make the hub's properties a secret (in the state too); they are no output of the hub.
+    assert "properties" in hub.secret_paths
+    assert mocks.calls == []
 
 
 @pytest.mark.parametrize(("location", "storage"), [("westeurope", "Standard_ZRS"), ("germanynorth", "Standard_LRS")])
@@ -443,7 +495,7 @@ def test_device_endpoints_private_or_filtered_on_request(pulumi_harness: PulumiH
 def test_device_provisioning_registers_the_fleet_ca(pulumi_harness: PulumiHarness) -> None:
     mocks = pulumi_harness.start()
     pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
-    hubs = [LinkedHub(name="hub-1", location="westeurope")]
+    hubs = [LinkedHub(name="hub-1", location="westeurope", key="a2V5")]
     pulumi_harness.run(
         lambda: DeviceProvisioning(
             "eu-provisioning", DeviceProvisioningArgs(placement(), hubs, 1, False, ca_certificate=pem)

@@ -58,7 +58,7 @@ COMPONENTS: dict[str, Builder] = {
         "ingest", TelemetryIngestArgs(pl, plan.iothub, p.residency.iot_data_residency, min_tls=p.cloud == "public")
     ),
     "DeviceProvisioning": lambda p, plan, pl: DeviceProvisioning(
-        "dps", DeviceProvisioningArgs(pl, [LinkedHub("hub-1", p.primary)], plan.dps_units, True)
+        "dps", DeviceProvisioningArgs(pl, [LinkedHub("hub-1", p.primary, "a2V5")], plan.dps_units, True)
     ),
     "EventStreaming": lambda p, plan, pl: EventStreaming(
         "stream", EventStreamingArgs(pl, plan.eventhubs, f"ac{p.name}capture1")
