@@ -40,6 +40,7 @@ from typing import Any
 import pulumi
 import pulumi.resource
 from pulumi import _types
+from pulumi.output import Unknown
 from pulumi.runtime import rpc
 from pulumi.runtime.mocks import MockCallArgs, MockMonitor, MockResourceArgs, Mocks
 
@@ -185,8 +186,9 @@ class ProgramMocks(Mocks):
 
 def _plain(value: Any) -> Any:
     """Secrets unwrapped (the file is short-lived and policies must see values), unknowns spelled
-    as such, containers copied."""
-    if value == rpc.UNKNOWN:
+    as such, containers copied. Deserialised with ``keep_unknowns`` an unknown is a
+    ``pulumi.output.Unknown``, at any depth (a dict input holding one unknown field)."""
+    if isinstance(value, Unknown) or value == rpc.UNKNOWN:
         return unknown("output")
     if rpc.is_rpc_secret(value):
         return _plain(rpc.unwrap_rpc_secret(value))

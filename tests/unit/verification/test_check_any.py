@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -13,10 +14,11 @@ import pytest
 
 from autocloud.verification.check.command import run_check
 from autocloud.verification.check.program_env import Declared, declared, env_key
-from autocloud.verification.check.runner import output_type_placeholder
+from autocloud.verification.check.runner import output_type_placeholder, record_program
 from autocloud.verification.check.targets import ConfigInput
 from platform_model.formats import OutputFormat
 from platform_model.paths import REPO_ROOT
+from policies.model import is_unknown
 from tests.conftest import as_the_cli_gives_it
 
 FOREIGN = REPO_ROOT / "tests" / "programs" / "foreign"
@@ -102,6 +104,34 @@ def test_bad_config_usage_is_one_line_and_exit_2(kwargs: dict[str, Any], problem
 def test_dry_run_guards_hold_and_computed_outputs_are_unknown() -> None:
     code, out, _ = check("dry_run_guard")
     assert (code, target_of(out)["status"]) == (0, "clean")
+
+
+NESTED_UNKNOWN = """
+import pulumi
+
+
+class Thing(pulumi.CustomResource):
+    def __init__(self, name: str, props: dict) -> None:
+        super().__init__("test:index:Thing", name, props)
+
+
+made = Thing("made", {"result": None})  # computed: unknown at preview
+Thing("user", {"link": {"host": "hub-1", "key": pulumi.Output.secret(made.result.apply(lambda r: f"key={r}"))}})
+"""
+
+
+def test_an_unknown_inside_an_input_is_recorded_as_unknown(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pulumi_harness: Any
+) -> None:
+    """One computed field of a structured input (a DPS link's connection string) reaches the rules as
+    an unknown, not as the text of the SDK's placeholder object."""
+    (tmp_path / "__main__.py").write_text(NESTED_UNKNOWN)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("sys.path", list(sys.path))
+    records, _ = record_program(tmp_path, "p", "dev")
+    (user,) = [r for r in records if r["name"] == "user"]
+    assert user["inputs"]["link"] == {"host": "hub-1", "key": "<unknown output>"}
+    assert is_unknown(user["inputs"]["link"]["key"])
 
 
 def test_invoke_results_have_the_sdk_shape() -> None:
@@ -194,7 +224,7 @@ def test_a_missing_module_says_where_to_declare_it() -> None:
     code, out, _ = check("missing_module")
     target = target_of(out)
     assert (code, target["status"]) == (2, "error")
-    assert "No module named 'pulumi_random' (__main__.py:3)" in target["error"]
+    assert "No module named 'pulumi_gcp' (__main__.py:3)" in target["error"]
     assert "declare it in requirements.txt or pyproject.toml" in target["error"]
 
 

@@ -1,3 +1,3 @@
 """Imports a package it never declares (no requirements.txt): the check says which and where."""
 
-import pulumi_random  # noqa: F401
+import pulumi_gcp  # noqa: F401
