@@ -455,7 +455,7 @@ TARGET_TOOLS: dict[str, tuple[str, ...]] = {
     "local": tuple(tool.name for tool in TOOLS),
 }
 """What each deployment target needs built. The Azure stacks run only the engine and the Python
-language host: their resources come from the azure-native plugin (installed separately, docs/engine.md)
+language host: their resources come from the azure-native and random plugins (installed separately, docs/engine.md)
 and they start no local cluster, node or image; the local target needs every tool."""
 
 
