@@ -11,11 +11,11 @@ from typing import NamedTuple
 
 import pulumi
 import pulumi_azure_native as azure_native
-import pulumi_random as random
 
 from components.contracts import ProvisioningEndpoints, TelemetryEndpoints
 from components.placement import EVENT_HUBS_DATA_SENDER, AzurePlacement, grant_role
 from components.private_link import private_endpoint
+from components.stack_secret import StackSecret
 from platform_model.sizing import IotHubPlan
 
 DPS_LINK_POLICY = "dps-link"
@@ -29,8 +29,6 @@ Why a shared-access link and not an identity: the SDK's DPS resource (API 2023-0
 not generated into pulumi-azure-native 3.29, and a preview API is no base for production. The same page
 says the linked hub must allow shared access policies, so hubs keep ``disableLocalAuth: false`` and turn
 off what vehicles could use instead: device and module SAS (X.509 only)."""
-DPS_LINK_SECRET_LENGTH = 64
-"""Letters and digits of the stack's link secret (about 380 bits), from which every hub's link keys derive."""
 MQTT_PORT = 8883
 ALL_ADDRESSES = "0.0.0.0/0"
 FALLBACK_ROUTE: azure_native.iothub.FallbackRoutePropertiesArgsDict = {
@@ -72,14 +70,10 @@ def dps_link_secret(name: str, parent: pulumi.Resource) -> pulumi.Output[str]:
     and CI holding that provider read the same one), the keys derive from it offline, and the hub's
     PUT carries the keys DPS holds on every run.
 
-    ``random.RandomPassword`` and not ``RandomBytes``: the latter's resource id is its value in the
-    clear, which would put the secret in the state unencrypted. To rotate every link key, replace this
-    resource (``pulumi up --replace <urn of ...-dps-link>``): hubs and DPS update in one run.
+    To rotate every link key, replace this resource (``pulumi up --replace <urn of ...-dps-link>``): hubs
+    and DPS update in one run.
     """
-    secret = random.RandomPassword(
-        name, length=DPS_LINK_SECRET_LENGTH, special=False, opts=pulumi.ResourceOptions(parent=parent)
-    )
-    return pulumi.Output.secret(secret.result)
+    return pulumi.Output.secret(StackSecret(name, pulumi.ResourceOptions(parent=parent)).value)
 
 
 def derive_link_key(secret: str, hub: str, slot: str) -> str:

@@ -35,9 +35,10 @@ PROGRAM = REPO_ROOT / "__main__.py"
 PROJECT = "autocloud"
 SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
 MOCK_LINK_SECRET = "m0ckL1nkS3cretM0ckL1nkS3cretM0ckL1nkS3cretM0ckL1nkS3cretM0ckL1nk"
-"""What the mocked ``random.RandomPassword`` of a stack's DPS link secret holds once applied (the state's
-value); tests assert it and the keys derived from it never show up unencrypted."""
-RANDOM_PASSWORD = "random:index/randomPassword:RandomPassword"
+"""What the mocked ``StackSecret`` of a stack's DPS link holds once applied (the state's value); tests assert
+it and the keys derived from it never show up unencrypted."""
+DYNAMIC_RESOURCE = "pulumi-python:dynamic:Resource"
+"""The type token of every Pulumi dynamic resource (``components.stack_secret.StackSecret``)."""
 
 T = TypeVar("T")
 
@@ -99,8 +100,8 @@ def _computed(type_: str, name: str, inputs: Mapping[str, Any]) -> dict[str, Any
         computed["properties"] = {**inputs.get("properties", {}), "idScope": "0ne00000001"}
     elif type_ == "azure-native:maps:Account":
         computed["properties"] = {**inputs.get("properties", {}), "uniqueId": f"unique-{name}"}
-    elif type_ == RANDOM_PASSWORD:
-        computed["result"] = MOCK_LINK_SECRET
+    elif type_ == DYNAMIC_RESOURCE and "value" in inputs:
+        computed["value"] = MOCK_LINK_SECRET
     return computed
 
 

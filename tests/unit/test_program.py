@@ -16,7 +16,7 @@ from components.telemetry import derive_link_key
 from platform_model.profiles import load_profile
 from platform_model.sizing import plan_for_profile
 from platform_model.vocabulary import REQUIRED_TAGS
-from tests.conftest import MOCK_LINK_SECRET, RANDOM_PASSWORD, ProgramRun, PulumiHarness, Recorded
+from tests.conftest import DYNAMIC_RESOURCE, MOCK_LINK_SECRET, ProgramRun, PulumiHarness, Recorded
 
 STACKS = ("azure-eu", "azure-us", "azure-cn")
 SLOTS = ("primary", "secondary")
@@ -310,7 +310,7 @@ def test_dps_links_each_hub_with_the_key_its_policy_has(stack_run: tuple[str, Pr
     """The stack owns the link keys: one secret per stack, one key pair per hub, and DPS's connection
     string to each hub carries that hub's primary key."""
     _, run = stack_run
-    assert [r.name.rsplit("-", 2)[-2:] for r in run.mocks.of_type(RANDOM_PASSWORD)] == [["dps", "link"]]
+    assert [r.name.rsplit("-", 2)[-2:] for r in run.mocks.of_type(DYNAMIC_RESOURCE)] == [["dps", "link"]]
     hubs = run.mocks.of_type("azure-native:iothub:IotHubResource")
     primaries = {}  # hub name (the mocks' physical name is the logical one) -> its policy's primary key
     for hub in hubs:
