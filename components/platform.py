@@ -24,8 +24,9 @@ from components.telemetry import (
     TelemetryIngest,
     TelemetryIngestArgs,
 )
-from platform_model.locations import find_location
+from platform_model.locations import dps_private_endpoints, find_location
 from platform_model.profiles import Services
+from platform_model.vocabulary import Cloud
 
 
 class RegionalPlatform(pulumi.ComponentResource):
@@ -95,7 +96,7 @@ class RegionalPlatform(pulumi.ComponentResource):
             f"{name}-network",
             PrivateNetworkArgs(
                 placement=base,
-                zone_keys=_private_zone_keys(args.profile.services),
+                zone_keys=_private_zone_keys(args.profile.services, args.profile.cloud),
                 address_space=str(plan_net.vnet),
                 endpoint_prefix=str(plan_net.endpoints_subnet),
                 node_prefix=str(plan_net.nodes_subnet),
@@ -229,12 +230,13 @@ class RegionalPlatform(pulumi.ComponentResource):
         )
 
 
-def _private_zone_keys(services: Services) -> list[str]:
-    """The private DNS zones the enabled services' private endpoints register in."""
+def _private_zone_keys(services: Services, cloud: Cloud) -> list[str]:
+    """The private DNS zones the enabled services' private endpoints register in (DPS only where it can
+    have a private endpoint: not in Azure China)."""
     wanted = (
         ("servicebus", services.iothub or services.eventhubs),
         ("iothub", services.iothub),
-        ("dps", services.dps),
+        ("dps", services.dps and dps_private_endpoints(cloud)),
         ("blob", services.eventhubs),
         ("cosmos", services.cosmosdb),
     )

@@ -12,6 +12,7 @@ import pulumi_azure_native as azure_native
 from components.contracts import ProvisioningEndpoints, TelemetryEndpoints
 from components.placement import EVENT_HUBS_DATA_SENDER, AzurePlacement, grant_role
 from components.private_link import private_endpoint
+from platform_model.locations import dps_private_endpoints
 from platform_model.sizing import IotHubPlan
 
 DPS_LINK_POLICY = "dps-link"
@@ -338,7 +339,10 @@ class DeviceProvisioning(pulumi.ComponentResource):
         self.location = placement.location
 
         dps = self._build_dps(name, args)
-        private_endpoint(f"{name}-pe", self, placement, dps.id, "iotDps", ("dps",))
+        # Private Link for DPS exists in public regions only (catalog: ``dps_private_endpoint``); elsewhere
+        # (Azure China) DPS keeps only its public, X.509-only device endpoint.
+        if dps_private_endpoints(placement.cloud):
+            private_endpoint(f"{name}-pe", self, placement, dps.id, "iotDps", ("dps",))
         if args.ca_certificate is not None:
             self._build_fleet_ca(name, placement, dps, args.ca_certificate)
 

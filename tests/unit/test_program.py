@@ -33,8 +33,9 @@ PER_REGION = {
     "azure-native:operationalinsights:Workspace": 1,
     "azure-native:cosmosdb:DatabaseAccount": 1,
     "azure-native:cosmosdb:SqlResourceSqlContainer": 1,
-    "azure-native:privatedns:PrivateZone": 5,
 }
+PRIVATE_ZONES = {"public": 5, "china": 4}
+"""One zone per private-link target; Azure China has no DPS zone (no Private Link for DPS there)."""
 
 
 def public_access(resource: Recorded) -> object:
@@ -71,6 +72,7 @@ def test_resources_match_the_plan(stack_run: tuple[str, ProgramRun]) -> None:
         assert counts[type_] == per_unit * plan.scale_units, type_
     for type_, count in PER_REGION.items():
         assert counts[type_] == count, type_
+    assert counts["azure-native:privatedns:PrivateZone"] == PRIVATE_ZONES[profile.cloud]
     assert counts["azure-native:maps:Account"] == (1 if profile.services.maps else 0)
 
     for hub in run.mocks.of_type("azure-native:iothub:IotHubResource"):
@@ -166,7 +168,8 @@ def test_data_services_are_private_and_device_endpoints_public(stack_run: tuple[
         for e in run.mocks.of_type("azure-native:network:PrivateEndpoint")
     )
     units = len(run.mocks.of_type("azure-native:iothub:IotHubResource"))
-    assert targets == {"iotHub": units, "namespace": units, "blob": units, "iotDps": 1, "Sql": 1}
+    dps = 1 if run.outputs["cloud"] == "public" else 0  # no Private Link for DPS in Azure China
+    assert targets == Counter({"iotHub": units, "namespace": units, "blob": units, "iotDps": dps, "Sql": 1})
 
 
 def test_secrets_stay_secret(stack_run: tuple[str, ProgramRun]) -> None:
