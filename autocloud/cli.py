@@ -370,6 +370,19 @@ def size(
 
 
 @app.command()
+def prerequisites(
+    stack: Annotated[str, typer.Argument(help="An azure stack (stacks/Pulumi.<stack>.yaml), e.g. azure-eu.")],
+    fmt: Annotated[
+        Literal[OutputFormat.TEXT, OutputFormat.JSON], typer.Option("--format", help="How to print the checklist.")
+    ] = OutputFormat.TEXT,
+) -> None:
+    """What a stack's first apply needs: providers to register, the deployer's roles, quotas, region access."""
+    from autocloud.verification.prerequisites_report import prerequisites_command
+
+    sys.stdout.write(prerequisites_command(stack, fmt))
+
+
+@app.command()
 def rollout(
     file: Annotated[Path, typer.Argument(help="Rollout file (waves of stacks), e.g. rollouts/local.yaml.")],
     preview: Annotated[bool, typer.Option("--preview", help="Only preview every stack; change nothing.")] = False,
