@@ -45,8 +45,9 @@ class ContainerRegistry(pulumi.ComponentResource):
     name: pulumi.Output[str]
     resource_id: pulumi.Output[str]
     location: str
-    login_server: pulumi.Output[str]
-    """``<name>.azurecr.io`` (``.azurecr.cn`` in Azure China): the image prefix the workloads use."""
+    login_server: str
+    """``<name>.azurecr.io`` (``.azurecr.cn`` in Azure China): the image prefix the workloads use, known at
+    preview because the name is explicit."""
 
     def __init__(self, name: str, args: ContainerRegistryArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("autocloud:registry:ContainerRegistry", name, None, opts)
@@ -73,7 +74,7 @@ class ContainerRegistry(pulumi.ComponentResource):
 
         self.name = registry.name
         self.resource_id = registry.id
-        self.login_server = registry.name.apply(lambda n: f"{n.lower()}.{placement.dns.registry}")
+        self.login_server = f"{args.registry_name.lower()}.{placement.dns.registry}"
         self.register_outputs(
             {
                 "name": self.name,

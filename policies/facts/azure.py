@@ -81,6 +81,7 @@ NAME_KEYS: Mapping[str, str] = {
     STORAGE_ACCOUNT: "accountName",
     MAPS_ACCOUNT: "accountName",
     AKS: "resourceName",
+    CONTAINER_REGISTRY: "registryName",
 }
 
 
