@@ -11,6 +11,7 @@ identity is the cluster's kubelet identity, which ``components.compute`` grants 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypedDict
 
 import pulumi
 import pulumi_azure_native as azure_native
@@ -26,6 +27,12 @@ PRIVATE_LINK_GROUP = "registry"
 """The registry's private-link sub-resource (``--group-ids registry`` in the private link article above)."""
 ZONE_KEY = "registry"
 """Its ``CloudDns.private_zones`` key."""
+
+
+class RegistryEndpoints(TypedDict):
+    """Where the cluster pulls the region's images (Azure only: the local target imports images into its node)."""
+
+    login_server: str
 
 
 @dataclass(frozen=True)
@@ -48,6 +55,7 @@ class ContainerRegistry(pulumi.ComponentResource):
     login_server: str
     """``<name>.azurecr.io`` (``.azurecr.cn`` in Azure China): the image prefix the workloads use, known at
     preview because the name is explicit."""
+    endpoints: pulumi.Output[RegistryEndpoints]
 
     def __init__(self, name: str, args: ContainerRegistryArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("autocloud:registry:ContainerRegistry", name, None, opts)
@@ -75,11 +83,13 @@ class ContainerRegistry(pulumi.ComponentResource):
         self.name = registry.name
         self.resource_id = registry.id
         self.login_server = f"{args.registry_name.lower()}.{placement.dns.registry}"
+        self.endpoints = registry.id.apply(lambda _: RegistryEndpoints(login_server=self.login_server))
         self.register_outputs(
             {
                 "name": self.name,
                 "resource_id": self.resource_id,
                 "location": self.location,
                 "login_server": self.login_server,
+                "endpoints": self.endpoints,
             }
         )

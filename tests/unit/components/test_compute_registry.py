@@ -189,6 +189,7 @@ def test_registry_is_premium_private_and_entra_only(
     group = mocks.one("azure-native:network:PrivateDnsZoneGroup").inputs
     assert [c["privateDnsZoneId"] for c in group["privateDnsZoneConfigs"]] == [ZONES["registry"]]
     assert registry.login_server == f"aceuimages0123.{suffix}"
+    assert pulumi_harness.value(registry.endpoints) == {"login_server": f"aceuimages0123.{suffix}"}
     assert registry.location == location
 
 
