@@ -12,7 +12,13 @@ from components.compute import ComputeCluster, ComputeClusterArgs
 from components.contracts import PlatformEndpoints, RegionalPlatformArgs
 from components.maps import MapsService, MapsServiceArgs
 from components.network import PrivateNetwork, PrivateNetworkArgs
-from components.placement import AzurePlacement, eventhub_namespace_name, storage_account_name
+from components.placement import (
+    AzurePlacement,
+    container_registry_name,
+    eventhub_namespace_name,
+    storage_account_name,
+)
+from components.registry import ContainerRegistry, ContainerRegistryArgs
 from components.state import VehicleStateStore, VehicleStateStoreArgs
 from components.streaming import EventStreaming, EventStreamingArgs
 from components.telemetry import (
@@ -47,6 +53,7 @@ class RegionalPlatform(pulumi.ComponentResource):
     streaming: list[EventStreaming]
     provisioning: DeviceProvisioning | None
     compute: ComputeCluster | None
+    registry: ContainerRegistry | None
     state: VehicleStateStore | None
     maps: MapsService | None
     endpoints: pulumi.Output[PlatformEndpoints]
@@ -71,7 +78,8 @@ class RegionalPlatform(pulumi.ComponentResource):
         )
         self.streaming, self.telemetry = self._build_scale_units(name, args, placement, network)
         self.provisioning = self._build_provisioning(name, args, placement, self.telemetry)
-        self.compute = self._build_compute(name, args, placement, network)
+        self.registry = self._build_registry(name, args, placement)
+        self.compute = self._build_compute(name, args, placement, network, self.registry)
         self.state = self._build_state(name, args, placement)
         self.maps = self._build_maps(name, args, placement)
 
@@ -177,8 +185,25 @@ class RegionalPlatform(pulumi.ComponentResource):
             pulumi.ResourceOptions(parent=self),
         )
 
+    def _build_registry(
+        self, name: str, args: RegionalPlatformArgs, placement: AzurePlacement
+    ) -> ContainerRegistry | None:
+        """The region's private image registry, wherever the region runs AKS (its only puller)."""
+        if not args.profile.services.aks:
+            return None
+        return ContainerRegistry(
+            f"{name}-registry",
+            ContainerRegistryArgs(placement=placement, registry_name=container_registry_name(args.profile.name)),
+            pulumi.ResourceOptions(parent=self),
+        )
+
     def _build_compute(
-        self, name: str, args: RegionalPlatformArgs, placement: AzurePlacement, network: PrivateNetwork
+        self,
+        name: str,
+        args: RegionalPlatformArgs,
+        placement: AzurePlacement,
+        network: PrivateNetwork,
+        registry: ContainerRegistry | None,
     ) -> ComputeCluster | None:
         profile = args.profile
         if not profile.services.aks:
@@ -197,6 +222,7 @@ class RegionalPlatform(pulumi.ComponentResource):
                 pod_cidr=str(plan_net.pod_cidr),
                 node_subnet_id=network.node_subnet_id,
                 cluster_admins=args.cluster_admins,
+                registry_id=registry.resource_id if registry is not None else None,
             ),
             pulumi.ResourceOptions(parent=self),
         )
@@ -239,6 +265,7 @@ def _private_zone_keys(services: Services, cloud: Cloud) -> list[str]:
         ("dps", services.dps and dps_private_endpoints(cloud)),
         ("blob", services.eventhubs),
         ("cosmos", services.cosmosdb),
+        ("registry", services.aks),
     )
     return [key for key, enabled in wanted if enabled]
 

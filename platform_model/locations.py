@@ -217,6 +217,10 @@ class CloudDns:
     servicebus: str
     blob: str
     cosmos: str
+    registry: str
+    """Azure Container Registry login servers: ``<name>.azurecr.io``, ``<name>.azurecr.cn`` in Azure China
+    (https://learn.microsoft.com/azure/container-registry/container-registry-private-link,
+    https://docs.azure.cn/en-us/container-registry/container-registry-private-link)."""
     private_zones: Mapping[str, str]
     """Private DNS zone per private-link target, keyed by our names (iothub, dps, servicebus, ...)."""
 
@@ -228,12 +232,15 @@ DNS: Mapping[Cloud, CloudDns] = {
         servicebus="servicebus.windows.net",
         blob="blob.core.windows.net",
         cosmos="documents.azure.com",
+        registry="azurecr.io",
         private_zones={
             "iothub": "privatelink.azure-devices.net",
             "dps": "privatelink.azure-devices-provisioning.net",
             "servicebus": "privatelink.servicebus.windows.net",
             "blob": "privatelink.blob.core.windows.net",
             "cosmos": "privatelink.documents.azure.com",
+            # https://learn.microsoft.com/azure/private-link/private-endpoint-dns (Container Registry, "registry")
+            "registry": "privatelink.azurecr.io",
         },
     ),
     "china": CloudDns(
@@ -242,12 +249,15 @@ DNS: Mapping[Cloud, CloudDns] = {
         servicebus="servicebus.chinacloudapi.cn",
         blob="blob.core.chinacloudapi.cn",
         cosmos="documents.azure.cn",
+        registry="azurecr.cn",
         private_zones={
             "iothub": "privatelink.azure-devices.cn",
             "dps": "privatelink.azure-devices-provisioning.cn",
             "servicebus": "privatelink.servicebus.chinacloudapi.cn",
             "blob": "privatelink.blob.core.chinacloudapi.cn",
             "cosmos": "privatelink.documents.azure.cn",
+            # https://docs.azure.cn/zh-cn/private-link/private-endpoint-dns (China: Azure 容器注册表, "registry")
+            "registry": "privatelink.azurecr.cn",
         },
     ),
 }

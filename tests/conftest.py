@@ -93,6 +93,9 @@ def _computed(type_: str, name: str, inputs: Mapping[str, Any]) -> dict[str, Any
         computed["identity"] = {**inputs.get("identity", {}), "principalId": principal}
     elif type_ == "azure-native:containerservice:ManagedCluster":
         computed["privateFQDN"] = f"{name}.privatelink.{inputs.get('location')}.azmk8s.io"
+        if isinstance(inputs.get("oidcIssuerProfile"), dict):
+            issuer = f"https://{inputs.get('location')}.oic.prod-aks.azure.com/tenant/{name}/"
+            computed["oidcIssuerProfile"] = {**inputs["oidcIssuerProfile"], "issuerURL": issuer}
     elif type_ == "azure-native:deviceprovisioningservices:IotDpsResource":
         computed["properties"] = {**inputs.get("properties", {}), "idScope": "0ne00000001"}
     elif type_ == "azure-native:maps:Account":

@@ -33,8 +33,9 @@ PER_REGION = {
     "azure-native:operationalinsights:Workspace": 1,
     "azure-native:cosmosdb:DatabaseAccount": 1,
     "azure-native:cosmosdb:SqlResourceSqlContainer": 1,
+    "azure-native:containerregistry:Registry": 1,
 }
-PRIVATE_ZONES = {"public": 5, "china": 4}
+PRIVATE_ZONES = {"public": 6, "china": 5}
 """One zone per private-link target; Azure China has no DPS zone (no Private Link for DPS there)."""
 
 
@@ -140,7 +141,7 @@ def test_residency_switches_come_from_the_profile(stack_run: tuple[str, ProgramR
 def test_data_services_are_private_and_device_endpoints_public(stack_run: tuple[str, ProgramRun]) -> None:
     stack, run = stack_run
     region = stack.removeprefix("azure-")
-    for type_ in ("azure-native:cosmosdb:DatabaseAccount", "azure-native:containerservice:ManagedCluster"):
+    for type_ in ("azure-native:cosmosdb:DatabaseAccount", "azure-native:containerregistry:Registry"):
         for resource in run.mocks.of_type(type_):
             assert public_access(resource) == "Disabled", resource.name
     # Selected networks that select nothing: private endpoints and trusted services only.
@@ -161,15 +162,19 @@ def test_data_services_are_private_and_device_endpoints_public(stack_run: tuple[
         assert public_access(hub) == "Enabled", hub.name
         assert props["disableDeviceSAS"] is True and props["disableModuleSAS"] is True
     assert public_access(run.mocks.one("azure-native:deviceprovisioningservices:IotDpsResource")) == "Enabled"
+    # The API server is private; publicNetworkAccess stays Enabled, as Disabled blocks more (Azure/AKS#4220).
     aks = run.mocks.one("azure-native:containerservice:ManagedCluster")
     assert aks.inputs["apiServerAccessProfile"]["enablePrivateCluster"] is True
+    assert public_access(aks) == "Enabled"
     targets = Counter(
         e.inputs["privateLinkServiceConnections"][0]["groupIds"][0]
         for e in run.mocks.of_type("azure-native:network:PrivateEndpoint")
     )
     units = len(run.mocks.of_type("azure-native:iothub:IotHubResource"))
     dps = 1 if run.outputs["cloud"] == "public" else 0  # no Private Link for DPS in Azure China
-    assert targets == Counter({"iotHub": units, "namespace": units, "blob": units, "iotDps": dps, "Sql": 1})
+    assert targets == Counter(
+        {"iotHub": units, "namespace": units, "blob": units, "iotDps": dps, "Sql": 1, "registry": 1}
+    )
 
 
 def test_secrets_stay_secret(stack_run: tuple[str, ProgramRun]) -> None:

@@ -19,6 +19,7 @@ from components.maps import MapsService, MapsServiceArgs
 from components.network import PrivateNetwork, PrivateNetworkArgs
 from components.placement import AzurePlacement
 from components.platform import RegionalPlatform
+from components.registry import ContainerRegistry, ContainerRegistryArgs
 from components.state import VehicleStateStore, VehicleStateStoreArgs
 from components.streaming import EventStreaming, EventStreamingArgs
 from components.telemetry import (
@@ -79,6 +80,9 @@ COMPONENTS: dict[str, Builder] = {
         "state", VehicleStateStoreArgs(pl, p.secondary, plan.cosmos)
     ),
     "MapsService": _maps,
+    "ContainerRegistry": lambda p, plan, pl: ContainerRegistry(
+        "registry", ContainerRegistryArgs(pl, f"ac{p.name}images1")
+    ),
     "PrivateNetwork": lambda p, plan, pl: PrivateNetwork(
         "network", PrivateNetworkArgs(pl, ["iothub", "dps", "servicebus", "blob", "cosmos"])
     ),
