@@ -1,8 +1,8 @@
 // Command autocloud-statewriter keeps each vehicle's last-known state in the region's document store.
 //
 // It consumes the telemetry topic of every scale unit of a region (one Kafka cluster per unit, one
-// consumer group in each) and upserts one document per vehicle: `_id` and `vehicleId` = the record key,
-// the message's JSON fields, `lastSeen` (the record's timestamp), `messages` (a count) and `offsets`, the
+// consumer group in each) and upserts one document per vehicle: `_id` (Cosmos DB: `id`) and
+// `vehicleId` = the record key, the message's JSON fields, `lastSeen` (the record's timestamp), `messages` (a count) and `offsets`, the
 // last applied offset per unit and partition. Delivery is at-least-once: offsets are committed to Kafka
 // only after the upsert succeeded, so a crash replays records, and the stored offsets make a replayed
 // record a no-op instead of a second count.
