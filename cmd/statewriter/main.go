@@ -60,6 +60,7 @@ func runMain(args []string) int {
 	fs.Var(&units, "brokers", "one scale unit's Kafka bootstrap, `[name=]host:port[,...]`; repeat per unit")
 	cfg := Config{}
 	fs.StringVar(&cfg.Topic, "topic", "telemetry", "telemetry topic, the same name in every unit")
+	// The default is STATE_WRITER_GROUP (components/contracts.py), the consumer group every Event Hub has.
 	fs.StringVar(&cfg.Group, "group", "statewriter", "consumer group in every unit")
 	fs.StringVar(&cfg.KafkaAuth, "kafka-auth", KafkaAuthNone,
 		"`none` (plaintext) or entra (Event Hubs: SASL OAUTHBEARER over TLS, workload identity)")
