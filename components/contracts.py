@@ -65,6 +65,10 @@ STATE_DATABASE = "vehicles"
 """The state store's database, the same on both targets so readers need not know which one runs."""
 STATE_CONTAINER = "vehicle-state"
 """The state store's container (Cosmos DB) or collection (the local document store)."""
+STATE_WRITER_GROUP = "statewriter"
+"""The state writer's consumer group, the same on both targets: the consumer group every Event Hub has
+(``components/streaming.py``) and the ``--group`` the writer's workload passes (``components/services.py``).
+Local Kafka creates a group on first use, so the local stacks keep the name they always ran with."""
 
 
 # --- endpoint contracts: same keys on both targets -------------------------------------------------

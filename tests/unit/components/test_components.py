@@ -248,7 +248,7 @@ def test_event_streaming_sized_private_and_captured_in_region(
         (g.inputs["eventHubName"], g.inputs["consumerGroupName"])
         for g in mocks.of_type("azure-native:eventhub:ConsumerGroup")
     }
-    assert groups == {(h, g) for h in ("telemetry", "events") for g in ("stream-processor", "state-writer")}
+    assert groups == {(h, g) for h in ("telemetry", "events") for g in ("stream-processor", "statewriter")}
 
     writer = mocks.one("azure-native:authorization:RoleAssignment")
     assert writer.inputs["roleDefinitionId"].endswith(STORAGE_BLOB_DATA_CONTRIBUTOR)
