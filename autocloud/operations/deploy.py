@@ -11,12 +11,13 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from pulumi import automation as auto
 
-from autocloud.operations.routing import staged_units, state_resources, wait_for_grants
+from autocloud.operations.routing import grant_wait_left, staged_units, state_resources, wait_for_grants
 from autocloud.runtime import checkpoint, engine, engine_errors, state_lock
 from platform_model.errors import ConfigError, InputError, excerpt
 from platform_model.files import write_atomically
@@ -168,7 +169,8 @@ def deploy_stack(
             preview = handle.preview(policy_packs=packs, policy_pack_configs=configs, on_output=on_output)
             return _previewed(stack, region, preview, started)
         checkpoint.clear_pending(handle, stack, echo)
-        staged = () if resolved.config.routing_staged_units else staged_units(resolved, state_resources(handle))
+        recorded = state_resources(handle)
+        staged = () if resolved.config.routing_staged_units else staged_units(resolved, recorded)
         if staged:
             echo(f"{stack}: IoT Hubs of scale units {', '.join(map(str, staged))} are new: applying them staged first")
             first = preview_then_up(select({ROUTING_STAGED_KEY: json.dumps(list(staged))}), " (staged)")
@@ -176,6 +178,10 @@ def deploy_stack(
             if first.summary.result != "succeeded":
                 return failed(f"staged apply ended {first.summary.result}")
             wait_for_grants(stack, resolved.config.role_propagation_seconds, echo, sleep)
+        elif not resolved.config.routing_staged_units:
+            left = grant_wait_left(resolved, recorded, datetime.now(UTC))
+            if left:
+                wait_for_grants(stack, left, echo, sleep)
         result = preview_then_up(handle, "")
     except InputError as exc:
         return failed(str(exc))

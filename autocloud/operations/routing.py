@@ -10,8 +10,10 @@ is applied once, live, so a preview of a deployed stack never proposes removing 
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from components.platform import telemetry_name
@@ -67,6 +69,47 @@ def staged_units(resolved: ResolvedStack, resources: Iterable[Mapping[str, Any]]
     return tuple(staged)
 
 
+def grant_wait_left(resolved: ResolvedStack, resources: Iterable[Mapping[str, Any]], now: datetime) -> int:
+    """Seconds a live apply must still wait because a hub deployed staged (in the state, without
+    endpoints) has a grant younger than ``autocloud:rolePropagationSeconds``: a run that stopped
+    during the wait resumes it instead of adding routes too early. 0 when there is none."""
+    setting = resolved.config.role_propagation_seconds
+    by_name: dict[str, Mapping[str, Any]] = {}
+    for resource in resources:
+        urn = resource.get("urn")
+        if isinstance(urn, str) and not resource.get("delete"):
+            by_name[urn.rsplit("::", 1)[-1]] = resource
+    left = 0.0
+    for unit in range(1, resolved.plan.scale_units + 1):
+        component = telemetry_name(resolved.profile.name, unit)
+        hub, grant = by_name.get(hub_resource_name(component)), by_name.get(sender_grant_name(component))
+        if hub is None or grant is None or _routes_anywhere(hub):
+            continue
+        created = _timestamp(grant.get("created"))
+        if created is not None:
+            left = max(left, setting - (now - created).total_seconds())
+    return max(0, math.ceil(min(left, setting)))
+
+
+def _routes_anywhere(hub: Mapping[str, Any]) -> bool:
+    """Whether a hub's recorded inputs have custom endpoints (it was applied live)."""
+    inputs = hub.get("inputs")
+    properties = inputs.get("properties") if isinstance(inputs, Mapping) else None
+    routing = properties.get("routing") if isinstance(properties, Mapping) else None
+    return isinstance(routing, Mapping) and bool(routing.get("endpoints"))
+
+
+def _timestamp(value: Any) -> datetime | None:
+    """A state timestamp (RFC 3339, as the engine records ``created``), or None."""
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
 def wait_for_grants(
     stack: str,
     seconds: int,
@@ -75,8 +118,8 @@ def wait_for_grants(
 ) -> None:
     """Wait out the role assignments' propagation, saying so now and then, before the live apply."""
     echo(
-        f"{stack}: staged hubs applied; waiting {seconds} s for their Event Hubs Data Sender grants to take "
-        "effect before adding the routes (autocloud:rolePropagationSeconds)"
+        f"{stack}: waiting {seconds} s for the staged hubs' Event Hubs Data Sender grants to take effect "
+        "before adding their routes (autocloud:rolePropagationSeconds)"
     )
     left = seconds
     while left > 0:

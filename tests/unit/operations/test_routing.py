@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -24,15 +25,37 @@ def urn(stack: str, type_: str, name: str) -> str:
     return f"urn:pulumi:{stack}::autocloud::{PARENTS}${type_}::{name}"
 
 
-@pytest.fixture(scope="module")
-def applied() -> State:
-    """The state of an applied azure-eu stack: every resource its program declares, under mocks."""
+def state_of(overrides: Mapping[str, Any] | None = None) -> State:
+    """The state azure-eu would have after an apply with ``overrides``: every resource its program
+    declares under mocks, with its inputs."""
     harness = PulumiHarness()
     try:
-        run = harness.run_program("azure-eu")
+        run = harness.run_program("azure-eu", overrides)
     finally:
         harness.close()
-    return [{"urn": urn("azure-eu", r.type, r.name), "type": r.type} for r in run.mocks.resources]
+    return [{"urn": urn("azure-eu", r.type, r.name), "type": r.type, "inputs": r.inputs} for r in run.mocks.resources]
+
+
+@pytest.fixture(scope="module")
+def applied() -> State:
+    """An azure-eu stack applied live."""
+    return state_of()
+
+
+@pytest.fixture(scope="module")
+def staged_1() -> State:
+    """An azure-eu stack whose unit 1 was applied staged and not yet live."""
+    return state_of({ROUTING_STAGED_KEY: "[1]"})
+
+
+NOW = datetime(2025, 1, 1, 12, 0, tzinfo=UTC)
+
+
+def granted(state: State, unit: int, seconds_ago: float) -> State:
+    """``state`` with unit ``unit``'s Data Sender grant created ``seconds_ago`` before ``NOW``."""
+    name = f"::eu-telemetry-{unit}-trusted-sender"
+    created = (NOW - timedelta(seconds=seconds_ago)).isoformat().replace("+00:00", "Z")
+    return [r | {"created": created} if r["urn"].endswith(name) else r for r in state]
 
 
 def without(state: State, name: str) -> State:
@@ -82,6 +105,15 @@ def test_nothing_is_staged_where_no_hub_routes() -> None:
     eu = resolve_stack("azure-eu")
     no_streams = eu.profile.model_copy(update={"services": eu.profile.services.model_copy(update={"eventhubs": False})})
     assert routing.staged_units(SimpleNamespace(config=eu.config, profile=no_streams, plan=eu.plan), []) == ()  # type: ignore[arg-type]
+
+
+def test_a_staged_hub_with_a_young_grant_waits_out_the_rest(staged_1: State, applied: State) -> None:
+    eu = resolve_stack("azure-eu")
+    assert routing.staged_units(eu, staged_1) == ()
+    assert routing.grant_wait_left(eu, granted(staged_1, 1, 100), NOW) == 500
+    assert routing.grant_wait_left(eu, granted(staged_1, 1, 1200), NOW) == 0
+    assert routing.grant_wait_left(eu, staged_1, NOW) == 0, "no creation time recorded: nothing to go by"
+    assert routing.grant_wait_left(eu, granted(applied, 1, 100), NOW) == 0, "already live"
 
 
 class Engine:
@@ -173,6 +205,19 @@ def test_the_wait_is_the_stacks_setting(mocked_engine: Callable[..., Engine], ap
     _, lines, slept, _ = deploy_recording("azure-eu", tmp_path, {"autocloud:rolePropagationSeconds": 90})
     assert slept == [60, 30]
     assert any("30 s left" in line for line in lines)
+
+
+def test_a_run_stopped_during_the_wait_resumes_it_then_applies_live(
+    mocked_engine: Callable[..., Engine], staged_1: State, tmp_path: Path
+) -> None:
+    young = (datetime.now(UTC) - timedelta(seconds=30)).isoformat()
+    fake = mocked_engine(
+        [r | {"created": young} if r["urn"].endswith("::eu-telemetry-1-trusted-sender") else r for r in staged_1]
+    )
+    result, _, slept, _ = deploy_recording("azure-eu", tmp_path)
+    assert fake.ran == [("preview", None), ("up", None)]
+    assert 560 <= sum(slept) <= 570
+    assert result.ok
 
 
 def test_units_the_stack_stages_itself_are_applied_once_as_told(
