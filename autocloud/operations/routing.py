@@ -5,7 +5,8 @@ Hubs Data Sender before the hub's endpoints are added (``components.telemetry.Ro
 that is not deployed yet, or whose grant is not, is applied twice by ``deploy.deploy_stack``: staged
 (``autocloud:routingStagedUnits`` set for that run only), then, once the grant has had time to take
 effect (``autocloud:rolePropagationSeconds``), live. A stack whose hubs and grants are all in its state
-is applied once, live, so a preview of a deployed stack never proposes removing its routes.
+is applied once, live (after what is left of that wait, if a hub is still staged and its grant young),
+so a preview of a deployed stack never proposes removing its routes.
 """
 
 from __future__ import annotations
