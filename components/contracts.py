@@ -51,6 +51,9 @@ class RegionalPlatformArgs:
     Cluster Admin on the region's cluster."""
     fleet_ca_certificate: str | None = None
     """Optional, azure target only. The fleet CA (PEM) registered with DPS."""
+    routing_staged_units: tuple[int, ...] = ()
+    """Optional, azure target only; default none (every hub live). Scale units whose IoT Hub is built in
+    routing phase ``staged`` (``components.telemetry.RoutingPhase``)."""
 
     @property
     def tags(self) -> dict[str, str]:

@@ -154,7 +154,7 @@ class RegionalPlatform(pulumi.ComponentResource):
         profile = args.profile
         primary = find_location(profile.primary)
         return TelemetryIngest(
-            f"{name}-telemetry-{unit}",
+            telemetry_name(name, unit),
             TelemetryIngestArgs(
                 placement=placement,
                 sku=args.plan.iothub,
@@ -162,6 +162,7 @@ class RegionalPlatform(pulumi.ComponentResource):
                 min_tls=bool(primary and primary.iothub_min_tls),
                 devices=_device_access(args),
                 route=route,
+                routing="staged" if unit in args.routing_staged_units else "live",
             ),
             pulumi.ResourceOptions(parent=self),
         )
@@ -254,6 +255,11 @@ class RegionalPlatform(pulumi.ComponentResource):
             MapsServiceArgs(placement=replace(placement, location=maps_location)),
             pulumi.ResourceOptions(parent=self),
         )
+
+
+def telemetry_name(platform: str, unit: int) -> str:
+    """The TelemetryIngest of scale unit ``unit`` (1-based) of the platform named ``platform``."""
+    return f"{platform}-telemetry-{unit}"
 
 
 def _private_zone_keys(services: Services, cloud: Cloud) -> list[str]:

@@ -89,7 +89,8 @@ def _computed(type_: str, name: str, inputs: Mapping[str, Any]) -> dict[str, Any
         computed["identity"] = {**identity, "userAssignedIdentities": users}
     if type_ == "azure-native:managedidentity:UserAssignedIdentity":
         computed |= {"principalId": principal, "clientId": f"client-{name}"}
-    elif type_ == "azure-native:eventhub:Namespace":
+    elif type_ in ("azure-native:eventhub:Namespace", "azure-native:iothub:IotHubResource"):
+        # Each resource's system-assigned identity is its own principal.
         computed["identity"] = {**inputs.get("identity", {}), "principalId": principal}
     elif type_ == "azure-native:containerservice:ManagedCluster":
         computed["privateFQDN"] = f"{name}.privatelink.{inputs.get('location')}.azmk8s.io"

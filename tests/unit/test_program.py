@@ -245,6 +245,49 @@ def test_fleet_override_resizes_the_region(pulumi_harness: PulumiHarness) -> Non
     assert len(run.mocks.of_type("azure-native:eventhub:Namespace")) == 1
 
 
+def hub_routing(run: ProgramRun, region: str, unit: int) -> tuple[dict[str, Any], list[Recorded], str]:
+    """Scale unit ``unit``'s hub routing, the Data Sender grants naming its hub's component, and the name
+    of the unit's own Event Hubs namespace."""
+    component = f"{region}-telemetry-{unit}"
+    [hub] = [h for h in run.mocks.of_type("azure-native:iothub:IotHubResource") if h.name == f"{component}-iothub"]
+    grants = [g for g in run.mocks.of_type("azure-native:authorization:RoleAssignment") if g.name.startswith(component)]
+    namespaces = run.mocks.of_type("azure-native:eventhub:Namespace")
+    [namespace] = [n for n in namespaces if n.name == f"{region}-streaming-{unit}-namespace"]
+    return hub.inputs["properties"]["routing"], grants, namespace.inputs["namespaceName"]
+
+
+def test_every_hub_routes_live_as_its_own_identity_into_its_own_namespace(
+    stack_run: tuple[str, ProgramRun],
+) -> None:
+    stack, run = stack_run
+    region = stack.removeprefix("azure-")
+    hubs = run.mocks.of_type("azure-native:iothub:IotHubResource")
+    assert [h.inputs["identity"] for h in hubs] == [{"type": "SystemAssigned"}] * len(hubs)
+    for unit in range(1, run.outputs["scale_units"] + 1):
+        routing, grants, namespace = hub_routing(run, region, unit)
+        endpoints = routing["endpoints"]["eventHubs"]
+        assert len(endpoints) == 2 and len(routing["routes"]) == 3
+        assert all(e["authenticationType"] == "identityBased" and "identity" not in e for e in endpoints)
+        assert all(e["endpointUri"].startswith(f"sb://{namespace}.") for e in endpoints)
+        [grant] = grants
+        assert grant.inputs["principalId"] == f"principal-{region}-telemetry-{unit}-iothub"
+        assert grant.inputs["scope"].endswith(f"/{namespace}")
+
+
+def test_staged_units_route_nowhere_until_their_live_apply(pulumi_harness: PulumiHarness) -> None:
+    run = pulumi_harness.run_program("azure-eu", {"autocloud:routingStagedUnits": "[2]"})
+    assert run.outputs["scale_units"] == 3
+    staged, grants, namespace = hub_routing(run, "eu", 2)
+    assert "endpoints" not in staged and "routes" not in staged
+    assert staged["fallbackRoute"]["endpointNames"] == ["events"]
+    [grant] = grants
+    assert grant.inputs["principalId"] == "principal-eu-telemetry-2-iothub"
+    assert grant.inputs["scope"].endswith(f"/{namespace}")
+    for unit in (1, 3):
+        live, _, _ = hub_routing(run, "eu", unit)
+        assert [e["name"] for e in live["endpoints"]["eventHubs"]] == ["telemetry", "vehicle-events"]
+
+
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
@@ -261,6 +304,24 @@ def test_fleet_override_resizes_the_region(pulumi_harness: PulumiHarness) -> Non
             {"autocloud:vehicles": "80000000"},
             "stacks/Pulumi.azure-eu.yaml: autocloud:vehicles: 80,000,000 vehicles at 60 msg/h need 96 scale "
             "units; one DPS links at most 50 hubs: split the region",
+        ),
+        (
+            {"autocloud:routingStagedUnits": "[4]"},
+            "stacks/Pulumi.azure-eu.yaml: autocloud:routingStagedUnits: no scale unit 4 (region eu plans 3)",
+        ),
+        (
+            {"autocloud:routingStagedUnits": "[1, 1]"},
+            "stacks/Pulumi.azure-eu.yaml: autocloud:routingStagedUnits: lists a scale unit twice: [1, 1]",
+        ),
+        (
+            {"autocloud:routingStagedUnits": "[0]"},
+            "stacks/Pulumi.azure-eu.yaml: autocloud:routingStagedUnits[0]: Input should be greater than or equal "
+            "to 1 (got 0)",
+        ),
+        (
+            {"autocloud:rolePropagationSeconds": "soon"},
+            "stacks/Pulumi.azure-eu.yaml: autocloud:rolePropagationSeconds: Input should be a valid integer, "
+            "unable to parse string as an integer (got 'soon')",
         ),
     ],
 )
