@@ -25,6 +25,7 @@ COSMOS_ACCOUNT = "azure-native:cosmosdb:DatabaseAccount"
 STORAGE_ACCOUNT = "azure-native:storage:StorageAccount"
 MAPS_ACCOUNT = "azure-native:maps:Account"
 AKS = "azure-native:containerservice:ManagedCluster"
+WORKSPACE = "azure-native:operationalinsights:Workspace"
 AZURE_NATIVE_PROVIDER = "pulumi:providers:azure-native"
 AZURE_CLASSIC_PROVIDER = "pulumi:providers:azure"
 AZURE_PROVIDERS = frozenset({AZURE_NATIVE_PROVIDER, AZURE_CLASSIC_PROVIDER})
@@ -79,6 +80,7 @@ NAME_KEYS: Mapping[str, str] = {
     STORAGE_ACCOUNT: "accountName",
     MAPS_ACCOUNT: "accountName",
     AKS: "resourceName",
+    WORKSPACE: "workspaceName",
 }
 
 
