@@ -11,6 +11,7 @@ import pulumi_azure_native as azure_native
 from components.compute import ComputeCluster, ComputeClusterArgs
 from components.contracts import PlatformEndpoints, RegionalPlatformArgs
 from components.maps import MapsService, MapsServiceArgs
+from components.monitoring import DataPathKind, RegionalMonitoring, RegionalMonitoringArgs
 from components.network import PrivateNetwork, PrivateNetworkArgs
 from components.placement import (
     AzurePlacement,
@@ -56,6 +57,7 @@ class RegionalPlatform(pulumi.ComponentResource):
     registry: ContainerRegistry | None
     state: VehicleStateStore | None
     maps: MapsService | None
+    monitoring: RegionalMonitoring
     endpoints: pulumi.Output[PlatformEndpoints]
 
     def __init__(self, name: str, args: RegionalPlatformArgs, opts: pulumi.ResourceOptions | None = None) -> None:
@@ -70,6 +72,11 @@ class RegionalPlatform(pulumi.ComponentResource):
             f"{name}-rg", location=profile.primary, tags=tags, opts=pulumi.ResourceOptions(parent=self)
         )
         base = AzurePlacement(resource_group_name=group.name, location=profile.primary, cloud=profile.cloud, tags=tags)
+        self.monitoring = RegionalMonitoring(
+            f"{name}-monitoring",
+            RegionalMonitoringArgs(placement=base, settings=profile.monitoring),
+            pulumi.ResourceOptions(parent=self),
+        )
         network = self._build_network(name, args, base)
         placement = replace(
             base,
@@ -82,6 +89,12 @@ class RegionalPlatform(pulumi.ComponentResource):
         self.compute = self._build_compute(name, args, placement, network, self.registry)
         self.state = self._build_state(name, args, placement)
         self.maps = self._build_maps(name, args, placement)
+        for unit, stream in enumerate(self.streaming, start=1):
+            self._diagnose(f"streaming-{unit}", stream, "eventhubs")
+        for unit, hub in enumerate(self.telemetry, start=1):
+            self._diagnose(f"telemetry-{unit}", hub, "iothub")
+        self._diagnose("provisioning", self.provisioning, "dps")
+        self._diagnose("state", self.state, "cosmosdb")
 
         self.name = group.name
         self.resource_id = group.id
@@ -96,6 +109,11 @@ class RegionalPlatform(pulumi.ComponentResource):
                 "endpoints": self.endpoints,
             }
         )
+
+    def _diagnose(self, part: str, component: Any, kind: DataPathKind) -> None:
+        """The data path's resource logs of ``component`` (if built) into the region's own workspace."""
+        if component is not None:
+            self.monitoring.diagnose(part, component.resource_id, kind)
 
     def _build_network(self, name: str, args: RegionalPlatformArgs, base: AzurePlacement) -> PrivateNetwork:
         """The VNet, its subnets and a private DNS zone for each enabled service's private endpoints."""

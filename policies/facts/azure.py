@@ -26,6 +26,7 @@ STORAGE_ACCOUNT = "azure-native:storage:StorageAccount"
 MAPS_ACCOUNT = "azure-native:maps:Account"
 AKS = "azure-native:containerservice:ManagedCluster"
 CONTAINER_REGISTRY = "azure-native:containerregistry:Registry"
+WORKSPACE = "azure-native:operationalinsights:Workspace"
 AZURE_NATIVE_PROVIDER = "pulumi:providers:azure-native"
 AZURE_CLASSIC_PROVIDER = "pulumi:providers:azure"
 AZURE_PROVIDERS = frozenset({AZURE_NATIVE_PROVIDER, AZURE_CLASSIC_PROVIDER})
@@ -82,6 +83,7 @@ NAME_KEYS: Mapping[str, str] = {
     MAPS_ACCOUNT: "accountName",
     AKS: "resourceName",
     CONTAINER_REGISTRY: "registryName",
+    WORKSPACE: "workspaceName",
 }
 
 

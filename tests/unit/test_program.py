@@ -11,6 +11,7 @@ from typing import Any
 import pulumi
 import pytest
 
+from autocloud.verification.check.runner import arm_id
 from components.contracts import STATE_CONTAINER, RegionalPlatformArgs
 from platform_model.profiles import load_profile
 from platform_model.sizing import plan_for_profile
@@ -30,7 +31,7 @@ PER_REGION = {
     "azure-native:network:VirtualNetwork": 1,
     "azure-native:deviceprovisioningservices:IotDpsResource": 1,
     "azure-native:containerservice:ManagedCluster": 1,
-    "azure-native:operationalinsights:Workspace": 1,
+    "azure-native:operationalinsights:Workspace": 2,  # AKS Container insights, and the data path's
     "azure-native:cosmosdb:DatabaseAccount": 1,
     "azure-native:cosmosdb:SqlResourceSqlContainer": 1,
     "azure-native:containerregistry:Registry": 1,
@@ -175,6 +176,33 @@ def test_data_services_are_private_and_device_endpoints_public(stack_run: tuple[
     assert targets == Counter(
         {"iotHub": units, "namespace": units, "blob": units, "iotDps": dps, "Sql": 1, "registry": 1}
     )
+
+
+def test_every_data_path_resource_logs_to_the_regions_own_workspace(stack_run: tuple[str, ProgramRun]) -> None:
+    """Each hub, DPS, namespace and the Cosmos DB account: exactly one diagnostic setting, to the region's
+    monitoring workspace, which sits where the resource does (the profile's primary)."""
+    stack, run = stack_run
+    profile = load_profile(stack.removeprefix("azure-"))
+    ids = {arm_id(r.type, r.name, r.inputs): r for r in run.mocks.azure()}
+    workspaces = run.mocks.of_type("azure-native:operationalinsights:Workspace")
+    [workspace] = [w for w in workspaces if w.name == f"{profile.name}-monitoring-logs"]
+    targets = [
+        r
+        for type_ in (
+            "azure-native:iothub:IotHubResource",
+            "azure-native:deviceprovisioningservices:IotDpsResource",
+            "azure-native:eventhub:Namespace",
+            "azure-native:cosmosdb:DatabaseAccount",
+        )
+        for r in run.mocks.of_type(type_)
+    ]
+    settings = run.mocks.of_type("azure-native:monitor:DiagnosticSetting")
+    assert len(settings) == len(targets) == 2 * plan_for_profile(profile).scale_units + 2
+    for target in targets:
+        mine = [s for s in settings if s.inputs["resourceUri"] == arm_id(target.type, target.name, target.inputs)]
+        assert len(mine) == 1, target.name
+        assert ids[mine[0].inputs["workspaceId"]] == workspace
+        assert workspace.inputs["location"] == target.inputs["location"] == profile.primary
 
 
 def test_secrets_stay_secret(stack_run: tuple[str, ProgramRun]) -> None:

@@ -16,6 +16,7 @@ import pytest
 from components.compute import ComputeCluster, ComputeClusterArgs
 from components.contracts import RegionalPlatformArgs, region_tags
 from components.maps import MapsService, MapsServiceArgs
+from components.monitoring import RegionalMonitoring, RegionalMonitoringArgs
 from components.network import PrivateNetwork, PrivateNetworkArgs
 from components.placement import AzurePlacement
 from components.platform import RegionalPlatform
@@ -87,6 +88,9 @@ COMPONENTS: dict[str, Builder] = {
         "network", PrivateNetworkArgs(pl, ["iothub", "dps", "servicebus", "blob", "cosmos"])
     ),
     "RegionalPlatform": _platform,
+    "RegionalMonitoring": lambda p, plan, pl: RegionalMonitoring(
+        "monitoring", RegionalMonitoringArgs(pl, p.monitoring)
+    ),
 }
 
 
@@ -130,5 +134,5 @@ def test_component_contract(pulumi_harness: PulumiHarness, component: str, regio
     assert isinstance(built.location, str) and built.location in profile.boundary
     assert pulumi_harness.value(built.name)
     assert pulumi_harness.value(built.resource_id).startswith("/subscriptions/")
-    if component != "PrivateNetwork":
+    if component not in ("PrivateNetwork", "RegionalMonitoring"):  # neither serves an endpoint
         assert pulumi_harness.value(built.endpoints)
