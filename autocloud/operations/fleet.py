@@ -321,7 +321,7 @@ def verify_vehicle(
     if leaf.issuer != ca.certificate.subject:
         raise VehicleRejected(
             f"certificate of {_cn(leaf) or leaf.subject.rfc4514_string()} is issued by "
-            f"{leaf.issuer.rfc4514_string()}, not region {region}'s fleet CA"
+            f"{_name(leaf.issuer)!r}, not region {region}'s fleet CA {_name(ca.certificate.subject)!r}"
         )
     try:
         leaf.verify_directly_issued_by(ca.certificate)
@@ -342,7 +342,8 @@ def verify_vehicle(
     try:
         verifier.verify(leaf, [c for c in intermediates if c != ca.certificate])
     except VerificationError as exc:
-        raise VehicleRejected(f"certificate of {_cn(leaf)} refused: {exc}") from None
+        reason = str(exc).split(" (encountered processing")[0]
+        raise VehicleRejected(f"certificate of {_cn(leaf)} refused: {reason}") from None
     vehicle_id = _cn(leaf)
     if vehicle_id is None or not REGISTRATION_ID.fullmatch(vehicle_id):
         raise VehicleRejected(f"certificate CN {excerpt(vehicle_id)} is not a registration id")
@@ -572,6 +573,13 @@ def _cn(certificate: x509.Certificate) -> str | None:
     names = certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
     value = names[0].value if names else None
     return value if isinstance(value, str) else None
+
+
+def _name(name: x509.Name) -> str:
+    """A distinguished name as a reader knows it: its CN, else the whole name."""
+    names = name.get_attributes_for_oid(NameOID.COMMON_NAME)
+    value = names[0].value if names else None
+    return value if isinstance(value, str) else name.rfc4514_string()
 
 
 def _pem_der(pem: str) -> bytes | None:
