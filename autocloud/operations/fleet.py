@@ -76,10 +76,12 @@ REGISTRATION_ID_RULE = (
 )
 
 DPS_API_VERSION = "2021-10-01"
-"""DPS service API version: "PUT https://your-dps.azure-devices-provisioning.net/enrollmentGroups/{id}
-?api-version=2021-10-01" (https://learn.microsoft.com/rest/api/iot-dps/service/enrollment-group/create-or-update;
-the stable spec Azure/azure-rest-api-specs specification/deviceprovisioningservices/data-plane/
-DeviceProvisioningServices/stable/2021-10-01/service.json, operation EnrollmentGroup_CreateOrUpdate)."""
+"""DPS service API version. The stable spec (Azure/azure-rest-api-specs, specification/
+deviceprovisioningservices/data-plane/DeviceProvisioningServices/stable/2021-10-01/service.json) has
+EnrollmentGroup_CreateOrUpdate as ``PUT /enrollmentGroups/{id}`` with an optional ``If-Match`` ETag and
+EnrollmentGroup_Get as ``GET`` on the same path, on host ``https://{dpsName}.azure-devices-provisioning.net``;
+the REST reference names the version: "Supported versions include: 2021-10-01"
+(https://learn.microsoft.com/rest/api/iot-dps/service/enrollment-group/get)."""
 DPS_DATA_ROLE = "Device Provisioning Service Data Contributor"
 """The built-in role that may write enrollment groups with an Entra ID token: "Allows for full access to
 Device Provisioning Service data-plane operations" (needs Microsoft.Devices/provisioningServices/
@@ -255,7 +257,11 @@ def issue_vehicle_cert(
     The CA certificate rides along because "the device must send the certificate chain from the leaf
     certificate to a certificate verified with proof-of-possession" (DPS device chain requirements,
     https://learn.microsoft.com/azure/iot-dps/concepts-x509-attestation); the verified certificate is the
-    fleet CA itself, and the device SDKs send the whole PEM file they are given as the client chain."""
+    fleet CA itself. The device SDKs send the file they are given as the client chain: the Python SDK
+    passes it to ``ssl_context.load_cert_chain(x509_cert.certificate_file, x509_cert.key_file, ...)``
+    (Azure/azure-iot-sdk-python, azure-iot-device/azure/iot/device/common/mqtt_transport.py), whose
+    certfile is "a single file in PEM format containing the certificate as well as any number of CA
+    certificates needed to establish the certificate's authenticity" (Python's ssl documentation)."""
     check_region(region)
     check_registration_id(vehicle_id)
     if days < 1:
