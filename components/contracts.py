@@ -94,6 +94,11 @@ class ProvisioningEndpoints(TypedDict):
     id_scope: str
 
 
+FLEET_CA_NAME = "fleet-ca"
+"""The name of the fleet CA registered (verified) in a region's DPS: ``components.telemetry`` uploads it
+under this name, and ``autocloud fleet enroll`` points the enrollment group's CA reference at it."""
+
+
 class StreamingEndpoints(TypedDict):
     """Where consumers read one scale unit's events (Kafka protocol on both targets)."""
 

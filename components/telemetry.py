@@ -9,7 +9,7 @@ from typing import Literal
 import pulumi
 import pulumi_azure_native as azure_native
 
-from components.contracts import ProvisioningEndpoints, TelemetryEndpoints
+from components.contracts import FLEET_CA_NAME, ProvisioningEndpoints, TelemetryEndpoints
 from components.placement import EVENT_HUBS_DATA_SENDER, AzurePlacement, grant_role
 from components.private_link import private_endpoint
 from platform_model.locations import dps_private_endpoints
@@ -414,7 +414,7 @@ class DeviceProvisioning(pulumi.ComponentResource):
             f"{name}-fleet-ca",
             resource_group_name=placement.resource_group_name,
             provisioning_service_name=dps.name,
-            certificate_name="fleet-ca",
+            certificate_name=FLEET_CA_NAME,
             properties={"certificate": certificate.strip(), "is_verified": True},
             opts=pulumi.ResourceOptions(parent=self),
         )
