@@ -585,7 +585,9 @@ def secrets_provider(
 ) -> None:
     """Print the secrets provider a stack is created with: passphrase or its Key Vault key (docs/engine.md)."""
     from autocloud.runtime.secrets_provider import resolve_secrets_provider
+    from platform_model.stack import require_stack
 
+    require_stack(stack, "secrets-provider")
     print(resolve_secrets_provider(stack))
 
 

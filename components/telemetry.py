@@ -144,8 +144,8 @@ class TelemetryIngestArgs:
     data_residency: bool
     """Required. IoT Hub ``enableDataResidency`` from the profile (only where Azure offers it)."""
     min_tls: bool
-    """Required. Set ``minTlsVersion: 1.2`` (immutable after creation); only where the location accepts
-    it (``AzureLocation.iothub_min_tls``: public cloud only)."""
+    """Required. Set ``minTlsVersion: 1.2``; only where the location accepts it
+    (``AzureLocation.iothub_min_tls``: public cloud only, as ``platform_model/catalog/regions.yaml`` cites)."""
     devices: DeviceAccess = DeviceAccess()
     """Optional, default public without IP filter: how vehicles reach the hub's device endpoints."""
     route: EventHubsRoute | None = None

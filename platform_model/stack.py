@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 from pydantic.alias_generators import to_camel
 
-from platform_model.errors import ConfigError, excerpt, from_validation_error
+from platform_model.errors import ConfigError, InputError, excerpt, from_validation_error
 from platform_model.inputs import load_mapping
 from platform_model.paths import REPO_ROOT, STACKS_DIR
 from platform_model.profiles import (
@@ -131,6 +131,13 @@ def stack_path(stack: str, root: Path | None = None) -> Path:
 def stack_names(folder: Path = STACKS_DIR) -> list[str]:
     """Every stack with a file in ``folder`` (``Pulumi.<stack>.yaml``), sorted."""
     return sorted(p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in folder.glob("Pulumi.*.yaml"))
+
+
+def require_stack(stack: str, command: str, root: Path | None = None) -> None:
+    """InputError (exit 2) naming ``command`` and the known stacks when ``stack`` has no file under stacks/."""
+    known = stack_names((root or REPO_ROOT) / "stacks")
+    if stack not in known:
+        raise InputError(f"{command}: no stack {excerpt(stack)} in stacks/ (one of {', '.join(known)})")
 
 
 def stack_config_from_values(values: Mapping[str, Any], source: str) -> StackConfig:

@@ -13,17 +13,15 @@ from typing import Any
 from platform_model.errors import InputError, excerpt
 from platform_model.formats import OutputFormat
 from platform_model.prerequisites import FirstApply, first_apply
-from platform_model.stack import resolve_stack, stack_config, stack_names
+from platform_model.stack import require_stack, resolve_stack, stack_config, stack_names
 
 
 def prerequisites_for_stack(stack: str) -> tuple[str, FirstApply]:
     """The stack's name and what its first apply needs; InputError (exit 2) for a stack that has no file
     under stacks/ or does not target Azure (ConfigError for a stack file that is there but wrong)."""
-    known = stack_names()
-    if stack not in known:
-        raise InputError(f"prerequisites: no stack {excerpt(stack)} in stacks/ (one of {', '.join(known)})")
+    require_stack(stack, "prerequisites")
     if stack_config(stack).target != "azure":
-        azure = ", ".join(name for name in known if stack_config(name).target == "azure")
+        azure = ", ".join(name for name in stack_names() if stack_config(name).target == "azure")
         raise InputError(
             f"prerequisites: stack {excerpt(stack)} targets the local cluster; Azure prerequisites apply to "
             f"azure stacks ({azure})"
