@@ -166,6 +166,10 @@ app.add_typer(cluster_app, name="cluster")
 images_app = typer.Typer(help="The container images built here for the local cluster.", no_args_is_help=True)
 app.add_typer(toolchain_app, name="toolchain")
 app.add_typer(images_app, name="images")
+fleet_app = typer.Typer(
+    help="Each region's fleet PKI: its CA, vehicle certificates and the DPS enrollment group.", no_args_is_help=True
+)
+app.add_typer(fleet_app, name="fleet")
 
 
 @toolchain_app.command("build")
@@ -370,6 +374,19 @@ def size(
 
 
 @app.command()
+def prerequisites(
+    stack: Annotated[str, typer.Argument(help="An azure stack (stacks/Pulumi.<stack>.yaml), e.g. azure-eu.")],
+    fmt: Annotated[
+        Literal[OutputFormat.TEXT, OutputFormat.JSON], typer.Option("--format", help="How to print the checklist.")
+    ] = OutputFormat.TEXT,
+) -> None:
+    """What a stack's first apply needs: providers to register, the deployer's roles, quotas, region access."""
+    from autocloud.verification.prerequisites_report import prerequisites_command
+
+    sys.stdout.write(prerequisites_command(stack, fmt))
+
+
+@app.command()
 def rollout(
     file: Annotated[Path, typer.Argument(help="Rollout file (waves of stacks), e.g. rollouts/local.yaml.")],
     preview: Annotated[bool, typer.Option("--preview", help="Only preview every stack; change nothing.")] = False,
@@ -480,6 +497,54 @@ def simulate(
         raise typer.Exit(1)
 
 
+@fleet_app.command("ca")
+def fleet_ca(
+    region: Annotated[str, typer.Option("--region", help="Region profile, e.g. eu.")],
+    days: Annotated[
+        int | None, typer.Option("--days", help="Days a new CA is valid (default ten years); an existing CA is reused.")
+    ] = None,
+) -> None:
+    """Make or reuse the region's fleet CA under .state/fleet/<region>/ (ca.pem, ca-key.pem)."""
+    from autocloud.operations import fleet
+
+    ca = fleet.ensure_ca(region, fleet.CA_VALIDITY_DAYS if days is None else days)
+    state = "created" if ca.created else "reused"
+    _echo(f"fleet CA {region}: {state} {ca.cert_path} (key {ca.key_path.name}, mode 0600)")
+    _echo(f"valid until {ca.certificate.not_valid_after_utc:%Y-%m-%d}, SHA-256 {ca.fingerprint}")
+
+
+@fleet_app.command("vehicle-cert")
+def fleet_vehicle_cert(
+    region: Annotated[str, typer.Option("--region", help="Region profile whose fleet CA signs, e.g. eu.")],
+    vehicle_id: Annotated[str, typer.Option("--id", help="The vehicle's DPS registration id (the certificate's CN).")],
+    out: Annotated[Path, typer.Option("--out", help="Folder for <id>-cert.pem and <id>-key.pem.")],
+    days: Annotated[
+        int | None, typer.Option("--days", help="Days the certificate is valid (default one year).")
+    ] = None,
+) -> None:
+    """Issue a vehicle's device certificate, signed by its region's fleet CA (CN = registration id)."""
+    from autocloud.operations import fleet
+
+    issued = fleet.issue_vehicle_cert(region, vehicle_id, out, fleet.VEHICLE_VALIDITY_DAYS if days is None else days)
+    _echo(f"vehicle {issued.vehicle_id}: {issued.cert_path} (with the {region} fleet CA), key {issued.key_path}")
+    _echo(f"valid until {issued.not_after:%Y-%m-%d}")
+
+
+@fleet_app.command("enroll")
+def fleet_enroll(
+    stack: Annotated[str, typer.Option("--stack", help="A deployed Azure stack, e.g. azure-eu.")],
+) -> None:
+    """Create or update the region's DPS enrollment group (X.509, the stack's fleet CA, hashed allocation),
+    signed in with the Azure CLI (role: Device Provisioning Service Data Contributor on the DPS)."""
+    from autocloud.operations import fleet
+    from components.contracts import FLEET_CA_NAME
+
+    done = fleet.enroll(
+        stack, warn=lambda line: err.print(f"warning: {line}", markup=False, highlight=False, soft_wrap=True)
+    )
+    _echo(f"{done.dps_host}: enrollment group {done.group!r} {done.action} (X.509 CA {FLEET_CA_NAME!r}, hashed)")
+
+
 @app.command("pr-comment")
 def pr_comment(
     check_markdown: Annotated[
@@ -520,7 +585,9 @@ def secrets_provider(
 ) -> None:
     """Print the secrets provider a stack is created with: passphrase or its Key Vault key (docs/engine.md)."""
     from autocloud.runtime.secrets_provider import resolve_secrets_provider
+    from platform_model.stack import require_stack
 
+    require_stack(stack, "secrets-provider")
     print(resolve_secrets_provider(stack))
 
 

@@ -1,7 +1,15 @@
-"""Compute on Azure: a private AKS cluster with Entra ID auth, Azure RBAC and an autoscaled user pool."""
+"""Compute on Azure: a private AKS cluster with Entra ID auth, Azure RBAC and an autoscaled user pool.
+
+Ready for workloads: the OIDC issuer and workload identity are on, so each service's ServiceAccount can be
+trusted by a federated credential on its own managed identity (:attr:`ComputeCluster.oidc_issuer_url`); the
+kubelet runs as a user-assigned identity that holds AcrPull on the region's registry before the cluster
+pulls anything. Admins reach the private API server through AKS run command (``az aks command invoke``),
+which goes through Azure Resource Manager: ``docs/azure.md``, "Reaching the private cluster".
+"""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -10,8 +18,12 @@ import pulumi_azure_native as azure_native
 
 from components.contracts import ComputeEndpoints
 from components.placement import (
+    ACR_PULL,
+    AKS_CLUSTER_ADMIN_ROLE,
     AKS_RBAC_CLUSTER_ADMIN,
+    MANAGED_IDENTITY_OPERATOR,
     NETWORK_CONTRIBUTOR,
+    READER,
     AzurePlacement,
     grant_role,
     role_definition_id,
@@ -22,6 +34,19 @@ ZONES = ["1", "2", "3"]
 LOG_RETENTION_DAYS = 30
 CONTAINER_INSIGHTS_STREAM = "Microsoft-ContainerInsights-Group-Default"
 WORKSPACE_DESTINATION = "ciworkspace"
+KUBELET_IDENTITY_KEY = "kubeletidentity"
+"""The only key ``identityProfile`` accepts (ManagedCluster API reference, ``identityProfile``)."""
+ADMIN_ROLES: tuple[tuple[str, str], ...] = (
+    ("admin", AKS_RBAC_CLUSTER_ADMIN),
+    ("run-command", AKS_CLUSTER_ADMIN_ROLE),
+    ("run-command-results", READER),
+)
+"""What each cluster admin holds on the cluster. Run command needs the
+``Microsoft.ContainerService/managedClusters/runcommand/action`` and ``managedclusters/commandResults/read``
+actions (https://learn.microsoft.com/azure/aks/access-private-cluster, "Before you begin"): the first is in the
+Azure Kubernetes Service Cluster Admin Role, the second in no AKS built-in role (Azure/AKS#3462) but in Reader's
+``*/read``. Inside the cluster the command runs with the caller's Entra token, so the Kubernetes rights are
+those of AKS RBAC Cluster Admin."""
 
 
 @dataclass(frozen=True)
@@ -46,20 +71,30 @@ class ComputeClusterArgs:
     """Optional, default None: AKS creates its own VNet. Set it so pods reach the private endpoints."""
     cluster_admins: Sequence[str] = ()
     """Optional, default the identity running the deployment. Entra object ids given "Azure Kubernetes
-    Service RBAC Cluster Admin": local accounts are off, so only Azure RBAC grants kubectl access."""
+    Service RBAC Cluster Admin": local accounts are off, so only Azure RBAC grants kubectl access. They also
+    get what AKS run command needs (:data:`ADMIN_ROLES`), their way in to the private API server."""
+    registry_id: pulumi.Input[str] | None = None
+    """Optional, default None: no registry. The region's container registry; the kubelet identity gets AcrPull
+    on it before the cluster is created, so the first pull already has the right."""
 
 
 class ComputeCluster(pulumi.ComponentResource):
     """Private AKS: no public API server, no local accounts, Entra ID + Azure RBAC, Log Analytics.
 
-    The cluster runs as a user-assigned identity that gets Network Contributor on the node subnet
-    before the cluster is created (a system-assigned identity would not exist yet).
+    The control plane runs as a user-assigned identity that gets Network Contributor on the node subnet
+    and Managed Identity Operator on the kubelet identity before the cluster is created (a system-assigned
+    identity would not exist yet). The kubelet runs as its own user-assigned identity, granted AcrPull on
+    the region's registry before the cluster is created too.
     """
 
     name: pulumi.Output[str]
     resource_id: pulumi.Output[str]
     location: str
     workspace_id: pulumi.Output[str]
+    oidc_issuer_url: pulumi.Output[str]
+    """The cluster's OIDC issuer, the ``issuer`` of every workload's federated identity credential."""
+    kubelet_principal_id: pulumi.Output[str]
+    """The kubelet identity's object id: what pulls images from the registry."""
     endpoints: pulumi.Output[ComputeEndpoints]
 
     def __init__(self, name: str, args: ComputeClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
@@ -68,21 +103,21 @@ class ComputeCluster(pulumi.ComponentResource):
         self.location = placement.location
 
         workspace = self._build_workspace(name, placement)
-        identity = azure_native.managedidentity.UserAssignedIdentity(
-            f"{name}-identity",
-            resource_group_name=placement.resource_group_name,
-            location=placement.location,
-            tags=dict(placement.tags),
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-        subnet_access = self._build_subnet_access(name, args, identity)
-        cluster = self._build_cluster(name, args, identity, workspace, subnet_access)
+        identity = self._build_identity(f"{name}-identity", placement)
+        kubelet = self._build_identity(f"{name}-kubelet", placement)
+        waits = [
+            *self._build_subnet_access(name, args, identity),
+            *self._build_kubelet_access(name, args, identity, kubelet),
+        ]
+        cluster = self._build_cluster(name, args, identity, kubelet, workspace, waits)
         self._build_container_insights(name, placement, workspace.id, cluster.id)
         self._build_cluster_admins(name, args, cluster)
 
         self.name = cluster.name
         self.resource_id = cluster.id
         self.workspace_id = workspace.id
+        self.oidc_issuer_url = cluster.oidc_issuer_profile.apply(_issuer_url)
+        self.kubelet_principal_id = kubelet.principal_id
         self.endpoints = cluster.private_fqdn.apply(lambda fqdn: ComputeEndpoints(api_server=fqdn or ""))
         self.register_outputs(
             {
@@ -90,8 +125,21 @@ class ComputeCluster(pulumi.ComponentResource):
                 "resource_id": self.resource_id,
                 "location": self.location,
                 "workspace_id": self.workspace_id,
+                "oidc_issuer_url": self.oidc_issuer_url,
+                "kubelet_principal_id": self.kubelet_principal_id,
                 "endpoints": self.endpoints,
             }
+        )
+
+    def _build_identity(
+        self, name: str, placement: AzurePlacement
+    ) -> azure_native.managedidentity.UserAssignedIdentity:
+        return azure_native.managedidentity.UserAssignedIdentity(
+            name,
+            resource_group_name=placement.resource_group_name,
+            location=placement.location,
+            tags=dict(placement.tags),
+            opts=pulumi.ResourceOptions(parent=self),
         )
 
     def _build_workspace(self, name: str, placement: AzurePlacement) -> azure_native.operationalinsights.Workspace:
@@ -124,15 +172,43 @@ class ComputeCluster(pulumi.ComponentResource):
         subnet_id = pulumi.Output.from_input(args.node_subnet_id)
         return [grant_role(f"{name}-subnet-access", self, subnet_id, identity.principal_id, NETWORK_CONTRIBUTOR)]
 
+    def _build_kubelet_access(
+        self,
+        name: str,
+        args: ComputeClusterArgs,
+        identity: azure_native.managedidentity.UserAssignedIdentity,
+        kubelet: azure_native.managedidentity.UserAssignedIdentity,
+    ) -> list[pulumi.Resource]:
+        """What the cluster waits for so its kubelet identity works from the first node on.
+
+        The control plane assigns the kubelet identity to the nodes: "For a user-assigned kubelet identity
+        outside the default worker node resource group, you need to assign the Managed Identity Operator role
+        on the kubelet identity for control plane managed identity"
+        (https://learn.microsoft.com/azure/aks/managed-identity-overview, "Pre-created kubelet managed
+        identity"; https://learn.microsoft.com/azure/aks/pre-created-kubelet-managed-identity). The kubelet
+        pulls images with AcrPull on the registry, granted before the cluster (the same article, "Assign an
+        RBAC role to the kubelet managed identity", precedes "Enable a kubelet managed identity on a new AKS
+        cluster").
+        """
+        grants: list[pulumi.Resource] = [
+            grant_role(f"{name}-kubelet-operator", self, kubelet.id, identity.principal_id, MANAGED_IDENTITY_OPERATOR)
+        ]
+        if args.registry_id is not None:
+            registry_id = pulumi.Output.from_input(args.registry_id)
+            grants.append(grant_role(f"{name}-kubelet-pull", self, registry_id, kubelet.principal_id, ACR_PULL))
+        return grants
+
     def _build_cluster(
         self,
         name: str,
         args: ComputeClusterArgs,
         identity: azure_native.managedidentity.UserAssignedIdentity,
+        kubelet: azure_native.managedidentity.UserAssignedIdentity,
         workspace: azure_native.operationalinsights.Workspace,
         depends_on: list[pulumi.Resource],
     ) -> azure_native.containerservice.ManagedCluster:
-        """Private API server, no local accounts, Entra ID + Azure RBAC, Cilium overlay, Container insights."""
+        """Private API server, no local accounts, Entra ID + Azure RBAC, Cilium overlay, Container insights,
+        OIDC issuer and workload identity, a user-assigned kubelet identity."""
         placement = args.placement
         return azure_native.containerservice.ManagedCluster(
             f"{name}-aks",
@@ -144,6 +220,16 @@ class ComputeCluster(pulumi.ComponentResource):
                 "type": azure_native.containerservice.ResourceIdentityType.USER_ASSIGNED,
                 "user_assigned_identities": [identity.id],
             },
+            # A pre-created kubelet identity "must be a user-assigned managed identity"; AKS does not support it
+            # in China East and China North (https://learn.microsoft.com/azure/aks/pre-created-kubelet-managed-identity,
+            # "Limitations"): the China profile's primary is China North 3.
+            identity_profile={
+                KUBELET_IDENTITY_KEY: {
+                    "resource_id": kubelet.id,
+                    "client_id": kubelet.client_id,
+                    "object_id": kubelet.principal_id,
+                }
+            },
             agent_pool_profiles=_agent_pools(args),
             aad_profile={"managed": True, "enable_azure_rbac": True},
             enable_rbac=True,
@@ -152,8 +238,23 @@ class ComputeCluster(pulumi.ComponentResource):
                 "enable_private_cluster": True,
                 "enable_private_cluster_public_fqdn": False,
                 "private_dns_zone": "system",
+                # Run command is the admins' way in (docs/azure.md); `disableRunCommand: true` would close it
+                # (https://learn.microsoft.com/azure/aks/access-private-cluster, "Disable Run command").
+                "disable_run_command": False,
             },
-            public_network_access="Disabled",
+            # The API server stays private through `enablePrivateCluster`. `publicNetworkAccess: Disabled` is a
+            # separate switch that blocks inbound traffic to the whole managed cluster, not only the API server:
+            # its portal help text suggests it closes the ARM operations too and it blocked kubectl
+            # (https://github.com/Azure/AKS/issues/4220); AKS support: with a private cluster "there's no value in
+            # using the public network access - your API server is already as private as we can make it", and it
+            # refuses userDefinedRouting outbound (https://github.com/Azure/AKS/issues/3690).
+            public_network_access=azure_native.containerservice.PublicNetworkAccess.ENABLED,
+            # Workload identity needs the OIDC issuer: a federated credential on each service's managed identity
+            # trusts the issuer for one ServiceAccount (https://learn.microsoft.com/azure/aks/use-oidc-issuer,
+            # https://learn.microsoft.com/azure/aks/workload-identity-deploy-cluster). Once on, the issuer
+            # cannot be turned off ("disabling it is not supported", use-oidc-issuer).
+            oidc_issuer_profile={"enabled": True},
+            security_profile={"workload_identity": {"enabled": True}},
             network_profile={
                 "network_plugin": "azure",
                 "network_plugin_mode": "overlay",
@@ -179,7 +280,7 @@ class ComputeCluster(pulumi.ComponentResource):
     def _build_cluster_admins(
         self, name: str, args: ComputeClusterArgs, cluster: azure_native.containerservice.ManagedCluster
     ) -> None:
-        """AKS RBAC Cluster Admin for each given admin, or for the deploying identity when none is given."""
+        """:data:`ADMIN_ROLES` for each given admin, or for the deploying identity when none is given."""
         admins: list[pulumi.Input[str]] = list(args.cluster_admins)
         if not admins:
             admins.append(
@@ -188,13 +289,14 @@ class ComputeCluster(pulumi.ComponentResource):
                 ).object_id
             )
         for index, admin in enumerate(admins):
-            azure_native.authorization.RoleAssignment(
-                f"{name}-admin-{index}",
-                scope=cluster.id,
-                principal_id=admin,
-                role_definition_id=cluster.id.apply(lambda s: role_definition_id(s, AKS_RBAC_CLUSTER_ADMIN)),
-                opts=pulumi.ResourceOptions(parent=self),
-            )
+            for part, role in ADMIN_ROLES:
+                azure_native.authorization.RoleAssignment(
+                    f"{name}-{part}-{index}",
+                    scope=cluster.id,
+                    principal_id=admin,
+                    role_definition_id=cluster.id.apply(functools.partial(role_definition_id, role_guid=role)),
+                    opts=pulumi.ResourceOptions(parent=self),
+                )
 
     def _build_container_insights(
         self, name: str, placement: AzurePlacement, workspace_id: pulumi.Output[str], cluster_id: pulumi.Output[str]
@@ -238,6 +340,11 @@ class ComputeCluster(pulumi.ComponentResource):
             data_collection_rule_id=rule.id,
             opts=child,
         )
+
+
+def _issuer_url(profile: azure_native.containerservice.outputs.ManagedClusterOIDCIssuerProfileResponse | None) -> str:
+    """The issuer Azure reports (``oidcIssuerProfile.issuerURL``), or "" where it has none yet."""
+    return (profile.issuer_url or "") if profile is not None else ""
 
 
 def _agent_pools(

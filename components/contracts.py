@@ -51,6 +51,9 @@ class RegionalPlatformArgs:
     Cluster Admin on the region's cluster."""
     fleet_ca_certificate: str | None = None
     """Optional, azure target only. The fleet CA (PEM) registered with DPS."""
+    routing_staged_units: tuple[int, ...] = ()
+    """Optional, azure target only; default none (every hub live). Scale units whose IoT Hub is built in
+    routing phase ``staged`` (``components.telemetry.RoutingPhase``)."""
 
     @property
     def tags(self) -> dict[str, str]:
@@ -65,6 +68,10 @@ STATE_DATABASE = "vehicles"
 """The state store's database, the same on both targets so readers need not know which one runs."""
 STATE_CONTAINER = "vehicle-state"
 """The state store's container (Cosmos DB) or collection (the local document store)."""
+STATE_WRITER_GROUP = "statewriter"
+"""The state writer's consumer group, the same on both targets: the consumer group every Event Hub has
+(``components/streaming.py``) and the ``--group`` the writer's workload passes (``components/services.py``).
+Local Kafka creates a group on first use, so the local stacks keep the name they always ran with."""
 
 
 # --- endpoint contracts: same keys on both targets -------------------------------------------------
@@ -85,6 +92,11 @@ class ProvisioningEndpoints(TypedDict):
     """The instance's own provisioning host (``<dps>.azure-devices-provisioning.net``), never the
     ``global.`` one, so provisioning stays in the DPS's region."""
     id_scope: str
+
+
+FLEET_CA_NAME = "fleet-ca"
+"""The name of the fleet CA registered (verified) in a region's DPS: ``components.telemetry`` uploads it
+under this name, and ``autocloud fleet enroll`` points the enrollment group's CA reference at it."""
 
 
 class StreamingEndpoints(TypedDict):

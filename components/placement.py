@@ -16,12 +16,25 @@ import pulumi_azure_native as azure_native
 from platform_model.locations import DNS, CloudDns
 from platform_model.vocabulary import Cloud
 
-# Built-in role definition GUIDs (identical in the public cloud and Azure China).
+# Built-in role definition GUIDs (identical in the public cloud and Azure China), each from Microsoft's
+# built-in roles page: https://learn.microsoft.com/azure/role-based-access-control/built-in-roles (its
+# "containers", "identity" and "general" sections for the roles below the first four).
 EVENT_HUBS_DATA_SENDER = "2b629674-e913-4c01-ae53-ef4638d8f975"
 STORAGE_BLOB_DATA_CONTRIBUTOR = "ba92f5b4-2d11-453d-a403-e96b0029c9fe"
 NETWORK_CONTRIBUTOR = "4d97b98b-1d4f-4787-a291-c67834d212e7"
 AKS_RBAC_CLUSTER_ADMIN = "b1ff04bb-8a4e-4dc4-8eb5-8693973ce19b"
 """Azure Kubernetes Service RBAC Cluster Admin (learn.microsoft.com/azure/role-based-access-control/built-in-roles)."""
+ACR_PULL = "7f951dda-4ed3-4680-a7ca-43fe172d538d"
+"""AcrPull: ``Microsoft.ContainerRegistry/registries/pull/read`` only (built-in roles, Containers)."""
+MANAGED_IDENTITY_OPERATOR = "f1a07417-d97a-45cb-824c-7a7467783830"
+"""Managed Identity Operator, "Read and Assign User Assigned Identity" (built-in roles, Identity)."""
+AKS_CLUSTER_ADMIN_ROLE = "0ab0b1a8-8aac-4efd-b8c2-3ee1fb270be8"
+"""Azure Kubernetes Service Cluster Admin Role: the one built-in role whose actions include
+``Microsoft.ContainerService/managedClusters/runcommand/action`` (built-in roles, Containers). Its other
+actions list the cluster's local admin credentials, which ``disableLocalAccounts`` turns off."""
+READER = "acdd72a7-3385-48ef-bd42-f606fba81ae7"
+"""Reader, actions ``*/read`` (built-in roles, General): covers ``managedClusters/commandResults/read``, which
+the Cluster Admin Role lacks (Azure/AKS#3462)."""
 
 
 @dataclass(frozen=True)
@@ -61,6 +74,14 @@ def storage_account_name(region: str, role: str, unit: int) -> str:
     """3-24 lowercase letters and digits: ``ac<region><role><unit><hash>``."""
     stem = "".join(ch for ch in f"ac{region[:6]}{role[:4]}{unit}" if ch.isalnum()).lower()
     return (stem + unique_suffix(region, role, str(unit), length=24))[:24]
+
+
+def container_registry_name(region: str) -> str:
+    """5-50 letters and digits, globally unique: ``ac<region>images<hash>`` (Azure Container Registry names
+    "must contain only alphanumeric characters, be globally unique, and between 5 and 50 characters in
+    length", https://learn.microsoft.com/rest/api/containerregistry/registries/check-name-availability)."""
+    stem = "".join(ch for ch in f"ac{region[:10]}images" if ch.isalnum()).lower()
+    return stem + unique_suffix(region, "registry", length=16)
 
 
 def eventhub_namespace_name(region: str, unit: int) -> str:

@@ -11,8 +11,15 @@ import pulumi_azure_native as azure_native
 from components.compute import ComputeCluster, ComputeClusterArgs
 from components.contracts import PlatformEndpoints, RegionalPlatformArgs
 from components.maps import MapsService, MapsServiceArgs
+from components.monitoring import DataPathKind, RegionalMonitoring, RegionalMonitoringArgs
 from components.network import PrivateNetwork, PrivateNetworkArgs
-from components.placement import AzurePlacement, eventhub_namespace_name, storage_account_name
+from components.placement import (
+    AzurePlacement,
+    container_registry_name,
+    eventhub_namespace_name,
+    storage_account_name,
+)
+from components.registry import ContainerRegistry, ContainerRegistryArgs
 from components.state import VehicleStateStore, VehicleStateStoreArgs
 from components.streaming import EventStreaming, EventStreamingArgs
 from components.telemetry import (
@@ -27,8 +34,9 @@ from components.telemetry import (
     dps_link_keys,
     dps_link_secret,
 )
-from platform_model.locations import find_location
+from platform_model.locations import dps_private_endpoints, find_location
 from platform_model.profiles import Services
+from platform_model.vocabulary import Cloud
 
 
 class RegionalPlatform(pulumi.ComponentResource):
@@ -49,8 +57,10 @@ class RegionalPlatform(pulumi.ComponentResource):
     streaming: list[EventStreaming]
     provisioning: DeviceProvisioning | None
     compute: ComputeCluster | None
+    registry: ContainerRegistry | None
     state: VehicleStateStore | None
     maps: MapsService | None
+    monitoring: RegionalMonitoring
     endpoints: pulumi.Output[PlatformEndpoints]
 
     def __init__(self, name: str, args: RegionalPlatformArgs, opts: pulumi.ResourceOptions | None = None) -> None:
@@ -65,6 +75,11 @@ class RegionalPlatform(pulumi.ComponentResource):
             f"{name}-rg", location=profile.primary, tags=tags, opts=pulumi.ResourceOptions(parent=self)
         )
         base = AzurePlacement(resource_group_name=group.name, location=profile.primary, cloud=profile.cloud, tags=tags)
+        self.monitoring = RegionalMonitoring(
+            f"{name}-monitoring",
+            RegionalMonitoringArgs(placement=base, settings=profile.monitoring),
+            pulumi.ResourceOptions(parent=self),
+        )
         network = self._build_network(name, args, base)
         placement = replace(
             base,
@@ -75,9 +90,16 @@ class RegionalPlatform(pulumi.ComponentResource):
         self._link_secret = dps_link_secret(f"{name}-dps-link", self) if services.iothub and services.dps else None
         self.streaming, self.telemetry = self._build_scale_units(name, args, placement, network)
         self.provisioning = self._build_provisioning(name, args, placement, self.telemetry)
-        self.compute = self._build_compute(name, args, placement, network)
+        self.registry = self._build_registry(name, args, placement)
+        self.compute = self._build_compute(name, args, placement, network, self.registry)
         self.state = self._build_state(name, args, placement)
         self.maps = self._build_maps(name, args, placement)
+        for unit, stream in enumerate(self.streaming, start=1):
+            self._diagnose(f"streaming-{unit}", stream, "eventhubs")
+        for unit, hub in enumerate(self.telemetry, start=1):
+            self._diagnose(f"telemetry-{unit}", hub, "iothub")
+        self._diagnose("provisioning", self.provisioning, "dps")
+        self._diagnose("state", self.state, "cosmosdb")
 
         self.name = group.name
         self.resource_id = group.id
@@ -93,6 +115,11 @@ class RegionalPlatform(pulumi.ComponentResource):
             }
         )
 
+    def _diagnose(self, part: str, component: Any, kind: DataPathKind) -> None:
+        """The data path's resource logs of ``component`` (if built) into the region's own workspace."""
+        if component is not None:
+            self.monitoring.diagnose(part, component.resource_id, kind)
+
     def _build_network(self, name: str, args: RegionalPlatformArgs, base: AzurePlacement) -> PrivateNetwork:
         """The VNet, its subnets and a private DNS zone for each enabled service's private endpoints."""
         plan_net = args.profile.network
@@ -100,7 +127,7 @@ class RegionalPlatform(pulumi.ComponentResource):
             f"{name}-network",
             PrivateNetworkArgs(
                 placement=base,
-                zone_keys=_private_zone_keys(args.profile.services),
+                zone_keys=_private_zone_keys(args.profile.services, args.profile.cloud),
                 address_space=str(plan_net.vnet),
                 endpoint_prefix=str(plan_net.endpoints_subnet),
                 node_prefix=str(plan_net.nodes_subnet),
@@ -150,7 +177,7 @@ class RegionalPlatform(pulumi.ComponentResource):
         profile = args.profile
         primary = find_location(profile.primary)
         return TelemetryIngest(
-            f"{name}-telemetry-{unit}",
+            telemetry_name(name, unit),
             TelemetryIngestArgs(
                 placement=placement,
                 sku=args.plan.iothub,
@@ -159,6 +186,7 @@ class RegionalPlatform(pulumi.ComponentResource):
                 dps_link=self._dps_link(unit),
                 devices=_device_access(args),
                 route=route,
+                routing="staged" if unit in args.routing_staged_units else "live",
             ),
             pulumi.ResourceOptions(parent=self),
         )
@@ -194,8 +222,25 @@ class RegionalPlatform(pulumi.ComponentResource):
         unit (so they stay the same from run to run); None where no DPS links hubs."""
         return dps_link_keys(self._link_secret, f"unit-{unit}") if self._link_secret is not None else None
 
+    def _build_registry(
+        self, name: str, args: RegionalPlatformArgs, placement: AzurePlacement
+    ) -> ContainerRegistry | None:
+        """The region's private image registry, wherever the region runs AKS (its only puller)."""
+        if not args.profile.services.aks:
+            return None
+        return ContainerRegistry(
+            f"{name}-registry",
+            ContainerRegistryArgs(placement=placement, registry_name=container_registry_name(args.profile.name)),
+            pulumi.ResourceOptions(parent=self),
+        )
+
     def _build_compute(
-        self, name: str, args: RegionalPlatformArgs, placement: AzurePlacement, network: PrivateNetwork
+        self,
+        name: str,
+        args: RegionalPlatformArgs,
+        placement: AzurePlacement,
+        network: PrivateNetwork,
+        registry: ContainerRegistry | None,
     ) -> ComputeCluster | None:
         profile = args.profile
         if not profile.services.aks:
@@ -214,6 +259,7 @@ class RegionalPlatform(pulumi.ComponentResource):
                 pod_cidr=str(plan_net.pod_cidr),
                 node_subnet_id=network.node_subnet_id,
                 cluster_admins=args.cluster_admins,
+                registry_id=registry.resource_id if registry is not None else None,
             ),
             pulumi.ResourceOptions(parent=self),
         )
@@ -247,14 +293,21 @@ class RegionalPlatform(pulumi.ComponentResource):
         )
 
 
-def _private_zone_keys(services: Services) -> list[str]:
-    """The private DNS zones the enabled services' private endpoints register in."""
+def telemetry_name(platform: str, unit: int) -> str:
+    """The TelemetryIngest of scale unit ``unit`` (1-based) of the platform named ``platform``."""
+    return f"{platform}-telemetry-{unit}"
+
+
+def _private_zone_keys(services: Services, cloud: Cloud) -> list[str]:
+    """The private DNS zones the enabled services' private endpoints register in (DPS only where it can
+    have a private endpoint: not in Azure China)."""
     wanted = (
         ("servicebus", services.iothub or services.eventhubs),
         ("iothub", services.iothub),
-        ("dps", services.dps),
+        ("dps", services.dps and dps_private_endpoints(cloud)),
         ("blob", services.eventhubs),
         ("cosmos", services.cosmosdb),
+        ("registry", services.aks),
     )
     return [key for key, enabled in wanted if enabled]
 

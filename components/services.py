@@ -20,7 +20,7 @@ from typing import Literal
 
 import pulumi
 
-from components.contracts import STATE_CONTAINER, STATE_DATABASE
+from components.contracts import STATE_CONTAINER, STATE_DATABASE, STATE_WRITER_GROUP
 from components.workloads import ContainerResources, HttpProbe, Workload
 from platform_model.local_images import NONROOT_UID, REGISTRY, image_reference
 
@@ -33,7 +33,6 @@ StoreKind = Literal["mongodb", "cosmos-nosql"]
 WRITER_NAME = "statewriter"
 """Object name of the state writer's ServiceAccount, Deployment and Service (and the federated
 credential's subject on Azure: ``system:serviceaccount:<region namespace>:statewriter``)."""
-WRITER_GROUP = "statewriter"
 WRITER_PORT = 8080
 WRITER_RESOURCES = ContainerResources(cpu_request_m=25, memory_request_mi=64, cpu_limit_m=500, memory_limit_mi=256)
 
@@ -154,7 +153,7 @@ def writer_workload(wiring: StateWriterWiring) -> Workload:
             "--topic",
             wiring.topic,
             "--group",
-            WRITER_GROUP,
+            STATE_WRITER_GROUP,
             *store_kind,
             "--store",
             wiring.store_uri,

@@ -40,4 +40,6 @@ class StackSecret(pulumi.dynamic.Resource):
 
     def __init__(self, name: str, opts: pulumi.ResourceOptions | None = None) -> None:
         secret_outputs = pulumi.ResourceOptions(additional_secret_outputs=[VALUE])
-        super().__init__(_StackSecretProvider(), name, {VALUE: None}, pulumi.ResourceOptions.merge(opts, secret_outputs))
+        super().__init__(
+            _StackSecretProvider(), name, {VALUE: None}, pulumi.ResourceOptions.merge(opts, secret_outputs)
+        )

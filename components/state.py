@@ -14,8 +14,11 @@ from platform_model.locations import has_zones
 from platform_model.sizing import CosmosPlan
 
 PARTITION_KEY = "/vehicleId"
-INDEXED_PATHS: tuple[str, ...] = ("/vehicleId/?", "/updatedAt/?")
-"""Index only what lookups use: keeps a 1 KB upsert near the 5 RU the sizing assumes."""
+"""One item per vehicle: the state writer (``cmd/statewriter``, ``partitionKeyField``) writes ``id`` =
+``vehicleId`` = the vehicle id."""
+INDEXED_PATHS: tuple[str, ...] = ("/vehicleId/?", "/lastSeen/?")
+"""Index only what lookups use: keeps a 1 KB upsert near the 5 RU the sizing assumes. ``lastSeen`` is
+the writer's timestamp field (an RFC 3339 UTC string), for "not seen since" queries."""
 
 
 @dataclass(frozen=True)

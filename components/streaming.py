@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_azure_native as azure_native
 
-from components.contracts import StreamingEndpoints
+from components.contracts import STATE_WRITER_GROUP, StreamingEndpoints
 from components.placement import STORAGE_BLOB_DATA_CONTRIBUTOR, AzurePlacement, grant_role
 from components.private_link import private_endpoint
 from platform_model.locations import storage_sku
@@ -17,8 +17,10 @@ from platform_model.sizing import EventHubsPlan
 TELEMETRY_HUB = "telemetry"
 EVENTS_HUB = "events"
 KAFKA_PORT = 9093
+"""Event Hubs' Kafka endpoint: ``<namespace>.servicebus.windows.net:9093`` with SASL_SSL
+(https://learn.microsoft.com/azure/developer/java/spring-framework/migrate-kafka-to-passwordless-connection)."""
 CAPTURE_CONTAINER = "capture"
-DEFAULT_CONSUMER_GROUPS: tuple[str, ...] = ("stream-processor", "state-writer")
+DEFAULT_CONSUMER_GROUPS: tuple[str, ...] = ("stream-processor", STATE_WRITER_GROUP)
 CAPTURE_INTERVAL_SECONDS = 300
 CAPTURE_SIZE_BYTES = 300 * 1024 * 1024
 
@@ -42,7 +44,8 @@ class EventStreamingArgs:
     a Microsoft.EventHub service endpoint) to put the namespace on "selected networks": that subnet,
     private endpoints and trusted Microsoft services only."""
     consumer_groups: Sequence[str] = DEFAULT_CONSUMER_GROUPS
-    """Optional, default stream-processor and state-writer: readers of both hubs."""
+    """Optional, default stream-processor and the state writer's group (``STATE_WRITER_GROUP``, the one
+    its Kafka consumer joins): readers of both hubs."""
     retention_days: int = 1
     """Optional, default 1: capture keeps the long-term copy in region."""
 

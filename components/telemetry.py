@@ -7,15 +7,16 @@ import hashlib
 import hmac
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Literal
 
 import pulumi
 import pulumi_azure_native as azure_native
 
-from components.contracts import ProvisioningEndpoints, TelemetryEndpoints
+from components.contracts import FLEET_CA_NAME, ProvisioningEndpoints, TelemetryEndpoints
 from components.placement import EVENT_HUBS_DATA_SENDER, AzurePlacement, grant_role
 from components.private_link import private_endpoint
 from components.stack_secret import StackSecret
+from platform_model.locations import dps_private_endpoints
 from platform_model.sizing import IotHubPlan
 
 DPS_LINK_POLICY = "dps-link"
@@ -149,12 +150,51 @@ def public_network_access(access: DeviceAccess) -> str:
     return "Enabled" if access.public else "Disabled"
 
 
+RoutingPhase = Literal["staged", "live"]
+"""How far a hub's routing into its unit's Event Hubs namespace is built.
+
+The namespace denies every network but the node subnet and lets trusted Microsoft services through.
+IoT Hub passes that firewall only as its system-assigned identity: "Use a system-assigned managed
+identity to access private resources"
+(https://learn.microsoft.com/azure/iot-hub/iot-hub-managed-identity, "Egress connectivity from IoT Hub
+to other Azure resources"); "To allow other services to find your IoT hub as a trusted Microsoft
+service, it must have a system-assigned managed identity"
+(https://learn.microsoft.com/azure/iot-hub/virtual-network-support); and Event Hubs lists IoT Hub as a
+trusted service once its system-assigned identity holds Azure Event Hubs Data Sender on the namespace
+and the custom endpoint uses identity-based authentication
+(https://learn.microsoft.com/azure/event-hubs/network-security, "Trusted Microsoft services").
+That identity exists only once the hub does, and the grant must come first: "You need to complete
+above steps to assign the managed identity the right access before adding the event hub as a custom
+endpoint in IoT Hub. Please wait a few minutes for the role assignment to propagate"
+(iot-hub-managed-identity, "Configure message routing with managed identities"). Pulumi changes a
+resource once per run, so a new hub takes two applies:
+
+- ``staged``: the hub with its system-assigned identity and the fallback route only, and that identity
+  granted Data Sender on the unit's namespace;
+- ``live``: the two identity-based endpoints and the routes into them; the grant stays as it is.
+
+Which hubs are staged is decided in one place, ``autocloud.operations.routing``."""
+
+HUB_PART = "iothub"
+SENDER_PART = "trusted-sender"
+
+
+def hub_resource_name(component: str) -> str:
+    """Logical name of a TelemetryIngest's IoT Hub (what the phase decision looks for in a stack's state)."""
+    return f"{component}-{HUB_PART}"
+
+
+def sender_grant_name(component: str) -> str:
+    """Logical name of the Data Sender grant to a TelemetryIngest's system-assigned identity."""
+    return f"{component}-{SENDER_PART}"
+
+
 @dataclass(frozen=True)
 class EventHubsRoute:
     """Where a hub routes messages: an Event Hubs namespace of the same scale unit."""
 
     namespace_id: pulumi.Input[str]
-    """Required. Namespace resource id (the routing identity gets Data Sender on it)."""
+    """Required. Namespace resource id: the hub's system-assigned identity gets Data Sender on it."""
     endpoint_uri: pulumi.Input[str]
     """Required. ``sb://<namespace>.servicebus.windows.net`` (Azure China: ``.chinacloudapi.cn``)."""
     telemetry_hub: str
@@ -174,8 +214,8 @@ class TelemetryIngestArgs:
     data_residency: bool
     """Required. IoT Hub ``enableDataResidency`` from the profile (only where Azure offers it)."""
     min_tls: bool
-    """Required. Set ``minTlsVersion: 1.2`` (immutable after creation); only where the location accepts
-    it (``AzureLocation.iothub_min_tls``: public cloud only)."""
+    """Required. Set ``minTlsVersion: 1.2``; only where the location accepts it
+    (``AzureLocation.iothub_min_tls``: public cloud only, as ``platform_model/catalog/regions.yaml`` cites)."""
     dps_link: DpsLinkKeys | None = None
     """Optional, default None (no DPS links this hub): the keys of the ``dps-link`` policy, which the
     stack owns (``dps_link_secret``) so that a preview never has to read them back."""
@@ -183,13 +223,9 @@ class TelemetryIngestArgs:
     """Optional, default public without IP filter: how vehicles reach the hub's device endpoints."""
     route: EventHubsRoute | None = None
     """Optional, default None: only the fallback route to the built-in endpoint."""
-
-
-class _RoutingSender(NamedTuple):
-    """The identity IoT Hub routing sends as, and its Data Sender grant that the hub waits for."""
-
-    identity: azure_native.managedidentity.UserAssignedIdentity
-    grant: azure_native.authorization.RoleAssignment
+    routing: RoutingPhase = "live"
+    """Optional, default ``live``: with a ``route``, whether its endpoints and routes are built yet
+    (``RoutingPhase``). Without a route it changes nothing."""
 
 
 class TelemetryIngest(pulumi.ComponentResource):
@@ -197,12 +233,8 @@ class TelemetryIngest(pulumi.ComponentResource):
 
     Vehicles authenticate with X.509 certificates only: device and module SAS are disabled. Shared
     access stays allowed for the one DPS link policy (see ``DPS_LINK_RIGHTS``); services use Entra ID.
-    Routing authenticates with a user-assigned identity that is granted Data Sender *before* the
-    hub exists (a system-assigned identity alone could not be granted in time for the hub's own
-    endpoint validation). The system-assigned identity is what makes the hub a trusted Microsoft
-    service for the namespace's firewall ("To allow other services to find your IoT hub as a trusted
-    Microsoft service, it must have a system-assigned managed identity":
-    https://learn.microsoft.com/azure/iot-hub/virtual-network-support), and it gets Data Sender too.
+    Routing sends as the hub's system-assigned identity, granted Data Sender on the unit's namespace
+    only, and is built in two phases (``RoutingPhase``).
     """
 
     name: pulumi.Output[str]
@@ -216,10 +248,9 @@ class TelemetryIngest(pulumi.ComponentResource):
         placement = args.placement
         self.location = placement.location
 
-        sender = self._build_routing_sender(name, placement, args.route) if args.route is not None else None
-        hub = self._build_hub(name, args, sender)
+        hub = self._build_hub(name, args)
         if args.route is not None:
-            self._build_trusted_sender(name, args.route, hub)
+            self._build_sender(name, args.route, hub)
         # Services (and, with access: private, vehicles on a private APN) reach the hub privately.
         private_endpoint(f"{name}-pe", self, placement, hub.id, "iotHub", ("iothub", "servicebus"))
 
@@ -239,50 +270,23 @@ class TelemetryIngest(pulumi.ComponentResource):
             }
         )
 
-    def _build_routing_sender(self, name: str, placement: AzurePlacement, route: EventHubsRoute) -> _RoutingSender:
-        """The identity routing sends as, granted Data Sender on the namespace before the hub exists."""
-        identity = azure_native.managedidentity.UserAssignedIdentity(
-            f"{name}-routing",
-            resource_group_name=placement.resource_group_name,
-            location=placement.location,
-            tags=dict(placement.tags),
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-        namespace_id = pulumi.Output.from_input(route.namespace_id)
-        grant = grant_role(f"{name}-sender", self, namespace_id, identity.principal_id, EVENT_HUBS_DATA_SENDER)
-        return _RoutingSender(identity, grant)
-
-    def _build_trusted_sender(self, name: str, route: EventHubsRoute, hub: azure_native.iothub.IotHubResource) -> None:
-        """Data Sender for the hub's system identity too: it makes the hub a trusted service to the namespace."""
+    def _build_sender(self, name: str, route: EventHubsRoute, hub: azure_native.iothub.IotHubResource) -> None:
+        """Data Sender for the hub's system-assigned identity on its own unit's namespace, nothing wider."""
         system_principal = hub.identity.apply(lambda i: (i.principal_id if i else None) or "")
         namespace = pulumi.Output.from_input(route.namespace_id)
-        grant_role(f"{name}-trusted-sender", self, namespace, system_principal, EVENT_HUBS_DATA_SENDER)
+        grant_role(sender_grant_name(name), self, namespace, system_principal, EVENT_HUBS_DATA_SENDER)
 
-    def _build_hub(
-        self,
-        name: str,
-        args: TelemetryIngestArgs,
-        sender: _RoutingSender | None,
-    ) -> azure_native.iothub.IotHubResource:
+    def _build_hub(self, name: str, args: TelemetryIngestArgs) -> azure_native.iothub.IotHubResource:
         placement = args.placement
-        identities: list[pulumi.Input[str]] = []
         routing: azure_native.iothub.RoutingPropertiesArgsDict = {"fallback_route": FALLBACK_ROUTE}
-        depends_on: list[pulumi.Resource] = []
-        if args.route is not None and sender is not None:
-            identities.append(sender.identity.id)
-            routing = routing | _routes(args.route, placement, sender.identity.id)
-            depends_on.append(sender.grant)
+        if args.route is not None and args.routing == "live":
+            routing = routing | _routes(args.route, placement)
         return azure_native.iothub.IotHubResource(
-            f"{name}-iothub",
+            hub_resource_name(name),
             resource_group_name=placement.resource_group_name,
             location=placement.location,
             sku={"name": args.sku.tier, "capacity": args.sku.units},
-            identity={
-                "type": azure_native.iothub.ResourceIdentityType.SYSTEM_ASSIGNED_USER_ASSIGNED
-                if identities
-                else azure_native.iothub.ResourceIdentityType.SYSTEM_ASSIGNED,
-                "user_assigned_identities": identities,
-            },
+            identity={"type": azure_native.iothub.ResourceIdentityType.SYSTEM_ASSIGNED},
             properties=_hub_access(args)
             | {
                 "event_hub_endpoints": {
@@ -292,7 +296,7 @@ class TelemetryIngest(pulumi.ComponentResource):
                 "routing": routing,
             },
             tags=dict(placement.tags),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=depends_on),
+            opts=pulumi.ResourceOptions(parent=self),
         )
 
 
@@ -312,17 +316,21 @@ def _hub_access(args: TelemetryIngestArgs) -> azure_native.iothub.IotHubProperti
     return properties
 
 
-def _routes(
-    route: EventHubsRoute, placement: AzurePlacement, identity_id: pulumi.Output[str]
-) -> azure_native.iothub.RoutingPropertiesArgsDict:
-    """Custom endpoints and routes: device messages to telemetry, lifecycle/connection state to events."""
+def _routes(route: EventHubsRoute, placement: AzurePlacement) -> azure_native.iothub.RoutingPropertiesArgsDict:
+    """Custom endpoints and routes: device messages to telemetry, lifecycle/connection state to events.
+
+    The endpoints authenticate as the hub's system-assigned identity: ``identityBased`` with no
+    ``identity``. That is how Azure's own CLI writes a system-assigned endpoint (``--identity [system]``
+    leaves the endpoint's ``identity`` unset: Azure/azure-cli,
+    src/azure-cli/azure/cli/command_modules/iot/custom.py, ``iot_hub_routing_endpoint_create``), and the
+    portal's "Identity-based" endpoint "is set up to use your hub's system assigned identity"
+    (https://learn.microsoft.com/azure/iot-hub/virtual-network-support)."""
 
     def endpoint(name: str, entity: str) -> azure_native.iothub.RoutingEventHubPropertiesArgsDict:
         return {
             "name": name,
             "entity_path": entity,
             "authentication_type": "identityBased",
-            "identity": {"user_assigned_identity": identity_id},
             "endpoint_uri": route.endpoint_uri,
             "resource_group": placement.resource_group_name,
         }
@@ -409,7 +417,10 @@ class DeviceProvisioning(pulumi.ComponentResource):
         self.location = placement.location
 
         dps = self._build_dps(name, args)
-        private_endpoint(f"{name}-pe", self, placement, dps.id, "iotDps", ("dps",))
+        # Private Link for DPS exists in public regions only (catalog: ``dps_private_endpoint``); elsewhere
+        # (Azure China) DPS keeps only its public, X.509-only device endpoint.
+        if dps_private_endpoints(placement.cloud):
+            private_endpoint(f"{name}-pe", self, placement, dps.id, "iotDps", ("dps",))
         if args.ca_certificate is not None:
             self._build_fleet_ca(name, placement, dps, args.ca_certificate)
 
@@ -474,7 +485,7 @@ class DeviceProvisioning(pulumi.ComponentResource):
             f"{name}-fleet-ca",
             resource_group_name=placement.resource_group_name,
             provisioning_service_name=dps.name,
-            certificate_name="fleet-ca",
+            certificate_name=FLEET_CA_NAME,
             properties={"certificate": certificate.strip(), "is_verified": True},
             opts=pulumi.ResourceOptions(parent=self),
         )

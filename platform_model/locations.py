@@ -5,7 +5,8 @@ validates that file once and answers questions about it. Residency rules need th
 location that Azure's API does not hand us offline: does the name exist in this cloud, where does
 geo-redundant storage replicate (its pair), and are there availability zones. Deployability needs
 more: is the location access-restricted, which services it offers, where IoT Hub data residency and
-TLS 1.2 enforcement exist. A pair is not always symmetric (westus3 pairs with eastus, eastus with westus).
+TLS 1.2 enforcement exist, where DPS can have a private endpoint, where zone-redundant Cosmos DB needs region
+access. A pair is not always symmetric (westus3 pairs with eastus, eastus with westus).
 """
 
 from __future__ import annotations
@@ -50,7 +51,11 @@ class AzureLocation:
     iot_data_residency: bool = False
     """IoT Hub / DPS ``enableDataResidency`` is offered here."""
     iothub_min_tls: bool = False
-    """IoT Hub accepts ``minTlsVersion: 1.2`` here."""
+    """IoT Hub accepts ``minTlsVersion: 1.2`` (TLS 1.2 enforcement) here."""
+    dps_private_endpoint: bool = False
+    """A DPS instance here can have a private endpoint (Private Link for DPS: public cloud only)."""
+    cosmosdb_zone_access: bool = False
+    """Zone-redundant Cosmos DB accounts here have been refused to subscriptions without region access."""
     source: str = ""
     """Where the facts come from."""
 
@@ -62,6 +67,7 @@ class _Strict(BaseModel):
 class _CloudEntry(_Strict):
     services: tuple[Service, ...]
     iothub_min_tls: bool
+    dps_private_endpoint: bool
     source: str = Field(min_length=1)
 
 
@@ -72,6 +78,7 @@ class _LocationEntry(_Strict):
     zones: bool
     restricted: bool = False
     services: tuple[Service, ...] | None = None
+    iothub_min_tls: bool | None = None
     source: str | None = None
 
 
@@ -90,6 +97,7 @@ class _Catalog(_Strict):
     clouds: dict[Cloud, _CloudEntry]
     maps: _MapsEntry
     iot_data_residency: _ResidencyEntry
+    cosmosdb_zone_access: _ResidencyEntry
     locations: dict[str, _LocationEntry]
 
 
@@ -104,6 +112,7 @@ class Catalog:
     iot_data_residency_source: str
     cloud_services: Mapping[Cloud, frozenset[Service]]
     """What each cloud offers in at least one location (Azure Maps: none in Azure China)."""
+    cosmosdb_zone_access_source: str = ""
 
     @property
     def iot_data_residency_locations(self) -> frozenset[str]:
@@ -122,6 +131,7 @@ def _check_references(data: _Catalog, label: str) -> None:
     for key, names in (
         ("maps.locations", list(data.maps.locations)),
         ("iot_data_residency.locations", list(data.iot_data_residency.locations)),
+        ("cosmosdb_zone_access.locations", list(data.cosmosdb_zone_access.locations)),
     ):
         for name in names:
             if name not in known:
@@ -142,6 +152,7 @@ def load_catalog(path: Path = CATALOG_PATH) -> Catalog:
         raise ValueError(f"{label}: {key}: {first.get('msg')}") from None
     _check_references(data, label)
     residency = frozenset(data.iot_data_residency.locations)
+    zone_access = frozenset(data.cosmosdb_zone_access.locations)
     locations: dict[str, AzureLocation] = {}
     for name, entry in data.locations.items():
         cloud = data.clouds[entry.cloud]
@@ -157,7 +168,9 @@ def load_catalog(path: Path = CATALOG_PATH) -> Catalog:
             restricted=entry.restricted,
             services=frozenset(services),
             iot_data_residency=name in residency,
-            iothub_min_tls=cloud.iothub_min_tls,
+            iothub_min_tls=cloud.iothub_min_tls if entry.iothub_min_tls is None else entry.iothub_min_tls,
+            dps_private_endpoint=cloud.dps_private_endpoint,
+            cosmosdb_zone_access=name in zone_access,
             source=entry.source or data.sources["china_locations" if entry.cloud == "china" else "locations"],
         )
     cloud_services = {
@@ -165,7 +178,12 @@ def load_catalog(path: Path = CATALOG_PATH) -> Catalog:
         for cloud in CLOUDS
     }
     return Catalog(
-        locations, dict(data.maps.locations), data.maps.source, data.iot_data_residency.source, cloud_services
+        locations,
+        dict(data.maps.locations),
+        data.maps.source,
+        data.iot_data_residency.source,
+        cloud_services,
+        data.cosmosdb_zone_access.source,
     )
 
 
@@ -199,6 +217,10 @@ class CloudDns:
     servicebus: str
     blob: str
     cosmos: str
+    registry: str
+    """Azure Container Registry login servers: ``<name>.azurecr.io``, ``<name>.azurecr.cn`` in Azure China
+    (https://learn.microsoft.com/azure/container-registry/container-registry-private-link,
+    https://docs.azure.cn/en-us/container-registry/container-registry-private-link)."""
     private_zones: Mapping[str, str]
     """Private DNS zone per private-link target, keyed by our names (iothub, dps, servicebus, ...)."""
 
@@ -210,12 +232,15 @@ DNS: Mapping[Cloud, CloudDns] = {
         servicebus="servicebus.windows.net",
         blob="blob.core.windows.net",
         cosmos="documents.azure.com",
+        registry="azurecr.io",
         private_zones={
             "iothub": "privatelink.azure-devices.net",
             "dps": "privatelink.azure-devices-provisioning.net",
             "servicebus": "privatelink.servicebus.windows.net",
             "blob": "privatelink.blob.core.windows.net",
             "cosmos": "privatelink.documents.azure.com",
+            # https://learn.microsoft.com/azure/private-link/private-endpoint-dns (Container Registry, "registry")
+            "registry": "privatelink.azurecr.io",
         },
     ),
     "china": CloudDns(
@@ -224,12 +249,15 @@ DNS: Mapping[Cloud, CloudDns] = {
         servicebus="servicebus.chinacloudapi.cn",
         blob="blob.core.chinacloudapi.cn",
         cosmos="documents.azure.cn",
+        registry="azurecr.cn",
         private_zones={
             "iothub": "privatelink.azure-devices.cn",
             "dps": "privatelink.azure-devices-provisioning.cn",
             "servicebus": "privatelink.servicebus.chinacloudapi.cn",
             "blob": "privatelink.blob.core.chinacloudapi.cn",
             "cosmos": "privatelink.documents.azure.cn",
+            # https://docs.azure.cn/zh-cn/private-link/private-endpoint-dns (China: Azure 容器注册表, "registry")
+            "registry": "privatelink.azurecr.cn",
         },
     ),
 }
@@ -249,6 +277,11 @@ def paired_region(name: str) -> str | None:
     """Where geo-redundant storage in ``name`` replicates to."""
     found = find_location(name)
     return found.pair if found else None
+
+
+def dps_private_endpoints(cloud: Cloud) -> bool:
+    """Whether DPS can have a private endpoint in ``cloud`` (Private Link for DPS: public regions only)."""
+    return any(loc.dps_private_endpoint for loc in catalog().locations.values() if loc.cloud == cloud)
 
 
 def offers(cloud: Cloud, service: Service) -> bool:

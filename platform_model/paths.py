@@ -27,6 +27,8 @@ def user_cache_dir() -> Path:
 
 CLUSTER_DIR = STATE_DIR / "cluster"
 """The embedded cluster's folder (``autocloud.runtime.cluster`` lays it out)."""
+FLEET_DIR = STATE_DIR / "fleet"
+"""Each region's fleet CA, ``<region>/ca.pem`` and ``<region>/ca-key.pem`` (``autocloud.operations.fleet``)."""
 
 
 def external_kubeconfig(embedded: Path | None = None) -> Path | None:

@@ -112,6 +112,23 @@ class Resilience(_Frozen):
     zones; every location the region deploys to (primary, secondary) must have zones then."""
 
 
+LOG_RETENTION_MIN_DAYS = 30
+LOG_RETENTION_MAX_DAYS = 730
+
+
+class Monitoring(_Frozen):
+    """How long the region's own Log Analytics workspace keeps the platform's logs."""
+
+    log_retention_days: int = Field(default=30, ge=LOG_RETENTION_MIN_DAYS, le=LOG_RETENTION_MAX_DAYS)
+    """Optional, default 30, at most 730. "The default retention period of Analytics tables in a Log
+    Analytics workspace is 30 days. You can change the default analytics period of Analytics tables up to
+    two years by modifying the workspace-level data retention setting"; 31 days "are included in the
+    ingestion price", so going lower saves nothing and longer is billed per GB and month
+    (https://learn.microsoft.com/azure/azure-monitor/logs/data-retention-configure; Azure China:
+    https://docs.azure.cn/azure-monitor/logs/data-retention-configure; prices:
+    https://azure.microsoft.com/pricing/details/monitor/)."""
+
+
 def _cidr(value: Any) -> Any:
     if isinstance(value, str):
         try:
@@ -252,6 +269,7 @@ class RegionProfile(_Frozen):
     resilience: Resilience = Field(default_factory=Resilience)
     network: NetworkPlan = Field(default_factory=NetworkPlan)
     devices: Devices = Field(default_factory=Devices)
+    monitoring: Monitoring = Field(default_factory=Monitoring)
 
     @model_validator(mode="after")
     def _check(self) -> RegionProfile:

@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 from pydantic.alias_generators import to_camel
 
-from platform_model.errors import ConfigError, excerpt, from_validation_error
+from platform_model.errors import ConfigError, InputError, excerpt, from_validation_error
 from platform_model.inputs import load_mapping
 from platform_model.paths import REPO_ROOT, STACKS_DIR
 from platform_model.profiles import (
@@ -44,6 +44,15 @@ RELAX_KEY = f"{CONFIG_NAMESPACE}:policyRelax"
 """The stack key listing the baseline rules a stack runs as advisory (``policies.config`` checks the names)."""
 
 Target = Literal["azure", "local"]
+
+ROUTING_STAGED_KEY = f"{CONFIG_NAMESPACE}:routingStagedUnits"
+"""The stack key listing the scale units whose IoT Hub is applied in routing phase ``staged``."""
+ROLE_PROPAGATION_KEY = f"{CONFIG_NAMESPACE}:rolePropagationSeconds"
+ROLE_PROPAGATION_SECONDS = 600
+"""How long a new role assignment may take to apply: "When you assign roles or remove role assignments,
+it can take up to 10 minutes for changes to take effect"
+(https://learn.microsoft.com/azure/role-based-access-control/troubleshooting, "Symptom - Role assignment
+changes are not being detected")."""
 
 
 class StackConfig(BaseModel):
@@ -74,6 +83,16 @@ class StackConfig(BaseModel):
     """Optional, azure target only. PEM of the fleet's root/intermediate CA: registered (verified) with
     DPS so an X.509 enrollment group can trust it (``pulumi config set autocloud:fleetCaCertificate
     "$(cat fleet-ca.pem)"``)."""
+    routing_staged_units: Annotated[tuple[Annotated[int, Field(ge=1)], ...], BeforeValidator(json_list)] = ()
+    """Optional, azure target only; default none, every hub live. Scale units whose IoT Hub is applied in
+    routing phase ``staged``: system-assigned identity granted Event Hubs Data Sender, fallback route
+    only. IoT Hub checks a custom endpoint when it is added, so the grant must exist (and have taken
+    effect) before the hub's identity-based endpoints do. ``autocloud rollout`` sets this for one apply
+    of a hub that is not deployed yet (``autocloud.operations.routing``); a stack file leaves it unset."""
+    role_propagation_seconds: int = Field(default=ROLE_PROPAGATION_SECONDS, ge=0, le=3600)
+    """Optional, default ``ROLE_PROPAGATION_SECONDS``. How long ``autocloud rollout`` waits between a
+    staged apply and the live one, for the new Data Sender grants to take effect (azure stacks only:
+    nothing is staged on the local target)."""
     azure_location: Location | None = Field(default=None, validation_alias=LOCATION_KEY)
     """Optional ``azure-native:location``; must equal the profile's primary when set."""
 
@@ -81,7 +100,9 @@ class StackConfig(BaseModel):
     def _check(self) -> StackConfig:
         if self.namespace is not None and self.target != "local":
             raise keyed_error(f"{CONFIG_NAMESPACE}:namespace", "applies to target local only")
-        for key in ("cluster_admins", "fleet_ca_certificate"):
+        if len(set(self.routing_staged_units)) != len(self.routing_staged_units):
+            raise keyed_error(ROUTING_STAGED_KEY, f"lists a scale unit twice: {list(self.routing_staged_units)}")
+        for key in ("cluster_admins", "fleet_ca_certificate", "routing_staged_units"):
             if getattr(self, key) and self.target != "azure":
                 raise keyed_error(f"{CONFIG_NAMESPACE}:{to_camel(key)}", "applies to target azure only")
         return self
@@ -110,6 +131,13 @@ def stack_path(stack: str, root: Path | None = None) -> Path:
 def stack_names(folder: Path = STACKS_DIR) -> list[str]:
     """Every stack with a file in ``folder`` (``Pulumi.<stack>.yaml``), sorted."""
     return sorted(p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in folder.glob("Pulumi.*.yaml"))
+
+
+def require_stack(stack: str, command: str, root: Path | None = None) -> None:
+    """InputError (exit 2) naming ``command`` and the known stacks when ``stack`` has no file under stacks/."""
+    known = stack_names((root or REPO_ROOT) / "stacks")
+    if stack not in known:
+        raise InputError(f"{command}: no stack {excerpt(stack)} in stacks/ (one of {', '.join(known)})")
 
 
 def stack_config_from_values(values: Mapping[str, Any], source: str) -> StackConfig:
@@ -186,14 +214,20 @@ def profile_for_stack(config: StackConfig, source: str = "stack config", root: P
 
 def plan_for_stack(config: StackConfig, profile: RegionProfile, source: str) -> CapacityPlan:
     """The plan for a stack; a refusal names the stack key if the stack overrode that fleet number,
-    else the profile's file."""
+    else the profile's file. Staged scale units must be units of the plan."""
     try:
-        return plan_for_profile(profile)
+        plan = plan_for_profile(profile)
     except ConfigError as exc:
         field = exc.key.removeprefix("fleet.")
         if getattr(config, field, None) is not None:
             raise ConfigError(source, f"{CONFIG_NAMESPACE}:{to_camel(field)}", exc.message) from None
         raise exc.in_file(f"regions/{profile_path(profile.name).name}") from None
+    beyond = [unit for unit in config.routing_staged_units if unit > plan.scale_units]
+    if beyond:
+        raise ConfigError(
+            source, ROUTING_STAGED_KEY, f"no scale unit {beyond[0]} (region {profile.name} plans {plan.scale_units})"
+        )
+    return plan
 
 
 OVERRIDES_ENV = "AUTOCLOUD_CONFIG_OVERRIDES"

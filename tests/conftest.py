@@ -92,15 +92,19 @@ def _computed(type_: str, name: str, inputs: Mapping[str, Any]) -> dict[str, Any
         computed["identity"] = {**identity, "userAssignedIdentities": users}
     if type_ == "azure-native:managedidentity:UserAssignedIdentity":
         computed |= {"principalId": principal, "clientId": f"client-{name}"}
-    elif type_ == "azure-native:eventhub:Namespace":
+    elif type_ in ("azure-native:eventhub:Namespace", "azure-native:iothub:IotHubResource"):
+        # Each resource's system-assigned identity is its own principal.
         computed["identity"] = {**inputs.get("identity", {}), "principalId": principal}
     elif type_ == "azure-native:containerservice:ManagedCluster":
         computed["privateFQDN"] = f"{name}.privatelink.{inputs.get('location')}.azmk8s.io"
+        if isinstance(inputs.get("oidcIssuerProfile"), dict):
+            issuer = f"https://{inputs.get('location')}.oic.prod-aks.azure.com/tenant/{name}/"
+            computed["oidcIssuerProfile"] = {**inputs["oidcIssuerProfile"], "issuerURL": issuer}
     elif type_ == "azure-native:deviceprovisioningservices:IotDpsResource":
         computed["properties"] = {**inputs.get("properties", {}), "idScope": "0ne00000001"}
     elif type_ == "azure-native:maps:Account":
         computed["properties"] = {**inputs.get("properties", {}), "uniqueId": f"unique-{name}"}
-    elif type_ == DYNAMIC_RESOURCE and "value" in inputs:
+    elif type_ == DYNAMIC_RESOURCE:
         computed["value"] = MOCK_LINK_SECRET
     return computed
 

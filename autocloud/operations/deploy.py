@@ -11,16 +11,18 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from pulumi import automation as auto
 
+from autocloud.operations.routing import grant_wait_left, staged_units, state_resources, wait_for_grants
 from autocloud.runtime import checkpoint, engine, engine_errors, state_lock
 from platform_model.errors import ConfigError, InputError, excerpt
 from platform_model.files import write_atomically
 from platform_model.paths import POLICIES_DIR, REPO_ROOT, STACKS_DIR, STATE_DIR
-from platform_model.stack import ResolvedStack, resolve_stack, stack_config, stack_names
+from platform_model.stack import ROUTING_STAGED_KEY, ResolvedStack, resolve_stack, stack_config, stack_names
 from policies.config import pack_config_for_region
 from policies.packs import PACK_RULES
 
@@ -103,9 +105,6 @@ def check_stack(stack: str, overrides: Mapping[str, Any] | None = None) -> None:
         raise DeployError(str(exc)) from None
 
 
-Operation = Literal["preview", "up", "destroy"]
-
-
 def deploy_stack(
     stack: str,
     overrides: Mapping[str, ConfigValue] | None = None,
@@ -117,6 +116,7 @@ def deploy_stack(
     work_dir: Path = REPO_ROOT,
     on_output: Callable[[str], None] | None = None,
     backend_url: str | None = None,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> StackResult:
     """The one deploy seam: preview a stack with the policy packs and, with ``apply`` and only if
     that preview passed, update it (``on_previewed`` hears the passed preview first). Every failure,
@@ -126,39 +126,63 @@ def deploy_stack(
     ``pulumi up --yes --skip-preview`` (pulumi/automation/_stack.py). The packs do run in that update
     too, but there the engine checks each resource just before its step and halts at the first
     violation (pulumi-policy's README), so earlier steps are already applied, and stack-level rules
-    (cross-resource references) only report once everything is. The preview refuses both first."""
+    (cross-resource references) only report once everything is. The preview refuses both first.
+
+    An Azure stack with IoT Hubs not deployed yet is applied twice, each apply behind its own preview:
+    those hubs staged, a wait for their grants, then live (``autocloud.operations.routing``). A stack
+    whose own config sets ``autocloud:routingStagedUnits`` is applied once, as it says."""
     started = time.monotonic()
-    operation: Operation = "preview"
+    operation = "preview"
     region = "-"
+    changes: dict[str, int] = {}
 
     def failed(message: str) -> StackResult:
-        return StackResult(stack, region, False, operation, message=message, seconds=time.monotonic() - started)
+        return StackResult(
+            stack, region, False, operation, changes, message=message, seconds=time.monotonic() - started
+        )
+
+    def select(extra: Mapping[str, ConfigValue]) -> auto.Stack:
+        return engine.select_stack(
+            stack,
+            work_dir=work_dir,
+            state_dir=state_dir,
+            overrides={**(overrides or {}), **extra},
+            backend_url=backend_url,
+        )
+
+    def preview_then_up(handle: auto.Stack, phase: str) -> auto.UpResult:
+        nonlocal operation
+        operation = f"preview{phase}"
+        preview = handle.preview(policy_packs=packs, policy_pack_configs=configs, on_output=on_output)
+        if on_previewed is not None:
+            on_previewed(_previewed(stack, region, preview, started))
+        operation = f"up{phase}"
+        return handle.up(policy_packs=packs, policy_pack_configs=configs, on_output=on_output)
 
     try:
         resolved = resolve_stack(stack, overrides=overrides)
         region = resolved.config.region
         packs, configs = _pack_args(resolved, state_dir)
         state_lock.clear_stale_lock(stack, state_dir, echo)
-        handle = engine.select_stack(
-            stack, work_dir=work_dir, state_dir=state_dir, overrides=overrides, backend_url=backend_url
-        )
-        if apply:
-            checkpoint.clear_pending(handle, stack, echo)
-        preview = handle.preview(policy_packs=packs, policy_pack_configs=configs, on_output=on_output)
-        previewed = StackResult(
-            stack,
-            region,
-            True,
-            operation,
-            {str(k): v for k, v in preview.change_summary.items() if v},
-            seconds=time.monotonic() - started,
-        )
+        handle = select({})
         if not apply:
-            return previewed
-        if on_previewed is not None:
-            on_previewed(previewed)
-        operation = "up"
-        result = handle.up(policy_packs=packs, policy_pack_configs=configs, on_output=on_output)
+            preview = handle.preview(policy_packs=packs, policy_pack_configs=configs, on_output=on_output)
+            return _previewed(stack, region, preview, started)
+        checkpoint.clear_pending(handle, stack, echo)
+        recorded = state_resources(handle)
+        staged = () if resolved.config.routing_staged_units else staged_units(resolved, recorded)
+        if staged:
+            echo(f"{stack}: IoT Hubs of scale units {', '.join(map(str, staged))} are new: applying them staged first")
+            first = preview_then_up(select({ROUTING_STAGED_KEY: json.dumps(list(staged))}), " (staged)")
+            changes = _changes(first.summary.resource_changes)
+            if first.summary.result != "succeeded":
+                return failed(f"staged apply ended {first.summary.result}")
+            wait_for_grants(stack, resolved.config.role_propagation_seconds, echo, sleep)
+        elif not resolved.config.routing_staged_units:
+            left = grant_wait_left(resolved, recorded, datetime.now(UTC))
+            if left:
+                wait_for_grants(stack, left, echo, sleep)
+        result = preview_then_up(handle, "")
     except InputError as exc:
         return failed(str(exc))
     except auto.errors.CommandError as exc:
@@ -169,10 +193,21 @@ def deploy_stack(
         region,
         result.summary.result == "succeeded",
         operation,
-        _changes(result.summary.resource_changes),
+        _sum(changes, _changes(result.summary.resource_changes)),
         outputs,
         seconds=time.monotonic() - started,
     )
+
+
+def _previewed(stack: str, region: str, preview: Any, started: float) -> StackResult:
+    """A passed preview as a result: the changes it proposes."""
+    changes = {str(k): v for k, v in preview.change_summary.items() if v}
+    return StackResult(stack, region, True, "preview", changes, seconds=time.monotonic() - started)
+
+
+def _sum(first: Mapping[str, int], second: Mapping[str, int]) -> dict[str, int]:
+    """Two applies' resource changes as one summary."""
+    return {key: first.get(key, 0) + second.get(key, 0) for key in (*first, *(k for k in second if k not in first))}
 
 
 def destroy_stack(

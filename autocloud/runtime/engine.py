@@ -12,6 +12,7 @@ import secrets
 import sys
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from pulumi import automation as auto
 
@@ -19,6 +20,7 @@ from autocloud.runtime import cluster, reaper
 from autocloud.runtime.backend import resolve_backend_url
 from autocloud.runtime.secrets_provider import PASSPHRASE, resolve_secrets_provider
 from autocloud.runtime.toolchain import PULUMI_HOME
+from platform_model.errors import InputError
 from platform_model.inputs import read_text
 from platform_model.paths import REPO_ROOT, STATE_DIR, TOOLCHAIN_BIN, TOOLCHAIN_DIR
 from platform_model.stack import OVERRIDES_ENV as OVERRIDES_ENV
@@ -163,3 +165,22 @@ def select_stack(
         work_dir=str(work_dir), env_vars=env, pulumi_command=pulumi_command(), secrets_provider=provider
     )
     return auto.create_or_select_stack(stack_name=stack, work_dir=str(work_dir), opts=opts)
+
+
+def stack_outputs(stack: str, state_dir: Path = STATE_DIR, backend_url: str | None = None) -> dict[str, Any]:
+    """A deployed stack's outputs (secrets decrypted), read without creating the stack where it does
+    not exist: reading must not leave an empty stack behind on a team backend."""
+    provider = resolve_secrets_provider(stack)
+    env = engine_env(state_dir, None, backend_url, provider)
+    work_dir = project_mirror(state_dir)
+    opts = auto.LocalWorkspaceOptions(
+        work_dir=str(work_dir), env_vars=env, pulumi_command=pulumi_command(), secrets_provider=provider
+    )
+    try:
+        handle = auto.select_stack(stack_name=stack, work_dir=str(work_dir), opts=opts)
+    except auto.errors.StackNotFoundError:
+        raise InputError(
+            f"stack {stack} is not deployed on backend {env['PULUMI_BACKEND_URL']} "
+            "(AUTOCLOUD_BACKEND_URL names a team backend)"
+        ) from None
+    return {key: output.value for key, output in handle.outputs().items()}

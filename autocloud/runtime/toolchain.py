@@ -178,6 +178,10 @@ def _build_pulumi(b: Builder, v: dict[str, str]) -> None:
     )
 
 
+DYNAMIC_PROVIDER_SHIM = "pulumi-resource-pulumi-python"
+"""The plugin the engine runs for Python dynamic resources, a shell script in the Python SDK's ``dist``."""
+
+
 def _build_language_python(b: Builder, v: dict[str, str]) -> None:
     b.go_build(
         "language-python",
@@ -185,10 +189,14 @@ def _build_language_python(b: Builder, v: dict[str, str]) -> None:
         b.bin_dir / "pulumi-language-python",
         ldflags=f"-s -w -X main.version={v['version'].lstrip('v')}",
     )
-    sdk = b.module_dir(v["module"], v["version"])
-    exec_script = b.bin_dir / "pulumi-language-python-exec"
-    shutil.copyfile(sdk / "python" / "cmd" / "pulumi-language-python-exec", exec_script)
-    exec_script.chmod(0o755)
+    sdk = b.module_dir(v["module"], v["version"]) / "python"
+    # The exec script runs programs; the dynamic provider shim runs `python -m pulumi.dynamic` in the
+    # project's virtualenv for dynamic resources (components/stack_secret.py). The engine finds both
+    # beside itself, as in Pulumi's own release.
+    for script in (sdk / "cmd" / "pulumi-language-python-exec", sdk / "dist" / DYNAMIC_PROVIDER_SHIM):
+        target = b.bin_dir / script.name
+        shutil.copyfile(script, target)
+        target.chmod(0o755)
 
 
 def _writable_copy(b: Builder, tool: str, v: dict[str, str]) -> Path:
@@ -432,7 +440,11 @@ def _build_actionlint(b: Builder, v: dict[str, str]) -> None:
 # so two builds side by side would mostly just compete.
 TOOLS: tuple[Tool, ...] = (
     Tool("pulumi", ("pulumi",), _build_pulumi),
-    Tool("language-python", ("pulumi-language-python", "pulumi-language-python-exec"), _build_language_python),
+    Tool(
+        "language-python",
+        ("pulumi-language-python", "pulumi-language-python-exec", DYNAMIC_PROVIDER_SHIM),
+        _build_language_python,
+    ),
     Tool("kubernetes-provider", ("pulumi-resource-kubernetes",), _build_kubernetes_provider),
     Tool("etcd", ("etcd",), _build_etcd),
     Tool("kube", KUBE_COMMANDS, _build_kube),
@@ -455,7 +467,7 @@ TARGET_TOOLS: dict[str, tuple[str, ...]] = {
     "local": tuple(tool.name for tool in TOOLS),
 }
 """What each deployment target needs built. The Azure stacks run only the engine and the Python
-language host: their resources come from the azure-native and random plugins (installed separately, docs/engine.md)
+language host: their resources come from the azure-native plugin (installed separately, docs/engine.md)
 and they start no local cluster, node or image; the local target needs every tool."""
 
 

@@ -1,14 +1,18 @@
 // Command autocloud-statewriter keeps each vehicle's last-known state in the region's document store.
 //
 // It consumes the telemetry topic of every scale unit of a region (one Kafka cluster per unit, one
-// consumer group in each) and upserts one document per vehicle: `_id` and `vehicleId` = the record key,
-// the message's JSON fields, `lastSeen` (the record's timestamp), `messages` (a count) and `offsets`, the
+// consumer group in each) and upserts one document per vehicle: `_id` (Cosmos DB: `id`) and
+// `vehicleId` = the record key, the message's JSON fields, `lastSeen` (the record's timestamp), `messages` (a count) and `offsets`, the
 // last applied offset per unit and partition. Delivery is at-least-once: offsets are committed to Kafka
 // only after the upsert succeeded, so a crash replays records, and the stored offsets make a replayed
 // record a no-op instead of a second count.
 //
-// The store's user and password come from the environment (STATEWRITER_STORE_USERNAME,
-// STATEWRITER_STORE_PASSWORD), never from arguments, which any process on the node can read.
+// The same program runs on both targets; only how it connects differs. Locally (the defaults) it reads
+// Kafka without authentication and writes a MongoDB wire-protocol store (FerretDB) as a user whose
+// password comes from the environment (STATEWRITER_STORE_USERNAME, STATEWRITER_STORE_PASSWORD), never
+// from arguments, which any process on the node can read. On Azure, `--kafka-auth entra` reads Event
+// Hubs' Kafka endpoint with SASL OAUTHBEARER over TLS, and `--store-kind cosmos-nosql` writes Cosmos DB
+// for NoSQL (`--store` is then the account endpoint), both as the pod's workload identity.
 //
 // `autocloud-statewriter probe` writes one document and reads it back: a check that a store answers.
 package main
@@ -56,10 +60,11 @@ func runMain(args []string) int {
 	fs.Var(&units, "brokers", "one scale unit's Kafka bootstrap, `[name=]host:port[,...]`; repeat per unit")
 	cfg := Config{}
 	fs.StringVar(&cfg.Topic, "topic", "telemetry", "telemetry topic, the same name in every unit")
+	// The default is STATE_WRITER_GROUP (components/contracts.py), the consumer group every Event Hub has.
 	fs.StringVar(&cfg.Group, "group", "statewriter", "consumer group in every unit")
-	fs.StringVar(&cfg.StoreURI, "store", "mongodb://127.0.0.1:27017/", "document store (MongoDB wire protocol) URI")
-	fs.StringVar(&cfg.Database, "database", "vehicles", "database")
-	fs.StringVar(&cfg.Collection, "collection", "vehicle-state", "collection (Cosmos DB: container)")
+	fs.StringVar(&cfg.KafkaAuth, "kafka-auth", KafkaAuthNone,
+		"`none` (plaintext) or entra (Event Hubs: SASL OAUTHBEARER over TLS, workload identity)")
+	storeFlags(fs, &cfg)
 	listen := fs.String("listen", ":8080", "HTTP address for /ready and /stats")
 	showVersion := fs.Bool("version", false, "print the version and exit")
 	if err := fs.Parse(args); err != nil {
@@ -101,6 +106,16 @@ func runMain(args []string) int {
 	return 0
 }
 
+// storeFlags are the store's flags, the same for the writer and the probe.
+func storeFlags(fs *flag.FlagSet, cfg *Config) {
+	fs.StringVar(&cfg.StoreKind, "store-kind", StoreMongoDB,
+		"`mongodb` (MongoDB wire protocol, user and password) or cosmos-nosql (Cosmos DB for NoSQL, workload identity)")
+	fs.StringVar(&cfg.StoreURI, "store", "mongodb://127.0.0.1:27017/",
+		"store URI: mongodb://host:port/, or the Cosmos DB account endpoint https://<account>.documents.azure.com:443/")
+	fs.StringVar(&cfg.Database, "database", "vehicles", "database")
+	fs.StringVar(&cfg.Collection, "collection", "vehicle-state", "collection (Cosmos DB: container)")
+}
+
 func storeCredentials() (string, string) {
 	return os.Getenv("STATEWRITER_STORE_USERNAME"), os.Getenv("STATEWRITER_STORE_PASSWORD")
 }
@@ -108,10 +123,8 @@ func storeCredentials() (string, string) {
 func probeMain(args []string) int {
 	fs := flag.NewFlagSet("autocloud-statewriter probe", flag.ContinueOnError)
 	cfg := Config{}
-	fs.StringVar(&cfg.StoreURI, "store", "mongodb://127.0.0.1:27017/", "document store URI")
-	fs.StringVar(&cfg.Database, "database", "vehicles", "database")
-	fs.StringVar(&cfg.Collection, "collection", "vehicle-state", "collection")
-	id := fs.String("id", "probe", "the document's _id")
+	storeFlags(fs, &cfg)
+	id := fs.String("id", "probe", "the document's id (`_id`, or `id` and vehicleId in Cosmos DB)")
 	timeout := fs.Duration("timeout", 30*time.Second, "give up after")
 	if err := fs.Parse(args); err != nil {
 		return 2

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,10 +13,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"go.mongodb.org/mongo-driver/v2/bson"
-	"go.mongodb.org/mongo-driver/v2/mongo"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
 )
 
 // Unit is one scale unit's Kafka cluster. Its name keys the stored offsets, so it must stay the same
@@ -51,21 +51,21 @@ type Config struct {
 	Units      []Unit
 	Topic      string
 	Group      string
-	StoreURI   string
+	KafkaAuth  string // KafkaAuthNone (default) or KafkaAuthEntra
+	StoreKind  string // StoreMongoDB (default) or StoreCosmosNoSQL
+	StoreURI   string // mongodb://...; the Cosmos DB account endpoint for StoreCosmosNoSQL
 	Database   string
-	Collection string
-	Username   string
-	Password   string
-}
+	Collection string // Cosmos DB: the container
+	Username   string // MongoDB only
+	Password   string // MongoDB only
 
-// storeOptions authenticates against the database itself (where the store's setup made the user); no
-// user means no authentication.
-func storeOptions(uri, database, username, password string) *options.ClientOptions {
-	opts := options.Client().ApplyURI(uri).SetServerSelectionTimeout(5 * time.Second)
-	if username != "" {
-		opts.SetAuth(options.Credential{Username: username, Password: password, AuthSource: database})
-	}
-	return opts
+	// Credential is the Entra ID credential for KafkaAuthEntra and StoreCosmosNoSQL; nil means the
+	// pod's workload identity. Tests put a fake here.
+	Credential azcore.TokenCredential
+	// KafkaTLS is the TLS configuration for KafkaAuthEntra; nil means the system's roots.
+	KafkaTLS *tls.Config
+	// StoreTransport sends Cosmos DB's requests; nil means the SDK's own HTTP client.
+	StoreTransport policy.Transporter
 }
 
 // Stats are the writer's counters, served on /stats.
@@ -85,29 +85,37 @@ type unitClient struct {
 type Writer struct {
 	log                                  *slog.Logger
 	units                                []unitClient
-	store                                *mongo.Client
-	coll                                 *mongo.Collection
+	store                                Store
 	consumed, upserted, replayed, errors atomic.Int64
 }
 
 // retryMax caps the wait between attempts while the store is down; the record is retried, never skipped.
 const retryMax = 10 * time.Second
 
-// reserved fields are the writer's own; a message cannot overwrite them.
-var reserved = map[string]bool{"_id": true, "vehicleId": true, "lastSeen": true, "messages": true, "offsets": true}
-
 var errBadRecord = errors.New("bad record")
 
 // NewWriter connects lazily: neither Kafka nor the store has to answer yet.
 func NewWriter(cfg Config, log *slog.Logger) (*Writer, error) {
-	store, err := mongo.Connect(storeOptions(cfg.StoreURI, cfg.Database, cfg.Username, cfg.Password))
-	if err != nil {
-		return nil, fmt.Errorf("store: %w", err)
+	if cfg.needsIdentity() {
+		// One credential, so Kafka and the store share its token cache.
+		cred, err := cfg.credential()
+		if err != nil {
+			return nil, err
+		}
+		cfg.Credential = cred
 	}
-	w := &Writer{log: log, store: store, coll: store.Database(cfg.Database).Collection(cfg.Collection)}
+	store, err := OpenStore(cfg)
+	if err != nil {
+		return nil, err
+	}
+	w := &Writer{log: log, store: store}
 	for _, u := range cfg.Units {
-		client, err := kgo.NewClient(
-			kgo.SeedBrokers(u.Brokers...),
+		opts, err := kafkaOptions(cfg, u)
+		if err != nil {
+			w.Close()
+			return nil, err
+		}
+		client, err := kgo.NewClient(append(opts,
 			kgo.ClientID("autocloud-statewriter"),
 			kgo.ConsumerGroup(cfg.Group),
 			kgo.ConsumeTopics(cfg.Topic),
@@ -115,7 +123,7 @@ func NewWriter(cfg Config, log *slog.Logger) (*Writer, error) {
 			// Offsets are committed by hand after the upsert, and a rebalance waits until then.
 			kgo.DisableAutoCommit(),
 			kgo.BlockRebalanceOnPoll(),
-		)
+		)...)
 		if err != nil {
 			w.Close()
 			return nil, fmt.Errorf("unit %s: %w", u.Name, err)
@@ -133,7 +141,7 @@ func (w *Writer) Close() {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	_ = w.store.Disconnect(ctx)
+	_ = w.store.Close(ctx)
 }
 
 // Run consumes every unit until ctx ends.
@@ -225,35 +233,13 @@ func (w *Writer) apply(ctx context.Context, unit string, r *kgo.Record) (bool, e
 	if err := json.Unmarshal(r.Value, &message); err != nil {
 		return false, fmt.Errorf("%w: not a JSON object: %v", errBadRecord, err)
 	}
-	vehicle := string(r.Key)
-	offsetKey := fmt.Sprintf("%s-%d", unit, r.Partition)
-	set := bson.M{}
-	for k, v := range message {
-		if !reserved[k] && k != "" && !strings.HasPrefix(k, "$") && !strings.Contains(k, ".") {
-			set[k] = v
-		}
-	}
-	set["vehicleId"] = vehicle
-	set["lastSeen"] = r.Timestamp.UTC()
-	set["offsets."+offsetKey] = r.Offset
-	// FerretDB on SQLite looks a document up by index only when the filter is `_id` alone (any other
-	// condition scans the collection: 35 instead of 550 upserts/s at 1,000 vehicles), so the offset is
-	// checked on a read first. Nothing writes the same offset field in between: a partition has one
-	// owner in the consumer group, and it hands the partition over only after committing.
-	var stored struct {
-		Offsets map[string]int64 `bson:"offsets"`
-	}
-	projection := options.FindOne().SetProjection(bson.M{"offsets": 1})
-	err := w.coll.FindOne(ctx, bson.M{"_id": vehicle}, projection).Decode(&stored)
-	if err != nil && !errors.Is(err, mongo.ErrNoDocuments) {
-		return false, err
-	}
-	if last, seen := stored.Offsets[offsetKey]; seen && last >= r.Offset {
-		return false, nil
-	}
-	update := bson.M{"$set": set, "$inc": bson.M{"messages": 1}}
-	_, err = w.coll.UpdateOne(ctx, bson.M{"_id": vehicle}, update, options.UpdateOne().SetUpsert(true))
-	return err == nil, err
+	return w.store.Apply(ctx, Update{
+		Vehicle:   string(r.Key),
+		Fields:    messageFields(message),
+		Seen:      r.Timestamp,
+		OffsetKey: fmt.Sprintf("%s-%d", unit, r.Partition),
+		Offset:    r.Offset,
+	})
 }
 
 // Ready is nil when every unit's Kafka and the store answer.
@@ -263,7 +249,7 @@ func (w *Writer) Ready(ctx context.Context) error {
 			return fmt.Errorf("kafka of unit %s: %w", u.name, err)
 		}
 	}
-	if err := w.store.Ping(ctx, nil); err != nil {
+	if err := w.store.Ping(ctx); err != nil {
 		return fmt.Errorf("store: %w", err)
 	}
 	return nil
@@ -288,22 +274,12 @@ func (w *Writer) Handler() http.Handler {
 	return mux
 }
 
-// Probe upserts a document with the given _id and returns it as read back, in extended JSON.
+// Probe upserts a document with the given id and returns it as read back.
 func Probe(ctx context.Context, cfg Config, id string) (string, error) {
-	client, err := mongo.Connect(storeOptions(cfg.StoreURI, cfg.Database, cfg.Username, cfg.Password))
+	store, err := OpenStore(cfg)
 	if err != nil {
 		return "", err
 	}
-	defer func() { _ = client.Disconnect(context.WithoutCancel(ctx)) }()
-	coll := client.Database(cfg.Database).Collection(cfg.Collection)
-	update := bson.M{"$set": bson.M{"probedAt": time.Now().UTC()}, "$inc": bson.M{"probes": 1}}
-	if _, err := coll.UpdateOne(ctx, bson.M{"_id": id}, update, options.UpdateOne().SetUpsert(true)); err != nil {
-		return "", fmt.Errorf("upsert: %w", err)
-	}
-	var doc bson.M
-	if err := coll.FindOne(ctx, bson.M{"_id": id}).Decode(&doc); err != nil {
-		return "", fmt.Errorf("read back: %w", err)
-	}
-	out, err := bson.MarshalExtJSON(doc, false, false)
-	return string(out), err
+	defer func() { _ = store.Close(context.WithoutCancel(ctx)) }()
+	return store.Probe(ctx, id)
 }

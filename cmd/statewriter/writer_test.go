@@ -20,6 +20,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
 )
 
 const (
@@ -159,10 +160,13 @@ func run(t *testing.T, cfg Config) (*Writer, func()) {
 	return w, stop
 }
 
+// collection is the writer's MongoDB collection, to read what it wrote.
+func collection(w *Writer) *mongo.Collection { return w.store.(*mongoStore).coll }
+
 func vehicle(t *testing.T, w *Writer, id string) bson.M {
 	t.Helper()
 	var doc bson.M
-	if err := w.coll.FindOne(context.Background(), bson.M{"_id": id}).Decode(&doc); err != nil {
+	if err := collection(w).FindOne(context.Background(), bson.M{"_id": id}).Decode(&doc); err != nil {
 		t.Fatalf("vehicle %s: %v", id, err)
 	}
 	return doc
@@ -208,7 +212,7 @@ func TestKeepsEachVehiclesLastStateFromEveryUnit(t *testing.T) {
 	if v3 := vehicle(t, w, "v3"); count(v3) != 2 || v3["speedKmh"] != 80.0 {
 		t.Fatalf("v3 (unit b) = %v, want 2 messages at 80", v3)
 	}
-	n, err := w.coll.CountDocuments(context.Background(), bson.M{})
+	n, err := collection(w).CountDocuments(context.Background(), bson.M{})
 	if err != nil || n != 3 {
 		t.Fatalf("documents = %d (%v), want 3 vehicles", n, err)
 	}

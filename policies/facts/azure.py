@@ -25,6 +25,8 @@ COSMOS_ACCOUNT = "azure-native:cosmosdb:DatabaseAccount"
 STORAGE_ACCOUNT = "azure-native:storage:StorageAccount"
 MAPS_ACCOUNT = "azure-native:maps:Account"
 AKS = "azure-native:containerservice:ManagedCluster"
+CONTAINER_REGISTRY = "azure-native:containerregistry:Registry"
+WORKSPACE = "azure-native:operationalinsights:Workspace"
 AZURE_NATIVE_PROVIDER = "pulumi:providers:azure-native"
 AZURE_CLASSIC_PROVIDER = "pulumi:providers:azure"
 AZURE_PROVIDERS = frozenset({AZURE_NATIVE_PROVIDER, AZURE_CLASSIC_PROVIDER})
@@ -42,6 +44,7 @@ TRACKED_TYPES = frozenset(
         STORAGE_ACCOUNT,
         MAPS_ACCOUNT,
         AKS,
+        CONTAINER_REGISTRY,
         "azure-native:network:VirtualNetwork",
         "azure-native:network:PrivateEndpoint",
         "azure-native:network:NetworkSecurityGroup",
@@ -79,6 +82,8 @@ NAME_KEYS: Mapping[str, str] = {
     STORAGE_ACCOUNT: "accountName",
     MAPS_ACCOUNT: "accountName",
     AKS: "resourceName",
+    CONTAINER_REGISTRY: "registryName",
+    WORKSPACE: "workspaceName",
 }
 
 

@@ -11,6 +11,7 @@ from typing import Any
 import pulumi
 import pytest
 
+from autocloud.verification.check.runner import arm_id
 from components.contracts import STATE_CONTAINER, RegionalPlatformArgs
 from components.telemetry import derive_link_key
 from platform_model.profiles import load_profile
@@ -32,11 +33,13 @@ PER_REGION = {
     "azure-native:network:VirtualNetwork": 1,
     "azure-native:deviceprovisioningservices:IotDpsResource": 1,
     "azure-native:containerservice:ManagedCluster": 1,
-    "azure-native:operationalinsights:Workspace": 1,
+    "azure-native:operationalinsights:Workspace": 2,  # AKS Container insights, and the data path's
     "azure-native:cosmosdb:DatabaseAccount": 1,
     "azure-native:cosmosdb:SqlResourceSqlContainer": 1,
-    "azure-native:privatedns:PrivateZone": 5,
+    "azure-native:containerregistry:Registry": 1,
 }
+PRIVATE_ZONES = {"public": 6, "china": 5}
+"""One zone per private-link target; Azure China has no DPS zone (no Private Link for DPS there)."""
 
 
 def public_access(resource: Recorded) -> object:
@@ -73,6 +76,7 @@ def test_resources_match_the_plan(stack_run: tuple[str, ProgramRun]) -> None:
         assert counts[type_] == per_unit * plan.scale_units, type_
     for type_, count in PER_REGION.items():
         assert counts[type_] == count, type_
+    assert counts["azure-native:privatedns:PrivateZone"] == PRIVATE_ZONES[profile.cloud]
     assert counts["azure-native:maps:Account"] == (1 if profile.services.maps else 0)
 
     for hub in run.mocks.of_type("azure-native:iothub:IotHubResource"):
@@ -140,7 +144,7 @@ def test_residency_switches_come_from_the_profile(stack_run: tuple[str, ProgramR
 def test_data_services_are_private_and_device_endpoints_public(stack_run: tuple[str, ProgramRun]) -> None:
     stack, run = stack_run
     region = stack.removeprefix("azure-")
-    for type_ in ("azure-native:cosmosdb:DatabaseAccount", "azure-native:containerservice:ManagedCluster"):
+    for type_ in ("azure-native:cosmosdb:DatabaseAccount", "azure-native:containerregistry:Registry"):
         for resource in run.mocks.of_type(type_):
             assert public_access(resource) == "Disabled", resource.name
     # Selected networks that select nothing: private endpoints and trusted services only.
@@ -161,14 +165,46 @@ def test_data_services_are_private_and_device_endpoints_public(stack_run: tuple[
         assert public_access(hub) == "Enabled", hub.name
         assert props["disableDeviceSAS"] is True and props["disableModuleSAS"] is True
     assert public_access(run.mocks.one("azure-native:deviceprovisioningservices:IotDpsResource")) == "Enabled"
+    # The API server is private; publicNetworkAccess stays Enabled, as Disabled blocks more (Azure/AKS#4220).
     aks = run.mocks.one("azure-native:containerservice:ManagedCluster")
     assert aks.inputs["apiServerAccessProfile"]["enablePrivateCluster"] is True
+    assert public_access(aks) == "Enabled"
     targets = Counter(
         e.inputs["privateLinkServiceConnections"][0]["groupIds"][0]
         for e in run.mocks.of_type("azure-native:network:PrivateEndpoint")
     )
     units = len(run.mocks.of_type("azure-native:iothub:IotHubResource"))
-    assert targets == {"iotHub": units, "namespace": units, "blob": units, "iotDps": 1, "Sql": 1}
+    dps = 1 if run.outputs["cloud"] == "public" else 0  # no Private Link for DPS in Azure China
+    assert targets == Counter(
+        {"iotHub": units, "namespace": units, "blob": units, "iotDps": dps, "Sql": 1, "registry": 1}
+    )
+
+
+def test_every_data_path_resource_logs_to_the_regions_own_workspace(stack_run: tuple[str, ProgramRun]) -> None:
+    """Each hub, DPS, namespace and the Cosmos DB account: exactly one diagnostic setting, to the region's
+    monitoring workspace, which sits where the resource does (the profile's primary)."""
+    stack, run = stack_run
+    profile = load_profile(stack.removeprefix("azure-"))
+    ids = {arm_id(r.type, r.name, r.inputs): r for r in run.mocks.azure()}
+    workspaces = run.mocks.of_type("azure-native:operationalinsights:Workspace")
+    [workspace] = [w for w in workspaces if w.name == f"{profile.name}-monitoring-logs"]
+    targets = [
+        r
+        for type_ in (
+            "azure-native:iothub:IotHubResource",
+            "azure-native:deviceprovisioningservices:IotDpsResource",
+            "azure-native:eventhub:Namespace",
+            "azure-native:cosmosdb:DatabaseAccount",
+        )
+        for r in run.mocks.of_type(type_)
+    ]
+    settings = run.mocks.of_type("azure-native:monitor:DiagnosticSetting")
+    assert len(settings) == len(targets) == 2 * plan_for_profile(profile).scale_units + 2
+    for target in targets:
+        mine = [s for s in settings if s.inputs["resourceUri"] == arm_id(target.type, target.name, target.inputs)]
+        assert len(mine) == 1, target.name
+        assert ids[mine[0].inputs["workspaceId"]] == workspace
+        assert workspace.inputs["location"] == target.inputs["location"] == profile.primary
 
 
 def test_secrets_stay_secret(stack_run: tuple[str, ProgramRun]) -> None:
@@ -245,6 +281,49 @@ def test_fleet_override_resizes_the_region(pulumi_harness: PulumiHarness) -> Non
     assert len(run.mocks.of_type("azure-native:eventhub:Namespace")) == 1
 
 
+def hub_routing(run: ProgramRun, region: str, unit: int) -> tuple[dict[str, Any], list[Recorded], str]:
+    """Scale unit ``unit``'s hub routing, the Data Sender grants naming its hub's component, and the name
+    of the unit's own Event Hubs namespace."""
+    component = f"{region}-telemetry-{unit}"
+    [hub] = [h for h in run.mocks.of_type("azure-native:iothub:IotHubResource") if h.name == f"{component}-iothub"]
+    grants = [g for g in run.mocks.of_type("azure-native:authorization:RoleAssignment") if g.name.startswith(component)]
+    namespaces = run.mocks.of_type("azure-native:eventhub:Namespace")
+    [namespace] = [n for n in namespaces if n.name == f"{region}-streaming-{unit}-namespace"]
+    return hub.inputs["properties"]["routing"], grants, namespace.inputs["namespaceName"]
+
+
+def test_every_hub_routes_live_as_its_own_identity_into_its_own_namespace(
+    stack_run: tuple[str, ProgramRun],
+) -> None:
+    stack, run = stack_run
+    region = stack.removeprefix("azure-")
+    hubs = run.mocks.of_type("azure-native:iothub:IotHubResource")
+    assert [h.inputs["identity"] for h in hubs] == [{"type": "SystemAssigned"}] * len(hubs)
+    for unit in range(1, run.outputs["scale_units"] + 1):
+        routing, grants, namespace = hub_routing(run, region, unit)
+        endpoints = routing["endpoints"]["eventHubs"]
+        assert len(endpoints) == 2 and len(routing["routes"]) == 3
+        assert all(e["authenticationType"] == "identityBased" and "identity" not in e for e in endpoints)
+        assert all(e["endpointUri"].startswith(f"sb://{namespace}.") for e in endpoints)
+        [grant] = grants
+        assert grant.inputs["principalId"] == f"principal-{region}-telemetry-{unit}-iothub"
+        assert grant.inputs["scope"].endswith(f"/{namespace}")
+
+
+def test_staged_units_route_nowhere_until_their_live_apply(pulumi_harness: PulumiHarness) -> None:
+    run = pulumi_harness.run_program("azure-eu", {"autocloud:routingStagedUnits": "[2]"})
+    assert run.outputs["scale_units"] == 3
+    staged, grants, namespace = hub_routing(run, "eu", 2)
+    assert "endpoints" not in staged and "routes" not in staged
+    assert staged["fallbackRoute"]["endpointNames"] == ["events"]
+    [grant] = grants
+    assert grant.inputs["principalId"] == "principal-eu-telemetry-2-iothub"
+    assert grant.inputs["scope"].endswith(f"/{namespace}")
+    for unit in (1, 3):
+        live, _, _ = hub_routing(run, "eu", unit)
+        assert [e["name"] for e in live["endpoints"]["eventHubs"]] == ["telemetry", "vehicle-events"]
+
+
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
@@ -261,6 +340,24 @@ def test_fleet_override_resizes_the_region(pulumi_harness: PulumiHarness) -> Non
             {"autocloud:vehicles": "80000000"},
             "stacks/Pulumi.azure-eu.yaml: autocloud:vehicles: 80,000,000 vehicles at 60 msg/h need 96 scale "
             "units; one DPS links at most 50 hubs: split the region",
+        ),
+        (
+            {"autocloud:routingStagedUnits": "[4]"},
+            "stacks/Pulumi.azure-eu.yaml: autocloud:routingStagedUnits: no scale unit 4 (region eu plans 3)",
+        ),
+        (
+            {"autocloud:routingStagedUnits": "[1, 1]"},
+            "stacks/Pulumi.azure-eu.yaml: autocloud:routingStagedUnits: lists a scale unit twice: [1, 1]",
+        ),
+        (
+            {"autocloud:routingStagedUnits": "[0]"},
+            "stacks/Pulumi.azure-eu.yaml: autocloud:routingStagedUnits[0]: Input should be greater than or equal "
+            "to 1 (got 0)",
+        ),
+        (
+            {"autocloud:rolePropagationSeconds": "soon"},
+            "stacks/Pulumi.azure-eu.yaml: autocloud:rolePropagationSeconds: Input should be a valid integer, "
+            "unable to parse string as an integer (got 'soon')",
         ),
     ],
 )

@@ -15,6 +15,7 @@ from collections.abc import Iterator, Mapping
 
 from policies.facts.azure import (
     AKS,
+    CONTAINER_REGISTRY,
     COSMOS_ACCOUNT,
     EVENTHUB_NAMESPACE,
     IOT_HUB,
@@ -34,6 +35,9 @@ _SETTINGS: Mapping[str, tuple[tuple[str, bool], ...]] = {
     STORAGE_ACCOUNT: (("allowSharedKeyAccess", False),),
     MAPS_ACCOUNT: (("properties.disableLocalAuth", True),),
     AKS: (("disableLocalAccounts", True),),
+    # The registry's admin user is a shared username and password: "All users authenticating with the admin
+    # account appear as a single user" (learn.microsoft.com/azure/container-registry/container-registry-authentication).
+    CONTAINER_REGISTRY: (("adminUserEnabled", False),),
 }
 
 
@@ -47,10 +51,11 @@ def validate(view: ResourceView, ctx: RuleContext) -> Iterator[str]:
 RULE = ResourceRule(
     name="baseline-local-auth-disabled",
     description="Local (key, SAS, local account) authentication is disabled on Event Hubs, Service Bus, "
-    "Cosmos DB, Storage, Maps and AKS; IoT Hub devices and modules cannot use SAS (X.509 only).",
+    "Cosmos DB, Storage, Maps, AKS and Container Registry; IoT Hub devices and modules cannot use SAS "
+    "(X.509 only).",
     remediation="Set disableLocalAuth=True (Storage: allowSharedKeyAccess=False; AKS: "
-    "disableLocalAccounts=True; IoT Hub: disableDeviceSAS=True and disableModuleSAS=True) and grant Entra ID "
-    "roles to the identities that need access.",
+    "disableLocalAccounts=True; Container Registry: adminUserEnabled=False; IoT Hub: disableDeviceSAS=True "
+    "and disableModuleSAS=True) and grant Entra ID roles to the identities that need access.",
     resource_types=frozenset(_SETTINGS),
     validate=validate,
     relaxable=True,

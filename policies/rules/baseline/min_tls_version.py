@@ -4,10 +4,10 @@ Each service spells the setting differently (`minTlsVersion` "1.2", `minimumTlsV
 "TLS1_2", `minimalTlsVersion` "Tls12"); all are read as a version number. Unset is refused because
 several services still default to TLS 1.0.
 
-IoT Hub's ``minTlsVersion`` is required only where Azure accepts it: TLS 1.2 enforcement "is supported
-only in public cloud regions" and cannot be changed after creation
-(https://learn.microsoft.com/azure/iot-hub/iot-hub-tls-support; ``iothub_min_tls`` per cloud in
-platform_model/catalog/regions.yaml). Elsewhere (Azure China) the deployability rule refuses setting it.
+IoT Hub's ``minTlsVersion`` is required only where Azure accepts it: "Currently, TLS 1.2 enforcement is
+supported only in public cloud regions." (https://learn.microsoft.com/azure/iot-hub/iot-hub-tls-support;
+``iothub_min_tls`` per location in platform_model/catalog/regions.yaml). Elsewhere (Azure China) the
+deployability rule refuses setting it.
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """Back-end services are never open to the internet; device-facing endpoints are, with X.509 only.
 
-Back-end services (Event Hubs, Service Bus, Cosmos DB, Storage, Key Vault, the AKS API server) are
+Back-end services (Event Hubs, Service Bus, Cosmos DB, Storage, Key Vault, Container Registry, the AKS API
+server) are
 reached through private endpoints. Azure's default for every one of them is public access, so an unset
 property is refused. Two shapes count as private:
 
@@ -21,7 +22,13 @@ against private link for devices in a wide-area network
 when devices can authenticate with X.509 alone (``disableDeviceSAS`` and ``disableModuleSAS`` true,
 https://learn.microsoft.com/azure/iot-hub/iot-hub-dev-guide-azure-ad-rbac). DPS has no ARM switch for
 attestation (enrollments are data-plane), so it may be public; the hubs it assigns to refuse SAS.
-AKS is private through a private API server. Maps has no such setting in azure-native 3.
+AKS is private through a private API server (``apiServerAccessProfile.enablePrivateCluster``). Its
+``publicNetworkAccess`` is not judged: ``Disabled`` blocks inbound traffic to the whole managed cluster, not
+only the API server (https://github.com/Azure/AKS/issues/4220), and AKS support calls it of no value on a
+private cluster (https://github.com/Azure/AKS/issues/3690), so a private cluster keeps it ``Enabled``.
+Container Registry is reached only through private endpoints, which need the Premium tier
+(https://learn.microsoft.com/azure/container-registry/container-registry-private-link). Maps has no such
+setting in azure-native 3.
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ from typing import Any
 
 from policies.facts.azure import (
     AKS,
+    CONTAINER_REGISTRY,
     COSMOS_ACCOUNT,
     DPS,
     EVENTHUB_NAMESPACE,
@@ -54,6 +62,7 @@ _FIXED: Mapping[str, tuple[Expected, ...]] = {
     COSMOS_ACCOUNT: (("publicNetworkAccess", "Disabled"),),
     STORAGE_ACCOUNT: (("allowBlobPublicAccess", False),),
     AKS: (("apiServerAccessProfile.enablePrivateCluster", True),),
+    CONTAINER_REGISTRY: (("publicNetworkAccess", "Disabled"),),
     KEY_VAULT: (("properties.publicNetworkAccess", "disabled"),),
 }
 #: Namespaces whose "selected networks" live in a separate rule-set resource.
@@ -143,8 +152,8 @@ def validate(resources: Sequence[ResourceView], ctx: RuleContext) -> Iterator[tu
 
 RULE = StackRule(
     name="baseline-public-network-access",
-    description="Back-end services (Event Hubs, Service Bus, Cosmos DB, Storage, Key Vault, AKS API) are not "
-    "reachable from the internet; IoT Hub device endpoints may be, with X.509-only device auth.",
+    description="Back-end services (Event Hubs, Service Bus, Cosmos DB, Storage, Key Vault, Container Registry, "
+    "AKS API) are not reachable from the internet; IoT Hub device endpoints may be, with X.509-only device auth.",
     remediation="Set publicNetworkAccess='Disabled' (or 'Enabled' with default action Deny, no IP rule and, "
     "for namespaces, a VNet rule: trusted-service access), AKS apiServerAccessProfile.enablePrivateCluster=True, "
     "Storage allowBlobPublicAccess=False; a public IoT Hub needs disableDeviceSAS=True and disableModuleSAS=True.",

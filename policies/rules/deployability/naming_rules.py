@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from policies.facts.azure import (
     AKS,
+    CONTAINER_REGISTRY,
     COSMOS_ACCOUNT,
     DPS,
     EVENTHUB_NAMESPACE,
@@ -88,6 +89,9 @@ NAME_RULES: Mapping[str, NameRule] = {
         r"[a-zA-Z0-9]([-_a-zA-Z0-9]*[a-zA-Z0-9])?",
         "1-63 letters, digits, '_' and '-', starting and ending with a letter or digit",
     ),
+    # Also the registry API: "The name must contain only alphanumeric characters, be globally unique, and between 5
+    # and 50 characters in length" (learn.microsoft.com/rest/api/containerregistry/registries/check-name-availability).
+    CONTAINER_REGISTRY: NameRule("registryName", 5, 50, r"[a-zA-Z0-9]+", "5-50 letters and digits"),
     WORKSPACE: NameRule(
         "workspaceName",
         4,
@@ -135,10 +139,10 @@ def validate(view: ResourceView, ctx: RuleContext) -> Iterator[str]:
 
 RULE = ResourceRule(
     name="deployability-naming-rules",
-    description="Storage accounts, Key Vaults, IoT Hubs, DPS, Event Hubs, Cosmos DB, AKS, Log Analytics, "
-    "VNets, Maps accounts and resource groups have names Azure accepts (length and characters).",
+    description="Storage accounts, Key Vaults, IoT Hubs, DPS, Event Hubs, Cosmos DB, AKS, Container Registry, "
+    "Log Analytics, VNets, Maps accounts and resource groups have names Azure accepts (length and characters).",
     remediation="Shorten the logical name or set an explicit name that follows the type's naming rule "
-    "(components.placement.storage_account_name for storage accounts).",
+    "(components.placement.storage_account_name for storage accounts, container_registry_name for registries).",
     resource_types=frozenset(NAME_RULES),
     validate=validate,
 )

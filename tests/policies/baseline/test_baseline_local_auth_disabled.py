@@ -19,6 +19,7 @@ COMPLIANT = {
     "azure-native:storage:StorageAccount": ("allowSharedKeyAccess", False),
     "azure-native:maps:Account": ("properties.disableLocalAuth", True),
     "azure-native:containerservice:ManagedCluster": ("disableLocalAccounts", True),
+    "azure-native:containerregistry:Registry": ("adminUserEnabled", False),
 }
 
 

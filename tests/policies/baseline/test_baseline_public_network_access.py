@@ -26,12 +26,14 @@ COMPLIANT: dict[str, dict[str, Any]] = {
     STORAGE: {"publicNetworkAccess": "Disabled", "allowBlobPublicAccess": False},
     "azure-native:containerservice:ManagedCluster": {"apiServerAccessProfile": {"enablePrivateCluster": True}},
     "azure-native:keyvault:Vault": {"properties": {"publicNetworkAccess": "disabled"}},
+    "azure-native:containerregistry:Registry": {"publicNetworkAccess": "Disabled"},
 }
 SETTINGS = [
     ("azure-native:cosmosdb:DatabaseAccount", "publicNetworkAccess", "Enabled"),
     (STORAGE, "allowBlobPublicAccess", True),
     ("azure-native:containerservice:ManagedCluster", "apiServerAccessProfile.enablePrivateCluster", False),
     ("azure-native:keyvault:Vault", "properties.publicNetworkAccess", "enabled"),
+    ("azure-native:containerregistry:Registry", "publicNetworkAccess", "Enabled"),
 ]
 NAMESPACE_MESSAGE = (
     "publicNetworkAccess is {value}, which allows public access (allowed: 'Disabled', or 'Enabled' with a network "
@@ -52,6 +54,13 @@ PUBLIC_HUB = {"properties": {"publicNetworkAccess": "Enabled", "disableDeviceSAS
 
 def test_accepts_private_services(eu: RuleContext) -> None:
     assert judge(RULE, [ResourceView.of(t, p, name=t) for t, p in COMPLIANT.items()], eu) == []
+
+
+def test_accepts_private_aks_with_public_network_access_enabled(eu: RuleContext) -> None:
+    """A private API server is what makes AKS private; publicNetworkAccess Disabled blocks more (Azure/AKS#4220)."""
+    aks = "azure-native:containerservice:ManagedCluster"
+    view = ResourceView.of(aks, changed(COMPLIANT[aks], "publicNetworkAccess", "Enabled"))
+    assert details(RULE, view, eu) == []
 
 
 @pytest.mark.parametrize(("type_", "path", "value"), SETTINGS, ids=[f"{t.split(':')[1]}-{p}" for t, p, _ in SETTINGS])

@@ -21,6 +21,7 @@ VALID = {
     "azure-native:operationalinsights:Workspace": "eu-logs",
     "azure-native:network:VirtualNetwork": "eu.vnet_",
     "azure-native:maps:Account": "eu.maps",
+    "azure-native:containerregistry:Registry": "aceuimages0123abcd",
 }
 #: type, explicit name that breaks the rule, and which part of the message names the problem.
 INVALID = [
@@ -33,6 +34,9 @@ INVALID = [
     ("azure-native:cosmosdb:DatabaseAccount", "EU-state", "characters"),
     ("azure-native:containerservice:ManagedCluster", "-aks", "characters"),
     ("azure-native:resources:ResourceGroup", "rg.", "characters"),
+    ("azure-native:containerregistry:Registry", "ac-eu-images", "characters"),
+    ("azure-native:containerregistry:Registry", "acr1", "4 characters long"),
+    ("azure-native:containerregistry:Registry", "a" * 51, "51 characters long"),
 ]
 
 

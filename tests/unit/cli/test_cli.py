@@ -494,3 +494,9 @@ def test_secrets_provider_refuses_a_public_vault_for_china(monkeypatch: pytest.M
     code, lines = invoke(["secrets-provider", "azure-cn"])
     assert code == 2 and len(lines) == 1
     assert lines[0].startswith("error: AUTOCLOUD_SECRETS_PROVIDER_CN: ") and "vault.azure.cn" in lines[0]
+
+
+def test_secrets_provider_refuses_an_unknown_stack() -> None:
+    code, lines = invoke(["secrets-provider", "nope"])
+    assert code == 2 and len(lines) == 1
+    assert lines[0].startswith("error: secrets-provider: no stack 'nope' in stacks/") and "azure-eu" in lines[0]

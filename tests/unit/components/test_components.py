@@ -95,13 +95,14 @@ def test_telemetry_ingest_is_reachable_by_vehicles_x509_only_and_sized(pulumi_ha
     assert [(p["keyName"], p["rights"]) for p in props["authorizationPolicies"]] == [
         ("dps-link", "RegistryWrite, ServiceConnect")
     ]
-    assert hub.inputs["identity"]["type"] == "SystemAssigned, UserAssigned"
+    assert hub.inputs["identity"] == {"type": "SystemAssigned"}
     assert hub.inputs["tags"] == TAGS
 
+    # Live (the default): routes into the unit's namespace as the hub's system-assigned identity.
     routing = props["routing"]
     endpoints = routing["endpoints"]["eventHubs"]
     assert {e["entityPath"] for e in endpoints} == {"telemetry", "events"}
-    assert all(e["authenticationType"] == "identityBased" for e in endpoints)
+    assert all(e["authenticationType"] == "identityBased" and "identity" not in e for e in endpoints)
     assert all(e["endpointUri"] == "sb://ns1.servicebus.windows.net" for e in endpoints)
     assert all("connectionString" not in e for e in endpoints)
     assert {r["source"] for r in routing["routes"]} == {
@@ -111,14 +112,8 @@ def test_telemetry_ingest_is_reachable_by_vehicles_x509_only_and_sized(pulumi_ha
     }
     assert routing["fallbackRoute"]["endpointNames"] == ["events"]
     assert routing["fallbackRoute"]["isEnabled"] is True
-
-    grants = {g.name: g.inputs for g in mocks.of_type("azure-native:authorization:RoleAssignment")}
-    assert set(grants) == {"eu-telemetry-1-sender", "eu-telemetry-1-trusted-sender"}
-    for grant in grants.values():
-        assert grant["scope"] == NAMESPACE_ID
-        assert grant["roleDefinitionId"].endswith(EVENT_HUBS_DATA_SENDER)
-        assert grant["roleDefinitionId"].startswith(f"/subscriptions/{SUBSCRIPTION}/")
-    assert grants["eu-telemetry-1-sender"]["principalId"] == "principal-eu-telemetry-1-routing"
+    assert not mocks.of_type("azure-native:managedidentity:UserAssignedIdentity")
+    assert_sender_grant(mocks, "eu-telemetry-1")
 
     endpoint = mocks.one("azure-native:network:PrivateEndpoint")
     assert endpoint.inputs["privateLinkServiceConnections"][0]["groupIds"] == ["iotHub"]
@@ -133,6 +128,37 @@ def test_telemetry_ingest_is_reachable_by_vehicles_x509_only_and_sized(pulumi_ha
     }
     assert out["resource_id"].endswith("/eu-telemetry-1-iothub")
     assert ingest.location == "westeurope"
+
+
+def assert_sender_grant(mocks: Any, component: str, namespace_id: str = NAMESPACE_ID) -> None:
+    """The one role assignment of a hub: Event Hubs Data Sender for its own system identity on its
+    unit's namespace."""
+    grants = [g for g in mocks.of_type("azure-native:authorization:RoleAssignment") if g.name.startswith(component)]
+    assert [g.name for g in grants] == [f"{component}-trusted-sender"]
+    grant = grants[0].inputs
+    assert grant["principalId"] == f"principal-{component}-iothub"
+    assert grant["principalType"] == "ServicePrincipal"
+    assert grant["scope"] == namespace_id
+    assert grant["roleDefinitionId"] == (
+        f"/subscriptions/{SUBSCRIPTION}/providers/Microsoft.Authorization/roleDefinitions/{EVENT_HUBS_DATA_SENDER}"
+    )
+
+
+def test_staged_hub_routes_nowhere_yet_but_its_identity_is_granted(pulumi_harness: PulumiHarness) -> None:
+    mocks = pulumi_harness.start()
+    sku = IotHubPlan(tier="S1", units=1, partitions=4, devices=10)
+    pulumi_harness.run(
+        lambda: TelemetryIngest(
+            "eu-telemetry-2",
+            TelemetryIngestArgs(placement(), sku, False, min_tls=True, route=route(), routing="staged"),
+        )
+    )
+    hub = mocks.one("azure-native:iothub:IotHubResource")
+    assert hub.inputs["identity"] == {"type": "SystemAssigned"}
+    routing = hub.inputs["properties"]["routing"]
+    assert "endpoints" not in routing and "routes" not in routing
+    assert routing["fallbackRoute"]["endpointNames"] == ["events"]
+    assert_sender_grant(mocks, "eu-telemetry-2")
 
 
 def test_telemetry_ingest_without_route_keeps_fallback_only(pulumi_harness: PulumiHarness) -> None:
@@ -299,7 +325,7 @@ def test_event_streaming_sized_private_and_captured_in_region(
         (g.inputs["eventHubName"], g.inputs["consumerGroupName"])
         for g in mocks.of_type("azure-native:eventhub:ConsumerGroup")
     }
-    assert groups == {(h, g) for h in ("telemetry", "events") for g in ("stream-processor", "state-writer")}
+    assert groups == {(h, g) for h in ("telemetry", "events") for g in ("stream-processor", "statewriter")}
 
     writer = mocks.one("azure-native:authorization:RoleAssignment")
     assert writer.inputs["roleDefinitionId"].endswith(STORAGE_BLOB_DATA_CONTRIBUTOR)

@@ -32,6 +32,7 @@ from components.services import (
     registry_image,
     writer_workload,
 )
+from components.streaming import DEFAULT_CONSUMER_GROUPS
 from components.workloads import WORKLOAD_IDENTITY_CLIENT_ID, WORKLOAD_IDENTITY_USE, render_workload
 from platform_model import local_images
 from platform_model.profiles import load_profile
@@ -164,6 +165,18 @@ def test_local_state_writer_keeps_its_arguments_and_password() -> None:
     } in container["env"]
     assert service["spec"]["ports"] == [{"name": "http", "port": 8080, "targetPort": 8080, "protocol": "TCP"}]
     assert deployment["spec"]["template"]["spec"] == pod_spec(writer_workload(local_wiring()))
+
+
+def test_azure_state_writer_joins_the_consumer_group_every_hub_has() -> None:
+    """The group the writer's Kafka consumer joins is one the Event Hubs namespace creates on its hubs."""
+    [_, deployment, _] = render_workload(
+        writer_workload(azure_writer_wiring(LOGIN_SERVER, EVENT_HUBS, COSMOS, CLIENT_ID)), NAMESPACE, LABELS
+    )
+    [container] = deployment["spec"]["template"]["spec"]["containers"]
+    args = container["args"]
+    assert args[args.index("--group") + 1] in DEFAULT_CONSUMER_GROUPS
+    assert args[args.index("--kafka-auth") + 1] == "entra"
+    assert args[args.index("--store-kind") + 1] == "cosmos-nosql"
 
 
 def test_wiring_refuses_cloud_auth_without_an_identity_and_passwords_for_cosmos() -> None:

@@ -13,6 +13,7 @@ from platform_model.locations import (
     CATALOG_PATH,
     DNS,
     catalog,
+    dps_private_endpoints,
     find_location,
     load_catalog,
     location_problem,
@@ -106,6 +107,24 @@ def test_catalog_marks_access_restricted_locations() -> None:
     assert not restricted & {"westeurope", "northeurope", "eastus2", "centralus", "chinanorth3", "chinaeast2"}
 
 
+def test_restricted_public_locations_are_those_regions_list_marks() -> None:
+    """regions-list (2026-07-28) marks exactly these; Korea South lost its mark on 2025-07-31."""
+    public = {name for name, loc in catalog().locations.items() if loc.restricted and loc.cloud == "public"}
+    assert public == {
+        "australiacentral2",
+        "brazilsoutheast",
+        "francesouth",
+        "germanynorth",
+        "norwaywest",
+        "southafricawest",
+        "swedensouth",
+        "switzerlandwest",
+        "uaecentral",
+    }
+    assert find_location("koreacentral") is not None
+    assert location_problem("koreasouth") is None
+
+
 def test_every_location_names_its_source() -> None:
     assert all(loc.source.startswith("https://") for loc in catalog().locations.values())
 
@@ -117,6 +136,40 @@ def test_only_china_north_3_has_zones_in_azure_china() -> None:
 def test_iot_data_residency_and_min_tls_where_azure_offers_them() -> None:
     assert {n for n, loc in catalog().locations.items() if loc.iot_data_residency} == {"brazilsouth", "southeastasia"}
     assert all(loc.iothub_min_tls == (loc.cloud == "public") for loc in catalog().locations.values())
+
+
+def test_a_location_can_refuse_min_tls_its_cloud_offers(tmp_path: Path) -> None:
+    path = write_catalog(tmp_path, lambda d: d["locations"]["westeurope"].update(iothub_min_tls=False))
+    changed = load_catalog(path)
+    assert not changed.locations["westeurope"].iothub_min_tls
+    assert changed.locations["northeurope"].iothub_min_tls
+
+
+def test_dps_private_endpoints_only_in_the_public_cloud() -> None:
+    assert dps_private_endpoints("public")
+    assert not dps_private_endpoints("china")
+    assert {loc.cloud for loc in catalog().locations.values() if loc.dps_private_endpoint} == {"public"}
+
+
+def test_zone_redundant_cosmos_access_is_marked_where_azure_refused_it() -> None:
+    marked = {name for name, loc in catalog().locations.items() if loc.cosmosdb_zone_access}
+    assert marked == {"eastus2", "centralus"}
+    assert all(catalog().locations[name].zones for name in marked), "zone redundancy needs zones"
+    assert catalog().cosmosdb_zone_access_source.startswith("https://learn.microsoft.com/")
+
+
+def test_catalog_refuses_zone_access_in_an_unlisted_location(tmp_path: Path) -> None:
+    path = write_catalog(tmp_path, lambda d: d["cosmosdb_zone_access"].update(locations=["atlantis"]))
+    with pytest.raises(
+        ValueError, match=r"^regions.yaml: cosmosdb_zone_access.locations: 'atlantis' is not in the catalog$"
+    ):
+        load_catalog(path)
+
+
+def test_catalog_requires_the_dps_private_endpoint_fact_per_cloud(tmp_path: Path) -> None:
+    path = write_catalog(tmp_path, lambda d: d["clouds"]["china"].pop("dps_private_endpoint"))
+    with pytest.raises(ValueError, match=r"^regions.yaml: clouds.china.dps_private_endpoint: Field required$"):
+        load_catalog(path)
 
 
 def test_location_problem_names_restriction_and_missing_service() -> None:

@@ -143,6 +143,17 @@ def test_refuses_negative_fleet() -> None:
     assert error_of(data) == "regions/eu.yaml: fleet.vehicles: Input should be greater than 0 (got -5)"
 
 
+def test_log_retention_defaults_to_azures_default() -> None:
+    assert parse_profile(eu_data(), "regions/eu.yaml").monitoring.log_retention_days == 30
+
+
+@pytest.mark.parametrize(("days", "limit"), [(29, "greater than or equal to 30"), (731, "less than or equal to 730")])
+def test_refuses_log_retention_a_workspace_does_not_take(days: int, limit: str) -> None:
+    data = eu_data()
+    data["monitoring"] = {"log_retention_days": days}
+    assert error_of(data) == f"regions/eu.yaml: monitoring.log_retention_days: Input should be {limit} (got {days})"
+
+
 def test_refuses_message_above_iot_hub_limit() -> None:
     data = eu_data()
     data["fleet"]["message_kb"] = 300

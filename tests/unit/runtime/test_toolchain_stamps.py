@@ -141,7 +141,12 @@ def test_azure_target_needs_only_the_engine_and_the_python_host() -> None:
     azure = toolchain.tools_for("azure")
     assert azure == ("pulumi", "language-python")
     binaries = {binary for tool in toolchain.TOOLS if tool.name in azure for binary in tool.binaries}
-    assert binaries == {"pulumi", "pulumi-language-python", "pulumi-language-python-exec"}
+    assert binaries == {
+        "pulumi",
+        "pulumi-language-python",
+        "pulumi-language-python-exec",
+        "pulumi-resource-pulumi-python",
+    }
     assert set(toolchain.tools_for("local")) == {tool.name for tool in toolchain.TOOLS}
 
 
