@@ -28,9 +28,15 @@ from typing import Any
 import pulumi
 import pulumi_azure_native as azure_native
 import yaml
-from pulumi_azure_native.managedidentity import FederatedIdentityCredential, UserAssignedIdentity
 
-from components.placement import AzurePlacement, grant_role
+from components.entra_blob import EntraBlob, EntraBlobArgs
+from components.identity import WorkloadIdentity, WorkloadIdentityArgs
+from components.placement import (
+    STORAGE_BLOB_DATA_CONTRIBUTOR,
+    AzurePlacement,
+    grant_role,
+    role_definition_id,
+)
 from components.private_link import private_endpoint
 from platform_model.locations import storage_sku
 
@@ -41,9 +47,6 @@ FLUX_NAMESPACE = "flux-system"
 """Where the extension's controllers run and where the Flux configuration's source and kustomization live."""
 FLUX_SOURCE_CONTROLLER = "source-controller"
 """The Flux controller that downloads sources; its ServiceAccount is the federated credential's subject."""
-TOKEN_AUDIENCE = "api://AzureADTokenExchange"
-"""The audience of a federated credential for AKS workload identity
-(https://learn.microsoft.com/azure/aks/workload-identity-deploy-cluster)."""
 CLUSTER_RP = "Microsoft.ContainerService"
 CLUSTER_RESOURCE = "managedClusters"
 SOURCE_CONTAINER = "manifests"
@@ -117,22 +120,29 @@ class ServiceDelivery(pulumi.ComponentResource):
         self.flux_configuration_name = f"{args.namespace}-services"
         self.manifest_path = f"{args.namespace}/{MANIFEST_FILE}"
 
-        identity, federation = self._build_identity(name, args)
+        identity = WorkloadIdentity(
+            f"{name}-flux",
+            WorkloadIdentityArgs(placement, args.oidc_issuer_url, FLUX_NAMESPACE, FLUX_SOURCE_CONTROLLER),
+            pulumi.ResourceOptions(parent=self),
+        )
         account, container = self._build_source(name, args)
         reader = grant_role(
             f"{name}-source-reader", self, container.id, identity.principal_id, STORAGE_BLOB_DATA_READER
         )
         everything = [namespace_manifest(args.namespace, args.namespace_labels), *args.manifests]
         self.manifest = pulumi.Output.from_input(everything).apply(manifests_yaml)
-        blob = azure_native.storage.Blob(
+        writer = self._grant_deployer(name, container)
+        blob = EntraBlob(
             f"{name}-manifests",
-            resource_group_name=placement.resource_group_name,
-            account_name=account.name,
-            container_name=container.name,
-            blob_name=self.manifest_path,
-            content_type="application/yaml",
-            source=self.manifest.apply(pulumi.StringAsset),
-            opts=pulumi.ResourceOptions(parent=self),
+            EntraBlobArgs(
+                account_name=account.name,
+                blob_suffix=placement.dns.blob,
+                container_name=container.name,
+                blob_name=self.manifest_path,
+                content=self.manifest,
+                content_type="application/yaml",
+            ),
+            pulumi.ResourceOptions(parent=self, depends_on=[writer]),
         )
         extension = azure_native.kubernetesconfiguration.Extension(
             f"{name}-flux",
@@ -148,7 +158,7 @@ class ServiceDelivery(pulumi.ComponentResource):
                 "workloadIdentity.enable": "true",
                 "workloadIdentity.azureClientId": identity.client_id,
             },
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[federation]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[identity.federation]),
         )
         self.source_url = account.name.apply(lambda n: f"https://{n}.{placement.dns.blob}")
         config = azure_native.kubernetesconfiguration.FluxConfiguration(
@@ -194,29 +204,19 @@ class ServiceDelivery(pulumi.ComponentResource):
             }
         )
 
-    def _build_identity(
-        self, name: str, args: ServiceDeliveryArgs
-    ) -> tuple[UserAssignedIdentity, FederatedIdentityCredential]:
-        """Flux's own identity, trusted for the source-controller's ServiceAccount in the cluster."""
-        placement = args.placement
-        identity = UserAssignedIdentity(
-            f"{name}-identity",
-            resource_group_name=placement.resource_group_name,
-            location=placement.location,
-            tags=dict(placement.tags),
+    def _grant_deployer(
+        self, name: str, container: azure_native.storage.BlobContainer
+    ) -> azure_native.authorization.RoleAssignment:
+        """Storage Blob Data Contributor on the container for whoever runs ``pulumi up`` (a user, a service
+        principal or a managed identity: no principal type is given), so the blob is written with Entra ID."""
+        deployer = azure_native.authorization.get_client_config_output(opts=pulumi.InvokeOutputOptions(parent=self))
+        return azure_native.authorization.RoleAssignment(
+            f"{name}-deployer-writes",
+            scope=container.id,
+            principal_id=deployer.object_id,
+            role_definition_id=container.id.apply(lambda s: role_definition_id(s, STORAGE_BLOB_DATA_CONTRIBUTOR)),
             opts=pulumi.ResourceOptions(parent=self),
         )
-        federation = FederatedIdentityCredential(
-            f"{name}-federation",
-            resource_group_name=placement.resource_group_name,
-            resource_name_=identity.name,
-            federated_identity_credential_resource_name="flux-source-controller",
-            issuer=args.oidc_issuer_url,
-            subject=f"system:serviceaccount:{FLUX_NAMESPACE}:{FLUX_SOURCE_CONTROLLER}",
-            audiences=[TOKEN_AUDIENCE],
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-        return identity, federation
 
     def _build_source(
         self, name: str, args: ServiceDeliveryArgs
@@ -231,10 +231,9 @@ class ServiceDelivery(pulumi.ComponentResource):
             sku={"name": storage_sku(placement.location)},
             kind="StorageV2",
             allow_blob_public_access=False,
-            # pulumi-azure-native writes a Blob with the account key, not Entra ID
-            # (https://github.com/pulumi/pulumi-azure-native/issues/2015, open): the deploying machine needs
-            # shared key access. Flux reads with Entra ID (its identity), never with the key.
-            allow_shared_key_access=True,
+            # Both sides use Entra ID: the stack writes the blob as the deploying identity (EntraBlob), Flux reads
+            # it as its own identity. No key is needed anywhere.
+            allow_shared_key_access=False,
             allow_cross_tenant_replication=False,
             enable_https_traffic_only=True,
             minimum_tls_version="TLS1_2",

@@ -9,17 +9,24 @@ import pulumi
 import pulumi_azure_native as azure_native
 
 from components.compute import ComputeCluster, ComputeClusterArgs
-from components.contracts import PlatformEndpoints, RegionalPlatformArgs
+from components.contracts import PlatformEndpoints, RegionalPlatformArgs, region_labels
+from components.delivery import ServiceDelivery, ServiceDeliveryArgs
+from components.identity import WorkloadIdentity, WorkloadIdentityArgs
 from components.maps import MapsService, MapsServiceArgs
 from components.monitoring import DataPathKind, RegionalMonitoring, RegionalMonitoringArgs
 from components.network import PrivateNetwork, PrivateNetworkArgs
 from components.placement import (
+    EVENT_HUBS_DATA_RECEIVER as RECEIVER,
+)
+from components.placement import (
     AzurePlacement,
     container_registry_name,
     eventhub_namespace_name,
+    grant_role,
     storage_account_name,
 )
 from components.registry import ContainerRegistry, ContainerRegistryArgs
+from components.services import WRITER_NAME, azure_writer_wiring, writer_workload
 from components.state import VehicleStateStore, VehicleStateStoreArgs
 from components.streaming import EventStreaming, EventStreamingArgs
 from components.telemetry import (
@@ -34,9 +41,10 @@ from components.telemetry import (
     dps_link_keys,
     dps_link_secret,
 )
+from components.workloads import render_workload
 from platform_model.locations import dps_private_endpoints, find_location
 from platform_model.profiles import Services
-from platform_model.vocabulary import Cloud
+from platform_model.vocabulary import Cloud, region_namespace
 
 
 class RegionalPlatform(pulumi.ComponentResource):
@@ -61,6 +69,7 @@ class RegionalPlatform(pulumi.ComponentResource):
     state: VehicleStateStore | None
     maps: MapsService | None
     monitoring: RegionalMonitoring
+    services: ServiceDelivery | None
     endpoints: pulumi.Output[PlatformEndpoints]
 
     def __init__(self, name: str, args: RegionalPlatformArgs, opts: pulumi.ResourceOptions | None = None) -> None:
@@ -94,6 +103,7 @@ class RegionalPlatform(pulumi.ComponentResource):
         self.compute = self._build_compute(name, args, placement, network, self.registry)
         self.state = self._build_state(name, args, placement)
         self.maps = self._build_maps(name, args, placement)
+        self.services = self._build_services(name, args, placement)
         for unit, stream in enumerate(self.streaming, start=1):
             self._diagnose(f"streaming-{unit}", stream, "eventhubs")
         for unit, hub in enumerate(self.telemetry, start=1):
@@ -279,6 +289,49 @@ class RegionalPlatform(pulumi.ComponentResource):
                 zone_redundant=profile.resilience.zone_redundant,
             ),
             pulumi.ResourceOptions(parent=self),
+        )
+
+    def _build_services(
+        self, name: str, args: RegionalPlatformArgs, placement: AzurePlacement
+    ) -> ServiceDelivery | None:
+        """The state writer on the region's cluster, from the local target's workload definition.
+
+        It runs as its own workload identity, which may receive from every scale unit's namespace and
+        write the vehicle-state store, and nothing else; Flux delivers it (``components/delivery.py``).
+        Only where the region has everything it connects: a cluster with its registry, Event Hubs and
+        Cosmos DB.
+        """
+        compute, registry, state = self.compute, self.registry, self.state
+        if compute is None or registry is None or state is None or not self.streaming:
+            return None
+        region = args.profile.name
+        namespace = region_namespace(region)
+        writer = WorkloadIdentity(
+            f"{name}-writer",
+            WorkloadIdentityArgs(placement, compute.oidc_issuer_url, namespace, WRITER_NAME),
+            pulumi.ResourceOptions(parent=self),
+        )
+        grants: list[pulumi.Resource] = [
+            grant_role(f"{name}-writer-receives-{unit}", self, stream.resource_id, writer.principal_id, RECEIVER)
+            for unit, stream in enumerate(self.streaming, start=1)
+        ]
+        grants.append(state.grant_data_contributor(f"{name}-writer-stores", self, writer.principal_id))
+        kafka = [stream.kafka_bootstrap for stream in self.streaming if stream.kafka_bootstrap is not None]
+        documents = state.endpoints.apply(lambda e: e["documents"])
+        wiring = azure_writer_wiring(registry.login_server, kafka, documents, writer.client_id)
+        labels = region_labels(args.profile)
+        return ServiceDelivery(
+            f"{name}-services",
+            ServiceDeliveryArgs(
+                placement=placement,
+                cluster_name=compute.name,
+                oidc_issuer_url=compute.oidc_issuer_url,
+                namespace=namespace,
+                namespace_labels=labels,
+                manifests=render_workload(writer_workload(wiring), namespace, labels),
+                storage_account_name=storage_account_name(region, "deliver", 1),
+            ),
+            pulumi.ResourceOptions(parent=self, depends_on=[compute, writer.federation, *grants]),
         )
 
     def _build_maps(self, name: str, args: RegionalPlatformArgs, placement: AzurePlacement) -> MapsService | None:

@@ -14,6 +14,8 @@ from platform_model.locations import has_zones
 from platform_model.sizing import CosmosPlan
 
 PARTITION_KEY = "/vehicleId"
+COSMOS_DATA_CONTRIBUTOR = "00000000-0000-0000-0000-000000000002"
+"""Cosmos DB Built-in Data Contributor, a data-plane role of every NoSQL account (see ``grant_data_contributor``)."""
 """One item per vehicle: the state writer (``cmd/statewriter``, ``partitionKeyField``) writes ``id`` =
 ``vehicleId`` = the vehicle id."""
 INDEXED_PATHS: tuple[str, ...] = ("/vehicleId/?", "/lastSeen/?")
@@ -61,6 +63,8 @@ class VehicleStateStore(pulumi.ComponentResource):
         self._build_container(name, args, account, database)
         private_endpoint(f"{name}-pe", self, placement, account.id, "Sql", ("cosmos",))
 
+        self._account = account
+        self._placement = placement
         self.name = account.name
         self.resource_id = account.id
         suffix = placement.dns.cosmos
@@ -77,6 +81,30 @@ class VehicleStateStore(pulumi.ComponentResource):
                 "replica_locations": list(self.replica_locations),
                 "endpoints": self.endpoints,
             }
+        )
+
+    def grant_data_contributor(
+        self, name: str, parent: pulumi.Resource, principal_id: pulumi.Input[str]
+    ) -> azure_native.cosmosdb.SqlResourceSqlRoleAssignment:
+        """Cosmos DB Built-in Data Contributor for ``principal_id`` on the whole account.
+
+        Data-plane access with Entra ID is a Cosmos DB role assignment, not an Azure one; built-in role
+        ``00000000-0000-0000-0000-000000000002`` holds ``readMetadata`` and every item action; a scope is the
+        account, a database or a container
+        (https://learn.microsoft.com/azure/cosmos-db/how-to-setup-rbac, "Built-in role definitions",
+        "Concepts"). The account's scope and not the container's: the SDK reads the account's metadata
+        (``readMetadata``, "Read account metadata") before any item, and the account holds only this one
+        database and container, so the wider scope grants nothing more.
+        """
+        account = self._account
+        return azure_native.cosmosdb.SqlResourceSqlRoleAssignment(
+            name,
+            resource_group_name=self._placement.resource_group_name,
+            account_name=account.name,
+            role_definition_id=account.id.apply(lambda a: f"{a}/sqlRoleDefinitions/{COSMOS_DATA_CONTRIBUTOR}"),
+            scope=account.id,
+            principal_id=principal_id,
+            opts=pulumi.ResourceOptions(parent=parent),
         )
 
     def _build_account(self, name: str, args: VehicleStateStoreArgs) -> azure_native.cosmosdb.DatabaseAccount:

@@ -61,6 +61,9 @@ class EventStreaming(pulumi.ComponentResource):
     resource_id: pulumi.Output[str]
     location: str
     endpoint_uri: pulumi.Output[str]
+    kafka_bootstrap: str | None
+    """``<namespace>.<servicebus suffix>:9093`` as a plain string where the program names the namespace
+    (``EventStreamingArgs.namespace_name``), for workload arguments; None for an autonamed namespace."""
     capture_storage_id: pulumi.Output[str]
     telemetry_hub: str
     events_hub: str
@@ -86,6 +89,7 @@ class EventStreaming(pulumi.ComponentResource):
         self.resource_id = namespace.id
         self.capture_storage_id = storage.id
         suffix = placement.dns.servicebus
+        self.kafka_bootstrap = f"{args.namespace_name}.{suffix}:{KAFKA_PORT}" if args.namespace_name else None
         self.endpoint_uri = namespace.name.apply(lambda n: f"sb://{n}.{suffix}")
         self.endpoints = namespace.name.apply(
             lambda n: StreamingEndpoints(

@@ -10,6 +10,7 @@ from typing import Any
 
 import pulumi
 import pytest
+import yaml
 
 from autocloud.verification.check.runner import arm_id
 from components.contracts import STATE_CONTAINER, RegionalPlatformArgs
@@ -28,6 +29,8 @@ PER_SCALE_UNIT = {
     "azure-native:eventhub:EventHub": 2,
     "azure-native:storage:StorageAccount": 1,
 }
+SERVICES_ACCOUNTS = 1
+"""The storage account Flux reads the services' manifests from, one per region beside the capture accounts."""
 PER_REGION = {
     "azure-native:resources:ResourceGroup": 1,
     "azure-native:network:VirtualNetwork": 1,
@@ -73,7 +76,8 @@ def test_resources_match_the_plan(stack_run: tuple[str, ProgramRun]) -> None:
     plan = plan_for_profile(profile)
     counts = Counter(r.type for r in run.mocks.resources)
     for type_, per_unit in PER_SCALE_UNIT.items():
-        assert counts[type_] == per_unit * plan.scale_units, type_
+        extra = SERVICES_ACCOUNTS if type_ == "azure-native:storage:StorageAccount" else 0
+        assert counts[type_] == per_unit * plan.scale_units + extra, type_
     for type_, count in PER_REGION.items():
         assert counts[type_] == count, type_
     assert counts["azure-native:privatedns:PrivateZone"] == PRIVATE_ZONES[profile.cloud]
@@ -176,7 +180,7 @@ def test_data_services_are_private_and_device_endpoints_public(stack_run: tuple[
     units = len(run.mocks.of_type("azure-native:iothub:IotHubResource"))
     dps = 1 if run.outputs["cloud"] == "public" else 0  # no Private Link for DPS in Azure China
     assert targets == Counter(
-        {"iotHub": units, "namespace": units, "blob": units, "iotDps": dps, "Sql": 1, "registry": 1}
+        {"iotHub": units, "namespace": units, "blob": units + SERVICES_ACCOUNTS, "iotDps": dps, "Sql": 1, "registry": 1}
     )
 
 
@@ -407,7 +411,10 @@ def test_dps_links_each_hub_with_the_key_its_policy_has(stack_run: tuple[str, Pr
     """The stack owns the link keys: one secret per stack, one key pair per hub, and DPS's connection
     string to each hub carries that hub's primary key."""
     _, run = stack_run
-    assert [r.name.rsplit("-", 2)[-2:] for r in run.mocks.of_type(DYNAMIC_RESOURCE)] == [["dps", "link"]]
+    secrets = [
+        r.name for r in run.mocks.of_type(DYNAMIC_RESOURCE) if "__provider" in r.inputs and "blob" not in r.inputs
+    ]
+    assert [name.rsplit("-", 2)[-2:] for name in secrets] == [["dps", "link"]]
     hubs = run.mocks.of_type("azure-native:iothub:IotHubResource")
     primaries = {}  # hub name (the mocks' physical name is the logical one) -> its policy's primary key
     for hub in hubs:
@@ -436,3 +443,56 @@ def test_a_preview_invokes_only_what_a_reader_may_call(pulumi_harness: PulumiHar
     assert functions, "the program invoked nothing: the test would pass vacuously"
     assert [f for f in functions if not f.startswith("get")] == []
     assert run.mocks.of_type("azure-native:deviceprovisioningservices:IotDpsResource")
+
+
+def test_the_state_writer_runs_on_aks_as_its_own_identity(stack_run: tuple[str, ProgramRun]) -> None:
+    """Every region delivers the state writer: its identity is trusted only for its ServiceAccount in the
+    region namespace, may receive from each unit's namespace and write the store, and the delivered
+    Deployment connects to exactly those with Entra ID."""
+    stack, run = stack_run
+    region = stack.removeprefix("azure-")
+    namespace = f"autocloud-{region}"
+    cluster = run.mocks.one("azure-native:containerservice:ManagedCluster")
+    identities = {r.name: r for r in run.mocks.of_type("azure-native:managedidentity:UserAssignedIdentity")}
+    writer = identities[f"{region}-writer-identity"]
+    federations = {
+        r.inputs["subject"]: r for r in run.mocks.of_type("azure-native:managedidentity:FederatedIdentityCredential")
+    }
+    federation = federations[f"system:serviceaccount:{namespace}:statewriter"]
+    assert federation.inputs["audiences"] == ["api://AzureADTokenExchange"]
+    assert (
+        federation.inputs["issuer"]
+        == f"https://{cluster.inputs['location']}.oic.prod-aks.azure.com/tenant/{cluster.name}/"
+    )
+
+    namespaces = sorted(n.inputs["namespaceName"] for n in run.mocks.of_type("azure-native:eventhub:Namespace"))
+    receivers = [
+        r.inputs
+        for r in run.mocks.of_type("azure-native:authorization:RoleAssignment")
+        if r.inputs["roleDefinitionId"].endswith("/a638d3c7-ab3a-418d-83e6-5f17a39d4fde")
+    ]
+    assert sorted(r["scope"].rsplit("/", 1)[-1] for r in receivers) == namespaces
+    assert {r["principalId"] for r in receivers} == {f"principal-{writer.name}"}
+    (store_role,) = run.mocks.of_type("azure-native:cosmosdb:SqlResourceSqlRoleAssignment")
+    assert store_role.inputs["principalId"] == f"principal-{writer.name}"
+    assert (
+        store_role.inputs["roleDefinitionId"]
+        == f"{store_role.inputs['scope']}/sqlRoleDefinitions/00000000-0000-0000-0000-000000000002"
+    )
+    assert store_role.inputs["scope"].endswith(f"/{run.mocks.one('azure-native:cosmosdb:DatabaseAccount').name}")
+
+    blob = next(r for r in run.mocks.of_type(DYNAMIC_RESOURCE) if "blob" in r.inputs)
+    documents = list(yaml.safe_load_all(blob.inputs["content"]))
+    deployment = next(d for d in documents if d["kind"] == "Deployment")
+    assert deployment["metadata"]["namespace"] == namespace
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    registry = run.mocks.one("azure-native:containerregistry:Registry").inputs["registryName"]
+    assert container["image"].startswith(f"{registry.lower()}.azurecr.")
+    args = container["args"]
+    brokers = sorted(args[i + 1].split("=", 1)[1].split(".", 1)[0] for i, a in enumerate(args) if a == "--brokers")
+    assert brokers == namespaces
+    assert args[args.index("--kafka-auth") + 1] == "entra" and args[args.index("--store-kind") + 1] == "cosmos-nosql"
+    assert ".documents.azure." in args[args.index("--store") + 1]
+    assert deployment["spec"]["template"]["metadata"]["labels"]["azure.workload.identity/use"] == "true"
+    service_account = next(d for d in documents if d["kind"] == "ServiceAccount")
+    assert service_account["metadata"]["annotations"]["azure.workload.identity/client-id"] == f"client-{writer.name}"

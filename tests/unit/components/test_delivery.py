@@ -23,7 +23,7 @@ from components.delivery import (
 )
 from components.local.kube import pod_spec
 from components.local.state import local_writer_wiring
-from components.placement import AzurePlacement
+from components.placement import STORAGE_BLOB_DATA_CONTRIBUTOR, AzurePlacement
 from components.services import (
     StateStream,
     StateWriterWiring,
@@ -41,7 +41,7 @@ from policies.config import context_for_profile
 from policies.engine import Evaluator
 from policies.model import ResourceView
 from policies.packs import ALL_RULES
-from tests.conftest import PulumiHarness
+from tests.conftest import DYNAMIC_RESOURCE, PulumiHarness
 
 EU = load_profile("eu")
 NAMESPACE = region_namespace("eu")
@@ -260,9 +260,10 @@ def test_service_delivery_hands_the_rendered_manifests_to_flux(pulumi_harness: P
     kustomization = config.inputs["kustomizations"]["services"]
     assert kustomization["path"] == f"./{NAMESPACE}" and kustomization["prune"] is True
 
-    blob = mocks.one("azure-native:storage:Blob")
-    assert blob.inputs["blobName"] == f"{NAMESPACE}/services.yaml"
-    text = blob_text(blob.inputs["source"])
+    blob = mocks.one(DYNAMIC_RESOURCE)
+    assert (blob.inputs["suffix"], blob.inputs["blob"]) == ("blob.core.windows.net", f"{NAMESPACE}/services.yaml")
+    assert blob.inputs["content_type"] == "application/yaml"
+    text = blob.inputs["content"]
     assert text == manifests_yaml(
         [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE, "labels": LABELS}}, *manifests]
     )
@@ -272,9 +273,15 @@ def test_service_delivery_hands_the_rendered_manifests_to_flux(pulumi_harness: P
     assert pulumi_harness.value(delivery.source_url) == "https://acdeliveryeu.blob.core.windows.net"
     assert delivery.flux_configuration_name == f"{NAMESPACE}-services"
 
-    reader = mocks.one("azure-native:authorization:RoleAssignment")
-    assert reader.inputs["roleDefinitionId"].endswith(f"/roleDefinitions/{STORAGE_BLOB_DATA_READER}")
+    # Flux reads the container as its identity; the deploying identity writes it: both with Entra ID only.
+    roles = {r.name: r.inputs for r in mocks.of_type("azure-native:authorization:RoleAssignment")}
+    assert roles["eu-services-source-reader"]["roleDefinitionId"].endswith(f"/{STORAGE_BLOB_DATA_READER}")
+    assert roles["eu-services-source-reader"]["principalType"] == "ServicePrincipal"
+    writer = roles["eu-services-deployer-writes"]
+    assert writer["roleDefinitionId"].endswith(f"/{STORAGE_BLOB_DATA_CONTRIBUTOR}")
+    assert writer["scope"] == roles["eu-services-source-reader"]["scope"]
     account = mocks.one("azure-native:storage:StorageAccount")
+    assert account.inputs["allowSharedKeyAccess"] is False
     rules = account.inputs["networkRuleSet"]
     assert rules["defaultAction"] == "Deny" and rules["ipRules"] == [
         {"iPAddressOrRange": "203.0.113.0/28", "action": "Allow"}
@@ -284,27 +291,18 @@ def test_service_delivery_hands_the_rendered_manifests_to_flux(pulumi_harness: P
     assert endpoint.inputs["privateLinkServiceConnections"][0]["groupIds"] == ["blob"]
 
 
-def blob_text(source: Any) -> str:
-    """The text of a recorded StringAsset (the mocks see the asset object or its serialised form)."""
-    text = getattr(source, "text", None)
-    if text is None and isinstance(source, Mapping):
-        text = source.get("text")
-    assert isinstance(text, str), f"unexpected blob source {source!r}"
-    return text
-
-
 @pytest.mark.parametrize(
     ("deployers", "expected"),
     [
-        ((), {"baseline-local-auth-disabled"}),
-        (("203.0.113.0/28",), {"baseline-local-auth-disabled", "baseline-public-network-access"}),
+        ((), set()),
+        (("203.0.113.0/28",), {"baseline-public-network-access"}),
     ],
 )
-def test_the_source_account_is_the_only_exception_to_the_baseline(
+def test_the_baseline_refuses_only_a_firewall_opened_to_deployers(
     pulumi_harness: PulumiHarness, deployers: tuple[str, ...], expected: set[str]
 ) -> None:
-    """The documented cost of a blob the provider writes with the account key (docs/azure.md): shared key
-    access, and the deploying machines' addresses in the firewall. Nothing else is refused."""
+    """The blob is written with Entra ID, so the source account refuses shared keys and passes the baseline;
+    only the deploying machines' addresses in its firewall are refused (docs/azure.md)."""
     mocks = pulumi_harness.start("azure-eu")
     manifests = render_workload(writer_workload(local_wiring()), NAMESPACE, LABELS)
     pulumi_harness.run(lambda: ServiceDelivery("eu-services", delivery_args(manifests, deployers)))
