@@ -208,6 +208,17 @@ def images_build() -> None:
     _echo(f"images: {len(built)} in {out}")
 
 
+@images_app.command("push")
+def images_push(
+    stack: Annotated[str, typer.Option("--stack", help="An azure stack, e.g. azure-eu: its region's registry.")],
+) -> None:
+    """Push the images the Azure stacks run (the state writer) to the stack's registry, signed in with az."""
+    from autocloud.operations.images_push import push_stack_images
+
+    pushed = push_stack_images(stack, cluster_mod.default_layout().node.images, _echo)
+    _echo(f"images: {len(pushed)} pushed")
+
+
 @cluster_app.command("start")
 def cluster_start() -> None:
     """Start the embedded cluster (idempotent) and wait until its node is Ready."""

@@ -112,6 +112,12 @@ class ComputeEndpoints(TypedDict):
     api_server: str
 
 
+class RegistryEndpoints(TypedDict):
+    """Where the cluster pulls the region's images (Azure only: the local target imports images into its node)."""
+
+    login_server: str
+
+
 class StateEndpoints(TypedDict):
     documents: str
     database: str
@@ -131,6 +137,8 @@ class PlatformEndpoints(TypedDict):
     streaming: list[StreamingEndpoints]
     """One entry per scale unit."""
     compute: ComputeEndpoints | None
+    registry: RegistryEndpoints | None
+    """None on the local target, whose node imports the images built here."""
     state: StateEndpoints | None
     maps: MapsEndpoints | None
     """None where the profile disables Maps (Azure China)."""

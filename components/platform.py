@@ -394,6 +394,7 @@ def _collect_endpoints(platform: RegionalPlatform) -> pulumi.Output[PlatformEndp
             provisioning=values["provisioning"],
             streaming=list(values["streaming"]),
             compute=values["compute"],
+            registry=values["registry"],
             state=values["state"],
             maps=values["maps"],
         )
@@ -403,6 +404,7 @@ def _collect_endpoints(platform: RegionalPlatform) -> pulumi.Output[PlatformEndp
         streaming=pulumi.Output.all(*[s.endpoints for s in platform.streaming]),
         provisioning=endpoints_of(platform.provisioning),
         compute=endpoints_of(platform.compute),
+        registry=endpoints_of(platform.registry),
         state=endpoints_of(platform.state),
         maps=endpoints_of(platform.maps),
     ).apply(combine)

@@ -11,13 +11,15 @@ identity is the cluster's kubelet identity, which ``components.compute`` grants 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TypedDict
 
 import pulumi
 import pulumi_azure_native as azure_native
 
+from components.contracts import RegistryEndpoints
 from components.placement import AzurePlacement
 from components.private_link import private_endpoint
+from platform_model.locations import DNS
+from platform_model.vocabulary import Cloud
 
 REGISTRY_SKU = "Premium"
 """Private endpoints "are available in the Premium container registry service tier"
@@ -29,10 +31,9 @@ ZONE_KEY = "registry"
 """Its ``CloudDns.private_zones`` key."""
 
 
-class RegistryEndpoints(TypedDict):
-    """Where the cluster pulls the region's images (Azure only: the local target imports images into its node)."""
-
-    login_server: str
+def _login_server(registry_name: str, cloud: Cloud) -> str:
+    """``<name>.azurecr.io`` (``.azurecr.cn`` in Azure China): where images are pushed and pulled."""
+    return f"{registry_name.lower()}.{DNS[cloud].registry}"
 
 
 @dataclass(frozen=True)
@@ -82,7 +83,7 @@ class ContainerRegistry(pulumi.ComponentResource):
 
         self.name = registry.name
         self.resource_id = registry.id
-        self.login_server = f"{args.registry_name.lower()}.{placement.dns.registry}"
+        self.login_server = _login_server(args.registry_name, placement.cloud)
         self.endpoints = registry.id.apply(lambda _: RegistryEndpoints(login_server=self.login_server))
         self.register_outputs(
             {

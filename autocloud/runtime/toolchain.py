@@ -463,12 +463,13 @@ TOOLS: tuple[Tool, ...] = (
 
 
 TARGET_TOOLS: dict[str, tuple[str, ...]] = {
-    "azure": ("pulumi", "language-python"),
+    "azure": ("pulumi", "language-python", "statewriter"),
     "local": tuple(tool.name for tool in TOOLS),
 }
-"""What each deployment target needs built. The Azure stacks run only the engine and the Python
-language host: their resources come from the azure-native plugin (installed separately, docs/engine.md)
-and they start no local cluster, node or image; the local target needs every tool."""
+"""What each deployment target needs built. The Azure stacks run the engine and the Python language host
+(their resources come from the azure-native plugin, installed separately, docs/engine.md) and push the
+image of the one program they deliver to AKS, the state writer (``autocloud images push``); they start no
+local cluster or node. The local target needs every tool."""
 
 
 def tools_for(target: str) -> tuple[str, ...]:

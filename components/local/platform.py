@@ -229,6 +229,7 @@ def _collect_endpoints(platform: LocalRegionalPlatform, compute: bool) -> pulumi
         streaming=pulumi.Output.all(*[s.endpoints for s in platform.streaming]),
         provisioning=optional(None),
         compute=optional(platform.compute if compute else None),
+        registry=optional(None),
         state=optional(platform.state),
         maps=optional(platform.maps),
     ).apply(lambda e: PlatformEndpoints(**e))  # type: ignore[typeddict-item]

@@ -345,7 +345,7 @@ def test_toolchain_build_refuses_an_unknown_tool_before_building(monkeypatch: py
     assert lines[0].startswith("error: toolchain build: unknown tool 'nope' (one of ") and "pulumi" in lines[0]
 
 
-def test_toolchain_build_only_azure_builds_the_engine_and_the_python_host(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_toolchain_build_only_azure_builds_what_the_azure_stacks_run(monkeypatch: pytest.MonkeyPatch) -> None:
     asked: list[list[str] | None] = []
 
     def fake_build(only: list[str] | None = None, echo: object = None) -> list[str]:
@@ -354,7 +354,7 @@ def test_toolchain_build_only_azure_builds_the_engine_and_the_python_host(monkey
 
     monkeypatch.setattr(toolchain, "build", fake_build)
     code, _lines = invoke(["toolchain", "build", "--only", "azure"])
-    assert code == 0 and asked == [["pulumi", "language-python"]]
+    assert code == 0 and asked == [["pulumi", "language-python", "statewriter"]]
     code, _lines = invoke(["toolchain", "build", "--only", "local"])
     assert code == 0 and asked[1] == [tool.name for tool in toolchain.TOOLS]
 

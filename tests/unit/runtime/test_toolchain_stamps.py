@@ -137,15 +137,16 @@ def test_prefetch_of_a_tool_installed_by_module_path_downloads_just_that_module(
     ]
 
 
-def test_azure_target_needs_only_the_engine_and_the_python_host() -> None:
+def test_azure_target_needs_the_engine_the_python_host_and_the_delivered_programs() -> None:
     azure = toolchain.tools_for("azure")
-    assert azure == ("pulumi", "language-python")
+    assert azure == ("pulumi", "language-python", "statewriter")
     binaries = {binary for tool in toolchain.TOOLS if tool.name in azure for binary in tool.binaries}
     assert binaries == {
         "pulumi",
         "pulumi-language-python",
         "pulumi-language-python-exec",
         "pulumi-resource-pulumi-python",
+        "autocloud-statewriter",
     }
     assert set(toolchain.tools_for("local")) == {tool.name for tool in toolchain.TOOLS}
 
