@@ -43,6 +43,7 @@ from pulumi import _types
 from pulumi.output import Unknown
 from pulumi.runtime import rpc
 from pulumi.runtime.mocks import MockCallArgs, MockMonitor, MockResourceArgs, Mocks
+from pulumi.runtime.proto import resource_pb2
 
 from autocloud.verification.check.collector import full_collections_deferred
 from policies.facts.azure import NAME_KEYS, RESOURCE_GROUP
@@ -153,19 +154,55 @@ def output_type_placeholder(cls: type, what: str, depth: int = 0) -> dict[str, A
     return result
 
 
-class ProgramMocks(Mocks):
-    """Outputs = inputs + id/name (+ identity ids); invokes answered in the shape of their result
-    type (`result_types`, filled in as the program invokes)."""
+AZURE_NATIVE_PROVIDER = "pulumi:providers:azure-native"
 
-    def __init__(self) -> None:
+
+class ProgramMocks(Mocks):
+    """Outputs = inputs + id/name (+ identity ids, + the location azure-native fills in); invokes
+    answered in the shape of their result type (`result_types`, filled in as the program invokes).
+
+    `located` is the set `_located_classes` fills: the types whose SDK class takes a `location`.
+    `default_location` is the stack's `azure-native:location` (the default provider's)."""
+
+    def __init__(self, located: set[str] | None = None, default_location: str | None = None) -> None:
         self.result_types: dict[str, type] = {}
+        self.located = located if located is not None else set()
+        self.default_location = default_location
+        self.provider_locations: dict[str, Any] = {}
+        """azure-native provider id -> its `location` input (None: it has none)."""
+        self.group_locations: dict[str, str] = {}
+        """Resource group physical name -> the location it gets."""
+
+    def _location(self, args: MockResourceArgs) -> str | None:
+        """The location azure-native's Check gives a resource that sets none (see
+        `policies.facts.azure.PROVIDER_DEFAULT`): its provider's `location`, else its group's (the
+        group of this program, as once created). None where that is not known before deployment."""
+        if args.provider:
+            found = self.provider_locations.get(args.provider.rsplit("::", 1)[-1])
+        else:
+            found = self.default_location
+        if isinstance(found, str) and found:
+            return found
+        if canonical_type(args.typ) == RESOURCE_GROUP:
+            return None
+        group = args.inputs.get("resourceGroupName")
+        return self.group_locations.get(group.lower()) if isinstance(group, str) else None
 
     def new_resource(self, args: MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
         outputs = dict(args.inputs)
         if args.typ.startswith("pulumi:providers:"):
-            return f"{args.name}-provider-id", outputs
+            provider_id = f"{args.name}-provider-id"
+            if args.typ == AZURE_NATIVE_PROVIDER:
+                self.provider_locations[provider_id] = args.inputs.get("location")
+            return provider_id, outputs
         if args.typ.startswith("azure-native:"):
             outputs.setdefault("name", physical_name(args.typ, args.name, args.inputs))
+            if outputs.get("location") is None and args.typ in self.located:
+                location = self._location(args)
+                if location is not None:
+                    outputs["location"] = location
+            if canonical_type(args.typ) == RESOURCE_GROUP and isinstance(outputs.get("location"), str):
+                self.group_locations[str(outputs["name"]).lower()] = outputs["location"]
             identity = outputs.get("identity")
             if isinstance(identity, dict):
                 outputs["identity"] = _identity_output(identity)
@@ -199,17 +236,45 @@ def _plain(value: Any) -> Any:
     return value
 
 
+_INVOKE_DEPENDS_ON: int | None = getattr(resource_pb2, "RESOURCE_MONITOR_FEATURE_INVOKE_DEPENDS_ON", None)
+"""The monitor feature by which the SDK sends an invoke's dependencies (`dependsOn`) and takes an
+`unknown` answer; SDKs before it check the dependencies' ids themselves, which the mocks know, so
+there an invoke on a declared resource is still answered with placeholders."""
+
+
 class RecordingMonitor(MockMonitor):
     """A mock monitor that keeps every registration as the engine would hand it to a policy."""
 
     def __init__(self, mocks: Mocks) -> None:
         super().__init__(mocks)
         self.records: list[dict[str, Any]] = []
+        self.registered: set[str] = set()
+        """URNs of the resources the program declared: all of them pending creation, as in a first preview."""
         self._lock = threading.Lock()
+
+    def GetDeploymentInfo(self, request: Any) -> Any:
+        """What the SDK's mock monitor supports, plus gating invokes on their dependencies
+        (`_INVOKE_DEPENDS_ON`, where the program's SDK knows it)."""
+        info = super().GetDeploymentInfo(request)  # type: ignore[no-untyped-call]
+        if _INVOKE_DEPENDS_ON is not None and _INVOKE_DEPENDS_ON not in info.supportedFeatures:
+            info.supportedFeatures.append(_INVOKE_DEPENDS_ON)
+        return info
+
+    def Invoke(self, request: Any) -> Any:
+        """An invoke that depends on a resource the program declares is answered as the engine
+        answers it in a preview: "The engine declines to service an invoke whose dependencies are
+        pending creation: the result is wholly unknown" (the SDK's `_invoke`), so an `apply` on it never
+        runs. Every other invoke gets its result type's placeholders (`ProgramMocks.call`)."""
+        depends_on = getattr(request, "dependsOn", ())
+        if depends_on and not self.registered.isdisjoint(depends_on):
+            return resource_pb2.ResourceInvokeResponse(unknown=True)
+        return super().Invoke(request)  # type: ignore[no-untyped-call]
 
     def RegisterResource(self, request: Any) -> Any:
         response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
         if request.type != "pulumi:pulumi:Stack":
+            with self._lock:
+                self.registered.add(response.urn)
             inputs = _plain(rpc.deserialize_properties(request.object, keep_unknowns=True))
             record = {
                 "type": request.type,
@@ -364,6 +429,21 @@ def _lean_registration() -> Callable[[], None]:
     return undo
 
 
+def _stack_config() -> dict[str, Any]:
+    """The config the check passes the program (PULUMI_CONFIG, as the language host does)."""
+    try:
+        config = json.loads(os.environ.get("PULUMI_CONFIG") or "{}")
+    except ValueError:
+        return {}
+    return config if isinstance(config, dict) else {}
+
+
+def _json_leaf(value: Any) -> str:
+    """What the result file says for a value JSON cannot hold (an SDK object such as a resource
+    reference): an unknown naming its type, never the object's repr."""
+    return unknown(type(value).__name__)
+
+
 class ProgramFailed(Exception):
     """The program raised; `records` holds what it registered before that."""
 
@@ -382,9 +462,9 @@ def record_program(program: Path, project: str, stack: str) -> tuple[list[dict[s
         raise FileNotFoundError(f"{main} not found")
     sys.path.insert(0, str(program))
     os.chdir(program)
-    mocks = ProgramMocks()
-    monitor = RecordingMonitor(mocks)
     located: set[str] = set()
+    mocks = ProgramMocks(located, _stack_config().get("azure-native:location"))
+    monitor = RecordingMonitor(mocks)
     pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=True, monitor=monitor)
     undo = [_located_classes(located), _result_types(mocks), _named_apply_failures(), _lean_registration()]
 
@@ -424,7 +504,7 @@ def main(argv: list[str] | None = None) -> int:
     except BaseException as error:
         traceback.print_exc()
         result, code = {"resources": [], "located": [], "error": one_line(error, program)}, 1
-    out.write_text(json.dumps(result, default=str), encoding="utf-8")
+    out.write_text(json.dumps(result, default=_json_leaf), encoding="utf-8")
     sys.stdout.flush()
     sys.stderr.flush()
     # Skip interpreter teardown: the mocked runtime leaves event loops that complain when collected.

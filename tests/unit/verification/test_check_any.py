@@ -254,3 +254,41 @@ def test_a_stack_file_under_the_programs_stack_config_dir(tmp_path: Path) -> Non
     out = io.StringIO()
     assert run_check(["prod"], False, program, "eu", OutputFormat.JSON, out=out) == 1
     assert policies(target_of(out.getvalue())) == [("residency-resource-location", "app")]
+
+
+def test_a_location_from_a_group_that_takes_the_providers_is_resolved() -> None:
+    """`location=group.location` with the group's location left to `azure-native:location`: a
+    preview knows it (azure-native fills it in when it checks the group), so the check judges it."""
+    code, out, _ = check("location_from_group", given=ConfigInput(("azure-native:location=westeurope",)))
+    assert (code, target_of(out)["violations"]) == (0, [])
+    code, out, _ = check("location_from_group", given=ConfigInput(("azure-native:location=eastus",)))
+    target = target_of(out)
+    assert code == 1
+    assert ("residency-resource-location", "appstore") in policies(target)
+    redundancy = [v for v in target["violations"] if v["policy"] == "residency-storage-redundancy"]
+    assert [v["detail"].split(",")[0] for v in redundancy] == ["sku.name 'Standard_GRS' replicates to 'westus'"]
+
+
+def test_a_location_nobody_knows_yet_cannot_be_verified_and_is_never_outside() -> None:
+    """No `azure-native:location`: the group has no location (refused: Azure's Check would refuse it
+    too), and what takes the group's cannot be verified, never "outside" nor "not set"."""
+    code, out, _ = check("location_from_group")
+    target = target_of(out)
+    assert code == 1
+    mandatory = [(v["policy"], v["resource"]) for v in target["violations"] if v["enforcement"] == "mandatory"]
+    assert mandatory == [("residency-resource-location", "app")]
+    for name in ("appstore", "appnet"):
+        found = [v for v in target["violations"] if v["resource"] == name]
+        assert found and all(v["enforcement"] == "advisory" and "cannot verify" in v["detail"] for v in found)
+    others = json.dumps([v for v in target["violations"] if v["resource"] != "app"])
+    assert "outside" not in others and "not set" not in others
+    assert "object at 0x" not in out and "pulumi.output" not in out
+
+
+def test_an_invoke_on_a_resource_being_created_stays_unknown() -> None:
+    """The kubeconfig invoke depends on the cluster, pending creation: unknown, as in a preview, so
+    the program's base64 decoding never runs on a placeholder."""
+    code, out, err = check("credentials_invoke")
+    target = target_of(out)
+    assert target["error"] is None and target["status"] in ("clean", "violations")
+    assert err == "" and code in (0, 1)
