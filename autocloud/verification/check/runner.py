@@ -11,6 +11,10 @@ FILE receives ``{"resources": [...], "located": [...]}`` (type, name, urn, custo
 inputs; the types whose SDK class takes a `location`) and, when the program failed, ``"error": "one
 line"`` next to what it registered before failing.
 
+The program sees what `pulumi preview` gives it: its own directory and its environment. The
+checker's packages, which this module imports for itself, are forgotten before the program runs
+(`seal_toolkit`), so a program's own `components/` or `policies/` folder is the one it imports.
+
 The program runs as under `pulumi preview`: `pulumi.runtime.is_dry_run()` is true and computed
 outputs are unknown (recorded as `policies.model.UNKNOWN_PREFIX` strings). The mocks echo inputs back
 and add the outputs azure-native knows before creating anything (`name`, from autonaming) plus an
@@ -25,6 +29,7 @@ from __future__ import annotations
 import argparse
 import enum
 import importlib
+import importlib.machinery
 import inspect
 import json
 import os
@@ -454,6 +459,48 @@ class ProgramFailed(Exception):
         self.located = located
 
 
+TOOLKIT_PACKAGES = ("autocloud", "components", "policies", "platform_model")
+"""The checker's top-level packages: names a checked program may well use for its own folders."""
+
+
+def _is_toolkit_root(folder: Path) -> bool:
+    """A folder holding the checker's packages (this checkout or any other, e.g. an editable install's)."""
+    return (folder / "autocloud" / "verification" / "check" / "runner.py").is_file()
+
+
+def _provides_toolkit(finder: Any) -> bool:
+    """A meta-path finder that maps the checker's package names (an editable install's)."""
+    find_spec = getattr(finder, "find_spec", None)
+    if find_spec is None or finder in (importlib.machinery.PathFinder,):
+        return False
+    try:
+        spec = find_spec("autocloud", None)
+    except Exception:  # a third-party finder that cannot answer is none of ours
+        return False
+    origin = getattr(spec, "origin", None) if spec is not None else None
+    return isinstance(origin, str) and _is_toolkit_root(Path(origin).parent.parent)
+
+
+def seal_toolkit(start_dir: Path) -> None:
+    """Leave the program what `pulumi preview` leaves it: its own directory (added by
+    `record_program`) and its environment. The checker's packages, imported by now for this
+    module's own use (its functions keep what they bound), are forgotten and made unimportable, so a
+    program's own `components/` (a namespace package too) or `policies/` is the one it imports; the
+    folder the check was started from goes too."""
+    for name in [n for n in sys.modules if n.split(".", 1)[0] in TOOLKIT_PACKAGES]:
+        del sys.modules[name]
+    kept = []
+    for entry in sys.path:
+        folder = Path(entry or ".").resolve()
+        if entry == "" or folder == start_dir or _is_toolkit_root(folder):
+            continue
+        kept.append(entry)
+    sys.path[:] = kept
+    sys.meta_path[:] = [finder for finder in sys.meta_path if not _provides_toolkit(finder)]
+    sys.path_importer_cache.clear()
+    importlib.invalidate_caches()
+
+
 def record_program(program: Path, project: str, stack: str) -> tuple[list[dict[str, Any]], set[str]]:
     """Run `program/__main__.py` as under `pulumi preview`, with mocks, and return what it
     registered and which of those types take a location; ProgramFailed keeps the partial list."""
@@ -493,6 +540,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     out = args.out.resolve()
     program = args.program.resolve()
+    seal_toolkit(Path.cwd().resolve())
     result: dict[str, Any]
     try:
         records, located = record_program(program, args.project, args.stack)

@@ -292,3 +292,12 @@ def test_an_invoke_on_a_resource_being_created_stays_unknown() -> None:
     target = target_of(out)
     assert target["error"] is None and target["status"] in ("clean", "violations")
     assert err == "" and code in (0, 1)
+
+
+def test_the_programs_own_packages_are_not_shadowed_by_the_checkers() -> None:
+    """`components/` (a namespace package), `platform_model/` (one too), `policies/` and `autocloud/`
+    (regular ones) of the program's own: imported as under `pulumi preview`, not the checker's."""
+    code, out, err = check("own_packages")
+    target = target_of(out)
+    assert (code, err, target["status"], target["error"]) == (0, "", "clean", None)
+    assert target["resources"] == 3
