@@ -301,3 +301,46 @@ def test_the_programs_own_packages_are_not_shadowed_by_the_checkers() -> None:
     target = target_of(out)
     assert (code, err, target["status"], target["error"]) == (0, "", "clean", None)
     assert target["resources"] == 3
+
+
+def test_a_poetry_program_installs_what_its_lock_pins(tmp_path: Path) -> None:
+    """`pulumi install` with `toolchain: poetry` installs poetry.lock: its main dependencies and
+    theirs, at the locked versions; the dev group (pytest and its Windows-only colorama) is not."""
+    found = declared(FOREIGN / "poetry_pinned")
+    assert found is not None and found.source == "poetry.lock"
+    assert found.requirements == (
+        "grpcio==1.66.2",
+        "parver==0.5",
+        "protobuf==4.25.5",
+        "pulumi==3.136.1",
+        "pulumi-azure-native==2.66.0",
+        "pyyaml==6.0.2",
+        "semver==2.13.0",
+    )
+
+
+def test_poetry_dependencies_without_a_lock_become_pip_requirements(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.poetry.dependencies]\npython = "^3.10"\npulumi = "^3.100"\npulumi-azure-native = "~2.5"\n'
+        'pulumi-random = "4.16.0"\nlocal = {path = "../lib"}\npydantic = {version = ">=2,<3", extras = ["email"]}\n'
+        'anything = "*"\n'
+    )
+    found = declared(tmp_path)
+    assert found == Declared(
+        "pyproject.toml [tool.poetry.dependencies]",
+        (
+            "pulumi>=3.100,<4",
+            "pulumi-azure-native>=2.5,<2.6",
+            "pulumi-random==4.16.0",
+            "pydantic[email]>=2,<3",
+            "anything",
+        ),
+    )
+
+
+def test_a_locked_dependency_keeps_its_environment_marker(tmp_path: Path) -> None:
+    from autocloud.verification.check.program_env import locked_requirements
+
+    lock = tmp_path / "poetry.lock"
+    lock.write_text((FOREIGN / "poetry_pinned" / "poetry.lock").read_text())
+    assert locked_requirements(lock, ["pytest"]) == ('colorama==0.4.6; sys_platform == "win32"', "pytest==8.3.3")
