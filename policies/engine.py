@@ -15,9 +15,11 @@ from policies.model import (
     Rule,
     RuleContext,
     StackRule,
+    UnknownValue,
     Violation,
     effective_enforcement,
     format_message,
+    unverified,
     urn_type_and_name,
 )
 
@@ -59,8 +61,11 @@ class Evaluator:
         for view in resources:
             for rule in self.rules_for(view.type):
                 checks += 1
-                for detail in rule.validate(view, ctx):
-                    violations.append(self._violation(rule, ctx, view.urn, view, detail, stack))
+                try:
+                    for detail in rule.validate(view, ctx):
+                        violations.append(self._violation(rule, ctx, view.urn, view, detail, stack))
+                except UnknownValue as error:
+                    violations.append(self._violation(rule, ctx, view.urn, view, unverified(error), stack))
         by_urn = {view.urn: view for view in resources}
         for stack_rule in self._stack_rules:
             checks += len(resources)
@@ -74,7 +79,7 @@ class Evaluator:
         type_, name = (view.type, view.name) if view is not None else urn_type_and_name(urn)
         return Violation(
             policy=rule.name,
-            enforcement=effective_enforcement(rule, ctx),
+            enforcement=effective_enforcement(rule, ctx, detail),
             urn=urn,
             type=type_,
             message=format_message(rule.name, name, type_, detail),

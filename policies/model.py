@@ -7,7 +7,7 @@ the tests call exactly the validators the packs serve. A rule sees resources as 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, cast, get_args
 
@@ -37,6 +37,40 @@ engine's unknown at preview) or a field of an invoke's result (`<unknown getReso
 def is_unknown(value: object) -> bool:
     """Whether a property value is one the check could not know (see `UNKNOWN_PREFIX`)."""
     return isinstance(value, str) and value.startswith(UNKNOWN_PREFIX)
+
+
+class UnknownValue(Exception):
+    """A rule read a value only deployment will know. `policies.facts.props.get` raises it, as
+    pulumi-policy's proxy raises its ``UnknownValueError`` in a pack, so no rule reads an unknown as
+    "not set"; the evaluator turns it into an `Unverified` finding for that resource."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(f"{path} is only known at deployment")
+        self.path = path
+
+
+class Unverified(str):
+    """A finding that says what could not be verified rather than what is wrong: reported as
+    advisory whatever the rule's enforcement (a preview could not know either)."""
+
+
+def unverified(error: UnknownValue, allowed: str = "") -> Unverified:
+    """The finding for a rule that met an unknown value."""
+    tail = f" (allowed: {allowed})" if allowed else ""
+    return Unverified(f"cannot verify: {error}{tail}")
+
+
+def each(
+    resources: Iterable[ResourceView], judge: Callable[[ResourceView], Iterable[str]]
+) -> Iterator[tuple[str, str]]:
+    """A stack rule's findings resource by resource: an unknown value met while judging one
+    resource makes that resource "cannot verify" and the rule goes on with the next."""
+    for view in resources:
+        try:
+            for detail in judge(view):
+                yield view.urn, detail
+        except UnknownValue as error:
+            yield view.urn, unverified(error)
 
 
 def canonical_type(token: str) -> str:
@@ -279,8 +313,9 @@ def urn_type_and_name(urn: str) -> tuple[str, str]:
     return parts[-2].rsplit("$", 1)[-1], parts[-1]
 
 
-def effective_enforcement(rule: Rule, ctx: RuleContext) -> Enforcement:
-    """A relaxed baseline rule still reports, as advisory; nothing else can be relaxed."""
-    if rule.relaxable and rule.name in ctx.relaxed:
+def effective_enforcement(rule: Rule, ctx: RuleContext, detail: str = "") -> Enforcement:
+    """A relaxed baseline rule still reports, as advisory; nothing else can be relaxed. What could
+    not be verified (`Unverified`) is advisory too."""
+    if isinstance(detail, Unverified) or (rule.relaxable and rule.name in ctx.relaxed):
         return "advisory"
     return rule.enforcement

@@ -11,8 +11,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from policies.facts.props import get
-from policies.model import ResourceView, is_unknown
+from policies.facts.props import known
+from policies.model import ResourceView, RuleContext, Unverified, is_unknown
 
 RESOURCE_GROUP = "azure-native:resources:ResourceGroup"
 IOT_HUB = "azure-native:iothub:IotHubResource"
@@ -107,7 +107,7 @@ def physical_names(view: ResourceView) -> set[str]:
     the logical name (what the check's mocks and azure-native autonaming start from)."""
     names = {view.name.lower()}
     for key in (NAME_KEYS.get(view.type), "name"):
-        value = get(view.props, key) if key else None
+        value = known(view.props, key) if key else None
         if isinstance(value, str) and value:
             names.add(value.lower())
     return names
@@ -160,7 +160,9 @@ class StackIndex:
 
 
 def location_of(view: ResourceView) -> Any:
-    return get(view.props, "location")
+    """The resource's own `location` input; None when unset or unknown (the catalog rules' reading:
+    residency goes through `Locations`)."""
+    return known(view.props, "location")
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,12 +175,24 @@ class Placed:
     unverifiable: str | None = None
 
 
+#: azure-native's Check fills a missing `location` (`applyDefaults` -> `getDefaultLocation` in
+#: https://github.com/pulumi/pulumi-azure-native/blob/master/provider/pkg/provider/provider.go) on every
+#: resource whose PUT body has one: "1. Check if old inputs define a location", "2. Check if the config has
+#: a fixed location" (the provider's `location`, `azure-native:location` for the default provider), "3. If
+#: there is a link to a resource group, try to use its location" (unknown while the group name is; read from
+#: ARM otherwise). A preview's outputs are those checked inputs (`Create` with `preview`: "the preview of
+#: outputs using the current inputs"), so `resource_group.location` is known at preview when the provider
+#: has a location. The SDK documents the provider's `location` as "The location to use. ResourceGroups will
+#: consult this property for a default location".
+PROVIDER_DEFAULT = "provider default location (azure-native:location)"
+
+
 class Locations:
-    """Effective locations as azure-native applies them: an explicit `location`; else, for a
-    resource group, its provider's `location` (the SDK's provider docs: "ResourceGroups will consult
-    this property for a default location"); else, for anything else, its resource group's location
-    (pulumi/pulumi-azure-native#66, "Automatic location propagation"). A group the program does not
-    declare (an existing one, looked up) and a value only known at deployment cannot be verified."""
+    """Effective locations as azure-native applies them (see `PROVIDER_DEFAULT`): an explicit
+    `location`; else its provider's `location`; else, for anything but a resource group, its group's
+    location (once the group exists: what `pulumi up` gives it; pulumi/pulumi-azure-native#66,
+    "Automatic location propagation"). A group the program does not declare (an existing one, looked
+    up) and a value only known at deployment cannot be verified."""
 
     def __init__(self, resources: Iterable[ResourceView]) -> None:
         self._groups: dict[str, ResourceView] = {}
@@ -193,13 +207,13 @@ class Locations:
             if is_unknown(location):
                 return Placed(None, unverifiable="its location is only known at deployment")
             return Placed(location)
-        if view.type == RESOURCE_GROUP:
-            default = view.provider.props.get("location") if view.provider is not None else None
-            if default is None:
-                return Placed(None, "no location and no provider default location (azure-native:location)")
+        default = view.provider.props.get("location") if view.provider is not None else None
+        if default is not None:
             if is_unknown(default):
                 return Placed(None, unverifiable="its provider's default location is only known at deployment")
-            return Placed(default, "provider default location (azure-native:location)")
+            return Placed(default, PROVIDER_DEFAULT)
+        if view.type == RESOURCE_GROUP:
+            return Placed(None, "no location and no provider default location (azure-native:location)")
         group_name = view.props.get("resourceGroupName")
         if group_name is None:
             return Placed(None, unverifiable="no location and no resource group to inherit one from")
@@ -218,3 +232,16 @@ class Locations:
         if inherited.location is None:
             return Placed(None, f"no location, and resource group '{group.name}' has none either")
         return Placed(inherited.location, f"location inherited from resource group '{group.name}'")
+
+    def judge(self, view: ResourceView, said: str, ctx: RuleContext) -> str | None:
+        """What is wrong with where `view` (a resource another one points at) sits, as "<said> in 'X',
+        outside ..."; `Unverified` when that cannot be known before deployment; None when inside."""
+        placed = self.of(view)
+        if placed.unverifiable is not None:
+            return Unverified(
+                f"cannot verify the location of '{view.name}': {placed.unverifiable} (allowed: {ctx.allowed()})"
+            )
+        if not isinstance(placed.location, str) or not ctx.in_boundary(placed.location):
+            shown = repr(placed.location) if placed.location is not None else "no location"
+            return f"{said} in {shown}, outside the {ctx.region} boundary (allowed: {ctx.allowed()})"
+        return None

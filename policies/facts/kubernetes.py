@@ -10,7 +10,7 @@ import re
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-from policies.facts.props import get, mappings
+from policies.facts.props import known, mappings
 from policies.model import ResourceView, RuleContext
 
 NAMESPACE = "kubernetes:core/v1:Namespace"
@@ -39,18 +39,18 @@ def is_kubernetes(view: ResourceView) -> bool:
 
 def object_name(view: ResourceView) -> str:
     """`metadata.name`, or the logical name Pulumi autonames from."""
-    name = get(view.props, "metadata.name")
+    name = known(view.props, "metadata.name")
     return name if isinstance(name, str) and name else view.name
 
 
 def label(view: ResourceView, key: str) -> Any:
     """One metadata label (keys contain dots, so not a dotted-path lookup)."""
-    labels = get(view.props, "metadata.labels")
+    labels = known(view.props, "metadata.labels")
     return labels.get(key) if isinstance(labels, Mapping) else None
 
 
 def namespace_of(view: ResourceView) -> str | None:
-    namespace = get(view.props, "metadata.namespace")
+    namespace = known(view.props, "metadata.namespace")
     return namespace if isinstance(namespace, str) and namespace else None
 
 

@@ -9,23 +9,37 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from policies.model import is_unknown
+from policies.model import UnknownValue, is_unknown
 
 _MISSING = object()
 
 
 def get(props: Mapping[str, Any], path: str, default: Any = None) -> Any:
     """The value at a dotted path (``properties.routing.endpoints``), or ``default`` if any part is
-    absent, not an object, or a value `autocloud check` could not know (rules treat it as unset;
-    the location rules ask `policies.facts.azure.Locations`, which tells the two apart)."""
+    absent or not an object. A value `autocloud check` could not know raises `UnknownValue`, as
+    pulumi-policy's proxy raises on one in a pack: unknown is never read as "not set" (the evaluator
+    reports it as "cannot verify"; the location rules ask `policies.facts.azure.Locations`)."""
     current: Any = props
     for part in path.split("."):
+        if is_unknown(current):
+            raise UnknownValue(path)
         if not isinstance(current, Mapping):
             return default
         current = current.get(part, _MISSING)
         if current is _MISSING:
             return default
-    return default if current is None or is_unknown(current) else current
+    if is_unknown(current):
+        raise UnknownValue(path)
+    return default if current is None else current
+
+
+def known(props: Mapping[str, Any], path: str, default: Any = None) -> Any:
+    """As `get`, but a value nobody knows yet reads as ``default``: for indexes and names (a
+    resource whose name is unknown matches no reference), never for judging a value."""
+    try:
+        return get(props, path, default)
+    except UnknownValue:
+        return default
 
 
 def unknown_at(props: Mapping[str, Any], path: str) -> bool:

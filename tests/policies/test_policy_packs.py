@@ -211,15 +211,19 @@ def test_served_pack_refuses_a_violation(servers: dict[str, ServedPack], pack: s
     server = servers[pack]
     server.configure(_config(eu))
     if pack == "residency":
-        found = server.analyze("azure-native:storage:StorageAccount", "sa", {"location": "westeurope"})
-        expected = "residency-storage-redundancy"
+        found = server.analyze(
+            "azure-native:cosmosdb:DatabaseAccount", "db", {"location": "westeurope", "locations": []}
+        )
+        expected = "residency-cosmosdb-replica-location"
         stack = server.analyze_stack(
             [("azure-native:eventhub:DisasterRecoveryConfig", "dr", {"partnerNamespace": "/x/namespaces/elsewhere"}),
-             ("azure-native:resources:ResourceGroup", "rg", {"location": "eastus"})]
+             ("azure-native:resources:ResourceGroup", "rg", {"location": "eastus"}),
+             ("azure-native:storage:StorageAccount", "sa", {"location": "westeurope"})]
         )  # fmt: skip
         assert sorted((d.policyName, d.urn.rsplit("::", 1)[-1]) for d in stack) == [
             ("residency-eventhub-geo-dr-partner", "dr"),
             ("residency-resource-location", "rg"),
+            ("residency-storage-redundancy", "sa"),
         ]
     elif pack == "baseline":
         found = server.analyze(
@@ -281,7 +285,7 @@ def test_served_pack_without_region_config_fails_loudly(servers: dict[str, Serve
     server = servers[pack]
     server.configure({})
     resources: dict[str, tuple[str, dict[str, Any]]] = {
-        "residency": ("azure-native:storage:StorageAccount", {"location": "westeurope"}),
+        "residency": ("azure-native:cosmosdb:DatabaseAccount", {"location": "westeurope"}),
         "baseline": ("azure-native:storage:StorageAccount", {"location": "westeurope"}),
         "kubernetes": ("kubernetes:core/v1:Namespace", {"metadata": {"name": "x"}}),
         "deployability": ("azure-native:storage:StorageAccount", {"accountName": "x"}),

@@ -3,7 +3,8 @@
 A public program pins its SDKs (`pulumi-azure-native>=2,<3` beside a `pulumi` of its time); run with
 the checker's own SDKs it would meet another major version's API. `autocloud check` therefore reads
 what the program declares, as `pulumi install` would (its `Pulumi.yaml` `runtime.options.virtualenv`,
-`requirements.txt`, or `pyproject.toml`'s `[project].dependencies`), installs that with pip into a
+`requirements.txt`, `poetry.lock` (the versions it pins, from the program's main dependencies), or
+`pyproject.toml`'s `[project].dependencies` or `[tool.poetry.dependencies]`), installs that with pip into a
 virtual environment under the user's cache (`~/.cache/autocloud/check-envs/<hash>`, shared by every
 checkout), keyed by the declaration and the interpreter
 version so an unchanged program never installs twice, and runs the program there. A program that
@@ -78,10 +79,106 @@ def declared(program: Path) -> Declared | None:
             data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
         except tomllib.TOMLDecodeError as error:
             raise ConfigError(str(pyproject), "", f"not valid TOML: {error}") from None
+        lock = program / "poetry.lock"
+        poetry = data.get("tool", {}).get("poetry", {}).get("dependencies")
+        if lock.is_file() and (isinstance(poetry, dict) or _poetry_toolchain(program)):
+            listed = data.get("project", {}).get("dependencies", [])
+            roots = list(poetry or {}) or [_requirement_name(str(d)) for d in listed]
+            return Declared("poetry.lock", locked_requirements(lock, roots))
         dependencies = data.get("project", {}).get("dependencies")
         if isinstance(dependencies, list) and dependencies:
             return Declared("pyproject.toml [project].dependencies", tuple(str(d) for d in dependencies))
+        if isinstance(poetry, dict) and poetry:
+            found = tuple(filter(None, (_poetry_requirement(k, v) for k, v in poetry.items())))
+            return Declared("pyproject.toml [tool.poetry.dependencies]", found) if found else None
     return None
+
+
+def _poetry_toolchain(program: Path) -> bool:
+    """Whether Pulumi.yaml says `runtime.options.toolchain: poetry` (what `pulumi install` then uses)."""
+    path = program / "Pulumi.yaml"
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) if path.is_file() else None
+    except yaml.YAMLError:
+        return False
+    runtime = data.get("runtime") if isinstance(data, dict) else None
+    options = runtime.get("options") if isinstance(runtime, dict) else None
+    return isinstance(options, dict) and options.get("toolchain") == "poetry"
+
+
+def _requirement_name(requirement: str) -> str:
+    """The distribution name a PEP 508 requirement starts with."""
+    name = requirement.strip()
+    for stop in "[<>=!~; (":
+        name = name.split(stop, 1)[0]
+    return name
+
+
+def _normal_name(name: str) -> str:
+    return name.lower().replace("_", "-").replace(".", "-")
+
+
+def _poetry_constraint(constraint: str) -> str:
+    """A Poetry version constraint as a PEP 440 specifier: `^2.1` (>=2.1,<3), `~2.1` (>=2.1,<2.2),
+    `*` (any), a bare version (==), anything else as written (`>=2,<3`)."""
+    constraint = constraint.strip()
+    if constraint in ("", "*"):
+        return ""
+    if constraint[0] in "^~" and constraint[1:2] != "=":
+        parts = constraint[1:].strip().split(".")
+        numbers = [int(p) if p.isdigit() else 0 for p in parts]
+        if constraint[0] == "^":
+            first = next((i for i, n in enumerate(numbers) if n), len(numbers) - 1)
+        else:
+            first = min(1, len(numbers) - 1) if len(numbers) > 1 else 0
+        upper = numbers[: first + 1]
+        upper[-1] += 1
+        return f">={'.'.join(parts)},<{'.'.join(map(str, upper))}"
+    if constraint[0].isdigit():
+        return f"=={constraint}"
+    return constraint
+
+
+def _poetry_requirement(name: str, spec: object) -> str | None:
+    """One `[tool.poetry.dependencies]` entry as a pip requirement (`python` is the interpreter, not
+    a package; path, git and url sources are left out: the check installs from the package index)."""
+    if name.lower() == "python":
+        return None
+    if isinstance(spec, dict):
+        if not isinstance(spec.get("version"), str):
+            return None
+        extras = spec.get("extras")
+        name = f"{name}[{','.join(extras)}]" if isinstance(extras, list) and extras else name
+        spec = spec["version"]
+    return f"{name}{_poetry_constraint(spec)}" if isinstance(spec, str) else None
+
+
+def locked_requirements(lock: Path, roots: list[str]) -> tuple[str, ...]:
+    """The versions `poetry install` would install: every package of `poetry.lock` reachable from
+    the program's main dependencies (`roots`), pinned (`name==version`, with the lock's environment
+    markers, which pip evaluates)."""
+    try:
+        packages = tomllib.loads(lock.read_text(encoding="utf-8")).get("package", [])
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(str(lock), "", f"not valid TOML: {error}") from None
+    by_name = {_normal_name(str(p.get("name", ""))): p for p in packages if isinstance(p, dict)}
+    markers: dict[str, str] = {}
+    pending = [(_normal_name(r), "") for r in roots if r.lower() != "python"]
+    while pending:
+        name, marker = pending.pop()
+        if name in markers or name not in by_name:
+            if name in markers and not marker:
+                markers[name] = ""  # needed unconditionally somewhere: no marker
+            continue
+        markers[name] = marker
+        for dependency, spec in (by_name[name].get("dependencies") or {}).items():
+            sub = spec.get("markers", "") if isinstance(spec, dict) else ""
+            pending.append((_normal_name(dependency), str(sub or marker)))
+    pins = []
+    for name in sorted(markers):
+        pin = f"{by_name[name]['name']}=={by_name[name]['version']}"
+        pins.append(f"{pin}; {markers[name]}" if markers[name] else pin)
+    return tuple(pins)
 
 
 def env_key(requirements: tuple[str, ...]) -> str:

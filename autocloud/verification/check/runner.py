@@ -11,6 +11,10 @@ FILE receives ``{"resources": [...], "located": [...]}`` (type, name, urn, custo
 inputs; the types whose SDK class takes a `location`) and, when the program failed, ``"error": "one
 line"`` next to what it registered before failing.
 
+The program sees what `pulumi preview` gives it: its own directory and its environment. The
+checker's packages, which this module imports for itself, are forgotten before the program runs
+(`seal_toolkit`), so a program's own `components/` or `policies/` folder is the one it imports.
+
 The program runs as under `pulumi preview`: `pulumi.runtime.is_dry_run()` is true and computed
 outputs are unknown (recorded as `policies.model.UNKNOWN_PREFIX` strings). The mocks echo inputs back
 and add the outputs azure-native knows before creating anything (`name`, from autonaming) plus an
@@ -25,6 +29,7 @@ from __future__ import annotations
 import argparse
 import enum
 import importlib
+import importlib.machinery
 import inspect
 import json
 import os
@@ -43,6 +48,7 @@ from pulumi import _types
 from pulumi.output import Unknown
 from pulumi.runtime import rpc
 from pulumi.runtime.mocks import MockCallArgs, MockMonitor, MockResourceArgs, Mocks
+from pulumi.runtime.proto import resource_pb2
 
 from autocloud.verification.check.collector import full_collections_deferred
 from policies.facts.azure import NAME_KEYS, RESOURCE_GROUP
@@ -153,19 +159,55 @@ def output_type_placeholder(cls: type, what: str, depth: int = 0) -> dict[str, A
     return result
 
 
-class ProgramMocks(Mocks):
-    """Outputs = inputs + id/name (+ identity ids); invokes answered in the shape of their result
-    type (`result_types`, filled in as the program invokes)."""
+AZURE_NATIVE_PROVIDER = "pulumi:providers:azure-native"
 
-    def __init__(self) -> None:
+
+class ProgramMocks(Mocks):
+    """Outputs = inputs + id/name (+ identity ids, + the location azure-native fills in); invokes
+    answered in the shape of their result type (`result_types`, filled in as the program invokes).
+
+    `located` is the set `_located_classes` fills: the types whose SDK class takes a `location`.
+    `default_location` is the stack's `azure-native:location` (the default provider's)."""
+
+    def __init__(self, located: set[str] | None = None, default_location: str | None = None) -> None:
         self.result_types: dict[str, type] = {}
+        self.located = located if located is not None else set()
+        self.default_location = default_location
+        self.provider_locations: dict[str, Any] = {}
+        """azure-native provider id -> its `location` input (None: it has none)."""
+        self.group_locations: dict[str, str] = {}
+        """Resource group physical name -> the location it gets."""
+
+    def _location(self, args: MockResourceArgs) -> str | None:
+        """The location azure-native's Check gives a resource that sets none (see
+        `policies.facts.azure.PROVIDER_DEFAULT`): its provider's `location`, else its group's (the
+        group of this program, as once created). None where that is not known before deployment."""
+        if args.provider:
+            found = self.provider_locations.get(args.provider.rsplit("::", 1)[-1])
+        else:
+            found = self.default_location
+        if isinstance(found, str) and found:
+            return found
+        if canonical_type(args.typ) == RESOURCE_GROUP:
+            return None
+        group = args.inputs.get("resourceGroupName")
+        return self.group_locations.get(group.lower()) if isinstance(group, str) else None
 
     def new_resource(self, args: MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
         outputs = dict(args.inputs)
         if args.typ.startswith("pulumi:providers:"):
-            return f"{args.name}-provider-id", outputs
+            provider_id = f"{args.name}-provider-id"
+            if args.typ == AZURE_NATIVE_PROVIDER:
+                self.provider_locations[provider_id] = args.inputs.get("location")
+            return provider_id, outputs
         if args.typ.startswith("azure-native:"):
             outputs.setdefault("name", physical_name(args.typ, args.name, args.inputs))
+            if outputs.get("location") is None and args.typ in self.located:
+                location = self._location(args)
+                if location is not None:
+                    outputs["location"] = location
+            if canonical_type(args.typ) == RESOURCE_GROUP and isinstance(outputs.get("location"), str):
+                self.group_locations[str(outputs["name"]).lower()] = outputs["location"]
             identity = outputs.get("identity")
             if isinstance(identity, dict):
                 outputs["identity"] = _identity_output(identity)
@@ -199,17 +241,45 @@ def _plain(value: Any) -> Any:
     return value
 
 
+_INVOKE_DEPENDS_ON: int | None = getattr(resource_pb2, "RESOURCE_MONITOR_FEATURE_INVOKE_DEPENDS_ON", None)
+"""The monitor feature by which the SDK sends an invoke's dependencies (`dependsOn`) and takes an
+`unknown` answer; SDKs before it check the dependencies' ids themselves, which the mocks know, so
+there an invoke on a declared resource is still answered with placeholders."""
+
+
 class RecordingMonitor(MockMonitor):
     """A mock monitor that keeps every registration as the engine would hand it to a policy."""
 
     def __init__(self, mocks: Mocks) -> None:
         super().__init__(mocks)
         self.records: list[dict[str, Any]] = []
+        self.registered: set[str] = set()
+        """URNs of the resources the program declared: all of them pending creation, as in a first preview."""
         self._lock = threading.Lock()
+
+    def GetDeploymentInfo(self, request: Any) -> Any:
+        """What the SDK's mock monitor supports, plus gating invokes on their dependencies
+        (`_INVOKE_DEPENDS_ON`, where the program's SDK knows it)."""
+        info = super().GetDeploymentInfo(request)  # type: ignore[no-untyped-call]
+        if _INVOKE_DEPENDS_ON is not None and _INVOKE_DEPENDS_ON not in info.supportedFeatures:
+            info.supportedFeatures.append(_INVOKE_DEPENDS_ON)
+        return info
+
+    def Invoke(self, request: Any) -> Any:
+        """An invoke that depends on a resource the program declares is answered as the engine
+        answers it in a preview: "The engine declines to service an invoke whose dependencies are
+        pending creation: the result is wholly unknown" (the SDK's `_invoke`), so an `apply` on it never
+        runs. Every other invoke gets its result type's placeholders (`ProgramMocks.call`)."""
+        depends_on = getattr(request, "dependsOn", ())
+        if depends_on and not self.registered.isdisjoint(depends_on):
+            return resource_pb2.ResourceInvokeResponse(unknown=True)
+        return super().Invoke(request)  # type: ignore[no-untyped-call]
 
     def RegisterResource(self, request: Any) -> Any:
         response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
         if request.type != "pulumi:pulumi:Stack":
+            with self._lock:
+                self.registered.add(response.urn)
             inputs = _plain(rpc.deserialize_properties(request.object, keep_unknowns=True))
             record = {
                 "type": request.type,
@@ -364,6 +434,21 @@ def _lean_registration() -> Callable[[], None]:
     return undo
 
 
+def _stack_config() -> dict[str, Any]:
+    """The config the check passes the program (PULUMI_CONFIG, as the language host does)."""
+    try:
+        config = json.loads(os.environ.get("PULUMI_CONFIG") or "{}")
+    except ValueError:
+        return {}
+    return config if isinstance(config, dict) else {}
+
+
+def _json_leaf(value: Any) -> str:
+    """What the result file says for a value JSON cannot hold (an SDK object such as a resource
+    reference): an unknown naming its type, never the object's repr."""
+    return unknown(type(value).__name__)
+
+
 class ProgramFailed(Exception):
     """The program raised; `records` holds what it registered before that."""
 
@@ -374,6 +459,48 @@ class ProgramFailed(Exception):
         self.located = located
 
 
+TOOLKIT_PACKAGES = ("autocloud", "components", "policies", "platform_model")
+"""The checker's top-level packages: names a checked program may well use for its own folders."""
+
+
+def _is_toolkit_root(folder: Path) -> bool:
+    """A folder holding the checker's packages (this checkout or any other, e.g. an editable install's)."""
+    return (folder / "autocloud" / "verification" / "check" / "runner.py").is_file()
+
+
+def _provides_toolkit(finder: Any) -> bool:
+    """A meta-path finder that maps the checker's package names (an editable install's)."""
+    find_spec = getattr(finder, "find_spec", None)
+    if find_spec is None or finder in (importlib.machinery.PathFinder,):
+        return False
+    try:
+        spec = find_spec("autocloud", None)
+    except Exception:  # a third-party finder that cannot answer is none of ours
+        return False
+    origin = getattr(spec, "origin", None) if spec is not None else None
+    return isinstance(origin, str) and _is_toolkit_root(Path(origin).parent.parent)
+
+
+def seal_toolkit(start_dir: Path) -> None:
+    """Leave the program what `pulumi preview` leaves it: its own directory (added by
+    `record_program`) and its environment. The checker's packages, imported by now for this
+    module's own use (its functions keep what they bound), are forgotten and made unimportable, so a
+    program's own `components/` (a namespace package too) or `policies/` is the one it imports; the
+    folder the check was started from goes too."""
+    for name in [n for n in sys.modules if n.split(".", 1)[0] in TOOLKIT_PACKAGES]:
+        del sys.modules[name]
+    kept = []
+    for entry in sys.path:
+        folder = Path(entry or ".").resolve()
+        if entry == "" or folder == start_dir or _is_toolkit_root(folder):
+            continue
+        kept.append(entry)
+    sys.path[:] = kept
+    sys.meta_path[:] = [finder for finder in sys.meta_path if not _provides_toolkit(finder)]
+    sys.path_importer_cache.clear()
+    importlib.invalidate_caches()
+
+
 def record_program(program: Path, project: str, stack: str) -> tuple[list[dict[str, Any]], set[str]]:
     """Run `program/__main__.py` as under `pulumi preview`, with mocks, and return what it
     registered and which of those types take a location; ProgramFailed keeps the partial list."""
@@ -382,9 +509,9 @@ def record_program(program: Path, project: str, stack: str) -> tuple[list[dict[s
         raise FileNotFoundError(f"{main} not found")
     sys.path.insert(0, str(program))
     os.chdir(program)
-    mocks = ProgramMocks()
-    monitor = RecordingMonitor(mocks)
     located: set[str] = set()
+    mocks = ProgramMocks(located, _stack_config().get("azure-native:location"))
+    monitor = RecordingMonitor(mocks)
     pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=True, monitor=monitor)
     undo = [_located_classes(located), _result_types(mocks), _named_apply_failures(), _lean_registration()]
 
@@ -413,6 +540,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     out = args.out.resolve()
     program = args.program.resolve()
+    seal_toolkit(Path.cwd().resolve())
     result: dict[str, Any]
     try:
         records, located = record_program(program, args.project, args.stack)
@@ -424,7 +552,7 @@ def main(argv: list[str] | None = None) -> int:
     except BaseException as error:
         traceback.print_exc()
         result, code = {"resources": [], "located": [], "error": one_line(error, program)}, 1
-    out.write_text(json.dumps(result, default=str), encoding="utf-8")
+    out.write_text(json.dumps(result, default=_json_leaf), encoding="utf-8")
     sys.stdout.flush()
     sys.stderr.flush()
     # Skip interpreter teardown: the mocked runtime leaves event loops that complain when collected.

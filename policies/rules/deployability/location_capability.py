@@ -23,7 +23,7 @@ from policies.facts.azure import (
     MAPS_ACCOUNT,
     is_located,
 )
-from policies.facts.props import get, mappings
+from policies.facts.props import get, known, mappings
 from policies.model import ResourceRule, ResourceView, RuleContext
 
 #: The catalog's service name for each resource type that needs one.
@@ -38,13 +38,14 @@ SERVICE_OF_TYPE: Mapping[str, Service] = {
 
 
 def _locations(view: ResourceView) -> Iterator[tuple[str, str]]:
-    """(property path, location) for the resource and, for Cosmos DB, each replica."""
-    location = get(view.props, "location")
+    """(property path, location) for the resource and, for Cosmos DB, each replica; a location only
+    known at deployment is the residency rules' to report (they say "cannot verify")."""
+    location = known(view.props, "location")
     if isinstance(location, str) and location.lower() != "global":
         yield "location", location
     if view.type == COSMOS_ACCOUNT:
         for index, replica in enumerate(mappings(get(view.props, "locations"))):
-            name = get(replica, "locationName")
+            name = known(replica, "locationName")
             if isinstance(name, str):
                 yield f"locations[{index}].locationName", name
 

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 from policies.facts.azure import COSMOS_ACCOUNT
 from policies.facts.props import get, mappings, show
-from policies.model import ResourceRule, ResourceView, RuleContext
+from policies.model import ResourceRule, ResourceView, RuleContext, Unverified, is_unknown
 
 
 def validate(view: ResourceView, ctx: RuleContext) -> Iterator[str]:
@@ -21,7 +21,12 @@ def validate(view: ResourceView, ctx: RuleContext) -> Iterator[str]:
         return
     for index, replica in enumerate(replicas):
         name = replica.get("locationName")
-        if not isinstance(name, str) or not ctx.in_boundary(name):
+        if is_unknown(name):
+            yield Unverified(
+                f"cannot verify locations[{index}].locationName: it is only known at deployment "
+                f"(allowed: {ctx.allowed()})"
+            )
+        elif not isinstance(name, str) or not ctx.in_boundary(name):
             priority = replica.get("failoverPriority")
             yield (
                 f"locations[{index}].locationName is {show(name)} (failoverPriority {show(priority)}), "

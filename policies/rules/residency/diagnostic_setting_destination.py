@@ -21,12 +21,12 @@ from policies.facts.azure import (
     SERVICEBUS_NAMESPACE,
     STORAGE_ACCOUNT,
     WORKSPACE,
+    Locations,
     StackIndex,
     arm_name,
-    location_of,
 )
-from policies.facts.props import get, show
-from policies.model import ResourceView, RuleContext, StackRule
+from policies.facts.props import get
+from policies.model import ResourceView, RuleContext, StackRule, each
 
 DIAGNOSTIC_SETTINGS = frozenset({"azure-native:monitor:DiagnosticSetting", "azure-native:insights:DiagnosticSetting"})
 """The v3 token and the module the same resource had before (an alias the SDK itself registers)."""
@@ -62,15 +62,14 @@ def _target(key: str, reference: str) -> str:
 
 def validate(resources: Sequence[ResourceView], ctx: RuleContext) -> Iterator[tuple[str, str]]:
     index = StackIndex(resources)
-    for setting in (r for r in resources if r.type in DIAGNOSTIC_SETTINGS):
+    locations = Locations(resources)
+
+    def judge(setting: ResourceView) -> Iterator[str]:
         partner = get(setting.props, "marketplacePartnerId")
         if isinstance(partner, str) and partner:
             yield (
-                setting.urn,
-                (
-                    f"marketplacePartnerId sends resource logs to the partner resource '{arm_name(partner)}', whose "
-                    f"location cannot be verified (allowed: a workspace of this stack in {ctx.allowed()})"
-                ),
+                f"marketplacePartnerId sends resource logs to the partner resource '{arm_name(partner)}', whose "
+                f"location cannot be verified (allowed: a workspace of this stack in {ctx.allowed()})"
             )
         for key, what, types in _DESTINATIONS:
             reference = get(setting.props, key)
@@ -80,22 +79,15 @@ def validate(resources: Sequence[ResourceView], ctx: RuleContext) -> Iterator[tu
             target = index.find(types, name)
             if target is None:
                 yield (
-                    setting.urn,
-                    (
-                        f"{key} points at '{name}', which is not a {what} of this stack, so its location cannot be "
-                        f"verified (allowed: a {what} of this stack in {ctx.allowed()})"
-                    ),
+                    f"{key} points at '{name}', which is not a {what} of this stack, so its location cannot be "
+                    f"verified (allowed: a {what} of this stack in {ctx.allowed()})"
                 )
                 continue
-            location = location_of(target)
-            if not isinstance(location, str) or not ctx.in_boundary(location):
-                yield (
-                    setting.urn,
-                    (
-                        f"{key} points at {what} '{name}' in {show(location)}, outside the {ctx.region} boundary "
-                        f"(allowed: {ctx.allowed()})"
-                    ),
-                )
+            problem = locations.judge(target, f"{key} points at {what} '{name}'", ctx)
+            if problem is not None:
+                yield problem
+
+    yield from each((r for r in resources if r.type in DIAGNOSTIC_SETTINGS), judge)
 
 
 RULE = StackRule(

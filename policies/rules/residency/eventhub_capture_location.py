@@ -9,15 +9,15 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from policies.facts.azure import EVENTHUB, STORAGE_ACCOUNT, StackIndex, arm_name, location_of
-from policies.facts.props import get, show
-from policies.model import ResourceView, RuleContext, StackRule
+from policies.facts.azure import EVENTHUB, STORAGE_ACCOUNT, Locations, StackIndex, arm_name
+from policies.facts.props import get
+from policies.model import ResourceView, RuleContext, StackRule, each
 
 
 def _targets(destination: Mapping[str, Any]) -> list[tuple[str, str]]:
     found = []
     for key in ("storageAccountResourceId", "dataLakeAccountName"):
-        value = destination.get(key)
+        value = get(destination, key)
         if isinstance(value, str) and value:
             found.append((key, arm_name(value)))
     return found
@@ -25,33 +25,28 @@ def _targets(destination: Mapping[str, Any]) -> list[tuple[str, str]]:
 
 def validate(resources: Sequence[ResourceView], ctx: RuleContext) -> Iterator[tuple[str, str]]:
     index = StackIndex(resources)
-    for hub in (r for r in resources if r.type == EVENTHUB):
+    locations = Locations(resources)
+
+    def judge(hub: ResourceView) -> Iterator[str]:
         destination = get(hub.props, "captureDescription.destination")
         if not isinstance(destination, Mapping):
-            continue
+            return
         targets = _targets(destination)
         if not targets:
-            yield hub.urn, "captureDescription.destination names no storage account, so it cannot be verified"
+            yield "captureDescription.destination names no storage account, so it cannot be verified"
         for key, name in targets:
             account = index.find([STORAGE_ACCOUNT], name)
             if account is None:
                 yield (
-                    hub.urn,
-                    (
-                        f"capture {key} '{name}' is not a storage account of this stack, so its location cannot "
-                        f"be verified (allowed: a storage account of this stack in {ctx.allowed()})"
-                    ),
+                    f"capture {key} '{name}' is not a storage account of this stack, so its location cannot "
+                    f"be verified (allowed: a storage account of this stack in {ctx.allowed()})"
                 )
                 continue
-            location = location_of(account)
-            if not isinstance(location, str) or not ctx.in_boundary(location):
-                yield (
-                    hub.urn,
-                    (
-                        f"capture {key} '{name}' is in {show(location)}, outside the {ctx.region} boundary "
-                        f"(allowed: {ctx.allowed()})"
-                    ),
-                )
+            problem = locations.judge(account, f"capture {key} '{name}' is", ctx)
+            if problem is not None:
+                yield problem
+
+    yield from each((r for r in resources if r.type == EVENTHUB), judge)
 
 
 RULE = StackRule(

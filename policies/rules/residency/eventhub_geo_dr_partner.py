@@ -9,37 +9,32 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 
-from policies.facts.azure import EVENTHUB_DR, EVENTHUB_NAMESPACE, StackIndex, arm_name, location_of
+from policies.facts.azure import EVENTHUB_DR, EVENTHUB_NAMESPACE, Locations, StackIndex, arm_name
 from policies.facts.props import get, show
-from policies.model import ResourceView, RuleContext, StackRule
+from policies.model import ResourceView, RuleContext, StackRule, each
 
 
 def validate(resources: Sequence[ResourceView], ctx: RuleContext) -> Iterator[tuple[str, str]]:
     index = StackIndex(resources)
-    for dr in (r for r in resources if r.type == EVENTHUB_DR):
+    locations = Locations(resources)
+
+    def judge(dr: ResourceView) -> Iterator[str]:
         partner = get(dr.props, "partnerNamespace")
         if not isinstance(partner, str) or not partner:
-            yield dr.urn, f"partnerNamespace is {show(partner)}, so the DR partner cannot be verified"
-            continue
+            yield f"partnerNamespace is {show(partner)}, so the DR partner cannot be verified"
+            return
         target = index.find([EVENTHUB_NAMESPACE], arm_name(partner))
         if target is None:
             yield (
-                dr.urn,
-                (
-                    f"partnerNamespace '{arm_name(partner)}' is not a namespace of this stack, so its location "
-                    f"cannot be verified (allowed: a namespace of this stack in {ctx.allowed()})"
-                ),
+                f"partnerNamespace '{arm_name(partner)}' is not a namespace of this stack, so its location "
+                f"cannot be verified (allowed: a namespace of this stack in {ctx.allowed()})"
             )
-            continue
-        location = location_of(target)
-        if not isinstance(location, str) or not ctx.in_boundary(location):
-            yield (
-                dr.urn,
-                (
-                    f"partnerNamespace '{target.name}' is in {show(location)}, outside the {ctx.region} boundary "
-                    f"(allowed: {ctx.allowed()})"
-                ),
-            )
+            return
+        problem = locations.judge(target, f"partnerNamespace '{target.name}' is", ctx)
+        if problem is not None:
+            yield problem
+
+    yield from each((r for r in resources if r.type == EVENTHUB_DR), judge)
 
 
 RULE = StackRule(

@@ -18,13 +18,13 @@ from policies.facts.azure import (
     IOT_HUB,
     SERVICEBUS_NAMESPACE,
     STORAGE_ACCOUNT,
+    Locations,
     StackIndex,
     connection_string_field,
     host_label,
-    location_of,
 )
 from policies.facts.props import get, mappings, show
-from policies.model import ResourceView, RuleContext, StackRule
+from policies.model import ResourceView, RuleContext, StackRule, each
 
 #: endpoint list under properties.routing.endpoints -> resource types it can point at.
 _ENDPOINT_KINDS: Mapping[str, tuple[str, ...]] = {
@@ -38,10 +38,10 @@ _ENDPOINT_KINDS: Mapping[str, tuple[str, ...]] = {
 
 def target_name(endpoint: Mapping[str, Any]) -> str | None:
     """The account or namespace an endpoint writes to, from its URI or its connection string."""
-    uri = endpoint.get("endpointUri")
+    uri = get(endpoint, "endpointUri")
     if isinstance(uri, str) and uri:
         return host_label(uri)
-    connection = endpoint.get("connectionString")
+    connection = get(endpoint, "connectionString")
     if isinstance(connection, str) and connection:
         account = connection_string_field(connection, "AccountName")
         if account:
@@ -68,28 +68,23 @@ def _endpoints(hub: ResourceView) -> Iterator[tuple[str, tuple[str, ...], Mappin
 
 def validate(resources: Sequence[ResourceView], ctx: RuleContext) -> Iterator[tuple[str, str]]:
     index = StackIndex(resources)
-    for hub in (r for r in resources if r.type == IOT_HUB):
+    locations = Locations(resources)
+
+    def judge(hub: ResourceView) -> Iterator[str]:
         for label, types, endpoint in _endpoints(hub):
             name = target_name(endpoint)
             target = index.find(types, name) if name else None
             if target is None:
                 yield (
-                    hub.urn,
-                    (
-                        f"{label} points at {show(name)}, which is not a resource of this stack, so its location "
-                        f"cannot be verified (allowed: resources of this stack in {ctx.allowed()})"
-                    ),
+                    f"{label} points at {show(name)}, which is not a resource of this stack, so its location "
+                    f"cannot be verified (allowed: resources of this stack in {ctx.allowed()})"
                 )
                 continue
-            location = location_of(target)
-            if not isinstance(location, str) or not ctx.in_boundary(location):
-                yield (
-                    hub.urn,
-                    (
-                        f"{label} points at '{name}' in {show(location)}, outside the {ctx.region} boundary "
-                        f"(allowed: {ctx.allowed()})"
-                    ),
-                )
+            problem = locations.judge(target, f"{label} points at '{name}'", ctx)
+            if problem is not None:
+                yield problem
+
+    yield from each((r for r in resources if r.type == IOT_HUB), judge)
 
 
 RULE = StackRule(

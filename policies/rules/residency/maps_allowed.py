@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 from policies.facts.azure import MAPS_ACCOUNT
 from policies.facts.props import get, mappings, show
-from policies.model import ResourceRule, ResourceView, RuleContext
+from policies.model import ResourceRule, ResourceView, RuleContext, Unverified, is_unknown
 
 
 def validate(view: ResourceView, ctx: RuleContext) -> Iterator[str]:
@@ -23,7 +23,12 @@ def validate(view: ResourceView, ctx: RuleContext) -> Iterator[str]:
         return
     for index, extra in enumerate(mappings(get(view.props, "properties.locations"))):
         name = extra.get("locationName")
-        if not isinstance(name, str) or not ctx.in_boundary(name):
+        if is_unknown(name):
+            yield Unverified(
+                f"cannot verify properties.locations[{index}].locationName: it is only known at deployment "
+                f"(allowed: {ctx.allowed()})"
+            )
+        elif not isinstance(name, str) or not ctx.in_boundary(name):
             yield (
                 f"properties.locations[{index}].locationName is {show(name)}, processing map data outside the "
                 f"{ctx.region} boundary (allowed: {ctx.allowed()})"

@@ -14,11 +14,12 @@ from collections.abc import Iterator, Sequence
 from platform_model.vocabulary import normalise_location
 from policies.facts.azure import AZURE_NATIVE_PROVIDER, DPS, GLOBAL_TYPES, Locations, is_located
 from policies.facts.props import get, mappings, show
-from policies.model import ResourceView, RuleContext, StackRule, is_unknown
+from policies.model import ResourceView, RuleContext, StackRule, Unverified, is_unknown
 
 
 def _check(location: object, what: str, ctx: RuleContext, global_ok: bool) -> Iterator[str]:
     if is_unknown(location):
+        yield Unverified(f"cannot verify the {what}: it is only known at deployment (allowed: {ctx.allowed()})")
         return
     if not isinstance(location, str) or not location.strip():
         yield f"{what} {show(location)} is not a location name (allowed: {ctx.allowed()})"

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from policies.model import ResourceView, RuleContext
+from policies.model import ProviderView, ResourceView, RuleContext
 from policies.rules.residency.storage_redundancy import RULE, is_geo_redundant
-from policies.testing import DELETE, changed, details
+from policies.testing import DELETE, changed, details, judge
 
 STORAGE = "azure-native:storage:StorageAccount"
 ACCOUNT = {"location": "francecentral", "kind": "StorageV2", "sku": {"name": "Standard_ZRS"}}
@@ -31,8 +31,29 @@ def test_refuses_ragzrs_with_pair_outside(eu: RuleContext) -> None:
 
 
 def test_refuses_geo_redundancy_without_known_pair(eu: RuleContext) -> None:
-    props = changed(changed(ACCOUNT, "location", DELETE), "sku.name", "Standard_RAGRS")
-    assert "unknown" in details(RULE, ResourceView.of(STORAGE, props), eu)[0]
+    props = changed(changed(ACCOUNT, "location", "marsnorth"), "sku.name", "Standard_RAGRS")
+    (found,) = judge(RULE, ResourceView.of(STORAGE, props), eu)
+    assert found.enforcement == "mandatory" and "no published pair" in found.detail
+
+
+def test_an_unknown_location_cannot_be_verified_not_refused(eu: RuleContext) -> None:
+    """A location only known at deployment (or none to inherit) is not "not set": advisory."""
+    for location in ("<unknown output>", DELETE):
+        props = changed(changed(ACCOUNT, "location", location), "sku.name", "Standard_GRS")
+        (found,) = judge(RULE, ResourceView.of(STORAGE, props), eu)
+        assert found.enforcement == "advisory" and found.detail.startswith("cannot verify where")
+        assert "not set" not in found.detail
+
+
+def test_the_location_azure_native_fills_in_is_judged(eu: RuleContext) -> None:
+    """No location of its own: the provider's default (azure-native Check), else its group's."""
+    provider = ProviderView("pulumi:providers:azure-native", "default", "urn:p", {"location": "francecentral"})
+    props = changed(changed(ACCOUNT, "location", DELETE), "sku.name", "Standard_GRS")
+    view = ResourceView.of(STORAGE, props, provider=provider)
+    assert "the pair of 'francecentral'" in details(RULE, view, eu)[0]
+    group = ResourceView.of("azure-native:resources:ResourceGroup", {"location": "westeurope"}, name="rg")
+    inherits = ResourceView.of(STORAGE, changed(props, "resourceGroupName", "rg"))
+    assert details(RULE, [group, inherits], eu) == []
 
 
 def test_refuses_missing_sku(eu: RuleContext) -> None:

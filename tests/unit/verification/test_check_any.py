@@ -254,3 +254,93 @@ def test_a_stack_file_under_the_programs_stack_config_dir(tmp_path: Path) -> Non
     out = io.StringIO()
     assert run_check(["prod"], False, program, "eu", OutputFormat.JSON, out=out) == 1
     assert policies(target_of(out.getvalue())) == [("residency-resource-location", "app")]
+
+
+def test_a_location_from_a_group_that_takes_the_providers_is_resolved() -> None:
+    """`location=group.location` with the group's location left to `azure-native:location`: a
+    preview knows it (azure-native fills it in when it checks the group), so the check judges it."""
+    code, out, _ = check("location_from_group", given=ConfigInput(("azure-native:location=westeurope",)))
+    assert (code, target_of(out)["violations"]) == (0, [])
+    code, out, _ = check("location_from_group", given=ConfigInput(("azure-native:location=eastus",)))
+    target = target_of(out)
+    assert code == 1
+    assert ("residency-resource-location", "appstore") in policies(target)
+    redundancy = [v for v in target["violations"] if v["policy"] == "residency-storage-redundancy"]
+    assert [v["detail"].split(",")[0] for v in redundancy] == ["sku.name 'Standard_GRS' replicates to 'westus'"]
+
+
+def test_a_location_nobody_knows_yet_cannot_be_verified_and_is_never_outside() -> None:
+    """No `azure-native:location`: the group has no location (refused: Azure's Check would refuse it
+    too), and what takes the group's cannot be verified, never "outside" nor "not set"."""
+    code, out, _ = check("location_from_group")
+    target = target_of(out)
+    assert code == 1
+    mandatory = [(v["policy"], v["resource"]) for v in target["violations"] if v["enforcement"] == "mandatory"]
+    assert mandatory == [("residency-resource-location", "app")]
+    for name in ("appstore", "appnet"):
+        found = [v for v in target["violations"] if v["resource"] == name]
+        assert found and all(v["enforcement"] == "advisory" and "cannot verify" in v["detail"] for v in found)
+    others = json.dumps([v for v in target["violations"] if v["resource"] != "app"])
+    assert "outside" not in others and "not set" not in others
+    assert "object at 0x" not in out and "pulumi.output" not in out
+
+
+def test_an_invoke_on_a_resource_being_created_stays_unknown() -> None:
+    """The kubeconfig invoke depends on the cluster, pending creation: unknown, as in a preview, so
+    the program's base64 decoding never runs on a placeholder."""
+    code, out, err = check("credentials_invoke")
+    target = target_of(out)
+    assert target["error"] is None and target["status"] in ("clean", "violations")
+    assert err == "" and code in (0, 1)
+
+
+def test_the_programs_own_packages_are_not_shadowed_by_the_checkers() -> None:
+    """`components/` (a namespace package), `platform_model/` (one too), `policies/` and `autocloud/`
+    (regular ones) of the program's own: imported as under `pulumi preview`, not the checker's."""
+    code, out, err = check("own_packages")
+    target = target_of(out)
+    assert (code, err, target["status"], target["error"]) == (0, "", "clean", None)
+    assert target["resources"] == 3
+
+
+def test_a_poetry_program_installs_what_its_lock_pins(tmp_path: Path) -> None:
+    """`pulumi install` with `toolchain: poetry` installs poetry.lock: its main dependencies and
+    theirs, at the locked versions; the dev group (pytest and its Windows-only colorama) is not."""
+    found = declared(FOREIGN / "poetry_pinned")
+    assert found is not None and found.source == "poetry.lock"
+    assert found.requirements == (
+        "grpcio==1.66.2",
+        "parver==0.5",
+        "protobuf==4.25.5",
+        "pulumi==3.136.1",
+        "pulumi-azure-native==2.66.0",
+        "pyyaml==6.0.2",
+        "semver==2.13.0",
+    )
+
+
+def test_poetry_dependencies_without_a_lock_become_pip_requirements(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.poetry.dependencies]\npython = "^3.10"\npulumi = "^3.100"\npulumi-azure-native = "~2.5"\n'
+        'pulumi-random = "4.16.0"\nlocal = {path = "../lib"}\npydantic = {version = ">=2,<3", extras = ["email"]}\n'
+        'anything = "*"\n'
+    )
+    found = declared(tmp_path)
+    assert found == Declared(
+        "pyproject.toml [tool.poetry.dependencies]",
+        (
+            "pulumi>=3.100,<4",
+            "pulumi-azure-native>=2.5,<2.6",
+            "pulumi-random==4.16.0",
+            "pydantic[email]>=2,<3",
+            "anything",
+        ),
+    )
+
+
+def test_a_locked_dependency_keeps_its_environment_marker(tmp_path: Path) -> None:
+    from autocloud.verification.check.program_env import locked_requirements
+
+    lock = tmp_path / "poetry.lock"
+    lock.write_text((FOREIGN / "poetry_pinned" / "poetry.lock").read_text())
+    assert locked_requirements(lock, ["pytest"]) == ('colorama==0.4.6; sys_platform == "win32"', "pytest==8.3.3")

@@ -1,0 +1,2 @@
+def name_for(part: str) -> str:
+    return f"own{part}"

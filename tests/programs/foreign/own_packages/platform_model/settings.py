@@ -1,0 +1,3 @@
+"""Another namespace package of the program's own."""
+
+LOCATION = "westeurope"
