@@ -16,9 +16,7 @@ from components.maps import MapsService, MapsServiceArgs
 from components.monitoring import DataPathKind, RegionalMonitoring, RegionalMonitoringArgs
 from components.network import PrivateNetwork, PrivateNetworkArgs
 from components.placement import (
-    EVENT_HUBS_DATA_RECEIVER as RECEIVER,
-)
-from components.placement import (
+    EVENT_HUBS_DATA_RECEIVER,
     AzurePlacement,
     container_registry_name,
     eventhub_namespace_name,
@@ -311,12 +309,13 @@ class RegionalPlatform(pulumi.ComponentResource):
             WorkloadIdentityArgs(placement, compute.oidc_issuer_url, namespace, WRITER_NAME),
             pulumi.ResourceOptions(parent=self),
         )
+        receiver = EVENT_HUBS_DATA_RECEIVER
         grants: list[pulumi.Resource] = [
-            grant_role(f"{name}-writer-receives-{unit}", self, stream.resource_id, writer.principal_id, RECEIVER)
+            grant_role(f"{name}-writer-receives-{unit}", self, stream.resource_id, writer.principal_id, receiver)
             for unit, stream in enumerate(self.streaming, start=1)
         ]
         grants.append(state.grant_data_contributor(f"{name}-writer-stores", self, writer.principal_id))
-        kafka = [stream.kafka_bootstrap for stream in self.streaming if stream.kafka_bootstrap is not None]
+        kafka = [_kafka_bootstrap(stream) for stream in self.streaming]
         documents = state.endpoints.apply(lambda e: e["documents"])
         wiring = azure_writer_wiring(registry.login_server, kafka, documents, writer.client_id)
         labels = region_labels(args.profile)
@@ -368,6 +367,14 @@ def _private_zone_keys(services: Services, cloud: Cloud) -> list[str]:
 def _device_access(args: RegionalPlatformArgs) -> DeviceAccess:
     devices = args.profile.devices
     return DeviceAccess(public=devices.access == "public", ip_filter=tuple(str(c) for c in devices.ip_filter))
+
+
+def _kafka_bootstrap(stream: EventStreaming) -> str:
+    """A scale unit's Kafka endpoint for the writer's arguments; every unit's namespace is named here
+    (``eventhub_namespace_name``), so a unit without one would be a unit the writer silently skips."""
+    if stream.kafka_bootstrap is None:
+        raise ValueError("every scale unit's Event Hubs namespace must be named for the state writer to read it")
+    return stream.kafka_bootstrap
 
 
 def _route_to(stream: EventStreaming | None) -> EventHubsRoute | None:

@@ -459,6 +459,7 @@ def test_the_state_writer_runs_on_aks_as_its_own_identity(stack_run: tuple[str, 
         r.inputs["subject"]: r for r in run.mocks.of_type("azure-native:managedidentity:FederatedIdentityCredential")
     }
     federation = federations[f"system:serviceaccount:{namespace}:statewriter"]
+    assert federation.inputs["resourceName"] == writer.name, "the credential trusts the writer's own identity"
     assert federation.inputs["audiences"] == ["api://AzureADTokenExchange"]
     assert (
         federation.inputs["issuer"]
@@ -474,12 +475,15 @@ def test_the_state_writer_runs_on_aks_as_its_own_identity(stack_run: tuple[str, 
     assert sorted(r["scope"].rsplit("/", 1)[-1] for r in receivers) == namespaces
     assert {r["principalId"] for r in receivers} == {f"principal-{writer.name}"}
     (store_role,) = run.mocks.of_type("azure-native:cosmosdb:SqlResourceSqlRoleAssignment")
+    account = run.mocks.one("azure-native:cosmosdb:DatabaseAccount")
+    account_id = arm_id(account.type, account.name, account.inputs)
     assert store_role.inputs["principalId"] == f"principal-{writer.name}"
-    assert (
-        store_role.inputs["roleDefinitionId"]
-        == f"{store_role.inputs['scope']}/sqlRoleDefinitions/00000000-0000-0000-0000-000000000002"
+    assert store_role.inputs["accountName"] == account.name
+    assert store_role.inputs["roleDefinitionId"] == (
+        f"{account_id}/sqlRoleDefinitions/00000000-0000-0000-0000-000000000002"
     )
-    assert store_role.inputs["scope"].endswith(f"/{run.mocks.one('azure-native:cosmosdb:DatabaseAccount').name}")
+    # The vehicle-state container only, not the account: readMetadata at a container's scope covers the SDK.
+    assert store_role.inputs["scope"] == f"{account_id}/dbs/vehicles/colls/{STATE_CONTAINER}"
 
     blob = next(r for r in run.mocks.of_type(DYNAMIC_RESOURCE) if "blob" in r.inputs)
     documents = list(yaml.safe_load_all(blob.inputs["content"]))
@@ -496,3 +500,6 @@ def test_the_state_writer_runs_on_aks_as_its_own_identity(stack_run: tuple[str, 
     assert deployment["spec"]["template"]["metadata"]["labels"]["azure.workload.identity/use"] == "true"
     service_account = next(d for d in documents if d["kind"] == "ServiceAccount")
     assert service_account["metadata"]["annotations"]["azure.workload.identity/client-id"] == f"client-{writer.name}"
+    # The ServiceAccount the pods run as is the one the federated credential names.
+    assert (service_account["metadata"]["namespace"], service_account["metadata"]["name"]) == (namespace, "statewriter")
+    assert deployment["spec"]["template"]["spec"]["serviceAccountName"] == service_account["metadata"]["name"]
