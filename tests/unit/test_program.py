@@ -19,6 +19,7 @@ from platform_model.profiles import load_profile
 from platform_model.sizing import plan_for_profile
 from platform_model.vocabulary import REQUIRED_TAGS
 from tests.conftest import DYNAMIC_RESOURCE, MOCK_LINK_SECRET, ProgramRun, PulumiHarness, Recorded
+from tests.unit.components.test_delivery import TARGET_PATHS, flatten
 
 STACKS = ("azure-eu", "azure-us", "azure-cn")
 SLOTS = ("primary", "secondary")
@@ -503,3 +504,53 @@ def test_the_state_writer_runs_on_aks_as_its_own_identity(stack_run: tuple[str, 
     # The ServiceAccount the pods run as is the one the federated credential names.
     assert (service_account["metadata"]["namespace"], service_account["metadata"]["name"]) == (namespace, "statewriter")
     assert deployment["spec"]["template"]["spec"]["serviceAccountName"] == service_account["metadata"]["name"]
+
+
+WRITER_KINDS = {
+    "ServiceAccount": "kubernetes:core/v1:ServiceAccount",
+    "Deployment": "kubernetes:apps/v1:Deployment",
+    "Service": "kubernetes:core/v1:Service",
+}
+"""The state writer's objects, by kind, and the pulumi-kubernetes type the local target applies each as."""
+
+
+@pytest.fixture(scope="module")
+def local_runs() -> dict[str, ProgramRun]:
+    """Each region's local stack, run once under its own mocks (as ``program_runs`` does for Azure)."""
+    harness = PulumiHarness()
+    try:
+        return {stack: harness.run_program(stack.replace("azure-", "local-")) for stack in STACKS}
+    finally:
+        harness.close()
+
+
+def by_path(objects: list[dict[str, Any]]) -> dict[str, Any]:
+    """Every leaf of the objects, keyed ``<Kind>/<name>:<path>`` (``test_delivery.flatten``)."""
+    out: dict[str, Any] = {}
+    for obj in objects:
+        flatten(obj, f"{obj['kind']}/{obj['metadata']['name']}:", out)
+    return {key.replace(":.", ":"): value for key, value in out.items()}
+
+
+def test_the_azure_stack_delivers_the_local_stacks_writer(
+    stack_run: tuple[str, ProgramRun], local_runs: dict[str, ProgramRun]
+) -> None:
+    """One platform: the writer objects in the blob Flux applies on AKS and the ones the local stack of the
+    same region applies differ only in endpoints, identity and auth settings (``TARGET_PATHS``), as the
+    programs really build them, not only as the wiring functions would."""
+    stack, run = stack_run
+    blob = next(r for r in run.mocks.of_type(DYNAMIC_RESOURCE) if "blob" in r.inputs)
+    delivered = [d for d in yaml.safe_load_all(blob.inputs["content"]) if d["kind"] in WRITER_KINDS]
+    local_mocks = local_runs[stack].mocks
+    applied = [
+        r.inputs
+        for kind, type_ in WRITER_KINDS.items()
+        for r in local_mocks.of_type(type_)
+        if r.inputs["metadata"]["name"] == "statewriter"
+    ]
+    assert sorted(d["kind"] for d in delivered) == sorted(a["kind"] for a in applied) == sorted(WRITER_KINDS)
+
+    azure, local = by_path(delivered), by_path(applied)
+    assert len(local) > 40, "the comparison covers the whole objects"
+    differing = {path for path in azure.keys() | local.keys() if azure.get(path) != local.get(path)}
+    assert differing == TARGET_PATHS
