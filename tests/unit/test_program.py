@@ -12,8 +12,11 @@ import pulumi
 import pytest
 import yaml
 
+from autocloud.operations.images_push import AZURE_IMAGES
+from autocloud.runtime.images import program_images
 from autocloud.verification.check.runner import arm_id
 from components.contracts import STATE_CONTAINER, RegionalPlatformArgs
+from components.services import registry_image
 from components.telemetry import derive_link_key
 from platform_model.profiles import load_profile
 from platform_model.sizing import plan_for_profile
@@ -554,3 +557,19 @@ def test_the_azure_stack_delivers_the_local_stacks_writer(
     assert len(local) > 40, "the comparison covers the whole objects"
     differing = {path for path in azure.keys() | local.keys() if azure.get(path) != local.get(path)}
     assert differing == TARGET_PATHS
+
+
+def test_images_push_pushes_every_image_the_stack_delivers(stack_run: tuple[str, ProgramRun]) -> None:
+    """``autocloud images push --stack`` pushes exactly the references the delivered Deployments pull, to the
+    registry the stack exports: nothing delivered is missing from the registry after a push."""
+    _, run = stack_run
+    login_server = run.outputs["endpoints"]["registry"]["login_server"]
+    blob = next(r for r in run.mocks.of_type(DYNAMIC_RESOURCE) if "blob" in r.inputs)
+    delivered = {
+        container["image"]
+        for document in yaml.safe_load_all(blob.inputs["content"])
+        if document["kind"] == "Deployment"
+        for container in document["spec"]["template"]["spec"]["containers"]
+    }
+    pushed = {str(registry_image(login_server, s.reference)) for s in program_images() if s.name in AZURE_IMAGES}
+    assert delivered == pushed
