@@ -9,7 +9,7 @@ import pulumi
 import pulumi_azure_native as azure_native
 
 from components.compute import ComputeCluster, ComputeClusterArgs
-from components.contracts import PlatformEndpoints, RegionalPlatformArgs, region_labels
+from components.contracts import PlatformEndpoints, RegionalPlatformArgs, ServicesEndpoints, region_labels
 from components.delivery import ServiceDelivery, ServiceDeliveryArgs
 from components.identity import WorkloadIdentity, WorkloadIdentityArgs
 from components.maps import MapsService, MapsServiceArgs
@@ -101,6 +101,7 @@ class RegionalPlatform(pulumi.ComponentResource):
         self.compute = self._build_compute(name, args, placement, network, self.registry)
         self.state = self._build_state(name, args, placement)
         self.maps = self._build_maps(name, args, placement)
+        self._services_endpoints: pulumi.Output[ServicesEndpoints] | None = None
         self.services = self._build_services(name, args, placement)
         for unit, stream in enumerate(self.streaming, start=1):
             self._diagnose(f"streaming-{unit}", stream, "eventhubs")
@@ -319,7 +320,7 @@ class RegionalPlatform(pulumi.ComponentResource):
         documents = state.endpoints.apply(lambda e: e["documents"])
         wiring = azure_writer_wiring(registry.login_server, kafka, documents, writer.client_id)
         labels = region_labels(args.profile)
-        return ServiceDelivery(
+        delivery = ServiceDelivery(
             f"{name}-services",
             ServiceDeliveryArgs(
                 placement=placement,
@@ -332,6 +333,12 @@ class RegionalPlatform(pulumi.ComponentResource):
             ),
             pulumi.ResourceOptions(parent=self, depends_on=[compute, writer.federation, *grants]),
         )
+        self._services_endpoints = pulumi.Output.all(delivery.manifest_url, writer.client_id).apply(
+            lambda v: ServicesEndpoints(
+                flux_configuration=delivery.flux_configuration_name, manifests=v[0], writer_client_id=v[1]
+            )
+        )
+        return delivery
 
     def _build_maps(self, name: str, args: RegionalPlatformArgs, placement: AzurePlacement) -> MapsService | None:
         """Azure Maps in the profile's maps location, where the profile enables it and one is set."""
@@ -402,6 +409,7 @@ def _collect_endpoints(platform: RegionalPlatform) -> pulumi.Output[PlatformEndp
             streaming=list(values["streaming"]),
             compute=values["compute"],
             registry=values["registry"],
+            services=values["services"],
             state=values["state"],
             maps=values["maps"],
         )
@@ -412,6 +420,7 @@ def _collect_endpoints(platform: RegionalPlatform) -> pulumi.Output[PlatformEndp
         provisioning=endpoints_of(platform.provisioning),
         compute=endpoints_of(platform.compute),
         registry=endpoints_of(platform.registry),
+        services=pulumi.Output.from_input(platform._services_endpoints),
         state=endpoints_of(platform.state),
         maps=endpoints_of(platform.maps),
     ).apply(combine)

@@ -504,6 +504,13 @@ def test_the_state_writer_runs_on_aks_as_its_own_identity(stack_run: tuple[str, 
     assert deployment["spec"]["template"]["metadata"]["labels"]["azure.workload.identity/use"] == "true"
     service_account = next(d for d in documents if d["kind"] == "ServiceAccount")
     assert service_account["metadata"]["annotations"]["azure.workload.identity/client-id"] == f"client-{writer.name}"
+    # What an operator needs to follow the delivery: the Flux configuration, the blob, the writer's identity.
+    blob_host = "blob.core.chinacloudapi.cn" if run.outputs["cloud"] == "china" else "blob.core.windows.net"
+    assert run.outputs["endpoints"]["services"] == {
+        "flux_configuration": f"{namespace}-services",
+        "manifests": f"https://{blob.inputs['account']}.{blob_host}/manifests/{namespace}/services.yaml",
+        "writer_client_id": f"client-{writer.name}",
+    }
     # The ServiceAccount the pods run as is the one the federated credential names.
     assert (service_account["metadata"]["namespace"], service_account["metadata"]["name"]) == (namespace, "statewriter")
     assert deployment["spec"]["template"]["spec"]["serviceAccountName"] == service_account["metadata"]["name"]

@@ -272,6 +272,9 @@ def test_service_delivery_hands_the_rendered_manifests_to_flux(pulumi_harness: P
     assert documents[1:] == manifests
     assert pulumi_harness.value(delivery.source_url) == "https://acdeliveryeu.blob.core.windows.net"
     assert delivery.flux_configuration_name == f"{NAMESPACE}-services"
+    assert pulumi_harness.value(delivery.manifest_url) == (
+        f"https://acdeliveryeu.blob.core.windows.net/manifests/{NAMESPACE}/services.yaml"
+    )
 
     # Flux reads the container as its identity; the deploying identity writes it: both with Entra ID only.
     roles = {r.name: r.inputs for r in mocks.of_type("azure-native:authorization:RoleAssignment")}
