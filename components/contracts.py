@@ -118,6 +118,19 @@ class RegistryEndpoints(TypedDict):
     login_server: str
 
 
+class ServicesEndpoints(TypedDict):
+    """How the platform's own services reach the region's private cluster (Azure only: the local target
+    applies them directly)."""
+
+    flux_configuration: str
+    """The cluster's ``fluxConfigurations`` resource that applies them
+    (``az k8s-configuration flux show --cluster-type managedClusters --name <it>``)."""
+    manifests: str
+    """URL of the blob Flux applies."""
+    writer_client_id: str
+    """Client id of the state writer's workload identity (what its ServiceAccount annotation names)."""
+
+
 class StateEndpoints(TypedDict):
     documents: str
     database: str
@@ -139,6 +152,8 @@ class PlatformEndpoints(TypedDict):
     compute: ComputeEndpoints | None
     registry: RegistryEndpoints | None
     """None on the local target, whose node imports the images built here."""
+    services: ServicesEndpoints | None
+    """None on the local target and where an Azure region delivers no service."""
     state: StateEndpoints | None
     maps: MapsEndpoints | None
     """None where the profile disables Maps (Azure China)."""

@@ -108,6 +108,8 @@ class ServiceDelivery(pulumi.ComponentResource):
     resource_id: pulumi.Output[str]
     location: str
     source_url: pulumi.Output[str]
+    manifest_url: pulumi.Output[str]
+    """The blob Flux applies: ``<source_url>/manifests/<namespace>/services.yaml``."""
     flux_configuration_name: str
     manifest_path: str
     identity_client_id: pulumi.Output[str]
@@ -161,6 +163,7 @@ class ServiceDelivery(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[identity.federation]),
         )
         self.source_url = account.name.apply(lambda n: f"https://{n}.{placement.dns.blob}")
+        self.manifest_url = self.source_url.apply(lambda u: f"{u}/{SOURCE_CONTAINER}/{self.manifest_path}")
         config = azure_native.kubernetesconfiguration.FluxConfiguration(
             f"{name}-config",
             resource_group_name=placement.resource_group_name,
@@ -198,6 +201,7 @@ class ServiceDelivery(pulumi.ComponentResource):
                 "resource_id": self.resource_id,
                 "location": self.location,
                 "source_url": self.source_url,
+                "manifest_url": self.manifest_url,
                 "flux_configuration_name": self.flux_configuration_name,
                 "manifest_path": self.manifest_path,
                 "identity_client_id": self.identity_client_id,

@@ -18,9 +18,11 @@ from platform_model.vocabulary import Cloud
 
 # Built-in role definition GUIDs (identical in the public cloud and Azure China), each from Microsoft's
 # built-in roles page: https://learn.microsoft.com/azure/role-based-access-control/built-in-roles (its
-# "containers", "identity" and "general" sections for the roles below the first four).
+# "containers", "identity" and "general" sections for the roles below the first five).
 EVENT_HUBS_DATA_SENDER = "2b629674-e913-4c01-ae53-ef4638d8f975"
 EVENT_HUBS_DATA_RECEIVER = "a638d3c7-ab3a-418d-83e6-5f17a39d4fde"
+"""Azure Event Hubs Data Receiver, "Allows receive access to Azure Event Hubs resources" (built-in roles,
+Analytics): the state writer reads, and may neither send nor manage."""
 STORAGE_BLOB_DATA_CONTRIBUTOR = "ba92f5b4-2d11-453d-a403-e96b0029c9fe"
 NETWORK_CONTRIBUTOR = "4d97b98b-1d4f-4787-a291-c67834d212e7"
 AKS_RBAC_CLUSTER_ADMIN = "b1ff04bb-8a4e-4dc4-8eb5-8693973ce19b"

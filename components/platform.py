@@ -9,16 +9,14 @@ import pulumi
 import pulumi_azure_native as azure_native
 
 from components.compute import ComputeCluster, ComputeClusterArgs
-from components.contracts import PlatformEndpoints, RegionalPlatformArgs, region_labels
+from components.contracts import PlatformEndpoints, RegionalPlatformArgs, ServicesEndpoints, region_labels
 from components.delivery import ServiceDelivery, ServiceDeliveryArgs
 from components.identity import WorkloadIdentity, WorkloadIdentityArgs
 from components.maps import MapsService, MapsServiceArgs
 from components.monitoring import DataPathKind, RegionalMonitoring, RegionalMonitoringArgs
 from components.network import PrivateNetwork, PrivateNetworkArgs
 from components.placement import (
-    EVENT_HUBS_DATA_RECEIVER as RECEIVER,
-)
-from components.placement import (
+    EVENT_HUBS_DATA_RECEIVER,
     AzurePlacement,
     container_registry_name,
     eventhub_namespace_name,
@@ -103,6 +101,7 @@ class RegionalPlatform(pulumi.ComponentResource):
         self.compute = self._build_compute(name, args, placement, network, self.registry)
         self.state = self._build_state(name, args, placement)
         self.maps = self._build_maps(name, args, placement)
+        self._services_endpoints: pulumi.Output[ServicesEndpoints] | None = None
         self.services = self._build_services(name, args, placement)
         for unit, stream in enumerate(self.streaming, start=1):
             self._diagnose(f"streaming-{unit}", stream, "eventhubs")
@@ -311,16 +310,17 @@ class RegionalPlatform(pulumi.ComponentResource):
             WorkloadIdentityArgs(placement, compute.oidc_issuer_url, namespace, WRITER_NAME),
             pulumi.ResourceOptions(parent=self),
         )
+        receiver = EVENT_HUBS_DATA_RECEIVER
         grants: list[pulumi.Resource] = [
-            grant_role(f"{name}-writer-receives-{unit}", self, stream.resource_id, writer.principal_id, RECEIVER)
+            grant_role(f"{name}-writer-receives-{unit}", self, stream.resource_id, writer.principal_id, receiver)
             for unit, stream in enumerate(self.streaming, start=1)
         ]
         grants.append(state.grant_data_contributor(f"{name}-writer-stores", self, writer.principal_id))
-        kafka = [stream.kafka_bootstrap for stream in self.streaming if stream.kafka_bootstrap is not None]
+        kafka = [_kafka_bootstrap(stream) for stream in self.streaming]
         documents = state.endpoints.apply(lambda e: e["documents"])
         wiring = azure_writer_wiring(registry.login_server, kafka, documents, writer.client_id)
         labels = region_labels(args.profile)
-        return ServiceDelivery(
+        delivery = ServiceDelivery(
             f"{name}-services",
             ServiceDeliveryArgs(
                 placement=placement,
@@ -333,6 +333,12 @@ class RegionalPlatform(pulumi.ComponentResource):
             ),
             pulumi.ResourceOptions(parent=self, depends_on=[compute, writer.federation, *grants]),
         )
+        self._services_endpoints = pulumi.Output.all(delivery.manifest_url, writer.client_id).apply(
+            lambda v: ServicesEndpoints(
+                flux_configuration=delivery.flux_configuration_name, manifests=v[0], writer_client_id=v[1]
+            )
+        )
+        return delivery
 
     def _build_maps(self, name: str, args: RegionalPlatformArgs, placement: AzurePlacement) -> MapsService | None:
         """Azure Maps in the profile's maps location, where the profile enables it and one is set."""
@@ -370,6 +376,14 @@ def _device_access(args: RegionalPlatformArgs) -> DeviceAccess:
     return DeviceAccess(public=devices.access == "public", ip_filter=tuple(str(c) for c in devices.ip_filter))
 
 
+def _kafka_bootstrap(stream: EventStreaming) -> str:
+    """A scale unit's Kafka endpoint for the writer's arguments; every unit's namespace is named here
+    (``eventhub_namespace_name``), so a unit without one would be a unit the writer silently skips."""
+    if stream.kafka_bootstrap is None:
+        raise ValueError("every scale unit's Event Hubs namespace must be named for the state writer to read it")
+    return stream.kafka_bootstrap
+
+
 def _route_to(stream: EventStreaming | None) -> EventHubsRoute | None:
     """IoT Hub routing into a scale unit's Event Hubs namespace, or None without one."""
     if stream is None:
@@ -395,6 +409,7 @@ def _collect_endpoints(platform: RegionalPlatform) -> pulumi.Output[PlatformEndp
             streaming=list(values["streaming"]),
             compute=values["compute"],
             registry=values["registry"],
+            services=values["services"],
             state=values["state"],
             maps=values["maps"],
         )
@@ -405,6 +420,7 @@ def _collect_endpoints(platform: RegionalPlatform) -> pulumi.Output[PlatformEndp
         provisioning=endpoints_of(platform.provisioning),
         compute=endpoints_of(platform.compute),
         registry=endpoints_of(platform.registry),
+        services=pulumi.Output.from_input(platform._services_endpoints),
         state=endpoints_of(platform.state),
         maps=endpoints_of(platform.maps),
     ).apply(combine)

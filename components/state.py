@@ -14,10 +14,10 @@ from platform_model.locations import has_zones
 from platform_model.sizing import CosmosPlan
 
 PARTITION_KEY = "/vehicleId"
-COSMOS_DATA_CONTRIBUTOR = "00000000-0000-0000-0000-000000000002"
-"""Cosmos DB Built-in Data Contributor, a data-plane role of every NoSQL account (see ``grant_data_contributor``)."""
 """One item per vehicle: the state writer (``cmd/statewriter``, ``partitionKeyField``) writes ``id`` =
 ``vehicleId`` = the vehicle id."""
+COSMOS_DATA_CONTRIBUTOR = "00000000-0000-0000-0000-000000000002"
+"""Cosmos DB Built-in Data Contributor, a data-plane role of every NoSQL account (see ``grant_data_contributor``)."""
 INDEXED_PATHS: tuple[str, ...] = ("/vehicleId/?", "/lastSeen/?")
 """Index only what lookups use: keeps a 1 KB upsert near the 5 RU the sizing assumes. ``lastSeen`` is
 the writer's timestamp field (an RFC 3339 UTC string), for "not seen since" queries."""
@@ -60,10 +60,9 @@ class VehicleStateStore(pulumi.ComponentResource):
 
         account = self._build_account(name, args)
         database = self._build_database(name, args, account)
-        self._build_container(name, args, account, database)
+        self._container = self._build_container(name, args, account, database)
         private_endpoint(f"{name}-pe", self, placement, account.id, "Sql", ("cosmos",))
 
-        self._account = account
         self._placement = placement
         self.name = account.name
         self.resource_id = account.id
@@ -86,25 +85,30 @@ class VehicleStateStore(pulumi.ComponentResource):
     def grant_data_contributor(
         self, name: str, parent: pulumi.Resource, principal_id: pulumi.Input[str]
     ) -> azure_native.cosmosdb.SqlResourceSqlRoleAssignment:
-        """Cosmos DB Built-in Data Contributor for ``principal_id`` on the whole account.
+        """Cosmos DB Built-in Data Contributor for ``principal_id`` on the ``vehicle-state`` container only.
 
-        Data-plane access with Entra ID is a Cosmos DB role assignment, not an Azure one; built-in role
-        ``00000000-0000-0000-0000-000000000002`` holds ``readMetadata`` and every item action; a scope is the
-        account, a database or a container
+        Data-plane access with Entra ID is a Cosmos DB role assignment, not an Azure one. Built-in role
+        ``00000000-0000-0000-0000-000000000002`` holds ``readMetadata`` and every container and item action,
+        and an assignment's scope is the account (``/``), a database (``/dbs/<database>``) or a container
+        (``/dbs/<database>/colls/<container>``), in ARM written under the account's id
         (https://learn.microsoft.com/azure/cosmos-db/how-to-setup-rbac, "Built-in role definitions",
-        "Concepts"). The account's scope and not the container's: the SDK reads the account's metadata
-        (``readMetadata``, "Read account metadata") before any item, and the account holds only this one
-        database and container, so the wider scope grants nothing more.
+        "Concepts"; the REST API's SqlRoleAssignment example scopes ``.../databaseAccounts/<account>/dbs/
+        <database>/colls/<container>``). The SDK's metadata reads need no wider scope: ``readMetadata`` "can be
+        assigned at the account, database, or container scope", and at a container's it allows "Reading
+        container metadata", "Listing physical partitions under the container" and "Resolving the address of
+        each physical partition" (same page, "Metadata requests"), which is all the writer reads besides its
+        items (``cmd/statewriter/store_cosmos.go``: item read, create, upsert, and a container read for
+        readiness). So the writer can read and write this container and nothing else of the account.
         """
-        account = self._account
+        scope = self.resource_id.apply(lambda a: f"{a}/dbs/{STATE_DATABASE}/colls/{STATE_CONTAINER}")
         return azure_native.cosmosdb.SqlResourceSqlRoleAssignment(
             name,
             resource_group_name=self._placement.resource_group_name,
-            account_name=account.name,
-            role_definition_id=account.id.apply(lambda a: f"{a}/sqlRoleDefinitions/{COSMOS_DATA_CONTRIBUTOR}"),
-            scope=account.id,
+            account_name=self.name,
+            role_definition_id=self.resource_id.apply(lambda a: f"{a}/sqlRoleDefinitions/{COSMOS_DATA_CONTRIBUTOR}"),
+            scope=scope,
             principal_id=principal_id,
-            opts=pulumi.ResourceOptions(parent=parent),
+            opts=pulumi.ResourceOptions(parent=parent, depends_on=[self._container]),
         )
 
     def _build_account(self, name: str, args: VehicleStateStoreArgs) -> azure_native.cosmosdb.DatabaseAccount:
@@ -162,10 +166,10 @@ class VehicleStateStore(pulumi.ComponentResource):
         args: VehicleStateStoreArgs,
         account: azure_native.cosmosdb.DatabaseAccount,
         database: azure_native.cosmosdb.SqlResourceSqlDatabase,
-    ) -> None:
+    ) -> azure_native.cosmosdb.SqlResourceSqlContainer:
         """``vehicle-state``, partitioned by vehicle, autoscaled to the plan's RU/s, indexing only lookups."""
         placement = args.placement
-        azure_native.cosmosdb.SqlResourceSqlContainer(
+        return azure_native.cosmosdb.SqlResourceSqlContainer(
             f"{name}-container",
             resource_group_name=placement.resource_group_name,
             account_name=account.name,

@@ -20,6 +20,7 @@ from typing import Any
 from autocloud.runtime import images
 from autocloud.runtime.engine import stack_outputs
 from autocloud.runtime.registry_push import RegistryClient, read_archive
+from components.services import registry_image
 from platform_model.errors import AutocloudError, InputError, excerpt
 from platform_model.stack import require_stack, stack_config
 
@@ -76,8 +77,10 @@ def push_stack_images(
     client = RegistryClient(registry_url or f"https://{server}", TOKEN_USER, token(registry))
     pushed: list[PushedImage] = []
     for spec, image in zip(chosen, built, strict=True):
-        digest = client.push(read_archive(image.tarball), spec.name, spec.tag, echo)
-        reference = f"{server}/{spec.name}:{spec.tag}"
+        # The reference the delivered workloads name (components.services), so what is pushed is what runs.
+        reference = str(registry_image(server, spec.reference))
+        repository, tag = reference.removeprefix(f"{server}/").rsplit(":", 1)
+        digest = client.push(read_archive(image.tarball), repository, tag, echo)
         echo(f"{reference}  {digest}")
         pushed.append(PushedImage(reference, digest))
     return pushed

@@ -230,6 +230,7 @@ def _collect_endpoints(platform: LocalRegionalPlatform, compute: bool) -> pulumi
         provisioning=optional(None),
         compute=optional(platform.compute if compute else None),
         registry=optional(None),
+        services=optional(None),
         state=optional(platform.state),
         maps=optional(platform.maps),
     ).apply(lambda e: PlatformEndpoints(**e))  # type: ignore[typeddict-item]

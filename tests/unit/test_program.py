@@ -12,13 +12,17 @@ import pulumi
 import pytest
 import yaml
 
+from autocloud.operations.images_push import AZURE_IMAGES
+from autocloud.runtime.images import program_images
 from autocloud.verification.check.runner import arm_id
 from components.contracts import STATE_CONTAINER, RegionalPlatformArgs
+from components.services import registry_image
 from components.telemetry import derive_link_key
 from platform_model.profiles import load_profile
 from platform_model.sizing import plan_for_profile
 from platform_model.vocabulary import REQUIRED_TAGS
 from tests.conftest import DYNAMIC_RESOURCE, MOCK_LINK_SECRET, ProgramRun, PulumiHarness, Recorded
+from tests.unit.components.test_delivery import TARGET_PATHS, flatten
 
 STACKS = ("azure-eu", "azure-us", "azure-cn")
 SLOTS = ("primary", "secondary")
@@ -459,6 +463,7 @@ def test_the_state_writer_runs_on_aks_as_its_own_identity(stack_run: tuple[str, 
         r.inputs["subject"]: r for r in run.mocks.of_type("azure-native:managedidentity:FederatedIdentityCredential")
     }
     federation = federations[f"system:serviceaccount:{namespace}:statewriter"]
+    assert federation.inputs["resourceName"] == writer.name, "the credential trusts the writer's own identity"
     assert federation.inputs["audiences"] == ["api://AzureADTokenExchange"]
     assert (
         federation.inputs["issuer"]
@@ -474,12 +479,15 @@ def test_the_state_writer_runs_on_aks_as_its_own_identity(stack_run: tuple[str, 
     assert sorted(r["scope"].rsplit("/", 1)[-1] for r in receivers) == namespaces
     assert {r["principalId"] for r in receivers} == {f"principal-{writer.name}"}
     (store_role,) = run.mocks.of_type("azure-native:cosmosdb:SqlResourceSqlRoleAssignment")
+    account = run.mocks.one("azure-native:cosmosdb:DatabaseAccount")
+    account_id = arm_id(account.type, account.name, account.inputs)
     assert store_role.inputs["principalId"] == f"principal-{writer.name}"
-    assert (
-        store_role.inputs["roleDefinitionId"]
-        == f"{store_role.inputs['scope']}/sqlRoleDefinitions/00000000-0000-0000-0000-000000000002"
+    assert store_role.inputs["accountName"] == account.name
+    assert store_role.inputs["roleDefinitionId"] == (
+        f"{account_id}/sqlRoleDefinitions/00000000-0000-0000-0000-000000000002"
     )
-    assert store_role.inputs["scope"].endswith(f"/{run.mocks.one('azure-native:cosmosdb:DatabaseAccount').name}")
+    # The vehicle-state container only, not the account: readMetadata at a container's scope covers the SDK.
+    assert store_role.inputs["scope"] == f"{account_id}/dbs/vehicles/colls/{STATE_CONTAINER}"
 
     blob = next(r for r in run.mocks.of_type(DYNAMIC_RESOURCE) if "blob" in r.inputs)
     documents = list(yaml.safe_load_all(blob.inputs["content"]))
@@ -496,3 +504,79 @@ def test_the_state_writer_runs_on_aks_as_its_own_identity(stack_run: tuple[str, 
     assert deployment["spec"]["template"]["metadata"]["labels"]["azure.workload.identity/use"] == "true"
     service_account = next(d for d in documents if d["kind"] == "ServiceAccount")
     assert service_account["metadata"]["annotations"]["azure.workload.identity/client-id"] == f"client-{writer.name}"
+    # What an operator needs to follow the delivery: the Flux configuration, the blob, the writer's identity.
+    blob_host = "blob.core.chinacloudapi.cn" if run.outputs["cloud"] == "china" else "blob.core.windows.net"
+    assert run.outputs["endpoints"]["services"] == {
+        "flux_configuration": f"{namespace}-services",
+        "manifests": f"https://{blob.inputs['account']}.{blob_host}/manifests/{namespace}/services.yaml",
+        "writer_client_id": f"client-{writer.name}",
+    }
+    # The ServiceAccount the pods run as is the one the federated credential names.
+    assert (service_account["metadata"]["namespace"], service_account["metadata"]["name"]) == (namespace, "statewriter")
+    assert deployment["spec"]["template"]["spec"]["serviceAccountName"] == service_account["metadata"]["name"]
+
+
+WRITER_KINDS = {
+    "ServiceAccount": "kubernetes:core/v1:ServiceAccount",
+    "Deployment": "kubernetes:apps/v1:Deployment",
+    "Service": "kubernetes:core/v1:Service",
+}
+"""The state writer's objects, by kind, and the pulumi-kubernetes type the local target applies each as."""
+
+
+@pytest.fixture(scope="module")
+def local_runs() -> dict[str, ProgramRun]:
+    """Each region's local stack, run once under its own mocks (as ``program_runs`` does for Azure)."""
+    harness = PulumiHarness()
+    try:
+        return {stack: harness.run_program(stack.replace("azure-", "local-")) for stack in STACKS}
+    finally:
+        harness.close()
+
+
+def by_path(objects: list[dict[str, Any]]) -> dict[str, Any]:
+    """Every leaf of the objects, keyed ``<Kind>/<name>:<path>`` (``test_delivery.flatten``)."""
+    out: dict[str, Any] = {}
+    for obj in objects:
+        flatten(obj, f"{obj['kind']}/{obj['metadata']['name']}:", out)
+    return {key.replace(":.", ":"): value for key, value in out.items()}
+
+
+def test_the_azure_stack_delivers_the_local_stacks_writer(
+    stack_run: tuple[str, ProgramRun], local_runs: dict[str, ProgramRun]
+) -> None:
+    """One platform: the writer objects in the blob Flux applies on AKS and the ones the local stack of the
+    same region applies differ only in endpoints, identity and auth settings (``TARGET_PATHS``), as the
+    programs really build them, not only as the wiring functions would."""
+    stack, run = stack_run
+    blob = next(r for r in run.mocks.of_type(DYNAMIC_RESOURCE) if "blob" in r.inputs)
+    delivered = [d for d in yaml.safe_load_all(blob.inputs["content"]) if d["kind"] in WRITER_KINDS]
+    local_mocks = local_runs[stack].mocks
+    applied = [
+        r.inputs
+        for kind, type_ in WRITER_KINDS.items()
+        for r in local_mocks.of_type(type_)
+        if r.inputs["metadata"]["name"] == "statewriter"
+    ]
+    assert sorted(d["kind"] for d in delivered) == sorted(a["kind"] for a in applied) == sorted(WRITER_KINDS)
+
+    azure, local = by_path(delivered), by_path(applied)
+    assert len(local) > 40, "the comparison covers the whole objects"
+    differing = {path for path in azure.keys() | local.keys() if azure.get(path) != local.get(path)}
+    assert differing == TARGET_PATHS
+
+
+def test_images_push_pushes_every_image_the_stack_delivers(stack_run: tuple[str, ProgramRun]) -> None:
+    """``autocloud images push --stack`` pushes exactly the references the delivered Deployments pull, to the
+    registry the stack exports: nothing delivered is missing from the registry after a push."""
+    _, run = stack_run
+    login_server = run.outputs["endpoints"]["registry"]["login_server"]
+    blob = next(r for r in run.mocks.of_type(DYNAMIC_RESOURCE) if "blob" in r.inputs)
+    delivered = {
+        container["image"]
+        for document in yaml.safe_load_all(blob.inputs["content"])
+        if document["kind"] == "Deployment"
+        for container in document["spec"]["template"]["spec"]["containers"]
+    }
+    pushed = {str(registry_image(login_server, s.reference)) for s in program_images() if s.name in AZURE_IMAGES}
+    assert delivered == pushed

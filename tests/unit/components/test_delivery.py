@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
-from components.contracts import region_labels, region_tags
+from components.contracts import RegionalPlatformArgs, region_labels, region_tags
 from components.delivery import (
     FLUX_NAMESPACE,
     STORAGE_BLOB_DATA_READER,
@@ -24,6 +24,7 @@ from components.delivery import (
 from components.local.kube import pod_spec
 from components.local.state import local_writer_wiring
 from components.placement import STORAGE_BLOB_DATA_CONTRIBUTOR, AzurePlacement
+from components.platform import RegionalPlatform
 from components.services import (
     StateStream,
     StateWriterWiring,
@@ -36,6 +37,7 @@ from components.streaming import DEFAULT_CONSUMER_GROUPS
 from components.workloads import WORKLOAD_IDENTITY_CLIENT_ID, WORKLOAD_IDENTITY_USE, render_workload
 from platform_model import local_images
 from platform_model.profiles import load_profile
+from platform_model.sizing import plan_for_profile
 from platform_model.vocabulary import region_namespace
 from policies.config import context_for_profile
 from policies.engine import Evaluator
@@ -272,6 +274,9 @@ def test_service_delivery_hands_the_rendered_manifests_to_flux(pulumi_harness: P
     assert documents[1:] == manifests
     assert pulumi_harness.value(delivery.source_url) == "https://acdeliveryeu.blob.core.windows.net"
     assert delivery.flux_configuration_name == f"{NAMESPACE}-services"
+    assert pulumi_harness.value(delivery.manifest_url) == (
+        f"https://acdeliveryeu.blob.core.windows.net/manifests/{NAMESPACE}/services.yaml"
+    )
 
     # Flux reads the container as its identity; the deploying identity writes it: both with Entra ID only.
     roles = {r.name: r.inputs for r in mocks.of_type("azure-native:authorization:RoleAssignment")}
@@ -310,3 +315,19 @@ def test_the_baseline_refuses_only_a_firewall_opened_to_deployers(
     views = [ResourceView.of(r.type, r.inputs, r.name, stack="azure-eu") for r in mocks.resources]
     violations = Evaluator(ALL_RULES).run(views, context_for_profile(EU), "azure-eu").violations
     assert {(v.policy, v.resource) for v in violations} == {(policy, "eu-services-source") for policy in expected}
+
+
+@pytest.mark.parametrize("switched_off", ["eventhubs", "cosmosdb", "aks"])
+def test_no_writer_where_the_profile_lacks_what_it_connects(pulumi_harness: PulumiHarness, switched_off: str) -> None:
+    """The writer reads Event Hubs and writes Cosmos DB on the region's cluster: without any one of them
+    there is no writer identity, no role for it, nothing delivered and no ``services`` endpoint."""
+    profile = EU.model_copy(update={"services": EU.services.model_copy(update={switched_off: False})})
+    mocks = pulumi_harness.start("azure-eu")
+    platform = pulumi_harness.run(
+        lambda: RegionalPlatform("eu", RegionalPlatformArgs(profile, plan_for_profile(profile)))
+    )
+    assert platform.services is None
+    assert not [r for r in mocks.of_type("azure-native:managedidentity:UserAssignedIdentity") if "writer" in r.name]
+    assert mocks.of_type("azure-native:cosmosdb:SqlResourceSqlRoleAssignment") == []
+    assert mocks.of_type("azure-native:kubernetesconfiguration:FluxConfiguration") == []
+    assert pulumi_harness.value(platform.endpoints)["services"] is None

@@ -573,6 +573,7 @@ def test_local_stack(pulumi_harness: PulumiHarness, region: str) -> None:
     endpoints = run.outputs["endpoints"]
     assert len(endpoints["telemetry"]) == len(endpoints["streaming"]) == run.outputs["scale_units"] == units
     assert (endpoints["maps"] is None) == (not profile.services.maps)
+    assert endpoints["registry"] is None and endpoints["services"] is None, "applied directly, from images built here"
     assert all(f".{namespace}.svc.cluster.local:" in t["mqtt"] for t in endpoints["telemetry"])
     assert run.outputs["platform"]["name"] == namespace
     assert run.outputs["location"] == profile.primary
