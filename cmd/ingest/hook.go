@@ -26,6 +26,11 @@ type DeviceHook struct {
 	now     func() time.Time
 	// stopping refuses new connections while the broker shuts down.
 	stopping atomic.Bool
+	// x509 checks each device's verified client certificate and user name as IoT Hub does.
+	x509 bool
+	// registry holds the devices DPS registered; with requireRegistration, no other device may connect.
+	registry            *Registry
+	requireRegistration bool
 }
 
 // ID names the hook in mochi's logs.
@@ -38,17 +43,43 @@ func (h *DeviceHook) Provides(b byte) bool {
 	}, []byte{b})
 }
 
-// OnConnectAuthenticate admits a client whose id is a valid device id. There are no credentials on the
-// local target: NetworkPolicies admit only the region's own namespace (IoT Hub asks for X.509).
+// OnConnectAuthenticate admits a client whose id is a valid device id and, with x509, whose verified
+// certificate names that device and whose user name follows IoT Hub's convention; with
+// requireRegistration, only a device in the registry.
 func (h *DeviceHook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) bool {
 	if h.stopping.Load() {
 		return false
 	}
-	if !ValidDeviceID(pk.Connect.ClientIdentifier) {
-		h.log.Info("refused", "device", pk.Connect.ClientIdentifier, "remote", cl.Net.Remote, "reason", "client id is not a device id")
+	id := pk.Connect.ClientIdentifier
+	if reason := h.refusal(cl, id, string(pk.Connect.Username)); reason != "" {
+		h.stats.Refused.Add(1)
+		h.log.Info("refused", "device", id, "remote", cl.Net.Remote, "reason", reason)
 		return false
 	}
 	return true
+}
+
+// refusal is why a CONNECT is refused, or "".
+func (h *DeviceHook) refusal(cl *mqtt.Client, id, username string) string {
+	if !ValidDeviceID(id) {
+		return "client id is not a device id"
+	}
+	if h.x509 {
+		cn, err := CertificateDeviceID(cl.Net.Conn)
+		if err != nil {
+			return err.Error()
+		}
+		if cn != id {
+			return "certificate CN " + cn + " is not the client id"
+		}
+		if err := CheckUsername(username, id); err != nil {
+			return err.Error()
+		}
+	}
+	if h.requireRegistration && !h.registry.Has(id) {
+		return "device not registered in this hub"
+	}
+	return ""
 }
 
 // OnACLCheck lets publishes through to OnPublish, which refuses a foreign topic at any QoS; no

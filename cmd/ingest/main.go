@@ -35,19 +35,27 @@ type Config struct {
 	Timeout      time.Duration
 	TopicRetry   time.Duration
 	DrainTimeout time.Duration
+	// TLSCert, TLSKey and FleetCA make the MQTT listener IoT Hub's: TLS 1.2+, X.509 client certificates
+	// from the fleet CA only, CN = device id, IoT Hub's user name convention.
+	TLSCert string
+	TLSKey  string
+	FleetCA string
+	// RequireRegistration refuses a device that is not in the hub's registry (PUT /devices/{id}).
+	RequireRegistration bool
 }
 
 // Ingest is one running broker with its forwarder and HTTP endpoints.
 type Ingest struct {
-	server  *mqtt.Server
-	hook    *DeviceHook
-	forward *Forwarder
-	stats   *Stats
-	http    *http.Server
-	serving atomic.Bool
-	log     *slog.Logger
-	cancel  context.CancelFunc
-	cfg     Config
+	server   *mqtt.Server
+	hook     *DeviceHook
+	forward  *Forwarder
+	stats    *Stats
+	registry *Registry
+	http     *http.Server
+	serving  atomic.Bool
+	log      *slog.Logger
+	cancel   context.CancelFunc
+	cfg      Config
 	// HTTPAddr is the address the HTTP listener is bound to.
 	HTTPAddr string
 	stopOnce sync.Once
@@ -71,14 +79,24 @@ func Start(cfg Config, log *slog.Logger) (*Ingest, error) {
 	// mochi logs every failed connection as a warning; the hook logs connection events once, so only errors pass.
 	quiet := slog.New(slog.NewTextHandler(os.Stdout, &slog.HandlerOptions{Level: slog.LevelError}))
 	server := mqtt.New(&mqtt.Options{Logger: quiet})
-	hook := &DeviceHook{server: server, forward: forward, stats: stats, log: log, now: time.Now}
+	registry := NewRegistry()
+	hook := &DeviceHook{server: server, forward: forward, stats: stats, log: log, now: time.Now,
+		x509: cfg.TLSCert != "", registry: registry, requireRegistration: cfg.RequireRegistration}
 	if err := server.AddHook(hook, nil); err != nil {
 		return nil, err
 	}
-	if err := server.AddListener(listeners.NewTCP(listeners.Config{Type: "tcp", ID: "mqtt", Address: cfg.MQTTAddr})); err != nil {
+	listener := listeners.Config{Type: "tcp", ID: "mqtt", Address: cfg.MQTTAddr}
+	if cfg.TLSCert != "" {
+		secure, err := ServerTLS(cfg.TLSCert, cfg.TLSKey, cfg.FleetCA)
+		if err != nil {
+			return nil, err
+		}
+		listener.TLSConfig = secure
+	}
+	if err := server.AddListener(listeners.NewTCP(listener)); err != nil {
 		return nil, fmt.Errorf("mqtt listener %s: %w", cfg.MQTTAddr, err)
 	}
-	in := &Ingest{server: server, hook: hook, forward: forward, stats: stats, log: log, cfg: cfg}
+	in := &Ingest{server: server, hook: hook, forward: forward, stats: stats, log: log, cfg: cfg, registry: registry}
 	if err := server.Serve(); err != nil {
 		return nil, fmt.Errorf("mqtt: %w", err)
 	}
@@ -126,6 +144,7 @@ func (in *Ingest) routes() http.Handler {
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(in.stats.Snapshot())
 	})
+	in.registry.Handle(mux)
 	return mux
 }
 
@@ -172,6 +191,10 @@ func main() {
 	flag.DurationVar(&cfg.Timeout, "produce-timeout", 10*time.Second, "how long a message may wait for Kafka before its publish is refused")
 	flag.DurationVar(&cfg.TopicRetry, "topic-retry", 2*time.Second, "pause between attempts to create the topics")
 	flag.DurationVar(&cfg.DrainTimeout, "drain-timeout", 10*time.Second, "how long shutdown waits for Kafka to take what is buffered")
+	flag.StringVar(&cfg.TLSCert, "tls-cert", "", "server certificate (PEM): serve MQTT over TLS with X.509 device authentication")
+	flag.StringVar(&cfg.TLSKey, "tls-key", "", "server certificate's private key (PEM)")
+	flag.StringVar(&cfg.FleetCA, "fleet-ca", "", "the region's fleet CA (PEM): device certificates must chain to it")
+	flag.BoolVar(&cfg.RequireRegistration, "require-registration", false, "refuse devices not in the registry (PUT /devices/{id})")
 	flag.Parse()
 
 	log := slog.New(slog.NewTextHandler(os.Stdout, nil))
