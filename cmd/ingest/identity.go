@@ -70,6 +70,8 @@ func CheckUsername(username, device string) error {
 type Registry struct {
 	mu      sync.RWMutex
 	devices map[string]struct{}
+	// OnCreate runs once for each new device (IoT Hub's createDeviceIdentity lifecycle event).
+	OnCreate func(id string)
 }
 
 // NewRegistry is an empty registry.
@@ -78,9 +80,12 @@ func NewRegistry() *Registry { return &Registry{devices: map[string]struct{}{}} 
 // Add registers a device; it reports whether the device is new.
 func (r *Registry) Add(id string) bool {
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	_, known := r.devices[id]
 	r.devices[id] = struct{}{}
+	r.mu.Unlock()
+	if !known && r.OnCreate != nil {
+		r.OnCreate(id)
+	}
 	return !known
 }
 

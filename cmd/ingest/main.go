@@ -80,6 +80,7 @@ func Start(cfg Config, log *slog.Logger) (*Ingest, error) {
 	quiet := slog.New(slog.NewTextHandler(os.Stdout, &slog.HandlerOptions{Level: slog.LevelError}))
 	server := mqtt.New(&mqtt.Options{Logger: quiet})
 	registry := NewRegistry()
+	registry.OnCreate = func(id string) { forward.Lifecycle(id, time.Now()) }
 	hook := &DeviceHook{server: server, forward: forward, stats: stats, log: log, now: time.Now,
 		x509: cfg.TLSCert != "", registry: registry, requireRegistration: cfg.RequireRegistration}
 	if err := server.AddHook(hook, nil); err != nil {
@@ -183,6 +184,9 @@ func (in *Ingest) Stop() error {
 }
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "dps" {
+		os.Exit(runDPS(os.Args[2:]))
+	}
 	var cfg Config
 	flag.StringVar(&cfg.Routes, "routes", "/etc/ingest/routes.json", "routes file written by the TelemetryIngest component")
 	flag.StringVar(&cfg.MQTTAddr, "mqtt", ":1883", "MQTT listen address")
@@ -212,4 +216,31 @@ func main() {
 		os.Exit(1)
 	}
 	log.Info("stopped")
+}
+
+// runDPS is "ingest dps": the region's local Device Provisioning Service (dps.go).
+func runDPS(args []string) int {
+	flags := flag.NewFlagSet("dps", flag.ExitOnError)
+	config := flags.String("config", "/etc/dps/dps.json", "id scope and linked hubs")
+	addr := flags.String("mqtt", ":8883", "MQTT over TLS listen address")
+	cert := flags.String("tls-cert", "", "server certificate (PEM)")
+	key := flags.String("tls-key", "", "server certificate's private key (PEM)")
+	fleetCA := flags.String("fleet-ca", "", "the region's fleet CA (PEM): the enrollment group's")
+	_ = flags.Parse(args)
+	log := slog.New(slog.NewTextHandler(os.Stdout, nil))
+	cfg, err := LoadDPSConfig(*config)
+	if err == nil {
+		var dps *DPS
+		if dps, err = StartDPS(cfg, *addr, *cert, *key, *fleetCA, log); err == nil {
+			signals := make(chan os.Signal, 1)
+			signal.Notify(signals, syscall.SIGTERM, syscall.SIGINT)
+			log.Info("stopping", "signal", (<-signals).String())
+			err = dps.Stop()
+		}
+	}
+	if err != nil {
+		log.Error("dps failed", "error", err)
+		return 1
+	}
+	return 0
 }

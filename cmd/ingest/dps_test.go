@@ -1,0 +1,281 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/mochi-mqtt/server/v2/packets"
+)
+
+func TestScaleUnitForMatchesThePythonAssignment(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("testdata", "assignments.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fixture struct {
+		Cases []struct {
+			ID    string `json:"id"`
+			Units int    `json:"units"`
+			Unit  int    `json:"unit"`
+		} `json:"cases"`
+	}
+	if err := json.Unmarshal(data, &fixture); err != nil || len(fixture.Cases) == 0 {
+		t.Fatalf("fixture: %v", err)
+	}
+	for _, c := range fixture.Cases {
+		if got := ScaleUnitFor(c.ID, c.Units); got != c.Unit {
+			t.Errorf("ScaleUnitFor(%q, %d) = %d, Python says %d", c.ID, c.Units, got, c.Unit)
+		}
+	}
+}
+
+// fakeHub records the devices DPS creates in it.
+type fakeHub struct {
+	mu      sync.Mutex
+	created []string
+	server  *httptest.Server
+}
+
+func newFakeHub(t *testing.T) *fakeHub {
+	hub := &fakeHub{}
+	hub.server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hub.mu.Lock()
+		defer hub.mu.Unlock()
+		if r.Method == http.MethodPut {
+			hub.created = append(hub.created, strings.TrimPrefix(r.URL.Path, "/devices/"))
+			w.WriteHeader(http.StatusCreated)
+		}
+	}))
+	t.Cleanup(hub.server.Close)
+	return hub
+}
+
+func (h *fakeHub) devices() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]string(nil), h.created...)
+}
+
+type dpsFixture struct {
+	dps   *DPS
+	hubs  []*fakeHub
+	cfg   DPSConfig
+	roots *x509.CertPool
+	fleet testCA
+}
+
+func startLocalDPS(t *testing.T, units int) dpsFixture {
+	t.Helper()
+	dir := t.TempDir()
+	fleet, serverCA := newCA(t, "eu fleet CA"), newCA(t, "local DPS CA")
+	leaf := serverCA.issue(t, "dps.autocloud-eu.svc", true, time.Now().Add(-time.Hour), time.Now().Add(time.Hour))
+	keyDER, _ := x509.MarshalECPrivateKey(leaf.PrivateKey.(*ecdsa.PrivateKey))
+	cfg := DPSConfig{IDScope: "0ne00000eu1"}
+	var hubs []*fakeHub
+	for unit := 1; unit <= units; unit++ {
+		hub := newFakeHub(t)
+		hubs = append(hubs, hub)
+		cfg.Hubs = append(cfg.Hubs, LinkedHub{Hostname: "streaming-" + string(rune('0'+unit)) + ".autocloud-eu.svc",
+			Registry: hub.server.URL + "/devices/"})
+	}
+	dps, err := StartDPS(cfg, "127.0.0.1:0",
+		writePEM(t, filepath.Join(dir, "tls.crt"), "CERTIFICATE", leaf.Certificate[0]),
+		writePEM(t, filepath.Join(dir, "tls.key"), "EC PRIVATE KEY", keyDER),
+		writePEM(t, filepath.Join(dir, "fleet-ca.pem"), "CERTIFICATE", fleet.cert.Raw),
+		slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = dps.Stop() })
+	roots := x509.NewCertPool()
+	roots.AddCert(serverCA.cert)
+	return dpsFixture{dps: dps, hubs: hubs, cfg: cfg, roots: roots, fleet: fleet}
+}
+
+// registrar speaks the device side of the registration protocol.
+type registrar struct {
+	conn *tls.Conn
+	r    *bufio.Reader
+}
+
+// connect returns nil when the connection or the CONNECT is refused.
+func (f dpsFixture) connect(t *testing.T, cert tls.Certificate, id, user string) *registrar {
+	t.Helper()
+	conn, err := tls.Dial("tcp", f.dps.Addr(), &tls.Config{RootCAs: f.roots, ServerName: "dps.autocloud-eu.svc",
+		Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
+	if err != nil {
+		return nil
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	reg := &registrar{conn: conn, r: bufio.NewReader(conn)}
+	reg.write(t, packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Connect}, ProtocolVersion: 4,
+		Connect: packets.ConnectParams{ProtocolName: []byte("MQTT"), Clean: true, Keepalive: 60, ClientIdentifier: id,
+			UsernameFlag: true, Username: []byte(user)}})
+	ack, err := reg.read()
+	if err != nil || ack.FixedHeader.Type != packets.Connack || ack.ReasonCode != packets.CodeSuccess.Code {
+		return nil
+	}
+	reg.write(t, packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Subscribe, Qos: 1}, ProtocolVersion: 4,
+		PacketID: 1, Filters: packets.Subscriptions{{Filter: "$dps/registrations/res/#", Qos: 1}}})
+	if ack, err := reg.read(); err != nil || ack.FixedHeader.Type != packets.Suback {
+		t.Fatalf("no SUBACK: %v", err)
+	}
+	return reg
+}
+
+func (r *registrar) write(t *testing.T, pk packets.Packet) {
+	t.Helper()
+	var buf bytes.Buffer
+	var err error
+	switch pk.FixedHeader.Type {
+	case packets.Connect:
+		err = pk.ConnectEncode(&buf)
+	case packets.Subscribe:
+		err = pk.SubscribeEncode(&buf)
+	case packets.Publish:
+		err = pk.PublishEncode(&buf)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.conn.Write(buf.Bytes()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (r *registrar) read() (packets.Packet, error) {
+	var pk packets.Packet
+	_ = r.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	header, err := r.r.ReadByte()
+	if err != nil {
+		return pk, err
+	}
+	if err := pk.FixedHeader.Decode(header); err != nil {
+		return pk, err
+	}
+	length, _, err := packets.DecodeLength(r.r)
+	if err != nil {
+		return pk, err
+	}
+	body := make([]byte, length)
+	if _, err := io.ReadFull(r.r, body); err != nil {
+		return pk, err
+	}
+	pk.ProtocolVersion = 4
+	switch pk.FixedHeader.Type {
+	case packets.Connack:
+		err = pk.ConnackDecode(body)
+	case packets.Suback:
+		err = pk.SubackDecode(body)
+	case packets.Publish:
+		err = pk.PublishDecode(body)
+	}
+	return pk, err
+}
+
+// request publishes topic with body and returns the next answer on the response topics.
+func (r *registrar) request(t *testing.T, topic string, body string) (string, map[string]any) {
+	t.Helper()
+	r.write(t, packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Publish}, ProtocolVersion: 4,
+		TopicName: topic, Payload: []byte(body)})
+	for {
+		pk, err := r.read()
+		if err != nil {
+			t.Fatalf("no answer to %s: %v", topic, err)
+		}
+		if pk.FixedHeader.Type != packets.Publish {
+			continue
+		}
+		var answer map[string]any
+		_ = json.Unmarshal(pk.Payload, &answer)
+		return pk.TopicName, answer
+	}
+}
+
+// register runs the whole exchange and returns the final answer's topic and registration state.
+func (r *registrar) register(t *testing.T, id string) (string, map[string]any) {
+	t.Helper()
+	topic, answer := r.request(t, "$dps/registrations/PUT/iotdps-register/?$rid=1", `{"registrationId":"`+id+`"}`)
+	if !strings.HasPrefix(topic, "$dps/registrations/res/202/?$rid=1&retry-after=") || answer["status"] != "assigning" {
+		t.Fatalf("register answer %s %v", topic, answer)
+	}
+	operation, _ := answer["operationId"].(string)
+	topic, answer = r.request(t, "$dps/registrations/GET/iotdps-get-operationstatus/?$rid=2&operationId="+operation, "")
+	state, _ := answer["registrationState"].(map[string]any)
+	return topic, state
+}
+
+func dpsUser(id string) string { return "0ne00000eu1/registrations/" + id + "/api-version=2019-03-31" }
+
+func TestVehiclesRegisterAndLandInTheHubHashedAllocationChooses(t *testing.T) {
+	f := startLocalDPS(t, 3)
+	for _, id := range []string{"eu-car-000001", "eu-car-000002", "eu-car-000003", "eu-car-000004"} {
+		reg := f.connect(t, f.fleet.device(t, id), id, dpsUser(id))
+		if reg == nil {
+			t.Fatalf("%s refused", id)
+		}
+		topic, state := reg.register(t, id)
+		want := f.cfg.Hubs[ScaleUnitFor(id, 3)-1].Hostname
+		if topic != "$dps/registrations/res/200/?$rid=2" || state["status"] != "assigned" || state["assignedHub"] != want ||
+			state["deviceId"] != id {
+			t.Fatalf("%s: %s %v, want assigned to %s", id, topic, state, want)
+		}
+		if created := f.hubs[ScaleUnitFor(id, 3)-1].devices(); len(created) == 0 || created[len(created)-1] != id {
+			t.Fatalf("%s not created in its hub's registry: %v", id, created)
+		}
+	}
+}
+
+func TestRegisteringAgainGivesTheSameHub(t *testing.T) {
+	f := startLocalDPS(t, 3)
+	id := "eu-car-000042"
+	var hubs []any
+	for range 2 {
+		reg := f.connect(t, f.fleet.device(t, id), id, dpsUser(id))
+		_, state := reg.register(t, id)
+		hubs = append(hubs, state["assignedHub"])
+	}
+	if hubs[0] != hubs[1] || hubs[0] == nil {
+		t.Fatalf("hubs %v", hubs)
+	}
+}
+
+func TestRegistrationRefusals(t *testing.T) {
+	f := startLocalDPS(t, 2)
+	other := newCA(t, "us fleet CA")
+	if f.connect(t, other.device(t, "us-car-1"), "us-car-1", dpsUser("us-car-1")) != nil {
+		t.Error("another region's fleet CA was accepted")
+	}
+	if f.connect(t, f.fleet.device(t, "eu-car-1"), "eu-car-2", dpsUser("eu-car-2")) != nil {
+		t.Error("a CN other than the registration id was accepted")
+	}
+	if f.connect(t, f.fleet.device(t, "eu-car-1"), "eu-car-1", "eu-car-1") != nil {
+		t.Error("a user name without the id scope was accepted")
+	}
+	reg := f.connect(t, f.fleet.device(t, "eu-car-1"), "eu-car-1", dpsUser("eu-car-1"))
+	if reg == nil {
+		t.Fatal("a good device was refused after the others")
+	}
+	topic, _ := reg.request(t, "$dps/registrations/PUT/iotdps-register/?$rid=9", `{"registrationId":"eu-car-2"}`)
+	if !strings.HasPrefix(topic, "$dps/registrations/res/400/") {
+		t.Errorf("registering another id answered %s", topic)
+	}
+	topic, _ = reg.request(t, "$dps/registrations/GET/iotdps-get-operationstatus/?$rid=10&operationId=4.nope", "")
+	if !strings.HasPrefix(topic, "$dps/registrations/res/404/") {
+		t.Errorf("an unknown operation answered %s", topic)
+	}
+}
