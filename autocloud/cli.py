@@ -385,6 +385,33 @@ def size(
 
 
 @app.command()
+def drift(
+    stack: Annotated[list[str] | None, typer.Option("--stack", help="Stack(s) to check, e.g. local-eu.")] = None,
+    all_stacks: Annotated[bool, typer.Option("--all", help="Every stack in stacks/.")] = False,
+    fmt: Annotated[
+        Literal[OutputFormat.TEXT, OutputFormat.JSON, OutputFormat.MARKDOWN],
+        typer.Option("--format", help="How to print the differences."),
+    ] = OutputFormat.TEXT,
+) -> None:
+    """What differs between each deployed stack and its program (a refreshed preview; nothing is written).
+    Exit 0 no drift, 1 drift, 2 a stack could not be checked."""
+    from autocloud.operations import drift as drift_mod
+    from autocloud.runtime import engine
+    from platform_model.stack import require_stack, stack_names
+
+    if bool(stack) == all_stacks:
+        raise _fail("drift: give --stack (one or more) or --all", EXIT_BAD_INPUT)
+    names = stack_names() if all_stacks else list(stack or [])
+    for name in names:
+        require_stack(name, "drift")
+    results, errors = drift_mod.check_stacks(names, engine.existing_stack)
+    sys.stdout.write(drift_mod.report(results, fmt))
+    for line in errors:
+        _error(line)
+    raise typer.Exit(EXIT_BAD_INPUT if errors else (EXIT_FAILED if any(results.values()) else 0))
+
+
+@app.command()
 def prerequisites(
     stack: Annotated[str, typer.Argument(help="An azure stack (stacks/Pulumi.<stack>.yaml), e.g. azure-eu.")],
     fmt: Annotated[

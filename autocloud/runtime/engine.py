@@ -167,9 +167,9 @@ def select_stack(
     return auto.create_or_select_stack(stack_name=stack, work_dir=str(work_dir), opts=opts)
 
 
-def stack_outputs(stack: str, state_dir: Path = STATE_DIR, backend_url: str | None = None) -> dict[str, Any]:
-    """A deployed stack's outputs (secrets decrypted), read without creating the stack where it does
-    not exist: reading must not leave an empty stack behind on a team backend."""
+def existing_stack(stack: str, state_dir: Path = STATE_DIR, backend_url: str | None = None) -> auto.Stack:
+    """A deployed stack of this project, selected without creating it where it does not exist: reading
+    must not leave an empty stack behind on a team backend. InputError when it is not deployed."""
     provider = resolve_secrets_provider(stack)
     env = engine_env(state_dir, None, backend_url, provider)
     work_dir = project_mirror(state_dir)
@@ -177,10 +177,15 @@ def stack_outputs(stack: str, state_dir: Path = STATE_DIR, backend_url: str | No
         work_dir=str(work_dir), env_vars=env, pulumi_command=pulumi_command(), secrets_provider=provider
     )
     try:
-        handle = auto.select_stack(stack_name=stack, work_dir=str(work_dir), opts=opts)
+        return auto.select_stack(stack_name=stack, work_dir=str(work_dir), opts=opts)
     except auto.errors.StackNotFoundError:
         raise InputError(
             f"stack {stack} is not deployed on backend {env['PULUMI_BACKEND_URL']} "
             "(AUTOCLOUD_BACKEND_URL names a team backend)"
         ) from None
+
+
+def stack_outputs(stack: str, state_dir: Path = STATE_DIR, backend_url: str | None = None) -> dict[str, Any]:
+    """A deployed stack's outputs (secrets decrypted), read without creating the stack."""
+    handle = existing_stack(stack, state_dir, backend_url)
     return {key: output.value for key, output in handle.outputs().items()}
