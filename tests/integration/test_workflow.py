@@ -1,5 +1,5 @@
-"""actionlint, built from its Go module into .toolchain/bin, accepts the preview workflow and rejects
-broken copies of it (so a pass means something)."""
+"""actionlint, built from its Go module into .toolchain/bin, accepts the workflows (the pull-request
+preview, the daily drift report) and rejects broken copies of the preview (so a pass means something)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ from platform_model.paths import REPO_ROOT, TOOLCHAIN_BIN
 
 pytestmark = pytest.mark.integration
 
-WORKFLOW = REPO_ROOT / ".github" / "workflows" / "preview.yml"
+WORKFLOWS = REPO_ROOT / ".github" / "workflows"
+WORKFLOW = WORKFLOWS / "preview.yml"
 ACTIONLINT = TOOLCHAIN_BIN / "actionlint"
 
 
@@ -34,12 +35,14 @@ def _by_tag(text: str) -> str:
     return PINNED.sub(r"@\1", text)
 
 
-def test_preview_workflow_passes_actionlint(tmp_path: Path) -> None:
-    result = _actionlint(WORKFLOW)
+@pytest.mark.parametrize("name", ["preview.yml", "drift.yml"])
+def test_workflow_passes_actionlint(tmp_path: Path, name: str) -> None:
+    workflow = WORKFLOWS / name
+    result = _actionlint(workflow)
     assert result.returncode == 0, result.stdout + result.stderr
-    tagged = tmp_path / ".github" / "workflows" / "preview.yml"
+    tagged = tmp_path / ".github" / "workflows" / name
     tagged.parent.mkdir(parents=True)
-    tagged.write_text(_by_tag(WORKFLOW.read_text()))
+    tagged.write_text(_by_tag(workflow.read_text()))
     assert "@v5\n" in tagged.read_text()
     result = _actionlint(tagged)
     assert result.returncode == 0, result.stdout + result.stderr
