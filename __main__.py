@@ -17,6 +17,7 @@ from platform_model.profiles import RegionProfile
 from platform_model.sizing import CapacityPlan
 from platform_model.stack import (
     CONFIG_NAMESPACE,
+    FLEET_CA_KEY,
     LOCATION_KEY,
     STACK_CONFIG_KEYS,
     ResolvedStack,
@@ -33,7 +34,16 @@ def read_config() -> ResolvedStack:
         namespace, _, name = key.partition(":")
         values[key] = pulumi.Config(namespace).get(name)
     stack = pulumi.get_stack()
-    return resolve_values(stack, values, f"stacks/Pulumi.{stack}.yaml", run_overrides())
+    resolved = resolve_values(stack, values, f"stacks/Pulumi.{stack}.yaml", run_overrides())
+    config = resolved.config
+    if config.is_local and resolved.profile.services.iothub and not config.fleet_ca_certificate:
+        raise ConfigError(
+            resolved.source,
+            FLEET_CA_KEY,
+            f"the local DPS and hubs need region {config.region}'s fleet CA: deploy with `autocloud up`, which "
+            f"passes .state/fleet/{config.region}/ca.pem, or set it (`autocloud fleet ca --region {config.region}`)",
+        )
+    return resolved
 
 
 def build(stack: StackConfig, profile: RegionProfile, plan: CapacityPlan) -> RegionalPlatformContract:

@@ -492,7 +492,8 @@ def simulate(
         Literal[OutputFormat.TEXT, OutputFormat.JSON], typer.Option("--format", help="How to print the counts.")
     ] = OutputFormat.TEXT,
 ) -> None:
-    """Drive simulated vehicles through a local region and count every message end to end (exit 1 on loss)."""
+    """Register simulated vehicles through a local region's DPS, drive them through its hubs over TLS and count
+    every message end to end (exit 1 on loss or a refused vehicle)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
     from autocloud.operations import simulate as sim
@@ -524,14 +525,21 @@ def simulate(
     else:
         units = ", ".join(f"unit {k}: {v}" for k, v in summary["vehicles_per_unit"].items())
         _echo(
+            f"registered {result.registrations} of {vehicles} through DPS over TLS, p50 "
+            f"{summary['registration_ms_p50']} ms, p99 {summary['registration_ms_p99']} ms; "
+            f"vehicles per scale unit: {units or 'none'}"
+        )
+        for reason, count in summary["refused"].items():
+            _echo(f"refused: {reason} ({count} vehicle{'s' if count != 1 else ''})")
+        _echo(
             f"sent {result.sent}, delivered to Kafka {result.delivered}, stored {result.stored}, "
             f"lost {result.lost}, duplicates {result.duplicates}, reconnects {result.reconnects}"
         )
         _echo(
             f"latency p50 {summary['latency_ms_p50']} ms, p99 {summary['latency_ms_p99']} ms, "
-            f"{summary['messages_per_second']} messages/s; vehicles per scale unit: {units}"
+            f"{summary['messages_per_second']} messages/s"
         )
-    if result.lost:
+    if result.lost or result.refused:
         raise typer.Exit(1)
 
 
@@ -543,9 +551,9 @@ def fleet_ca(
     ] = None,
 ) -> None:
     """Make or reuse the region's fleet CA under .state/fleet/<region>/ (ca.pem, ca-key.pem)."""
-    from autocloud.operations import fleet
+    from autocloud.runtime import fleet_pki
 
-    ca = fleet.ensure_ca(region, fleet.CA_VALIDITY_DAYS if days is None else days)
+    ca = fleet_pki.ensure_ca(region, fleet_pki.CA_VALIDITY_DAYS if days is None else days)
     state = "created" if ca.created else "reused"
     _echo(f"fleet CA {region}: {state} {ca.cert_path} (key {ca.key_path.name}, mode 0600)")
     _echo(f"valid until {ca.certificate.not_valid_after_utc:%Y-%m-%d}, SHA-256 {ca.fingerprint}")
@@ -561,9 +569,11 @@ def fleet_vehicle_cert(
     ] = None,
 ) -> None:
     """Issue a vehicle's device certificate, signed by its region's fleet CA (CN = registration id)."""
-    from autocloud.operations import fleet
+    from autocloud.runtime import fleet_pki
 
-    issued = fleet.issue_vehicle_cert(region, vehicle_id, out, fleet.VEHICLE_VALIDITY_DAYS if days is None else days)
+    issued = fleet_pki.issue_vehicle_cert(
+        region, vehicle_id, out, fleet_pki.VEHICLE_VALIDITY_DAYS if days is None else days
+    )
     _echo(f"vehicle {issued.vehicle_id}: {issued.cert_path} (with the {region} fleet CA), key {issued.key_path}")
     _echo(f"valid until {issued.not_after:%Y-%m-%d}")
 

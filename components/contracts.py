@@ -50,7 +50,8 @@ class RegionalPlatformArgs:
     """Optional, azure target only; default the deploying identity. Entra object ids given AKS RBAC
     Cluster Admin on the region's cluster."""
     fleet_ca_certificate: str | None = None
-    """Optional, azure target only. The fleet CA (PEM) registered with DPS."""
+    """The region's fleet CA (PEM). Azure: optional, registered with DPS. Local: required where the profile
+    has IoT Hub (the local DPS and hubs trust it)."""
     routing_staged_units: tuple[int, ...] = ()
     """Optional, azure target only; default none (every hub live). Scale units whose IoT Hub is built in
     routing phase ``staged`` (``components.telemetry.RoutingPhase``)."""

@@ -114,14 +114,17 @@ class Workload:
     """Required. A pinned image reference (a tag naming a release, never ``latest``): ``autocloud.local/<repo>:<tag>``
     locally, ``<registry login server>/<repo>:<tag>`` on Azure (same repository and tag)."""
     port: int
-    """Required. The one TCP port the Service exposes; the readiness probe opens it unless ``readiness``
-    says otherwise."""
+    """Required. The main TCP port the Service exposes (first, before ``extra_ports``); the readiness probe
+    opens it unless ``readiness`` says otherwise."""
     port_name: str
     """Required. Name of that port (``mqtt``, ``kafka``, ...)."""
     resources: ContainerResources
     """Required. Requests and limits; the namespace quota is the sum of these."""
     run_as_user: int | None
     """Required. UID to run as (non-root); None only where the image must start as root."""
+    extra_ports: Mapping[str, int] = field(default_factory=dict)
+    """Optional, default none. Further named ports the container and the Service expose, e.g. a back-end
+    ``http`` port that other workloads of the namespace call."""
     env: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     """Optional, default none. Plain environment values (no secrets: mount those)."""
     args: Sequence[pulumi.Input[str]] = ()
@@ -212,7 +215,9 @@ def pod_spec(workload: Workload, placement_fields: Mapping[str, Any] | None = No
         "name": workload.app,
         "image": workload.image,
         "imagePullPolicy": "IfNotPresent",
-        "ports": [{"name": workload.port_name, "containerPort": workload.port, "protocol": "TCP"}],
+        "ports": [
+            {"name": port_name, "containerPort": port, "protocol": "TCP"} for port_name, port in _ports(workload)
+        ],
         **_probes(workload),
         "resources": workload.resources.requirements(),
         "securityContext": container_security,
@@ -292,9 +297,13 @@ def render_deployment(
     }
 
 
+def _ports(workload: Workload) -> list[tuple[str, int]]:
+    """The workload's named ports, its main one first."""
+    return [(workload.port_name, workload.port), *sorted(workload.extra_ports.items())]
+
+
 def render_service(workload: Workload, namespace: str, labels: Mapping[str, str]) -> dict[str, Any]:
-    """The workload's ClusterIP Service on its one port."""
-    port = workload.port
+    """The workload's ClusterIP Service on its ports, the main one first."""
     return {
         "apiVersion": "v1",
         "kind": "Service",
@@ -302,7 +311,10 @@ def render_service(workload: Workload, namespace: str, labels: Mapping[str, str]
         "spec": {
             "type": "ClusterIP",
             "selector": selector(workload),
-            "ports": [{"name": workload.port_name, "port": port, "targetPort": port, "protocol": "TCP"}],
+            "ports": [
+                {"name": port_name, "port": port, "targetPort": port, "protocol": "TCP"}
+                for port_name, port in _ports(workload)
+            ],
         },
     }
 

@@ -47,6 +47,8 @@ Target = Literal["azure", "local"]
 
 ROUTING_STAGED_KEY = f"{CONFIG_NAMESPACE}:routingStagedUnits"
 """The stack key listing the scale units whose IoT Hub is applied in routing phase ``staged``."""
+FLEET_CA_KEY = f"{CONFIG_NAMESPACE}:fleetCaCertificate"
+"""The stack key holding the region's fleet CA (PEM)."""
 ROLE_PROPAGATION_KEY = f"{CONFIG_NAMESPACE}:rolePropagationSeconds"
 ROLE_PROPAGATION_SECONDS = 600
 """How long a new role assignment may take to apply: "When you assign roles or remove role assignments,
@@ -80,9 +82,10 @@ class StackConfig(BaseModel):
     (users, groups, service principals) given the "Azure Kubernetes Service RBAC Cluster Admin" role
     on the private AKS cluster (local accounts are off, so without one nobody can use kubectl)."""
     fleet_ca_certificate: str | None = Field(default=None, pattern=PEM_CERTIFICATE)
-    """Optional, azure target only. PEM of the fleet's root/intermediate CA: registered (verified) with
-    DPS so an X.509 enrollment group can trust it (``pulumi config set autocloud:fleetCaCertificate
-    "$(cat fleet-ca.pem)"``)."""
+    """PEM of the region's fleet CA (``autocloud fleet ca``). Azure target: optional, registered (verified)
+    with DPS so an X.509 enrollment group can trust it (``pulumi config set autocloud:fleetCaCertificate
+    "$(cat .state/fleet/<region>/ca.pem)"``). Local target: the local DPS and hubs trust it; ``autocloud up``
+    passes the region's own for the run when the stack file has none (:data:`FLEET_CA_KEY`)."""
     routing_staged_units: Annotated[tuple[Annotated[int, Field(ge=1)], ...], BeforeValidator(json_list)] = ()
     """Optional, azure target only; default none, every hub live. Scale units whose IoT Hub is applied in
     routing phase ``staged``: system-assigned identity granted Event Hubs Data Sender, fallback route
@@ -102,7 +105,7 @@ class StackConfig(BaseModel):
             raise keyed_error(f"{CONFIG_NAMESPACE}:namespace", "applies to target local only")
         if len(set(self.routing_staged_units)) != len(self.routing_staged_units):
             raise keyed_error(ROUTING_STAGED_KEY, f"lists a scale unit twice: {list(self.routing_staged_units)}")
-        for key in ("cluster_admins", "fleet_ca_certificate", "routing_staged_units"):
+        for key in ("cluster_admins", "routing_staged_units"):
             if getattr(self, key) and self.target != "azure":
                 raise keyed_error(f"{CONFIG_NAMESPACE}:{to_camel(key)}", "applies to target azure only")
         return self

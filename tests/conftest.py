@@ -9,12 +9,15 @@ output of one test leaks into the next. Tests call
 from __future__ import annotations
 
 import asyncio
+import functools
 import io
 import json
 import runpy
+import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import nullcontext
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar
 
 import pulumi
@@ -29,7 +32,7 @@ from autocloud.verification.check.collector import full_collections_deferred
 from autocloud.verification.check.runner import ProgramMocks
 from platform_model.errors import AutocloudError
 from platform_model.paths import REPO_ROOT
-from platform_model.stack import stack_file_values
+from platform_model.stack import CONFIG_NAMESPACE, FLEET_CA_KEY, stack_file_values
 
 PROGRAM = REPO_ROOT / "__main__.py"
 PROJECT = "autocloud"
@@ -164,6 +167,16 @@ def _config_text(value: Any) -> str:
     return json.dumps(value)
 
 
+@functools.cache
+def fleet_ca_pem() -> str:
+    """A fleet CA for programs run under mocks: ``autocloud up`` passes a local stack its region's own
+    (``autocloud.runtime.fleet_pki.local_run_config``)."""
+    from autocloud.runtime import fleet_pki
+
+    with tempfile.TemporaryDirectory() as folder:
+        return fleet_pki.ensure_ca("eu", fleet_dir=Path(folder)).pem.decode()
+
+
 class PulumiHarness:
     """Mocks, config and an event loop for one test."""
 
@@ -207,7 +220,10 @@ class PulumiHarness:
     def run_program(self, stack: str, overrides: Mapping[str, Any] | None = None, preview: bool = False) -> ProgramRun:
         """Run ``__main__.py`` under mocks with the stack file's config plus ``overrides`` (as a dry run
         with ``preview``)."""
-        mocks = self.start(stack, stack_config(stack) | dict(overrides or {}), preview)
+        config = stack_config(stack) | dict(overrides or {})
+        if config.get(f"{CONFIG_NAMESPACE}:target") == "local":
+            config.setdefault(FLEET_CA_KEY, fleet_ca_pem())
+        mocks = self.start(stack, config, preview)
         self.run(lambda: runpy.run_path(str(PROGRAM), run_name="__main__"))
         root = pulumi_settings.get_root_resource()
         exported: dict[str, Any] = dict(getattr(root, "outputs", {}))

@@ -18,7 +18,7 @@ from typing import Any
 from pulumi import automation as auto
 
 from autocloud.operations.routing import grant_wait_left, staged_units, state_resources, wait_for_grants
-from autocloud.runtime import checkpoint, engine, engine_errors, state_lock
+from autocloud.runtime import checkpoint, engine, engine_errors, fleet_pki, state_lock
 from platform_model.errors import ConfigError, InputError, excerpt
 from platform_model.files import write_atomically
 from platform_model.paths import POLICIES_DIR, REPO_ROOT, STACKS_DIR, STATE_DIR
@@ -146,7 +146,7 @@ def deploy_stack(
             stack,
             work_dir=work_dir,
             state_dir=state_dir,
-            overrides={**(overrides or {}), **extra},
+            overrides={**machine, **(overrides or {}), **extra},
             backend_url=backend_url,
         )
 
@@ -163,6 +163,7 @@ def deploy_stack(
         resolved = resolve_stack(stack, overrides=overrides)
         region = resolved.config.region
         packs, configs = _pack_args(resolved, state_dir)
+        machine: dict[str, ConfigValue] = dict(fleet_pki.local_run_config(resolved, fleet_dir=state_dir / "fleet"))
         state_lock.clear_stale_lock(stack, state_dir, echo)
         handle = select({})
         if not apply:

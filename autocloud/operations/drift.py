@@ -106,7 +106,6 @@ def stack_drift(stack: auto.Stack) -> list[Drift]:
         stack.preview_refresh(on_event=events.append, color="never")
     except auto.errors.CommandError as exc:
         lines = [line.rsplit("error:", 1)[1].strip() for line in str(exc).splitlines() if "error:" in line]
-        lines = [line.rsplit("error:", 1)[1].strip() for line in str(exc).splitlines() if "error:" in line]
         raise DriftError(f"{stack.name}: cannot check drift: {lines[-1] if lines else 'the refresh failed'}") from None
     return findings(events)
 

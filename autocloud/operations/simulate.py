@@ -1,11 +1,13 @@
-"""Simulated vehicles driving a local region end to end: MQTT in, Kafka, the state store.
+"""Simulated vehicles driving a local region end to end: DPS, the hub, Kafka, the state store.
 
-Each vehicle connects to the broker of its scale unit (`platform_model.assignment`, as DPS's hashed
-allocation would), publishes its messages with QoS 1 and disconnects. The ingest broker acknowledges
-a publish only once Kafka has the record, so an acknowledged message is a delivered one; the state
-store is then read back to count what was stored. On the embedded cluster, brokers and the store are
-reached through a tunnel into the node (`cluster.open_tunnel`), the way vehicles reach a public
-endpoint; on another cluster (``KUBECONFIG``), through ``kubectl port-forward``.
+Each vehicle takes its certificate from the region's fleet CA (issued once, kept under
+``.state/fleet/<region>/vehicles/``), registers with the region's DPS and connects to the hub DPS
+assigned, both over TLS (``autocloud.operations.device``, the Azure device path), publishes its messages
+with QoS 1 and disconnects. The hub acknowledges a publish only once Kafka has the record, so an
+acknowledged message is a delivered one; the state store is then read back to count what was stored.
+On the embedded cluster, DPS, hubs and the store are reached through a tunnel into the node
+(`cluster.open_tunnel`), the way vehicles reach a public endpoint; on another cluster (``KUBECONFIG``),
+through ``kubectl port-forward``.
 """
 
 from __future__ import annotations
@@ -24,18 +26,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from autocloud.runtime import cluster
+from autocloud.operations import device
+from autocloud.runtime import cluster, fleet_pki
 from components.contracts import STATE_CONTAINER, STATE_DATABASE
+from components.local import provisioning
 from components.local.kube import COMPONENT_LABEL
 from components.local.state import OBJECT_NAME, PASSWORD_ITEM, USERNAME
-from platform_model.assignment import scale_unit_for
 from platform_model.errors import AutocloudError
 from platform_model.paths import TOOLCHAIN_BIN, external_kubeconfig
 from platform_model.vocabulary import region_namespace
 
 INGEST_COMPONENT = "telemetry-ingest"
+DPS_COMPONENT = "device-provisioning"
 STATE_COMPONENT = "vehicle-state-store"
 STORE_SERVICE = OBJECT_NAME
+TUNNEL_ADDRESS = "127.0.0.1"
 ACK_TIMEOUT_S = 60.0
 """How long a vehicle waits for one acknowledgement before it gives up (and the rest counts as lost):
 long enough for a restarted broker pod to become ready, while the client reconnects and resends."""
@@ -56,6 +61,8 @@ class SimulationArgs:
     """Default ``autocloud-<region>``."""
     settle_seconds: float = 60.0
     """How long to wait for the state store to catch up before counting the rest as lost."""
+    fleet_dir: Path | None = None
+    """Default ``.state/fleet``: the region's fleet CA and the simulated vehicles' certificates."""
 
     def __post_init__(self) -> None:
         if self.vehicles < 1:
@@ -84,8 +91,18 @@ class SimulationResult:
     reconnects: int = 0
     """Connections a vehicle had to make again after losing its broker mid-run."""
     latencies_ms: list[float] = field(default_factory=list)
+    registration_ms: list[float] = field(default_factory=list)
+    """Per registered vehicle: from opening its DPS connection (TLS included) to the ``assigned`` answer."""
+    assignments: dict[str, str] = field(default_factory=dict)
+    """Vehicle -> the hub DPS assigned it."""
+    refused: dict[str, int] = field(default_factory=dict)
+    """Why vehicles got no hub or no connection -> how many."""
     vehicles_per_unit: dict[int, int] = field(default_factory=dict)
     seconds: float = 0.0
+
+    @property
+    def registrations(self) -> int:
+        return len(self.assignments)
 
     @property
     def lost(self) -> int:
@@ -95,10 +112,11 @@ class SimulationResult:
     def duplicates(self) -> int:
         return max(0, self.stored - self.sent)
 
-    def percentile(self, q: float) -> float:
-        if not self.latencies_ms:
+    def percentile(self, q: float, values: Sequence[float] | None = None) -> float:
+        """The ``q`` quantile of ``values`` (default the message latencies), nearest rank."""
+        ordered = sorted(self.latencies_ms if values is None else values)
+        if not ordered:
             return math.nan
-        ordered = sorted(self.latencies_ms)
         return ordered[min(len(ordered) - 1, math.ceil(q * len(ordered)) - 1)]
 
     @property
@@ -114,6 +132,10 @@ class SimulationResult:
             "duplicates": self.duplicates,
             "vehicles_stored": self.vehicles_stored,
             "reconnects": self.reconnects,
+            "registrations": self.registrations,
+            "registration_ms_p50": round(self.percentile(0.5, self.registration_ms), 2),
+            "registration_ms_p99": round(self.percentile(0.99, self.registration_ms), 2),
+            "refused": dict(sorted(self.refused.items())),
             "latency_ms_p50": round(self.percentile(0.5), 2),
             "latency_ms_p99": round(self.percentile(0.99), 2),
             "messages_per_second": round(self.rate, 1),
@@ -137,12 +159,22 @@ class ServiceTarget:
 
 @dataclass(frozen=True)
 class RegionEndpoints:
-    """A region's brokers (by scale unit) and its state store, and the store's password (read from its
-    Kubernetes Secret, as the state writer gets it)."""
+    """A region's DPS (its id scope, the CA its endpoints' certificates chain to), its hubs by host name
+    with their scale units, its state store and the store's password (read from the region's Secrets and
+    ConfigMaps, as its workloads get them)."""
 
-    brokers: dict[int, ServiceTarget]
+    dps: ServiceTarget
+    id_scope: str
+    server_ca: str
+    hubs: dict[str, ServiceTarget]
+    units: dict[str, int]
     store: ServiceTarget
     store_password: str
+
+    @property
+    def brokers(self) -> dict[int, ServiceTarget]:
+        """The hubs by scale unit."""
+        return {self.units[host]: target for host, target in sorted(self.hubs.items(), key=lambda h: self.units[h[0]])}
 
 
 class ClusterReach(Protocol):
@@ -256,25 +288,42 @@ def _services(reach: ClusterReach, namespace: str, component: str) -> list[Servi
     ]
 
 
+def _read(reach: ClusterReach, namespace: str, kind: str, name: str, item: str) -> str:
+    """One item of a region's ConfigMap or Secret (decoded), or SimulationError naming what is missing."""
+    found = reach.get(f"/api/v1/namespaces/{namespace}/{kind}s/{name}") or {}
+    value = found.get("data", {}).get(item)
+    if value is None:
+        raise SimulationError(f"namespace {namespace}: {kind} {name} has no {item}; deploy the region again")
+    return base64.b64decode(value).decode() if kind == "secret" else str(value)
+
+
 def discover(reach: ClusterReach, namespace: str) -> RegionEndpoints:
-    """Find the region's brokers and store on the cluster (the names the local components give them)."""
-    brokers = {}
-    for service in _services(reach, namespace, INGEST_COMPONENT):
-        suffix = service.name.rsplit("-", 1)[-1]
-        if suffix.isdigit():
-            brokers[int(suffix)] = service
+    """Find the region's DPS, hubs and store on the cluster (the names the local components give them)."""
+    services = {s.name: s for s in _services(reach, namespace, INGEST_COMPONENT)}
+    dps = _services(reach, namespace, DPS_COMPONENT)
     stores = [s for s in _services(reach, namespace, STATE_COMPONENT) if s.name == STORE_SERVICE]
-    if not brokers or not stores:
+    if not services or not dps or not stores:
         raise SimulationError(
-            f"namespace {namespace}: no telemetry brokers or state store found; "
+            f"namespace {namespace}: no DPS, hubs or state store found; "
             "deploy the region first (`autocloud up --region ...`)"
         )
-    secret = reach.get(f"/api/v1/namespaces/{namespace}/secrets/{STORE_SERVICE}-key") or {}
-    encoded = secret.get("data", {}).get(PASSWORD_ITEM)
-    if encoded is None:
-        raise SimulationError(f"namespace {namespace}: the state store's Secret {STORE_SERVICE}-key is missing")
+    config = json.loads(_read(reach, namespace, "configmap", provisioning.OBJECT_NAME, "dps.json"))
+    hubs: dict[str, ServiceTarget] = {}
+    units: dict[str, int] = {}
+    for unit, hub in enumerate(config["hubs"], start=1):
+        host = hub["hostname"]
+        service = services.get(host.split(".", 1)[0])
+        if service is None:
+            raise SimulationError(f"namespace {namespace}: DPS links hub {host}, which has no Service")
+        hubs[host], units[host] = service, unit
     return RegionEndpoints(
-        brokers=dict(sorted(brokers.items())), store=stores[0], store_password=base64.b64decode(encoded).decode()
+        dps=dps[0],
+        id_scope=config["idScope"],
+        server_ca=_read(reach, namespace, "secret", provisioning.TLS_SECRET, "ca.crt"),
+        hubs=hubs,
+        units=units,
+        store=stores[0],
+        store_password=_read(reach, namespace, "secret", f"{STORE_SERVICE}-key", PASSWORD_ITEM),
     )
 
 
@@ -297,49 +346,82 @@ class _Pacer:
             time.sleep(delay)
 
 
-def _drive_vehicle(
-    vehicle: str,
-    port: int,
-    args: SimulationArgs,
-    pacer: _Pacer,
-    result: SimulationResult,
-    lock: threading.Lock,
-    progress: Callable[[int], None],
-) -> None:
-    import paho.mqtt.client as mqtt
-    from paho.mqtt.enums import CallbackAPIVersion
+@dataclass
+class _Run:
+    """What every vehicle thread of one run shares."""
 
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=vehicle, protocol=mqtt.MQTTv311)
+    args: SimulationArgs
+    endpoints: RegionEndpoints
+    ports: dict[ServiceTarget, int]
+    pacer: _Pacer
+    result: SimulationResult
+    progress: Callable[[int], None]
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def refuse(self, reason: str) -> None:
+        with self.lock:
+            self.result.refused[reason] = self.result.refused.get(reason, 0) + 1
+
+    def endpoint(self, target: ServiceTarget) -> device.Endpoint:
+        return device.Endpoint(TUNNEL_ADDRESS, self.ports[target])
+
+
+def _drive_vehicle(vehicle: str, credentials: fleet_pki.VehicleCert, run: _Run) -> None:
+    """Register through DPS, connect to the assigned hub and publish; a refusal is counted by its reason."""
+    endpoints, result = run.endpoints, run.result
+    context = device.tls_context(credentials, endpoints.server_ca)
+    try:
+        assignment = device.register(vehicle, run.endpoint(endpoints.dps), endpoints.id_scope, context)
+    except device.RegistrationRefused as exc:
+        run.refuse(exc.reason)
+        return
+    target = endpoints.hubs.get(assignment.hub)
+    with run.lock:
+        result.registration_ms.append(assignment.seconds * 1000)
+        result.assignments[vehicle] = assignment.hub
+        if target is not None:
+            unit = endpoints.units[assignment.hub]
+            result.vehicles_per_unit[unit] = result.vehicles_per_unit.get(unit, 0) + 1
+    if target is None:
+        run.refuse("DPS assigned a hub outside this region")
+        return
+    client = device.new_client(assignment.device_id, device.hub_username(assignment.hub, assignment.device_id), context)
     client.reconnect_delay_set(min_delay=1, max_delay=4)
+    try:
+        device.open_connection(client, run.endpoint(target), "the hub refused the vehicle")
+    except device.RegistrationRefused as exc:
+        run.refuse(exc.reason)
+        return
+    _publish_all(client, assignment.device_id, run)
+
+
+def _publish_all(client: Any, vehicle: str, run: _Run) -> None:
+    """Publish the vehicle's messages with QoS 1, one at a time; paho's loop thread reconnects by itself
+    and resends what was not acknowledged."""
+    result, args = run.result, run.args
     sent_at: dict[int, float] = {}
     acked = threading.Semaphore(0)
-    connections = 0
 
-    def on_connect(_c: Any, _u: Any, _flags: Any, reason: Any, _p: Any) -> None:
-        # paho's loop thread reconnects by itself and resends unacknowledged QoS 1 publishes.
-        nonlocal connections
+    def on_reconnect(_c: Any, _u: Any, _flags: Any, reason: Any, _p: Any) -> None:
         if not reason.is_failure:
-            connections += 1
-            if connections > 1:
-                with lock:
-                    result.reconnects += 1
+            with run.lock:
+                result.reconnects += 1
 
     def on_publish(_c: Any, _u: Any, mid: int, _rc: Any, _p: Any) -> None:
         started = sent_at.pop(mid, None)
         if started is not None:
-            with lock:
+            with run.lock:
                 result.delivered += 1
                 result.latencies_ms.append((time.monotonic() - started) * 1000)
-            progress(1)
+            run.progress(1)
         acked.release()
 
+    client.on_connect = on_reconnect
+    client.on_disconnect = None
     client.on_publish = on_publish
-    client.on_connect = on_connect
-    client.connect("127.0.0.1", port, keepalive=30)
-    client.loop_start()
     try:
         for seq in range(1, args.messages + 1):
-            pacer.wait()
+            run.pacer.wait()
             body = json.dumps(
                 {
                     "vehicleId": vehicle,
@@ -350,7 +432,7 @@ def _drive_vehicle(
                     "lon": 11.5,
                 }
             )
-            with lock:
+            with run.lock:
                 result.sent += 1
             info = client.publish(f"devices/{vehicle}/messages/events/seq={seq}", body, qos=1)
             sent_at[info.mid] = time.monotonic()
@@ -396,23 +478,16 @@ def run(
     reach = reach or default_reach()
     endpoints = discover(reach, args.target_namespace)
     vehicles = args.vehicle_ids()
+    credentials = {v: fleet_pki.vehicle_credentials(args.region, v, fleet_dir=args.fleet_dir) for v in vehicles}
     result = SimulationResult()
-    units = len(endpoints.brokers)
-    assignment = {vehicle: scale_unit_for(vehicle, units) for vehicle in vehicles}
-    for unit in assignment.values():
-        result.vehicles_per_unit[unit] = result.vehicles_per_unit.get(unit, 0) + 1
-    with reach.forward(args.target_namespace, [*endpoints.brokers.values(), endpoints.store]) as ports:
+    targets = [endpoints.dps, *endpoints.hubs.values(), endpoints.store]
+    with reach.forward(args.target_namespace, targets) as ports:
         store_port = ports[endpoints.store]
         before = _stored_counts(store_port, endpoints.store_password, vehicles)
-        pacer = _Pacer(args.rate)
-        lock = threading.Lock()
+        shared = _Run(args, endpoints, ports, _Pacer(args.rate), result, progress)
         started = time.monotonic()
         threads = [
-            threading.Thread(
-                target=_drive_vehicle,
-                daemon=True,
-                args=(vehicle, ports[endpoints.brokers[assignment[vehicle]]], args, pacer, result, lock, progress),
-            )
+            threading.Thread(target=_drive_vehicle, daemon=True, args=(vehicle, credentials[vehicle], shared))
             for vehicle in vehicles
         ]
         for thread in threads:

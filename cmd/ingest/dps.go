@@ -13,6 +13,10 @@ package main
 //     hub and the device id.
 // Allocation is hashed over the region's hubs with ScaleUnitFor, the function platform_model/assignment.py
 // has, and the device is created in the assigned hub's registry (PUT /devices/{id} on its back-end port).
+//
+// DPS keeps a registration record per device; here that record is also where a replaced hub reads its
+// registry back (GET /hubs/{host}/devices on the back-end port), and a replaced DPS reads its records
+// back from the hubs' registries (GET /devices).
 
 import (
 	"bytes"
@@ -22,14 +26,18 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
@@ -96,14 +104,18 @@ type DPSHook struct {
 	// operations by operation id; each belongs to the registration id that started it.
 	operations map[string]operation
 	owners     map[string]string
+	// assigned is each registration record's hub hostname.
+	assigned map[string]string
 	// Registrations counts devices assigned (a device registering again counts again).
 	Registrations int64
+	// Refused counts connections refused at authentication.
+	Refused atomic.Int64
 }
 
 // NewDPSHook serves cfg's hubs.
 func NewDPSHook(cfg DPSConfig, log *slog.Logger) *DPSHook {
 	return &DPSHook{cfg: cfg, client: &http.Client{Timeout: 10 * time.Second}, log: log, now: time.Now,
-		operations: map[string]operation{}, owners: map[string]string{}}
+		operations: map[string]operation{}, owners: map[string]string{}, assigned: map[string]string{}}
 }
 
 // ID names the hook in mochi's logs.
@@ -128,6 +140,7 @@ func (h *DPSHook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) bool
 		reason = fmt.Sprintf("user name %q is not %s...", pk.Connect.Username, want)
 	}
 	if reason != "" {
+		h.Refused.Add(1)
 		h.log.Info("registration refused", "registration", id, "remote", cl.Net.Remote, "reason", reason)
 		return false
 	}
@@ -187,6 +200,7 @@ func (h *DPSHook) register(cl *mqtt.Client, rid string, payload []byte) {
 	h.owners[id] = cl.ID
 	if state.Status == "assigned" {
 		h.Registrations++
+		h.assigned[cl.ID] = state.AssignedHub
 	}
 	h.mu.Unlock()
 	h.answer(cl, 202, rid, operation{ID: id, Status: "assigning"})
@@ -242,21 +256,94 @@ func newOperationID() string {
 	return "4." + hex.EncodeToString(b)
 }
 
+// hubDevices lists the registration records assigned to hub.
+func (h *DPSHook) hubDevices(hub string) []string {
+	h.mu.Lock()
+	var ids []string
+	for id, assigned := range h.assigned {
+		if assigned == hub {
+			ids = append(ids, id)
+		}
+	}
+	h.mu.Unlock()
+	slices.Sort(ids)
+	return ids
+}
+
+// Recover reads the records back from every linked hub's registry (a replaced DPS process starts
+// empty), retrying each hub until it answers or ctx ends. A record made meanwhile is kept.
+func (h *DPSHook) Recover(ctx context.Context, retry time.Duration) {
+	for _, hub := range h.cfg.Hubs {
+		source := strings.TrimSuffix(hub.Registry, "/")
+		for {
+			ids, err := fetchDevices(ctx, h.client, source)
+			if err == nil {
+				h.mu.Lock()
+				for _, id := range ids {
+					if _, known := h.assigned[id]; !known {
+						h.assigned[id] = hub.Hostname
+					}
+				}
+				h.mu.Unlock()
+				break
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(retry):
+			}
+		}
+	}
+}
+
+// routes is the back-end HTTP: probes, counters, and each hub's devices (read by a hub at start).
+func (h *DPSHook) routes() http.Handler {
+	mux := http.NewServeMux()
+	ok := func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) }
+	mux.HandleFunc("GET /healthz", ok)
+	mux.HandleFunc("GET /ready", ok)
+	mux.HandleFunc("GET /stats", func(w http.ResponseWriter, _ *http.Request) {
+		h.mu.Lock()
+		stats := map[string]int64{"registrations": h.Registrations, "devices": int64(len(h.assigned)),
+			"refused": h.Refused.Load()}
+		h.mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(stats)
+	})
+	mux.HandleFunc("GET /hubs/{host}/devices", func(w http.ResponseWriter, req *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(deviceList{Devices: h.hubDevices(req.PathValue("host"))})
+	})
+	return mux
+}
+
 // DPS is a running local DPS device endpoint.
 type DPS struct {
 	server *mqtt.Server
+	http   *http.Server
+	cancel context.CancelFunc
 	Hook   *DPSHook
+	// HTTPAddr is the address the back-end HTTP listener is bound to.
+	HTTPAddr string
 }
 
-// StartDPS serves the registration protocol on addr over TLS (server certificate, fleet CA for devices).
-func StartDPS(cfg DPSConfig, addr, certFile, keyFile, fleetCA string, log *slog.Logger) (*DPS, error) {
+// DPSListen is where the local DPS listens and with which certificates.
+type DPSListen struct {
+	MQTT, HTTP               string
+	TLSCert, TLSKey, FleetCA string
+}
+
+// StartDPS serves the registration protocol over TLS (server certificate, fleet CA for devices) and
+// the back-end HTTP, and reads its records back from the hubs in the background.
+func StartDPS(cfg DPSConfig, listen DPSListen, log *slog.Logger) (*DPS, error) {
 	if cfg.IDScope == "" {
 		return nil, fmt.Errorf("dps: idScope is empty")
 	}
-	secure, err := ServerTLS(certFile, keyFile, fleetCA)
+	secure, err := ServerTLS(listen.TLSCert, listen.TLSKey, listen.FleetCA)
 	if err != nil {
 		return nil, err
 	}
+	addr := listen.MQTT
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	server := mqtt.New(&mqtt.Options{Logger: quiet})
 	hook := NewDPSHook(cfg, log)
@@ -269,8 +356,19 @@ func StartDPS(cfg DPSConfig, addr, certFile, keyFile, fleetCA string, log *slog.
 	if err := server.Serve(); err != nil {
 		return nil, fmt.Errorf("dps: %w", err)
 	}
-	log.Info("dps started", "version", version, "mqtt", addr, "idScope", cfg.IDScope, "hubs", len(cfg.Hubs))
-	return &DPS{server: server, Hook: hook}, nil
+	httpListener, err := net.Listen("tcp", listen.HTTP)
+	if err != nil {
+		_ = server.Close()
+		return nil, fmt.Errorf("http listener %s: %w", listen.HTTP, err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	dps := &DPS{server: server, Hook: hook, cancel: cancel, HTTPAddr: httpListener.Addr().String(),
+		http: &http.Server{Handler: hook.routes(), ReadHeaderTimeout: 5 * time.Second}}
+	go func() { _ = dps.http.Serve(httpListener) }()
+	go hook.Recover(ctx, 2*time.Second)
+	log.Info("dps started", "version", version, "mqtt", addr, "http", dps.HTTPAddr, "idScope", cfg.IDScope,
+		"hubs", len(cfg.Hubs))
+	return dps, nil
 }
 
 // Addr is the address the device endpoint listens on.
@@ -282,8 +380,13 @@ func (d *DPS) Addr() string {
 	return l.Address()
 }
 
-// Stop closes every connection and the listener.
-func (d *DPS) Stop() error { return d.server.Close() }
+// Stop closes every connection and both listeners.
+func (d *DPS) Stop() error {
+	d.cancel()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return errors.Join(d.server.Close(), d.http.Shutdown(ctx))
+}
 
 // LoadDPSConfig reads the DPS configuration file the local platform writes.
 func LoadDPSConfig(path string) (DPSConfig, error) {

@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -49,14 +50,17 @@ type fakeHub struct {
 	server  *httptest.Server
 }
 
-func newFakeHub(t *testing.T) *fakeHub {
-	hub := &fakeHub{}
+func newFakeHub(t *testing.T, existing ...string) *fakeHub {
+	hub := &fakeHub{created: existing}
 	hub.server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hub.mu.Lock()
 		defer hub.mu.Unlock()
-		if r.Method == http.MethodPut {
+		switch {
+		case r.Method == http.MethodPut:
 			hub.created = append(hub.created, strings.TrimPrefix(r.URL.Path, "/devices/"))
 			w.WriteHeader(http.StatusCreated)
+		case r.URL.Path == "/devices":
+			_ = json.NewEncoder(w).Encode(deviceList{Devices: hub.created})
 		}
 	}))
 	t.Cleanup(hub.server.Close)
@@ -77,7 +81,7 @@ type dpsFixture struct {
 	fleet testCA
 }
 
-func startLocalDPS(t *testing.T, units int) dpsFixture {
+func startLocalDPS(t *testing.T, units int, existing ...string) dpsFixture {
 	t.Helper()
 	dir := t.TempDir()
 	fleet, serverCA := newCA(t, "eu fleet CA"), newCA(t, "local DPS CA")
@@ -86,15 +90,21 @@ func startLocalDPS(t *testing.T, units int) dpsFixture {
 	cfg := DPSConfig{IDScope: "0ne00000eu1"}
 	var hubs []*fakeHub
 	for unit := 1; unit <= units; unit++ {
-		hub := newFakeHub(t)
+		var already []string
+		for _, id := range existing {
+			if ScaleUnitFor(id, units) == unit {
+				already = append(already, id)
+			}
+		}
+		hub := newFakeHub(t, already...)
 		hubs = append(hubs, hub)
 		cfg.Hubs = append(cfg.Hubs, LinkedHub{Hostname: "streaming-" + string(rune('0'+unit)) + ".autocloud-eu.svc",
 			Registry: hub.server.URL + "/devices/"})
 	}
-	dps, err := StartDPS(cfg, "127.0.0.1:0",
-		writePEM(t, filepath.Join(dir, "tls.crt"), "CERTIFICATE", leaf.Certificate[0]),
-		writePEM(t, filepath.Join(dir, "tls.key"), "EC PRIVATE KEY", keyDER),
-		writePEM(t, filepath.Join(dir, "fleet-ca.pem"), "CERTIFICATE", fleet.cert.Raw),
+	dps, err := StartDPS(cfg, DPSListen{MQTT: "127.0.0.1:0", HTTP: "127.0.0.1:0",
+		TLSCert: writePEM(t, filepath.Join(dir, "tls.crt"), "CERTIFICATE", leaf.Certificate[0]),
+		TLSKey:  writePEM(t, filepath.Join(dir, "tls.key"), "EC PRIVATE KEY", keyDER),
+		FleetCA: writePEM(t, filepath.Join(dir, "fleet-ca.pem"), "CERTIFICATE", fleet.cert.Raw)},
 		slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
@@ -222,5 +232,57 @@ func TestRegistrationRefusals(t *testing.T) {
 	topic, _ = reg.request(t, "$dps/registrations/GET/iotdps-get-operationstatus/?$rid=10&operationId=4.nope", "")
 	if !strings.HasPrefix(topic, "$dps/registrations/res/404/") {
 		t.Errorf("an unknown operation answered %s", topic)
+	}
+}
+
+// hubDevices is the DPS's answer to GET /hubs/{host}/devices.
+func (f dpsFixture) hubDevices(t *testing.T, host string) []string {
+	t.Helper()
+	resp, err := http.Get("http://" + f.dps.HTTPAddr + "/hubs/" + host + "/devices")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var list deviceList
+	if err := json.NewDecoder(resp.Body).Decode(&list); err != nil {
+		t.Fatal(err)
+	}
+	return list.Devices
+}
+
+func TestEachHubCanReadItsDevicesBackFromTheRecords(t *testing.T) {
+	f := startLocalDPS(t, 2)
+	ids := []string{"eu-car-000001", "eu-car-000002", "eu-car-000003", "eu-car-000004", "eu-car-000005"}
+	want := map[string][]string{}
+	for _, id := range ids {
+		reg := f.connect(t, f.fleet.device(t, id), id, dpsUser(id))
+		_, state := reg.register(t, id)
+		hub, _ := state["assignedHub"].(string)
+		want[hub] = append(want[hub], id)
+	}
+	for _, hub := range f.cfg.Hubs {
+		if got := f.hubDevices(t, hub.Hostname); !slices.Equal(got, want[hub.Hostname]) {
+			t.Errorf("%s: %v, want %v", hub.Hostname, got, want[hub.Hostname])
+		}
+	}
+}
+
+func TestAReplacedDPSReadsItsRecordsBackFromTheHubs(t *testing.T) {
+	existing := []string{"eu-car-000007", "eu-car-000008", "eu-car-000009"}
+	f := startLocalDPS(t, 2, existing...)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		var found []string
+		for _, hub := range f.cfg.Hubs {
+			found = append(found, f.hubDevices(t, hub.Hostname)...)
+		}
+		slices.Sort(found)
+		if slices.Equal(found, existing) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("records %v, want %v", found, existing)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

@@ -155,7 +155,7 @@ func (f *Forwarder) Telemetry(ctx context.Context, device string, props []Proper
 }
 
 // Lifecycle sends IoT Hub's createDeviceIdentity event the first time this process sees a device:
-// the local target has no device registry, so first contact stands for registration.
+// the registry calls it when a device is created (without a registry, first contact stands for it).
 func (f *Forwarder) Lifecycle(device string, now time.Time) {
 	if _, known := f.seen.LoadOrStore(device, struct{}{}); known {
 		return

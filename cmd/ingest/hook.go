@@ -88,13 +88,16 @@ func (h *DeviceHook) OnACLCheck(_ *mqtt.Client, _ string, write bool) bool {
 	return write
 }
 
-// OnSessionEstablished reports the device as created (first contact) and connected.
+// OnSessionEstablished reports the device as connected and, where no registry creates devices (plain
+// MQTT without registration), as created at first contact.
 func (h *DeviceHook) OnSessionEstablished(cl *mqtt.Client, _ packets.Packet) {
 	h.stats.Connections.Add(1)
 	h.stats.Connects.Add(1)
 	h.log.Info("connected", "device", cl.ID, "remote", cl.Net.Remote)
 	now := h.now()
-	h.forward.Lifecycle(cl.ID, now)
+	if !h.requireRegistration {
+		h.forward.Lifecycle(cl.ID, now)
+	}
 	h.forward.ConnectionState(cl.ID, true, now)
 }
 

@@ -7,15 +7,20 @@ package main
 // must exist in the hub's registry (on the Azure path, DPS creates it when it registers the device).
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"time"
 )
 
 // ServerTLS is the broker's TLS: its own certificate, TLS 1.2 at least, and a client certificate
@@ -72,6 +77,13 @@ type Registry struct {
 	devices map[string]struct{}
 	// OnCreate runs once for each new device (IoT Hub's createDeviceIdentity lifecycle event).
 	OnCreate func(id string)
+	// restored is false while Restore has not yet read the registry back from its source.
+	restored atomic.Bool
+}
+
+// deviceList is the JSON of a list of device ids, as GET /devices answers it.
+type deviceList struct {
+	Devices []string `json:"devices"`
 }
 
 // NewRegistry is an empty registry.
@@ -87,6 +99,66 @@ func (r *Registry) Add(id string) bool {
 		r.OnCreate(id)
 	}
 	return !known
+}
+
+// Restore reads the devices registered to this hub back from source (the region's DPS, which keeps
+// every registration), retrying until it answers or ctx ends. IoT Hub's registry outlives any process;
+// the local hub keeps it in memory, so a replaced pod gets it back from DPS before it is ready. Restored
+// devices are not new: no lifecycle event is emitted for them.
+func (r *Registry) Restore(ctx context.Context, source string, retry time.Duration, client *http.Client) error {
+	for {
+		ids, err := fetchDevices(ctx, client, source)
+		if err == nil {
+			r.mu.Lock()
+			for _, id := range ids {
+				r.devices[id] = struct{}{}
+			}
+			r.mu.Unlock()
+			r.restored.Store(true)
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("registry not restored from %s: %w", source, err)
+		case <-time.After(retry):
+		}
+	}
+}
+
+// fetchDevices reads a device list (GET /devices, or DPS's GET /hubs/{host}/devices).
+func fetchDevices(ctx context.Context, client *http.Client, source string) ([]string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, source, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = resp.Body.Close() }()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("%s answered %d", source, resp.StatusCode)
+	}
+	var list deviceList
+	if err := json.NewDecoder(resp.Body).Decode(&list); err != nil {
+		return nil, fmt.Errorf("%s: %w", source, err)
+	}
+	return list.Devices, nil
+}
+
+// Restored tells whether the registry has been read back (always true without a source).
+func (r *Registry) Restored() bool { return r.restored.Load() }
+
+// IDs lists the registered devices, sorted.
+func (r *Registry) IDs() []string {
+	r.mu.RLock()
+	ids := make([]string, 0, len(r.devices))
+	for id := range r.devices {
+		ids = append(ids, id)
+	}
+	r.mu.RUnlock()
+	slices.Sort(ids)
+	return ids
 }
 
 // Has tells whether the device is registered.
@@ -105,8 +177,13 @@ func (r *Registry) Count() int {
 }
 
 // Handle serves the registry on the back-end port, as IoT Hub's service API serves device identities:
-// PUT /devices/{id} creates one (201, or 200 when it exists), GET /devices/{id} reads it (404 if unknown).
+// PUT /devices/{id} creates one (201, or 200 when it exists), GET /devices/{id} reads it (404 if unknown),
+// GET /devices lists them.
 func (r *Registry) Handle(mux *http.ServeMux) {
+	mux.HandleFunc("GET /devices", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(deviceList{Devices: r.IDs()})
+	})
 	mux.HandleFunc("PUT /devices/{id}", func(w http.ResponseWriter, req *http.Request) {
 		id := req.PathValue("id")
 		if !ValidDeviceID(id) {

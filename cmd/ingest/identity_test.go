@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -14,8 +15,11 @@ import (
 	"math/big"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -83,6 +87,12 @@ type secureHub struct {
 
 func startSecureIngest(t *testing.T, fleet testCA) secureHub {
 	t.Helper()
+	return startSecureIngestFrom(t, fleet, "")
+}
+
+// startSecureIngestFrom starts the hub reading its registry back from source ("" for none).
+func startSecureIngestFrom(t *testing.T, fleet testCA, source string) secureHub {
+	t.Helper()
 	dir := t.TempDir()
 	serverCA := newCA(t, "local hub CA")
 	leaf := serverCA.issue(t, "streaming-1.autocloud-eu.svc", true, time.Now().Add(-time.Hour), time.Now().Add(time.Hour))
@@ -92,7 +102,7 @@ func startSecureIngest(t *testing.T, fleet testCA) secureHub {
 		TLSCert:             writePEM(t, filepath.Join(dir, "tls.crt"), "CERTIFICATE", leaf.Certificate[0]),
 		TLSKey:              writePEM(t, filepath.Join(dir, "tls.key"), "EC PRIVATE KEY", keyDER),
 		FleetCA:             writePEM(t, filepath.Join(dir, "fleet-ca.pem"), "CERTIFICATE", fleet.cert.Raw),
-		RequireRegistration: true}
+		RequireRegistration: true, RegistrySource: source}
 	in, err := Start(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
@@ -237,5 +247,34 @@ func TestUsernameConvention(t *testing.T) {
 		if err := CheckUsername(name, "car-1"); (err == nil) != ok {
 			t.Errorf("%q: err=%v, want ok=%v", name, err, ok)
 		}
+	}
+}
+
+func TestAReplacedHubReadsItsRegistryBackBeforeItIsReady(t *testing.T) {
+	fleet := newCA(t, "eu fleet CA")
+	var answering atomic.Bool
+	dps := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !answering.Load() || r.URL.Path != "/hubs/streaming-1.autocloud-eu.svc/devices" {
+			http.Error(w, "not yet", http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = w.Write([]byte(`{"devices":["eu-car-1"]}`))
+	}))
+	t.Cleanup(dps.Close)
+	hub := startSecureIngestFrom(t, fleet, dps.URL+"/hubs/streaming-1.autocloud-eu.svc/devices")
+	if err := hub.in.Ready(context.Background()); err == nil || !strings.Contains(err.Error(), "registry") {
+		t.Fatalf("ready before its registry was read back: %v", err)
+	}
+	answering.Store(true)
+	deadline := time.Now().Add(5 * time.Second)
+	for !hub.in.registry.Restored() && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	cert := fleet.device(t, "eu-car-1")
+	if code := hub.dial(t, &cert, "eu-car-1", username("eu-car-1")); code != packets.CodeSuccess.Code {
+		t.Fatalf("a device DPS had registered gets CONNACK %#x after the restart", code)
+	}
+	if _, created := hub.in.forward.seen.Load("eu-car-1"); created {
+		t.Fatal("a restored device was announced as created again (createDeviceIdentity)")
 	}
 }

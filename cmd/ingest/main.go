@@ -42,6 +42,9 @@ type Config struct {
 	FleetCA string
 	// RequireRegistration refuses a device that is not in the hub's registry (PUT /devices/{id}).
 	RequireRegistration bool
+	// RegistrySource is where the registry is read back from at start (the DPS's list of this hub's
+	// devices); the broker is not ready until it has been.
+	RegistrySource string
 }
 
 // Ingest is one running broker with its forwarder and HTTP endpoints.
@@ -115,6 +118,16 @@ func Start(cfg Config, log *slog.Logger) (*Ingest, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	in.cancel = cancel
 	go forward.EnsureTopics(ctx, cfg.TopicRetry)
+	if cfg.RegistrySource == "" {
+		registry.restored.Store(true)
+	} else {
+		go func() {
+			client := &http.Client{Timeout: 5 * time.Second}
+			if err := registry.Restore(ctx, cfg.RegistrySource, cfg.TopicRetry, client); err == nil {
+				log.Info("device registry restored", "source", cfg.RegistrySource, "devices", registry.Count())
+			}
+		}()
+	}
 	log.Info("ingest started", "version", version, "mqtt", cfg.MQTTAddr, "http", in.HTTPAddr,
 		"hub", plan.HubName, "kafka", plan.Bootstrap, "topics", plan.TopicList())
 	return in, nil
@@ -153,6 +166,9 @@ func (in *Ingest) routes() http.Handler {
 func (in *Ingest) Ready(ctx context.Context) error {
 	if !in.serving.Load() {
 		return errors.New("mqtt listener not serving")
+	}
+	if !in.registry.Restored() {
+		return errors.New("device registry not restored yet from " + in.cfg.RegistrySource)
 	}
 	check, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
@@ -199,6 +215,7 @@ func main() {
 	flag.StringVar(&cfg.TLSKey, "tls-key", "", "server certificate's private key (PEM)")
 	flag.StringVar(&cfg.FleetCA, "fleet-ca", "", "the region's fleet CA (PEM): device certificates must chain to it")
 	flag.BoolVar(&cfg.RequireRegistration, "require-registration", false, "refuse devices not in the registry (PUT /devices/{id})")
+	flag.StringVar(&cfg.RegistrySource, "registry-source", "", "URL listing this hub's devices (the DPS's /hubs/{host}/devices), read at start")
 	flag.Parse()
 
 	log := slog.New(slog.NewTextHandler(os.Stdout, nil))
@@ -226,12 +243,14 @@ func runDPS(args []string) int {
 	cert := flags.String("tls-cert", "", "server certificate (PEM)")
 	key := flags.String("tls-key", "", "server certificate's private key (PEM)")
 	fleetCA := flags.String("fleet-ca", "", "the region's fleet CA (PEM): the enrollment group's")
+	httpAddr := flags.String("http", ":8080", "back-end HTTP: /ready, /healthz, /stats, /hubs/{host}/devices")
 	_ = flags.Parse(args)
 	log := slog.New(slog.NewTextHandler(os.Stdout, nil))
 	cfg, err := LoadDPSConfig(*config)
 	if err == nil {
 		var dps *DPS
-		if dps, err = StartDPS(cfg, *addr, *cert, *key, *fleetCA, log); err == nil {
+		listen := DPSListen{MQTT: *addr, HTTP: *httpAddr, TLSCert: *cert, TLSKey: *key, FleetCA: *fleetCA}
+		if dps, err = StartDPS(cfg, listen, log); err == nil {
 			signals := make(chan os.Signal, 1)
 			signal.Notify(signals, syscall.SIGTERM, syscall.SIGINT)
 			log.Info("stopping", "signal", (<-signals).String())

@@ -11,14 +11,22 @@ from __future__ import annotations
 import pulumi
 
 from components.contracts import PlatformEndpoints, RegionalPlatformArgs, region_labels
-from components.local import maps, state, streaming, telemetry
+from components.local import maps, provisioning, state, streaming, telemetry
 from components.local.compute import LocalComputeCluster, LocalComputeClusterArgs, NamespaceQuota
 from components.local.kube import NO_RESOURCES, ContainerResources, LocalPlacement
 from components.local.maps import LocalMapsService, LocalMapsServiceArgs
 from components.local.provider import targets_embedded_cluster
+from components.local.provisioning import (
+    LinkedHub,
+    LocalDeviceTrust,
+    LocalDeviceTrustArgs,
+    LocalProvisioning,
+    LocalProvisioningArgs,
+    registry_url,
+)
 from components.local.state import LocalVehicleStateStore, LocalVehicleStateStoreArgs, StateStream
 from components.local.streaming import LocalEventStreaming, LocalEventStreamingArgs
-from components.local.telemetry import KafkaRoute, LocalTelemetryIngest, LocalTelemetryIngestArgs
+from components.local.telemetry import KafkaRoute, LocalTelemetryIngest, LocalTelemetryIngestArgs, hub_name
 from platform_model.local_images import image_reference
 from platform_model.profiles import Services
 from platform_model.sizing import CapacityPlan
@@ -40,7 +48,7 @@ def namespace_quota(services: Services, units: int) -> NamespaceQuota:
     """The quota that fits the workloads the platform deploys twice over (see ROLLOUT_FACTOR)."""
     workloads: list[ContainerResources] = []
     if services.iothub:
-        workloads += [telemetry.RESOURCES] * units
+        workloads += [telemetry.RESOURCES] * units + [provisioning.RESOURCES]
     if services.eventhubs:
         workloads += [streaming.RESOURCES] * units
     if services.cosmosdb:
@@ -58,10 +66,10 @@ def namespace_quota(services: Services, units: int) -> NamespaceQuota:
         resources=total * ROLLOUT_FACTOR,
         pods=room(len(workloads)),
         services=room(len(workloads)),
-        # Broker configs, plus the API server's kube-root-ca.crt.
-        config_maps=room((units if services.iothub else 0) + (units if services.eventhubs else 0) + 1),
-        # The document store's password.
-        secrets=room(1 if services.cosmosdb else 0),
+        # Broker configs, the DPS's and the fleet CA, plus the API server's kube-root-ca.crt.
+        config_maps=room((units + 2 if services.iothub else 0) + (units if services.eventhubs else 0) + 1),
+        # The document store's password; the device endpoints' TLS.
+        secrets=room((1 if services.cosmosdb else 0) + (1 if services.iothub else 0)),
     )
 
 
@@ -82,6 +90,8 @@ class LocalRegionalPlatform(pulumi.ComponentResource):
     planned_scale_units: int
     compute: LocalComputeCluster
     telemetry: list[LocalTelemetryIngest]
+    device_trust: LocalDeviceTrust | None
+    provisioning: LocalProvisioning | None
     streaming: list[LocalEventStreaming]
     state: LocalVehicleStateStore | None
     maps: LocalMapsService | None
@@ -98,7 +108,9 @@ class LocalRegionalPlatform(pulumi.ComponentResource):
 
         self.compute = self._build_compute(name, args)
         placement = _region_placement(args, self.compute)
+        self.device_trust = self._build_device_trust(name, args, placement)
         self.streaming, self.telemetry = self._build_scale_units(name, args, placement)
+        self.provisioning = self._build_provisioning(name, placement)
         self.state = self._build_state(name, args, placement, self.streaming)
         self.maps = self._build_maps(name, args, placement)
 
@@ -133,6 +145,35 @@ class LocalRegionalPlatform(pulumi.ComponentResource):
             pulumi.ResourceOptions(parent=self),
         )
 
+    def _hub_hosts(self, placement: LocalPlacement) -> list[str]:
+        return [placement.host(hub_name(unit)) for unit in range(1, self.scale_units + 1)]
+
+    def _build_device_trust(
+        self, name: str, args: RegionalPlatformArgs, placement: LocalPlacement
+    ) -> LocalDeviceTrust | None:
+        """The fleet CA and the device endpoints' certificate, where the region has IoT Hub."""
+        if not args.profile.services.iothub:
+            return None
+        if not args.fleet_ca_certificate:
+            raise ValueError(f"region {self.region}: the local device endpoints need the region's fleet CA")
+        hosts = [placement.host(provisioning.OBJECT_NAME), *self._hub_hosts(placement)]
+        return LocalDeviceTrust(
+            f"{name}-device-trust",
+            LocalDeviceTrustArgs(placement=placement, fleet_ca_certificate=args.fleet_ca_certificate, hosts=hosts),
+            pulumi.ResourceOptions(parent=self),
+        )
+
+    def _build_provisioning(self, name: str, placement: LocalPlacement) -> LocalProvisioning | None:
+        """The region's DPS, linked to every scale unit's hub in unit order."""
+        if self.device_trust is None:
+            return None
+        hubs = [LinkedHub(host, registry_url(host)) for host in self._hub_hosts(placement)]
+        return LocalProvisioning(
+            f"{name}-provisioning",
+            LocalProvisioningArgs(placement=placement, hubs=hubs, trust=self.device_trust),
+            pulumi.ResourceOptions(parent=self),
+        )
+
     def _build_scale_units(
         self, name: str, args: RegionalPlatformArgs, placement: LocalPlacement
     ) -> tuple[list[LocalEventStreaming], list[LocalTelemetryIngest]]:
@@ -144,9 +185,9 @@ class LocalRegionalPlatform(pulumi.ComponentResource):
             stream = self._build_streaming(name, args, placement, unit) if services.eventhubs else None
             if stream is not None:
                 streaming.append(stream)
-            if services.iothub:
+            if self.device_trust is not None:
                 route = _route_to(stream, args.plan.eventhubs.telemetry_partitions)
-                telemetry.append(self._build_telemetry(name, placement, unit, route))
+                telemetry.append(self._build_telemetry(name, placement, unit, route, self.device_trust))
         return streaming, telemetry
 
     def _build_streaming(
@@ -160,12 +201,13 @@ class LocalRegionalPlatform(pulumi.ComponentResource):
         )
 
     def _build_telemetry(
-        self, name: str, placement: LocalPlacement, unit: int, route: KafkaRoute | None
+        self, name: str, placement: LocalPlacement, unit: int, route: KafkaRoute | None, trust: LocalDeviceTrust
     ) -> LocalTelemetryIngest:
         """One unit's ingest; ``route`` is None where the region has no event streaming."""
+        dps_host = placement.host(provisioning.OBJECT_NAME)
         return LocalTelemetryIngest(
             f"{name}-telemetry-{unit}",
-            LocalTelemetryIngestArgs(placement=placement, unit=unit, route=route),
+            LocalTelemetryIngestArgs(placement=placement, unit=unit, trust=trust, dps_host=dps_host, route=route),
             pulumi.ResourceOptions(parent=self),
         )
 
@@ -218,8 +260,8 @@ def _route_to(stream: LocalEventStreaming | None, partitions: int) -> KafkaRoute
 
 
 def _collect_endpoints(platform: LocalRegionalPlatform, compute: bool) -> pulumi.Output[PlatformEndpoints]:
-    """Every endpoint of the region. No DPS runs locally (``provisioning`` is None); ``compute`` is
-    None where the profile has no AKS, though the namespace itself always exists."""
+    """Every endpoint of the region; ``compute`` is None where the profile has no AKS, though the
+    namespace itself always exists."""
 
     def optional(component: object | None) -> pulumi.Output[object | None]:
         return pulumi.Output.from_input(getattr(component, "endpoints", None))
@@ -227,7 +269,7 @@ def _collect_endpoints(platform: LocalRegionalPlatform, compute: bool) -> pulumi
     return pulumi.Output.all(
         telemetry=pulumi.Output.all(*[t.endpoints for t in platform.telemetry]),
         streaming=pulumi.Output.all(*[s.endpoints for s in platform.streaming]),
-        provisioning=optional(None),
+        provisioning=optional(platform.provisioning),
         compute=optional(platform.compute if compute else None),
         registry=optional(None),
         services=optional(None),

@@ -1,10 +1,15 @@
-"""Telemetry ingest on the local target: one IoT-Hub-like MQTT broker per scale unit, routes in a ConfigMap.
+"""Telemetry ingest on the local target: one IoT Hub per scale unit, routes in a ConfigMap.
 
 The Azure target's IoT Hub routes device messages to its scale unit's Event Hubs; here the same
 routes are written to the broker's ConfigMap (``routes.json``), pointing at the scale unit's Kafka
 broker by its in-namespace address. The broker is autocloud's own ingest (``cmd/ingest``,
 image ``autocloud.local/ingest``): it takes IoT Hub's device topics over MQTT and applies the routes
 into Kafka, acknowledging a QoS 1 message only once Kafka has it.
+
+It is IoT Hub's device endpoint: MQTT over TLS on 8883 only, a client certificate from the region's
+fleet CA whose CN is the client id, IoT Hub's user name, and only devices the region's DPS registered
+to this hub (its registry, read back from the DPS's records when the pod is replaced). The registry,
+readiness and stats are on the back-end port, inside the namespace.
 """
 
 from __future__ import annotations
@@ -26,12 +31,19 @@ from components.local.kube import (
     deploy_config,
     deploy_workload,
 )
+from components.local.provisioning import (
+    BACKEND_PORT,
+    DEVICE_PORT,
+    LocalDeviceTrust,
+    registry_source,
+    tls_args,
+    tls_mounts,
+)
 from platform_model.local_images import NONROOT_UID, image_reference
 
-MQTT_PORT = 1883
-"""Plain MQTT inside the namespace (IoT Hub takes MQTT over TLS on 8883)."""
-HTTP_PORT = 8080
-"""The ingest's ``/ready``, ``/healthz`` and ``/stats``; ``/ready`` needs Kafka to answer."""
+HTTP_PORT = BACKEND_PORT
+"""The ingest's ``/ready``, ``/healthz``, ``/stats`` and device registry; ``/ready`` needs Kafka to answer
+and the registry read back."""
 ROUTES_DIR = "/etc/ingest"
 RESOURCES = ContainerResources(cpu_request_m=25, memory_request_mi=32, cpu_limit_m=200, memory_limit_mi=128)
 
@@ -58,6 +70,10 @@ class LocalTelemetryIngestArgs:
     """Required. The region's namespace and labels."""
     unit: int
     """Required. Scale unit number (1-based); names the objects ``telemetry-<unit>``."""
+    trust: LocalDeviceTrust
+    """Required. The fleet CA and the endpoint certificate."""
+    dps_host: str
+    """Required. The region's DPS, whose records the hub's registry is read back from."""
     route: KafkaRoute | None = None
     """Optional, default None: no routes (the region has no event streaming)."""
     image: str = field(default_factory=partial(image_reference, "ingest"))
@@ -78,12 +94,17 @@ def routes_json(region: str, unit: int, route: KafkaRoute | None) -> str:
     return json.dumps({"region": region, "scaleUnit": unit, "routes": routes}, indent=2, sort_keys=True) + "\n"
 
 
+def hub_name(unit: int) -> str:
+    """The object names of a scale unit's hub (and the first label of its host name)."""
+    return f"telemetry-{unit}"
+
+
 def ingest_workload(
-    placement: LocalPlacement, unit: int, route: KafkaRoute | None, image: str
+    placement: LocalPlacement, unit: int, route: KafkaRoute | None, image: str, dps_host: str
 ) -> tuple[Workload, dict[str, str]]:
     """The ingest's workload and its ConfigMap data (both named ``telemetry-<unit>``): the routes are
     mounted read-only, and their hash rolls the pod when they change."""
-    object_name = f"telemetry-{unit}"
+    object_name = hub_name(unit)
     data = {"routes.json": routes_json(placement.region, unit, route)}
     partitions = route.partitions if route else 1
     workload = Workload(
@@ -91,17 +112,24 @@ def ingest_workload(
         app="ingest",
         component="telemetry-ingest",
         image=image,
-        port=MQTT_PORT,
-        port_name="mqtt",
+        port=DEVICE_PORT,
+        port_name="mqtts",
+        extra_ports={"http": HTTP_PORT},
         resources=RESOURCES,
         run_as_user=NONROOT_UID,
         args=[
             f"--routes={ROUTES_DIR}/routes.json",
             f"--partitions={partitions}",
-            f"--mqtt=:{MQTT_PORT}",
+            f"--mqtt=:{DEVICE_PORT}",
             f"--http=:{HTTP_PORT}",
+            *tls_args(),
+            "--require-registration",
+            f"--registry-source={registry_source(dps_host, placement.host(object_name))}",
         ],
-        mounts=[Mount("routes", ROUTES_DIR, {"configMap": {"name": object_name}}, read_only=True)],
+        mounts=[
+            Mount("routes", ROUTES_DIR, {"configMap": {"name": object_name}}, read_only=True),
+            *tls_mounts(),
+        ],
         read_only_root=True,
         config_hash=config_hash(data),
         readiness=HttpProbe("/ready", HTTP_PORT),
@@ -122,9 +150,11 @@ class LocalTelemetryIngest(pulumi.ComponentResource):
         super().__init__("autocloud:local:TelemetryIngest", name, None, opts)
         placement = args.placement
         self.location = placement.location
-        workload, data = ingest_workload(placement, args.unit, args.route, args.image)
+        workload, data = ingest_workload(placement, args.unit, args.route, args.image, args.dps_host)
         config = deploy_config(f"{name}-config", self, placement, workload, data)
-        deployed = deploy_workload(f"{name}-broker", self, placement, workload, depends_on=[config])
+        deployed = deploy_workload(
+            f"{name}-broker", self, placement, workload, depends_on=[config, *args.trust.objects]
+        )
 
         self.name = deployed.deployment.metadata.apply(lambda m: m.name or workload.name)
         self.resource_id = deployed.deployment.id

@@ -14,27 +14,30 @@ import json
 import os
 import shutil
 import signal
+import socket
+import ssl
 import subprocess
 import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.error import HTTPError
 
 import pytest
 
-from autocloud.operations import deploy, simulate
-from autocloud.runtime import engine, node
+from autocloud.operations import deploy, device, simulate
+from autocloud.runtime import engine, fleet_pki, node
 from components.local import local_scale_units
 from components.local.kube import INSTANCE_LABEL, OWNED_LABELS, PART_OF_LABEL
 from platform_model.assignment import scale_unit_for
 from platform_model.paths import REPO_ROOT, TOOLCHAIN_BIN
 from platform_model.profiles import available_profiles
 from platform_model.sizing import plan_for_profile
-from platform_model.stack import resolve_stack
+from platform_model.stack import OVERRIDES_ENV, resolve_stack
 from platform_model.vocabulary import REGION_LABEL, region_namespace
 
 from .conftest import PROGRAMS, EmbeddedCluster
@@ -90,6 +93,14 @@ class Deployment:
 
     def get(self, path: str) -> Any:
         return self.cluster.api().request("GET", path)
+
+    @property
+    def fleet(self) -> Path:
+        """The regions' fleet CAs and the simulated vehicles' certificates (``autocloud up`` makes the CAs)."""
+        return self.state / "fleet"
+
+    def simulation(self, region: str, vehicles: int, messages: int, **options: Any) -> simulate.SimulationArgs:
+        return simulate.SimulationArgs(region, vehicles, messages, fleet_dir=self.fleet, **options)
 
     def up(self, stack: str) -> deploy.StackResult:
         self.live.add(stack)
@@ -197,7 +208,7 @@ def test_up_creates_each_region_fenced_in_its_namespace(deployment: Deployment) 
         listed = deployment.get(f"/apis/apps/v1/namespaces/{ns}/deployments")["items"]
         deployments = {d["metadata"]["name"]: d for d in listed}
         expected = {f"telemetry-{u}" for u in range(1, units + 1)} | {f"streaming-{u}" for u in range(1, units + 1)}
-        expected |= {"state", "statewriter"} | ({"maps"} if profile.services.maps else set())
+        expected |= {"dps", "state", "statewriter"} | ({"maps"} if profile.services.maps else set())
         assert set(deployments) == expected
         for name, obj in deployments.items():
             assert obj["status"].get("readyReplicas") == 1, name
@@ -219,7 +230,9 @@ def test_up_creates_each_region_fenced_in_its_namespace(deployment: Deployment) 
 
         routes = deployment.get(f"/api/v1/namespaces/{ns}/configmaps/telemetry-1")["data"]["routes.json"]
         assert f"streaming-1.{ns}.svc.cluster.local:9092" in routes
-        assert deployment.objects[ns]["secrets"] == {"state-key"}
+        assert deployment.objects[ns]["secrets"] == {"state-key", "device-tls"}
+        fleet_ca = deployment.get(f"/api/v1/namespaces/{ns}/configmaps/fleet-ca")["data"]["ca.pem"]
+        assert fleet_ca == (deployment.fleet / region / "ca.pem").read_text(), "the region's own fleet CA"
         assert deployment.objects[ns]["services"] == expected
 
     eu = deployment.first["local-eu"].outputs["endpoints"]
@@ -232,12 +245,17 @@ def test_secrets_stay_encrypted_in_state(deployment: Deployment) -> None:
     secret = deployment.get("/api/v1/namespaces/autocloud-eu/secrets/state-key")
     key = base64.b64decode(secret["data"]["password"]).decode()
     assert len(key) >= 32
+    tls = deployment.get("/api/v1/namespaces/autocloud-eu/secrets/device-tls")
+    # The key's first base64 line: the state would hold the PEM with its line breaks escaped.
+    tls_key = base64.b64decode(tls["data"]["tls.key"]).decode().split("-----")[2].split()[0]
+    assert len(tls_key) == 64
     files = [p for p in (deployment.state / "backend").rglob("*.json") if p.is_file()]
     assert files
     for path in files:
         text = path.read_text()
         assert token not in text, f"{path} holds the cluster token in plain text"
         assert key not in text, f"{path} holds the state-store key in plain text"
+        assert tls_key not in text, f"{path} holds the device endpoints' key in plain text"
 
 
 def test_second_up_changes_nothing(deployment: Deployment) -> None:
@@ -249,11 +267,14 @@ def test_second_up_changes_nothing(deployment: Deployment) -> None:
 
 @pytest.mark.parametrize("region", REGIONS)
 def test_vehicles_flow_end_to_end(deployment: Deployment, region: str) -> None:
-    """Simulated vehicles through the region's brokers into Kafka and the state store, nothing lost; each
-    vehicle's messages and lifecycle events in the topics of the scale unit it is assigned to."""
+    """Simulated vehicles registered through the region's DPS and connected over TLS with their fleet
+    certificates, through the hubs DPS chose into Kafka and the state store, nothing lost; each vehicle's
+    messages and lifecycle events in the topics of the scale unit DPS assigned it to."""
     cluster = deployment.cluster
-    args = simulate.SimulationArgs(region, vehicles=6, messages=5, settle_seconds=90)
+    args = deployment.simulation(region, vehicles=6, messages=5, settle_seconds=90)
     result = simulate.run(args, simulate.EmbeddedReach(cluster.layout, cluster.ports))
+    assert result.refused == {}
+    assert result.registrations == 6 and len(result.registration_ms) == 6
     assert result.sent == 30
     assert result.delivered == 30, "every publish is acknowledged only once Kafka has it"
     assert result.lost == 0
@@ -268,7 +289,8 @@ def test_vehicles_flow_end_to_end(deployment: Deployment, region: str) -> None:
     namespace = region_namespace(region)
     for unit in range(1, units + 1):
         broker = kubectl.pod_of(namespace, f"{INSTANCE_LABEL}=streaming-{unit}")
-        mine = {v for v in args.vehicle_ids() if scale_unit_for(v, units) == unit}
+        mine = {v for v, hub in result.assignments.items() if hub.startswith(f"telemetry-{unit}.{namespace}.")}
+        assert mine == {v for v in args.vehicle_ids() if scale_unit_for(v, units) == unit}, "DPS's hashed allocation"
         telemetry = kubectl.kafka_records(namespace, broker, "telemetry")
         messages = {(r.key, json.loads(r.value)["seq"]) for r in telemetry if r.key.startswith(f"{region}-vehicle-")}
         assert messages == {(v, seq) for v in mine for seq in range(1, 6)}, f"unit {unit}: its vehicles' messages"
@@ -281,8 +303,9 @@ def test_vehicles_flow_end_to_end(deployment: Deployment, region: str) -> None:
 def test_simulate_reaches_any_cluster_through_kubectl(deployment: Deployment) -> None:
     """What ``autocloud simulate`` does when KUBECONFIG names another cluster: the API through kubectl,
     the brokers and the store through ``kubectl port-forward``."""
-    args = simulate.SimulationArgs("eu", vehicles=4, messages=3, settle_seconds=90)
+    args = deployment.simulation("eu", vehicles=4, messages=3, settle_seconds=90)
     result = simulate.run(args, simulate.KubeconfigReach(deployment.cluster.kubeconfig))
+    assert result.registrations == 4 and result.refused == {}
     assert result.sent == result.delivered == 12
     assert result.lost == 0 and result.vehicles_stored == 4
 
@@ -294,7 +317,7 @@ def test_a_killed_broker_loses_nothing_acknowledged(deployment: Deployment) -> N
     kubectl = Kubectl(cluster.kubeconfig)
     selector = f"{INSTANCE_LABEL}=telemetry-1"
     broker = kubectl.pod_of("autocloud-us", selector)
-    args = simulate.SimulationArgs("us", vehicles=6, messages=30, rate=30, settle_seconds=90)
+    args = deployment.simulation("us", vehicles=6, messages=30, rate=30, settle_seconds=90)
     outcome: dict[str, simulate.SimulationResult] = {}
     run = threading.Thread(
         target=lambda: outcome.setdefault(
@@ -308,11 +331,66 @@ def test_a_killed_broker_loses_nothing_acknowledged(deployment: Deployment) -> N
     result = outcome["result"]
 
     assert result.reconnects >= 1, "the vehicles lost their broker and connected again"
+    assert result.refused == {}, "the replaced hub read its registry back from DPS before taking devices"
     assert kubectl.pod_of("autocloud-us", selector) != broker
     assert result.sent == result.delivered == 180
     assert result.lost == 0
     assert result.vehicles_stored == 6 and result.stored >= 180
     assert result.as_dict()["duplicates"] == result.stored - 180
+
+
+def test_hubs_and_dps_refuse_what_azure_refuses_and_keep_serving(deployment: Deployment) -> None:
+    """EU's device endpoints over the node's tunnel, as a vehicle outside the cluster reaches them: a good
+    vehicle registers and connects; each of these is refused, and the good vehicle still connects after:
+    no client certificate, a US vehicle (another region's fleet CA), a CN other than the client id, an
+    expired certificate, a vehicle never registered through DPS, plain-text MQTT. Registering again gives
+    the same hub."""
+    cluster, fleet = deployment.cluster, deployment.fleet
+    reach = simulate.EmbeddedReach(cluster.layout, cluster.ports)
+    endpoints = simulate.discover(reach, "autocloud-eu")
+    good = fleet_pki.vehicle_credentials("eu", "eu-refusals-good", fleet_dir=fleet)
+    us = fleet_pki.vehicle_credentials("us", "eu-refusals-foreign", fleet_dir=fleet)
+    stranger = fleet_pki.vehicle_credentials("eu", "eu-refusals-stranger", fleet_dir=fleet)
+    past = datetime.now(UTC) - timedelta(days=3)
+    expired = fleet_pki.issue_vehicle_cert("eu", "eu-refusals-expired", fleet / "expired", 1, fleet_dir=fleet, now=past)
+    with reach.forward("autocloud-eu", [endpoints.dps, *endpoints.hubs.values()]) as ports:
+        dps = device.Endpoint("127.0.0.1", ports[endpoints.dps])
+        context = device.tls_context(good, endpoints.server_ca)
+        first = device.register("eu-refusals-good", dps, endpoints.id_scope, context)
+        again = device.register("eu-refusals-good", dps, endpoints.id_scope, context)
+        assert first.hub == again.hub and first.device_id == "eu-refusals-good"
+        hub = device.Endpoint("127.0.0.1", ports[endpoints.hubs[first.hub]])
+
+        def connects(context: ssl.SSLContext, client_id: str) -> str:
+            client = device.new_client(client_id, device.hub_username(first.hub, client_id), context)
+            try:
+                device.open_connection(client, hub, "refused", timeout=15)
+            except device.RegistrationRefused as refused:
+                return str(refused)
+            client.disconnect()
+            client.loop_stop()
+            return "connected"
+
+        no_certificate = ssl.create_default_context(cadata=endpoints.server_ca)
+        refusals = {
+            "no client certificate": connects(no_certificate, "eu-refusals-good"),
+            "another region's fleet CA": connects(device.tls_context(us, endpoints.server_ca), "eu-refusals-foreign"),
+            "CN is not the client id": connects(context, "eu-refusals-stranger"),
+            "expired certificate": connects(device.tls_context(expired, endpoints.server_ca), "eu-refusals-expired"),
+            "never registered": connects(device.tls_context(stranger, endpoints.server_ca), "eu-refusals-stranger"),
+        }
+        assert all(said.startswith("refused") for said in refusals.values()), refusals
+        with pytest.raises(device.RegistrationRefused, match="DPS refused"):
+            device.register("eu-refusals-foreign", dps, endpoints.id_scope, device.tls_context(us, endpoints.server_ca))
+        with socket.create_connection(("127.0.0.1", hub.port), timeout=10) as plain:
+            plain.sendall(bytes.fromhex("101000044d5154540402003c000463617231"))  # CONNECT "car1"
+            plain.settimeout(10)
+            try:
+                answer = plain.recv(4)
+            except (ConnectionResetError, TimeoutError):
+                answer = b""
+            assert not answer.startswith(b"\x20"), "a plain-text CONNECT got a CONNACK"
+        assert connects(context, "eu-refusals-good") == "connected", "the hub still serves its vehicles"
 
 
 def test_every_workload_ends_on_sigterm_not_at_its_grace_deadline(deployment: Deployment) -> None:
@@ -346,9 +424,9 @@ def test_a_region_cannot_reach_another_regions_broker(deployment: Deployment) ->
             out = kubectl.exec("autocloud-eu", "probe", "sh", "-c", script, check=False)
             return not any(error in out for error in ("can't connect", "timed out", "bad address"))
 
-        assert opens("telemetry-1.autocloud-eu.svc.cluster.local", 1883)
+        assert opens("telemetry-1.autocloud-eu.svc.cluster.local", 8883)
         for other in ("us", "cn"):
-            assert not opens(f"telemetry-1.{region_namespace(other)}.svc.cluster.local", 1883)
+            assert not opens(f"telemetry-1.{region_namespace(other)}.svc.cluster.local", 8883)
             assert not opens(f"streaming-1.{region_namespace(other)}.svc.cluster.local", 9092)
     finally:
         kubectl.run("delete", "pod", "-n", "autocloud-eu", "probe", "--wait=false", check=False)
@@ -400,6 +478,9 @@ def _start_up(deployment: Deployment, stack: str) -> subprocess.Popen[str]:
     for pack, config in zip(packs, configs, strict=True):
         command += ["--policy-pack", pack, "--policy-pack-config", config]
     env = os.environ | engine.engine_env(deployment.state)
+    # The region's fleet CA for this run, as `autocloud up` passes it.
+    machine = fleet_pki.local_run_config(resolve_stack(stack), fleet_dir=deployment.fleet)
+    env[OVERRIDES_ENV] = json.dumps(machine)
     return subprocess.Popen(
         command, cwd=deployment.work, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         start_new_session=True,

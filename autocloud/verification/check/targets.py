@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from autocloud.runtime import fleet_pki
 from platform_model.errors import InputError
 from platform_model.inputs import load_mapping
 from platform_model.profiles import available_profiles, display_path, load_profile
@@ -134,6 +135,8 @@ def _stack_target(
         resolved = resolve_values(stack, stack_values | {REGION_KEY: region}, f"{label} (with --region)", root=root)
     else:
         resolved = resolve_values(stack, values, label, root=root)
+    # A local stack runs with its region's fleet CA from this machine, as `autocloud up` runs it.
+    values = {**values, **fleet_pki.local_run_config(resolved, create=False)}
     try:
         ctx = context_for_profile(
             resolved.profile, relaxed=resolved.config.policy_relax, regions=regions, source=f"{label}: {RELAX_KEY}"

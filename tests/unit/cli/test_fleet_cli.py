@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from autocloud.cli import app
 from autocloud.operations import fleet
+from autocloud.runtime import fleet_pki
 from platform_model import paths
 from platform_model.stack import stack_config_from_values
 
@@ -91,7 +92,7 @@ def test_enroll_a_local_stack_is_one_line() -> None:
 
 
 def test_enroll_without_the_azure_cli_is_one_line(fleet_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    ca = fleet.ensure_ca("eu")
+    ca = fleet_pki.ensure_ca("eu")
     config = stack_config_from_values(
         {"autocloud:region": "eu", "autocloud:target": "azure", "autocloud:fleetCaCertificate": ca.pem.decode()}, "x"
     )

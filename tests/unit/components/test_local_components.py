@@ -56,6 +56,7 @@ from components.local.kube import (
     ContainerResources,
 )
 from components.local.platform import namespace_quota
+from components.local.provisioning import LocalDeviceTrust, LocalDeviceTrustArgs
 from components.local.streaming import DATA_DIR, cluster_id
 from components.local.telemetry import routes_json
 from platform_model import local_images
@@ -68,7 +69,7 @@ from policies.config import context_for_profile
 from policies.engine import Evaluator
 from policies.model import ResourceView
 from policies.packs import ALL_RULES
-from tests.conftest import PulumiHarness, Recorded
+from tests.conftest import PulumiHarness, Recorded, fleet_ca_pem
 
 NAMESPACE = "kubernetes:core/v1:Namespace"
 QUOTA = "kubernetes:core/v1:ResourceQuota"
@@ -124,7 +125,7 @@ def assert_secure_workload(deployment: Recorded, namespace: str, region: str) ->
     [container] = spec["containers"]
     assert PINNED.match(container["image"]), container["image"]
     assert not container["image"].endswith(":latest")
-    [port] = container["ports"]
+    port = container["ports"][0]
     probe = container["readinessProbe"]
     assert (
         probe.get("tcpSocket") == {"port": port["containerPort"]}
@@ -151,7 +152,7 @@ def the_workload(mocks: Any, namespace: str, region: str) -> tuple[Recorded, Rec
     assert service.inputs["spec"]["type"] == "ClusterIP"
     assert service.inputs["spec"]["selector"] == deployment.inputs["spec"]["selector"]["matchLabels"]
     [container] = pod_spec(deployment)["containers"]
-    assert [p["port"] for p in service.inputs["spec"]["ports"]] == [container["ports"][0]["containerPort"]]
+    assert [p["port"] for p in service.inputs["spec"]["ports"]] == [p["containerPort"] for p in container["ports"]]
     return deployment, service, account
 
 
@@ -217,12 +218,21 @@ def test_routes_file_is_the_one_the_ingests_go_tests_read() -> None:
     assert routes_json("eu", 1, route) == fixture.read_text()
 
 
+def device_trust() -> LocalDeviceTrust:
+    hosts = ["dps.autocloud-eu.svc.cluster.local", "telemetry-1.autocloud-eu.svc.cluster.local"]
+    return LocalDeviceTrust("eu-trust", LocalDeviceTrustArgs(placement(), fleet_ca_pem(), hosts))
+
+
+def ingest_args(unit: int, route: KafkaRoute | None = None) -> LocalTelemetryIngestArgs:
+    return LocalTelemetryIngestArgs(
+        placement(), unit=unit, trust=device_trust(), dps_host="dps.autocloud-eu.svc.cluster.local", route=route
+    )
+
+
 def test_telemetry_ingest_routes_to_its_scale_units_broker(pulumi_harness: PulumiHarness) -> None:
     mocks = pulumi_harness.start("local-eu")
     route = KafkaRoute("streaming-2.autocloud-eu.svc.cluster.local:9092", "telemetry", "events", partitions=12)
-    ingest = pulumi_harness.run(
-        lambda: LocalTelemetryIngest("eu-telemetry-2", LocalTelemetryIngestArgs(placement(), unit=2, route=route))
-    )
+    ingest = pulumi_harness.run(lambda: LocalTelemetryIngest("eu-telemetry-2", ingest_args(2, route)))
 
     deployment, _, _ = the_workload(mocks, "autocloud-eu", "eu")
     assert deployment.inputs["metadata"]["name"] == "telemetry-2"
@@ -233,15 +243,30 @@ def test_telemetry_ingest_routes_to_its_scale_units_broker(pulumi_harness: Pulum
     [container] = spec["containers"]
     assert container["image"] == local_images.image_reference("ingest")
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
-    assert container["args"] == ["--routes=/etc/ingest/routes.json", "--partitions=12", "--mqtt=:1883", "--http=:8080"]
-    assert container["ports"] == [{"name": "mqtt", "containerPort": 1883, "protocol": "TCP"}]
+    assert container["args"] == [
+        "--routes=/etc/ingest/routes.json",
+        "--partitions=12",
+        "--mqtt=:8883",
+        "--http=:8080",
+        "--tls-cert=/etc/device-tls/tls.crt",
+        "--tls-key=/etc/device-tls/tls.key",
+        "--fleet-ca=/etc/fleet/ca.pem",
+        "--require-registration",
+        "--registry-source=http://dps.autocloud-eu.svc.cluster.local:8080"
+        "/hubs/telemetry-2.autocloud-eu.svc.cluster.local/devices",
+    ]
+    assert container["ports"] == [
+        {"name": "mqtts", "containerPort": 8883, "protocol": "TCP"},
+        {"name": "http", "containerPort": 8080, "protocol": "TCP"},
+    ]
+    assert {"name": "device-tls", "secret": {"secretName": "device-tls", "defaultMode": 0o440}} in spec["volumes"]
+    assert {"name": "fleet-ca", "configMap": {"name": "fleet-ca"}} in spec["volumes"]
     assert container["readinessProbe"]["httpGet"] == {"path": "/ready", "port": 8080, "scheme": "HTTP"}
     assert {"name": "routes", "mountPath": "/etc/ingest", "readOnly": True} in container["volumeMounts"]
     assert {"name": "routes", "configMap": {"name": "telemetry-2"}} in spec["volumes"]
     assert "nodeSelector" not in spec
 
-    config = mocks.one(CONFIG_MAP)
-    assert config.inputs["metadata"]["name"] == "telemetry-2"
+    [config] = [c for c in mocks.of_type(CONFIG_MAP) if c.inputs["metadata"]["name"] == "telemetry-2"]
     assert set(config.inputs["data"]) == {"routes.json"}
     routes = json.loads(config.inputs["data"]["routes.json"])
     assert routes["region"] == "eu" and routes["scaleUnit"] == 2
@@ -254,15 +279,16 @@ def test_telemetry_ingest_routes_to_its_scale_units_broker(pulumi_harness: Pulum
     assert len(annotations["autocloud.io/config-sha256"]) == 64
 
     assert pulumi_harness.value(ingest.endpoints) == TelemetryEndpoints(
-        mqtt="telemetry-2.autocloud-eu.svc.cluster.local:1883", hostname="telemetry-2.autocloud-eu.svc.cluster.local"
+        mqtt="telemetry-2.autocloud-eu.svc.cluster.local:8883", hostname="telemetry-2.autocloud-eu.svc.cluster.local"
     )
     assert pulumi_harness.value(ingest.name) == "telemetry-2"
 
 
 def test_telemetry_ingest_without_streaming_has_no_routes(pulumi_harness: PulumiHarness) -> None:
     mocks = pulumi_harness.start("local-eu")
-    pulumi_harness.run(lambda: LocalTelemetryIngest("t", LocalTelemetryIngestArgs(placement(), unit=1)))
-    assert '"routes": []' in mocks.one(CONFIG_MAP).inputs["data"]["routes.json"]
+    pulumi_harness.run(lambda: LocalTelemetryIngest("t", ingest_args(1)))
+    [config] = [c for c in mocks.of_type(CONFIG_MAP) if "routes.json" in c.inputs["data"]]
+    assert '"routes": []' in config.inputs["data"]["routes.json"]
 
 
 def test_event_streaming_is_a_kafka_broker_advertised_in_its_namespace(pulumi_harness: PulumiHarness) -> None:
@@ -397,16 +423,18 @@ def test_maps_stub_runs_unprivileged(pulumi_harness: PulumiHarness) -> None:
 def test_quota_fits_every_workload_twice() -> None:
     services = EU.services
     quota = namespace_quota(services, 3)
-    from components.local import maps, state, streaming, telemetry
+    from components.local import maps, provisioning, state, streaming, telemetry
 
-    workloads = [telemetry.RESOURCES] * 3 + [streaming.RESOURCES] * 3 + [state.RESOURCES, state.WRITER_RESOURCES]
+    workloads = [telemetry.RESOURCES] * 3 + [provisioning.RESOURCES]
+    workloads += [streaming.RESOURCES] * 3 + [state.RESOURCES, state.WRITER_RESOURCES]
     once = sum([*workloads, maps.RESOURCES], NO_RESOURCES)
     assert quota.resources == once * 2
-    assert (quota.pods, quota.services) == (18, 18)
-    # Each MQTT and each Kafka broker has its ConfigMap, besides kube-root-ca.crt; all of them twice,
-    # so creates an interrupted run left charged never block the run resumed after it.
-    assert quota.config_maps == (3 + 3 + 1) * 2
-    assert quota.secrets == 2
+    assert (quota.pods, quota.services) == (20, 20)
+    # Each hub, the DPS and each Kafka broker has its ConfigMap, and the fleet CA one, besides
+    # kube-root-ca.crt; all of them twice, so creates an interrupted run left charged never block the run
+    # resumed after it.
+    assert quota.config_maps == (3 + 1 + 1 + 3 + 1) * 2
+    assert quota.secrets == 2 * 2, "the store's password and the device endpoints' TLS"
 
 
 def test_scale_units_follow_the_plan_but_stay_small() -> None:
@@ -418,7 +446,9 @@ def test_scale_units_follow_the_plan_but_stay_small() -> None:
 
 def test_platform_wires_each_unit_to_its_own_broker(pulumi_harness: PulumiHarness) -> None:
     mocks = pulumi_harness.start("local-eu")
-    args = RegionalPlatformArgs(profile=EU, plan=plan_for_profile(EU), namespace="fleet-eu")
+    args = RegionalPlatformArgs(
+        profile=EU, plan=plan_for_profile(EU), namespace="fleet-eu", fleet_ca_certificate=fleet_ca_pem()
+    )
     platform = pulumi_harness.run(lambda: LocalRegionalPlatform("eu", args))
     assert platform.namespace == "fleet-eu" and platform.scale_units == 3
     routes = {
@@ -433,10 +463,26 @@ def test_platform_wires_each_unit_to_its_own_broker(pulumi_harness: PulumiHarnes
     assert len(ingests) == 3 and all(partitions in pod_spec(d)["containers"][0]["args"] for d in ingests)
     endpoints = pulumi_harness.value(platform.endpoints)
     assert set(endpoints) == set(PlatformEndpoints.__annotations__)
-    assert endpoints["provisioning"] is None
+    assert endpoints["provisioning"] == {
+        "device_endpoint": "dps.fleet-eu.svc.cluster.local",
+        "id_scope": "0ne-local-eu",
+    }
     assert [t["mqtt"] for t in endpoints["telemetry"]] == [
-        f"telemetry-{u}.fleet-eu.svc.cluster.local:1883" for u in (1, 2, 3)
+        f"telemetry-{u}.fleet-eu.svc.cluster.local:8883" for u in (1, 2, 3)
     ]
+    dps = json.loads(
+        next(c for c in mocks.of_type(CONFIG_MAP) if c.inputs["metadata"]["name"] == "dps").inputs["data"]["dps.json"]
+    )
+    assert dps == {
+        "idScope": "0ne-local-eu",
+        "hubs": [
+            {
+                "hostname": f"telemetry-{u}.fleet-eu.svc.cluster.local",
+                "registry": f"http://telemetry-{u}.fleet-eu.svc.cluster.local:8080/devices/",
+            }
+            for u in (1, 2, 3)
+        ],
+    }, "DPS links every unit's hub in unit order, as hashed allocation indexes them"
     # Everything namespaced waits for the namespace, its quota and its NetworkPolicies.
     assert all(r.inputs["metadata"]["namespace"] == "fleet-eu" for r in mocks.resources if r.type != NAMESPACE
                and r.type.startswith("kubernetes:"))  # fmt: skip
@@ -447,7 +493,9 @@ def test_state_writer_runs_beside_real_brokers_on_the_embedded_cluster(
 ) -> None:
     monkeypatch.setattr("components.local.platform.targets_embedded_cluster", lambda: True)
     mocks = pulumi_harness.start("local-eu")
-    args = RegionalPlatformArgs(profile=EU, plan=plan_for_profile(EU), namespace="fleet-eu")
+    args = RegionalPlatformArgs(
+        profile=EU, plan=plan_for_profile(EU), namespace="fleet-eu", fleet_ca_certificate=fleet_ca_pem()
+    )
     pulumi_harness.run(lambda: LocalRegionalPlatform("eu", args))
     deployments = {d.inputs["metadata"]["name"]: d for d in mocks.of_type(DEPLOYMENT)}
     assert {"state", "statewriter"} <= set(deployments)
@@ -461,7 +509,9 @@ def test_no_state_writer_where_the_brokers_are_simulated(
     monkeypatch.setattr("components.local.platform.targets_embedded_cluster", lambda: True)
     monkeypatch.setattr("components.local.platform.image_reference", lambda image: "apache/kafka:3.9.0")
     mocks = pulumi_harness.start("local-eu")
-    args = RegionalPlatformArgs(profile=EU, plan=plan_for_profile(EU), namespace="fleet-eu")
+    args = RegionalPlatformArgs(
+        profile=EU, plan=plan_for_profile(EU), namespace="fleet-eu", fleet_ca_certificate=fleet_ca_pem()
+    )
     pulumi_harness.run(lambda: LocalRegionalPlatform("eu", args))
     names = {d.inputs["metadata"]["name"] for d in mocks.of_type(DEPLOYMENT)}
     assert "state" in names and "statewriter" not in names
@@ -550,7 +600,7 @@ def test_local_stack(pulumi_harness: PulumiHarness, region: str) -> None:
 
     deployments = {d.inputs["metadata"]["name"]: d for d in mocks.of_type(DEPLOYMENT)}
     expected = {f"telemetry-{u}" for u in range(1, units + 1)} | {f"streaming-{u}" for u in range(1, units + 1)}
-    expected |= {"state", "statewriter"} | ({"maps"} if profile.services.maps else set())
+    expected |= {"dps", "state", "statewriter"} | ({"maps"} if profile.services.maps else set())
     assert set(deployments) == expected
     for deployment in deployments.values():
         assert_secure_workload(deployment, namespace, region)
@@ -560,8 +610,9 @@ def test_local_stack(pulumi_harness: PulumiHarness, region: str) -> None:
     ]
     assert {s.inputs["metadata"]["name"] for s in mocks.of_type(SERVICE)} == expected
     assert {a.inputs["metadata"]["name"] for a in mocks.of_type(ACCOUNT)} == expected
-    [secret] = mocks.of_type(SECRET)
-    assert "stringData" in secret.secret_paths
+    secrets = {s.inputs["metadata"]["name"]: s for s in mocks.of_type(SECRET)}
+    assert set(secrets) == {"state-key", "device-tls"}
+    assert all("stringData" in secret.secret_paths for secret in secrets.values())
 
     # The quota admits every pod the stack creates, twice over.
     hard = mocks.one(QUOTA).inputs["spec"]["hard"]

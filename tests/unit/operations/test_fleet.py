@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from autocloud.operations import fleet
+from autocloud.runtime import fleet_pki
 from platform_model import files, paths
 from platform_model.stack import StackConfig, stack_config_from_values
 
@@ -49,7 +50,7 @@ def cn(cert: x509.Certificate) -> str:
 
 
 def test_ca_is_an_ec_p256_ca_naming_its_region_with_a_private_key(fleet_dir: Path) -> None:
-    ca = fleet.ensure_ca("eu", 100, fleet_dir=fleet_dir, now=NOW)
+    ca = fleet_pki.ensure_ca("eu", 100, fleet_dir=fleet_dir, now=NOW)
 
     assert ca.created
     assert ca.cert_path == fleet_dir / "eu" / "ca.pem"
@@ -71,10 +72,10 @@ def test_ca_is_an_ec_p256_ca_naming_its_region_with_a_private_key(fleet_dir: Pat
 
 
 def test_existing_ca_is_reused_unchanged(fleet_dir: Path) -> None:
-    first = fleet.ensure_ca("eu", fleet_dir=fleet_dir, now=NOW)
+    first = fleet_pki.ensure_ca("eu", fleet_dir=fleet_dir, now=NOW)
     before = (first.cert_path.read_bytes(), first.key_path.read_bytes())
 
-    again = fleet.ensure_ca("eu", 5, fleet_dir=fleet_dir, now=NOW + dt.timedelta(days=1))
+    again = fleet_pki.ensure_ca("eu", 5, fleet_dir=fleet_dir, now=NOW + dt.timedelta(days=1))
 
     assert not again.created
     assert again.certificate == first.certificate
@@ -82,15 +83,15 @@ def test_existing_ca_is_reused_unchanged(fleet_dir: Path) -> None:
 
 
 def test_each_region_has_its_own_ca(fleet_dir: Path) -> None:
-    eu = fleet.ensure_ca("eu", fleet_dir=fleet_dir, now=NOW)
-    us = fleet.ensure_ca("us", fleet_dir=fleet_dir, now=NOW)
+    eu = fleet_pki.ensure_ca("eu", fleet_dir=fleet_dir, now=NOW)
+    us = fleet_pki.ensure_ca("us", fleet_dir=fleet_dir, now=NOW)
     assert eu.certificate.subject != us.certificate.subject
     assert eu.certificate.public_key() != us.certificate.public_key()
 
 
 def test_unknown_region_is_refused_naming_where_regions_come_from(fleet_dir: Path) -> None:
-    with pytest.raises(fleet.FleetError) as raised:
-        fleet.ensure_ca("mars", fleet_dir=fleet_dir)
+    with pytest.raises(fleet_pki.FleetError) as raised:
+        fleet_pki.ensure_ca("mars", fleet_dir=fleet_dir)
     assert str(raised.value) == (
         "--region: 'mars' is not a region (regions come from the profiles in regions/: cn, eu, us)"
     )
@@ -98,8 +99,8 @@ def test_unknown_region_is_refused_naming_where_regions_come_from(fleet_dir: Pat
 
 
 def test_zero_days_is_refused(fleet_dir: Path) -> None:
-    with pytest.raises(fleet.FleetError, match="--days must be at least 1"):
-        fleet.ensure_ca("eu", 0, fleet_dir=fleet_dir)
+    with pytest.raises(fleet_pki.FleetError, match="--days must be at least 1"):
+        fleet_pki.ensure_ca("eu", 0, fleet_dir=fleet_dir)
     assert not fleet_dir.exists()
 
 
@@ -111,32 +112,32 @@ def test_a_failed_write_leaves_no_half_ca(fleet_dir: Path, monkeypatch: pytest.M
             raise OSError(28, "No space left on device", str(path))
         real(path, data, mode)
 
-    monkeypatch.setattr(fleet, "write_atomically", fail_on_certificate)
+    monkeypatch.setattr(fleet_pki, "write_atomically", fail_on_certificate)
     with pytest.raises(OSError):
-        fleet.ensure_ca("eu", fleet_dir=fleet_dir, now=NOW)
+        fleet_pki.ensure_ca("eu", fleet_dir=fleet_dir, now=NOW)
     assert list((fleet_dir / "eu").iterdir()) == []
 
 
 def test_a_certificate_without_its_key_is_refused(fleet_dir: Path) -> None:
-    ca = fleet.ensure_ca("eu", fleet_dir=fleet_dir, now=NOW)
+    ca = fleet_pki.ensure_ca("eu", fleet_dir=fleet_dir, now=NOW)
     ca.key_path.unlink()
-    with pytest.raises(fleet.FleetError, match=r"ca\.pem without its key"):
-        fleet.ensure_ca("eu", fleet_dir=fleet_dir, now=NOW)
+    with pytest.raises(fleet_pki.FleetError, match=r"ca\.pem without its key"):
+        fleet_pki.ensure_ca("eu", fleet_dir=fleet_dir, now=NOW)
 
 
 def test_a_key_of_another_ca_is_refused(fleet_dir: Path) -> None:
-    eu = fleet.ensure_ca("eu", fleet_dir=fleet_dir, now=NOW)
-    us = fleet.ensure_ca("us", fleet_dir=fleet_dir, now=NOW)
+    eu = fleet_pki.ensure_ca("eu", fleet_dir=fleet_dir, now=NOW)
+    us = fleet_pki.ensure_ca("us", fleet_dir=fleet_dir, now=NOW)
     eu.key_path.write_bytes(us.key_path.read_bytes())
-    with pytest.raises(fleet.FleetError, match="is not the key of"):
-        fleet.load_ca("eu", fleet_dir=fleet_dir, now=NOW)
+    with pytest.raises(fleet_pki.FleetError, match="is not the key of"):
+        fleet_pki.load_ca("eu", fleet_dir=fleet_dir, now=NOW)
 
 
 def test_an_expired_ca_is_refused_not_silently_replaced(fleet_dir: Path) -> None:
-    ca = fleet.ensure_ca("eu", 10, fleet_dir=fleet_dir, now=NOW)
-    with pytest.raises(fleet.FleetError, match="expired on"):
-        fleet.ensure_ca("eu", fleet_dir=fleet_dir, now=NOW + dt.timedelta(days=11))
-    still = fleet.load_ca("eu", fleet_dir=fleet_dir, now=NOW)
+    ca = fleet_pki.ensure_ca("eu", 10, fleet_dir=fleet_dir, now=NOW)
+    with pytest.raises(fleet_pki.FleetError, match="expired on"):
+        fleet_pki.ensure_ca("eu", fleet_dir=fleet_dir, now=NOW + dt.timedelta(days=11))
+    still = fleet_pki.load_ca("eu", fleet_dir=fleet_dir, now=NOW)
     assert still is not None and still.certificate == ca.certificate
 
 
@@ -144,10 +145,10 @@ def test_an_expired_ca_is_refused_not_silently_replaced(fleet_dir: Path) -> None
 
 
 def test_vehicle_certificate_has_its_id_as_cn_client_auth_and_the_ca_chain(fleet_dir: Path, tmp_path: Path) -> None:
-    ca = fleet.ensure_ca("eu", fleet_dir=fleet_dir, now=NOW)
+    ca = fleet_pki.ensure_ca("eu", fleet_dir=fleet_dir, now=NOW)
     out = tmp_path / "out"
 
-    issued = fleet.issue_vehicle_cert("eu", "eu-car-000001", out, 30, fleet_dir=fleet_dir, now=NOW)
+    issued = fleet_pki.issue_vehicle_cert("eu", "eu-car-000001", out, 30, fleet_dir=fleet_dir, now=NOW)
 
     assert issued.cert_path == out / "eu-car-000001-cert.pem"
     assert issued.key_path == out / "eu-car-000001-key.pem"
@@ -164,12 +165,14 @@ def test_vehicle_certificate_has_its_id_as_cn_client_auth_and_the_ca_chain(fleet
     assert leaf.not_valid_after_utc == NOW + dt.timedelta(days=30)
     key = serialization.load_pem_private_key(issued.key_path.read_bytes(), None)
     assert key.public_key() == leaf.public_key()
-    assert fleet.verify_vehicle(issued.cert_path.read_bytes(), "eu", fleet_dir=fleet_dir, now=NOW) == "eu-car-000001"
+    assert (
+        fleet_pki.verify_vehicle(issued.cert_path.read_bytes(), "eu", fleet_dir=fleet_dir, now=NOW) == "eu-car-000001"
+    )
 
 
 @pytest.mark.parametrize("vehicle_id", ["a", "car-1", "fleet:eu.car_01", "x" * 64, "7"])
 def test_registration_ids_dps_accepts(vehicle_id: str) -> None:
-    assert fleet.check_registration_id(vehicle_id) == vehicle_id
+    assert fleet_pki.check_registration_id(vehicle_id) == vehicle_id
 
 
 @pytest.mark.parametrize(
@@ -177,31 +180,31 @@ def test_registration_ids_dps_accepts(vehicle_id: str) -> None:
     ["", "Car-1", "car-", "-car", "car.", ":car", "car 1", "car/1", "x" * 65, "café", "car-1\n"],
 )
 def test_registration_ids_dps_refuses_are_one_line_errors(vehicle_id: str, fleet_dir: Path, tmp_path: Path) -> None:
-    fleet.ensure_ca("eu", fleet_dir=fleet_dir, now=NOW)
+    fleet_pki.ensure_ca("eu", fleet_dir=fleet_dir, now=NOW)
     out = tmp_path / "out"
-    with pytest.raises(fleet.FleetError) as raised:
-        fleet.issue_vehicle_cert("eu", vehicle_id, out, fleet_dir=fleet_dir, now=NOW)
+    with pytest.raises(fleet_pki.FleetError) as raised:
+        fleet_pki.issue_vehicle_cert("eu", vehicle_id, out, fleet_dir=fleet_dir, now=NOW)
     assert str(raised.value).startswith("--id: ")
     assert "\n" not in str(raised.value)
     assert not out.exists()
 
 
 def test_vehicle_certificate_needs_its_region_ca(fleet_dir: Path, tmp_path: Path) -> None:
-    with pytest.raises(fleet.FleetError, match="region us has no fleet CA yet"):
-        fleet.issue_vehicle_cert("us", "car-1", tmp_path / "out", fleet_dir=fleet_dir, now=NOW)
+    with pytest.raises(fleet_pki.FleetError, match="region us has no fleet CA yet"):
+        fleet_pki.issue_vehicle_cert("us", "car-1", tmp_path / "out", fleet_dir=fleet_dir, now=NOW)
     assert not (tmp_path / "out").exists()
 
 
 def test_vehicle_certificate_may_not_outlive_the_ca(fleet_dir: Path, tmp_path: Path) -> None:
-    fleet.ensure_ca("eu", 30, fleet_dir=fleet_dir, now=NOW)
-    with pytest.raises(fleet.FleetError, match="--days 31 outlives region eu's fleet CA"):
-        fleet.issue_vehicle_cert("eu", "car-1", tmp_path / "out", 31, fleet_dir=fleet_dir, now=NOW)
+    fleet_pki.ensure_ca("eu", 30, fleet_dir=fleet_dir, now=NOW)
+    with pytest.raises(fleet_pki.FleetError, match="--days 31 outlives region eu's fleet CA"):
+        fleet_pki.issue_vehicle_cert("eu", "car-1", tmp_path / "out", 31, fleet_dir=fleet_dir, now=NOW)
 
 
 def test_a_failed_write_leaves_no_vehicle_files(
     fleet_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    fleet.ensure_ca("eu", fleet_dir=fleet_dir, now=NOW)
+    fleet_pki.ensure_ca("eu", fleet_dir=fleet_dir, now=NOW)
     real = files.write_atomically
 
     def fail_on_certificate(path: Path, data: str | bytes, mode: int = 0o600) -> None:
@@ -209,10 +212,10 @@ def test_a_failed_write_leaves_no_vehicle_files(
             raise OSError(28, "No space left on device", str(path))
         real(path, data, mode)
 
-    monkeypatch.setattr(fleet, "write_atomically", fail_on_certificate)
+    monkeypatch.setattr(fleet_pki, "write_atomically", fail_on_certificate)
     out = tmp_path / "out"
     with pytest.raises(OSError):
-        fleet.issue_vehicle_cert("eu", "car-1", out, fleet_dir=fleet_dir, now=NOW)
+        fleet_pki.issue_vehicle_cert("eu", "car-1", out, fleet_dir=fleet_dir, now=NOW)
     assert list(out.iterdir()) == []
 
 
@@ -220,49 +223,49 @@ def test_a_failed_write_leaves_no_vehicle_files(
 
 
 def test_a_us_region_refuses_an_eu_vehicle_and_accepts_its_own(fleet_dir: Path, tmp_path: Path) -> None:
-    fleet.ensure_ca("eu", fleet_dir=fleet_dir, now=NOW)
-    fleet.ensure_ca("us", fleet_dir=fleet_dir, now=NOW)
-    eu_car = fleet.issue_vehicle_cert("eu", "car-1", tmp_path / "eu", fleet_dir=fleet_dir, now=NOW)
-    us_car = fleet.issue_vehicle_cert("us", "car-1", tmp_path / "us", fleet_dir=fleet_dir, now=NOW)
+    fleet_pki.ensure_ca("eu", fleet_dir=fleet_dir, now=NOW)
+    fleet_pki.ensure_ca("us", fleet_dir=fleet_dir, now=NOW)
+    eu_car = fleet_pki.issue_vehicle_cert("eu", "car-1", tmp_path / "eu", fleet_dir=fleet_dir, now=NOW)
+    us_car = fleet_pki.issue_vehicle_cert("us", "car-1", tmp_path / "us", fleet_dir=fleet_dir, now=NOW)
 
-    assert fleet.verify_vehicle(eu_car.cert_path.read_text(), "eu", fleet_dir=fleet_dir, now=NOW) == "car-1"
-    assert fleet.verify_vehicle(us_car.cert_path.read_text(), "us", fleet_dir=fleet_dir, now=NOW) == "car-1"
+    assert fleet_pki.verify_vehicle(eu_car.cert_path.read_text(), "eu", fleet_dir=fleet_dir, now=NOW) == "car-1"
+    assert fleet_pki.verify_vehicle(us_car.cert_path.read_text(), "us", fleet_dir=fleet_dir, now=NOW) == "car-1"
     refused = "issued by 'autocloud fleet CA eu', not region us's fleet CA 'autocloud fleet CA us'"
-    with pytest.raises(fleet.VehicleRejected, match=refused):
-        fleet.verify_vehicle(eu_car.cert_path.read_bytes(), "us", fleet_dir=fleet_dir, now=NOW)
-    with pytest.raises(fleet.VehicleRejected, match="not region eu's fleet CA"):
-        fleet.verify_vehicle(us_car.cert_path.read_bytes(), "eu", fleet_dir=fleet_dir, now=NOW)
+    with pytest.raises(fleet_pki.VehicleRejected, match=refused):
+        fleet_pki.verify_vehicle(eu_car.cert_path.read_bytes(), "us", fleet_dir=fleet_dir, now=NOW)
+    with pytest.raises(fleet_pki.VehicleRejected, match="not region eu's fleet CA"):
+        fleet_pki.verify_vehicle(us_car.cert_path.read_bytes(), "eu", fleet_dir=fleet_dir, now=NOW)
 
 
 def test_a_ca_that_only_copies_the_region_name_is_refused(fleet_dir: Path) -> None:
-    fleet.ensure_ca("eu", fleet_dir=fleet_dir, now=NOW)
+    fleet_pki.ensure_ca("eu", fleet_dir=fleet_dir, now=NOW)
     impostor = ec.generate_private_key(ec.SECP256R1())
     leaf_key = ec.generate_private_key(ec.SECP256R1())
     forged = (
         x509.CertificateBuilder()
         .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "car-1")]))
-        .issuer_name(fleet.ca_subject("eu"))
+        .issuer_name(fleet_pki.ca_subject("eu"))
         .public_key(leaf_key.public_key())
         .serial_number(1)
         .not_valid_before(NOW - dt.timedelta(days=1))
         .not_valid_after(NOW + dt.timedelta(days=1))
         .sign(impostor, hashes.SHA256())
     )
-    with pytest.raises(fleet.VehicleRejected, match="is not signed by region eu's fleet CA"):
-        fleet.verify_vehicle([forged], "eu", fleet_dir=fleet_dir, now=NOW)
+    with pytest.raises(fleet_pki.VehicleRejected, match="is not signed by region eu's fleet CA"):
+        fleet_pki.verify_vehicle([forged], "eu", fleet_dir=fleet_dir, now=NOW)
 
 
 def test_an_expired_vehicle_certificate_is_refused(fleet_dir: Path, tmp_path: Path) -> None:
-    fleet.ensure_ca("eu", fleet_dir=fleet_dir, now=NOW)
-    car = fleet.issue_vehicle_cert("eu", "car-1", tmp_path / "out", 1, fleet_dir=fleet_dir, now=NOW)
-    with pytest.raises(fleet.VehicleRejected, match="certificate of car-1 refused"):
-        fleet.verify_vehicle(car.cert_path.read_bytes(), "eu", fleet_dir=fleet_dir, now=NOW + dt.timedelta(days=2))
+    fleet_pki.ensure_ca("eu", fleet_dir=fleet_dir, now=NOW)
+    car = fleet_pki.issue_vehicle_cert("eu", "car-1", tmp_path / "out", 1, fleet_dir=fleet_dir, now=NOW)
+    with pytest.raises(fleet_pki.VehicleRejected, match="certificate of car-1 refused"):
+        fleet_pki.verify_vehicle(car.cert_path.read_bytes(), "eu", fleet_dir=fleet_dir, now=NOW + dt.timedelta(days=2))
 
 
 def test_garbage_is_refused(fleet_dir: Path) -> None:
-    fleet.ensure_ca("eu", fleet_dir=fleet_dir, now=NOW)
-    with pytest.raises(fleet.VehicleRejected, match="not a PEM certificate chain"):
-        fleet.verify_vehicle(b"not a certificate", "eu", fleet_dir=fleet_dir, now=NOW)
+    fleet_pki.ensure_ca("eu", fleet_dir=fleet_dir, now=NOW)
+    with pytest.raises(fleet_pki.VehicleRejected, match="not a PEM certificate chain"):
+        fleet_pki.verify_vehicle(b"not a certificate", "eu", fleet_dir=fleet_dir, now=NOW)
 
 
 # --- enrollment ----------------------------------------------------------------------------------------
@@ -338,15 +341,17 @@ def azure_config(ca_pem: str | None) -> StackConfig:
 
 
 @pytest.fixture()
-def enrolled_stack(fleet_dir: Path, monkeypatch: pytest.MonkeyPatch) -> fleet.FleetCa:
+def enrolled_stack(fleet_dir: Path, monkeypatch: pytest.MonkeyPatch) -> fleet_pki.FleetCa:
     """azure-eu configured with the region's local fleet CA, that CA under a temporary state dir."""
-    ca = fleet.ensure_ca("eu", fleet_dir=fleet_dir)
+    ca = fleet_pki.ensure_ca("eu", fleet_dir=fleet_dir)
     monkeypatch.setattr(paths, "FLEET_DIR", fleet_dir)
     monkeypatch.setattr(fleet, "stack_config", lambda stack: azure_config(ca.pem.decode()))
     return ca
 
 
-def test_enroll_creates_the_group_with_the_documented_request(enrolled_stack: fleet.FleetCa, fake_dps: FakeDps) -> None:
+def test_enroll_creates_the_group_with_the_documented_request(
+    enrolled_stack: fleet_pki.FleetCa, fake_dps: FakeDps
+) -> None:
     audiences: list[str] = []
 
     def token(resource: str) -> str:
@@ -373,7 +378,7 @@ def test_enroll_creates_the_group_with_the_documented_request(enrolled_stack: fl
     }
 
 
-def test_enroll_again_updates_the_group_under_its_etag(enrolled_stack: fleet.FleetCa, fake_dps: FakeDps) -> None:
+def test_enroll_again_updates_the_group_under_its_etag(enrolled_stack: fleet_pki.FleetCa, fake_dps: FakeDps) -> None:
     fake_dps.existing = dict(fleet.enrollment_group_body(), allocationPolicy="static", etag='"7"')
 
     done = fleet.enroll("azure-eu", outputs=lambda stack: OUTPUTS, token=lambda r: "t", base_url=fake_dps.url)
@@ -386,7 +391,7 @@ def test_enroll_again_updates_the_group_under_its_etag(enrolled_stack: fleet.Fle
     assert body["allocationPolicy"] == "hashed"
 
 
-def test_enroll_without_the_data_role_names_the_role(enrolled_stack: fleet.FleetCa, fake_dps: FakeDps) -> None:
+def test_enroll_without_the_data_role_names_the_role(enrolled_stack: fleet_pki.FleetCa, fake_dps: FakeDps) -> None:
     fake_dps.status = 403
     with pytest.raises(fleet.EnrollmentError) as raised:
         fleet.enroll("azure-eu", outputs=lambda stack: OUTPUTS, token=lambda r: "t", base_url=fake_dps.url)
@@ -397,14 +402,14 @@ def test_enroll_without_the_data_role_names_the_role(enrolled_stack: fleet.Fleet
 
 def test_enroll_needs_the_stack_fleet_ca(fleet_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(fleet, "stack_config", lambda stack: azure_config(None))
-    with pytest.raises(fleet.FleetError, match="autocloud:fleetCaCertificate is not set"):
+    with pytest.raises(fleet_pki.FleetError, match="autocloud:fleetCaCertificate is not set"):
         fleet.enroll("azure-eu", outputs=lambda stack: OUTPUTS, token=lambda r: "t")
 
 
 def test_enroll_warns_when_the_stack_trusts_another_ca(
-    enrolled_stack: fleet.FleetCa, fleet_dir: Path, fake_dps: FakeDps, monkeypatch: pytest.MonkeyPatch
+    enrolled_stack: fleet_pki.FleetCa, fleet_dir: Path, fake_dps: FakeDps, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    other = fleet.ensure_ca("us", fleet_dir=fleet_dir)
+    other = fleet_pki.ensure_ca("us", fleet_dir=fleet_dir)
     monkeypatch.setattr(fleet, "stack_config", lambda stack: azure_config(other.pem.decode()))
     warnings: list[str] = []
     fleet.enroll(
@@ -413,8 +418,8 @@ def test_enroll_warns_when_the_stack_trusts_another_ca(
     assert len(warnings) == 1 and "will not be accepted by this DPS" in warnings[0]
 
 
-def test_enroll_needs_a_deployed_dps(enrolled_stack: fleet.FleetCa) -> None:
-    with pytest.raises(fleet.FleetError, match=r"exports no endpoints\.provisioning\.device_endpoint"):
+def test_enroll_needs_a_deployed_dps(enrolled_stack: fleet_pki.FleetCa) -> None:
+    with pytest.raises(fleet_pki.FleetError, match=r"exports no endpoints\.provisioning\.device_endpoint"):
         fleet.enroll("azure-eu", outputs=lambda stack: {"region": "eu"}, token=lambda r: "t")
 
 
@@ -425,7 +430,7 @@ def test_azure_china_tokens_are_for_the_china_dps_audience() -> None:
 
 def test_a_missing_azure_cli_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PATH", "/nonexistent")
-    with pytest.raises(fleet.FleetError, match=r"^the Azure CLI \(az\) is not installed or not on PATH"):
+    with pytest.raises(fleet_pki.FleetError, match=r"^the Azure CLI \(az\) is not installed or not on PATH"):
         fleet.az_access_token("https://azure-devices-provisioning.net")
 
 
@@ -434,7 +439,7 @@ def test_an_azure_cli_not_logged_in_is_one_line(tmp_path: Path, monkeypatch: pyt
     az.write_text("#!/bin/sh\necho \"ERROR: Please run 'az login' to setup account.\" >&2\nexit 1\n")
     az.chmod(0o755)
     monkeypatch.setenv("PATH", str(tmp_path))
-    with pytest.raises(fleet.FleetError) as raised:
+    with pytest.raises(fleet_pki.FleetError) as raised:
         fleet.az_access_token("https://azure-devices-provisioning.net")
     assert str(raised.value) == (
         "az could not get a token for https://azure-devices-provisioning.net "
