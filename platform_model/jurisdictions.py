@@ -128,7 +128,8 @@ class Jurisdiction:
     @property
     def sources(self) -> tuple[str, ...]:
         """Every source the jurisdiction's facts rest on, each once, the law first."""
-        found = [self.rule.source, self.locations_source, *(flow.source for flow in self.flows.values())]
+        found = [self.rule.source, self.locations_source]
+        found += [part for flow in self.flows.values() for part in flow.source.split("; ") if part]
         return tuple(dict.fromkeys(found))
 
 
