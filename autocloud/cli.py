@@ -425,6 +425,19 @@ def prerequisites(
 
 
 @app.command()
+def regions(
+    fmt: Annotated[
+        Literal[OutputFormat.TEXT, OutputFormat.JSON], typer.Option("--format", help="How to print the list.")
+    ] = OutputFormat.TEXT,
+) -> None:
+    """Every jurisdiction: can the platform be there, its Azure locations, the services limited there, the
+    region profile that serves it, and the sources."""
+    from autocloud.verification.regions_report import regions_command
+
+    sys.stdout.write(regions_command(fmt))
+
+
+@app.command()
 def rollout(
     file: Annotated[Path, typer.Argument(help="Rollout file (waves of stacks), e.g. rollouts/local.yaml.")],
     preview: Annotated[bool, typer.Option("--preview", help="Only preview every stack; change nothing.")] = False,

@@ -12,7 +12,7 @@ access. A pair is not always symmetric (westus3 pairs with eastus, eastus with w
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Literal, get_args
@@ -113,6 +113,10 @@ class Catalog:
     cloud_services: Mapping[Cloud, frozenset[Service]]
     """What each cloud offers in at least one location (Azure Maps: none in Azure China)."""
     cosmosdb_zone_access_source: str = ""
+    sources: Mapping[str, str] = field(default_factory=dict)
+    """The catalog's general sources by topic (locations, pairs, iot_failover, ...)."""
+    cloud_sources: Mapping[Cloud, str] = field(default_factory=dict)
+    """Where each cloud's list of services comes from (products by region)."""
 
     @property
     def iot_data_residency_locations(self) -> frozenset[str]:
@@ -184,6 +188,8 @@ def load_catalog(path: Path = CATALOG_PATH) -> Catalog:
         data.iot_data_residency.source,
         cloud_services,
         data.cosmosdb_zone_access.source,
+        dict(data.sources),
+        {name: entry.source for name, entry in data.clouds.items()},
     )
 
 

@@ -20,6 +20,7 @@ from pydantic_core import PydanticCustomError
 
 from platform_model.errors import KEYED_ERROR_TYPE, ConfigError, excerpt, from_validation_error
 from platform_model.inputs import load_mapping
+from platform_model.jurisdictions import Jurisdiction, jurisdictions
 from platform_model.locations import (
     CLOUD_NAMES,
     PROVIDER_ENVIRONMENT,
@@ -265,6 +266,9 @@ class RegionProfile(_Frozen):
     residency: Residency
     services: Services
     fleet: Fleet
+    jurisdiction: str
+    """Required. The jurisdiction the region serves (``platform_model/catalog/jurisdictions/<name>.yaml``): its
+    locations bound the boundary and its data flows decide which services may be enabled."""
     tags: dict[str, str] = Field(default_factory=dict)
     resilience: Resilience = Field(default_factory=Resilience)
     network: NetworkPlan = Field(default_factory=NetworkPlan)
@@ -274,6 +278,7 @@ class RegionProfile(_Frozen):
     @model_validator(mode="after")
     def _check(self) -> RegionProfile:
         self._check_locations()
+        self._check_jurisdiction()
         self._check_services()
         self._check_capabilities()
         missing = [t for t in PROFILE_TAGS if t not in self.tags]
@@ -300,6 +305,60 @@ class RegionProfile(_Frozen):
                 )
         if self.residency.secondary == self.residency.primary:
             raise keyed_error("residency.secondary", f"must differ from primary {self.residency.primary!r}")
+
+    def _check_jurisdiction(self) -> None:
+        """The profile against its jurisdiction: every boundary location inside it, no enabled service whose data
+        would leave it, IoT Hub and DPS failing over inside it. Each error cites the fact's source."""
+        known = jurisdictions()
+        found = known.get(self.jurisdiction)
+        if found is None:
+            raise keyed_error(
+                "jurisdiction", f"{excerpt(self.jurisdiction)} is not a jurisdiction (known: {', '.join(known)})"
+            )
+        if found.verdict == "not-deployable":
+            raise keyed_error(
+                "jurisdiction", f"{found.name} is not deployable on Azure: {found.reason} (source: {found.rule.source})"
+            )
+        if found.cloud != self.cloud:
+            raise keyed_error(
+                "cloud", f"{found.name}'s locations are in {CLOUD_NAMES[found.cloud]}, not {self.cloud!r}"
+            )
+        for index, location in enumerate(self.residency.boundary):
+            if location not in found.locations:
+                raise keyed_error(
+                    f"residency.boundary[{index}]",
+                    f"{location!r} is outside {found.name} (its locations: {', '.join(found.locations)}; "
+                    f"source: {found.locations_source})",
+                )
+        for service in self.services.enabled():
+            flow = found.flows[service]
+            if not flow.kept and offers(self.cloud, service):
+                raise keyed_error(
+                    f"services.{service}",
+                    f"{SERVICE_NAMES[service]} would take data out of {found.name}: {flow.where} "
+                    f"(source: {flow.source})",
+                )
+        self._check_failover(found)
+
+    def _check_failover(self, found: Jurisdiction) -> None:
+        """IoT Hub and DPS replicate to the primary's paired region and fail over there unless data residency
+        is on (offered only where the pair is abroad)."""
+        if self.residency.iot_data_residency or not (self.services.iothub or self.services.dps):
+            return
+        primary = find_location(self.residency.primary)
+        if primary is None or primary.pair is None or primary.pair in found.locations:
+            return
+        fix = (
+            "set iot_data_residency: true"
+            if primary.iot_data_residency
+            else "choose a primary whose paired region is inside it"
+        )
+        source = catalog().sources.get("iot_failover", "")
+        raise keyed_error(
+            "residency.iot_data_residency",
+            f"IoT Hub and DPS in {primary.name!r} replicate to its paired region {primary.pair!r}, outside "
+            f"{found.name}; {fix} (source: {source}; {catalog().iot_data_residency_source})",
+        )
 
     def _check_services(self) -> None:
         for service in self.services.enabled():

@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from platform_model.errors import ConfigError
+from platform_model.jurisdictions import jurisdictions
 from platform_model.locations import catalog
 from platform_model.paths import REPO_ROOT
 from platform_model.profiles import available_profiles, load_profile, parse_profile
@@ -443,3 +444,99 @@ def test_policy_relax_is_read_once_as_a_list_or_its_json_text() -> None:
     assert listed.policy_relax == as_env.policy_relax == ("baseline-required-tags",)
     with pytest.raises(ConfigError, match=r"^s\.yaml: autocloud:policyRelax: "):
         stack_config_from_values(base | {"autocloud:policyRelax": {"a": 1}}, "s.yaml")
+
+
+# --- the profile against its jurisdiction (platform_model/catalog/jurisdictions) ------------------
+
+
+def test_every_shipped_profile_names_a_deployable_jurisdiction_of_its_cloud() -> None:
+    for profile in map(load_profile, available_profiles()):
+        found = jurisdictions()[profile.jurisdiction]
+        assert found.verdict != "not-deployable" and found.cloud == profile.cloud
+        assert set(profile.boundary) <= set(found.locations)
+
+
+def test_refuses_a_missing_jurisdiction() -> None:
+    data = eu_data()
+    del data["jurisdiction"]
+    assert error_of(data) == "regions/eu.yaml: jurisdiction: required key is missing"
+
+
+def test_refuses_an_unknown_jurisdiction() -> None:
+    data = eu_data() | {"jurisdiction": "atlantis"}
+    assert error_of(data).startswith("regions/eu.yaml: jurisdiction: 'atlantis' is not a jurisdiction (known: ")
+
+
+def test_refuses_a_jurisdiction_azure_cannot_serve() -> None:
+    data = eu_data() | {"jurisdiction": "russia"}
+    assert error_of(data).startswith(
+        "regions/eu.yaml: jurisdiction: russia is not deployable on Azure: Russian vehicle owners' personal data must "
+        "be stored in Russia, and Azure has no location in Russia. (source: https://www.globalprivacywatch.com/"
+    )
+
+
+def test_refuses_a_jurisdiction_of_another_cloud() -> None:
+    data = eu_data() | {"jurisdiction": "china"}
+    assert error_of(data) == "regions/eu.yaml: cloud: china's locations are in Azure China, not 'public'"
+
+
+def test_refuses_a_boundary_location_outside_the_jurisdiction() -> None:
+    data = eu_data()
+    data["residency"]["boundary"].append("uksouth")
+    assert error_of(data) == (
+        "regions/eu.yaml: residency.boundary[6]: 'uksouth' is outside eu-eea (its locations: westeurope, northeurope, "
+        "germanywestcentral, germanynorth, francecentral, francesouth, swedencentral, swedensouth, norwayeast, "
+        "norwaywest, italynorth, polandcentral, spaincentral; source: https://learn.microsoft.com/azure/reliability/"
+        "regions-list)"
+    )
+
+
+def uk_data() -> dict[str, Any]:
+    """A UK profile made from the EU one: UK South primary, UK West secondary (no zones there), no Maps."""
+    data = eu_data() | {"name": "uk", "jurisdiction": "united-kingdom", "tags": {"data-residency": "uk"}}
+    data["residency"] |= {"boundary": ["uksouth", "ukwest"], "primary": "uksouth", "secondary": "ukwest"}
+    data["services"]["maps"] = False
+    data["resilience"]["zone_redundant"] = False
+    return data
+
+
+def test_a_profile_the_jurisdiction_allows_loads() -> None:
+    profile = parse_profile(uk_data(), "regions/uk.yaml")
+    assert profile.jurisdiction == "united-kingdom" and profile.boundary == ("uksouth", "ukwest")
+
+
+def test_refuses_maps_where_its_data_would_leave_the_jurisdiction() -> None:
+    data = uk_data()
+    data["services"]["maps"] = True
+    assert error_of(data, "regions/uk.yaml") == (
+        "regions/uk.yaml: services.maps: Azure Maps would take data out of united-kingdom: Azure Maps keeps data "
+        "only in its eu and us geographies (eu: westeurope, northeurope; us: eastus, westus2, westcentralus), none in "
+        "united-kingdom (source: https://learn.microsoft.com/azure/azure-maps/geographic-scope)"
+    )
+
+
+def brazil_data() -> dict[str, Any]:
+    data = uk_data() | {"name": "br", "jurisdiction": "brazil", "tags": {"data-residency": "br"}}
+    # Brazil South is Brazil's only open location; Brazil Southeast, the natural secondary, is access-restricted.
+    data["residency"] |= {"boundary": ["brazilsouth", "brazilsoutheast"], "primary": "brazilsouth"}
+    data["residency"] |= {"secondary": "brazilsoutheast", "iot_data_residency": True}
+    return data
+
+
+def test_refuses_iot_failover_across_the_border_without_data_residency() -> None:
+    data = brazil_data()
+    data["residency"]["iot_data_residency"] = False
+    assert error_of(data, "regions/br.yaml") == (
+        "regions/br.yaml: residency.iot_data_residency: IoT Hub and DPS in 'brazilsouth' replicate to its paired "
+        "region 'southcentralus', outside brazil; set iot_data_residency: true (source: "
+        "https://learn.microsoft.com/azure/reliability/reliability-iot-hub; "
+        "https://learn.microsoft.com/azure/iot-hub/how-to-disable-dr)"
+    )
+
+
+def test_refuses_a_restricted_location_of_the_jurisdiction_with_its_source() -> None:
+    # With data residency on, the Brazil profile gets as far as its restricted secondary.
+    assert error_of(brazil_data(), "regions/br.yaml").startswith(
+        "regions/br.yaml: residency.secondary: 'brazilsoutheast' (Brazil Southeast) is access-restricted (disaster "
+        "recovery by request only; source: https://learn.microsoft.com/azure/reliability/regions-list)"
+    )
