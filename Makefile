@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 AUTOCLOUD := $(VENV)/bin/autocloud
 export GOTOOLCHAIN := local
 
-.PHONY: up down test check-envs lint go-lint unit integration go-test bench bench-checkov toolchain venv cluster-start cluster-stop clean system-deps node-tools
+.PHONY: up down test check-envs device-sdk lint go-lint unit integration go-test bench bench-checkov toolchain venv cluster-start cluster-stop clean system-deps node-tools
 
 ## up: build or reuse the toolchain, start the embedded cluster, deploy the local stacks with the policy packs
 up: venv system-deps
@@ -21,7 +21,7 @@ down: venv
 ## idle while it downloads modules and links.
 TOOLCHAIN_LOG := .state/toolchain-build.log
 CHECK_ENVS_LOG := .state/check-envs.log
-test: venv system-deps node-tools
+test: venv system-deps node-tools device-sdk
 	@mkdir -p .state
 	@echo "test: building the toolchain in the background (log: $(TOOLCHAIN_LOG)); lint and unit tests meanwhile"
 	@$(MAKE) --no-print-directory toolchain >$(TOOLCHAIN_LOG) 2>&1 & build=$$!; \
@@ -56,7 +56,7 @@ go-lint:
 unit: venv
 	$(PY) -m pytest -ra tests/unit tests/policies
 
-integration: venv toolchain system-deps node-tools
+integration: venv toolchain system-deps node-tools device-sdk
 	$(PY) -m pytest -ra tests/integration
 
 # Our own Go programs' tests; the state writer's run a real FerretDB from the toolchain.
@@ -78,6 +78,15 @@ bench-checkov: .state/bench-checkov/bin/checkov
 # pins azure-native 2.x: a large pip install, mostly waiting on downloads, so `test` runs it beside the build).
 check-envs: venv
 	$(PY) -m autocloud.verification.check.program_env $(wildcard tests/programs/foreign/*/)
+
+## device-sdk: Microsoft's Python device SDK (azure-iot-device, which pins paho-mqtt 1.x) in an environment
+## of its own, for the test that a device built on it registers and sends to the local platform unchanged.
+DEVICE_SDK := .state/device-sdk
+device-sdk: $(DEVICE_SDK)/.installed
+$(DEVICE_SDK)/.installed:
+	$(PYTHON) -m venv $(DEVICE_SDK)
+	$(DEVICE_SDK)/bin/pip install --quiet --disable-pip-version-check azure-iot-device==2.14.0
+	touch $@
 
 toolchain: venv system-deps
 	$(AUTOCLOUD) toolchain build

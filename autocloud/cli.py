@@ -496,7 +496,12 @@ def report(
 
 @app.command()
 def simulate(
-    region: Annotated[str, typer.Option("--region", help="Region profile of a deployed local stack, e.g. eu.")],
+    region: Annotated[
+        str | None, typer.Option("--region", help="Region profile of a deployed local stack, e.g. eu.")
+    ] = None,
+    stack: Annotated[
+        str | None, typer.Option("--stack", help="A deployed Azure stack instead, e.g. azure-eu (its DPS and hubs).")
+    ] = None,
     vehicles: Annotated[int, typer.Option("--vehicles", help="Simulated vehicles.")] = 10,
     messages: Annotated[int, typer.Option("--messages", help="Messages per vehicle.")] = 10,
     rate: Annotated[float | None, typer.Option("--rate", help="Messages per second, whole fleet.")] = None,
@@ -505,13 +510,27 @@ def simulate(
         Literal[OutputFormat.TEXT, OutputFormat.JSON], typer.Option("--format", help="How to print the counts.")
     ] = OutputFormat.TEXT,
 ) -> None:
-    """Register simulated vehicles through a local region's DPS, drive them through its hubs over TLS and count
+    """Register simulated vehicles through a region's DPS, drive them through its hubs over TLS and count
     every message end to end (exit 1 on loss or a refused vehicle)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
     from autocloud.operations import simulate as sim
+    from autocloud.runtime import engine
     from platform_model.profiles import available_profiles
+    from platform_model.stack import resolve_stack
 
+    if (region is None) == (stack is None):
+        raise _fail(
+            "give either --region R (a local region) or --stack azure-<r> (a deployed Azure stack)", EXIT_BAD_INPUT
+        )
+    outputs: dict[str, Any] | None = None
+    if stack is not None:
+        config = resolve_stack(stack).config
+        if config.is_local:
+            raise _fail(f"--stack {stack} is a local stack: use --region {config.region}", EXIT_BAD_INPUT)
+        region = config.region
+        outputs = engine.stack_outputs(stack)
+    assert region is not None
     if region not in available_profiles():
         raise _fail(
             f"--region: {excerpt(region)} is not a region profile (one of {', '.join(available_profiles())})",
@@ -530,22 +549,32 @@ def simulate(
         console=err,
         disable=fmt.is_document,
     ) as bar:
-        task = bar.add_task(f"{region}: {vehicles} vehicles", total=vehicles * messages)
-        result = sim.run(args, progress=lambda n: bar.advance(task, n))
+        task = bar.add_task(f"{stack or region}: {vehicles} vehicles", total=vehicles * messages)
+        if stack is not None and outputs is not None:
+            result = sim.run_azure(stack, args, outputs, progress=lambda n: bar.advance(task, n))
+        else:
+            result = sim.run(args, progress=lambda n: bar.advance(task, n))
     summary = result.as_dict()
     if fmt == OutputFormat.JSON:
         console.print_json(json.dumps(summary))
     else:
         units = ", ".join(f"unit {k}: {v}" for k, v in summary["vehicles_per_unit"].items())
         _echo(
-            f"registered {result.registrations} of {vehicles} through DPS over TLS, p50 "
-            f"{summary['registration_ms_p50']} ms, p99 {summary['registration_ms_p99']} ms; "
-            f"vehicles per scale unit: {units or 'none'}"
+            f"registered {result.registrations} of {vehicles} through DPS over TLS "
+            f"({summary['registrations_per_second']}/s), p50 {summary['registration_ms_p50']} ms, "
+            f"p99 {summary['registration_ms_p99']} ms; hub connection (TLS + CONNACK) p50 "
+            f"{summary['hub_connect_ms_p50']} ms; vehicles per scale unit: {units or 'none'}"
         )
         for reason, count in summary["refused"].items():
             _echo(f"refused: {reason} ({count} vehicle{'s' if count != 1 else ''})")
+        stored = (
+            f"stored {result.stored}"
+            if result.store_read
+            else "stored not read (Cosmos DB is private to the region's network)"
+        )
+        delivered = "delivered to Kafka" if result.store_read else "acknowledged by IoT Hub"
         _echo(
-            f"sent {result.sent}, delivered to Kafka {result.delivered}, stored {result.stored}, "
+            f"sent {result.sent}, {delivered} {result.delivered}, {stored}, "
             f"lost {result.lost}, duplicates {result.duplicates}, reconnects {result.reconnects}"
         )
         _echo(

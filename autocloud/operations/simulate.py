@@ -21,7 +21,7 @@ import shutil
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -93,12 +93,19 @@ class SimulationResult:
     latencies_ms: list[float] = field(default_factory=list)
     registration_ms: list[float] = field(default_factory=list)
     """Per registered vehicle: from opening its DPS connection (TLS included) to the ``assigned`` answer."""
+    registration_done_s: float = 0.0
+    """Seconds from the start of the run until the last vehicle was registered."""
+    connect_ms: list[float] = field(default_factory=list)
+    """Per vehicle: opening its hub connection, TLS handshake with its certificate and CONNACK."""
     assignments: dict[str, str] = field(default_factory=dict)
     """Vehicle -> the hub DPS assigned it."""
     refused: dict[str, int] = field(default_factory=dict)
     """Why vehicles got no hub or no connection -> how many."""
     vehicles_per_unit: dict[int, int] = field(default_factory=dict)
     seconds: float = 0.0
+    store_read: bool = True
+    """False where the store cannot be read from here (Azure: Cosmos DB is private): loss is then what
+    the hubs did not acknowledge."""
 
     @property
     def registrations(self) -> int:
@@ -106,11 +113,12 @@ class SimulationResult:
 
     @property
     def lost(self) -> int:
-        return max(0, self.sent - min(self.delivered, self.stored))
+        counted = min(self.delivered, self.stored) if self.store_read else self.delivered
+        return max(0, self.sent - counted)
 
     @property
     def duplicates(self) -> int:
-        return max(0, self.stored - self.sent)
+        return max(0, self.stored - self.sent) if self.store_read else 0
 
     def percentile(self, q: float, values: Sequence[float] | None = None) -> float:
         """The ``q`` quantile of ``values`` (default the message latencies), nearest rank."""
@@ -127,7 +135,7 @@ class SimulationResult:
         return {
             "sent": self.sent,
             "delivered": self.delivered,
-            "stored": self.stored,
+            "stored": self.stored if self.store_read else None,
             "lost": self.lost,
             "duplicates": self.duplicates,
             "vehicles_stored": self.vehicles_stored,
@@ -135,6 +143,11 @@ class SimulationResult:
             "registrations": self.registrations,
             "registration_ms_p50": round(self.percentile(0.5, self.registration_ms), 2),
             "registration_ms_p99": round(self.percentile(0.99, self.registration_ms), 2),
+            "registrations_per_second": round(self.registrations / self.registration_done_s, 1)
+            if self.registration_done_s
+            else 0.0,
+            "hub_connect_ms_p50": round(self.percentile(0.5, self.connect_ms), 2),
+            "hub_connect_ms_p99": round(self.percentile(0.99, self.connect_ms), 2),
             "refused": dict(sorted(self.refused.items())),
             "latency_ms_p50": round(self.percentile(0.5), 2),
             "latency_ms_p99": round(self.percentile(0.99), 2),
@@ -346,38 +359,64 @@ class _Pacer:
             time.sleep(delay)
 
 
+@dataclass(frozen=True)
+class DeviceTargets:
+    """Where vehicles register and connect, as they dial them: the region's DPS with its id scope, each
+    hub by the host name DPS answers, with its scale unit, and the CA the endpoints' certificates chain
+    to (None: the system's roots, as on Azure)."""
+
+    dps: device.Endpoint
+    id_scope: str
+    server_ca: str | None
+    hubs: dict[str, device.Endpoint]
+    units: dict[str, int]
+
+    @classmethod
+    def through(cls, endpoints: RegionEndpoints, ports: Mapping[ServiceTarget, int]) -> DeviceTargets:
+        """A local region's endpoints reached through tunnels (or port-forwards) on this machine."""
+
+        def tunnel(target: ServiceTarget) -> device.Endpoint:
+            return device.Endpoint(TUNNEL_ADDRESS, ports[target])
+
+        return cls(
+            dps=tunnel(endpoints.dps),
+            id_scope=endpoints.id_scope,
+            server_ca=endpoints.server_ca,
+            hubs={host: tunnel(target) for host, target in endpoints.hubs.items()},
+            units=dict(endpoints.units),
+        )
+
+
 @dataclass
 class _Run:
     """What every vehicle thread of one run shares."""
 
     args: SimulationArgs
-    endpoints: RegionEndpoints
-    ports: dict[ServiceTarget, int]
+    targets: DeviceTargets
     pacer: _Pacer
     result: SimulationResult
     progress: Callable[[int], None]
+    started: float = field(default_factory=time.monotonic)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def refuse(self, reason: str) -> None:
         with self.lock:
             self.result.refused[reason] = self.result.refused.get(reason, 0) + 1
 
-    def endpoint(self, target: ServiceTarget) -> device.Endpoint:
-        return device.Endpoint(TUNNEL_ADDRESS, self.ports[target])
-
 
 def _drive_vehicle(vehicle: str, credentials: fleet_pki.VehicleCert, run: _Run) -> None:
     """Register through DPS, connect to the assigned hub and publish; a refusal is counted by its reason."""
-    endpoints, result = run.endpoints, run.result
+    endpoints, result = run.targets, run.result
     context = device.tls_context(credentials, endpoints.server_ca)
     try:
-        assignment = device.register(vehicle, run.endpoint(endpoints.dps), endpoints.id_scope, context)
+        assignment = device.register(vehicle, endpoints.dps, endpoints.id_scope, context)
     except device.RegistrationRefused as exc:
         run.refuse(exc.reason)
         return
     target = endpoints.hubs.get(assignment.hub)
     with run.lock:
         result.registration_ms.append(assignment.seconds * 1000)
+        result.registration_done_s = max(result.registration_done_s, time.monotonic() - run.started)
         result.assignments[vehicle] = assignment.hub
         if target is not None:
             unit = endpoints.units[assignment.hub]
@@ -387,11 +426,14 @@ def _drive_vehicle(vehicle: str, credentials: fleet_pki.VehicleCert, run: _Run) 
         return
     client = device.new_client(assignment.device_id, device.hub_username(assignment.hub, assignment.device_id), context)
     client.reconnect_delay_set(min_delay=1, max_delay=4)
+    connecting = time.monotonic()
     try:
-        device.open_connection(client, run.endpoint(target), "the hub refused the vehicle")
+        device.open_connection(client, target, "the hub refused the vehicle")
     except device.RegistrationRefused as exc:
         run.refuse(exc.reason)
         return
+    with run.lock:
+        result.connect_ms.append((time.monotonic() - connecting) * 1000)
     _publish_all(client, assignment.device_id, run)
 
 
@@ -471,30 +513,39 @@ def _stored_since(before: dict[str, int], now: dict[str, int]) -> tuple[int, int
     return sum(added.values()), sum(1 for n in added.values() if n > 0)
 
 
+def _drive_fleet(
+    args: SimulationArgs, targets: DeviceTargets, result: SimulationResult, progress: Callable[[int], None]
+) -> None:
+    """Every vehicle in its own thread, each with its certificate (issued before the clock starts)."""
+    vehicles = args.vehicle_ids()
+    credentials = {v: fleet_pki.vehicle_credentials(args.region, v, fleet_dir=args.fleet_dir) for v in vehicles}
+    shared = _Run(args, targets, _Pacer(args.rate), result, progress)
+    started = shared.started = time.monotonic()
+    threads = [
+        threading.Thread(target=_drive_vehicle, daemon=True, args=(vehicle, credentials[vehicle], shared))
+        for vehicle in vehicles
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    result.seconds = time.monotonic() - started
+
+
 def run(
     args: SimulationArgs, reach: ClusterReach | None = None, progress: Callable[[int], None] = lambda _n: None
 ) -> SimulationResult:
-    """Drive the fleet, then wait (up to ``settle_seconds``) for the store to count every message."""
+    """Drive the fleet through a local region, then wait (up to ``settle_seconds``) for the store to
+    count every message."""
     reach = reach or default_reach()
     endpoints = discover(reach, args.target_namespace)
     vehicles = args.vehicle_ids()
-    credentials = {v: fleet_pki.vehicle_credentials(args.region, v, fleet_dir=args.fleet_dir) for v in vehicles}
     result = SimulationResult()
-    targets = [endpoints.dps, *endpoints.hubs.values(), endpoints.store]
-    with reach.forward(args.target_namespace, targets) as ports:
+    services = [endpoints.dps, *endpoints.hubs.values(), endpoints.store]
+    with reach.forward(args.target_namespace, services) as ports:
         store_port = ports[endpoints.store]
         before = _stored_counts(store_port, endpoints.store_password, vehicles)
-        shared = _Run(args, endpoints, ports, _Pacer(args.rate), result, progress)
-        started = time.monotonic()
-        threads = [
-            threading.Thread(target=_drive_vehicle, daemon=True, args=(vehicle, credentials[vehicle], shared))
-            for vehicle in vehicles
-        ]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        result.seconds = time.monotonic() - started
+        _drive_fleet(args, DeviceTargets.through(endpoints, ports), result, progress)
         deadline = time.monotonic() + args.settle_seconds
         while True:
             now = _stored_counts(store_port, endpoints.store_password, vehicles)
@@ -502,4 +553,45 @@ def run(
             if result.stored >= result.delivered or time.monotonic() > deadline:
                 break
             time.sleep(0.5)
+    return result
+
+
+AZURE_DEVICE_PORT = 8883
+"""IoT Hub's and DPS's MQTT over TLS port (https://learn.microsoft.com/azure/iot-hub/iot-hub-devguide-protocols)."""
+
+
+def azure_targets(stack: str, outputs: Mapping[str, Any]) -> DeviceTargets:
+    """A deployed Azure stack's DPS instance endpoint, id scope and hubs, from its ``endpoints`` output.
+    The endpoints present Microsoft's certificates, so the system's roots verify them."""
+    endpoints = outputs.get("endpoints")
+    provisioning = endpoints.get("provisioning") if isinstance(endpoints, Mapping) else None
+    telemetry = endpoints.get("telemetry") if isinstance(endpoints, Mapping) else None
+    if not isinstance(provisioning, Mapping) or not provisioning.get("device_endpoint") or not telemetry:
+        raise SimulationError(
+            f"stack {stack} exports no endpoints.provisioning or endpoints.telemetry: deploy it first "
+            "(`autocloud rollout rollouts/azure.yaml`)"
+        )
+    hubs = [str(hub["hostname"]) for hub in telemetry]
+    return DeviceTargets(
+        dps=device.Endpoint(str(provisioning["device_endpoint"]), AZURE_DEVICE_PORT),
+        id_scope=str(provisioning["id_scope"]),
+        server_ca=None,
+        hubs={host: device.Endpoint(host, AZURE_DEVICE_PORT) for host in hubs},
+        units={host: unit for unit, host in enumerate(hubs, start=1)},
+    )
+
+
+def run_azure(
+    stack: str,
+    args: SimulationArgs,
+    outputs: Mapping[str, Any],
+    progress: Callable[[int], None] = lambda _n: None,
+) -> SimulationResult:
+    """Drive the fleet through a deployed Azure stack: its DPS, then the hubs it assigns. The vehicles'
+    certificates come from the region's fleet CA, which the stack registered with its DPS and
+    ``autocloud fleet enroll`` enrolled. Cosmos DB is private to the region's network, so nothing is read
+    back from here: acknowledged means IoT Hub took the message."""
+    result = SimulationResult()
+    _drive_fleet(args, azure_targets(stack, outputs), result, progress)
+    result.store_read = False
     return result

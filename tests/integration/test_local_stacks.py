@@ -31,6 +31,7 @@ import pytest
 
 from autocloud.operations import deploy, device, simulate
 from autocloud.runtime import engine, fleet_pki, node
+from autocloud.runtime.cluster import tunnel as cluster_tunnel
 from components.local import local_scale_units
 from components.local.kube import INSTANCE_LABEL, OWNED_LABELS, PART_OF_LABEL
 from platform_model.assignment import scale_unit_for
@@ -391,6 +392,52 @@ def test_hubs_and_dps_refuse_what_azure_refuses_and_keep_serving(deployment: Dep
                 answer = b""
             assert not answer.startswith(b"\x20"), "a plain-text CONNECT got a CONNACK"
         assert connects(context, "eu-refusals-good") == "connected", "the hub still serves its vehicles"
+
+
+DEVICE_SDK_PYTHON = REPO_ROOT / ".state" / "device-sdk" / "bin" / "python"
+DEVICE_SDK_VEHICLE = PROGRAMS / "device-sdk" / "vehicle.py"
+
+
+def test_a_vehicle_on_microsofts_device_sdk_registers_and_sends_unchanged(
+    deployment: Deployment, tmp_path: Path
+) -> None:
+    """azure-iot-device (``make device-sdk``) against EU's DPS and hub, told only the DPS endpoint, the id
+    scope and the server CA: its registration exchange, user names, topics and acknowledgements are the
+    ones the local DPS and hub speak. The SDK dials port 8883, so each endpoint is tunnelled there in turn
+    (the hub through the SDK's ``gateway_hostname``: the tunnel, not the hub's in-cluster name)."""
+    cluster = deployment.cluster
+    reach = simulate.EmbeddedReach(cluster.layout, cluster.ports)
+    endpoints = simulate.discover(reach, "autocloud-eu")
+    vehicle = "eu-sdk-vehicle-000001"
+    credentials = fleet_pki.vehicle_credentials("eu", vehicle, fleet_dir=deployment.fleet)
+    ca = tmp_path / "server-ca.pem"
+    ca.write_text(endpoints.server_ca)
+    files = [str(credentials.cert_path), str(credentials.key_path), str(ca)]
+
+    def sdk(*argv: str) -> dict[str, Any]:
+        done = subprocess.run(
+            [str(DEVICE_SDK_PYTHON), str(DEVICE_SDK_VEHICLE), *argv], capture_output=True, text=True, timeout=120
+        )
+        assert done.returncode == 0, done.stderr[-3000:]
+        answer: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+        return answer
+
+    with cluster_tunnel.open_tunnel([endpoints.dps.address], cluster.layout, local_ports=[8883]):
+        registered = sdk("register", "127.0.0.1", endpoints.id_scope, vehicle, *files)
+    assert registered["status"] == "assigned" and registered["deviceId"] == vehicle
+    hub = registered["assignedHub"]
+    units = len(endpoints.hubs)
+    assert endpoints.units[hub] == scale_unit_for(vehicle, units), "hashed allocation, as for the simulator"
+    with cluster_tunnel.open_tunnel([endpoints.hubs[hub].address], cluster.layout, local_ports=[8883]):
+        assert sdk("send", hub, "127.0.0.1", vehicle, *files, "3") == {"sent": 3}
+
+    with reach.forward("autocloud-eu", [endpoints.store]) as ports:
+        deadline = time.monotonic() + 60
+        while (stored := simulate._stored_counts(ports[endpoints.store], endpoints.store_password, [vehicle])) != {
+            vehicle: 3
+        } and time.monotonic() < deadline:
+            time.sleep(0.5)
+    assert stored == {vehicle: 3}, "the SDK's messages reached vehicle state"
 
 
 def test_every_workload_ends_on_sigterm_not_at_its_grace_deadline(deployment: Deployment) -> None:

@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from autocloud.cli import app
-from autocloud.operations import simulate
+from autocloud.operations import device, simulate
 from autocloud.operations.simulate import SimulationArgs, SimulationResult
 from platform_model.assignment import scale_unit_for
 
@@ -96,3 +96,28 @@ def test_stored_counts_only_what_this_run_added() -> None:
     now = {"eu-vehicle-000001": 8, "eu-vehicle-000002": 3}
     assert simulate._stored_since(before, now) == (6, 2)
     assert simulate._stored_since(now, now) == (0, 0)
+
+
+def test_azure_targets_come_from_the_stacks_outputs() -> None:
+    outputs = {
+        "endpoints": {
+            "provisioning": {"device_endpoint": "eu-dps.azure-devices-provisioning.net", "id_scope": "0ne00A1B2C3"},
+            "telemetry": [
+                {"hostname": "eu-hub-1.azure-devices.net", "mqtt": "eu-hub-1.azure-devices.net:8883"},
+                {"hostname": "eu-hub-2.azure-devices.net", "mqtt": "eu-hub-2.azure-devices.net:8883"},
+            ],
+        }
+    }
+    targets = simulate.azure_targets("azure-eu", outputs)
+    assert targets.dps == device.Endpoint("eu-dps.azure-devices-provisioning.net", 8883)
+    assert targets.id_scope == "0ne00A1B2C3" and targets.server_ca is None, "Microsoft's certificates, system roots"
+    assert targets.hubs["eu-hub-2.azure-devices.net"] == device.Endpoint("eu-hub-2.azure-devices.net", 8883)
+    assert targets.units == {"eu-hub-1.azure-devices.net": 1, "eu-hub-2.azure-devices.net": 2}
+    with pytest.raises(simulate.SimulationError, match="deploy it first"):
+        simulate.azure_targets("azure-eu", {"endpoints": {"provisioning": None, "telemetry": []}})
+
+
+def test_without_the_store_loss_is_what_the_hubs_did_not_acknowledge() -> None:
+    result = SimulationResult(sent=10, delivered=9, stored=0, store_read=False)
+    assert result.lost == 1 and result.duplicates == 0
+    assert result.as_dict()["stored"] is None
