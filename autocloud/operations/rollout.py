@@ -20,6 +20,7 @@ from typing import Annotated, Any, Literal, Protocol
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from autocloud.operations.deploy import ConfigValue, StackResult
+from autocloud.operations.gates import Duration, Gate, duration_seconds
 from autocloud.runtime.backend import validate_backend_url
 from platform_model.errors import ConfigError, excerpt
 from platform_model.files import write_atomically
@@ -54,11 +55,21 @@ class StackEntry(BaseModel):
 
 
 class Wave(BaseModel):
+    """A wave: its stacks (applied in parallel, up to `parallel`), then its optional `gate`, re-run
+    for `bake` after it first passed; `canary` marks a first wave that must bake before any other."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     name: str
     stacks: tuple[StackEntry, ...] = Field(min_length=1)
     parallel: int = Field(default=4, ge=1, le=16)
+    gate: Gate | None = None
+    bake: Duration | None = None
+    canary: bool = False
+
+    @property
+    def bake_seconds(self) -> int:
+        return duration_seconds(self.bake) if self.bake else 0
 
     @field_validator("stacks", mode="before")
     @classmethod
@@ -91,6 +102,16 @@ class Rollout(BaseModel):
                         f"{where}: stack {excerpt(entry.stack)} is already in wave {excerpt(seen[entry.stack])}"
                     )
                 seen[entry.stack] = wave.name
+        for w_index, wave in enumerate(self.waves):
+            if wave.bake and wave.gate is None:
+                raise ValueError(f"waves[{w_index}].bake: a bake re-runs the wave's gate; add `gate:` to the wave")
+            if wave.canary and w_index:
+                raise ValueError(f"waves[{w_index}].canary: only the first wave can be the canary")
+            if wave.canary and not wave.bake:
+                raise ValueError(
+                    f"waves[{w_index}].canary: a canary wave needs `gate:` and `bake:` (nothing after it starts "
+                    "until it has baked)"
+                )
         return self
 
     def entries(self) -> list[StackEntry]:

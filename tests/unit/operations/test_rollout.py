@@ -171,6 +171,43 @@ def test_preview_only_never_applies(tmp_path: Path, stacks_dir: Path) -> None:
             "name: x\nbackend: s3://bucket\nwaves:\n  - name: a\n    stacks: [local-eu]\n",
             "rollout.yaml: backend: 's3://bucket': unsupported state backend",
         ),
+        (
+            "name: x\nwaves:\n  - name: a\n    stacks: [local-eu]\n    gate: {simulate: {vehicles: 0}}\n",
+            "rollout.yaml: waves[0].gate.simulate.vehicles: Input should be greater than or equal to 1",
+        ),
+        (
+            "name: x\nwaves:\n  - name: a\n    stacks: [local-eu]\n    gate: {}\n",
+            "rollout.yaml: waves[0].gate: needs `simulate: {vehicles: N, messages: M}`, `command: ...` or both",
+        ),
+        (
+            "name: x\nwaves:\n  - name: a\n    stacks: [local-eu]\n    gate: {command: '  '}\n",
+            "rollout.yaml: waves[0].gate.command: must be a non-empty command line",
+        ),
+        (
+            "name: x\nwaves:\n  - name: a\n    stacks: [local-eu]\n    gate: {simulat: {vehicles: 2}}\n",
+            "rollout.yaml: waves[0].gate.simulat: Extra inputs are not permitted",
+        ),
+        (
+            "name: x\nwaves:\n  - name: a\n    stacks: [local-eu]\n    gate: {command: 'true'}\n    bake: 30\n",
+            "rollout.yaml: waves[0].bake: 30 is not a duration such as 30s, 5m or 1h30m",
+        ),
+        (
+            "name: x\nwaves:\n  - name: a\n    stacks: [local-eu]\n    gate: {command: 'true'}\n    bake: 25h\n",
+            "rollout.yaml: waves[0].bake: '25h' must be between 1s and 24h",
+        ),
+        (
+            "name: x\nwaves:\n  - name: a\n    stacks: [local-eu]\n    bake: 5m\n",
+            "rollout.yaml: waves[0].bake: a bake re-runs the wave's gate; add `gate:` to the wave",
+        ),
+        (
+            "name: x\nwaves:\n  - name: a\n    stacks: [local-eu]\n    canary: true\n    gate: {command: 'true'}\n",
+            "rollout.yaml: waves[0].canary: a canary wave needs `gate:` and `bake:`",
+        ),
+        (
+            "name: x\nwaves:\n  - name: a\n    stacks: [local-eu]\n  - name: b\n    stacks: [local-us]\n"
+            "    canary: true\n    gate: {command: 'true'}\n    bake: 1m\n",
+            "rollout.yaml: waves[1].canary: only the first wave can be the canary",
+        ),
     ],
 )
 def test_invalid_rollout_files(tmp_path: Path, stacks_dir: Path, text: str, expected: str) -> None:
@@ -204,3 +241,14 @@ def test_resume_with_a_damaged_state_file_runs_everything(tmp_path: Path, stacks
     again = Recorder()
     assert run_rollout(rollout, again, resume=True, state_dir=tmp_path / "state").ok
     assert {s for s, _, _ in again.calls} == {"local-eu", "local-us", "local-cn", "azure-eu"}
+
+
+def test_gate_bake_and_canary_settings(tmp_path: Path, stacks_dir: Path) -> None:
+    text = (
+        "name: x\nwaves:\n  - name: a\n    canary: true\n    stacks: [local-eu]\n"
+        "    gate: {simulate: {vehicles: 5, messages: 3}, command: ./check.sh}\n    bake: 1h2m3s\n"
+    )
+    wave = load_rollout(write(tmp_path, text), stacks_dir).waves[0]
+    assert wave.canary and wave.gate is not None
+    assert (wave.gate.simulate and wave.gate.simulate.vehicles, wave.gate.command) == (5, "./check.sh")
+    assert wave.bake == "1h2m3s" and wave.bake_seconds == 3723
