@@ -1,5 +1,6 @@
 """actionlint, built from its Go module into .toolchain/bin, accepts the workflows (the pull-request
-preview, the daily drift report) and rejects broken copies of the preview (so a pass means something)."""
+preview, the daily drift report, and what `autocloud rollout --emit github` writes) and rejects broken
+copies of the preview (so a pass means something)."""
 
 from __future__ import annotations
 
