@@ -501,16 +501,12 @@ def run_rollout(
             set_gate(gate, status="skipped", message="a stack of this wave failed")
         elif preview_only or not gates:
             set_gate(gate, status="skipped", message="preview only" if preview_only else "--no-gates")
-        elif gate_only:
-            halted = "" if gate_wave(index, bake=False) else f"the gate of wave {wave.name!r} failed"
-        elif todo or index == first_todo - 1:
-            # Applied now, or the last wave applied before a resume: re-checked before going on, and
-            # baked again unless it had baked in full.
-            halted = (
-                ""
-                if gate_wave(index, bake=bool(todo) or index not in baked)
-                else (f"the gate of wave {wave.name!r} failed")
-            )
+        elif gate_only or todo or index == first_todo - 1:
+            # Applied now (bake it), checked alone (once), or the last wave applied before a resume:
+            # re-checked before going on, and baked again unless it had baked in full.
+            bake = not gate_only and (bool(todo) or index not in baked)
+            if not gate_wave(index, bake):
+                halted = f"the gate of wave {wave.name!r} failed"
         else:
             set_gate(gate, status="passed", message="passed in an earlier run")
     return run
