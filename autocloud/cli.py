@@ -442,21 +442,53 @@ def rollout(
     file: Annotated[Path, typer.Argument(help="Rollout file (waves of stacks), e.g. rollouts/local.yaml.")],
     preview: Annotated[bool, typer.Option("--preview", help="Only preview every stack; change nothing.")] = False,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Apply without asking.")] = False,
-    resume: Annotated[bool, typer.Option("--resume", help="Skip stacks a previous run finished.")] = False,
+    resume: Annotated[
+        bool,
+        typer.Option("--resume", help="Skip stacks a previous run finished; re-check the last applied wave's gate."),
+    ] = False,
+    only_stack: Annotated[
+        list[str] | None, typer.Option("--only-stack", help="Only these stacks of the file, in their waves.")
+    ] = None,
+    gates: Annotated[bool, typer.Option("--gates/--no-gates", help="Run the waves' gates and bake times.")] = True,
+    gate_only: Annotated[
+        bool, typer.Option("--gate-only", help="Apply nothing: run each wave's gate once on what is deployed.")
+    ] = False,
+    emit: Annotated[
+        Literal["github"] | None,
+        typer.Option("--emit", help="Write the rollout as a GitHub Actions workflow instead of running it."),
+    ] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="With --emit: the file to write (default stdout).")] = None,
     fmt: Annotated[
         Literal[OutputFormat.TEXT, OutputFormat.JSON], typer.Option("--format", help="How to print the outcome.")
     ] = OutputFormat.TEXT,
 ) -> None:
-    """Walk a rollout's waves: preview each stack with the policy packs, then apply; stop at the first failure."""
+    """Walk a rollout's waves: preview each stack with the policy packs, then apply; after each wave its gate
+    (and bake); stop at the first failure."""
     import autocloud.operations.deploy as deploy
+    from autocloud.operations import gates as gates_mod
     from autocloud.operations import rollout as rollout_mod
     from autocloud.operations.progress import RolloutView
 
     progress = _progress(fmt)
     echo = _echo_on(progress)
     plan = rollout_mod.load_rollout(file)
+    if only_stack:
+        listed = {e.stack for e in plan.entries()}
+        for stack in only_stack:
+            if stack not in listed:
+                raise _fail(f"--only-stack: {excerpt(stack)} is not a stack of {file}", EXIT_BAD_INPUT)
+        plan = plan.restricted(only_stack)
+    if emit is not None:
+        from autocloud.operations import emit_github
+
+        _write_out(emit_github.workflow(plan, file, only_stack), out)
+        return
+    if out is not None:
+        raise _fail("--out goes with --emit", EXIT_BAD_INPUT)
+    if gate_only and (preview or resume or not gates):
+        raise _fail("--gate-only runs gates alone: not with --preview, --resume or --no-gates", EXIT_BAD_INPUT)
     _check_inputs(plan)
-    if not preview and not yes:
+    if not preview and not yes and not gate_only:
         if not sys.stdin.isatty():
             raise _fail("rollout: pass --yes to apply without a prompt, or --preview to change nothing", EXIT_BAD_INPUT)
         stacks = len(plan.entries())
@@ -468,15 +500,29 @@ def rollout(
         runs.ensure_local_runtime(echo)
 
     runner = functools.partial(deploy.deploy_stack, echo=echo, backend_url=plan.backend)
+    checker = gates_mod.StackGate(backend_url=plan.backend)
     view = RolloutView(progress, live=fmt == OutputFormat.TEXT and console.is_terminal)
     with view, runs.component_watch(_error, uses_cluster=local) as watch:
-        run = rollout_mod.run_rollout(plan, runner, preview_only=preview, resume=resume, on_change=view.update)
+        run = rollout_mod.run_rollout(
+            plan,
+            runner,
+            preview_only=preview,
+            resume=resume,
+            on_change=view.update,
+            checker=checker,
+            gates=gates,
+            gate_only=gate_only,
+            on_gate=view.gate_update,
+        )
     if watch.failure:
         raise _fail(f"{watch.failure}; `autocloud rollout --resume` restarts it")
     if fmt == OutputFormat.JSON:
         print(json.dumps(run.to_json(), indent=2))
     else:
         console.print(view.table(run))
+    for gate in run.gates.values():
+        if gate.status == "failed":
+            _error(f"wave {gate.wave!r}: {gate.message}; the rollout stopped before the next wave")
     raise typer.Exit(0 if run.ok else 1)
 
 

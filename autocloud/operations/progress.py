@@ -14,13 +14,16 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from autocloud.operations.rollout import RolloutRun, StackProgress
+from autocloud.operations.rollout import RolloutRun, StackProgress, WaveGate
 
 STYLES = {
     "pending": "dim",
     "previewing": "cyan",
     "updating": "yellow",
+    "checking": "cyan",
+    "baking": "yellow",
     "done": "green",
+    "passed": "green",
     "failed": "bold red",
     "skipped": "dim",
 }
@@ -63,20 +66,34 @@ class RolloutView:
                     soft_wrap=True,
                 )
 
+    def gate_update(self, run: RolloutRun, gate: WaveGate) -> None:
+        """A wave's gate changed: the table again, or one line (a failed gate's line says why)."""
+        with self.lock:
+            if self.live:
+                self.live.update(self.table(run))
+            else:
+                note = f": {gate.message}" if gate.status == "failed" and gate.message and self.causes else ""
+                self.console.print(
+                    f"[{gate.wave}] gate: {gate.summary()}{note}", markup=False, highlight=False, soft_wrap=True
+                )
+
     @staticmethod
     def table(run: RolloutRun) -> Table:
         table = Table(title=f"rollout {run.rollout.name}")
-        for column in ("wave", "stack", "status", "resources", "seconds", "message"):
+        for column in ("wave", "stack", "status", "resources", "seconds", "gate", "message"):
             table.add_column(column)
         for p in run.progress.values():
-            style = STYLES.get(p.status, "")
+            gate = run.gate_of(p.wave)
+            mine = [c for c in gate.checks if c.stack == p.stack and not c.ok] if gate else []
+            message = "; ".join(c.line() for c in mine) if mine and gate and gate.status == "failed" else p.message
             table.add_row(
                 Text(p.wave),
                 Text(p.stack),
-                Text(p.status, style=style),
+                Text(p.status, style=STYLES.get(p.status, "")),
                 Text(_changes(p)),
                 Text(f"{p.seconds:.1f}" if p.seconds else "-"),
-                Text(p.message[:200] or "-"),
+                Text(gate.summary(), style=STYLES.get(gate.status, "")) if gate else Text("-"),
+                Text(message[:200] or "-"),
             )
         return table
 

@@ -1,5 +1,6 @@
 """actionlint, built from its Go module into .toolchain/bin, accepts the workflows (the pull-request
-preview, the daily drift report) and rejects broken copies of the preview (so a pass means something)."""
+preview, the daily drift report, and what `autocloud rollout --emit github` writes) and rejects broken
+copies of the preview (so a pass means something)."""
 
 from __future__ import annotations
 
@@ -71,3 +72,47 @@ def test_actionlint_rejects_a_broken_copy(tmp_path: Path, original: str, broken:
     result = _actionlint(copy)
     assert result.returncode == 1, result.stdout + result.stderr
     assert complaint in result.stdout, result.stdout
+
+
+WORLD = """
+name: world
+waves:
+  - name: EU canary
+    canary: true
+    stacks: [azure-eu]
+    gate: {command: ./scripts/healthy.sh}
+    bake: 10m
+  - name: us+cn
+    parallel: 2
+    stacks: [azure-us, azure-cn]
+    gate: {command: "true"}
+    bake: 45s
+"""
+
+
+@pytest.mark.parametrize("source", ["shipped", "gated"])
+def test_emitted_rollout_workflow_passes_actionlint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, source: str
+) -> None:
+    """`autocloud rollout FILE --emit github` writes what actionlint accepts, pinned and by tag."""
+    from autocloud.operations import emit_github
+    from autocloud.operations.rollout import load_rollout
+
+    if source == "shipped":
+        path = REPO_ROOT / "rollouts" / "azure.yaml"
+    else:
+        monkeypatch.setattr(emit_github, "REPO_ROOT", tmp_path)
+        path = tmp_path / "rollouts" / "world.yaml"
+        path.parent.mkdir()
+        path.write_text(WORLD)
+    text = emit_github.workflow(load_rollout(path), path)
+    assert ("Bake 10m" in text) == (source == "gated")
+    emitted = tmp_path / "emitted" / ".github" / "workflows" / "rollout.yml"
+    emitted.parent.mkdir(parents=True)
+    emitted.write_text(text)
+    result = _actionlint(emitted)
+    assert result.returncode == 0, result.stdout + result.stderr
+    emitted.write_text(_by_tag(text))
+    assert "@v5\n" in emitted.read_text()
+    result = _actionlint(emitted)
+    assert result.returncode == 0, result.stdout + result.stderr
