@@ -412,6 +412,30 @@ def drift(
 
 
 @app.command()
+def cost(
+    stack: Annotated[list[str] | None, typer.Option("--stack", help="Azure stack(s) to price, e.g. azure-eu.")] = None,
+    all_stacks: Annotated[bool, typer.Option("--all", help="Every azure stack in stacks/.")] = False,
+    fmt: Annotated[
+        Literal[OutputFormat.TEXT, OutputFormat.JSON, OutputFormat.MARKDOWN],
+        typer.Option("--format", help="How to print the estimate."),
+    ] = OutputFormat.TEXT,
+    refresh_prices: Annotated[
+        bool, typer.Option("--refresh-prices", help="Re-read the public prices from the Azure Retail Prices API first.")
+    ] = False,
+) -> None:
+    """The monthly cost of each azure stack (730 hours), offline, from the resources its program declares and
+    the price table; what cannot be priced is listed as unpriced, never counted as zero."""
+    from autocloud.verification.cost import run_cost
+
+    if refresh_prices:
+        from autocloud.verification.price_refresh import refresh_price_file
+
+        for line in refresh_price_file():
+            _echo_on(_progress(fmt))(line)
+    raise typer.Exit(run_cost(stack or None, all_stacks, fmt))
+
+
+@app.command()
 def prerequisites(
     stack: Annotated[str, typer.Argument(help="An azure stack (stacks/Pulumi.<stack>.yaml), e.g. azure-eu.")],
     fmt: Annotated[
