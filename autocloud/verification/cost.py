@@ -296,7 +296,9 @@ def mappers(table: PriceTable) -> Mapping[str, Mapper]:
         "azure-native:cosmosdb:SqlResourceSqlDatabase": throughput,
         "azure-native:containerservice:ManagedCluster": _aks,
         "azure-native:containerregistry:Registry": _per_sku("acr", "registry", Quantity.of(1), "registry"),
-        "azure-native:operationalinsights:Workspace": _per_sku("loganalytics", "ingestion", None, "GB ingested, by use"),
+        "azure-native:operationalinsights:Workspace": _per_sku(
+            "loganalytics", "ingestion", None, "GB ingested, by use"
+        ),
         "azure-native:storage:StorageAccount": _per_sku("storage", "data", None, "GB stored and operations, by use"),
         "azure-native:maps:Account": _per_sku("maps", "transactions", None, "transactions, by use"),
         "azure-native:network:PrivateEndpoint": _private_endpoint,
@@ -355,9 +357,7 @@ class StackCost:
         }
 
 
-def estimate(
-    records: Iterable[Mapping[str, Any]], table: PriceTable, label: str = "", region: str = ""
-) -> StackCost:
+def estimate(records: Iterable[Mapping[str, Any]], table: PriceTable, label: str = "", region: str = "") -> StackCost:
     """Price every custom resource a program registered; what cannot be priced is listed, not zeroed."""
     records = [r for r in records if r.get("custom") and not str(r["type"]).startswith("pulumi:providers:")]
     known = mappers(table)
@@ -452,7 +452,9 @@ def _rate(line: Line) -> str:
     return f"{line.price.unit_price:g} {line.price.currency_code} / {line.price.unit_of_measure}"
 
 
-HEADLINE = f"monthly = {HOURS_PER_MONTH} hours; priced capacity only, usage meters and unpriced items are not in the total"
+HEADLINE = (
+    f"monthly = {HOURS_PER_MONTH} hours; priced capacity only, usage meters and unpriced items are not in the total"
+)
 
 
 def render_text(costs: Sequence[StackCost], out: TextIO) -> None:
@@ -498,7 +500,14 @@ def render_json(costs: Sequence[StackCost]) -> str:
 
 
 def render_markdown(costs: Sequence[StackCost]) -> str:
-    lines = ["## Monthly cost", "", f"_{HEADLINE}._", "", "| stack | region | per month | unpriced items |", "|---|---|---|---|"]
+    lines = [
+        "## Monthly cost",
+        "",
+        f"_{HEADLINE}._",
+        "",
+        "| stack | region | per month | unpriced items |",
+        "|---|---|---|---|",
+    ]
     for cost in costs:
         lines.append(
             f"| {md_cell(cost.label)} | {md_cell(cost.region)} | {md_cell(_total_text(cost))} | {len(cost.unpriced)} |"
