@@ -615,11 +615,18 @@ def pr_comment(
     exit_code: Annotated[int, typer.Option("--exit-code", help="The exit code of that check.")],
     run_url: Annotated[str | None, typer.Option("--run-url", help="Link to the workflow run, in the footer.")] = None,
     out: Annotated[Path | None, typer.Option("--out", help="File to write (default: stdout).")] = None,
+    cost_json: Annotated[
+        Path | None,
+        typer.Option("--cost", help="What `autocloud cost --all --format json` printed: adds each region's cost."),
+    ] = None,
+    base_cost_json: Annotated[
+        Path | None, typer.Option("--base-cost", help="The same on the base branch: adds the change.")
+    ] = None,
 ) -> None:
     """Wrap `autocloud check` Markdown as the pull-request comment (the preview workflow posts it)."""
     from autocloud.verification.pr_comment import comment_for
 
-    _write_out(comment_for(check_markdown, exit_code, run_url), out)
+    _write_out(comment_for(check_markdown, exit_code, run_url, cost_json, base_cost_json), out)
 
 
 @app.command("policy-config")

@@ -567,3 +567,60 @@ def run_cost(
     if failed:
         raise IncompleteCost("; ".join(failed))
     return 0
+
+
+# --- the pull request's cost change ---------------------------------------------------------------
+
+
+def _document_totals(document: Mapping[str, Any]) -> dict[str, tuple[str, dict[str, tuple[float, float]]]]:
+    """Stack -> (region, currency -> (low, high)) from what `autocloud cost --format json` printed."""
+    found: dict[str, tuple[str, dict[str, tuple[float, float]]]] = {}
+    for stack in document.get("stacks", []):
+        totals = {
+            currency: (float(total["low"]), float(total["high"])) for currency, total in stack.get("totals", {}).items()
+        }
+        found[str(stack["stack"])] = (str(stack.get("region", "")), totals)
+    return found
+
+
+def _signed(low: float, high: float, currency: str) -> str:
+    def one(value: float) -> str:
+        sign = "+" if value > 0.005 else ("-" if value < -0.005 else "±")
+        return f"{sign}{money(abs(value), currency)}"
+
+    return one(low) if round(low, 2) == round(high, 2) else f"{one(low)} / {one(high)}"
+
+
+def cost_change_markdown(current: Mapping[str, Any], base: Mapping[str, Any] | None) -> str:
+    """Each region's monthly cost and its change against the base branch's (both `cost --format json`);
+    the comment's cost section. Unpriced counts stay visible: a change in them is a change in what is known."""
+    now = _document_totals(current)
+    before = _document_totals(base) if base is not None else {}
+    unpriced = {str(s["stack"]): len(s.get("unpriced", [])) for s in current.get("stacks", [])}
+    lines = [
+        "### Monthly cost per region",
+        "",
+        f"_{HOURS_PER_MONTH} hours a month; priced capacity only ([how](docs/cost.md))._",
+        "",
+        "| stack | region | per month | base branch | change | unpriced items |",
+        "|---|---|---|---|---|---|",
+    ]
+    for stack in sorted(set(now) | set(before)):
+        region, totals = now.get(stack, before.get(stack, ("", {})))
+        old = before.get(stack, ("", {}))[1] if stack in before else None
+        current_text = (
+            "; ".join(money_range(lo, hi, c) for c, (lo, hi) in sorted(totals.items())) if stack in now else "removed"
+        )
+        if old is None:
+            base_text, change = "-", "new" if base is not None else "-"
+        else:
+            base_text = "; ".join(money_range(lo, hi, c) for c, (lo, hi) in sorted(old.items())) or "nothing priced"
+            changes = []
+            for currency in sorted(set(totals) | set(old)):
+                lo_now, hi_now = totals.get(currency, (0.0, 0.0)) if stack in now else (0.0, 0.0)
+                lo_old, hi_old = old.get(currency, (0.0, 0.0))
+                changes.append(_signed(lo_now - lo_old, hi_now - hi_old, currency))
+            change = "; ".join(changes) or "±0"
+        cells = (stack, region, current_text or "nothing priced", base_text, change, str(unpriced.get(stack, "-")))
+        lines.append("| " + " | ".join(md_cell(c) for c in cells) + " |")
+    return "\n".join(lines) + "\n"

@@ -9,6 +9,7 @@ import datetime
 import io
 import json
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -18,12 +19,22 @@ from typer.testing import CliRunner
 from autocloud.cli import app
 from autocloud.verification.check.command import record
 from autocloud.verification.check.targets import resolve_targets
-from autocloud.verification.cost import estimate, mappers, render_json, render_markdown, render_text
+from autocloud.verification.cost import (
+    cost_change_markdown,
+    estimate,
+    mappers,
+    price_target,
+    render_json,
+    render_markdown,
+    render_text,
+)
+from autocloud.verification.pr_comment import build_comment
 from autocloud.verification.price_refresh import query_url, refresh_text
 from platform_model.errors import ConfigError
 from platform_model.inputs import parse_yaml
 from platform_model.paths import REPO_ROOT
 from platform_model.prices import HOURS_PER_MONTH, PRICES_PATH, load_prices, parse_table, price_table
+from platform_model.profiles import load_profile
 from policies.model import canonical_type
 
 AZURE_STACKS = ("azure-eu", "azure-us", "azure-cn")
@@ -238,3 +249,34 @@ def test_refresh_without_a_network_changes_nothing(tmp_path: Path) -> None:
     updated, report = refresh_text(text, "prices.yaml", offline, datetime.date(2026, 12, 6))
     assert updated == text
     assert report and all("not refreshed: Could not resolve host" in line for line in report)
+
+
+def test_the_pr_comment_shows_the_cost_change_of_a_larger_fleet() -> None:
+    """The cn stack on the base branch, then with twice its vehicles: more hub units, TUs and RU/s."""
+    target = resolve_targets(["azure-cn"], False, None, None, REPO_ROOT)[0]
+    vehicles = load_profile("cn").fleet.vehicles
+    bigger = replace(target, config={**target.config, "autocloud:vehicles": str(vehicles * 2)})
+    base = json.loads(render_json([price_target(target, price_table())]))
+    head = json.loads(render_json([price_target(bigger, price_table())]))
+    base_low = base["stacks"][0]["totals"]["CNY"]["low"]
+    head_low = head["stacks"][0]["totals"]["CNY"]["low"]
+    assert head_low > base_low
+    section = cost_change_markdown(head, base)
+    row = next(line for line in section.splitlines() if line.startswith("| azure-cn |"))
+    cells = [cell.strip() for cell in row.strip("|").split("|")]
+    assert cells[1] == "cn"
+    assert cells[4].startswith(f"+¥{head_low - base_low:,.2f} CNY")
+    comment = build_comment("## autocloud check: ok", 0, None, section)
+    assert "### Monthly cost per region" in comment and row in comment
+    # Without a base (the base branch could not be priced) the change column says so.
+    assert "| azure-cn | cn |" in cost_change_markdown(head, None)
+
+
+def test_pr_comment_refuses_a_cost_file_that_is_not_the_cost_json(tmp_path: Path) -> None:
+    check_md = tmp_path / "check.md"
+    check_md.write_text("## autocloud check: ok\n", encoding="utf-8")
+    bad = tmp_path / "cost.json"
+    bad.write_text("<html>", encoding="utf-8")
+    result = runner.invoke(app, ["pr-comment", str(check_md), "--exit-code", "0", "--cost", str(bad)])
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines() == [f"error: {bad}: not JSON: Expecting value: line 1 column 1 (char 0)"]
