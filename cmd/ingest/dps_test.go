@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"crypto/ecdsa"
 	"crypto/tls"
 	"crypto/x509"
@@ -106,13 +105,9 @@ func startLocalDPS(t *testing.T, units int) dpsFixture {
 	return dpsFixture{dps: dps, hubs: hubs, cfg: cfg, roots: roots, fleet: fleet}
 }
 
-// registrar speaks the device side of the registration protocol.
-type registrar struct {
-	conn *tls.Conn
-	r    *bufio.Reader
-}
+// registrar speaks the device side of the registration protocol over the tests' raw MQTT client.
+type registrar struct{ *device }
 
-// connect returns nil when the connection or the CONNECT is refused.
 func (f dpsFixture) connect(t *testing.T, cert tls.Certificate, id, user string) *registrar {
 	t.Helper()
 	conn, err := tls.Dial("tcp", f.dps.Addr(), &tls.Config{RootCAs: f.roots, ServerName: "dps.autocloud-eu.svc",
@@ -121,79 +116,29 @@ func (f dpsFixture) connect(t *testing.T, cert tls.Certificate, id, user string)
 		return nil
 	}
 	t.Cleanup(func() { _ = conn.Close() })
-	reg := &registrar{conn: conn, r: bufio.NewReader(conn)}
-	reg.write(t, packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Connect}, ProtocolVersion: 4,
+	reg := registrar{&device{conn: conn, r: bufio.NewReader(conn)}}
+	reg.send(t, packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Connect}, ProtocolVersion: 4,
 		Connect: packets.ConnectParams{ProtocolName: []byte("MQTT"), Clean: true, Keepalive: 60, ClientIdentifier: id,
 			UsernameFlag: true, Username: []byte(user)}})
-	ack, err := reg.read()
+	ack, err := reg.read(5 * time.Second)
 	if err != nil || ack.FixedHeader.Type != packets.Connack || ack.ReasonCode != packets.CodeSuccess.Code {
 		return nil
 	}
-	reg.write(t, packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Subscribe, Qos: 1}, ProtocolVersion: 4,
+	reg.send(t, packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Subscribe, Qos: 1}, ProtocolVersion: 4,
 		PacketID: 1, Filters: packets.Subscriptions{{Filter: "$dps/registrations/res/#", Qos: 1}}})
-	if ack, err := reg.read(); err != nil || ack.FixedHeader.Type != packets.Suback {
+	if ack, err := reg.read(5 * time.Second); err != nil || ack.FixedHeader.Type != packets.Suback {
 		t.Fatalf("no SUBACK: %v", err)
 	}
-	return reg
-}
-
-func (r *registrar) write(t *testing.T, pk packets.Packet) {
-	t.Helper()
-	var buf bytes.Buffer
-	var err error
-	switch pk.FixedHeader.Type {
-	case packets.Connect:
-		err = pk.ConnectEncode(&buf)
-	case packets.Subscribe:
-		err = pk.SubscribeEncode(&buf)
-	case packets.Publish:
-		err = pk.PublishEncode(&buf)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := r.conn.Write(buf.Bytes()); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func (r *registrar) read() (packets.Packet, error) {
-	var pk packets.Packet
-	_ = r.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
-	header, err := r.r.ReadByte()
-	if err != nil {
-		return pk, err
-	}
-	if err := pk.FixedHeader.Decode(header); err != nil {
-		return pk, err
-	}
-	length, _, err := packets.DecodeLength(r.r)
-	if err != nil {
-		return pk, err
-	}
-	body := make([]byte, length)
-	if _, err := io.ReadFull(r.r, body); err != nil {
-		return pk, err
-	}
-	pk.ProtocolVersion = 4
-	switch pk.FixedHeader.Type {
-	case packets.Connack:
-		err = pk.ConnackDecode(body)
-	case packets.Suback:
-		err = pk.SubackDecode(body)
-	case packets.Publish:
-		err = pk.PublishDecode(body)
-	}
-	return pk, err
+	return &reg
 }
 
 // request publishes topic with body and returns the next answer on the response topics.
 func (r *registrar) request(t *testing.T, topic string, body string) (string, map[string]any) {
 	t.Helper()
-	r.write(t, packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Publish}, ProtocolVersion: 4,
+	r.send(t, packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Publish}, ProtocolVersion: 4,
 		TopicName: topic, Payload: []byte(body)})
 	for {
-		pk, err := r.read()
+		pk, err := r.read(5 * time.Second)
 		if err != nil {
 			t.Fatalf("no answer to %s: %v", topic, err)
 		}

@@ -153,6 +153,8 @@ func (d *device) send(t *testing.T, pk packets.Packet) {
 		err = pk.ConnectEncode(&buf)
 	case packets.Publish:
 		err = pk.PublishEncode(&buf)
+	case packets.Subscribe:
+		err = pk.SubscribeEncode(&buf)
 	case packets.Disconnect:
 		err = pk.DisconnectEncode(&buf)
 	}
@@ -194,6 +196,10 @@ func (d *device) read(timeout time.Duration) (packets.Packet, error) {
 		err = pk.ConnackDecode(body)
 	case packets.Puback:
 		err = pk.PubackDecode(body)
+	case packets.Suback:
+		err = pk.SubackDecode(body)
+	case packets.Publish:
+		err = pk.PublishDecode(body)
 	}
 	return pk, err
 }
