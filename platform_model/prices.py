@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from platform_model.errors import ConfigError, from_validation_error
 from platform_model.inputs import load_mapping
-from platform_model.vocabulary import normalise_location
+from platform_model.vocabulary import Cloud, normalise_location
 
 PRICES_PATH = Path(__file__).resolve().parent / "catalog" / "prices.yaml"
 
@@ -78,6 +78,15 @@ class Factor(BaseModel):
     quote: str = ""
 
 
+class NoCharge(BaseModel):
+    """A Microsoft page saying a resource type costs nothing of its own in one cloud, in its words."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    source: str = Field(min_length=1)
+    quote: str = Field(min_length=1)
+
+
 class _Factors(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -94,6 +103,7 @@ class _Table(BaseModel):
     factors: _Factors
     billed_through: dict[str, str] = {}
     unpriced_types: dict[str, str] = {}
+    no_charge: dict[str, dict[Cloud, NoCharge]] = {}
 
 
 @dataclass(frozen=True)
@@ -107,6 +117,8 @@ class PriceTable:
     """Resource type -> the resource its cost is metered on."""
     unpriced_types: Mapping[str, str]
     """Resource type -> why it has no price."""
+    no_charge: Mapping[str, Mapping[Cloud, NoCharge]]
+    """Resource type -> cloud -> the page saying it costs nothing there (a cloud not listed: no such page found)."""
 
     def lookup(self, meter: str, location: str) -> Price | None:
         """The price of ``meter`` in ``location`` (any spelling); None when the table has none."""
@@ -125,15 +137,21 @@ def parse_table(data: Mapping[str, object], label: str) -> PriceTable:
         if key in prices:
             raise ConfigError(label, f"prices[{index}]", f"a second price for {price.meter} in {price.arm_region_name}")
         prices[key] = price
-    both = sorted(set(table.billed_through) & set(table.unpriced_types))
-    if both:
-        raise ConfigError(label, f"unpriced_types.{both[0]}", "also listed under billed_through")
+    sections = {"billed_through": table.billed_through, "unpriced_types": table.unpriced_types}
+    sections["no_charge"] = dict.fromkeys(table.no_charge, "")
+    names = list(sections)
+    for i, first in enumerate(names):
+        for second in names[i + 1 :]:
+            both = sorted(set(sections[first]) & set(sections[second]))
+            if both:
+                raise ConfigError(label, f"{second}.{both[0]}", f"also listed under {first}")
     return PriceTable(
         prices,
         table.factors.cosmosdb_autoscale.value,
         table.factors.cosmosdb_autoscale_floor.value,
         dict(table.billed_through),
         dict(table.unpriced_types),
+        {type_: dict(clouds) for type_, clouds in table.no_charge.items()},
     )
 
 

@@ -27,6 +27,7 @@ from autocloud.verification.check.targets import CheckError, Target, resolve_tar
 from autocloud.verification.common import map_targets, md_cell, short_type
 from platform_model.errors import EXIT_BAD_INPUT, AutocloudError
 from platform_model.formats import OutputFormat
+from platform_model.locations import CLOUD_NAMES, find_location
 from platform_model.paths import REPO_ROOT
 from platform_model.prices import HOURS_PER_MONTH, Price, PriceTable, price_table
 from platform_model.stack import stack_config, stack_names
@@ -77,6 +78,15 @@ class Unpriced:
     type: str
     reason: str
     meter: str = ""
+
+
+@dataclass(frozen=True)
+class Free:
+    """A resource of a type that costs nothing of its own in its cloud, with the page that says so."""
+
+    resource: str
+    type: str
+    source: str
 
 
 @dataclass(frozen=True)
@@ -317,6 +327,7 @@ class StackCost:
     region: str
     lines: list[Line] = field(default_factory=list)
     unpriced: list[Unpriced] = field(default_factory=list)
+    free: list[Free] = field(default_factory=list)
     error: str | None = None
 
     @property
@@ -344,6 +355,13 @@ class StackCost:
             groups.setdefault(key, (item, []))[1].append(item.resource)
         return list(groups.values())
 
+    def free_groups(self) -> list[tuple[Free, list[str]]]:
+        """Resources of no charge, one group per type and source (17 identities are one line)."""
+        groups: dict[tuple[str, str], tuple[Free, list[str]]] = {}
+        for item in self.free:
+            groups.setdefault((item.type, item.source), (item, []))[1].append(item.resource)
+        return list(groups.values())
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "stack": self.label,
@@ -353,8 +371,20 @@ class StackCost:
             "lines": [line.as_dict() for line in self.fixed],
             "usage": [line.as_dict() for line in self.usage],
             "unpriced": [vars(u) for u in self.unpriced],
+            "no_charge": [vars(f) for f in self.free],
             "error": self.error,
         }
+
+
+def _no_charge(r: Mapping[str, Any], type_: str, table: PriceTable) -> Free | Unpriced:
+    """Free where the table cites a page saying so for the resource's cloud (found from its location);
+    else unpriced: a page for one cloud says nothing of the other."""
+    location = find_location(_text(r["inputs"].get("location")))
+    cited = table.no_charge[type_].get(location.cloud) if location is not None else None
+    if cited is not None:
+        return Free(r["name"], type_, cited.source)
+    where = CLOUD_NAMES[location.cloud] if location is not None else "an undeclared or unknown location"
+    return Unpriced(r["name"], type_, f"no source found that it costs nothing in {where}")
 
 
 def estimate(records: Iterable[Mapping[str, Any]], table: PriceTable, label: str = "", region: str = "") -> StackCost:
@@ -369,6 +399,13 @@ def estimate(records: Iterable[Mapping[str, Any]], table: PriceTable, label: str
             continue
         if type_ in table.unpriced_types:
             cost.unpriced.append(Unpriced(r["name"], type_, table.unpriced_types[type_]))
+            continue
+        if type_ in table.no_charge:
+            item = _no_charge(r, type_, table)
+            if isinstance(item, Free):
+                cost.free.append(item)
+            else:
+                cost.unpriced.append(item)
             continue
         mapper = known.get(type_)
         if mapper is None:
@@ -483,6 +520,11 @@ def render_text(costs: Sequence[StackCost], out: TextIO) -> None:
             console.print(
                 f"  by use, not in the total: {escape(line.charge.resource)} {line.charge.meter} "
                 f"({line.charge.location}): {escape(_rate(line))}"
+            )
+        for free, resources in cost.free_groups():
+            console.print(
+                f"  no charge: {len(resources)} x {short_type(free.type)} ({escape(_names(resources))}): "
+                f"{escape(free.source)}"
             )
         for item, resources in cost.unpriced_groups():
             meter = f" {item.meter}" if item.meter else ""

@@ -144,6 +144,40 @@ def test_a_meter_without_a_price_in_its_location_is_unpriced() -> None:
     assert "no price for iothub/S3/unit in westeurope" in cost.unpriced[0].reason
 
 
+def test_no_charge_only_in_a_cloud_whose_page_says_so_and_never_in_the_total() -> None:
+    """Identities: a page for each cloud says no extra cost. A virtual network: only the public cloud's page."""
+    records = [
+        resource("azure-native:managedidentity:UserAssignedIdentity", "id-eu", location="westeurope"),
+        resource("azure-native:managedidentity:UserAssignedIdentity", "id-cn", location="chinanorth3"),
+        resource("azure-native:network:VirtualNetwork", "vnet-eu", location="West Europe"),
+        resource("azure-native:network:VirtualNetwork", "vnet-cn", location="chinanorth3"),
+        resource("azure-native:network:VirtualNetwork", "vnet-nowhere"),
+    ]
+    cost = estimate(records, price_table())
+    assert cost.totals() == {} and not cost.lines
+    assert sorted(f.resource for f in cost.free) == ["id-cn", "id-eu", "vnet-eu"]
+    assert all(f.source.startswith("https://") for f in cost.free)
+    assert {u.resource: u.reason for u in cost.unpriced} == {
+        "vnet-cn": "no source found that it costs nothing in Azure China",
+        "vnet-nowhere": "no source found that it costs nothing in an undeclared or unknown location",
+    }
+    document = json.loads(render_json([cost]))
+    assert {f["resource"] for f in document["stacks"][0]["no_charge"]} == {"id-cn", "id-eu", "vnet-eu"}
+    text = io.StringIO()
+    render_text([cost], text)
+    # One line per type and page: the two identities are cited by two clouds' pages.
+    printed = text.getvalue()
+    assert "no charge: 1 x managedidentity:UserAssignedIdentity (id-eu): https://learn.microsoft.com/" in printed
+    assert "no charge: 1 x managedidentity:UserAssignedIdentity (id-cn): https://docs.azure.cn/" in printed
+
+
+def test_a_type_is_in_one_section_of_the_table_only() -> None:
+    data = parse_yaml(PRICES_PATH.read_text(encoding="utf-8"), "prices.yaml")
+    data["unpriced_types"]["azure-native:network:VirtualNetwork"] = "listed twice"
+    with pytest.raises(ConfigError, match=r"no_charge\.azure-native:network:VirtualNetwork: also listed under unpr"):
+        parse_table(data, "prices.yaml")
+
+
 @pytest.fixture(scope="module")
 def azure_records() -> dict[str, list[dict[str, Any]]]:
     """The three azure stacks' programs, run once under the check's mocks."""
@@ -157,7 +191,7 @@ def test_every_type_of_the_azure_stacks_is_priced_billed_through_or_listed_with_
     azure_records: dict[str, list[dict[str, Any]]],
 ) -> None:
     table = price_table()
-    known = set(mappers(table)) | set(table.billed_through) | set(table.unpriced_types)
+    known = set(mappers(table)) | set(table.billed_through) | set(table.unpriced_types) | set(table.no_charge)
     for stack, records in azure_records.items():
         types = {
             canonical_type(r["type"]) for r in records if r["custom"] and not r["type"].startswith("pulumi:providers:")
