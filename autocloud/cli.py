@@ -412,6 +412,30 @@ def drift(
 
 
 @app.command()
+def cost(
+    stack: Annotated[list[str] | None, typer.Option("--stack", help="Azure stack(s) to price, e.g. azure-eu.")] = None,
+    all_stacks: Annotated[bool, typer.Option("--all", help="Every azure stack in stacks/.")] = False,
+    fmt: Annotated[
+        Literal[OutputFormat.TEXT, OutputFormat.JSON, OutputFormat.MARKDOWN],
+        typer.Option("--format", help="How to print the estimate."),
+    ] = OutputFormat.TEXT,
+    refresh_prices: Annotated[
+        bool, typer.Option("--refresh-prices", help="Re-read the public prices from the Azure Retail Prices API first.")
+    ] = False,
+) -> None:
+    """The monthly cost of each azure stack (730 hours), offline, from the resources its program declares and
+    the price table; what cannot be priced is listed as unpriced, never counted as zero."""
+    from autocloud.verification.cost import run_cost
+
+    if refresh_prices:
+        from autocloud.verification.price_refresh import refresh_price_file
+
+        for line in refresh_price_file():
+            _echo_on(_progress(fmt))(line)
+    raise typer.Exit(run_cost(stack or None, all_stacks, fmt))
+
+
+@app.command()
 def prerequisites(
     stack: Annotated[str, typer.Argument(help="An azure stack (stacks/Pulumi.<stack>.yaml), e.g. azure-eu.")],
     fmt: Annotated[
@@ -689,11 +713,18 @@ def pr_comment(
     exit_code: Annotated[int, typer.Option("--exit-code", help="The exit code of that check.")],
     run_url: Annotated[str | None, typer.Option("--run-url", help="Link to the workflow run, in the footer.")] = None,
     out: Annotated[Path | None, typer.Option("--out", help="File to write (default: stdout).")] = None,
+    cost_json: Annotated[
+        Path | None,
+        typer.Option("--cost", help="What `autocloud cost --all --format json` printed: adds each region's cost."),
+    ] = None,
+    base_cost_json: Annotated[
+        Path | None, typer.Option("--base-cost", help="The same on the base branch: adds the change.")
+    ] = None,
 ) -> None:
     """Wrap `autocloud check` Markdown as the pull-request comment (the preview workflow posts it)."""
     from autocloud.verification.pr_comment import comment_for
 
-    _write_out(comment_for(check_markdown, exit_code, run_url), out)
+    _write_out(comment_for(check_markdown, exit_code, run_url, cost_json, base_cost_json), out)
 
 
 @app.command("policy-config")
