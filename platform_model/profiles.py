@@ -83,8 +83,10 @@ class Residency(_Frozen):
     """Required. Every location data may be stored or processed in."""
     primary: Location
     """Required. Home of every single-location resource (resource group, hubs, AKS)."""
-    secondary: Location
-    """Required. Failover / replica location; must be inside the boundary."""
+    secondary: Location | None
+    """Required. Failover / replica location, inside the boundary; ``null`` where the jurisdiction has only one
+    open location (Brazil: Brazil Southeast is access-restricted): Cosmos DB then keeps one region, and
+    zone redundancy in the primary is what survives a datacenter loss."""
     iot_data_residency: bool
     """Required. IoT Hub/DPS ``enableDataResidency`` (no cross-region disaster recovery). Azure offers it
     only where the pair leaves the geography (Brazil South, Southeast Asia: catalog/regions.yaml);
@@ -296,6 +298,8 @@ class RegionProfile(_Frozen):
                 raise keyed_error(f"residency.boundary[{index}]", f"{excerpt(name)} is listed twice")
         for key in ("primary", "secondary"):
             name = getattr(self.residency, key)
+            if name is None:
+                continue
             problem = _location_problem(name, self.cloud)
             if problem:
                 raise keyed_error(f"residency.{key}", problem)
@@ -382,6 +386,8 @@ class RegionProfile(_Frozen):
         used = {"primary": single, "secondary": secondary}
         for key, services in used.items():
             location = getattr(self.residency, key)
+            if location is None:
+                continue
             problem = location_problem(location)
             if problem:
                 raise keyed_error(f"residency.{key}", problem)
@@ -413,8 +419,13 @@ class RegionProfile(_Frozen):
         return self.residency.primary
 
     @property
-    def secondary(self) -> str:
+    def secondary(self) -> str | None:
         return self.residency.secondary
+
+    @property
+    def replica_locations(self) -> tuple[str, ...]:
+        """Where Cosmos DB keeps the vehicle state: the primary, then the secondary if there is one."""
+        return (self.primary,) if self.secondary is None else (self.primary, self.secondary)
 
     @property
     def provider_environment(self) -> str:
