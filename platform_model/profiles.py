@@ -20,7 +20,7 @@ from pydantic_core import PydanticCustomError
 
 from platform_model.errors import KEYED_ERROR_TYPE, ConfigError, excerpt, from_validation_error
 from platform_model.inputs import load_mapping
-from platform_model.jurisdictions import Jurisdiction, jurisdictions
+from platform_model.jurisdictions import Jurisdiction, failover_leaves, jurisdictions, service_leaves
 from platform_model.locations import (
     CLOUD_NAMES,
     PROVIDER_ENVIRONMENT,
@@ -335,34 +335,26 @@ class RegionProfile(_Frozen):
                     f"source: {found.locations_source})",
                 )
         for service in self.services.enabled():
-            flow = found.flows[service]
-            if not flow.kept and offers(self.cloud, service):
-                raise keyed_error(
-                    f"services.{service}",
-                    f"{SERVICE_NAMES[service]} would take data out of {found.name}: {flow.where} "
-                    f"(source: {flow.source})",
-                )
+            leaves = service_leaves(found, service)
+            if leaves and offers(self.cloud, service):
+                raise keyed_error(f"services.{service}", leaves)
         self._check_failover(found)
 
     def _check_failover(self, found: Jurisdiction) -> None:
         """IoT Hub and DPS replicate to the primary's paired region and fail over there unless data residency
         is on (offered only where the pair is abroad)."""
-        if self.residency.iot_data_residency or not (self.services.iothub or self.services.dps):
+        if not (self.services.iothub or self.services.dps):
             return
+        leaves = failover_leaves(found, self.residency.primary, self.residency.iot_data_residency)
         primary = find_location(self.residency.primary)
-        if primary is None or primary.pair is None or primary.pair in found.locations:
+        if leaves is None or primary is None:
             return
         fix = (
             "set iot_data_residency: true"
             if primary.iot_data_residency
             else "choose a primary whose paired region is inside it"
         )
-        source = catalog().sources.get("iot_failover", "")
-        raise keyed_error(
-            "residency.iot_data_residency",
-            f"IoT Hub and DPS in {primary.name!r} replicate to its paired region {primary.pair!r}, outside "
-            f"{found.name}; {fix} (source: {source}; {catalog().iot_data_residency_source})",
-        )
+        raise keyed_error("residency.iot_data_residency", f"{leaves}; {fix}")
 
     def _check_services(self) -> None:
         for service in self.services.enabled():

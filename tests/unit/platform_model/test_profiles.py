@@ -539,9 +539,9 @@ def test_refuses_iot_failover_across_the_border_without_data_residency() -> None
     data["residency"]["iot_data_residency"] = False
     assert error_of(data, "regions/br.yaml") == (
         "regions/br.yaml: residency.iot_data_residency: IoT Hub and DPS in 'brazilsouth' replicate to its paired "
-        "region 'southcentralus', outside brazil; set iot_data_residency: true (source: "
+        "region 'southcentralus', outside brazil (source: "
         "https://learn.microsoft.com/azure/reliability/reliability-iot-hub; "
-        "https://learn.microsoft.com/azure/iot-hub/how-to-disable-dr)"
+        "https://learn.microsoft.com/azure/iot-hub/how-to-disable-dr); set iot_data_residency: true"
     )
 
 
