@@ -29,8 +29,8 @@ class VehicleStateStoreArgs:
 
     placement: AzurePlacement
     """Required. Resource group, write location (the profile's primary), cloud, tags, private endpoint."""
-    secondary: str
-    """Required. The profile's secondary: the only replica and failover location."""
+    secondary: str | None
+    """Required. The profile's secondary: the only replica and failover location (None: none, one region)."""
     sku: CosmosPlan
     """Required. Autoscale max RU/s from ``platform_model.sizing``."""
     zone_redundant: bool = False
@@ -42,7 +42,7 @@ class VehicleStateStoreArgs:
 class VehicleStateStore(pulumi.ComponentResource):
     """Cosmos DB (NoSQL API): Entra-only data access, private, TLS 1.2, backups kept in region.
 
-    Replicas are the primary and the secondary, nothing else, and periodic backups use zone- or
+    Replicas are the primary and the secondary (if any), nothing else, and periodic backups use zone- or
     locally-redundant storage: the default geo-redundant backup copies to the paired region.
     """
 
@@ -56,7 +56,7 @@ class VehicleStateStore(pulumi.ComponentResource):
         super().__init__("autocloud:state:VehicleStateStore", name, None, opts)
         placement = args.placement
         self.location = placement.location
-        self.replica_locations = (placement.location, args.secondary)
+        self.replica_locations = (placement.location,) + ((args.secondary,) if args.secondary else ())
 
         account = self._build_account(name, args)
         database = self._build_database(name, args, account)
@@ -112,7 +112,7 @@ class VehicleStateStore(pulumi.ComponentResource):
         )
 
     def _build_account(self, name: str, args: VehicleStateStoreArgs) -> azure_native.cosmosdb.DatabaseAccount:
-        """Replicas in the primary and the secondary only; Entra-only, private, TLS 1.2."""
+        """Replicas in the primary and the secondary (if any) only; Entra-only, private, TLS 1.2."""
         placement = args.placement
         replicas = self.replica_locations
         zone_backup = args.zone_redundant and all(has_zones(loc) for loc in replicas)

@@ -280,3 +280,33 @@ def load_jurisdictions(folder: Path = JURISDICTIONS_DIR, facts: Catalog | None =
 def jurisdictions() -> Mapping[str, Jurisdiction]:
     """The shipped jurisdictions, loaded on first use."""
     return load_jurisdictions()
+
+
+# --- judging a deployment by a jurisdiction: one function per fact, used by the profile check at load
+# (platform_model.profiles) and by the residency pack on the resources a program declares (policies/rules/residency).
+
+
+def service_leaves(found: Jurisdiction, service: Service) -> str | None:
+    """Why ``service``'s data would leave ``found`` wherever it is deployed there (Azure Maps outside its
+    geographies), with the source; None when it can stay."""
+    flow = found.flows[service]
+    if flow.kept:
+        return None
+    return f"{SERVICE_NAMES[service]} would take data out of {found.name}: {flow.where} (source: {flow.source})"
+
+
+def failover_leaves(
+    found: Jurisdiction, location: str, data_residency: bool, facts: Catalog | None = None
+) -> str | None:
+    """Why IoT Hub or DPS in ``location`` would replicate its data out of ``found``, with the sources; None when
+    the location has no pair, its pair is inside, or data residency is on (where Azure does not offer the flag, a
+    deployment is refused instead: the deployability rule's and the profile's business)."""
+    facts = facts or catalog()
+    here = facts.locations.get(normalise_location(location))
+    if data_residency or here is None or here.pair is None or here.pair in found.locations:
+        return None
+    sources = "; ".join(s for s in (facts.sources.get("iot_failover", ""), facts.iot_data_residency_source) if s)
+    return (
+        f"IoT Hub and DPS in {here.name!r} replicate to its paired region {here.pair!r}, outside {found.name} "
+        f"(source: {sources})"
+    )

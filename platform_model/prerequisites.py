@@ -266,7 +266,7 @@ def region_access_for(profile: RegionProfile) -> tuple[RegionAccessNote, ...]:
     if not (profile.services.cosmosdb and profile.resilience.zone_redundant):
         return ()
     notes: list[RegionAccessNote] = []
-    for location in dict.fromkeys((profile.primary, profile.secondary)):
+    for location in profile.replica_locations:
         found = find_location(location)
         if found is None or not found.zones:
             continue

@@ -20,7 +20,7 @@ from pydantic_core import PydanticCustomError
 
 from platform_model.errors import KEYED_ERROR_TYPE, ConfigError, excerpt, from_validation_error
 from platform_model.inputs import load_mapping
-from platform_model.jurisdictions import Jurisdiction, jurisdictions
+from platform_model.jurisdictions import Jurisdiction, failover_leaves, jurisdictions, service_leaves
 from platform_model.locations import (
     CLOUD_NAMES,
     PROVIDER_ENVIRONMENT,
@@ -83,8 +83,10 @@ class Residency(_Frozen):
     """Required. Every location data may be stored or processed in."""
     primary: Location
     """Required. Home of every single-location resource (resource group, hubs, AKS)."""
-    secondary: Location
-    """Required. Failover / replica location; must be inside the boundary."""
+    secondary: Location | None
+    """Required. Failover / replica location, inside the boundary; ``null`` where the jurisdiction has only one
+    open location (Brazil: Brazil Southeast is access-restricted): Cosmos DB then keeps one region, and
+    zone redundancy in the primary is what survives a datacenter loss."""
     iot_data_residency: bool
     """Required. IoT Hub/DPS ``enableDataResidency`` (no cross-region disaster recovery). Azure offers it
     only where the pair leaves the geography (Brazil South, Southeast Asia: catalog/regions.yaml);
@@ -296,6 +298,8 @@ class RegionProfile(_Frozen):
                 raise keyed_error(f"residency.boundary[{index}]", f"{excerpt(name)} is listed twice")
         for key in ("primary", "secondary"):
             name = getattr(self.residency, key)
+            if name is None:
+                continue
             problem = _location_problem(name, self.cloud)
             if problem:
                 raise keyed_error(f"residency.{key}", problem)
@@ -331,34 +335,26 @@ class RegionProfile(_Frozen):
                     f"source: {found.locations_source})",
                 )
         for service in self.services.enabled():
-            flow = found.flows[service]
-            if not flow.kept and offers(self.cloud, service):
-                raise keyed_error(
-                    f"services.{service}",
-                    f"{SERVICE_NAMES[service]} would take data out of {found.name}: {flow.where} "
-                    f"(source: {flow.source})",
-                )
+            leaves = service_leaves(found, service)
+            if leaves and offers(self.cloud, service):
+                raise keyed_error(f"services.{service}", leaves)
         self._check_failover(found)
 
     def _check_failover(self, found: Jurisdiction) -> None:
         """IoT Hub and DPS replicate to the primary's paired region and fail over there unless data residency
         is on (offered only where the pair is abroad)."""
-        if self.residency.iot_data_residency or not (self.services.iothub or self.services.dps):
+        if not (self.services.iothub or self.services.dps):
             return
+        leaves = failover_leaves(found, self.residency.primary, self.residency.iot_data_residency)
         primary = find_location(self.residency.primary)
-        if primary is None or primary.pair is None or primary.pair in found.locations:
+        if leaves is None or primary is None:
             return
         fix = (
             "set iot_data_residency: true"
             if primary.iot_data_residency
             else "choose a primary whose paired region is inside it"
         )
-        source = catalog().sources.get("iot_failover", "")
-        raise keyed_error(
-            "residency.iot_data_residency",
-            f"IoT Hub and DPS in {primary.name!r} replicate to its paired region {primary.pair!r}, outside "
-            f"{found.name}; {fix} (source: {source}; {catalog().iot_data_residency_source})",
-        )
+        raise keyed_error("residency.iot_data_residency", f"{leaves}; {fix}")
 
     def _check_services(self) -> None:
         for service in self.services.enabled():
@@ -382,6 +378,8 @@ class RegionProfile(_Frozen):
         used = {"primary": single, "secondary": secondary}
         for key, services in used.items():
             location = getattr(self.residency, key)
+            if location is None:
+                continue
             problem = location_problem(location)
             if problem:
                 raise keyed_error(f"residency.{key}", problem)
@@ -413,8 +411,13 @@ class RegionProfile(_Frozen):
         return self.residency.primary
 
     @property
-    def secondary(self) -> str:
+    def secondary(self) -> str | None:
         return self.residency.secondary
+
+    @property
+    def replica_locations(self) -> tuple[str, ...]:
+        """Where Cosmos DB keeps the vehicle state: the primary, then the secondary if there is one."""
+        return (self.primary,) if self.secondary is None else (self.primary, self.secondary)
 
     @property
     def provider_environment(self) -> str:

@@ -52,6 +52,7 @@ CONFIG_SCHEMA_PROPERTIES: dict[str, dict[str, Any]] = {
     "knownRegions": _STRINGS,
     "regionLabel": {"type": "string"},
     "deviceAccess": {"type": "string", "enum": ["public", "private"]},
+    "jurisdiction": {"type": "string", "description": "The jurisdiction the region serves, e.g. eu-eea."},
 }
 CONFIG_REQUIRED = ["region", "cloud", "boundary"]
 

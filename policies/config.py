@@ -55,6 +55,8 @@ class Profile(Protocol):
     def tags(self) -> Mapping[str, str]: ...
     @property
     def devices(self) -> _Devices: ...
+    @property
+    def jurisdiction(self) -> str: ...
 
 
 def validate_relaxed(names: Iterable[str], source: str = "policy relax") -> frozenset[str]:
@@ -96,6 +98,7 @@ def context_for_profile(
         known_regions=frozenset(known_regions() if regions is None else regions) | {profile.name},
         region_label=REGION_LABEL,
         device_access=profile.devices.access,
+        jurisdiction=profile.jurisdiction,
     )
 
 

@@ -151,6 +151,10 @@ class RuleContext:
     device_access: DeviceAccess = "public"
     """How vehicles reach IoT Hub and DPS (the profile's ``devices.access``): ``public`` over the
     internet, or ``private`` through a private APN / ExpressRoute into the VNet."""
+    jurisdiction: str = ""
+    """The jurisdiction the region serves (``platform_model/catalog/jurisdictions/<name>.yaml``): the residency
+    rules judge Maps accounts and IoT failover by its facts as well as by the profile's switches. Empty: by the
+    switches only (a hand-written pack config)."""
 
     def in_boundary(self, location: str) -> bool:
         """Whether ``location`` (any spelling) is one of the region's allowed locations."""
@@ -179,6 +183,7 @@ class RuleContext:
             "knownRegions": sorted(self.known_regions),
             "regionLabel": self.region_label,
             "deviceAccess": self.device_access,
+            "jurisdiction": self.jurisdiction,
         }
 
     @classmethod
@@ -219,6 +224,7 @@ class RuleContext:
             known_regions=strings("knownRegions") | {region},
             region_label=str(config.get("regionLabel", REGION_LABEL)),
             device_access=cast(DeviceAccess, device_access),
+            jurisdiction=str(config.get("jurisdiction") or ""),
         )
 
 

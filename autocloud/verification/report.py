@@ -265,7 +265,8 @@ def region_report(target: Target, evaluator: Evaluator, root: Path) -> RegionRep
     try:
         config, profile, plan = _plan_for(target.stack, root)
         report.target, report.plan = config.target, plan
-        report.boundary, report.primary, report.secondary = profile.boundary, profile.primary, profile.secondary
+        report.boundary, report.primary = profile.boundary, profile.primary
+        report.secondary = profile.secondary or ""
     except ConfigError as error:
         report.error = str(error)
     try:

@@ -55,6 +55,7 @@ def test_context_for_real_profiles() -> None:
     assert "westeurope" in eu.boundary and "eastus" not in eu.boundary
     assert eu.required_tags == {"region": "eu", "data-residency": "eu"}
     assert eu.foreign_regions == set(regions) - {"eu"}
+    assert eu.jurisdiction == "eu-eea" and RuleContext.from_config(eu.to_config()).jurisdiction == "eu-eea"
     cn = context_for_profile(load_profile("cn"))
     assert cn.cloud == "china" and not cn.maps_allowed
     assert {"eu", "us"} <= cn.foreign_regions

@@ -18,13 +18,15 @@ from autocloud.verification.check.runner import arm_id
 from components.contracts import STATE_CONTAINER, RegionalPlatformArgs
 from components.services import registry_image
 from components.telemetry import derive_link_key
-from platform_model.profiles import load_profile
+from platform_model.paths import STACKS_DIR
+from platform_model.profiles import available_profiles, load_profile
 from platform_model.sizing import plan_for_profile
 from platform_model.vocabulary import REQUIRED_TAGS
 from tests.conftest import DYNAMIC_RESOURCE, MOCK_LINK_SECRET, ProgramRun, PulumiHarness, Recorded
 from tests.unit.components.test_delivery import TARGET_PATHS, flatten
 
-STACKS = ("azure-eu", "azure-us", "azure-cn")
+STACKS = tuple(f"azure-{region}" for region in available_profiles())
+"""Every region profile's azure stack: a new profile is in every test below without naming it."""
 SLOTS = ("primary", "secondary")
 GLOBAL_TYPES = {"azure-native:privatedns:PrivateZone", "azure-native:privatedns:VirtualNetworkLink"}
 PER_SCALE_UNIT = {
@@ -126,15 +128,13 @@ def test_every_location_is_a_plain_string_inside_the_boundary(stack_run: tuple[s
 def test_residency_switches_come_from_the_profile(stack_run: tuple[str, ProgramRun]) -> None:
     stack, run = stack_run
     profile = load_profile(stack.removeprefix("azure-"))
-    # enableDataResidency is set only where the profile asks and Azure offers it (none of the shipped regions).
-    flagged = [
-        r.name
-        for r in run.mocks.azure()
-        if r.type.endswith(("IotHubResource", "IotDpsResource")) and "enableDataResidency" in r.inputs["properties"]
-    ]
-    assert not profile.residency.iot_data_residency and flagged == []
+    # enableDataResidency on every hub and the DPS where the profile asks (Brazil), on none elsewhere.
+    iot = [r for r in run.mocks.azure() if r.type.endswith(("IotHubResource", "IotDpsResource"))]
+    flags = {r.inputs["properties"].get("enableDataResidency") for r in iot}
+    assert len(iot) > 1 and flags == ({True} if profile.residency.iot_data_residency else {None})
     cosmos = run.mocks.one("azure-native:cosmosdb:DatabaseAccount")
-    assert [loc["locationName"] for loc in cosmos.inputs["locations"]] == [profile.primary, profile.secondary]
+    expected = [profile.primary] if profile.secondary is None else [profile.primary, profile.secondary]
+    assert [loc["locationName"] for loc in cosmos.inputs["locations"]] == expected
     backup = cosmos.inputs["backupPolicy"]["periodicModeProperties"]["backupStorageRedundancy"]
     assert backup == ("Zone" if profile.resilience.zone_redundant else "Local")
     aks = run.mocks.one("azure-native:containerservice:ManagedCluster").inputs["networkProfile"]
@@ -267,15 +267,31 @@ def test_china_uses_one_explicit_china_provider(program_runs: dict[str, ProgramR
     assert not run.mocks.of_type("autocloud:maps:MapsService")
 
 
-@pytest.mark.parametrize("stack", ["azure-eu", "azure-us"])
-def test_public_cloud_uses_the_default_provider_and_maps_in_boundary(
+@pytest.mark.parametrize("stack", [s for s in STACKS if load_profile(s.removeprefix("azure-")).cloud == "public"])
+def test_public_cloud_uses_the_default_provider_and_maps_only_where_the_profile_has_it(
     program_runs: dict[str, ProgramRun], stack: str
 ) -> None:
     run = program_runs[stack]
+    profile = load_profile(stack.removeprefix("azure-"))
     assert not [r for r in run.mocks.resources if r.type.startswith("pulumi:providers:")]
-    maps = run.mocks.one("azure-native:maps:Account")
-    assert maps.inputs["location"] in load_profile(stack.removeprefix("azure-")).boundary
-    assert maps.inputs["properties"]["disableLocalAuth"] is True
+    accounts = run.mocks.of_type("azure-native:maps:Account")
+    assert len(accounts) == (1 if profile.services.maps else 0)
+    for maps in accounts:
+        assert maps.inputs["location"] in profile.boundary
+        assert maps.inputs["properties"]["disableLocalAuth"] is True
+
+
+def test_regions_outside_the_maps_geographies_and_brazils_failover(program_runs: dict[str, ProgramRun]) -> None:
+    """Region facts: Azure Maps has account locations in the EU and US geographies only, so the UK gets no Maps
+    account; Brazil South's pair is abroad, so Brazil's hubs and DPS keep their data with data residency, and
+    its Cosmos DB account has no second region (Brazil Southeast is access-restricted)."""
+    assert program_runs["azure-eu"].mocks.of_type("azure-native:maps:Account")
+    assert not program_runs["azure-uk"].mocks.of_type("azure-native:maps:Account")
+    brazil = program_runs["azure-br"].mocks
+    iot = [r for r in brazil.azure() if r.type.endswith(("IotHubResource", "IotDpsResource"))]
+    assert iot and all(r.inputs["properties"]["enableDataResidency"] is True for r in iot)
+    [account] = brazil.of_type("azure-native:cosmosdb:DatabaseAccount")
+    assert [loc["locationName"] for loc in account.inputs["locations"]] == ["brazilsouth"]
 
 
 def test_fleet_override_resizes_the_region(pulumi_harness: PulumiHarness) -> None:
@@ -526,12 +542,20 @@ WRITER_KINDS = {
 
 @pytest.fixture(scope="module")
 def local_runs() -> dict[str, ProgramRun]:
-    """Each region's local stack, run once under its own mocks (as ``program_runs`` does for Azure)."""
+    """Each region on the local target, run once under its own mocks (as ``program_runs`` does for Azure): its
+    local stack where it has one, else its azure stack with ``autocloud:target: local``."""
     harness = PulumiHarness()
     try:
-        return {stack: harness.run_program(stack.replace("azure-", "local-")) for stack in STACKS}
+        return {stack: local_run(harness, stack) for stack in STACKS}
     finally:
         harness.close()
+
+
+def local_run(harness: PulumiHarness, stack: str) -> ProgramRun:
+    local = stack.replace("azure-", "local-")
+    if (STACKS_DIR / f"Pulumi.{local}.yaml").is_file():
+        return harness.run_program(local)
+    return harness.run_program(stack, {"autocloud:target": "local"})
 
 
 def by_path(objects: list[dict[str, Any]]) -> dict[str, Any]:

@@ -38,3 +38,23 @@ def test_refuses_missing_data_residency(eu: RuleContext) -> None:
 def test_policy_config_without_iot_data_residency_allows_it_off(eu: RuleContext) -> None:
     relaxed = dataclasses.replace(eu, iot_data_residency=False)
     assert details(RULE, ResourceView.of(HUB, changed(PROPS, "properties", DELETE)), relaxed) == []
+
+
+def test_judges_failover_by_the_jurisdiction_even_where_the_config_does_not_ask(eu: RuleContext) -> None:
+    """Brazil South pairs with South Central US: without data residency its hub's data leaves Brazil, whatever
+    the pack config's iotDataResidency says; the same hub with the flag, or a UK hub (pair inside), passes."""
+    brazil = dataclasses.replace(
+        eu, region="br", boundary=frozenset({"brazilsouth"}), iot_data_residency=False, jurisdiction="brazil"
+    )
+    off = changed(changed(PROPS, "location", "brazilsouth"), "properties", DELETE)
+    expected = (
+        "properties.enableDataResidency is not set: IoT Hub and DPS in 'brazilsouth' replicate to its paired "
+        "region 'southcentralus', outside brazil (source: "
+        "https://learn.microsoft.com/azure/reliability/reliability-iot-hub; "
+        "https://learn.microsoft.com/azure/iot-hub/how-to-disable-dr) (allowed: true)"
+    )
+    assert details(RULE, [ResourceView.of(HUB, off), ResourceView.of(DPS, off)], brazil) == [expected] * 2
+    on = changed(PROPS, "location", "brazilsouth")
+    assert details(RULE, ResourceView.of(HUB, on), brazil) == []
+    uk = dataclasses.replace(brazil, region="uk", boundary=frozenset({"uksouth"}), jurisdiction="united-kingdom")
+    assert details(RULE, ResourceView.of(HUB, changed(off, "location", "uksouth")), uk) == []

@@ -47,7 +47,7 @@ def test_text_names_the_profile_serving_each_jurisdiction() -> None:
         served.setdefault(load_profile(name).jurisdiction, []).append(name)
     for name, block in blocks.items():
         assert f"\n  profile: {', '.join(served.get(name, [])) or 'none'}\n" in block
-    assert "\n  profile: eu\n" in blocks["eu-eea"] and "\n  profile: none\n" in blocks["japan"]
+    assert "\n  profile: eu\n" in blocks["eu-eea"] and "\n  profile: none\n" in blocks["switzerland"]
 
 
 def test_json_is_the_catalog_and_the_profiles() -> None:
@@ -61,7 +61,7 @@ def test_json_is_the_catalog_and_the_profiles() -> None:
     assert by_name["eu-eea"]["verdict"] == "deployable" and by_name["eu-eea"]["profiles"] == ["eu"]
     assert by_name["eu-eea"]["limited"] == []
     uk = by_name["united-kingdom"]
-    assert (uk["verdict"], uk["without"], uk["profiles"]) == ("deployable-without", ["maps"], [])
+    assert (uk["verdict"], uk["without"], uk["profiles"]) == ("deployable-without", ["maps"], ["uk"])
     assert [(x["service"], x["kept"]) for x in uk["limited"]] == [("maps", False)]
     assert "https://learn.microsoft.com/azure/azure-maps/geographic-scope" in uk["sources"]
     assert by_name["china"]["profiles"] == ["cn"] and by_name["china"]["read"] == "2026-12-05"

@@ -21,6 +21,7 @@ from components.placement import (
     container_registry_name,
 )
 from components.registry import ContainerRegistry, ContainerRegistryArgs
+from platform_model.profiles import available_profiles
 from platform_model.sizing import AksPlan
 from tests.conftest import SUBSCRIPTION, PulumiHarness
 
@@ -203,7 +204,7 @@ def test_registry_private_dns_zone_per_cloud(pulumi_harness: PulumiHarness, clou
 
 def test_registry_names_are_valid_stable_and_distinct(pulumi_harness: PulumiHarness) -> None:
     pulumi_harness.start()
-    regions = ("eu", "us", "cn", "a-very-long-region-name")
+    regions = (*available_profiles(), "a-very-long-region-name")
     names = pulumi_harness.run(lambda: {region: container_registry_name(region) for region in regions})
     again = pulumi_harness.run(lambda: {region: container_registry_name(region) for region in regions})
     assert names == again

@@ -11,12 +11,14 @@ import yaml
 
 from platform_model.errors import ConfigError
 from platform_model.jurisdictions import jurisdictions
-from platform_model.locations import catalog
+from platform_model.locations import catalog, find_location
 from platform_model.paths import REPO_ROOT
 from platform_model.profiles import available_profiles, load_profile, parse_profile
 from platform_model.stack import STACK_CONFIG_KEYS, profile_for_stack, resolve_stack, stack_config_from_values
 
 REPO = REPO_ROOT
+KNOWN = ", ".join(available_profiles())
+"""The shipped profiles as an error message lists them."""
 
 
 def eu_data() -> dict[str, Any]:
@@ -55,7 +57,9 @@ def test_shipped_profiles_match_the_agreed_regions() -> None:
     for profile in map(load_profile, available_profiles()):
         assert profile.tags["data-residency"] == profile.name
         assert profile.fleet.messages_per_vehicle_per_hour == 60 and profile.fleet.message_kb == 1
-        assert profile.residency.iot_data_residency is False
+        # Data residency exactly where the primary's paired region is abroad (Brazil South's pair is in the US).
+        pair = find_location(profile.primary).pair  # type: ignore[union-attr]
+        assert profile.residency.iot_data_residency is (pair is not None and pair not in profile.boundary)
         assert profile.devices.access == "public"
     assert (eu.resilience.zone_redundant, us.resilience.zone_redundant, cn.resilience.zone_redundant) == (
         True,
@@ -203,16 +207,23 @@ def test_load_profile_refuses_broken_yaml(tmp_path: Path) -> None:
 def test_unknown_profile_lists_the_known_ones() -> None:
     with pytest.raises(ConfigError) as caught:
         load_profile("apac")
-    assert str(caught.value) == "regions/apac.yaml: no region profile 'apac' (available: cn, eu, us)"
+    assert str(caught.value) == f"regions/apac.yaml: no region profile 'apac' (available: {KNOWN})"
 
 
 @pytest.mark.parametrize("region", available_profiles())
-def test_every_region_has_an_azure_and_a_local_stack(region: str) -> None:
-    """One platform, two targets: a new region profile comes with both stacks, resolving to it."""
+def test_every_region_has_an_azure_stack_and_runs_locally(region: str) -> None:
+    """One platform, two targets: a new region profile comes with its azure stack, resolving to it; its local
+    stack (optional: the local cluster runs eu, us and cn) resolves to it too, and without one the azure stack
+    with ``autocloud:target: local`` does."""
     azure = resolve_stack(f"azure-{region}")
     assert (azure.config.region, azure.config.target) == (region, "azure")
     assert azure.config.azure_location == azure.profile.primary
-    local = resolve_stack(f"local-{region}")
+    has_local = (REPO / "stacks" / f"Pulumi.local-{region}.yaml").is_file()
+    local = (
+        resolve_stack(f"local-{region}")
+        if has_local
+        else resolve_stack(f"azure-{region}", overrides={"autocloud:target": "local"})
+    )
     assert (local.config.region, local.config.target, local.profile.name) == (region, "local", region)
 
 
@@ -289,7 +300,7 @@ def test_refuses_unknown_region_in_stack() -> None:
     config = stack_config_from_values({"autocloud:region": "apac", "autocloud:target": "local"}, "s.yaml")
     with pytest.raises(ConfigError) as caught:
         profile_for_stack(config, "s.yaml")
-    assert str(caught.value) == "s.yaml: autocloud:region: no region profile 'apac' (available: cn, eu, us)"
+    assert str(caught.value) == f"s.yaml: autocloud:region: no region profile 'apac' (available: {KNOWN})"
 
 
 def test_local_namespace_defaults_to_region() -> None:
@@ -528,10 +539,20 @@ def test_refuses_iot_failover_across_the_border_without_data_residency() -> None
     data["residency"]["iot_data_residency"] = False
     assert error_of(data, "regions/br.yaml") == (
         "regions/br.yaml: residency.iot_data_residency: IoT Hub and DPS in 'brazilsouth' replicate to its paired "
-        "region 'southcentralus', outside brazil; set iot_data_residency: true (source: "
+        "region 'southcentralus', outside brazil (source: "
         "https://learn.microsoft.com/azure/reliability/reliability-iot-hub; "
-        "https://learn.microsoft.com/azure/iot-hub/how-to-disable-dr)"
+        "https://learn.microsoft.com/azure/iot-hub/how-to-disable-dr); set iot_data_residency: true"
     )
+
+
+def test_a_jurisdiction_with_one_open_location_has_no_secondary() -> None:
+    """Brazil: no secondary (null) loads, and Cosmos DB keeps its one region; a missing key is still an error."""
+    data = brazil_data()
+    data["residency"] |= {"boundary": ["brazilsouth"], "secondary": None}
+    profile = parse_profile(data, "regions/br.yaml")
+    assert (profile.secondary, profile.replica_locations) == (None, ("brazilsouth",))
+    del data["residency"]["secondary"]
+    assert error_of(data, "regions/br.yaml").startswith("regions/br.yaml: residency.secondary: ")
 
 
 def test_refuses_a_restricted_location_of_the_jurisdiction_with_its_source() -> None:

@@ -11,6 +11,7 @@ from rich.console import Console
 from autocloud.verification.sizing_report import size_command
 from platform_model.errors import ConfigError
 from platform_model.formats import OutputFormat
+from platform_model.profiles import available_profiles
 
 
 def run(region: str, vehicles: int | None = None, fmt: OutputFormat = OutputFormat.TABLE) -> str:
@@ -43,7 +44,7 @@ def test_json_is_the_plan() -> None:
 @pytest.mark.parametrize(
     ("region", "vehicles", "message"),
     [
-        ("apac", None, "regions/apac.yaml: no region profile 'apac' (available: cn, eu, us)"),
+        ("apac", None, f"regions/apac.yaml: no region profile 'apac' (available: {', '.join(available_profiles())})"),
         ("eu", 0, "--vehicles: Input should be greater than 0 (got 0)"),
     ],
 )

@@ -16,6 +16,7 @@ from autocloud.verification import pr_comment
 from autocloud.verification.check.command import run_check
 from platform_model.formats import OutputFormat
 from platform_model.paths import REPO_ROOT, STACKS_DIR
+from platform_model.stack import resolve_stack
 from policies.packs import PACK_RULES
 
 WORKFLOW = REPO_ROOT / ".github" / "workflows" / "preview.yml"
@@ -96,6 +97,20 @@ def test_preview_covers_every_azure_stack_and_skips_without_credentials(workflow
     assert len(configs) == len(packs)
     for pack in packs:
         assert (REPO_ROOT / pack / "PulumiPolicy.yaml").is_file()
+
+
+@pytest.mark.parametrize("name", ["preview.yml", "drift.yml"])
+def test_each_matrix_entry_signs_in_to_its_stacks_cloud(name: str) -> None:
+    """Every azure stack has one matrix entry in both workflows, and the entry's Azure environment and identity
+    are those of the cloud its region profile names (Azure China's own, CN_ variables)."""
+    data = yaml.safe_load((WORKFLOW.parent / name).read_text())
+    entries = data["jobs"]["preview" if name == "preview.yml" else "drift"]["strategy"]["matrix"]["include"]
+    shipped = sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in STACKS_DIR.glob("Pulumi.azure-*.yaml"))
+    assert sorted(e["stack"] for e in entries) == shipped
+    for entry in entries:
+        china = resolve_stack(entry["stack"]).profile.cloud == "china"
+        assert entry["environment"] == ("AzureChinaCloud" if china else "AzureCloud"), entry["stack"]
+        assert entry["prefix"] == ("CN_" if china else ""), entry["stack"]
 
 
 def test_comment_starts_with_the_marker_and_keeps_the_report() -> None:
