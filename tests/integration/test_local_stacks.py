@@ -36,7 +36,6 @@ from components.local import local_scale_units
 from components.local.kube import INSTANCE_LABEL, OWNED_LABELS, PART_OF_LABEL
 from platform_model.assignment import scale_unit_for
 from platform_model.paths import REPO_ROOT, TOOLCHAIN_BIN
-from platform_model.profiles import available_profiles
 from platform_model.sizing import plan_for_profile
 from platform_model.stack import OVERRIDES_ENV, resolve_stack
 from platform_model.vocabulary import REGION_LABEL, region_namespace
@@ -46,8 +45,9 @@ from .kube import Kubectl, busybox_pod
 
 pytestmark = pytest.mark.integration
 
-REGIONS = available_profiles()
-STACKS = tuple(f"local-{region}" for region in REGIONS)
+STACKS = tuple(deploy.local_stacks())
+"""The stacks that target the local cluster (regions beyond them have azure stacks only)."""
+REGIONS = tuple(resolve_stack(stack).config.region for stack in STACKS)
 PART_OF = f"{PART_OF_LABEL}={OWNED_LABELS[PART_OF_LABEL]}"
 LINKED = ("autocloud", "components", "policies", "regions", ".venv")
 NAMESPACED_KINDS = {
