@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import subprocess
+from pathlib import Path
 
 from autocloud.verification.check.command import run_check
 from autocloud.verification.check.program_env import declared, env_key
@@ -34,3 +35,13 @@ def test_a_2x_pinned_program_is_checked_with_2x() -> None:
         check=True,
     ).stdout.strip()
     assert version.startswith("2.")
+    # Installed as hard links into uv's one cache, so another program pinning the same versions costs no
+    # second copy on disk.
+    package = subprocess.run(
+        [str(python), "-c", "import pulumi_azure_native, os; print(os.path.dirname(pulumi_azure_native.__file__))"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    init = Path(package) / "__init__.py"
+    assert init.stat().st_nlink >= 2, f"{init} is a copy, not linked from the cache"

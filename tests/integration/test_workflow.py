@@ -36,7 +36,7 @@ def _by_tag(text: str) -> str:
     return PINNED.sub(r"@\1", text)
 
 
-@pytest.mark.parametrize("name", ["preview.yml", "drift.yml"])
+@pytest.mark.parametrize("name", ["preview.yml", "drift.yml", "rollout-world.yml"])
 def test_workflow_passes_actionlint(tmp_path: Path, name: str) -> None:
     workflow = WORKFLOWS / name
     result = _actionlint(workflow)

@@ -4,11 +4,18 @@ A public program pins its SDKs (`pulumi-azure-native>=2,<3` beside a `pulumi` of
 the checker's own SDKs it would meet another major version's API. `autocloud check` therefore reads
 what the program declares, as `pulumi install` would (its `Pulumi.yaml` `runtime.options.virtualenv`,
 `requirements.txt`, `poetry.lock` (the versions it pins, from the program's main dependencies), or
-`pyproject.toml`'s `[project].dependencies` or `[tool.poetry.dependencies]`), installs that with pip into a
+`pyproject.toml`'s `[project].dependencies` or `[tool.poetry.dependencies]`), installs that with uv into a
 virtual environment under the user's cache (`~/.cache/autocloud/check-envs/<hash>`, shared by every
 checkout), keyed by the declaration and the interpreter
 version so an unchanged program never installs twice, and runs the program there. A program that
 declares nothing runs with the checker's interpreter, as before.
+
+Environments share what they install: uv keeps one cache of unpacked packages (`check-envs/uv-cache`)
+and hard-links each environment's files from it ("hardlink: Hard link packages from the wheel into the
+`site-packages` directory", uv's `--link-mode`, https://docs.astral.sh/uv/reference/cli/#uv-pip-install),
+so thirty programs pinning the same azure-native cost its disk once, and a program whose versions are
+already cached is ready in seconds. uv reads the system's certificate store (`--native-tls`) and the
+index settings pip is given (`PIP_INDEX_URL`, `PIP_EXTRA_INDEX_URL`, `PIP_FIND_LINKS`, `PIP_CERT`).
 """
 
 from __future__ import annotations
@@ -20,8 +27,7 @@ import os
 import subprocess
 import sys
 import tomllib
-import venv
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -183,7 +189,7 @@ def locked_requirements(lock: Path, roots: list[str]) -> tuple[str, ...]:
 
 def env_key(requirements: tuple[str, ...]) -> str:
     """Same requirements on the same interpreter -> same environment."""
-    blob = json.dumps({"python": sys.version_info[:2], "requirements": sorted(requirements)})
+    blob = json.dumps({"python": sys.version_info[:2], "requirements": sorted(requirements), "installer": "uv"})
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
@@ -216,17 +222,56 @@ def ensure_env(program: Path, cache: Path) -> Path | None:
     with _locked(folder):
         if (folder / READY).is_file():
             return python
-        venv.EnvBuilder(clear=True, with_pip=True).create(folder)
-        command = [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *found.requirements]
-        try:
-            done = subprocess.run(command, capture_output=True, text=True, timeout=INSTALL_TIMEOUT_S, check=False)
-        except subprocess.TimeoutExpired:
-            raise EnvError(f"{found.source}: installing took longer than {INSTALL_TIMEOUT_S}s") from None
-        if done.returncode != 0:
-            lines = [line for line in done.stderr.splitlines() if line.strip()]
-            raise EnvError(f"{found.source}: pip could not install it: {lines[-1] if lines else done.returncode}")
+        uv = _uv_binary()
+        steps = [
+            [uv, "venv", "--quiet", "--clear", "--python", sys.executable, str(folder)],
+            [uv, "pip", "install", "--quiet", "--python", str(python), *UV_INSTALL_OPTIONS,
+             "--cache-dir", str(cache / "check-envs" / UV_CACHE), *found.requirements],
+        ]  # fmt: skip
+        for command in steps:
+            try:
+                done = subprocess.run(
+                    command,
+                    capture_output=True,
+                    text=True,
+                    timeout=INSTALL_TIMEOUT_S,
+                    check=False,
+                    env=uv_env(os.environ),
+                )
+            except subprocess.TimeoutExpired:
+                raise EnvError(f"{found.source}: installing took longer than {INSTALL_TIMEOUT_S}s") from None
+            if done.returncode != 0:
+                lines = [line for line in done.stderr.splitlines() if line.strip()]
+                raise EnvError(f"{found.source}: uv could not install it: {lines[-1] if lines else done.returncode}")
         (folder / READY).write_text(json.dumps(found.requirements), encoding="utf-8")
     return python
+
+
+UV_CACHE = "uv-cache"
+UV_INSTALL_OPTIONS = ("--link-mode", "hardlink", "--native-tls")
+PIP_TO_UV = {
+    "PIP_INDEX_URL": "UV_INDEX_URL",
+    "PIP_EXTRA_INDEX_URL": "UV_EXTRA_INDEX_URL",
+    "PIP_FIND_LINKS": "UV_FIND_LINKS",
+    "PIP_CERT": "SSL_CERT_FILE",
+}
+"""pip's index and certificate settings under the names uv reads, so both install from the same places."""
+
+
+def uv_env(environ: Mapping[str, str]) -> dict[str, str]:
+    """``environ`` with pip's settings repeated for uv where uv's own are not set."""
+    env = dict(environ)
+    for pip_name, uv_name in PIP_TO_UV.items():
+        if pip_name in environ and uv_name not in environ:
+            env[uv_name] = environ[pip_name]
+    return env
+
+
+def _uv_binary() -> str:
+    """The uv executable the `uv` package installed beside this interpreter."""
+    from uv import find_uv_bin
+
+    return find_uv_bin()
 
 
 SOURCE_ROOT = Path(__file__).resolve().parents[len(__name__.split(".")) - 1]

@@ -150,3 +150,11 @@ def test_the_cli_writes_the_workflow_to_out(tmp_path: Path) -> None:
         "deploy-azure-us",
         "deploy-azure-cn",
     ]
+
+
+def test_the_checked_in_world_workflow_is_the_one_its_rollout_file_emits() -> None:
+    """`.github/workflows/rollout-world.yml` is generated from `rollouts/world.yaml`: regenerate it with
+    `autocloud rollout rollouts/world.yaml --emit github --out .github/workflows/rollout-world.yml`."""
+    path = REPO_ROOT / "rollouts" / "world.yaml"
+    shipped = REPO_ROOT / ".github" / "workflows" / "rollout-world.yml"
+    assert shipped.read_text() == emit_github.workflow(load_rollout(path), path)
