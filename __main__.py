@@ -56,6 +56,7 @@ def build(stack: StackConfig, profile: RegionProfile, plan: CapacityPlan) -> Reg
         cluster_admins=stack.cluster_admins,
         fleet_ca_certificate=stack.fleet_ca_certificate,
         routing_staged_units=stack.routing_staged_units,
+        brands=stack.brands,
     )
     if stack.target == "local":
         from components.local import LocalRegionalPlatform, kubernetes_provider

@@ -9,13 +9,20 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Protocol, TypedDict
+from typing import NotRequired, Protocol, TypedDict
 
 import pulumi
 
+from platform_model.brands import Brand
 from platform_model.profiles import RegionProfile
-from platform_model.sizing import CapacityPlan
-from platform_model.vocabulary import REGION_LABEL, region_namespace
+from platform_model.sizing import CapacityPlan, CosmosPlan
+from platform_model.vocabulary import (
+    REGION_LABEL,
+    brand_container,
+    brand_vehicle_prefix,
+    brand_writer,
+    region_namespace,
+)
 
 DATA_CLASSIFICATION = "vehicle-data"
 
@@ -55,6 +62,9 @@ class RegionalPlatformArgs:
     routing_staged_units: tuple[int, ...] = ()
     """Optional, azure target only; default none (every hub live). Scale units whose IoT Hub is built in
     routing phase ``staged`` (``components.telemetry.RoutingPhase``)."""
+    brands: tuple[Brand, ...] = ()
+    """Optional, default none (one implicit tenant). The brands the region serves (``autocloud:brands``),
+    in the order of ``plan.brands``: each its own fleet CA, state container and state writer."""
 
     @property
     def tags(self) -> dict[str, str]:
@@ -69,10 +79,65 @@ STATE_DATABASE = "vehicles"
 """The state store's database, the same on both targets so readers need not know which one runs."""
 STATE_CONTAINER = "vehicle-state"
 """The state store's container (Cosmos DB) or collection (the local document store)."""
+STATE_WRITER = "statewriter"
+"""The state writer's Deployment, Service and ServiceAccount where the region serves no brands."""
 STATE_WRITER_GROUP = "statewriter"
 """The state writer's consumer group, the same on both targets: the consumer group every Event Hub has
 (``components/streaming.py``) and the ``--group`` the writer's workload passes (``components/services.py``).
 Local Kafka creates a group on first use, so the local stacks keep the name they always ran with."""
+
+
+@dataclass(frozen=True)
+class StateTenant:
+    """Whose vehicle state one container holds, and the one writer that may write it.
+
+    A region without brands is one tenant with today's names (``vehicle-state``, ``statewriter``); each
+    brand is a tenant of its own (``vehicle-state-<brand>``, ``statewriter-<brand>``) whose writer stores
+    only vehicles whose id starts with ``<brand>-`` (``platform_model.brands``)."""
+
+    brand: str | None
+    """None: the region's one implicit tenant."""
+    container: str
+    """The Cosmos DB container (local: collection) it owns."""
+    writer: str
+    """Its writer's Deployment, Service, ServiceAccount (and on Azure the federated credential's subject)."""
+    group: str
+    """Its writer's consumer group in every scale unit."""
+    vehicle_prefix: str | None
+    """The registration id prefix of its vehicles; None: every vehicle (no brands)."""
+    cosmos: CosmosPlan
+    """Its container's throughput."""
+    fleet_ca: str | None = None
+    """The brand's own fleet CA (PEM), if the stack gave one."""
+
+
+def state_tenants(brands: tuple[Brand, ...], plan: CapacityPlan) -> tuple[StateTenant, ...]:
+    """The region's tenants: one per brand, or the one implicit tenant where there are no brands."""
+    if not brands:
+        return (StateTenant(None, STATE_CONTAINER, STATE_WRITER, STATE_WRITER_GROUP, None, plan.cosmos),)
+    sized = {b.name: b.cosmos for b in plan.brands}
+    return tuple(
+        StateTenant(
+            brand=b.name,
+            container=brand_container(b.name),
+            writer=brand_writer(b.name),
+            group=brand_writer(b.name),
+            vehicle_prefix=brand_vehicle_prefix(b.name),
+            cosmos=sized[b.name],
+            fleet_ca=b.fleet_ca,
+        )
+        for b in brands
+    )
+
+
+def brand_fleet_ca_name(brand: str) -> str:
+    """The name a brand's fleet CA is registered under in the region's DPS (``fleet-ca-<brand>``)."""
+    return f"{FLEET_CA_NAME}-{brand}"
+
+
+def brand_enrollment_group(brand: str) -> str:
+    """The id of a brand's DPS enrollment group (``fleet-<brand>``), trusting ``fleet-ca-<brand>``."""
+    return f"fleet-{brand}"
 
 
 # --- endpoint contracts: same keys on both targets -------------------------------------------------
@@ -129,13 +194,28 @@ class ServicesEndpoints(TypedDict):
     manifests: str
     """URL of the blob Flux applies."""
     writer_client_id: str
-    """Client id of the state writer's workload identity (what its ServiceAccount annotation names)."""
+    """Client id of the state writer's workload identity (what its ServiceAccount annotation names); with
+    brands, the first brand's (each brand's is in ``brand_writer_client_ids``)."""
+    brand_writer_client_ids: NotRequired[dict[str, str]]
+    """With brands only: brand -> client id of that brand's writer identity."""
+
+
+class BrandStateEndpoints(TypedDict):
+    """One brand's state: its own container (Azure: in the region's account; local: in its own store)."""
+
+    documents: str
+    database: str
+    container: str
 
 
 class StateEndpoints(TypedDict):
     documents: str
+    """The store: the Cosmos DB account endpoint, or the local store's URI (with brands: the first brand's)."""
     database: str
     container: str
+    """The container (with brands: the first brand's)."""
+    brands: NotRequired[dict[str, BrandStateEndpoints]]
+    """With brands only: brand -> where its state is."""
 
 
 class MapsEndpoints(TypedDict):

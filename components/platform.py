@@ -9,7 +9,15 @@ import pulumi
 import pulumi_azure_native as azure_native
 
 from components.compute import ComputeCluster, ComputeClusterArgs
-from components.contracts import PlatformEndpoints, RegionalPlatformArgs, ServicesEndpoints, region_labels
+from components.contracts import (
+    STATE_WRITER_GROUP,
+    PlatformEndpoints,
+    RegionalPlatformArgs,
+    ServicesEndpoints,
+    StateTenant,
+    region_labels,
+    state_tenants,
+)
 from components.delivery import ServiceDelivery, ServiceDeliveryArgs
 from components.identity import WorkloadIdentity, WorkloadIdentityArgs
 from components.maps import MapsService, MapsServiceArgs
@@ -24,9 +32,9 @@ from components.placement import (
     storage_account_name,
 )
 from components.registry import ContainerRegistry, ContainerRegistryArgs
-from components.services import WRITER_NAME, azure_writer_wiring, writer_workload
+from components.services import azure_writer_wiring, writer_workload
 from components.state import VehicleStateStore, VehicleStateStoreArgs
-from components.streaming import EventStreaming, EventStreamingArgs
+from components.streaming import DEFAULT_CONSUMER_GROUPS, EventStreaming, EventStreamingArgs
 from components.telemetry import (
     DeviceAccess,
     DeviceProvisioning,
@@ -42,7 +50,7 @@ from components.telemetry import (
 from components.workloads import render_workload
 from platform_model.locations import dps_private_endpoints, find_location
 from platform_model.profiles import Services
-from platform_model.vocabulary import Cloud, region_namespace
+from platform_model.vocabulary import BRAND_TAG, Cloud, region_namespace
 
 
 class RegionalPlatform(pulumi.ComponentResource):
@@ -68,6 +76,8 @@ class RegionalPlatform(pulumi.ComponentResource):
     maps: MapsService | None
     monitoring: RegionalMonitoring
     services: ServiceDelivery | None
+    tenants: tuple[StateTenant, ...]
+    """Whose state the region keeps: one per brand, or the one implicit tenant."""
     endpoints: pulumi.Output[PlatformEndpoints]
 
     def __init__(self, name: str, args: RegionalPlatformArgs, opts: pulumi.ResourceOptions | None = None) -> None:
@@ -76,6 +86,7 @@ class RegionalPlatform(pulumi.ComponentResource):
         self.location = profile.primary
         self.region = profile.name
         self.scale_units = args.plan.scale_units
+        self.tenants = state_tenants(args.brands, args.plan)
 
         tags = args.tags
         group = azure_native.resources.ResourceGroup(
@@ -171,6 +182,7 @@ class RegionalPlatform(pulumi.ComponentResource):
                 capture_account_name=storage_account_name(region, "capture", unit),
                 namespace_name=eventhub_namespace_name(region, unit),
                 allowed_subnet_id=network.node_subnet_id,
+                consumer_groups=_consumer_groups(self.tenants),
             ),
             pulumi.ResourceOptions(parent=self),
         )
@@ -222,6 +234,7 @@ class RegionalPlatform(pulumi.ComponentResource):
                 data_residency=args.profile.residency.iot_data_residency,
                 devices=_device_access(args),
                 ca_certificate=args.fleet_ca_certificate,
+                brand_ca_certificates={t.brand: t.fleet_ca for t in self.tenants if t.brand and t.fleet_ca},
             ),
             pulumi.ResourceOptions(parent=self),
         )
@@ -285,6 +298,7 @@ class RegionalPlatform(pulumi.ComponentResource):
                 placement=placement,
                 secondary=profile.secondary,
                 sku=args.plan.cosmos,
+                brands=tuple(t for t in self.tenants if t.brand),
                 zone_redundant=profile.resilience.zone_redundant,
             ),
             pulumi.ResourceOptions(parent=self),
@@ -293,33 +307,47 @@ class RegionalPlatform(pulumi.ComponentResource):
     def _build_services(
         self, name: str, args: RegionalPlatformArgs, placement: AzurePlacement
     ) -> ServiceDelivery | None:
-        """The state writer on the region's cluster, from the local target's workload definition.
+        """The state writers on the region's cluster, from the local target's workload definition.
 
-        It runs as its own workload identity, which may receive from every scale unit's namespace and
-        write the vehicle-state store, and nothing else; Flux delivers it (``components/delivery.py``).
-        Only where the region has everything it connects: a cluster with its registry, Event Hubs and
-        Cosmos DB.
+        Each tenant's writer (the region's one, or one per brand) runs as its own workload identity, which
+        may receive from every scale unit's namespace and write its own vehicle-state container, and nothing
+        else; Flux delivers them (``components/delivery.py``). Only where the region has everything they
+        connect: a cluster with its registry, Event Hubs and Cosmos DB.
         """
         compute, registry, state = self.compute, self.registry, self.state
         if compute is None or registry is None or state is None or not self.streaming:
             return None
         region = args.profile.name
         namespace = region_namespace(region)
-        writer = WorkloadIdentity(
-            f"{name}-writer",
-            WorkloadIdentityArgs(placement, compute.oidc_issuer_url, namespace, WRITER_NAME),
-            pulumi.ResourceOptions(parent=self),
-        )
-        receiver = EVENT_HUBS_DATA_RECEIVER
-        grants: list[pulumi.Resource] = [
-            grant_role(f"{name}-writer-receives-{unit}", self, stream.resource_id, writer.principal_id, receiver)
-            for unit, stream in enumerate(self.streaming, start=1)
-        ]
-        grants.append(state.grant_data_contributor(f"{name}-writer-stores", self, writer.principal_id))
         kafka = [_kafka_bootstrap(stream) for stream in self.streaming]
         documents = state.endpoints.apply(lambda e: e["documents"])
-        wiring = azure_writer_wiring(registry.login_server, kafka, documents, writer.client_id)
         labels = region_labels(args.profile)
+        manifests: list[dict[str, Any]] = []
+        ready: list[pulumi.Resource] = []
+        client_ids: dict[str, pulumi.Output[str]] = {}
+        for tenant in self.tenants:
+            # The region's one writer keeps the names it always had, so a stack without brands is unchanged.
+            part = f"{name}-writer" if tenant.brand is None else f"{name}-writer-{tenant.brand}"
+            tenant_placement = (
+                placement
+                if tenant.brand is None
+                else replace(placement, tags={**placement.tags, BRAND_TAG: tenant.brand})
+            )
+            writer = WorkloadIdentity(
+                part,
+                WorkloadIdentityArgs(tenant_placement, compute.oidc_issuer_url, namespace, tenant.writer),
+                pulumi.ResourceOptions(parent=self),
+            )
+            receiver = EVENT_HUBS_DATA_RECEIVER
+            ready += [
+                grant_role(f"{part}-receives-{unit}", self, stream.resource_id, writer.principal_id, receiver)
+                for unit, stream in enumerate(self.streaming, start=1)
+            ]
+            ready += [state.grant_data_contributor(f"{part}-stores", self, writer.principal_id, tenant.container)]
+            ready.append(writer.federation)
+            wiring = azure_writer_wiring(registry.login_server, kafka, documents, writer.client_id, tenant=tenant)
+            manifests += render_workload(writer_workload(wiring), namespace, labels)
+            client_ids[tenant.brand or ""] = writer.client_id
         delivery = ServiceDelivery(
             f"{name}-services",
             ServiceDeliveryArgs(
@@ -328,15 +356,13 @@ class RegionalPlatform(pulumi.ComponentResource):
                 oidc_issuer_url=compute.oidc_issuer_url,
                 namespace=namespace,
                 namespace_labels=labels,
-                manifests=render_workload(writer_workload(wiring), namespace, labels),
+                manifests=manifests,
                 storage_account_name=storage_account_name(region, "deliver", 1),
             ),
-            pulumi.ResourceOptions(parent=self, depends_on=[compute, writer.federation, *grants]),
+            pulumi.ResourceOptions(parent=self, depends_on=[compute, *ready]),
         )
-        self._services_endpoints = pulumi.Output.all(delivery.manifest_url, writer.client_id).apply(
-            lambda v: ServicesEndpoints(
-                flux_configuration=delivery.flux_configuration_name, manifests=v[0], writer_client_id=v[1]
-            )
+        self._services_endpoints = pulumi.Output.all(delivery.manifest_url, client_ids).apply(
+            lambda v: _services_endpoints(delivery.flux_configuration_name, v[0], v[1])
         )
         return delivery
 
@@ -369,6 +395,23 @@ def _private_zone_keys(services: Services, cloud: Cloud) -> list[str]:
         ("registry", services.aks),
     )
     return [key for key, enabled in wanted if enabled]
+
+
+def _consumer_groups(tenants: tuple[StateTenant, ...]) -> tuple[str, ...]:
+    """Every Event Hub's consumer groups: the stream processor's and each tenant writer's own (a brand's writer
+    reads every message in its own group and keeps its brand's)."""
+    shared = [group for group in DEFAULT_CONSUMER_GROUPS if group != STATE_WRITER_GROUP]
+    return tuple(dict.fromkeys([*shared, *(t.group for t in tenants)]))
+
+
+def _services_endpoints(flux_configuration: str, manifests: str, client_ids: dict[str, str]) -> ServicesEndpoints:
+    """The delivery's endpoints; with brands, each brand writer's client id as well."""
+    first = next(iter(client_ids.values()))
+    endpoints = ServicesEndpoints(flux_configuration=flux_configuration, manifests=manifests, writer_client_id=first)
+    brands = {brand: client for brand, client in client_ids.items() if brand}
+    if brands:
+        endpoints["brand_writer_client_ids"] = brands
+    return endpoints
 
 
 def _device_access(args: RegionalPlatformArgs) -> DeviceAccess:

@@ -20,7 +20,7 @@ from typing import Literal
 
 import pulumi
 
-from components.contracts import STATE_CONTAINER, STATE_DATABASE, STATE_WRITER_GROUP
+from components.contracts import STATE_CONTAINER, STATE_DATABASE, STATE_WRITER, STATE_WRITER_GROUP, StateTenant
 from components.workloads import ContainerResources, HttpProbe, Workload
 from platform_model.local_images import NONROOT_UID, REGISTRY, image_reference
 
@@ -30,7 +30,7 @@ Event Hubs' Kafka endpoint takes it (https://learn.microsoft.com/azure/event-hub
 StoreKind = Literal["mongodb", "cosmos-nosql"]
 """``mongodb``: the local FerretDB (MongoDB wire protocol). ``cosmos-nosql``: Azure Cosmos DB for NoSQL."""
 
-WRITER_NAME = "statewriter"
+WRITER_NAME = STATE_WRITER
 """Object name of the state writer's ServiceAccount, Deployment and Service (and the federated
 credential's subject on Azure: ``system:serviceaccount:<region namespace>:statewriter``)."""
 WRITER_PORT = 8080
@@ -84,6 +84,11 @@ class StateWriterWiring:
     identity_client_id: pulumi.Input[str] | None = None
     """Optional, default None (local). On Azure, the client id of the writer's user-assigned identity,
     required by ``entra`` and ``cosmos-nosql``."""
+    database: str = STATE_DATABASE
+    """Optional, default ``vehicles``: the store's database."""
+    tenant: StateTenant | None = None
+    """Optional, default None: the region's one writer (``statewriter`` into ``vehicle-state``). A brand's
+    tenant names its own writer, consumer group and container, and the vehicle prefix it keeps to."""
 
     def __post_init__(self) -> None:
         needs_identity = self.kafka_auth == "entra" or self.store_kind == "cosmos-nosql"
@@ -112,6 +117,7 @@ def azure_writer_wiring(
     cosmos_endpoint: pulumi.Input[str],
     identity_client_id: pulumi.Input[str],
     topic: str = "telemetry",
+    tenant: StateTenant | None = None,
 ) -> StateWriterWiring:
     """The state writer's wiring on Azure: every scale unit's Event Hubs Kafka endpoint with Entra ID,
     Cosmos DB for NoSQL with Entra ID, one identity, the image from the region's registry.
@@ -128,17 +134,24 @@ def azure_writer_wiring(
         kafka_auth="entra",
         store_kind="cosmos-nosql",
         identity_client_id=identity_client_id,
+        tenant=tenant,
     )
 
 
 def writer_workload(wiring: StateWriterWiring) -> Workload:
-    """The state writer reading ``wiring.topic`` of every unit into the store, on either target."""
+    """The state writer reading ``wiring.topic`` of every unit into the store, on either target; a brand's
+    writer (``wiring.tenant``) keeps its own vehicles only (``--vehicle-prefix``)."""
+    tenant = wiring.tenant
+    name = tenant.writer if tenant else WRITER_NAME
+    group = tenant.group if tenant else STATE_WRITER_GROUP
+    collection = tenant.container if tenant else STATE_CONTAINER
+    prefix = ["--vehicle-prefix", tenant.vehicle_prefix] if tenant and tenant.vehicle_prefix else []
     brokers = [arg for s in wiring.streams for arg in ("--brokers", f"{s.unit}={s.bootstrap}")]
     kafka_auth = ["--kafka-auth", wiring.kafka_auth] if wiring.kafka_auth != "none" else []
     store_kind = ["--store-kind", wiring.store_kind] if wiring.store_kind != "mongodb" else []
     password = wiring.store_password
     return Workload(
-        name=WRITER_NAME,
+        name=name,
         app="statewriter",
         component="vehicle-state-writer",
         image=wiring.image,
@@ -153,14 +166,15 @@ def writer_workload(wiring: StateWriterWiring) -> Workload:
             "--topic",
             wiring.topic,
             "--group",
-            STATE_WRITER_GROUP,
+            group,
+            *prefix,
             *store_kind,
             "--store",
             wiring.store_uri,
             "--database",
-            STATE_DATABASE,
+            wiring.database,
             "--collection",
-            STATE_CONTAINER,
+            collection,
             "--listen",
             f":{WRITER_PORT}",
         ],

@@ -7,11 +7,12 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_azure_native as azure_native
 
-from components.contracts import STATE_CONTAINER, STATE_DATABASE, StateEndpoints
+from components.contracts import STATE_CONTAINER, STATE_DATABASE, BrandStateEndpoints, StateEndpoints, StateTenant
 from components.placement import AzurePlacement
 from components.private_link import private_endpoint
 from platform_model.locations import has_zones
 from platform_model.sizing import CosmosPlan
+from platform_model.vocabulary import BRAND_TAG
 
 PARTITION_KEY = "/vehicleId"
 """One item per vehicle: the state writer (``cmd/statewriter``, ``partitionKeyField``) writes ``id`` =
@@ -37,6 +38,10 @@ class VehicleStateStoreArgs:
     """Optional, default False: zone-redundant replicas and backups (``profile.resilience``). Zone backup
     storage needs zones in every replica location ("Zone-redundant backup storage is only available in
     regions with availability zones": https://learn.microsoft.com/azure/cosmos-db/periodic-backup-storage-redundancy)."""
+    brands: tuple[StateTenant, ...] = ()
+    """Optional, default none: one ``vehicle-state`` container sized by ``sku``. Otherwise one container
+    per brand, ``vehicle-state-<brand>``, sized by the brand's own plan, with the same partition key and
+    indexing (``components.contracts.state_tenants``)."""
 
 
 class VehicleStateStore(pulumi.ComponentResource):
@@ -60,18 +65,22 @@ class VehicleStateStore(pulumi.ComponentResource):
 
         account = self._build_account(name, args)
         database = self._build_database(name, args, account)
-        self._container = self._build_container(name, args, account, database)
+        if args.brands:
+            self._containers = {
+                t.container: self._build_container(f"{name}-container-{t.brand}", args, account, database, t)
+                for t in args.brands
+            }
+        else:
+            self._containers = {STATE_CONTAINER: self._build_container(f"{name}-container", args, account, database)}
         private_endpoint(f"{name}-pe", self, placement, account.id, "Sql", ("cosmos",))
 
         self._placement = placement
         self.name = account.name
         self.resource_id = account.id
         suffix = placement.dns.cosmos
-        self.endpoints = account.name.apply(
-            lambda n: StateEndpoints(
-                documents=f"https://{n}.{suffix}:443/", database=STATE_DATABASE, container=STATE_CONTAINER
-            )
-        )
+        containers = list(self._containers)
+        brands = {t.brand: t.container for t in args.brands if t.brand}
+        self.endpoints = account.name.apply(lambda n: _endpoints(f"https://{n}.{suffix}:443/", containers, brands))
         self.register_outputs(
             {
                 "name": self.name,
@@ -83,9 +92,14 @@ class VehicleStateStore(pulumi.ComponentResource):
         )
 
     def grant_data_contributor(
-        self, name: str, parent: pulumi.Resource, principal_id: pulumi.Input[str]
+        self,
+        name: str,
+        parent: pulumi.Resource,
+        principal_id: pulumi.Input[str],
+        container: str = STATE_CONTAINER,
     ) -> azure_native.cosmosdb.SqlResourceSqlRoleAssignment:
-        """Cosmos DB Built-in Data Contributor for ``principal_id`` on the ``vehicle-state`` container only.
+        """Cosmos DB Built-in Data Contributor for ``principal_id`` on one container of this store only
+        (``vehicle-state``, or a brand's ``vehicle-state-<brand>``).
 
         Data-plane access with Entra ID is a Cosmos DB role assignment, not an Azure one. Built-in role
         ``00000000-0000-0000-0000-000000000002`` holds ``readMetadata`` and every container and item action,
@@ -98,9 +112,13 @@ class VehicleStateStore(pulumi.ComponentResource):
         container metadata", "Listing physical partitions under the container" and "Resolving the address of
         each physical partition" (same page, "Metadata requests"), which is all the writer reads besides its
         items (``cmd/statewriter/store_cosmos.go``: item read, create, upsert, and a container read for
-        readiness). So the writer can read and write this container and nothing else of the account.
+        readiness). So the writer can read and write this container and nothing else of the account: a
+        brand's writer cannot read another brand's container (``residency-brand-state-scope`` checks it).
         """
-        scope = self.resource_id.apply(lambda a: f"{a}/dbs/{STATE_DATABASE}/colls/{STATE_CONTAINER}")
+        built = self._containers.get(container)
+        if built is None:
+            raise ValueError(f"no container {container!r} in this store (it has {', '.join(self._containers)})")
+        scope = self.resource_id.apply(lambda a: f"{a}/dbs/{STATE_DATABASE}/colls/{container}")
         return azure_native.cosmosdb.SqlResourceSqlRoleAssignment(
             name,
             resource_group_name=self._placement.resource_group_name,
@@ -108,7 +126,7 @@ class VehicleStateStore(pulumi.ComponentResource):
             role_definition_id=self.resource_id.apply(lambda a: f"{a}/sqlRoleDefinitions/{COSMOS_DATA_CONTRIBUTOR}"),
             scope=scope,
             principal_id=principal_id,
-            opts=pulumi.ResourceOptions(parent=parent, depends_on=[self._container]),
+            opts=pulumi.ResourceOptions(parent=parent, depends_on=[built]),
         )
 
     def _build_account(self, name: str, args: VehicleStateStoreArgs) -> azure_native.cosmosdb.DatabaseAccount:
@@ -162,22 +180,27 @@ class VehicleStateStore(pulumi.ComponentResource):
 
     def _build_container(
         self,
-        name: str,
+        resource: str,
         args: VehicleStateStoreArgs,
         account: azure_native.cosmosdb.DatabaseAccount,
         database: azure_native.cosmosdb.SqlResourceSqlDatabase,
+        tenant: StateTenant | None = None,
     ) -> azure_native.cosmosdb.SqlResourceSqlContainer:
-        """``vehicle-state``, partitioned by vehicle, autoscaled to the plan's RU/s, indexing only lookups."""
+        """``vehicle-state`` (or a brand's own), partitioned by vehicle, autoscaled to the plan's RU/s (the
+        brand's), indexing only lookups."""
         placement = args.placement
+        container = tenant.container if tenant else STATE_CONTAINER
+        sku = tenant.cosmos if tenant else args.sku
+        tags = dict(placement.tags) | ({BRAND_TAG: tenant.brand} if tenant and tenant.brand else {})
         return azure_native.cosmosdb.SqlResourceSqlContainer(
-            f"{name}-container",
+            resource,
             resource_group_name=placement.resource_group_name,
             account_name=account.name,
             database_name=database.name,
-            container_name=STATE_CONTAINER,
+            container_name=container,
             location=placement.location,
             resource={
-                "id": STATE_CONTAINER,
+                "id": container,
                 "partition_key": {"paths": [PARTITION_KEY], "kind": "Hash", "version": 2},
                 "indexing_policy": {
                     "automatic": True,
@@ -186,7 +209,18 @@ class VehicleStateStore(pulumi.ComponentResource):
                     "excluded_paths": [{"path": "/*"}],
                 },
             },
-            options={"autoscale_settings": {"max_throughput": args.sku.max_throughput_ru}},
-            tags=dict(placement.tags),
+            options={"autoscale_settings": {"max_throughput": sku.max_throughput_ru}},
+            tags=tags,
             opts=pulumi.ResourceOptions(parent=self),
         )
+
+
+def _endpoints(documents: str, containers: list[str], brands: dict[str, str]) -> StateEndpoints:
+    """The account endpoint and its container; with brands, each brand's container too."""
+    endpoints = StateEndpoints(documents=documents, database=STATE_DATABASE, container=containers[0])
+    if brands:
+        endpoints["brands"] = {
+            brand: BrandStateEndpoints(documents=documents, database=STATE_DATABASE, container=container)
+            for brand, container in brands.items()
+        }
+    return endpoints

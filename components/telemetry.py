@@ -5,14 +5,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Literal
 
 import pulumi
 import pulumi_azure_native as azure_native
 
-from components.contracts import FLEET_CA_NAME, ProvisioningEndpoints, TelemetryEndpoints
+from components.contracts import FLEET_CA_NAME, ProvisioningEndpoints, TelemetryEndpoints, brand_fleet_ca_name
 from components.placement import EVENT_HUBS_DATA_SENDER, AzurePlacement, grant_role
 from components.private_link import private_endpoint
 from components.stack_secret import StackSecret
@@ -394,6 +394,9 @@ class DeviceProvisioningArgs:
     ca_certificate: str | None = None
     """Optional, default None: the fleet CA (PEM), registered as verified so an X.509 enrollment group
     can use it. Enrollment groups are DPS data-plane objects (no ARM resource): README "Deploy to Azure"."""
+    brand_ca_certificates: Mapping[str, str] = field(default_factory=dict)
+    """Optional, default none: brand -> that brand's fleet CA (PEM), each registered as verified under
+    ``fleet-ca-<brand>`` for the brand's own enrollment group ``fleet-<brand>`` (``autocloud fleet enroll``)."""
 
 
 class DeviceProvisioning(pulumi.ComponentResource):
@@ -422,7 +425,9 @@ class DeviceProvisioning(pulumi.ComponentResource):
         if dps_private_endpoints(placement.cloud):
             private_endpoint(f"{name}-pe", self, placement, dps.id, "iotDps", ("dps",))
         if args.ca_certificate is not None:
-            self._build_fleet_ca(name, placement, dps, args.ca_certificate)
+            self._build_fleet_ca(f"{name}-fleet-ca", placement, dps, FLEET_CA_NAME, args.ca_certificate)
+        for brand, certificate in args.brand_ca_certificates.items():
+            self._build_fleet_ca(f"{name}-fleet-ca-{brand}", placement, dps, brand_fleet_ca_name(brand), certificate)
 
         self.name = dps.name
         self.resource_id = dps.id
@@ -476,16 +481,18 @@ class DeviceProvisioning(pulumi.ComponentResource):
 
     def _build_fleet_ca(
         self,
-        name: str,
+        resource: str,
         placement: AzurePlacement,
         dps: azure_native.deviceprovisioningservices.IotDpsResource,
+        certificate_name: str,
         certificate: str,
     ) -> None:
+        """A fleet CA registered as verified, so an X.509 enrollment group can point at it by name."""
         azure_native.deviceprovisioningservices.DpsCertificate(
-            f"{name}-fleet-ca",
+            resource,
             resource_group_name=placement.resource_group_name,
             provisioning_service_name=dps.name,
-            certificate_name=FLEET_CA_NAME,
+            certificate_name=certificate_name,
             properties={"certificate": certificate.strip(), "is_verified": True},
             opts=pulumi.ResourceOptions(parent=self),
         )

@@ -116,7 +116,8 @@ def from_validation_error(
     """The first pydantic error as a ConfigError with the dotted key path.
 
     ``model`` (the class validated) lets an unknown key list the allowed ones; ``key_style`` maps a
-    field name back to how the user spells it (stack config keys are ``autocloud:camelCase``).
+    top-level field name back to how the user spells it (stack config keys are ``autocloud:camelCase``);
+    nested keys (``autocloud:brands[0].name``) are spelt as the model reads them.
     """
     first: Mapping[str, Any] = error.errors(include_url=False)[0]
     loc: tuple[int | str, ...] = tuple(first.get("loc", ()))
@@ -124,7 +125,7 @@ def from_validation_error(
     if kind == KEYED_ERROR_TYPE:
         ctx: Mapping[str, Any] = first.get("ctx") or {}
         return ConfigError(file, str(ctx["key"]), str(ctx["message"]))
-    key = dotted_key([key_style(p) if key_style and isinstance(p, str) else p for p in loc])
+    key = dotted_key([key_style(p) if key_style and i == 0 and isinstance(p, str) else p for i, p in enumerate(loc)])
     if kind == "extra_forbidden":
         allowed = _allowed_keys(model, loc) if model is not None else []
         hint = f" (allowed: {', '.join(allowed)})" if allowed else ""

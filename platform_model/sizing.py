@@ -9,6 +9,7 @@ Event Hubs namespace, and one DPS links every hub of the region. Cosmos DB and A
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
@@ -142,6 +143,15 @@ class CosmosPlan:
 
 
 @dataclass(frozen=True)
+class BrandPlan:
+    """One brand's share of a region: its own vehicle-state container, sized for its own fleet."""
+
+    name: str
+    vehicles: int
+    cosmos: CosmosPlan
+
+
+@dataclass(frozen=True)
 class AksPlan:
     """The region's cluster: a fixed system pool and an autoscaled user pool."""
 
@@ -175,6 +185,9 @@ class CapacityPlan:
     aks: AksPlan
     notes: tuple[str, ...]
     """Limits that need a support ticket or a human look; the plan is still usable."""
+    brands: tuple[BrandPlan, ...] = ()
+    """Per brand (``autocloud:brands``), its container's throughput; empty: one region-wide container
+    (``cosmos``). The rest of the plan is sized for the brands' sum."""
 
     @property
     def hubs(self) -> int:
@@ -219,8 +232,30 @@ def _throughput_units(messages_per_second: float, message_kb: float) -> int:
     return max(1, math.ceil(max(by_bytes, by_events)))
 
 
-def plan_capacity(vehicles: int, messages_per_vehicle_per_hour: float, message_kb: float) -> CapacityPlan:
-    """Size a region for a fleet. Raises ConfigError for impossible input."""
+def _cosmos_plan(messages_per_second: float, message_kb: float) -> CosmosPlan:
+    """Autoscale max RU/s for one container taking ``messages_per_second`` state upserts (plus headroom)."""
+    writes = messages_per_second * STATE_WRITES_PER_MESSAGE
+    ru = writes * math.ceil(message_kb) * RU_PER_KB_WRITE * HEADROOM
+    max_ru = max(AUTOSCALE_STEP_RU, math.ceil(ru / AUTOSCALE_STEP_RU) * AUTOSCALE_STEP_RU)
+    return CosmosPlan(
+        writes_per_second=writes,
+        max_throughput_ru=max_ru,
+        physical_partitions=math.ceil(max_ru / RU_PER_PHYSICAL_PARTITION),
+    )
+
+
+def plan_capacity(
+    vehicles: int,
+    messages_per_vehicle_per_hour: float,
+    message_kb: float,
+    brands: Sequence[tuple[str, int]] = (),
+) -> CapacityPlan:
+    """Size a region for a fleet. Raises ConfigError for impossible input.
+
+    ``brands`` (name, vehicles) split the fleet into tenants: ``vehicles`` must be their sum, and each
+    brand's container is sized for its own vehicles at the region's message rate and size."""
+    if brands and sum(v for _, v in brands) != vehicles:
+        raise ValueError(f"vehicles {vehicles} is not the sum of the brands' {[v for _, v in brands]}")
     fleet = parse_fleet(vehicles, messages_per_vehicle_per_hour, message_kb)
     vehicles, messages_per_vehicle_per_hour, message_kb = (
         fleet.vehicles,
@@ -266,13 +301,10 @@ def plan_capacity(vehicles: int, messages_per_vehicle_per_hour: float, message_k
         events_partitions=EVENTS_PARTITIONS,
     )
 
-    writes = messages_per_second * STATE_WRITES_PER_MESSAGE
-    ru = writes * math.ceil(message_kb) * RU_PER_KB_WRITE * HEADROOM
-    max_ru = max(AUTOSCALE_STEP_RU, math.ceil(ru / AUTOSCALE_STEP_RU) * AUTOSCALE_STEP_RU)
-    cosmos = CosmosPlan(
-        writes_per_second=writes,
-        max_throughput_ru=max_ru,
-        physical_partitions=math.ceil(max_ru / RU_PER_PHYSICAL_PARTITION),
+    cosmos = _cosmos_plan(messages_per_second, message_kb)
+    brand_plans = tuple(
+        BrandPlan(name, count, _cosmos_plan(count * messages_per_vehicle_per_hour / 3600, message_kb))
+        for name, count in brands
     )
 
     user_min = max(MIN_USER_NODES, math.ceil(messages_per_second / MESSAGES_PER_NODE_PER_SECOND))
@@ -286,8 +318,12 @@ def plan_capacity(vehicles: int, messages_per_vehicle_per_hour: float, message_k
 
     dps_units = math.ceil(planned_devices / REGISTRATIONS_PER_DPS_UNIT)
     notes: list[str] = []
-    if max_ru > MAX_AUTOSCALE_RU_WITHOUT_TICKET:
-        notes.append(f"Cosmos DB {max_ru:,} RU/s is above {MAX_AUTOSCALE_RU_WITHOUT_TICKET:,}: ask Azure support")
+    for label, plan in [("", cosmos)] if not brand_plans else [(f" (brand {b.name})", b.cosmos) for b in brand_plans]:
+        if plan.max_throughput_ru > MAX_AUTOSCALE_RU_WITHOUT_TICKET:
+            notes.append(
+                f"Cosmos DB{label} {plan.max_throughput_ru:,} RU/s is above {MAX_AUTOSCALE_RU_WITHOUT_TICKET:,}:"
+                " ask Azure support"
+            )
     if user_max >= MAX_NODES_PER_POOL:
         notes.append(f"AKS user pool capped at {MAX_NODES_PER_POOL} nodes: add node pools or a second cluster")
     return CapacityPlan(
@@ -306,10 +342,12 @@ def plan_capacity(vehicles: int, messages_per_vehicle_per_hour: float, message_k
         cosmos=cosmos,
         aks=aks,
         notes=tuple(notes),
+        brands=brand_plans,
     )
 
 
-def plan_for_profile(profile: RegionProfile) -> CapacityPlan:
-    """The plan for a profile's fleet (with any stack overrides already applied)."""
+def plan_for_profile(profile: RegionProfile, brands: Sequence[tuple[str, int]] = ()) -> CapacityPlan:
+    """The plan for a profile's fleet (with any stack overrides already applied), split by ``brands``
+    (name, vehicles) whose sum is the fleet."""
     fleet = profile.fleet
-    return plan_capacity(fleet.vehicles, fleet.messages_per_vehicle_per_hour, fleet.message_kb)
+    return plan_capacity(fleet.vehicles, fleet.messages_per_vehicle_per_hour, fleet.message_kb, brands)

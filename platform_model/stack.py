@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 from pydantic.alias_generators import to_camel
 
+from platform_model.brands import Brand, brand_problem
 from platform_model.errors import ConfigError, InputError, excerpt, from_validation_error
 from platform_model.inputs import load_mapping
 from platform_model.paths import REPO_ROOT, STACKS_DIR
@@ -48,6 +49,9 @@ Target = Literal["azure", "local"]
 ROUTING_STAGED_KEY = f"{CONFIG_NAMESPACE}:routingStagedUnits"
 """The stack key listing the scale units whose IoT Hub is applied in routing phase ``staged``."""
 FLEET_CA_KEY = f"{CONFIG_NAMESPACE}:fleetCaCertificate"
+BRANDS_KEY = f"{CONFIG_NAMESPACE}:brands"
+"""The stack key listing the brands the region serves (``platform_model.brands``)."""
+VEHICLES_KEY = f"{CONFIG_NAMESPACE}:vehicles"
 """The stack key holding the region's fleet CA (PEM)."""
 ROLE_PROPAGATION_KEY = f"{CONFIG_NAMESPACE}:rolePropagationSeconds"
 ROLE_PROPAGATION_SECONDS = 600
@@ -96,6 +100,11 @@ class StackConfig(BaseModel):
     """Optional, default ``ROLE_PROPAGATION_SECONDS``. How long ``autocloud rollout`` waits between a
     staged apply and the live one, for the new Data Sender grants to take effect (azure stacks only:
     nothing is staged on the local target)."""
+    brands: Annotated[tuple[Brand, ...], BeforeValidator(json_list)] = ()
+    """Optional, default none: one implicit tenant, as before brands. The brands the region serves, each
+    ``{name, vehicles, fleetCa?}``: the plan is sized for the sum of their fleets (so ``autocloud:vehicles``
+    must be unset), and each gets its own DPS enrollment, vehicle-state container and state writer with its
+    own identity (``platform_model.brands``)."""
     azure_location: Location | None = Field(default=None, validation_alias=LOCATION_KEY)
     """Optional ``azure-native:location``; must equal the profile's primary when set."""
 
@@ -105,6 +114,11 @@ class StackConfig(BaseModel):
             raise keyed_error(f"{CONFIG_NAMESPACE}:namespace", "applies to target local only")
         if len(set(self.routing_staged_units)) != len(self.routing_staged_units):
             raise keyed_error(ROUTING_STAGED_KEY, f"lists a scale unit twice: {list(self.routing_staged_units)}")
+        clash = brand_problem(self.brands)
+        if clash is not None:
+            raise keyed_error(f"{BRANDS_KEY}[{clash[0]}].name", clash[1])
+        if self.brands and self.vehicles is not None:
+            raise keyed_error(VEHICLES_KEY, f"set by {BRANDS_KEY} (the sum of the brands' vehicles): remove one")
         for key in ("cluster_admins", "routing_staged_units"):
             if getattr(self, key) and self.target != "azure":
                 raise keyed_error(f"{CONFIG_NAMESPACE}:{to_camel(key)}", "applies to target azure only")
@@ -119,6 +133,11 @@ class StackConfig(BaseModel):
     def local_namespace(self) -> str:
         """The Kubernetes namespace of this region on the local target."""
         return self.namespace or region_namespace(self.region)
+
+    @property
+    def fleet_vehicles(self) -> int | None:
+        """The stack's own fleet size: the brands' sum where brands are listed, else ``autocloud:vehicles``."""
+        return sum(b.vehicles for b in self.brands) if self.brands else self.vehicles
 
 
 STACK_CONFIG_KEYS: tuple[str, ...] = tuple(
@@ -201,7 +220,7 @@ def profile_for_stack(config: StackConfig, source: str = "stack config", root: P
             source, f"{CONFIG_NAMESPACE}:region", f"no region profile {excerpt(config.region)} (available: {known})"
         )
     profile = load_profile(config.region, root).with_fleet(
-        vehicles=config.vehicles,
+        vehicles=config.fleet_vehicles,
         messages_per_vehicle_per_hour=config.messages_per_vehicle_per_hour,
         message_kb=config.message_kb,
     )
@@ -219,9 +238,11 @@ def plan_for_stack(config: StackConfig, profile: RegionProfile, source: str) -> 
     """The plan for a stack; a refusal names the stack key if the stack overrode that fleet number,
     else the profile's file. Staged scale units must be units of the plan."""
     try:
-        plan = plan_for_profile(profile)
+        plan = plan_for_profile(profile, tuple((b.name, b.vehicles) for b in config.brands))
     except ConfigError as exc:
         field = exc.key.removeprefix("fleet.")
+        if field == "vehicles" and config.brands:
+            raise ConfigError(source, BRANDS_KEY, exc.message) from None
         if getattr(config, field, None) is not None:
             raise ConfigError(source, f"{CONFIG_NAMESPACE}:{to_camel(field)}", exc.message) from None
         raise exc.in_file(f"regions/{profile_path(profile.name).name}") from None

@@ -31,3 +31,26 @@ REQUIRED_TAGS: tuple[str, ...] = ("region", "data-classification", "data-residen
 
 PROFILE_TAGS: tuple[str, ...] = ("data-residency",)
 """Tags a region profile must declare itself (the rest of ``REQUIRED_TAGS`` the components derive)."""
+
+
+BRAND_STATE_PREFIX = "vehicle-state-"
+"""A brand's vehicle-state container (Cosmos DB) or collection (the local store) is ``vehicle-state-<brand>``."""
+BRAND_WRITER_PREFIX = "statewriter-"
+"""A brand's state writer, its ServiceAccount and (Azure) its workload identity's subject: ``statewriter-<brand>``."""
+BRAND_TAG = "brand"
+"""The tag (Azure) naming the brand a brand's own resource serves; the brand-scope rule reads it."""
+
+
+def brand_container(brand: str) -> str:
+    """The brand's own vehicle-state container (Cosmos DB) or collection (the local store)."""
+    return f"{BRAND_STATE_PREFIX}{brand}"
+
+
+def brand_writer(brand: str) -> str:
+    """The brand's state writer: Deployment, ServiceAccount and consumer group."""
+    return f"{BRAND_WRITER_PREFIX}{brand}"
+
+
+def brand_vehicle_prefix(brand: str) -> str:
+    """What every registration id (= device id = vehicle id) of the brand starts with: ``<brand>-``."""
+    return f"{brand}-"

@@ -219,8 +219,9 @@ class PulumiHarness:
 
     def run_program(self, stack: str, overrides: Mapping[str, Any] | None = None, preview: bool = False) -> ProgramRun:
         """Run ``__main__.py`` under mocks with the stack file's config plus ``overrides`` (as a dry run
-        with ``preview``)."""
-        config = stack_config(stack) | dict(overrides or {})
+        with ``preview``); an override of None removes the stack file's key."""
+        merged = stack_config(stack) | dict(overrides or {})
+        config = {key: value for key, value in merged.items() if value is not None}
         if config.get(f"{CONFIG_NAMESPACE}:target") == "local":
             config.setdefault(FLEET_CA_KEY, fleet_ca_pem())
         mocks = self.start(stack, config, preview)

@@ -64,6 +64,8 @@ func runMain(args []string) int {
 	fs.StringVar(&cfg.Group, "group", "statewriter", "consumer group in every unit")
 	fs.StringVar(&cfg.KafkaAuth, "kafka-auth", KafkaAuthNone,
 		"`none` (plaintext) or entra (Event Hubs: SASL OAUTHBEARER over TLS, workload identity)")
+	fs.StringVar(&cfg.VehiclePrefix, "vehicle-prefix", "",
+		"store only vehicles whose id starts with this (a brand's `<brand>-`); others are passed over")
 	storeFlags(fs, &cfg)
 	listen := fs.String("listen", ":8080", "HTTP address for /ready and /stats")
 	showVersion := fs.Bool("version", false, "print the version and exit")

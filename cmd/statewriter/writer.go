@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"encoding/json"
@@ -58,6 +59,9 @@ type Config struct {
 	Collection string // Cosmos DB: the container
 	Username   string // MongoDB only
 	Password   string // MongoDB only
+	// VehiclePrefix, when set, is the brand's registration id prefix (`<brand>-`): records of other
+	// vehicles are another brand's and are passed over (committed, never stored) by this brand's writer.
+	VehiclePrefix string
 
 	// Credential is the Entra ID credential for KafkaAuthEntra and StoreCosmosNoSQL; nil means the
 	// pod's workload identity. Tests put a fake here.
@@ -74,6 +78,8 @@ type Stats struct {
 	Upserted int64 `json:"upserted"`
 	Replayed int64 `json:"replayed"`
 	Errors   int64 `json:"errors"`
+	// Foreign counts records of vehicles outside VehiclePrefix (another brand's), passed over.
+	Foreign int64 `json:"foreign"`
 }
 
 type unitClient struct {
@@ -83,10 +89,11 @@ type unitClient struct {
 
 // Writer consumes every unit's telemetry and keeps one document per vehicle.
 type Writer struct {
-	log                                  *slog.Logger
-	units                                []unitClient
-	store                                Store
-	consumed, upserted, replayed, errors atomic.Int64
+	log                                           *slog.Logger
+	units                                         []unitClient
+	store                                         Store
+	prefix                                        []byte
+	consumed, upserted, replayed, errors, foreign atomic.Int64
 }
 
 // retryMax caps the wait between attempts while the store is down; the record is retried, never skipped.
@@ -108,7 +115,7 @@ func NewWriter(cfg Config, log *slog.Logger) (*Writer, error) {
 	if err != nil {
 		return nil, err
 	}
-	w := &Writer{log: log, store: store}
+	w := &Writer{log: log, store: store, prefix: []byte(cfg.VehiclePrefix)}
 	for _, u := range cfg.Units {
 		opts, err := kafkaOptions(cfg, u)
 		if err != nil {
@@ -160,7 +167,7 @@ func (w *Writer) Run(ctx context.Context) {
 // Stats returns the counters so far.
 func (w *Writer) Stats() Stats {
 	return Stats{Consumed: w.consumed.Load(), Upserted: w.upserted.Load(), Replayed: w.replayed.Load(),
-		Errors: w.errors.Load()}
+		Errors: w.errors.Load(), Foreign: w.foreign.Load()}
 }
 
 func (w *Writer) consume(ctx context.Context, u unitClient) {
@@ -196,6 +203,10 @@ func (w *Writer) consume(ctx context.Context, u unitClient) {
 // handle applies one record, retrying while the store fails; false only when ctx ended first.
 func (w *Writer) handle(ctx context.Context, unit string, r *kgo.Record) bool {
 	w.consumed.Add(1)
+	if len(w.prefix) > 0 && !bytes.HasPrefix(r.Key, w.prefix) {
+		w.foreign.Add(1)
+		return true
+	}
 	wait := 250 * time.Millisecond
 	for {
 		applied, err := w.apply(ctx, unit, r)

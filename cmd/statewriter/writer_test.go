@@ -21,6 +21,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
 )
 
 const (
@@ -215,6 +216,32 @@ func TestKeepsEachVehiclesLastStateFromEveryUnit(t *testing.T) {
 	n, err := collection(w).CountDocuments(context.Background(), bson.M{})
 	if err != nil || n != 3 {
 		t.Fatalf("documents = %d (%v), want 3 vehicles", n, err)
+	}
+}
+
+func TestBrandWriterStoresOnlyItsOwnVehicles(t *testing.T) {
+	store := startStore(t, "vehicles")
+	unit := startKafka(t)
+	produce(t, unit, telemetry("alpha-1", 10), telemetry("beta-1", 20), telemetry("alpha-2", 30),
+		telemetry("alphabet-1", 40))
+
+	cfg := config(store, "statewriter-alpha", Unit{"a", unit})
+	cfg.Collection, cfg.VehiclePrefix = "vehicle-state-alpha", "alpha-"
+	w, _ := run(t, cfg)
+	waitFor(t, 20*time.Second, "4 records consumed", func() bool { return w.Stats().Consumed == 4 })
+	if got := w.Stats(); got.Upserted != 2 || got.Foreign != 2 || got.Errors != 0 {
+		t.Fatalf("stats = %+v, want 2 upserted (alpha-1, alpha-2), 2 foreign (beta-1, alphabet-1)", got)
+	}
+	var ids []string
+	cursor, err := collection(w).Find(context.Background(), bson.M{}, options.Find().SetSort(bson.M{"_id": 1}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for cursor.Next(context.Background()) {
+		ids = append(ids, cursor.Current.Lookup("_id").StringValue())
+	}
+	if strings.Join(ids, ",") != "alpha-1,alpha-2" {
+		t.Fatalf("vehicle-state-alpha holds %v, want only alpha-1 and alpha-2", ids)
 	}
 }
 

@@ -10,7 +10,15 @@ from __future__ import annotations
 
 import pulumi
 
-from components.contracts import PlatformEndpoints, RegionalPlatformArgs, region_labels
+from components.contracts import (
+    BrandStateEndpoints,
+    PlatformEndpoints,
+    RegionalPlatformArgs,
+    StateEndpoints,
+    StateTenant,
+    region_labels,
+    state_tenants,
+)
 from components.local import maps, provisioning, state, streaming, telemetry
 from components.local.compute import LocalComputeCluster, LocalComputeClusterArgs, NamespaceQuota
 from components.local.kube import NO_RESOURCES, ContainerResources, LocalPlacement
@@ -44,17 +52,18 @@ def local_scale_units(plan: CapacityPlan) -> int:
     return max(1, min(plan.scale_units, MAX_LOCAL_SCALE_UNITS))
 
 
-def namespace_quota(services: Services, units: int) -> NamespaceQuota:
-    """The quota that fits the workloads the platform deploys twice over (see ROLLOUT_FACTOR)."""
+def namespace_quota(services: Services, units: int, stores: int = 1) -> NamespaceQuota:
+    """The quota that fits the workloads the platform deploys twice over (see ROLLOUT_FACTOR); ``stores`` is
+    how many state stores (and writers) run: one, or one per brand."""
     workloads: list[ContainerResources] = []
     if services.iothub:
         workloads += [telemetry.RESOURCES] * units + [provisioning.RESOURCES]
     if services.eventhubs:
         workloads += [streaming.RESOURCES] * units
     if services.cosmosdb:
-        workloads.append(state.RESOURCES)
+        workloads += [state.RESOURCES] * stores
         if services.eventhubs:
-            workloads.append(state.WRITER_RESOURCES)
+            workloads += [state.WRITER_RESOURCES] * stores
     if services.maps:
         workloads.append(maps.RESOURCES)
     total = sum(workloads, NO_RESOURCES)
@@ -68,8 +77,8 @@ def namespace_quota(services: Services, units: int) -> NamespaceQuota:
         services=room(len(workloads)),
         # Broker configs, the DPS's and the fleet CA, plus the API server's kube-root-ca.crt.
         config_maps=room((units + 2 if services.iothub else 0) + (units if services.eventhubs else 0) + 1),
-        # The document store's password; the device endpoints' TLS.
-        secrets=room((1 if services.cosmosdb else 0) + (1 if services.iothub else 0)),
+        # Each document store's password; the device endpoints' TLS.
+        secrets=room((stores if services.cosmosdb else 0) + (1 if services.iothub else 0)),
     )
 
 
@@ -94,6 +103,10 @@ class LocalRegionalPlatform(pulumi.ComponentResource):
     provisioning: LocalProvisioning | None
     streaming: list[LocalEventStreaming]
     state: LocalVehicleStateStore | None
+    """The region's store, or with brands the first brand's (``states`` holds each)."""
+    states: list[LocalVehicleStateStore]
+    """One store per tenant: the region's one, or one per brand, each with its own user and writer."""
+    tenants: tuple[StateTenant, ...]
     maps: LocalMapsService | None
     endpoints: pulumi.Output[PlatformEndpoints]
 
@@ -105,13 +118,15 @@ class LocalRegionalPlatform(pulumi.ComponentResource):
         self.namespace = args.local_namespace
         self.planned_scale_units = plan.scale_units
         self.scale_units = local_scale_units(plan)
+        self.tenants = state_tenants(args.brands, plan)
 
         self.compute = self._build_compute(name, args)
         placement = _region_placement(args, self.compute)
         self.device_trust = self._build_device_trust(name, args, placement)
         self.streaming, self.telemetry = self._build_scale_units(name, args, placement)
         self.provisioning = self._build_provisioning(name, placement)
-        self.state = self._build_state(name, args, placement, self.streaming)
+        self.states = self._build_states(name, args, placement, self.streaming)
+        self.state = self.states[0] if self.states else None
         self.maps = self._build_maps(name, args, placement)
 
         self.name = self.compute.name
@@ -140,7 +155,7 @@ class LocalRegionalPlatform(pulumi.ComponentResource):
                 region=profile.name,
                 location=profile.primary,
                 labels=region_labels(profile),
-                quota=namespace_quota(profile.services, self.scale_units),
+                quota=namespace_quota(profile.services, self.scale_units, len(self.tenants)),
             ),
             pulumi.ResourceOptions(parent=self),
         )
@@ -157,9 +172,14 @@ class LocalRegionalPlatform(pulumi.ComponentResource):
         if not args.fleet_ca_certificate:
             raise ValueError(f"region {self.region}: the local device endpoints need the region's fleet CA")
         hosts = [placement.host(provisioning.OBJECT_NAME), *self._hub_hosts(placement)]
+        # The region's CA and each brand's own: the local DPS and hubs trust any of them (one PEM bundle), as
+        # Azure's DPS trusts each brand's CA through that brand's enrollment group.
+        bundle = "\n".join(
+            [args.fleet_ca_certificate.strip(), *(t.fleet_ca.strip() for t in self.tenants if t.fleet_ca)]
+        )
         return LocalDeviceTrust(
             f"{name}-device-trust",
-            LocalDeviceTrustArgs(placement=placement, fleet_ca_certificate=args.fleet_ca_certificate, hosts=hosts),
+            LocalDeviceTrustArgs(placement=placement, fleet_ca_certificate=bundle + "\n", hosts=hosts),
             pulumi.ResourceOptions(parent=self),
         )
 
@@ -211,24 +231,32 @@ class LocalRegionalPlatform(pulumi.ComponentResource):
             pulumi.ResourceOptions(parent=self),
         )
 
-    def _build_state(
+    def _build_states(
         self, name: str, args: RegionalPlatformArgs, placement: LocalPlacement, streaming: list[LocalEventStreaming]
-    ) -> LocalVehicleStateStore | None:
-        """The document store, with a writer reading every unit's broker where those brokers can answer.
+    ) -> list[LocalVehicleStateStore]:
+        """A document store per tenant, each with a writer reading every unit's broker where those brokers
+        can answer.
 
-        ``streaming`` holds one broker per unit, in order, so ``unit-<n>`` names the same unit as before."""
+        With brands, each brand has a FerretDB of its own with its own user and password Secret: FerretDB 1.x
+        authenticates users but does not authorize them ("Support authorization", FerretDB issue #174, open),
+        so any user of one instance could read every database in it; and a NetworkPolicy cannot separate
+        collections within one store. Separate instances make a brand's credentials worthless on another
+        brand's data. ``streaming`` holds one broker per unit, in order, so ``unit-<n>`` names the same unit."""
         if not args.profile.services.cosmosdb:
-            return None
+            return []
         streams = [StateStream(f"unit-{unit}", stream.bootstrap) for unit, stream in enumerate(streaming, start=1)]
         if placement.node_placement(image_reference("kafka")):
             # The brokers run on the simulated node, where nothing answers: a writer on the real
             # node would never be ready. It comes with brokers built here.
             streams = []
-        return LocalVehicleStateStore(
-            f"{name}-state",
-            LocalVehicleStateStoreArgs(placement=placement, streams=streams),
-            pulumi.ResourceOptions(parent=self),
-        )
+        return [
+            LocalVehicleStateStore(
+                f"{name}-state" if tenant.brand is None else f"{name}-state-{tenant.brand}",
+                LocalVehicleStateStoreArgs(placement=placement, streams=streams, tenant=tenant),
+                pulumi.ResourceOptions(parent=self),
+            )
+            for tenant in self.tenants
+        ]
 
     def _build_maps(self, name: str, args: RegionalPlatformArgs, placement: LocalPlacement) -> LocalMapsService | None:
         """The Maps stub, where the profile enables Maps."""
@@ -259,6 +287,24 @@ def _route_to(stream: LocalEventStreaming | None, partitions: int) -> KafkaRoute
     return KafkaRoute(stream.bootstrap, stream.telemetry_hub, stream.events_hub, partitions)
 
 
+def _state_endpoints(platform: LocalRegionalPlatform) -> pulumi.Output[StateEndpoints | None]:
+    """The region's store; with brands the first brand's, and each brand's under ``brands``."""
+    if not platform.states:
+        return pulumi.Output.from_input(None)
+    brands = {t.brand: s.endpoints for t, s in zip(platform.tenants, platform.states, strict=True) if t.brand}
+
+    def combine(values: list[StateEndpoints]) -> StateEndpoints:
+        first = StateEndpoints(**values[0])
+        if brands:
+            first["brands"] = {
+                brand: BrandStateEndpoints(documents=v["documents"], database=v["database"], container=v["container"])
+                for brand, v in zip(brands, values, strict=True)
+            }
+        return first
+
+    return pulumi.Output.all(*[s.endpoints for s in platform.states]).apply(combine)
+
+
 def _collect_endpoints(platform: LocalRegionalPlatform, compute: bool) -> pulumi.Output[PlatformEndpoints]:
     """Every endpoint of the region; ``compute`` is None where the profile has no AKS, though the
     namespace itself always exists."""
@@ -273,6 +319,6 @@ def _collect_endpoints(platform: LocalRegionalPlatform, compute: bool) -> pulumi
         compute=optional(platform.compute if compute else None),
         registry=optional(None),
         services=optional(None),
-        state=optional(platform.state),
+        state=_state_endpoints(platform),
         maps=optional(platform.maps),
     ).apply(lambda e: PlatformEndpoints(**e))  # type: ignore[typeddict-item]

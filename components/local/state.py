@@ -42,7 +42,7 @@ from functools import partial
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.contracts import STATE_CONTAINER, STATE_DATABASE, StateEndpoints
+from components.contracts import STATE_CONTAINER, STATE_DATABASE, StateEndpoints, StateTenant
 from components.local.kube import ContainerResources, HttpProbe, LocalPlacement, Mount, Workload, deploy_workload
 from components.local.streaming import TELEMETRY_TOPIC
 from components.services import WRITER_NAME as WRITER_NAME  # re-exported: the writer is defined there
@@ -68,11 +68,21 @@ def generate_password() -> str:
     return secrets.token_urlsafe(PASSWORD_BYTES)
 
 
-def docstore_workload(image: str, password_secret: str) -> Workload:
+def store_name(tenant: StateTenant | None = None) -> str:
+    """The store's Deployment and Service: ``state``, or a brand's own ``state-<brand>``."""
+    return f"{OBJECT_NAME}-{tenant.brand}" if tenant and tenant.brand else OBJECT_NAME
+
+
+def store_username(tenant: StateTenant | None = None) -> str:
+    """The store's one user: ``statewriter``, or the brand writer's own name."""
+    return tenant.writer if tenant and tenant.brand else USERNAME
+
+
+def docstore_workload(image: str, password_secret: str, tenant: StateTenant | None = None) -> Workload:
     """FerretDB on SQLite in ``/data``, creating its one user on an empty store; also run as is by the
-    integration test of the image."""
+    integration test of the image. A brand's store (``tenant``) is its own instance with its own user."""
     return Workload(
-        name=OBJECT_NAME,
+        name=store_name(tenant),
         app="ferretdb",
         component="vehicle-state-store",
         image=image,
@@ -92,7 +102,7 @@ def docstore_workload(image: str, password_secret: str) -> Workload:
             # FerretDB 1.x creates a user at start only with its newer authentication.
             "FERRETDB_TEST_ENABLE_NEW_AUTH": "true",
             "FERRETDB_SETUP_DATABASE": STATE_DATABASE,
-            "FERRETDB_SETUP_USERNAME": USERNAME,
+            "FERRETDB_SETUP_USERNAME": store_username(tenant),
         },
         secret_env={"FERRETDB_SETUP_PASSWORD": (password_secret, PASSWORD_ITEM)},
         mounts=[Mount("data", "/data", {"emptyDir": {}}), Mount("tmp", "/tmp", {"emptyDir": {}})],
@@ -101,15 +111,22 @@ def docstore_workload(image: str, password_secret: str) -> Workload:
 
 
 def local_writer_wiring(
-    image: str, password_secret: str, streams: Sequence[StateStream], topic: str, store_uri: str
+    image: str,
+    password_secret: str,
+    streams: Sequence[StateStream],
+    topic: str,
+    store_uri: str,
+    tenant: StateTenant | None = None,
 ) -> StateWriterWiring:
-    """The state writer's wiring here: plaintext Kafka in the namespace, FerretDB with a password."""
+    """The state writer's wiring here: plaintext Kafka in the namespace, FerretDB with a password; a brand's
+    writer writes its own store as its own user."""
     return StateWriterWiring(
         image=image,
         streams=streams,
         topic=topic,
         store_uri=store_uri,
-        store_password=StorePassword(username=USERNAME, secret=password_secret, key=PASSWORD_ITEM),
+        store_password=StorePassword(username=store_username(tenant), secret=password_secret, key=PASSWORD_ITEM),
+        tenant=tenant if tenant and tenant.brand else None,
     )
 
 
@@ -130,6 +147,10 @@ class LocalVehicleStateStoreArgs:
     """Optional, default FerretDB as built here."""
     writer_image: str = field(default_factory=partial(image_reference, "statewriter"))
     """Optional, default the state writer as built here."""
+    tenant: StateTenant | None = None
+    """Optional, default None: the region's one store (``state``, collection ``vehicle-state``). A brand's
+    tenant gets a store of its own, ``state-<brand>`` with user ``statewriter-<brand>``, password Secret
+    ``state-<brand>-key`` and collection ``vehicle-state-<brand>``, and a writer keeping that brand's vehicles."""
 
 
 class LocalVehicleStateStore(pulumi.ComponentResource):
@@ -138,6 +159,12 @@ class LocalVehicleStateStore(pulumi.ComponentResource):
     name: pulumi.Output[str]
     resource_id: pulumi.Output[str]
     location: str
+    store_name: str
+    """The store's Deployment and Service (``state``, or ``state-<brand>``)."""
+    username: str
+    """The store's one user."""
+    container: str
+    """The collection its writer fills."""
     key_secret_name: str
     endpoints: pulumi.Output[StateEndpoints]
 
@@ -145,18 +172,22 @@ class LocalVehicleStateStore(pulumi.ComponentResource):
         super().__init__("autocloud:local:VehicleStateStore", name, None, opts)
         placement = args.placement
         self.location = placement.location
-        self.key_secret_name = f"{OBJECT_NAME}-key"
+        tenant = args.tenant if args.tenant and args.tenant.brand else None
+        self.store_name = store_name(tenant)
+        self.username = store_username(tenant)
+        self.container = tenant.container if tenant else STATE_CONTAINER
+        self.key_secret_name = f"{self.store_name}-key"
         secret = self._build_key_secret(name, args)
-        store = docstore_workload(args.image, self.key_secret_name)
+        store = docstore_workload(args.image, self.key_secret_name, tenant)
         deployed = deploy_workload(f"{name}-docstore", self, placement, store, depends_on=[secret])
         store_uri = f"mongodb://{deployed.host}:{STORE_PORT}/"
         if args.streams:
             self._build_writer(name, args, store_uri, secret)
 
-        self.name = deployed.deployment.metadata.apply(lambda m: m.name or OBJECT_NAME)
+        self.name = deployed.deployment.metadata.apply(lambda m: m.name or self.store_name)
         self.resource_id = deployed.deployment.id
         self.endpoints = pulumi.Output.from_input(
-            StateEndpoints(documents=store_uri, database=STATE_DATABASE, container=STATE_CONTAINER)
+            StateEndpoints(documents=store_uri, database=STATE_DATABASE, container=self.container)
         )
         self.register_outputs(
             {
@@ -194,7 +225,7 @@ class LocalVehicleStateStore(pulumi.ComponentResource):
     ) -> None:
         """The writer filling the store from every unit's broker; it waits for the Secret its password comes from."""
         wiring = local_writer_wiring(
-            args.writer_image, self.key_secret_name, args.streams, args.telemetry_topic, store_uri
+            args.writer_image, self.key_secret_name, args.streams, args.telemetry_topic, store_uri, args.tenant
         )
         writer = writer_workload(wiring)
         deploy_workload(f"{name}-writer", self, args.placement, writer, depends_on=[secret])

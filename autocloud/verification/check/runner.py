@@ -38,6 +38,7 @@ import sys
 import threading
 import traceback
 import typing
+import uuid
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -51,7 +52,7 @@ from pulumi.runtime.mocks import MockCallArgs, MockMonitor, MockResourceArgs, Mo
 from pulumi.runtime.proto import resource_pb2
 
 from autocloud.verification.check.collector import full_collections_deferred
-from policies.facts.azure import NAME_KEYS, RESOURCE_GROUP
+from policies.facts.azure import NAME_KEYS, RESOURCE_GROUP, USER_ASSIGNED_IDENTITY
 from policies.model import UNKNOWN_PREFIX, canonical_type
 
 SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
@@ -211,8 +212,10 @@ class ProgramMocks(Mocks):
             identity = outputs.get("identity")
             if isinstance(identity, dict):
                 outputs["identity"] = _identity_output(identity)
-            if canonical_type(args.typ) == "azure-native:managedidentity:UserAssignedIdentity":
-                outputs.update(principalId=MOCK_PRINCIPAL, clientId=MOCK_PRINCIPAL, tenantId=TENANT)
+            if canonical_type(args.typ) == USER_ASSIGNED_IDENTITY:
+                # Each identity its own principal, as in Azure: rules match role assignments to identities by it.
+                principal = str(uuid.uuid5(uuid.NAMESPACE_URL, args.name))
+                outputs.update(principalId=principal, clientId=principal, tenantId=TENANT)
             return arm_id(args.typ, args.name, args.inputs), outputs
         return f"{args.name}-id", outputs
 
@@ -281,6 +284,11 @@ class RecordingMonitor(MockMonitor):
             with self._lock:
                 self.registered.add(response.urn)
             inputs = _plain(rpc.deserialize_properties(request.object, keep_unknowns=True))
+            if canonical_type(request.type) == USER_ASSIGNED_IDENTITY:
+                # The check's stand-in principal (`ProgramMocks.new_resource`), as an existing identity's
+                # props carry it in a pack: how a rule tells whose a role assignment is.
+                outputs = _plain(rpc.deserialize_properties(response.object, keep_unknowns=True))
+                inputs["principalId"] = outputs.get("principalId", unknown("output"))
             record = {
                 "type": request.type,
                 "name": request.name,
