@@ -69,6 +69,49 @@ def tls_args() -> list[str]:
 
 
 @dataclass(frozen=True)
+class DeviceEndpoint:
+    """What differs between the ingest binary's device-facing endpoints (a hub, the DPS)."""
+
+    name: str
+    component: str
+    image: str
+    config: Mount
+    """Its ConfigMap, mounted read-only."""
+    data: dict[str, str]
+    """The ConfigMap's data: its hash rolls the pod when it changes."""
+    leading_args: Sequence[str] = ()
+    trailing_args: Sequence[str] = ()
+    resources: ContainerResources = RESOURCES
+
+
+def device_endpoint_workload(endpoint: DeviceEndpoint) -> Workload:
+    """A device endpoint as IoT Hub's and DPS's are: MQTT over TLS on :data:`DEVICE_PORT` only, X.509 clients
+    from the fleet CA, and readiness, stats and registries on :data:`BACKEND_PORT` inside the namespace."""
+    return Workload(
+        name=endpoint.name,
+        app="ingest",
+        component=endpoint.component,
+        image=endpoint.image,
+        port=DEVICE_PORT,
+        port_name="mqtts",
+        extra_ports={"http": BACKEND_PORT},
+        resources=endpoint.resources,
+        run_as_user=NONROOT_UID,
+        args=[
+            *endpoint.leading_args,
+            f"--mqtt=:{DEVICE_PORT}",
+            f"--http=:{BACKEND_PORT}",
+            *tls_args(),
+            *endpoint.trailing_args,
+        ],
+        mounts=[endpoint.config, *tls_mounts()],
+        read_only_root=True,
+        config_hash=config_hash(endpoint.data),
+        readiness=HttpProbe("/ready", BACKEND_PORT),
+    )
+
+
+@dataclass(frozen=True)
 class LocalDeviceTrustArgs:
     placement: LocalPlacement
     """Required. The region's namespace and labels."""
@@ -147,29 +190,15 @@ def dps_config(region: str, hubs: Sequence[LinkedHub]) -> str:
 def dps_workload(placement: LocalPlacement, hubs: Sequence[LinkedHub], image: str) -> tuple[Workload, dict[str, str]]:
     """The DPS workload and its ConfigMap data (both named ``dps``)."""
     data = {"dps.json": dps_config(placement.region, hubs)}
-    workload = Workload(
+    endpoint = DeviceEndpoint(
         name=OBJECT_NAME,
-        app="ingest",
         component="device-provisioning",
         image=image,
-        port=DEVICE_PORT,
-        port_name="mqtts",
-        extra_ports={"http": BACKEND_PORT},
-        resources=RESOURCES,
-        run_as_user=NONROOT_UID,
-        args=[
-            "dps",
-            f"--config={CONFIG_DIR}/dps.json",
-            f"--mqtt=:{DEVICE_PORT}",
-            f"--http=:{BACKEND_PORT}",
-            *tls_args(),
-        ],
-        mounts=[Mount("config", CONFIG_DIR, {"configMap": {"name": OBJECT_NAME}}, read_only=True), *tls_mounts()],
-        read_only_root=True,
-        config_hash=config_hash(data),
-        readiness=HttpProbe("/ready", BACKEND_PORT),
+        config=Mount("config", CONFIG_DIR, {"configMap": {"name": OBJECT_NAME}}, read_only=True),
+        data=data,
+        leading_args=["dps", f"--config={CONFIG_DIR}/dps.json"],
     )
-    return workload, data
+    return device_endpoint_workload(endpoint), data
 
 
 class LocalProvisioning(pulumi.ComponentResource):

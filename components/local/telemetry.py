@@ -23,23 +23,20 @@ import pulumi
 from components.contracts import TelemetryEndpoints
 from components.local.kube import (
     ContainerResources,
-    HttpProbe,
     LocalPlacement,
     Mount,
     Workload,
-    config_hash,
     deploy_config,
     deploy_workload,
 )
 from components.local.provisioning import (
     BACKEND_PORT,
-    DEVICE_PORT,
+    DeviceEndpoint,
     LocalDeviceTrust,
+    device_endpoint_workload,
     registry_source,
-    tls_args,
-    tls_mounts,
 )
-from platform_model.local_images import NONROOT_UID, image_reference
+from platform_model.local_images import image_reference
 
 HTTP_PORT = BACKEND_PORT
 """The ingest's ``/ready``, ``/healthz``, ``/stats`` and device registry; ``/ready`` needs Kafka to answer
@@ -107,32 +104,20 @@ def ingest_workload(
     object_name = hub_name(unit)
     data = {"routes.json": routes_json(placement.region, unit, route)}
     partitions = route.partitions if route else 1
-    workload = Workload(
-        name=object_name,
-        app="ingest",
-        component="telemetry-ingest",
-        image=image,
-        port=DEVICE_PORT,
-        port_name="mqtts",
-        extra_ports={"http": HTTP_PORT},
-        resources=RESOURCES,
-        run_as_user=NONROOT_UID,
-        args=[
-            f"--routes={ROUTES_DIR}/routes.json",
-            f"--partitions={partitions}",
-            f"--mqtt=:{DEVICE_PORT}",
-            f"--http=:{HTTP_PORT}",
-            *tls_args(),
-            "--require-registration",
-            f"--registry-source={registry_source(dps_host, placement.host(object_name))}",
-        ],
-        mounts=[
-            Mount("routes", ROUTES_DIR, {"configMap": {"name": object_name}}, read_only=True),
-            *tls_mounts(),
-        ],
-        read_only_root=True,
-        config_hash=config_hash(data),
-        readiness=HttpProbe("/ready", HTTP_PORT),
+    workload = device_endpoint_workload(
+        DeviceEndpoint(
+            name=object_name,
+            component="telemetry-ingest",
+            image=image,
+            config=Mount("routes", ROUTES_DIR, {"configMap": {"name": object_name}}, read_only=True),
+            data=data,
+            leading_args=[f"--routes={ROUTES_DIR}/routes.json", f"--partitions={partitions}"],
+            trailing_args=[
+                "--require-registration",
+                f"--registry-source={registry_source(dps_host, placement.host(object_name))}",
+            ],
+            resources=RESOURCES,
+        )
     )
     return workload, data
 
