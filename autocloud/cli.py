@@ -694,15 +694,15 @@ def fleet_vehicle_cert(
 def fleet_enroll(
     stack: Annotated[str, typer.Option("--stack", help="A deployed Azure stack, e.g. azure-eu.")],
 ) -> None:
-    """Create or update the region's DPS enrollment group (X.509, the stack's fleet CA, hashed allocation),
-    signed in with the Azure CLI (role: Device Provisioning Service Data Contributor on the DPS)."""
+    """Create or update the region's DPS enrollment groups (X.509, the stack's fleet CA and each brand's own,
+    hashed allocation), signed in with the Azure CLI (role: Device Provisioning Service Data Contributor on the DPS)."""
     from autocloud.operations import fleet
-    from components.contracts import FLEET_CA_NAME
 
-    done = fleet.enroll(
+    groups = fleet.enroll(
         stack, warn=lambda line: err.print(f"warning: {line}", markup=False, highlight=False, soft_wrap=True)
     )
-    _echo(f"{done.dps_host}: enrollment group {done.group!r} {done.action} (X.509 CA {FLEET_CA_NAME!r}, hashed)")
+    for done in groups:
+        _echo(f"{done.dps_host}: enrollment group {done.group!r} {done.action} (X.509 CA {done.ca_name!r}, hashed)")
 
 
 @app.command("pr-comment")

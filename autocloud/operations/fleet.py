@@ -18,11 +18,11 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from autocloud.runtime.fleet_pki import FleetError, load_ca
-from components.contracts import FLEET_CA_NAME
+from components.contracts import FLEET_CA_NAME, brand_fleet_ca_name
 from platform_model.errors import AutocloudError, excerpt
 from platform_model.locations import DNS
 from platform_model.profiles import load_profile
-from platform_model.stack import CONFIG_NAMESPACE, stack_config
+from platform_model.stack import CONFIG_NAMESPACE, StackConfig, stack_config
 
 DPS_API_VERSION = "2021-10-01"
 """DPS service API version. The stable spec (Azure/azure-rest-api-specs, specification/
@@ -90,8 +90,11 @@ def az_access_token(resource: str) -> str:
     return token
 
 
-def enrollment_group_body(etag: str | None = None) -> dict[str, Any]:
-    """The region's enrollment group (spec: EnrollmentGroup, 2021-10-01).
+def enrollment_group_body(
+    etag: str | None = None, group: str = ENROLLMENT_GROUP, ca_name: str = FLEET_CA_NAME
+) -> dict[str, Any]:
+    """An enrollment group of the region (spec: EnrollmentGroup, 2021-10-01): the region's own, or a brand's
+    (``group`` ``fleet-<brand>`` trusting ``ca_name`` ``fleet-ca-<brand>``).
 
     X.509 attestation by ``caReferences``: the group names the CA certificate already registered and
     verified in the DPS resource (the stack uploads it as :data:`FLEET_CA_NAME` with ``isVerified``), as
@@ -100,8 +103,8 @@ def enrollment_group_body(etag: str | None = None) -> dict[str, Any]:
     (no ``iotHubs`` list, so a new scale unit's hub needs no new enrollment): "'hashed': Linked IoT hubs are
     equally likely to have devices provisioned to them"."""
     body: dict[str, Any] = {
-        "enrollmentGroupId": ENROLLMENT_GROUP,
-        "attestation": {"type": "x509", "x509": {"caReferences": {"primary": FLEET_CA_NAME}}},
+        "enrollmentGroupId": group,
+        "attestation": {"type": "x509", "x509": {"caReferences": {"primary": ca_name}}},
         "allocationPolicy": "hashed",
         "provisioningStatus": "enabled",
         "reprovisionPolicy": {"updateHubAssignment": True, "migrateDeviceData": True},
@@ -118,6 +121,16 @@ class Enrollment:
     dps_host: str
     group: str
     action: Literal["created", "updated"]
+    ca_name: str = FLEET_CA_NAME
+
+
+def enrollment_groups(config: StackConfig) -> list[tuple[str, str]]:
+    """(group id, registered CA name) of every group the stack's DPS needs: the region's, trusting
+    ``fleet-ca``, and one per brand with a fleet CA of its own (``autocloud:brands``), trusting that brand's
+    CA as the stack registered it. A brand without its own CA enrolls through the region's group."""
+    groups = [(ENROLLMENT_GROUP, FLEET_CA_NAME)]
+    groups += [(f"{ENROLLMENT_GROUP}-{b.name}", brand_fleet_ca_name(b.name)) for b in config.brands if b.fleet_ca]
+    return groups
 
 
 def enroll(
@@ -127,8 +140,9 @@ def enroll(
     token: TokenSource = az_access_token,
     base_url: str | None = None,
     warn: Callable[[str], None] = lambda _line: None,
-) -> Enrollment:
-    """Create or update the region's DPS enrollment group through DPS's service API, authenticated with
+) -> list[Enrollment]:
+    """Create or update the region's DPS enrollment groups (:func:`enrollment_groups`) through DPS's service
+    API, authenticated with
     the caller's Entra ID (it needs :data:`DPS_DATA_ROLE` on the DPS). The DPS host is the stack's output
     ``endpoints.provisioning.device_endpoint``; ``base_url`` replaces ``https://<host>`` (tests)."""
     config = stack_config(stack)
@@ -157,11 +171,14 @@ def enroll(
         outputs = stack_outputs
     dps_host = _dps_host(stack, outputs(stack))
     bearer = token(dps_token_resource(dps_host))
-    url = f"{base_url or 'https://' + dps_host}/enrollmentGroups/{ENROLLMENT_GROUP}?api-version={DPS_API_VERSION}"
-    current = _request("GET", url, bearer, dps_host, missing_ok=True)
-    etag = current.get("etag") if current is not None else None
-    _request("PUT", url, bearer, dps_host, body=enrollment_group_body(etag), etag=etag)
-    return Enrollment(stack, dps_host, ENROLLMENT_GROUP, "updated" if current is not None else "created")
+    done = []
+    for group, ca_name in enrollment_groups(config):
+        url = f"{base_url or 'https://' + dps_host}/enrollmentGroups/{group}?api-version={DPS_API_VERSION}"
+        current = _request("GET", url, bearer, dps_host, missing_ok=True)
+        etag = current.get("etag") if current is not None else None
+        _request("PUT", url, bearer, dps_host, body=enrollment_group_body(etag, group, ca_name), etag=etag)
+        done.append(Enrollment(stack, dps_host, group, "updated" if current is not None else "created", ca_name))
+    return done
 
 
 def _dps_host(stack: str, outputs: Mapping[str, Any]) -> str:

@@ -360,7 +360,7 @@ def test_enroll_creates_the_group_with_the_documented_request(
         audiences.append(resource)
         return "entra-token"
 
-    done = fleet.enroll("azure-eu", outputs=lambda stack: OUTPUTS, token=token, base_url=fake_dps.url)
+    [done] = fleet.enroll("azure-eu", outputs=lambda stack: OUTPUTS, token=token, base_url=fake_dps.url)
 
     assert done == fleet.Enrollment("azure-eu", DPS_HOST, "fleet", "created")
     assert audiences == ["https://azure-devices-provisioning.net"]
@@ -383,7 +383,7 @@ def test_enroll_creates_the_group_with_the_documented_request(
 def test_enroll_again_updates_the_group_under_its_etag(enrolled_stack: fleet_pki.FleetCa, fake_dps: FakeDps) -> None:
     fake_dps.existing = dict(fleet.enrollment_group_body(), allocationPolicy="static", etag='"7"')
 
-    done = fleet.enroll("azure-eu", outputs=lambda stack: OUTPUTS, token=lambda r: "t", base_url=fake_dps.url)
+    [done] = fleet.enroll("azure-eu", outputs=lambda stack: OUTPUTS, token=lambda r: "t", base_url=fake_dps.url)
 
     assert done.action == "updated"
     _, (method, _, headers, body) = fake_dps.requests
@@ -466,3 +466,33 @@ def test_the_azure_cli_token_is_asked_for_the_dps_audience(tmp_path: Path, monke
         "--output",
         "tsv",
     ]
+
+
+def test_each_brand_with_its_own_ca_gets_its_own_group(
+    fleet_dir: Path, fake_dps: FakeDps, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    region = fleet_pki.ensure_ca("eu", fleet_dir=fleet_dir)
+    brand_ca = fleet_pki.ensure_ca("us", fleet_dir=fleet_dir)  # any other CA stands for the brand's
+    monkeypatch.setattr(paths, "FLEET_DIR", fleet_dir)
+    brands = [{"name": "acme", "vehicles": 1000, "fleetCa": brand_ca.pem.decode()}, {"name": "zen", "vehicles": 500}]
+    config = stack_config_from_values(
+        {
+            "autocloud:region": "eu",
+            "autocloud:target": "azure",
+            "autocloud:fleetCaCertificate": region.pem.decode(),
+            "autocloud:brands": json.dumps(brands),
+        },
+        "stacks/Pulumi.azure-eu.yaml",
+    )
+    monkeypatch.setattr(fleet, "stack_config", lambda stack: config)
+
+    done = fleet.enroll("azure-eu", outputs=lambda stack: OUTPUTS, token=lambda r: "t", base_url=fake_dps.url)
+
+    assert [(d.group, d.ca_name) for d in done] == [("fleet", "fleet-ca"), ("fleet-acme", "fleet-ca-acme")]
+    puts = [(path, body) for method, path, _, body in fake_dps.requests if method == "PUT"]
+    assert [path for path, _ in puts] == [
+        "/enrollmentGroups/fleet?api-version=2021-10-01",
+        "/enrollmentGroups/fleet-acme?api-version=2021-10-01",
+    ]
+    assert puts[1][1]["enrollmentGroupId"] == "fleet-acme"
+    assert puts[1][1]["attestation"]["x509"]["caReferences"] == {"primary": "fleet-ca-acme"}
