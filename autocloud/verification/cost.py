@@ -480,6 +480,13 @@ def _total_text(cost: StackCost) -> str:
     return "; ".join(money_range(low, high, currency) for currency, (low, high) in sorted(totals.items()))
 
 
+def summary(cost: StackCost) -> str:
+    """One line for the report beside the capacity plan: the priced month and what is left out of it."""
+    left_out = len(cost.unpriced_groups())
+    tail = f"; {left_out} item(s) unpriced, not in the total" if left_out else ""
+    return f"{_total_text(cost)} per month ({HOURS_PER_MONTH} h, priced capacity only){tail}"
+
+
 def _names(resources: Sequence[str], shown: int = 3) -> str:
     rest = len(resources) - shown
     return ", ".join(resources[:shown]) + (f" and {rest} more" if rest > 0 else "")

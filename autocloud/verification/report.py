@@ -24,9 +24,12 @@ from autocloud.verification.check.command import Status as Status_
 from autocloud.verification.check.command import record, views_from_records
 from autocloud.verification.check.targets import CheckError, Target, resolve_targets
 from autocloud.verification.common import all_packs, map_targets, templates
+from autocloud.verification.cost import estimate
+from autocloud.verification.cost import summary as cost_summary
 from platform_model.errors import ConfigError, InputError
 from platform_model.formats import OutputFormat
 from platform_model.paths import REPO_ROOT
+from platform_model.prices import price_table
 from platform_model.profiles import RegionProfile
 from platform_model.sizing import CapacityPlan
 from platform_model.stack import StackConfig, resolve_stack
@@ -90,6 +93,8 @@ class RegionReport(ViolationCounts):
     flow: list[FlowStage] = field(default_factory=list)
     error: str | None = None
     """Why the program could not be run or judged; the rest of the region's report is then partial."""
+    cost: str | None = None
+    """Azure stacks: the monthly estimate (``autocloud cost``) in one line; None on the local target."""
 
     @property
     def status(self) -> Status_:
@@ -279,6 +284,8 @@ def region_report(target: Target, evaluator: Evaluator, root: Path) -> RegionRep
     report.violations = evaluator.run(views, ctx, stack=target.label).violations
     report.resources = placements(views, ctx, report.violations)
     report.flow = telemetry_flow(report.resources, report.target, report.plan, ctx.region)
+    if report.target == "azure":
+        report.cost = cost_summary(estimate(recording.records, price_table(), target.label, ctx.region))
     return report
 
 

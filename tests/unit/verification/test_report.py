@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from autocloud.verification import report as report_mod
+from autocloud.verification.check.targets import resolve_targets
 from autocloud.verification.report import (
     FlowStage,
     Placement,
@@ -68,6 +69,24 @@ def test_plan_is_the_sizing_plan_of_the_stacks_profile(shipped: Report) -> None:
     for region in shipped.regions:
         profile = resolve_stack(region.stack).profile
         assert region.plan == plan_for_profile(profile)
+
+
+def test_each_azure_region_shows_its_monthly_cost_beside_the_plan(shipped: Report) -> None:
+    """The same estimate `autocloud cost` prints, in one line per Azure region; none on the local target."""
+    from autocloud.verification.cost import price_target, summary
+    from platform_model.prices import price_table
+
+    markdown = render(shipped, OutputFormat.MARKDOWN)
+    for region in shipped.regions:
+        if region.target != "azure":
+            assert region.cost is None
+            continue
+        assert region.cost is not None and "per month" in region.cost
+        assert f"Monthly cost: {region.cost}" in markdown
+    cn = next(r for r in shipped.regions if r.stack == "azure-cn")
+    [target] = resolve_targets(["azure-cn"], False, None, None, REPO_ROOT)
+    assert cn.cost == summary(price_target(target, price_table()))
+    assert "CNY" in cn.cost
 
 
 def test_flow_runs_from_vehicle_to_state_store(shipped: Report) -> None:
