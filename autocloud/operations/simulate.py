@@ -184,11 +184,6 @@ class RegionEndpoints:
     store: ServiceTarget
     store_password: str
 
-    @property
-    def brokers(self) -> dict[int, ServiceTarget]:
-        """The hubs by scale unit."""
-        return {self.units[host]: target for host, target in sorted(self.hubs.items(), key=lambda h: self.units[h[0]])}
-
 
 class ClusterReach(Protocol):
     """How the simulator reads the cluster's API and opens local ports to its Services."""
