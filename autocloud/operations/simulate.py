@@ -34,7 +34,7 @@ from components.local.kube import COMPONENT_LABEL
 from components.local.state import OBJECT_NAME, PASSWORD_ITEM, USERNAME
 from platform_model.errors import AutocloudError
 from platform_model.paths import TOOLCHAIN_BIN, external_kubeconfig
-from platform_model.vocabulary import region_namespace
+from platform_model.vocabulary import brand_container, brand_vehicle_prefix, brand_writer, region_namespace
 
 INGEST_COMPONENT = "telemetry-ingest"
 DPS_COMPONENT = "device-provisioning"
@@ -63,6 +63,8 @@ class SimulationArgs:
     """How long to wait for the state store to catch up before counting the rest as lost."""
     fleet_dir: Path | None = None
     """Default ``.state/fleet``: the region's fleet CA and the simulated vehicles' certificates."""
+    brand: str | None = None
+    """A brand of the region (``autocloud:brands``): its vehicles, read back from its own store."""
 
     def __post_init__(self) -> None:
         if self.vehicles < 1:
@@ -77,7 +79,9 @@ class SimulationArgs:
         return self.namespace or region_namespace(self.region)
 
     def vehicle_ids(self) -> list[str]:
-        return [f"{self.region}-vehicle-{index:06d}" for index in range(1, self.vehicles + 1)]
+        """``<region>-vehicle-000001``..., or a brand's ``<brand>-vehicle-...``: the id says the brand."""
+        prefix = brand_vehicle_prefix(self.brand) if self.brand else f"{self.region}-"
+        return [f"{prefix}vehicle-{index:06d}" for index in range(1, self.vehicles + 1)]
 
 
 @dataclass
@@ -183,6 +187,8 @@ class RegionEndpoints:
     units: dict[str, int]
     store: ServiceTarget
     store_password: str
+    store_user: str = USERNAME
+    collection: str = STATE_CONTAINER
 
 
 class ClusterReach(Protocol):
@@ -305,11 +311,12 @@ def _read(reach: ClusterReach, namespace: str, kind: str, name: str, item: str) 
     return base64.b64decode(value).decode() if kind == "secret" else str(value)
 
 
-def discover(reach: ClusterReach, namespace: str) -> RegionEndpoints:
+def discover(reach: ClusterReach, namespace: str, brand: str | None = None) -> RegionEndpoints:
     """Find the region's DPS, hubs and store on the cluster (the names the local components give them)."""
     services = {s.name: s for s in _services(reach, namespace, INGEST_COMPONENT)}
     dps = _services(reach, namespace, DPS_COMPONENT)
-    stores = [s for s in _services(reach, namespace, STATE_COMPONENT) if s.name == STORE_SERVICE]
+    store_service = f"{STORE_SERVICE}-{brand}" if brand else STORE_SERVICE
+    stores = [s for s in _services(reach, namespace, STATE_COMPONENT) if s.name == store_service]
     if not services or not dps or not stores:
         raise SimulationError(
             f"namespace {namespace}: no DPS, hubs or state store found; "
@@ -331,7 +338,9 @@ def discover(reach: ClusterReach, namespace: str) -> RegionEndpoints:
         hubs=hubs,
         units=units,
         store=stores[0],
-        store_password=_read(reach, namespace, "secret", f"{STORE_SERVICE}-key", PASSWORD_ITEM),
+        store_password=_read(reach, namespace, "secret", f"{store_service}-key", PASSWORD_ITEM),
+        store_user=brand_writer(brand) if brand else USERNAME,
+        collection=brand_container(brand) if brand else STATE_CONTAINER,
     )
 
 
@@ -480,7 +489,7 @@ def _publish_all(client: Any, vehicle: str, run: _Run) -> None:
         client.loop_stop()
 
 
-def _stored_counts(store_port: int, password: str, vehicles: Sequence[str]) -> dict[str, int]:
+def _stored_counts(store_port: int, endpoints: RegionEndpoints, vehicles: Sequence[str]) -> dict[str, int]:
     """Messages the state store has counted per vehicle, for those of these vehicles it holds."""
     import pymongo
 
@@ -489,13 +498,13 @@ def _stored_counts(store_port: int, password: str, vehicles: Sequence[str]) -> d
         "127.0.0.1",
         store_port,
         directConnection=True,
-        username=USERNAME,
-        password=password,
+        username=endpoints.store_user,
+        password=endpoints.store_password,
         authSource=STATE_DATABASE,
         serverSelectionTimeoutMS=5000,
     ) as client:
         wanted = {"_id": {"$in": list(vehicles)}}
-        docs: pymongo.cursor.Cursor[dict[str, Any]] = client[STATE_DATABASE][STATE_CONTAINER].find(
+        docs: pymongo.cursor.Cursor[dict[str, Any]] = client[STATE_DATABASE][endpoints.collection].find(
             wanted, {"messages": 1}
         )
         return {str(doc["_id"]): int(doc.get("messages", 0)) for doc in docs}
@@ -533,17 +542,17 @@ def run(
     """Drive the fleet through a local region, then wait (up to ``settle_seconds``) for the store to
     count every message."""
     reach = reach or default_reach()
-    endpoints = discover(reach, args.target_namespace)
+    endpoints = discover(reach, args.target_namespace, args.brand)
     vehicles = args.vehicle_ids()
     result = SimulationResult()
     services = [endpoints.dps, *endpoints.hubs.values(), endpoints.store]
     with reach.forward(args.target_namespace, services) as ports:
         store_port = ports[endpoints.store]
-        before = _stored_counts(store_port, endpoints.store_password, vehicles)
+        before = _stored_counts(store_port, endpoints, vehicles)
         _drive_fleet(args, DeviceTargets.through(endpoints, ports), result, progress)
         deadline = time.monotonic() + args.settle_seconds
         while True:
-            now = _stored_counts(store_port, endpoints.store_password, vehicles)
+            now = _stored_counts(store_port, endpoints, vehicles)
             result.stored, result.vehicles_stored = _stored_since(before, now)
             if result.stored >= result.delivered or time.monotonic() > deadline:
                 break

@@ -433,7 +433,7 @@ def test_a_vehicle_on_microsofts_device_sdk_registers_and_sends_unchanged(
 
     with reach.forward("autocloud-eu", [endpoints.store]) as ports:
         deadline = time.monotonic() + 60
-        while (stored := simulate._stored_counts(ports[endpoints.store], endpoints.store_password, [vehicle])) != {
+        while (stored := simulate._stored_counts(ports[endpoints.store], endpoints, [vehicle])) != {
             vehicle: 3
         } and time.monotonic() < deadline:
             time.sleep(0.5)
