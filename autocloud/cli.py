@@ -570,7 +570,14 @@ def simulate(
         str | None, typer.Option("--region", help="Region profile of a deployed local stack, e.g. eu.")
     ] = None,
     stack: Annotated[
-        str | None, typer.Option("--stack", help="A deployed Azure stack instead, e.g. azure-eu (its DPS and hubs).")
+        str | None,
+        typer.Option(
+            "--stack", help="A deployed stack instead: azure-<r> (its DPS and hubs), or a local one (its namespace)."
+        ),
+    ] = None,
+    brand: Annotated[
+        str | None,
+        typer.Option("--brand", help="Play one brand's vehicles (<brand>-vehicle-...), counted in its own store."),
     ] = None,
     vehicles: Annotated[int, typer.Option("--vehicles", help="Simulated vehicles.")] = 10,
     messages: Annotated[int, typer.Option("--messages", help="Messages per vehicle.")] = 10,
@@ -591,15 +598,25 @@ def simulate(
 
     if (region is None) == (stack is None):
         raise _fail(
-            "give either --region R (a local region) or --stack azure-<r> (a deployed Azure stack)", EXIT_BAD_INPUT
+            "give either --region R (a local region) or --stack S (a deployed stack, local or azure-<r>)",
+            EXIT_BAD_INPUT,
         )
     outputs: dict[str, Any] | None = None
+    namespace: str | None = None
     if stack is not None:
-        config = resolve_stack(stack).config
-        if config.is_local:
-            raise _fail(f"--stack {stack} is a local stack: use --region {config.region}", EXIT_BAD_INPUT)
+        resolved = resolve_stack(stack)
+        config = resolved.config
         region = config.region
-        outputs = engine.stack_outputs(stack)
+        if config.is_local:
+            namespace = config.local_namespace
+        else:
+            outputs = engine.stack_outputs(stack)
+        if brand is not None and brand not in {b.name for b in config.brands}:
+            listed = ", ".join(b.name for b in config.brands) or "none"
+            raise _fail(
+                f"--brand: {excerpt(brand)} is not a brand of {resolved.source} (autocloud:brands: {listed})",
+                EXIT_BAD_INPUT,
+            )
     assert region is not None
     if region not in available_profiles():
         raise _fail(
@@ -607,7 +624,9 @@ def simulate(
             EXIT_BAD_INPUT,
         )
     try:
-        args = sim.SimulationArgs(region, vehicles, messages, rate, settle_seconds=settle)
+        args = sim.SimulationArgs(
+            region, vehicles, messages, rate, namespace=namespace, settle_seconds=settle, brand=brand
+        )
     except ValueError as exc:
         raise _fail(str(exc), EXIT_BAD_INPUT) from None
     cluster_mod.Ports.from_env()
@@ -661,14 +680,24 @@ def fleet_ca(
     days: Annotated[
         int | None, typer.Option("--days", help="Days a new CA is valid (default ten years); an existing CA is reused.")
     ] = None,
+    brand: Annotated[
+        str | None, typer.Option("--brand", help="A brand's own CA in the region (signs only <brand>- vehicles).")
+    ] = None,
 ) -> None:
-    """Make or reuse the region's fleet CA under .state/fleet/<region>/ (ca.pem, ca-key.pem)."""
+    """Make or reuse the region's fleet CA under .state/fleet/<region>/ (ca.pem, ca-key.pem), or a brand's
+    own under .state/fleet/<region>/brands/<brand>/."""
     from autocloud.runtime import fleet_pki
 
-    ca = fleet_pki.ensure_ca(region, fleet_pki.CA_VALIDITY_DAYS if days is None else days)
+    ca = fleet_pki.ensure_ca(region, fleet_pki.CA_VALIDITY_DAYS if days is None else days, brand=brand)
     state = "created" if ca.created else "reused"
-    _echo(f"fleet CA {region}: {state} {ca.cert_path} (key {ca.key_path.name}, mode 0600)")
+    owner = f"{region} brand {brand}" if brand else region
+    _echo(f"fleet CA {owner}: {state} {ca.cert_path} (key {ca.key_path.name}, mode 0600)")
     _echo(f"valid until {ca.certificate.not_valid_after_utc:%Y-%m-%d}, SHA-256 {ca.fingerprint}")
+    if brand:
+        _echo(
+            f"a local stack of region {region} listing brand {brand} trusts it at the next `autocloud up`; an Azure "
+            f"stack needs it as the brand's fleetCa in autocloud:brands"
+        )
 
 
 @fleet_app.command("vehicle-cert")
@@ -679,14 +708,18 @@ def fleet_vehicle_cert(
     days: Annotated[
         int | None, typer.Option("--days", help="Days the certificate is valid (default one year).")
     ] = None,
+    brand: Annotated[
+        str | None, typer.Option("--brand", help="Sign with the brand's own CA (the id must start <brand>-).")
+    ] = None,
 ) -> None:
-    """Issue a vehicle's device certificate, signed by its region's fleet CA (CN = registration id)."""
+    """Issue a vehicle's device certificate, signed by its region's fleet CA or its brand's (CN = registration id)."""
     from autocloud.runtime import fleet_pki
 
     issued = fleet_pki.issue_vehicle_cert(
-        region, vehicle_id, out, fleet_pki.VEHICLE_VALIDITY_DAYS if days is None else days
+        region, vehicle_id, out, fleet_pki.VEHICLE_VALIDITY_DAYS if days is None else days, brand=brand
     )
-    _echo(f"vehicle {issued.vehicle_id}: {issued.cert_path} (with the {region} fleet CA), key {issued.key_path}")
+    signer = f"{region} brand {brand}" if brand else region
+    _echo(f"vehicle {issued.vehicle_id}: {issued.cert_path} (with the {signer} fleet CA), key {issued.key_path}")
     _echo(f"valid until {issued.not_after:%Y-%m-%d}")
 
 

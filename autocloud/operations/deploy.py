@@ -160,7 +160,8 @@ def deploy_stack(
         return handle.up(policy_packs=packs, policy_pack_configs=configs, on_output=on_output)
 
     try:
-        resolved = resolve_stack(stack, overrides=overrides)
+        # The project being deployed holds the stack file: the repository's, or a copy elsewhere (tests).
+        resolved = resolve_stack(stack, root=work_dir, overrides=overrides)
         region = resolved.config.region
         packs, configs = _pack_args(resolved, state_dir)
         machine: dict[str, ConfigValue] = dict(fleet_pki.local_run_config(resolved, fleet_dir=state_dir / "fleet"))
@@ -215,7 +216,7 @@ def destroy_stack(
     stack: str, echo: Callable[[str], None] = print, state_dir: Path = STATE_DIR, work_dir: Path = REPO_ROOT
 ) -> StackResult:
     started = time.monotonic()
-    region = _region(stack)
+    region = _region(stack, work_dir)
     try:
         state_lock.clear_stale_lock(stack, state_dir, echo)
         handle = engine.select_stack(stack, work_dir=work_dir, state_dir=state_dir)
@@ -235,10 +236,10 @@ def destroy_stack(
     )
 
 
-def _region(stack: str) -> str:
+def _region(stack: str, work_dir: Path) -> str:
     """The stack's region profile, or "-" when its file no longer resolves (a destroy still runs)."""
     try:
-        return resolve_stack(stack).config.region
+        return resolve_stack(stack, root=work_dir).config.region
     except InputError:
         return "-"
 

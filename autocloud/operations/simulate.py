@@ -318,8 +318,9 @@ def discover(reach: ClusterReach, namespace: str, brand: str | None = None) -> R
     store_service = f"{STORE_SERVICE}-{brand}" if brand else STORE_SERVICE
     stores = [s for s in _services(reach, namespace, STATE_COMPONENT) if s.name == store_service]
     if not services or not dps or not stores:
+        store = f"brand {brand}'s state store ({store_service})" if brand else "state store"
         raise SimulationError(
-            f"namespace {namespace}: no DPS, hubs or state store found; "
+            f"namespace {namespace}: no DPS, hubs or {store} found; "
             "deploy the region first (`autocloud up --region ...`)"
         )
     config = json.loads(_read(reach, namespace, "configmap", provisioning.OBJECT_NAME, "dps.json"))
@@ -522,7 +523,9 @@ def _drive_fleet(
 ) -> None:
     """Every vehicle in its own thread, each with its certificate (issued before the clock starts)."""
     vehicles = args.vehicle_ids()
-    credentials = {v: fleet_pki.vehicle_credentials(args.region, v, fleet_dir=args.fleet_dir) for v in vehicles}
+    credentials = {
+        v: fleet_pki.vehicle_credentials(args.region, v, fleet_dir=args.fleet_dir, brand=args.brand) for v in vehicles
+    }
     shared = _Run(args, targets, _Pacer(args.rate), result, progress)
     started = shared.started = time.monotonic()
     threads = [

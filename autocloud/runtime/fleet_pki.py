@@ -3,6 +3,8 @@
 A region's vehicles authenticate with X.509 only. Each region has its own fleet CA under
 ``.state/fleet/<region>/`` (``platform_model.paths.FLEET_DIR``); a vehicle's certificate names its
 registration id as subject CN and chains to its region's CA, and to no other (:func:`verify_vehicle`).
+A brand may have a CA of its own in its region (``.state/fleet/<region>/brands/<brand>/``, ``autocloud:brands``'
+``fleetCa``), which signs only that brand's vehicles (ids ``<brand>-...``).
 On Azure the stack registers that CA with the region's DPS (``autocloud:fleetCaCertificate``, verified
 on upload; ``autocloud.operations.fleet.enroll`` points a DPS enrollment group at it); the local stacks'
 DPS and hubs trust it too (:func:`local_run_config`).
@@ -17,6 +19,7 @@ RSA would serve as well, at a larger key and handshake on the vehicle.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 import tempfile
 from collections.abc import Sequence
@@ -31,10 +34,12 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from cryptography.x509.verification import Criticality, ExtensionPolicy, PolicyBuilder, Store, VerificationError
 
 from platform_model import paths
+from platform_model.brands import BRAND_NAME
 from platform_model.errors import AutocloudError, InputError, excerpt
 from platform_model.files import write_atomically
 from platform_model.profiles import available_profiles
-from platform_model.stack import FLEET_CA_KEY, ResolvedStack
+from platform_model.stack import BRANDS_KEY, FLEET_CA_KEY, ResolvedStack
+from platform_model.vocabulary import brand_vehicle_prefix
 
 CA_VALIDITY_DAYS = 3650
 """Default lifetime of a new fleet CA (``autocloud fleet ca --days``). Every vehicle certificate must be
@@ -90,6 +95,8 @@ class FleetCa:
     key_path: Path
     created: bool
     """Whether this call made the CA (False: an existing one was reused)."""
+    brand: str | None = None
+    """The brand whose own CA this is, or None for the region's."""
 
     @property
     def pem(self) -> bytes:
@@ -100,14 +107,24 @@ class FleetCa:
         return self.certificate.fingerprint(hashes.SHA256()).hex(":").upper()
 
 
-def ca_subject(region: str) -> x509.Name:
-    """The fleet CA's subject: the region is in its name, so a certificate says whose vehicles it signs."""
+def ca_subject(region: str, brand: str | None = None) -> x509.Name:
+    """The fleet CA's subject: the region (and brand) is in its name, so a certificate says whose vehicles
+    it signs."""
+    owner = f"{region} brand {brand}" if brand else region
     return x509.Name(
         [
             x509.NameAttribute(NameOID.ORGANIZATION_NAME, "autocloud"),
-            x509.NameAttribute(NameOID.COMMON_NAME, f"autocloud fleet CA {region}"),
+            x509.NameAttribute(NameOID.COMMON_NAME, f"autocloud fleet CA {owner}"),
         ]
     )
+
+
+def _ca_name(region: str, brand: str | None) -> str:
+    return f"brand {brand}'s fleet CA in region {region}" if brand else f"region {region}'s fleet CA"
+
+
+def _ca_command(region: str, brand: str | None) -> str:
+    return f"`autocloud fleet ca --region {region}" + (f" --brand {brand}`" if brand else "`")
 
 
 def check_region(region: str) -> str:
@@ -125,22 +142,47 @@ def region_dir(region: str, fleet_dir: Path | None = None) -> Path:
     return (fleet_dir or paths.FLEET_DIR) / region
 
 
+BRANDS_DIR = "brands"
+
+
+def ca_dir(region: str, brand: str | None = None, fleet_dir: Path | None = None) -> Path:
+    """Where a CA and the vehicles it signed are kept: the region's folder, or its brand's below it."""
+    folder = region_dir(region, fleet_dir)
+    return folder / BRANDS_DIR / brand if brand else folder
+
+
+def check_brand(brand: str | None) -> str | None:
+    """``brand`` if it is a brand name (``platform_model.brands.BRAND_NAME``), else a one-line FleetError."""
+    if brand is not None and not re.fullmatch(BRAND_NAME, brand):
+        raise FleetError(
+            f"--brand: {excerpt(brand)} is not a brand name (a lowercase DNS label starting with a letter)"
+        )
+    return brand
+
+
 def ensure_ca(
-    region: str, days: int = CA_VALIDITY_DAYS, *, fleet_dir: Path | None = None, now: dt.datetime | None = None
+    region: str,
+    days: int = CA_VALIDITY_DAYS,
+    *,
+    fleet_dir: Path | None = None,
+    now: dt.datetime | None = None,
+    brand: str | None = None,
 ) -> FleetCa:
-    """The region's fleet CA: the one under ``.state/fleet/<region>/`` if it is whole and valid, else a new
-    one (EC P-256, CA basic constraints, keyCertSign). Both files are written atomically, the key first
-    (0600), the certificate last: a failure removes what this call wrote, so no half CA is left."""
+    """The region's fleet CA (or ``brand``'s own in the region): the one under ``.state/fleet/<region>/``
+    (``brands/<brand>/``) if it is whole and valid, else a new one (EC P-256, CA basic constraints,
+    keyCertSign). Both files are written atomically, the key first (0600), the certificate last: a failure
+    removes what this call wrote, so no half CA is left."""
     check_region(region)
+    check_brand(brand)
     if days < 1:
         raise FleetError(f"--days must be at least 1, not {days}")
     now = now or dt.datetime.now(dt.UTC)
-    folder = region_dir(region, fleet_dir)
-    existing = load_ca(region, fleet_dir=fleet_dir, now=now, missing_ok=True)
+    folder = ca_dir(region, brand, fleet_dir)
+    existing = load_ca(region, fleet_dir=fleet_dir, now=now, missing_ok=True, brand=brand)
     if existing is not None:
         return existing
     key = ec.generate_private_key(ec.SECP256R1())
-    subject = ca_subject(region)
+    subject = ca_subject(region, brand)
     certificate = (
         x509.CertificateBuilder()
         .subject_name(subject)
@@ -158,27 +200,32 @@ def ensure_ca(
     cert_path, key_path = folder / CA_CERT, folder / CA_KEY
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     _write_pair(key_path, _key_pem(key), cert_path, certificate.public_bytes(serialization.Encoding.PEM))
-    return FleetCa(region, certificate, key, cert_path, key_path, created=True)
+    return FleetCa(region, certificate, key, cert_path, key_path, created=True, brand=brand)
 
 
 def load_ca(
-    region: str, *, fleet_dir: Path | None = None, now: dt.datetime | None = None, missing_ok: bool = False
+    region: str,
+    *,
+    fleet_dir: Path | None = None,
+    now: dt.datetime | None = None,
+    missing_ok: bool = False,
+    brand: str | None = None,
 ) -> FleetCa | None:
-    """The region's existing fleet CA, checked whole: both files, the key matching the certificate, this
-    region's subject, still valid. None if neither file exists and ``missing_ok``."""
-    folder = region_dir(region, fleet_dir)
+    """The region's existing fleet CA (or ``brand``'s own), checked whole: both files, the key matching the
+    certificate, its owner's subject, still valid. None if neither file exists and ``missing_ok``."""
+    folder = ca_dir(region, brand, fleet_dir)
     cert_path, key_path = folder / CA_CERT, folder / CA_KEY
+    command = _ca_command(region, brand)
     present = [p for p in (cert_path, key_path) if p.exists()]
     if not present:
         if missing_ok:
             return None
-        raise FleetError(
-            f"region {region} has no fleet CA yet ({cert_path}): run `autocloud fleet ca --region {region}`"
-        )
+        owner = f"brand {brand} in region {region}" if brand else f"region {region}"
+        raise FleetError(f"{owner} has no fleet CA yet ({cert_path}): run {command}")
     if len(present) == 1:
         raise FleetError(
             f"{folder}: {present[0].name} without its {'key' if present[0] == cert_path else 'certificate'}; "
-            f"remove {folder} and run `autocloud fleet ca --region {region}` (vehicle certificates must be reissued)"
+            f"remove {folder} and run {command} (vehicle certificates must be reissued)"
         )
     try:
         certificate = x509.load_pem_x509_certificate(cert_path.read_bytes())
@@ -187,32 +234,54 @@ def load_ca(
         raise FleetError(f"{folder}: not a readable certificate and key ({exc})") from None
     if not isinstance(key, ec.EllipticCurvePrivateKey) or key.public_key() != certificate.public_key():
         raise FleetError(f"{key_path} is not the key of {cert_path}")
-    if certificate.subject != ca_subject(region):
-        raise FleetError(f"{cert_path} is {certificate.subject.rfc4514_string()}, not region {region}'s fleet CA")
+    if certificate.subject != ca_subject(region, brand):
+        raise FleetError(f"{cert_path} is {certificate.subject.rfc4514_string()}, not {_ca_name(region, brand)}")
     now = now or dt.datetime.now(dt.UTC)
     if certificate.not_valid_after_utc <= now:
         raise FleetError(
             f"{cert_path} expired on {certificate.not_valid_after_utc:%Y-%m-%d}: remove {folder} and run "
-            f"`autocloud fleet ca --region {region}` (vehicle certificates must be reissued)"
+            f"{command} (vehicle certificates must be reissued)"
         )
-    return FleetCa(region, certificate, key, cert_path, key_path, created=False)
+    return FleetCa(region, certificate, key, cert_path, key_path, created=False, brand=brand)
 
 
 def local_run_config(resolved: ResolvedStack, *, fleet_dir: Path | None = None, create: bool = True) -> dict[str, str]:
-    """Config a local stack takes from this machine for one run: its region's fleet CA, where the profile
-    has IoT Hub and the stack file names none. The local DPS and hubs trust it, as the Azure stack's DPS
-    does once ``autocloud:fleetCaCertificate`` is set. ``autocloud up`` makes the CA if it is missing
-    (``create``); a check uses the existing one, else a CA made for that check alone and not kept."""
+    """Config a local stack takes from this machine for one run, where the profile has IoT Hub: its region's
+    fleet CA where the stack file names none, and each brand's own CA (``autocloud fleet ca --brand``) where
+    the brand names none. The local DPS and hubs trust them, as the Azure stack's DPS does once
+    ``autocloud:fleetCaCertificate`` and the brands' ``fleetCa`` are set. ``autocloud up`` makes the
+    region's CA if it is missing (``create``); a check uses the existing one, else a CA made for that check
+    alone and not kept. A brand without a CA here or in the file is trusted through the region's CA, as on
+    Azure it enrolls through the region's group."""
     config = resolved.config
-    if not config.is_local or config.fleet_ca_certificate or not resolved.profile.services.iothub:
+    if not config.is_local or not resolved.profile.services.iothub:
         return {}
+    run: dict[str, str] = {}
+    if not config.fleet_ca_certificate:
+        run[FLEET_CA_KEY] = _region_ca_for_run(config.region, fleet_dir, create).pem.decode()
+    brand_cas = {
+        b.name: ca.pem.decode()
+        for b in config.brands
+        if not b.fleet_ca and (ca := load_ca(config.region, fleet_dir=fleet_dir, missing_ok=True, brand=b.name))
+    }
+    if brand_cas:
+        brands = [
+            b.model_dump(by_alias=True, exclude_none=True)
+            | ({"fleetCa": brand_cas[b.name]} if b.name in brand_cas else {})
+            for b in config.brands
+        ]
+        run[BRANDS_KEY] = json.dumps(brands)
+    return run
+
+
+def _region_ca_for_run(region: str, fleet_dir: Path | None, create: bool) -> FleetCa:
     if create:
-        return {FLEET_CA_KEY: ensure_ca(config.region, fleet_dir=fleet_dir).pem.decode()}
-    existing = load_ca(config.region, fleet_dir=fleet_dir, missing_ok=True)
+        return ensure_ca(region, fleet_dir=fleet_dir)
+    existing = load_ca(region, fleet_dir=fleet_dir, missing_ok=True)
     if existing is None:
         with tempfile.TemporaryDirectory() as scratch:
-            existing = ensure_ca(config.region, fleet_dir=Path(scratch))
-    return {FLEET_CA_KEY: existing.pem.decode()}
+            existing = ensure_ca(region, fleet_dir=Path(scratch))
+    return existing
 
 
 # --- vehicle certificates ----------------------------------------------------------------------------
@@ -242,9 +311,11 @@ def issue_vehicle_cert(
     *,
     fleet_dir: Path | None = None,
     now: dt.datetime | None = None,
+    brand: str | None = None,
 ) -> VehicleCert:
-    """A device certificate for ``vehicle_id`` signed by ``region``'s fleet CA, written as
-    ``out/<id>-cert.pem`` (leaf, then the CA) and ``out/<id>-key.pem`` (0600).
+    """A device certificate for ``vehicle_id`` signed by ``region``'s fleet CA (or ``brand``'s own, which
+    signs only ``<brand>-`` ids), written as ``out/<id>-cert.pem`` (leaf, then the CA) and
+    ``out/<id>-key.pem`` (0600).
 
     The CA certificate rides along because "the device must send the certificate chain from the leaf
     certificate to a certificate verified with proof-of-possession" (DPS device chain requirements,
@@ -256,15 +327,20 @@ def issue_vehicle_cert(
     certificates needed to establish the certificate's authenticity" (Python's ssl documentation)."""
     check_region(region)
     check_registration_id(vehicle_id)
+    if (brand := check_brand(brand)) and not vehicle_id.startswith(brand_vehicle_prefix(brand)):
+        raise FleetError(
+            f"--id: {excerpt(vehicle_id)} is not brand {brand}'s: its CA signs only ids starting "
+            f"{brand_vehicle_prefix(brand)} (the prefix decides a vehicle's brand on every hop)"
+        )
     if days < 1:
         raise FleetError(f"--days must be at least 1, not {days}")
     now = now or dt.datetime.now(dt.UTC)
-    ca = load_ca(region, fleet_dir=fleet_dir, now=now)
+    ca = load_ca(region, fleet_dir=fleet_dir, now=now, brand=brand)
     assert ca is not None
     not_after = now + dt.timedelta(days=days)
     if not_after > ca.certificate.not_valid_after_utc:
         raise FleetError(
-            f"--days {days} outlives region {region}'s fleet CA (valid until "
+            f"--days {days} outlives {_ca_name(region, brand)} (valid until "
             f"{ca.certificate.not_valid_after_utc:%Y-%m-%d}); ask for fewer days"
         )
     if out.exists() and not out.is_dir():
@@ -296,15 +372,23 @@ REISSUE_BEFORE = dt.timedelta(days=1)
 
 
 def vehicle_credentials(
-    region: str, vehicle_id: str, *, fleet_dir: Path | None = None, now: dt.datetime | None = None
+    region: str,
+    vehicle_id: str,
+    *,
+    fleet_dir: Path | None = None,
+    now: dt.datetime | None = None,
+    brand: str | None = None,
 ) -> VehicleCert:
-    """A simulated vehicle's certificate, kept under ``.state/fleet/<region>/vehicles/``: reused while it
-    chains to the region's current CA and has more than a day left, else issued again."""
+    """A simulated vehicle's certificate, kept under ``.state/fleet/<region>/vehicles/`` (a brand's with its
+    own CA: ``brands/<brand>/vehicles/``): reused while it chains to that CA as it is now and has more than a
+    day left, else issued again. A brand without a CA of its own here is signed by the region's."""
     now = now or dt.datetime.now(dt.UTC)
-    folder = region_dir(region, fleet_dir) / VEHICLES_DIR
+    if brand and load_ca(region, fleet_dir=fleet_dir, now=now, missing_ok=True, brand=brand) is None:
+        brand = None
+    folder = ca_dir(region, brand, fleet_dir) / VEHICLES_DIR
     cert_path, key_path = folder / f"{vehicle_id}-cert.pem", folder / f"{vehicle_id}-key.pem"
     if cert_path.is_file() and key_path.is_file():
-        ca = load_ca(region, fleet_dir=fleet_dir, now=now)
+        ca = load_ca(region, fleet_dir=fleet_dir, now=now, brand=brand)
         assert ca is not None
         try:
             leaf = x509.load_pem_x509_certificates(cert_path.read_bytes())[0]
@@ -314,7 +398,7 @@ def vehicle_credentials(
         except (ValueError, TypeError, InvalidSignature):
             pass  # unreadable or from a replaced CA: issue a new one
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-    return issue_vehicle_cert(region, vehicle_id, folder, fleet_dir=fleet_dir, now=now)
+    return issue_vehicle_cert(region, vehicle_id, folder, fleet_dir=fleet_dir, now=now, brand=brand)
 
 
 def verify_vehicle(

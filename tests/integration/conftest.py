@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -92,6 +92,28 @@ def state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     path = tmp_path / "state"
     path.mkdir()
     return path
+
+
+LINKED = ("autocloud", "components", "policies", "regions", ".venv")
+"""What a copy of the project links from the repository: its packages, profiles and environment."""
+
+
+def project_copy(root: Path, program: Path, stacks: Sequence[str] = (), *, linked_stacks: Path | None = None) -> Path:
+    """The project in a folder of its own: the repository's packages symlinked, ``__main__.py`` from
+    ``program``, the named stack files copied (creating a stack writes its encryption salt into the stack
+    file, which must not touch the repository's), or ``linked_stacks`` linked as its stacks/."""
+    root.mkdir(parents=True)
+    for name in LINKED:
+        (root / name).symlink_to(REPO_ROOT / name)
+    shutil.copy(REPO_ROOT / "Pulumi.yaml", root / "Pulumi.yaml")
+    shutil.copy(program, root / "__main__.py")
+    if linked_stacks is not None:
+        (root / "stacks").symlink_to(linked_stacks)
+        return root
+    (root / "stacks").mkdir()
+    for stack in stacks:
+        shutil.copy(REPO_ROOT / "stacks" / f"Pulumi.{stack}.yaml", root / "stacks")
+    return root
 
 
 def copy_program(name: str, dest: Path, project: str | None = None) -> Path:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import shutil
 import signal
 import socket
 import ssl
@@ -40,7 +39,7 @@ from platform_model.sizing import plan_for_profile
 from platform_model.stack import OVERRIDES_ENV, resolve_stack
 from platform_model.vocabulary import REGION_LABEL, region_namespace
 
-from .conftest import PROGRAMS, EmbeddedCluster
+from .conftest import PROGRAMS, EmbeddedCluster, project_copy
 from .kube import Kubectl, busybox_pod
 
 pytestmark = pytest.mark.integration
@@ -49,7 +48,6 @@ STACKS = tuple(deploy.local_stacks())
 """The stacks that target the local cluster (regions beyond them have azure stacks only)."""
 REGIONS = tuple(resolve_stack(stack).config.region for stack in STACKS)
 PART_OF = f"{PART_OF_LABEL}={OWNED_LABELS[PART_OF_LABEL]}"
-LINKED = ("autocloud", "components", "policies", "regions", ".venv")
 NAMESPACED_KINDS = {
     "deployments": "/apis/apps/v1/namespaces/{ns}/deployments",
     "services": "/api/v1/namespaces/{ns}/services",
@@ -60,22 +58,6 @@ NAMESPACED_KINDS = {
     "limitranges": "/api/v1/namespaces/{ns}/limitranges",
     "networkpolicies": "/apis/networking.k8s.io/v1/namespaces/{ns}/networkpolicies",
 }
-
-
-def _project_copy(root: Path, program: Path, stacks: Path | None = None) -> Path:
-    """A project folder: the repository's packages symlinked, ``__main__.py`` from ``program``."""
-    root.mkdir(parents=True)
-    for name in LINKED:
-        (root / name).symlink_to(REPO_ROOT / name)
-    shutil.copy(REPO_ROOT / "Pulumi.yaml", root / "Pulumi.yaml")
-    shutil.copy(program, root / "__main__.py")
-    if stacks is None:
-        (root / "stacks").mkdir()
-        for stack in STACKS:
-            shutil.copy(REPO_ROOT / "stacks" / f"Pulumi.{stack}.yaml", root / "stacks")
-    else:
-        (root / "stacks").symlink_to(stacks)
-    return root
 
 
 @dataclass
@@ -142,8 +124,9 @@ class Deployment:
 @pytest.fixture(scope="module")
 def deployment(test_cluster: EmbeddedCluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
     base = tmp_path_factory.mktemp("local-stacks")
-    work = _project_copy(base / "project", REPO_ROOT / "__main__.py")
-    violation = _project_copy(base / "violation", PROGRAMS / "local-violation" / "__main__.py", work / "stacks")
+    work = project_copy(base / "project", REPO_ROOT / "__main__.py", STACKS)
+    violating = PROGRAMS / "local-violation" / "__main__.py"
+    violation = project_copy(base / "violation", violating, linked_stacks=work / "stacks")
     state = base / "state"
     state.mkdir()
     with pytest.MonkeyPatch.context() as patch:

@@ -500,3 +500,10 @@ def test_secrets_provider_refuses_an_unknown_stack() -> None:
     code, lines = invoke(["secrets-provider", "nope"])
     assert code == 2 and len(lines) == 1
     assert lines[0].startswith("error: secrets-provider: no stack 'nope' in stacks/") and "azure-eu" in lines[0]
+
+
+def test_simulate_refuses_a_brand_the_stack_does_not_serve_before_reaching_any_cluster() -> None:
+    assert invoke(["simulate", "--stack", "local-eu", "--brand", "alpha"]) == (
+        2,
+        ["error: --brand: 'alpha' is not a brand of stacks/Pulumi.local-eu.yaml (autocloud:brands: none)"],
+    )
