@@ -157,21 +157,26 @@ def run_command(
     return Check(stack, "command", True, f"{excerpt(command)} exited 0")
 
 
-def simulate_check(stack: str, target_local: bool, region: str, namespace: str | None, spec: SimulateGate) -> Check:
-    """Drive the region's simulated vehicles; healthy means every vehicle registered and connected and
-    no message was lost. A problem reaching the region is a failed check, not a crash of the rollout."""
-    if not target_local:
-        return Check(
-            stack,
-            "simulate",
-            False,
-            "not supported on Azure stacks yet (`autocloud simulate` drives local regions only); use a command gate",
-        )
+def simulate_check(
+    stack: str,
+    target_local: bool,
+    region: str,
+    namespace: str | None,
+    spec: SimulateGate,
+    *,
+    fleet_dir: Path | None = None,
+    outputs: Mapping[str, Any] | None = None,
+) -> Check:
+    """Drive the region's simulated vehicles, as `autocloud simulate` does: a local stack's namespace, or
+    an Azure stack's DPS and hubs from its ``outputs`` (there "delivered" is what IoT Hub acknowledged:
+    its Cosmos DB is private). Healthy means every vehicle registered and connected and no message was
+    lost. A problem reaching the region is a failed check, not a crash of the rollout."""
     from autocloud.operations import simulate
 
     what = f"{spec.vehicles} vehicles x {spec.messages} messages"
+    args = simulate.SimulationArgs(region, spec.vehicles, spec.messages, namespace=namespace, fleet_dir=fleet_dir)
     try:
-        result = simulate.run(simulate.SimulationArgs(region, spec.vehicles, spec.messages, namespace=namespace))
+        result = simulate.run(args) if target_local else simulate.run_azure(stack, args, outputs or {})
     except Exception as exc:  # a gate reports any failure to check as unhealthy, naming it
         problem = f"{type(exc).__name__}: {one_line(str(exc), 300)}"
         return Check(stack, "simulate", False, f"{what}: could not run: {problem}")
@@ -182,7 +187,8 @@ def simulate_check(stack: str, target_local: bool, region: str, namespace: str |
         problems.append(f"{count} vehicle{'s' if count != 1 else ''} refused ({reason})")
     if problems:
         return Check(stack, "simulate", False, f"{what}: " + "; ".join(problems))
-    return Check(stack, "simulate", True, f"{what}: {result.stored} stored, none lost")
+    counted = f"{result.stored} stored" if result.store_read else f"{result.delivered} acknowledged by IoT Hub"
+    return Check(stack, "simulate", True, f"{what}: {counted}, none lost")
 
 
 OutputsReader = Callable[[str], Mapping[str, Any]]
@@ -209,17 +215,35 @@ class StackGate:
         from platform_model.stack import resolve_stack
 
         checks: list[Check] = []
+        config = resolve_stack(stack, overrides=overrides).config
+        # A command gets the outputs; so does a simulate gate on Azure (its DPS and hubs).
+        unreadable = None
+        if outputs is None and (gate.command is not None or (gate.simulate is not None and not config.is_local)):
+            try:
+                outputs = self.read_outputs(stack)
+            except Exception as exc:  # not deployed, backend unreachable: the gate cannot pass
+                unreadable = f"could not read the stack's outputs: {one_line(str(exc), 300)}"
         if gate.simulate is not None:
-            config = resolve_stack(stack, overrides=overrides).config
-            namespace = config.local_namespace if config.is_local else None
-            checks.append(simulate_check(stack, config.is_local, config.region, namespace, gate.simulate))
+            if unreadable and not config.is_local:
+                checks.append(Check(stack, "simulate", False, unreadable))
+            else:
+                namespace = config.local_namespace if config.is_local else None
+                fleet = self.state_dir / "fleet"
+                checks.append(
+                    simulate_check(
+                        stack,
+                        config.is_local,
+                        config.region,
+                        namespace,
+                        gate.simulate,
+                        fleet_dir=fleet,
+                        outputs=outputs,
+                    )
+                )
         if gate.command is not None:
-            if outputs is None:
-                try:
-                    outputs = self.read_outputs(stack)
-                except Exception as exc:  # not deployed, backend unreachable: the gate cannot pass
-                    detail = f"could not read the stack's outputs: {one_line(str(exc), 300)}"
-                    checks.append(Check(stack, "command", False, detail))
-                    return checks
-            checks.append(run_command(stack, gate.command, outputs))
+            checks.append(
+                Check(stack, "command", False, unreadable)
+                if unreadable
+                else run_command(stack, gate.command, outputs or {})
+            )
         return checks

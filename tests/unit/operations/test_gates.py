@@ -4,6 +4,7 @@ verdict on a simulation's counts, and what a gate does on an Azure stack or an u
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -60,9 +61,23 @@ def test_a_command_that_hangs_fails_at_its_timeout() -> None:
     assert not check.ok and "did not finish within 0.2s" in check.detail
 
 
-def test_simulate_on_an_azure_stack_is_a_failing_check_that_says_why() -> None:
-    check = gates.simulate_check("azure-eu", False, "eu", None, SimulateGate(vehicles=2))
-    assert not check.ok and "not supported on Azure stacks yet" in check.detail
+def test_simulate_on_an_azure_stack_drives_its_dps_and_hubs_from_its_outputs(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[tuple[str, simulate.SimulationArgs, Any]] = []
+
+    def run_azure(stack: str, args: simulate.SimulationArgs, outputs: Any, **_k: Any) -> simulate.SimulationResult:
+        seen.append((stack, args, outputs))
+        return simulate.SimulationResult(sent=4, delivered=4, store_read=False)
+
+    monkeypatch.setattr(simulate, "run_azure", run_azure)
+    monkeypatch.setattr(StackGate, "read_outputs", lambda _self, _stack: {"endpoints": {"provisioning": "x"}})
+    checks = StackGate(state_dir=Path("/tmp/state"))("azure-eu", {}, Gate(simulate=SimulateGate(vehicles=2)), None)
+    assert [(c.kind, c.ok, c.detail) for c in checks] == [
+        ("simulate", True, "2 vehicles x 10 messages: 4 acknowledged by IoT Hub, none lost")
+    ]
+    stack, args, outputs = seen[0]
+    assert (stack, args.region, args.fleet_dir, outputs) == (
+        "azure-eu", "eu", Path("/tmp/state/fleet"), {"endpoints": {"provisioning": "x"}}
+    )  # fmt: skip
 
 
 def _fake_run(result: simulate.SimulationResult, seen: list[simulate.SimulationArgs]) -> Any:
