@@ -51,6 +51,8 @@ class NamespaceQuota:
     """Required. ConfigMaps, the API server's own ``kube-root-ca.crt`` included."""
     secrets: int
     """Required. Secrets."""
+    volume_claims: int = 0
+    """Optional, default 0. PersistentVolumeClaims (the brokers' logs and the stores' data)."""
 
     def hard(self) -> dict[str, str]:
         totals = self.resources
@@ -65,7 +67,7 @@ class NamespaceQuota:
             "services.loadbalancers": "0",
             "configmaps": str(self.config_maps),
             "secrets": str(self.secrets),
-            "persistentvolumeclaims": "0",
+            "persistentvolumeclaims": str(self.volume_claims),
         }
 
 

@@ -52,6 +52,8 @@ __all__ = [
     "Mount",
     "Workload",
     "config_hash",
+    "data_claim",
+    "deploy_claim",
     "deploy_config",
     "deploy_workload",
     "pod_spec",
@@ -131,6 +133,31 @@ def deploy_config(
             "labels": placement.object_labels(workload.name, workload.app, workload.component),
         },
         data=data,
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=list(placement.depends_on)),
+    )
+
+
+def data_claim(workload_name: str) -> dict[str, Any]:
+    """The volume source of a workload's data claim (:func:`deploy_claim` makes the claim)."""
+    return {"persistentVolumeClaim": {"claimName": f"{workload_name}-data"}}
+
+
+def deploy_claim(
+    name: str, parent: pulumi.Resource, placement: LocalPlacement, workload: Workload, size: str
+) -> k8s.core.v1.PersistentVolumeClaim:
+    """The PersistentVolumeClaim ``<workload>-data`` (:func:`data_claim`) of the cluster's default
+    StorageClass: data that outlives the pod, a node restart and a cluster stop and start. On the embedded
+    cluster the default class keeps it in a folder under the cluster's own
+    (``autocloud.runtime.cluster.volumes``); any other cluster gives its own default class. Pass the claim
+    to :func:`deploy_workload` in ``depends_on``."""
+    return k8s.core.v1.PersistentVolumeClaim(
+        name,
+        metadata={
+            "name": data_claim(workload.name)["persistentVolumeClaim"]["claimName"],
+            "namespace": placement.namespace,
+            "labels": placement.object_labels(workload.name, workload.app, workload.component),
+        },
+        spec={"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": size}}},
         opts=pulumi.ResourceOptions(parent=parent, depends_on=list(placement.depends_on)),
     )
 

@@ -79,6 +79,8 @@ def namespace_quota(services: Services, units: int, stores: int = 1) -> Namespac
         config_maps=room((units + 2 if services.iothub else 0) + (units if services.eventhubs else 0) + 1),
         # Each document store's password; the device endpoints' TLS.
         secrets=room((stores if services.cosmosdb else 0) + (1 if services.iothub else 0)),
+        # Each broker's log and each store's data: claims outlive the pods, so a rollout needs no room.
+        volume_claims=(units if services.eventhubs else 0) + (stores if services.cosmosdb else 0),
     )
 
 

@@ -15,9 +15,9 @@ What differs: no RU/s or autoscale (the sizing's figure is Azure's only), no rep
 multi-region writes, no indexing policy (FerretDB indexes ``_id``), no TTL on documents (none is set
 on Azure either), and access is a database user with a password instead of Entra ID.
 
-The data lives in an ``emptyDir``: it survives container restarts, not a rescheduled pod. The
-cluster has no storage provisioner, and the state is derived data: the state writer rebuilds it
-by reading the telemetry topics again under a new consumer group.
+The data lives on a PersistentVolumeClaim of the cluster's default class (``deploy_claim``): it
+outlives the pod, a node restart and a cluster stop and start, as Kafka's log does, so the documents'
+stored offsets and the brokers' committed ones stay in step.
 
 The state writer (``cmd/statewriter``) is one Deployment per region that reads the
 telemetry topic of every scale unit's Kafka and upserts each vehicle's last-known state, at least
@@ -35,15 +35,25 @@ time. FerretDB reads it only from its environment, so both pods take it through 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 
 from components.contracts import STATE_CONTAINER, STATE_DATABASE, StateEndpoints, StateTenant
-from components.local.kube import ContainerResources, HttpProbe, LocalPlacement, Mount, Workload, deploy_workload
+from components.local.kube import (
+    ContainerResources,
+    HttpProbe,
+    LocalPlacement,
+    Mount,
+    Workload,
+    data_claim,
+    deploy_claim,
+    deploy_workload,
+)
 from components.local.streaming import TELEMETRY_TOPIC
 from components.services import WRITER_NAME as WRITER_NAME  # re-exported: the writer is defined there
 from components.services import WRITER_RESOURCES as WRITER_RESOURCES
@@ -56,6 +66,8 @@ STORE_HEALTH_PORT = 8088
 """FerretDB's debug HTTP listener: ``/debug/readyz`` pings the store over the wire protocol with the
 set-up user, so the pod is ready only when it serves MongoDB clients."""
 RESOURCES = ContainerResources(cpu_request_m=50, memory_request_mi=128, cpu_limit_m=1000, memory_limit_mi=512)
+DATA_SIZE = "1Gi"
+"""The store's claim: one small document per vehicle; the embedded cluster's folders do not enforce it."""
 """The document store's."""
 USERNAME = "statewriter"
 PASSWORD_ITEM = "password"
@@ -78,9 +90,12 @@ def store_username(tenant: StateTenant | None = None) -> str:
     return tenant.writer if tenant and tenant.brand else USERNAME
 
 
-def docstore_workload(image: str, password_secret: str, tenant: StateTenant | None = None) -> Workload:
-    """FerretDB on SQLite in ``/data``, creating its one user on an empty store; also run as is by the
-    integration test of the image. A brand's store (``tenant``) is its own instance with its own user."""
+def docstore_workload(
+    image: str, password_secret: str, tenant: StateTenant | None = None, data: Mapping[str, Any] | None = None
+) -> Workload:
+    """FerretDB on SQLite in ``/data`` (on ``data``, default an ``emptyDir``; the component passes its claim),
+    creating its one user on an empty store; also run as is by the integration test of the image. A brand's
+    store (``tenant``) is its own instance with its own user."""
     return Workload(
         name=store_name(tenant),
         app="ferretdb",
@@ -105,7 +120,7 @@ def docstore_workload(image: str, password_secret: str, tenant: StateTenant | No
             "FERRETDB_SETUP_USERNAME": store_username(tenant),
         },
         secret_env={"FERRETDB_SETUP_PASSWORD": (password_secret, PASSWORD_ITEM)},
-        mounts=[Mount("data", "/data", {"emptyDir": {}}), Mount("tmp", "/tmp", {"emptyDir": {}})],
+        mounts=[Mount("data", "/data", data or {"emptyDir": {}}), Mount("tmp", "/tmp", {"emptyDir": {}})],
         readiness=HttpProbe("/debug/readyz", STORE_HEALTH_PORT),
     )
 
@@ -178,8 +193,9 @@ class LocalVehicleStateStore(pulumi.ComponentResource):
         self.container = tenant.container if tenant else STATE_CONTAINER
         self.key_secret_name = f"{self.store_name}-key"
         secret = self._build_key_secret(name, args)
-        store = docstore_workload(args.image, self.key_secret_name, tenant)
-        deployed = deploy_workload(f"{name}-docstore", self, placement, store, depends_on=[secret])
+        store = docstore_workload(args.image, self.key_secret_name, tenant, data_claim(self.store_name))
+        claim = deploy_claim(f"{name}-data", self, placement, store, DATA_SIZE)
+        deployed = deploy_workload(f"{name}-docstore", self, placement, store, depends_on=[secret, claim])
         store_uri = f"mongodb://{deployed.host}:{STORE_PORT}/"
         if args.streams:
             self._build_writer(name, args, store_uri, secret)

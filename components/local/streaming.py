@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import partial
+from typing import Any
 
 import pulumi
 
@@ -21,6 +23,8 @@ from components.local.kube import (
     Mount,
     Workload,
     config_hash,
+    data_claim,
+    deploy_claim,
     deploy_config,
     deploy_workload,
 )
@@ -42,6 +46,9 @@ TELEMETRY_TOPIC = "telemetry"
 EVENTS_TOPIC = "events"
 """Same names as the Azure target's event hubs (``components.streaming``)."""
 DATA_DIR = "/var/lib/kafka/data"
+LOG_SIZE = "2Gi"
+"""The broker's log claim: the topics keep seven days at most (``server_properties``), far below this at
+local rates; the embedded cluster's folders do not enforce it, another cluster's class may."""
 
 
 @dataclass(frozen=True)
@@ -101,9 +108,14 @@ def cluster_id(namespace: str, unit: int) -> str:
 
 
 def broker_workload(
-    placement: LocalPlacement, unit: int, partitions: int, image: str | None = None
+    placement: LocalPlacement,
+    unit: int,
+    partitions: int,
+    image: str | None = None,
+    log: Mapping[str, Any] | None = None,
 ) -> tuple[Workload, dict[str, str]]:
-    """The broker's workload and its ConfigMap data (both named ``streaming-<unit>``).
+    """The broker's workload and its ConfigMap data (both named ``streaming-<unit>``). The log lives on
+    ``log`` (default an ``emptyDir``; the component passes its claim, :func:`deploy_claim`).
 
     Started means a Kafka client got answers: the startup probe runs ``BrokerApiVersionsCommand``
     (metadata, then API versions), about 1 s and 0.7 CPU-seconds of a JVM, so only until it first passes.
@@ -129,7 +141,7 @@ def broker_workload(
         },
         mounts=[
             Mount("config", local_images.KAFKA_CONFIG_DIR, {"configMap": {"name": object_name}}, read_only=True),
-            Mount("data", DATA_DIR, {"emptyDir": {}}),
+            Mount("data", DATA_DIR, log or {"emptyDir": {}}),
             Mount("tmp", "/tmp", {"emptyDir": {"medium": "Memory", "sizeLimit": "16Mi"}}),
         ],
         read_only_root=True,
@@ -158,9 +170,11 @@ class LocalEventStreaming(pulumi.ComponentResource):
         self.location = placement.location
         self.telemetry_hub = TELEMETRY_TOPIC
         self.events_hub = EVENTS_TOPIC
-        workload, data = broker_workload(placement, args.unit, args.sku.telemetry_partitions, args.image)
+        log = data_claim(f"streaming-{args.unit}")
+        workload, data = broker_workload(placement, args.unit, args.sku.telemetry_partitions, args.image, log)
         config = deploy_config(f"{name}-config", self, placement, workload, data)
-        deployed = deploy_workload(f"{name}-broker", self, placement, workload, depends_on=[config])
+        claim = deploy_claim(f"{name}-log", self, placement, workload, LOG_SIZE)
+        deployed = deploy_workload(f"{name}-broker", self, placement, workload, depends_on=[config, claim])
 
         self.name = deployed.deployment.metadata.apply(lambda m: m.name or workload.name)
         self.resource_id = deployed.deployment.id

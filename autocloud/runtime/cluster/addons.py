@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from autocloud.runtime import images, node
+from autocloud.runtime.cluster import volumes
 from autocloud.runtime.cluster.settings import SIMULATED_LABEL
 
 COREDNS_PORT = 53
@@ -63,6 +64,7 @@ def addons() -> list[dict[str, Any]]:
     in the order they are applied: a role before its binding, the account and config before the pods."""
     return [
         *_node_client_rbac(),
+        volumes.storage_class(),
         *_coredns_rbac(),
         _coredns_config(),
         _coredns_deployment(),
@@ -71,7 +73,8 @@ def addons() -> list[dict[str, Any]]:
 
 
 def _node_client_rbac() -> list[dict[str, Any]]:
-    """The API server's kubelet client, kube-router's firewall and KWOK: each only what it reads or writes."""
+    """The API server's kubelet client, kube-router's firewall, KWOK and the volume provisioner: each only what
+    it reads or writes."""
     return [
         _binding("autocloud:kubelet-api-admin", "system:kubelet-api-admin", _user("kube-apiserver-kubelet-client")),
         _cluster_role(
@@ -105,6 +108,16 @@ def _node_client_rbac() -> list[dict[str, Any]]:
             ],
         ),
         _binding("autocloud:kwok", "autocloud:kwok", _user("autocloud:kwok")),
+        # The volume provisioner reads claims and classes, and makes and deletes the volumes it serves.
+        _cluster_role(
+            "autocloud:volume-provisioner",
+            [
+                {"apiGroups": [""], "resources": ["persistentvolumeclaims"], "verbs": ["get", "list"]},
+                {"apiGroups": [""], "resources": ["persistentvolumes"], "verbs": ["get", "list", "create", "delete"]},
+                {"apiGroups": ["storage.k8s.io"], "resources": ["storageclasses"], "verbs": ["get", "list"]},
+            ],
+        ),
+        _binding("autocloud:volume-provisioner", "autocloud:volume-provisioner", _user("autocloud:volume-provisioner")),
     ]
 
 

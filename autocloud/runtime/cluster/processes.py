@@ -14,7 +14,7 @@ from pathlib import Path
 
 from autocloud.runtime import node, reaper
 from autocloud.runtime.cluster.settings import HOLDER, RELAY, ClusterError, Component, Layout, Ports
-from platform_model.paths import TOOLCHAIN_BIN
+from platform_model.paths import REPO_ROOT, TOOLCHAIN_BIN
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,7 @@ def proc_exe(pid: int) -> str | None:
 
 def expected_exe(comp: Component) -> str:
     """The binary a component's process ends up running (after nsenter or unshare exec it)."""
-    if comp is RELAY:
+    if comp.python_module:
         return os.path.realpath(sys.executable)
     if comp is HOLDER:
         return node.sleep_binary()
@@ -179,6 +179,9 @@ def spawn(lay: Layout, comp: Component, holder: int, ports: Ports) -> int:
             str(listener.fileno()),
         ]
         env = {k: v for k, v in os.environ.items() if k != reaper.MARKER}  # outlives any engine run
+    elif comp.python_module:
+        argv = [*node.enter(holder), sys.executable, "-m", comp.binary, *comp.args(lay)]
+        env = node_env() | {"PYTHONPATH": str(REPO_ROOT)}
     else:
         argv = [*node.enter(holder), binary(comp.binary), *comp.args(lay)]
         env = node_env()

@@ -91,6 +91,11 @@ class Layout:
     def node(self) -> node.NodePaths:
         return node.NodePaths(self.root / "node")
 
+    @property
+    def volumes(self) -> Path:
+        """The persistent volumes' folders (``autocloud.runtime.cluster.volumes``); kept across stop and start."""
+        return self.root / "volumes"
+
     def component_kubeconfig(self, user: str) -> Path:
         return self.configs / f"{user}.kubeconfig"
 
@@ -112,6 +117,7 @@ IDENTITIES = (
     Identity("kube-scheduler", "system:kube-scheduler"),
     Identity("kube-router", "autocloud:kube-router"),
     Identity("kwok", "autocloud:kwok"),
+    Identity("volume-provisioner", "autocloud:volume-provisioner"),
 )
 
 
@@ -126,6 +132,8 @@ class Component:
     after_addons: bool = False
     """Started only once the add-ons (its RBAC among them) are applied: KWOK gives up and exits when it
     cannot list nodes within its first seconds, which a slow image import would otherwise cause."""
+    python_module: bool = False
+    """``binary`` is a module of this package, run with this Python (``-m``) rather than a built tool."""
 
 
 def _etcd_args(lay: Layout) -> list[str]:
@@ -253,7 +261,12 @@ def _relay_args(lay: Layout) -> list[str]:
     return ["-m", "autocloud.runtime.relay", "--target", f"127.0.0.1:{node.APISERVER_PORT}"]
 
 
-RELAY = Component("api-relay", "autocloud.runtime.relay", _relay_args, inside=False)
+RELAY = Component("api-relay", "autocloud.runtime.relay", _relay_args, inside=False, python_module=True)
+
+
+def _volume_provisioner_args(lay: Layout) -> list[str]:
+    return [f"--kubeconfig={lay.component_kubeconfig('volume-provisioner')}", f"--root={lay.volumes}"]
+
 
 COMPONENTS: tuple[Component, ...] = (
     Component("etcd", "etcd", _etcd_args),
@@ -266,6 +279,13 @@ COMPONENTS: tuple[Component, ...] = (
     Component("kube-proxy", "kube-proxy", _kube_proxy_args),
     Component("kube-router", "kube-router", _kube_router_args),
     Component("kwok", "kwok", _kwok_args, after_addons=True),
+    Component(
+        "volume-provisioner",
+        "autocloud.runtime.cluster.volumes",
+        _volume_provisioner_args,
+        after_addons=True,
+        python_module=True,
+    ),
 )
 HOLDER = Component("node-namespaces", "sleep", lambda _lay: [], inside=False)
 """The sleeping process that holds the node's namespaces open; started first, stopped last."""

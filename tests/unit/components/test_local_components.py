@@ -57,7 +57,7 @@ from components.local.kube import (
 )
 from components.local.platform import namespace_quota
 from components.local.provisioning import LocalDeviceTrust, LocalDeviceTrustArgs
-from components.local.streaming import DATA_DIR, cluster_id
+from components.local.streaming import DATA_DIR, LOG_SIZE, cluster_id
 from components.local.telemetry import routes_json
 from platform_model import local_images
 from platform_model.paths import REPO_ROOT
@@ -79,6 +79,7 @@ DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 SERVICE = "kubernetes:core/v1:Service"
 ACCOUNT = "kubernetes:core/v1:ServiceAccount"
 CONFIG_MAP = "kubernetes:core/v1:ConfigMap"
+PVC = "kubernetes:core/v1:PersistentVolumeClaim"
 SECRET = "kubernetes:core/v1:Secret"
 PINNED = re.compile(r"^[a-z0-9.\-/]+(:[A-Za-z0-9._\-]+|@sha256:[0-9a-f]{64})$")
 RECOMMENDED = (NAME_LABEL, COMPONENT_LABEL, INSTANCE_LABEL)
@@ -321,7 +322,13 @@ def test_event_streaming_is_a_kafka_broker_advertised_in_its_namespace(pulumi_ha
     mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
     volumes = {v["name"]: v for v in spec["volumes"]}
     assert volumes[mounts["/etc/kafka"]]["configMap"] == {"name": "streaming-1"}
-    assert "emptyDir" in volumes[mounts[DATA_DIR]] and "emptyDir" in volumes[mounts["/tmp"]]
+    # The log outlives the pod: a claim of the cluster's default class (no class named), as large as LOG_SIZE.
+    assert volumes[mounts[DATA_DIR]]["persistentVolumeClaim"] == {"claimName": "streaming-1-data"}
+    assert "emptyDir" in volumes[mounts["/tmp"]]
+    claim = mocks.one(PVC)
+    assert claim.inputs["metadata"]["name"] == "streaming-1-data"
+    assert "storageClassName" not in claim.inputs["spec"]
+    assert claim.inputs["spec"]["resources"] == {"requests": {"storage": LOG_SIZE}}
     # Ready means the broker answered Kafka requests, not that its port accepted a connection.
     assert container["readinessProbe"]["exec"]["command"] == [local_images.KAFKA_READY]
     assert container["startupProbe"]["exec"]["command"] == [local_images.KAFKA_STARTED]
@@ -371,7 +378,7 @@ def test_state_store_is_ferretdb_fed_by_a_writer_reading_every_unit(pulumi_harne
     assert env["FERRETDB_SETUP_DATABASE"] == STATE_DATABASE and env["FERRETDB_SETUP_PASSWORD"] == password_ref
     assert docstore["readinessProbe"]["httpGet"] == {"path": "/debug/readyz", "port": 8088, "scheme": "HTTP"}
     volumes = {v["name"]: v for v in pod_spec(deployments["state"])["volumes"]}
-    assert volumes["data"] == {"name": "data", "emptyDir": {}}
+    assert volumes["data"] == {"name": "data", "persistentVolumeClaim": {"claimName": "state-data"}}
 
     [writer] = pod_spec(deployments["statewriter"])["containers"]
     assert writer["image"] == local_images.image_reference("statewriter")

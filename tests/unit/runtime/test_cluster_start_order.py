@@ -58,6 +58,8 @@ def test_kwok_starts_after_its_role_binding_and_every_other_component_before_the
 
     kwok = events.index("spawn kwok")
     assert events.index("apply ClusterRoleBinding/autocloud:kwok") < kwok < events.index("simulated node")
+    provisioner = events.index("spawn volume-provisioner")
+    assert events.index("apply ClusterRoleBinding/autocloud:volume-provisioner") < provisioner
     first_addon = next(i for i, event in enumerate(events) if event.startswith("apply "))
-    others = [c.name for c in cluster.COMPONENTS if c.name != "kwok"]
+    others = [c.name for c in cluster.COMPONENTS if c.name not in ("kwok", "volume-provisioner")]
     assert all(events.index(f"spawn {name}") < first_addon for name in others)
