@@ -29,7 +29,7 @@ from urllib.error import HTTPError
 import pytest
 
 from autocloud.operations import deploy, device, simulate
-from autocloud.runtime import engine, fleet_pki, node
+from autocloud.runtime import cluster, engine, fleet_pki, node
 from autocloud.runtime.cluster import tunnel as cluster_tunnel
 from components.local import local_scale_units
 from components.local.kube import INSTANCE_LABEL, OWNED_LABELS, PART_OF_LABEL
@@ -40,7 +40,7 @@ from platform_model.stack import OVERRIDES_ENV, resolve_stack
 from platform_model.vocabulary import REGION_LABEL, region_namespace
 
 from .conftest import PROGRAMS, EmbeddedCluster, project_copy
-from .kube import Kubectl, busybox_pod
+from .kube import Kubectl, busybox_pod, eventually
 
 pytestmark = pytest.mark.integration
 
@@ -323,6 +323,67 @@ def test_a_killed_broker_loses_nothing_acknowledged(deployment: Deployment) -> N
     assert result.as_dict()["duplicates"] == result.stored - 180
 
 
+def _replace_pod(kubectl: Kubectl, namespace: str, selector: str) -> None:
+    """Delete the one pod ``selector`` picks and wait until its replacement is ready."""
+    old = kubectl.pod_of(namespace, selector)
+    kubectl.run("delete", "pod", "-n", namespace, old, "--wait=true", timeout=120)
+    assert eventually(lambda: _running_other_than(kubectl, namespace, selector, old), timeout=120)
+    kubectl.wait_ready(namespace, kubectl.pod_of(namespace, selector), timeout=180)
+
+
+def _running_other_than(kubectl: Kubectl, namespace: str, selector: str, old: str) -> bool:
+    try:
+        return kubectl.pod_of(namespace, selector) != old
+    except AssertionError:
+        return False
+
+
+def _region_data(
+    deployment: Deployment, region: str, vehicles: list[str]
+) -> tuple[set[tuple[str, int]], dict[str, int]]:
+    """The vehicles' telemetry records in unit 1's Kafka and their message counts in the store."""
+    cluster = deployment.cluster
+    namespace = region_namespace(region)
+    kubectl = Kubectl(cluster.kubeconfig)
+    broker = kubectl.pod_of(namespace, f"{INSTANCE_LABEL}=streaming-1")
+    records = {
+        (r.key, json.loads(r.value)["seq"])
+        for r in kubectl.kafka_records(namespace, broker, "telemetry")
+        if r.key in vehicles
+    }
+    reach = simulate.EmbeddedReach(cluster.layout, cluster.ports)
+    endpoints = simulate.discover(reach, namespace)
+    with reach.forward(namespace, [endpoints.store]) as ports:
+        stored = simulate._stored_counts(ports[endpoints.store], endpoints, vehicles)
+    return records, stored
+
+
+def test_kafka_and_the_store_keep_what_was_acknowledged_when_their_pods_are_replaced(deployment: Deployment) -> None:
+    """China's broker and store pods are deleted after their vehicles' messages were acknowledged and
+    stored: the replacements hold the same records and documents (their data is on claims, not in the
+    pods), and the next messages of the same vehicles are stored on top, none taken for a replay."""
+    cluster = deployment.cluster
+    kubectl = Kubectl(cluster.kubeconfig)
+    first = simulate.run(deployment.simulation("cn", vehicles=4, messages=5, settle_seconds=90), _reach(deployment))
+    assert first.delivered == 20 and first.lost == 0
+    vehicles = deployment.simulation("cn", vehicles=4, messages=1).vehicle_ids()
+    before = _region_data(deployment, "cn", vehicles)
+    assert len(before[0]) >= 20 and all(count >= 5 for count in before[1].values()), before
+
+    _replace_pod(kubectl, "autocloud-cn", f"{INSTANCE_LABEL}=streaming-1")
+    _replace_pod(kubectl, "autocloud-cn", f"{INSTANCE_LABEL}=state")
+    assert _region_data(deployment, "cn", vehicles) == before, "nothing acknowledged was lost with the pods"
+
+    again = simulate.run(deployment.simulation("cn", vehicles=4, messages=3, settle_seconds=90), _reach(deployment))
+    assert again.delivered == 12 and again.lost == 0, "the writer stores new records after the replacement"
+    records, stored = _region_data(deployment, "cn", vehicles)
+    assert records >= before[0] and stored == {v: before[1][v] + 3 for v in vehicles}
+
+
+def _reach(deployment: Deployment) -> simulate.EmbeddedReach:
+    return simulate.EmbeddedReach(deployment.cluster.layout, deployment.cluster.ports)
+
+
 def test_hubs_and_dps_refuse_what_azure_refuses_and_keep_serving(deployment: Deployment) -> None:
     """EU's device endpoints over the node's tunnel, as a vehicle outside the cluster reaches them: a good
     vehicle registers and connects; each of these is refused, and the good vehicle still connects after:
@@ -564,8 +625,23 @@ def _remaining(deployment: Deployment) -> list[str]:
     return left
 
 
+def test_a_cluster_stop_and_start_keeps_every_acknowledged_message(deployment: Deployment) -> None:
+    """The whole embedded cluster stopped and started: China's brokers and store come back with the same
+    records and documents (their claims' folders are kept under the cluster's folder)."""
+    vehicles = deployment.simulation("cn", vehicles=4, messages=1).vehicle_ids()
+    before = _region_data(deployment, "cn", vehicles)
+    assert before[0] and before[1], "earlier tests stored these vehicles' messages"
+    embedded = deployment.cluster
+    cluster.stop(embedded.layout, echo=lambda _line: None)
+    cluster.start(embedded.layout, echo=lambda _line: None, ports=embedded.ports, honour_kubeconfig=False)
+    Kubectl(embedded.kubeconfig).run(
+        "wait", "-n", "autocloud-cn", "--for=condition=Available", "deployment", "--all", "--timeout=300s", timeout=320
+    )
+    assert _region_data(deployment, "cn", vehicles) == before
+
+
 def test_destroy_leaves_no_autocloud_object(deployment: Deployment) -> None:
-    """The stacks are destroyed side by side, as `autocloud down` destroys them."""
+    """The stacks are destroyed side by side, as `autocloud down` destroys them; their data goes too."""
     with ThreadPoolExecutor(max_workers=len(STACKS)) as pool:
         results = dict(zip(STACKS, pool.map(deployment.destroy, STACKS), strict=True))
     for stack, result in results.items():
@@ -575,3 +651,7 @@ def test_destroy_leaves_no_autocloud_object(deployment: Deployment) -> None:
     while _remaining(deployment) and time.monotonic() < deadline:
         time.sleep(0.5)
     assert _remaining(deployment) == []
+    # The claims went with their namespaces, and with them the volumes and their folders.
+    volumes = deployment.cluster.layout.volumes
+    assert eventually(lambda: deployment.get("/api/v1/persistentvolumes")["items"] == [], timeout=60)
+    assert [p for p in volumes.rglob("*") if p.is_dir() and p.parent != volumes] == []
