@@ -156,3 +156,13 @@ func TestCollectPassesOverOtherBrandsAndNoticesANewTopicID(t *testing.T) {
 		t.Fatalf("key %q, want a-0", key)
 	}
 }
+
+func TestRetryBackoffIsCappedAtOneSecond(t *testing.T) {
+	var got []string
+	for _, fails := range []int{0, 1, 2, 3, 10, 64, 1000} {
+		got = append(got, retryBackoff(fails).String())
+	}
+	if strings.Join(got, " ") != "250ms 250ms 500ms 1s 1s 1s 1s" {
+		t.Fatalf("backoffs %v", got)
+	}
+}

@@ -103,8 +103,16 @@ type Writer struct {
 	consumed, upserted, replayed, writes, errors, foreign atomic.Int64
 }
 
-// retryMax caps the wait between attempts while the store is down; the record is retried, never skipped.
+// retryMax caps the wait between attempts while the store is down; a batch is retried, never skipped.
 const retryMax = 10 * time.Second
+
+// retryBackoff waits 250 ms after a first failure, doubling up to 1 s.
+func retryBackoff(fails int) time.Duration {
+	if fails >= 3 {
+		return time.Second
+	}
+	return 250 * time.Millisecond << max(fails-1, 0)
+}
 
 // pollMax bounds the records of one poll. A larger poll coalesces more when the writer is behind (a
 // vehicle's records in one poll cost one write); it is bounded because a poll's writes hold off a
@@ -141,6 +149,10 @@ func NewWriter(cfg Config, log *slog.Logger) (*Writer, error) {
 			// Offsets are committed by hand after the upsert, and a rebalance waits until then.
 			kgo.DisableAutoCommit(),
 			kgo.BlockRebalanceOnPoll(),
+			// franz-go surfaces a recreated topic (UNKNOWN_TOPIC_ID) only after five failed fetches, each
+			// after a growing backoff: 250 ms doubling to 5 s by default is about 12 s, capped at 1 s it is
+			// about 4 s. The cost: a Kafka that is down is retried every second instead of every 5 s.
+			kgo.RetryBackoffFn(retryBackoff),
 		)...)
 		if err != nil {
 			w.Close()
@@ -225,7 +237,8 @@ func (w *Writer) consume(ctx context.Context, u unitClient) {
 
 // resubscribe consumes a recreated topic again: franz-go's way is to purge it and add it back
 // (README, "Topic recreation"). Its committed offsets went with the old topic (Kafka drops a deleted
-// topic's commits, and a replaced broker has none), so the group starts at the reset offset, its start.
+// topic's commits from every group, as kfake does too; a replaced broker has none), so the group starts
+// at the reset offset: the topic's start.
 func (w *Writer) resubscribe(ctx context.Context, u unitClient, topic string, topicIDs map[string]string) {
 	old := topicIDs[topic]
 	u.client.PurgeTopicsFromClient(topic)
@@ -235,8 +248,8 @@ func (w *Writer) resubscribe(ctx context.Context, u unitClient, topic string, to
 	id, err := currentTopicID(metaCtx, u.client, topic)
 	if err != nil || id == "" {
 		// The old ID stays known: the first records under a new one log the recreation (collect).
-		w.log.Warn(fmt.Sprintf("unit %s: topic %s (id %s) is gone; consuming it from its start once it exists again",
-			u.name, topic, old), "unit", u.name, "topic", topic, "old_id", old, "err", err)
+		w.log.Warn(fmt.Sprintf("unit %s: topic %s is gone (or unreadable); consuming it from its start once it exists again",
+			u.name, topic), "unit", u.name, "topic", topic, "old_id", old, "err", err)
 		return
 	}
 	w.recreated(u.name, topic, old, id)
@@ -245,6 +258,9 @@ func (w *Writer) resubscribe(ctx context.Context, u unitClient, topic string, to
 
 // recreated logs the one line that tells a topic came back under a new ID.
 func (w *Writer) recreated(unit, topic, old, id string) {
+	if old == "" {
+		old = "unknown" // nothing was consumed under the old ID
+	}
 	w.log.Warn(fmt.Sprintf("unit %s: topic %s recreated (id %s -> %s); consuming from its start", unit, topic, old, id),
 		"unit", unit, "topic", topic, "old_id", old, "new_id", id)
 }
