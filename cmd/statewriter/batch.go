@@ -17,6 +17,7 @@ type batch struct {
 	// updates of the Update that carries it, or -1 when there is nothing to write (another brand's
 	// vehicle, or a record no retry can store).
 	partitions [][]pending
+	records    int // how many the poll held
 }
 
 type pending struct {
@@ -66,7 +67,7 @@ func (w *Writer) collect(unit string, fetches kgo.Fetches, topicIDs map[string]s
 			key := OffsetKey{Unit: unit, Partition: p.Partition, TopicID: id}
 			records := make([]pending, 0, len(p.Records))
 			for _, r := range p.Records {
-				w.consumed.Add(1)
+				b.records++
 				records = append(records, pending{r, w.place(&b, index, unit, key, r)})
 			}
 			b.partitions = append(b.partitions, records)

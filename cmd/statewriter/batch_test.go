@@ -108,8 +108,8 @@ func TestCollectGroupsAPollByVehicleAndPartition(t *testing.T) {
 	if strings.Join(got, " ") != want {
 		t.Fatalf("updates\n%s\nwant\n%s", strings.Join(got, " "), want)
 	}
-	if s := w.Stats(); s.Consumed != 9 || s.Errors != 1 {
-		t.Fatalf("stats %+v, want 9 consumed, 1 error (the record that is not JSON)", s)
+	if s := w.Stats(); b.records != 9 || s.Errors != 1 {
+		t.Fatalf("%d records, stats %+v; want 9, and 1 error (the record that is not JSON)", b.records, s)
 	}
 	if ids[topic] != "AAAAAAAAAAAAAAAAAAAAAQ" {
 		t.Fatalf("topic IDs %v", ids)

@@ -219,6 +219,8 @@ func (w *Writer) consume(ctx context.Context, u unitClient) {
 			}
 			written++
 		}
+		// Counted once written, so a reader that sees every record consumed sees what became of it.
+		w.consumed.Add(int64(b.records))
 		if done := b.committable(written); len(done) > 0 {
 			// Committed even when ctx has just ended, so a clean stop replays nothing.
 			commitCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
@@ -252,7 +254,9 @@ func (w *Writer) resubscribe(ctx context.Context, u unitClient, topic string, to
 			u.name, topic), "unit", u.name, "topic", topic, "old_id", old, "err", err)
 		return
 	}
-	w.recreated(u.name, topic, old, id)
+	if id != old {
+		w.recreated(u.name, topic, old, id)
+	}
 	topicIDs[topic] = id
 }
 
