@@ -3,9 +3,13 @@
 // It consumes the telemetry topic of every scale unit of a region (one Kafka cluster per unit, one
 // consumer group in each) and upserts one document per vehicle: `_id` (Cosmos DB: `id`) and
 // `vehicleId` = the record key, the message's JSON fields, `lastSeen` (the record's timestamp), `messages` (a count) and `offsets`, the
-// last applied offset per unit and partition. Delivery is at-least-once: offsets are committed to Kafka
-// only after the upsert succeeded, so a crash replays records, and the stored offsets make a replayed
-// record a no-op instead of a second count.
+// last applied offset per unit and partition (and topic ID, so a recreated topic starts a new entry).
+// A poll's records are grouped by vehicle: each vehicle's records of a partition are merged in offset
+// order and written once, so store writes grow with vehicles rather than messages. Delivery is
+// at-least-once: offsets are committed to Kafka only after the writes succeeded, so a crash replays
+// records, and the stored offsets make a replayed record a no-op instead of a second count, also when
+// a replayed batch is partly new. A topic deleted and created again, or a unit's Kafka replaced with
+// its log, is noticed by its new topic ID, logged, and consumed again from its start.
 //
 // The same program runs on both targets; only how it connects differs. Locally (the defaults) it reads
 // Kafka without authentication and writes a MongoDB wire-protocol store (FerretDB) as a user whose

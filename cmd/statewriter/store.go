@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 )
@@ -28,23 +29,93 @@ const (
 	StoreCosmosNoSQL = "cosmos-nosql"
 )
 
-// Update is one telemetry record as the store applies it.
+// Record is one telemetry record as a store merges it.
+type Record struct {
+	Offset int64
+	Seen   time.Time      // the record's timestamp
+	Fields map[string]any // the message's own fields (messageFields)
+}
+
+// Update is one vehicle's records from one partition in one poll, in ascending offset order. A store
+// applies it in at most one write per attempt: the store cost scales with vehicles per poll, not with
+// messages.
 type Update struct {
-	Vehicle   string         // the record key: `_id` (MongoDB) or `id` (Cosmos DB), and `vehicleId`
-	Fields    map[string]any // the message's own fields (messageFields)
-	Seen      time.Time      // the record's timestamp, stored as `lastSeen`
-	OffsetKey string         // `<unit>-<partition>`, the key in `offsets`
-	Offset    int64
+	Vehicle   string // the record key: `_id` (MongoDB) or `id` (Cosmos DB), and `vehicleId`
+	OffsetKey OffsetKey
+	Records   []Record
+}
+
+// OffsetKey names one partition's entry in a document's `offsets`: `<unit>-<partition>`, followed by
+// `@<topic id>` when the cluster tells topic IDs (Kafka 3.1 and later). A topic that is deleted and
+// created again, or a unit's Kafka replaced with its log lost, starts over at offset 0 under a new
+// topic ID: its records then get a new key instead of looking like replays of the old topic's higher
+// offsets, which would store nothing.
+type OffsetKey struct {
+	Unit      string
+	Partition int32
+	TopicID   string // as Kafka prints it (unpadded base64url); "" when the cluster tells none
+}
+
+func (k OffsetKey) String() string {
+	base := fmt.Sprintf("%s-%d", k.Unit, k.Partition)
+	if k.TopicID == "" {
+		return base
+	}
+	return base + "@" + k.TopicID
+}
+
+// supersedes tells whether stored is this partition's key under another topic ID (or none): offsets of
+// a topic that no longer exists, which the next write drops. Unit names hold no '@' (ParseUnit).
+func (k OffsetKey) supersedes(stored string) bool {
+	base := fmt.Sprintf("%s-%d", k.Unit, k.Partition)
+	return stored != k.String() && (stored == base || strings.HasPrefix(stored, base+"@"))
+}
+
+// change is what an Update does to a vehicle's document, computed the same way for both stores.
+type change struct {
+	applied int            // records above the stored offset: `messages` grows by this; 0 means no write
+	fields  map[string]any // their fields merged in offset order, a later record's value winning
+	seen    time.Time      // the last applied record's timestamp, stored as `lastSeen`
+	offset  int64          // the last applied record's offset, stored under the OffsetKey
+	drop    []string       // stored keys the OffsetKey supersedes
+}
+
+// plan is the change u makes to a document whose `offsets` are stored (nil when there is no document).
+// Only records above the offset stored under u's key count: a replay, or the part of a batch that
+// overlaps what the document already holds, is neither counted nor written again.
+func plan(u Update, stored map[string]int64) change {
+	last, held := stored[u.OffsetKey.String()]
+	c := change{fields: map[string]any{}}
+	for _, r := range u.Records {
+		if held && r.Offset <= last {
+			continue
+		}
+		c.applied++
+		for k, v := range r.Fields {
+			c.fields[k] = v
+		}
+		c.seen, c.offset = r.Seen, r.Offset
+	}
+	if c.applied == 0 {
+		return change{}
+	}
+	for key := range stored {
+		if u.OffsetKey.supersedes(key) {
+			c.drop = append(c.drop, key)
+		}
+	}
+	sort.Strings(c.drop)
+	return c
 }
 
 // Store keeps one document per vehicle. Both kinds store the same shape: the message's fields,
 // `vehicleId`, `lastSeen`, `messages` (a count) and `offsets` (the last applied offset per unit and
-// partition); only the key field's name differs (`_id` or `id`) and `lastSeen`'s type (a BSON date, or
-// an RFC 3339 UTC string in JSON).
+// partition, keyed by OffsetKey); only the key field's name differs (`_id` or `id`) and `lastSeen`'s
+// type (a BSON date, or an RFC 3339 UTC string in JSON).
 type Store interface {
-	// Apply writes u unless the vehicle's document already holds its offset (or a later one of its
-	// partition); it reports whether it changed the document.
-	Apply(ctx context.Context, u Update) (bool, error)
+	// Apply writes the records of u the vehicle's document does not hold yet (plan), in one write, and
+	// returns how many they were; 0 means it wrote nothing.
+	Apply(ctx context.Context, u Update) (int, error)
 	// Probe upserts a document with the given id and returns it as read back, as JSON.
 	Probe(ctx context.Context, id string) (string, error)
 	// Ping is nil when the store answers (and, for Cosmos DB, the identity may read the container).

@@ -129,27 +129,39 @@ func (s *cosmosStore) update(ctx context.Context, id string, change func(*cosmos
 	}
 }
 
-func (s *cosmosStore) Apply(ctx context.Context, u Update) (bool, error) {
-	return s.update(ctx, u.Vehicle, func(stored *cosmosItem) map[string]any {
+// Apply plans on the item as read and writes it back if it is still that item; when another write came
+// first (412 or 409), update reads again and the plan is made again on what is stored then, so records
+// that write already holds are not counted twice.
+func (s *cosmosStore) Apply(ctx context.Context, u Update) (int, error) {
+	var applied int
+	_, err := s.update(ctx, u.Vehicle, func(stored *cosmosItem) map[string]any {
 		doc, messages, offsets := map[string]any{}, int64(0), map[string]int64{}
 		if stored != nil {
-			if last, seen := stored.offsets[u.OffsetKey]; seen && last >= u.Offset {
-				return nil
-			}
 			doc, messages = stored.fields, stored.messages
 			for k, v := range stored.offsets {
 				offsets[k] = v
 			}
 		}
-		for k, v := range u.Fields {
+		c := plan(u, offsets)
+		if applied = c.applied; applied == 0 {
+			return nil
+		}
+		for k, v := range c.fields {
 			doc[k] = v
 		}
-		offsets[u.OffsetKey] = u.Offset
-		doc["lastSeen"] = u.Seen.UTC().Format(time.RFC3339Nano)
-		doc["messages"] = messages + 1
+		for _, k := range c.drop {
+			delete(offsets, k)
+		}
+		offsets[u.OffsetKey.String()] = c.offset
+		doc["lastSeen"] = c.seen.UTC().Format(time.RFC3339Nano)
+		doc["messages"] = messages + int64(c.applied)
 		doc["offsets"] = offsets
 		return doc
 	})
+	if err != nil {
+		return 0, err
+	}
+	return applied, nil
 }
 
 func (s *cosmosStore) Probe(ctx context.Context, id string) (string, error) {

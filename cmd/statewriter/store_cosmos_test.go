@@ -175,9 +175,28 @@ func openFake(t *testing.T, f *fakeCosmos, cred *fakeCredential) Store {
 	return store
 }
 
+// record is a record at offset whose timestamp tells the offset (in nanoseconds).
+func record(offset int64, fields map[string]any) Record {
+	return Record{Offset: offset, Seen: time.Date(2026, 5, 1, 12, 0, 0, int(offset), time.UTC), Fields: fields}
+}
+
+// update is one record of the vehicle on partition 0 of unit-1, a cluster without topic IDs.
 func update(vehicle string, offset int64, fields map[string]any) Update {
-	return Update{Vehicle: vehicle, Fields: fields, Seen: time.Date(2026, 5, 1, 12, 0, 0, int(offset), time.UTC),
-		OffsetKey: "unit-1-0", Offset: offset}
+	return Update{Vehicle: vehicle, OffsetKey: OffsetKey{Unit: "unit-1"}, Records: []Record{record(offset, fields)}}
+}
+
+// batchOf is the vehicle's records from..to (inclusive) on partition 0 of unit-1 under topic ID id, each
+// with its own speed (the offset) and, for the first only, a field the others lack.
+func batchOf(vehicle string, from, to int64, id string) Update {
+	u := Update{Vehicle: vehicle, OffsetKey: OffsetKey{Unit: "unit-1", TopicID: id}}
+	for o := from; o <= to; o++ {
+		fields := map[string]any{"speedKmh": float64(o)}
+		if o == from {
+			fields["firstOf"] = float64(from)
+		}
+		u.Records = append(u.Records, record(o, fields))
+	}
+	return u
 }
 
 func TestCosmosCreatesThenUpsertsOneItemPerVehicle(t *testing.T) {
@@ -186,10 +205,10 @@ func TestCosmosCreatesThenUpsertsOneItemPerVehicle(t *testing.T) {
 	store := openFake(t, f, cred)
 	ctx := context.Background()
 
-	if applied, err := store.Apply(ctx, update("v1", 0, map[string]any{"speedKmh": 10.0, "note": "a"})); err != nil || !applied {
+	if applied, err := store.Apply(ctx, update("v1", 0, map[string]any{"speedKmh": 10.0, "note": "a"})); err != nil || applied != 1 {
 		t.Fatalf("first record: applied %v, %v", applied, err)
 	}
-	if applied, err := store.Apply(ctx, update("v1", 1, map[string]any{"speedKmh": 20.0})); err != nil || !applied {
+	if applied, err := store.Apply(ctx, update("v1", 1, map[string]any{"speedKmh": 20.0})); err != nil || applied != 1 {
 		t.Fatalf("second record: applied %v, %v", applied, err)
 	}
 	writes := f.writes()
@@ -220,7 +239,7 @@ func TestCosmosCreatesThenUpsertsOneItemPerVehicle(t *testing.T) {
 	}
 
 	// A replayed record changes nothing and writes nothing.
-	if applied, err := store.Apply(ctx, update("v1", 1, map[string]any{"speedKmh": 99.0})); err != nil || applied {
+	if applied, err := store.Apply(ctx, update("v1", 1, map[string]any{"speedKmh": 99.0})); err != nil || applied != 0 {
 		t.Fatalf("replay: applied %v, %v; want a no-op", applied, err)
 	}
 	if len(f.writes()) != 2 || f.item("v1")["speedKmh"] != 20.0 {
@@ -247,7 +266,7 @@ func TestCosmosRereadsWhenAnotherWriterChangedTheItem(t *testing.T) {
 		other["_etag"] = fmt.Sprintf("\"%d\"", f.version)
 		f.items["v1"] = other
 	}
-	if applied, err := store.Apply(ctx, update("v1", 1, map[string]any{"speedKmh": 30.0})); err != nil || !applied {
+	if applied, err := store.Apply(ctx, update("v1", 1, map[string]any{"speedKmh": 30.0})); err != nil || applied != 1 {
 		t.Fatalf("applied %v, %v", applied, err)
 	}
 	v1 := f.item("v1")
@@ -260,6 +279,92 @@ func TestCosmosRereadsWhenAnotherWriterChangedTheItem(t *testing.T) {
 	if len(writes) != 3 || writes[1].ifMatch != `"1"` || writes[2].ifMatch != `"2"` || !writes[2].isUpsert() {
 		t.Fatalf("writes %+v: want a stale upsert refused, then one with the new etag", writes)
 	}
+}
+
+// want checks fields of a stored item, compared as printed.
+func want(t *testing.T, item map[string]any, fields map[string]any) {
+	t.Helper()
+	for k, v := range fields {
+		if fmt.Sprint(item[k]) != fmt.Sprint(v) {
+			t.Fatalf("item %v: %s = %v, want %v", item, k, item[k], v)
+		}
+	}
+}
+
+func TestCosmosWritesABatchOfOneVehicleOnce(t *testing.T) {
+	f := startCosmos(t)
+	store := openFake(t, f, &fakeCredential{token: cosmosToken})
+	ctx := context.Background()
+
+	if applied, err := store.Apply(ctx, batchOf("v1", 0, 99, "")); err != nil || applied != 100 {
+		t.Fatalf("100 records: applied %d, %v", applied, err)
+	}
+	if writes := f.writes(); len(writes) != 1 {
+		t.Fatalf("%d writes for one vehicle's batch, want 1", len(writes))
+	}
+	// The last record's speed and time, the first record's own field kept, every record counted.
+	want(t, f.item("v1"), map[string]any{"messages": 100.0, "speedKmh": 99.0, "firstOf": 0.0,
+		"lastSeen": "2026-05-01T12:00:00.000000099Z", "offsets": map[string]any{"unit-1-0": 99.0}})
+
+	// A batch that overlaps what the item holds (40..99 held, 100..139 new) counts only the new part.
+	if applied, err := store.Apply(ctx, batchOf("v1", 40, 139, "")); err != nil || applied != 40 {
+		t.Fatalf("overlapping batch: applied %d, %v; want the 40 records above offset 99", applied, err)
+	}
+	// firstOf comes from record 40, which the item already held: not written again.
+	want(t, f.item("v1"), map[string]any{"messages": 140.0, "speedKmh": 139.0, "firstOf": 0.0,
+		"offsets": map[string]any{"unit-1-0": 139.0}})
+	// A batch the item holds entirely writes nothing.
+	if applied, err := store.Apply(ctx, batchOf("v1", 100, 139, "")); err != nil || applied != 0 {
+		t.Fatalf("replayed batch: applied %d, %v", applied, err)
+	}
+	if writes := f.writes(); len(writes) != 2 {
+		t.Fatalf("%d writes, want 2 (the replayed batch writes nothing)", len(writes))
+	}
+}
+
+func TestCosmosReplansWhenAnotherWriteHeldPartOfTheBatch(t *testing.T) {
+	f := startCosmos(t)
+	store := openFake(t, f, &fakeCredential{token: cosmosToken})
+	ctx := context.Background()
+	if _, err := store.Apply(ctx, batchOf("v1", 0, 9, "")); err != nil {
+		t.Fatal(err)
+	}
+	// Between the read and the write, another write stores records 10..14 (as a zombie member of the
+	// group could): the etag changes, the write is refused, and the plan is made again.
+	f.beforeWrite = func(f *fakeCosmos) {
+		other := map[string]any{}
+		for k, v := range f.items["v1"] {
+			other[k] = v
+		}
+		other["messages"], other["offsets"] = 15.0, map[string]any{"unit-1-0": 14.0}
+		f.version++
+		other["_etag"] = fmt.Sprintf("\"%d\"", f.version)
+		f.items["v1"] = other
+	}
+	if applied, err := store.Apply(ctx, batchOf("v1", 10, 19, "")); err != nil || applied != 5 {
+		t.Fatalf("applied %d, %v; want 5 (15..19: the other write held 10..14)", applied, err)
+	}
+	want(t, f.item("v1"), map[string]any{"messages": 20.0, "speedKmh": 19.0, "offsets": map[string]any{"unit-1-0": 19.0}})
+}
+
+func TestCosmosStartsANewOffsetKeyForARecreatedTopic(t *testing.T) {
+	f := startCosmos(t)
+	store := openFake(t, f, &fakeCredential{token: cosmosToken})
+	ctx := context.Background()
+	// Written before topic IDs were in the keys, then under the topic's first ID.
+	if _, err := store.Apply(ctx, batchOf("v1", 0, 49, "")); err != nil {
+		t.Fatal(err)
+	}
+	if applied, err := store.Apply(ctx, batchOf("v1", 50, 59, "AAAAAAAAAAAAAAAAAAAAAQ")); err != nil || applied != 10 {
+		t.Fatalf("first topic ID: applied %d, %v", applied, err)
+	}
+	want(t, f.item("v1"), map[string]any{"messages": 60.0, "offsets": map[string]any{"unit-1-0@AAAAAAAAAAAAAAAAAAAAAQ": 59.0}})
+	// The topic is recreated: offsets start at 0 again, under a new ID. They are new records, not replays.
+	if applied, err := store.Apply(ctx, batchOf("v1", 0, 4, "AAAAAAAAAAAAAAAAAAAAAg")); err != nil || applied != 5 {
+		t.Fatalf("recreated topic: applied %d, %v; want its 5 records stored", applied, err)
+	}
+	want(t, f.item("v1"), map[string]any{"messages": 65.0, "speedKmh": 4.0,
+		"offsets": map[string]any{"unit-1-0@AAAAAAAAAAAAAAAAAAAAAg": 4.0}})
 }
 
 func TestCosmosRefusesAWrongTokenAndPasswords(t *testing.T) {

@@ -309,7 +309,7 @@ func TestReadyOnlyWhenKafkaAndStoreAnswer(t *testing.T) {
 	if err := json.Unmarshal(rec.Body.Bytes(), &stats); err != nil {
 		t.Fatalf("/stats = %q: %v", rec.Body.String(), err)
 	}
-	for _, key := range []string{"consumed", "upserted", "replayed", "errors"} {
+	for _, key := range []string{"consumed", "upserted", "replayed", "writes", "errors"} {
 		if _, ok := stats[key]; !ok {
 			t.Fatalf("/stats = %v, missing %s", stats, key)
 		}
