@@ -65,8 +65,10 @@ def test_each_brand_has_its_own_container_identity_and_writer(pulumi_harness: Pu
         (g["eventHubName"], g["consumerGroupName"])
         for g in inputs_by_name(run, "azure-native:eventhub:ConsumerGroup").values()
     }
-    assert {("telemetry", "statewriter-alpha"), ("telemetry", "statewriter-beta")} <= groups
-    assert ("telemetry", "statewriter") not in groups
+    assert {("telemetry-alpha", "statewriter-alpha"), ("telemetry-beta", "statewriter-beta")} <= groups
+    assert {hub for hub, _ in groups} == {"telemetry-alpha", "telemetry-beta", "events"}
+    assert ("telemetry-beta", "statewriter-alpha") not in groups
+    assert not {group for _, group in groups} & {"statewriter"}
 
     certificates = inputs_by_name(run, "azure-native:deviceprovisioningservices:DpsCertificate")
     assert [c["certificateName"] for c in certificates.values()] == ["fleet-ca-alpha"]
@@ -80,6 +82,7 @@ def test_each_brand_has_its_own_container_identity_and_writer(pulumi_harness: Pu
         assert own[own.index("--collection") + 1] == f"vehicle-state-{brand}"
         assert own[own.index("--group") + 1] == f"statewriter-{brand}"
         assert own[own.index("--vehicle-prefix") + 1] == f"{brand}-"
+        assert own[own.index("--topic") + 1] == f"telemetry-{brand}"
 
     state = run.outputs["endpoints"]["state"]
     assert state["brands"]["beta"]["container"] == "vehicle-state-beta"
