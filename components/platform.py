@@ -36,13 +36,13 @@ from components.services import azure_writer_wiring, writer_workload
 from components.state import VehicleStateStore, VehicleStateStoreArgs
 from components.streaming import DEFAULT_CONSUMER_GROUPS, BrandHub, EventStreaming, EventStreamingArgs
 from components.telemetry import (
+    BrandRoute,
     DeviceAccess,
     DeviceProvisioning,
     DeviceProvisioningArgs,
     DpsLinkKeys,
     EventHubsRoute,
     LinkedHub,
-    BrandRoute,
     TelemetryIngest,
     TelemetryIngestArgs,
     dps_link_keys,
