@@ -190,6 +190,16 @@ class StreamingEndpoints(TypedDict):
     """With brands only: brand -> its own telemetry topic (event hub), which only its writer may read."""
 
 
+def streaming_endpoints(
+    kafka: str, telemetry_topic: str, events_topic: str, brand_topics: Mapping[str, str]
+) -> StreamingEndpoints:
+    """A scale unit's streaming endpoints on either target; ``brand_telemetry_topics`` only with brands."""
+    endpoints = StreamingEndpoints(kafka=kafka, telemetry_topic=telemetry_topic, events_topic=events_topic)
+    if brand_topics:
+        endpoints["brand_telemetry_topics"] = dict(brand_topics)
+    return endpoints
+
+
 class ComputeEndpoints(TypedDict):
     api_server: str
 

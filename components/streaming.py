@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_azure_native as azure_native
 
-from components.contracts import STATE_WRITER_GROUP, TELEMETRY_STREAM, StreamingEndpoints
+from components.contracts import STATE_WRITER_GROUP, TELEMETRY_STREAM, StreamingEndpoints, streaming_endpoints
 from components.placement import STORAGE_BLOB_DATA_CONTRIBUTOR, AzurePlacement, grant_role
 from components.private_link import private_endpoint
 from platform_model.locations import storage_sku
@@ -274,16 +274,6 @@ class EventStreaming(pulumi.ComponentResource):
                     opts=pulumi.ResourceOptions(parent=self),
                 )
         return built
-
-
-def streaming_endpoints(
-    kafka: str, telemetry_topic: str, events_topic: str, brand_topics: Mapping[str, str]
-) -> StreamingEndpoints:
-    """A scale unit's streaming endpoints on either target; ``brand_telemetry_topics`` only with brands."""
-    endpoints = StreamingEndpoints(kafka=kafka, telemetry_topic=telemetry_topic, events_topic=events_topic)
-    if brand_topics:
-        endpoints["brand_telemetry_topics"] = dict(brand_topics)
-    return endpoints
 
 
 def _capture_description(
