@@ -19,6 +19,7 @@ from platform_model.sizing import CapacityPlan, CosmosPlan
 from platform_model.vocabulary import (
     REGION_LABEL,
     brand_container,
+    brand_telemetry,
     brand_vehicle_prefix,
     brand_writer,
     region_namespace,
@@ -81,6 +82,10 @@ STATE_CONTAINER = "vehicle-state"
 """The state store's container (Cosmos DB) or collection (the local document store)."""
 STATE_WRITER = "statewriter"
 """The state writer's Deployment, Service and ServiceAccount where the region serves no brands."""
+TELEMETRY_STREAM = "telemetry"
+"""The region's telemetry stream, the same on both targets: the event hub (Azure) or Kafka topic (local) that
+device messages are routed to where the region serves no brands. With brands each brand's messages go to its
+own stream instead (``StateTenant.telemetry``)."""
 STATE_WRITER_GROUP = "statewriter"
 """The state writer's consumer group, the same on both targets: the consumer group every Event Hub has
 (``components/streaming.py``) and the ``--group`` the writer's workload passes (``components/services.py``).
@@ -109,6 +114,11 @@ class StateTenant:
     """Its container's throughput."""
     fleet_ca: str | None = None
     """The brand's own fleet CA (PEM), if the stack gave one."""
+    telemetry: str = TELEMETRY_STREAM
+    """The telemetry stream its writer reads in every scale unit: the region's ``telemetry`` (no brands), or
+    the brand's own ``telemetry-<brand>``, which only the brand's vehicles are routed to."""
+    telemetry_partitions: int | None = None
+    """Partitions of the brand's own stream (``BrandPlan.telemetry_partitions``); None: the region's stream."""
 
 
 def state_tenants(brands: tuple[Brand, ...], plan: CapacityPlan) -> tuple[StateTenant, ...]:
@@ -116,6 +126,7 @@ def state_tenants(brands: tuple[Brand, ...], plan: CapacityPlan) -> tuple[StateT
     if not brands:
         return (StateTenant(None, STATE_CONTAINER, STATE_WRITER, STATE_WRITER_GROUP, None, plan.cosmos),)
     sized = {b.name: b.cosmos for b in plan.brands}
+    partitions = {b.name: b.telemetry_partitions for b in plan.brands}
     return tuple(
         StateTenant(
             brand=b.name,
@@ -125,6 +136,8 @@ def state_tenants(brands: tuple[Brand, ...], plan: CapacityPlan) -> tuple[StateT
             vehicle_prefix=brand_vehicle_prefix(b.name),
             cosmos=sized[b.name],
             fleet_ca=b.fleet_ca,
+            telemetry=brand_telemetry(b.name),
+            telemetry_partitions=partitions[b.name],
         )
         for b in brands
     )
@@ -171,7 +184,20 @@ class StreamingEndpoints(TypedDict):
     kafka: str
     """``host:port`` of the Kafka endpoint."""
     telemetry_topic: str
+    """The region's telemetry topic; with brands, the first brand's (each brand's is in ``brand_telemetry_topics``)."""
     events_topic: str
+    brand_telemetry_topics: NotRequired[dict[str, str]]
+    """With brands only: brand -> its own telemetry topic (event hub), which only its writer may read."""
+
+
+def streaming_endpoints(
+    kafka: str, telemetry_topic: str, events_topic: str, brand_topics: Mapping[str, str]
+) -> StreamingEndpoints:
+    """A scale unit's streaming endpoints on either target; ``brand_telemetry_topics`` only with brands."""
+    endpoints = StreamingEndpoints(kafka=kafka, telemetry_topic=telemetry_topic, events_topic=events_topic)
+    if brand_topics:
+        endpoints["brand_telemetry_topics"] = dict(brand_topics)
+    return endpoints
 
 
 class ComputeEndpoints(TypedDict):

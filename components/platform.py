@@ -34,8 +34,9 @@ from components.placement import (
 from components.registry import ContainerRegistry, ContainerRegistryArgs
 from components.services import azure_writer_wiring, writer_workload
 from components.state import VehicleStateStore, VehicleStateStoreArgs
-from components.streaming import DEFAULT_CONSUMER_GROUPS, EventStreaming, EventStreamingArgs
+from components.streaming import DEFAULT_CONSUMER_GROUPS, BrandHub, EventStreaming, EventStreamingArgs
 from components.telemetry import (
+    BrandRoute,
     DeviceAccess,
     DeviceProvisioning,
     DeviceProvisioningArgs,
@@ -167,7 +168,8 @@ class RegionalPlatform(pulumi.ComponentResource):
             if stream is not None:
                 streaming.append(stream)
             if services.iothub:
-                telemetry.append(self._build_telemetry(name, args, placement, unit, _route_to(stream)))
+                route = _route_to(stream, self.tenants)
+                telemetry.append(self._build_telemetry(name, args, placement, unit, route))
         return streaming, telemetry
 
     def _build_streaming(
@@ -183,6 +185,7 @@ class RegionalPlatform(pulumi.ComponentResource):
                 namespace_name=eventhub_namespace_name(region, unit),
                 allowed_subnet_id=network.node_subnet_id,
                 consumer_groups=_consumer_groups(self.tenants),
+                brand_hubs=_brand_hubs(self.tenants),
             ),
             pulumi.ResourceOptions(parent=self),
         )
@@ -310,8 +313,10 @@ class RegionalPlatform(pulumi.ComponentResource):
         """The state writers on the region's cluster, from the local target's workload definition.
 
         Each tenant's writer (the region's one, or one per brand) runs as its own workload identity, which
-        may receive from every scale unit's namespace and write its own vehicle-state container, and nothing
-        else; Flux delivers them (``components/delivery.py``). Only where the region has everything they
+        may receive from its telemetry stream in every scale unit (the region's one writer: the namespace, as
+        before brands; a brand's writer: its own ``telemetry-<brand>`` hub only, checked by
+        ``residency-brand-stream-scope``) and write its own vehicle-state container, and nothing else; Flux
+        delivers them (``components/delivery.py``). Only where the region has everything they
         connect: a cluster with its registry, Event Hubs and Cosmos DB.
         """
         compute, registry, state = self.compute, self.registry, self.state
@@ -340,12 +345,16 @@ class RegionalPlatform(pulumi.ComponentResource):
             )
             receiver = EVENT_HUBS_DATA_RECEIVER
             ready += [
-                grant_role(f"{part}-receives-{unit}", self, stream.resource_id, writer.principal_id, receiver)
+                grant_role(
+                    f"{part}-receives-{unit}", self, _receive_scope(stream, tenant), writer.principal_id, receiver
+                )
                 for unit, stream in enumerate(self.streaming, start=1)
             ]
             ready += [state.grant_data_contributor(f"{part}-stores", self, writer.principal_id, tenant.container)]
             ready.append(writer.federation)
-            wiring = azure_writer_wiring(registry.login_server, kafka, documents, writer.client_id, tenant=tenant)
+            wiring = azure_writer_wiring(
+                registry.login_server, kafka, documents, writer.client_id, topic=tenant.telemetry, tenant=tenant
+            )
             manifests += render_workload(writer_workload(wiring), namespace, labels)
             client_ids[tenant.brand or ""] = writer.client_id
         delivery = ServiceDelivery(
@@ -398,10 +407,30 @@ def _private_zone_keys(services: Services, cloud: Cloud) -> list[str]:
 
 
 def _consumer_groups(tenants: tuple[StateTenant, ...]) -> tuple[str, ...]:
-    """Every Event Hub's consumer groups: the stream processor's and each tenant writer's own (a brand's writer
-    reads every message in its own group and keeps its brand's)."""
+    """The consumer groups of the region's hubs (``events``, and ``telemetry`` where there are no brands): the
+    stream processor's and the region's one writer's. A brand's writer's group is on its own hub only
+    (``_brand_hubs``)."""
     shared = [group for group in DEFAULT_CONSUMER_GROUPS if group != STATE_WRITER_GROUP]
-    return tuple(dict.fromkeys([*shared, *(t.group for t in tenants)]))
+    return tuple(dict.fromkeys([*shared, *(t.group for t in tenants if t.brand is None)]))
+
+
+def _brand_hubs(tenants: tuple[StateTenant, ...]) -> tuple[BrandHub, ...]:
+    """Each brand's own telemetry hub, read by its writer's group and the region's stream processor's; none
+    without brands. The stream processor (a consumer group, no service deployed yet) would read a brand's hub
+    only under a platform identity granted on it, never a brand's."""
+    shared = [group for group in DEFAULT_CONSUMER_GROUPS if group != STATE_WRITER_GROUP]
+    return tuple(
+        BrandHub(t.brand, t.telemetry, t.telemetry_partitions, (*shared, t.group))
+        for t in tenants
+        if t.brand is not None and t.telemetry_partitions is not None
+    )
+
+
+def _receive_scope(stream: EventStreaming, tenant: StateTenant) -> pulumi.Output[str]:
+    """Where a tenant's writer may receive in a scale unit: a brand's own hub, or (no brands) the namespace."""
+    if tenant.brand is None:
+        return stream.resource_id
+    return stream.brand_hub_scopes[tenant.brand]
 
 
 def _services_endpoints(flux_configuration: str, manifests: str, client_ids: dict[str, str]) -> ServicesEndpoints:
@@ -427,8 +456,9 @@ def _kafka_bootstrap(stream: EventStreaming) -> str:
     return stream.kafka_bootstrap
 
 
-def _route_to(stream: EventStreaming | None) -> EventHubsRoute | None:
-    """IoT Hub routing into a scale unit's Event Hubs namespace, or None without one."""
+def _route_to(stream: EventStreaming | None, tenants: tuple[StateTenant, ...]) -> EventHubsRoute | None:
+    """IoT Hub routing into a scale unit's Event Hubs namespace (with brands, each brand's vehicles to its own
+    hub), or None without one."""
     if stream is None:
         return None
     return EventHubsRoute(
@@ -436,6 +466,7 @@ def _route_to(stream: EventStreaming | None) -> EventHubsRoute | None:
         endpoint_uri=stream.endpoint_uri,
         telemetry_hub=stream.telemetry_hub,
         events_hub=stream.events_hub,
+        brands=tuple(BrandRoute(t.telemetry, t.vehicle_prefix) for t in tenants if t.brand and t.vehicle_prefix),
     )
 
 

@@ -8,13 +8,13 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_azure_native as azure_native
 
-from components.contracts import STATE_WRITER_GROUP, StreamingEndpoints
+from components.contracts import STATE_WRITER_GROUP, TELEMETRY_STREAM, StreamingEndpoints, streaming_endpoints
 from components.placement import STORAGE_BLOB_DATA_CONTRIBUTOR, AzurePlacement, grant_role
 from components.private_link import private_endpoint
 from platform_model.locations import storage_sku
 from platform_model.sizing import EventHubsPlan
 
-TELEMETRY_HUB = "telemetry"
+TELEMETRY_HUB = TELEMETRY_STREAM
 EVENTS_HUB = "events"
 KAFKA_PORT = 9093
 """Event Hubs' Kafka endpoint: ``<namespace>.servicebus.windows.net:9093`` with SASL_SSL
@@ -23,6 +23,20 @@ CAPTURE_CONTAINER = "capture"
 DEFAULT_CONSUMER_GROUPS: tuple[str, ...] = ("stream-processor", STATE_WRITER_GROUP)
 CAPTURE_INTERVAL_SECONDS = 300
 CAPTURE_SIZE_BYTES = 300 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class BrandHub:
+    """A brand's own telemetry hub in a scale unit's namespace."""
+
+    brand: str
+    """Required. The brand (``platform_model.brands``)."""
+    hub: str
+    """Required. The event hub's name, ``telemetry-<brand>``."""
+    partitions: int
+    """Required. ``BrandPlan.telemetry_partitions`` (1-32 on Standard)."""
+    consumer_groups: Sequence[str]
+    """Required. Its readers' groups: the brand writer's, and the region's stream processor's."""
 
 
 @dataclass(frozen=True)
@@ -48,6 +62,10 @@ class EventStreamingArgs:
     its Kafka consumer joins): readers of both hubs."""
     retention_days: int = 1
     """Optional, default 1: capture keeps the long-term copy in region."""
+    brand_hubs: Sequence[BrandHub] = ()
+    """Optional, default none: the region's one ``telemetry`` hub. With brands, one hub per brand in its place
+    (IoT Hub routes each brand's vehicles to their own), so a brand's identity can be given its own hub and
+    no other (``components.platform``); ``events`` stays the region's."""
 
 
 class EventStreaming(pulumi.ComponentResource):
@@ -66,14 +84,18 @@ class EventStreaming(pulumi.ComponentResource):
     (``EventStreamingArgs.namespace_name``), for workload arguments; None for an autonamed namespace."""
     capture_storage_id: pulumi.Output[str]
     telemetry_hub: str
+    """The region's telemetry hub; with brands, the first brand's."""
     events_hub: str
+    brand_hub_scopes: dict[str, pulumi.Output[str]]
+    """With brands: brand -> ARM id of its own hub (``<namespace id>/eventhubs/<hub>``), the scope of its
+    writer's Data Receiver role; empty without brands."""
     endpoints: pulumi.Output[StreamingEndpoints]
 
     def __init__(self, name: str, args: EventStreamingArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("autocloud:streaming:EventStreaming", name, None, opts)
         placement = args.placement
         self.location = placement.location
-        self.telemetry_hub = TELEMETRY_HUB
+        self.telemetry_hub = args.brand_hubs[0].hub if args.brand_hubs else TELEMETRY_HUB
         self.events_hub = EVENTS_HUB
 
         namespace = self._build_namespace(name, args)
@@ -81,7 +103,11 @@ class EventStreaming(pulumi.ComponentResource):
             self._build_network_rules(name, args, namespace, args.allowed_subnet_id)
         storage = self._build_capture_account(name, args)
         capture_ready = self._build_capture_access(name, args, namespace, storage)
-        self._build_hubs(name, args, namespace, storage, capture_ready)
+        hubs = self._build_hubs(name, args, namespace, storage, capture_ready)
+        self.brand_hub_scopes = {
+            b.brand: pulumi.Output.all(namespace.id, hubs[b.hub].name).apply(lambda v: f"{v[0]}/eventhubs/{v[1]}")
+            for b in args.brand_hubs
+        }
         private_endpoint(f"{name}-pe", self, placement, namespace.id, "namespace", ("servicebus",))
         private_endpoint(f"{name}-capture-pe", self, placement, storage.id, "blob", ("blob",))
 
@@ -91,10 +117,9 @@ class EventStreaming(pulumi.ComponentResource):
         suffix = placement.dns.servicebus
         self.kafka_bootstrap = f"{args.namespace_name}.{suffix}:{KAFKA_PORT}" if args.namespace_name else None
         self.endpoint_uri = namespace.name.apply(lambda n: f"sb://{n}.{suffix}")
+        brand_topics = {b.brand: b.hub for b in args.brand_hubs}
         self.endpoints = namespace.name.apply(
-            lambda n: StreamingEndpoints(
-                kafka=f"{n}.{suffix}:{KAFKA_PORT}", telemetry_topic=TELEMETRY_HUB, events_topic=EVENTS_HUB
-            )
+            lambda n: streaming_endpoints(f"{n}.{suffix}:{KAFKA_PORT}", self.telemetry_hub, EVENTS_HUB, brand_topics)
         )
         self.register_outputs(
             {
@@ -216,11 +241,18 @@ class EventStreaming(pulumi.ComponentResource):
         namespace: azure_native.eventhub.Namespace,
         storage: azure_native.storage.StorageAccount,
         capture_ready: list[pulumi.Resource],
-    ) -> None:
-        """The ``telemetry`` and ``events`` hubs, captured to storage, each with the consumer groups."""
+    ) -> dict[str, azure_native.eventhub.EventHub]:
+        """The ``telemetry`` (or each brand's) and ``events`` hubs, captured to storage, each with its
+        consumer groups; the resource logical names of a stack without brands are the ones it always had."""
         rg = args.placement.resource_group_name
-        hubs = {TELEMETRY_HUB: args.sku.telemetry_partitions, EVENTS_HUB: args.sku.events_partitions}
-        for hub_name, partitions in hubs.items():
+        wanted: dict[str, tuple[int, Sequence[str]]] = (
+            {b.hub: (b.partitions, b.consumer_groups) for b in args.brand_hubs}
+            if args.brand_hubs
+            else {TELEMETRY_HUB: (args.sku.telemetry_partitions, args.consumer_groups)}
+        )
+        wanted[EVENTS_HUB] = (args.sku.events_partitions, args.consumer_groups)
+        built: dict[str, azure_native.eventhub.EventHub] = {}
+        for hub_name, (partitions, groups) in wanted.items():
             hub = azure_native.eventhub.EventHub(
                 f"{name}-{hub_name}",
                 resource_group_name=rg,
@@ -231,7 +263,8 @@ class EventStreaming(pulumi.ComponentResource):
                 capture_description=_capture_description(storage.id),
                 opts=pulumi.ResourceOptions(parent=self, depends_on=capture_ready),
             )
-            for group in args.consumer_groups:
+            built[hub_name] = hub
+            for group in groups:
                 azure_native.eventhub.ConsumerGroup(
                     f"{name}-{hub_name}-{group}",
                     resource_group_name=rg,
@@ -240,6 +273,7 @@ class EventStreaming(pulumi.ComponentResource):
                     consumer_group_name=group,
                     opts=pulumi.ResourceOptions(parent=self),
                 )
+        return built
 
 
 def _capture_description(

@@ -189,6 +189,32 @@ def sender_grant_name(component: str) -> str:
     return f"{component}-{SENDER_PART}"
 
 
+def device_prefix_condition(prefix: str) -> str:
+    """The routing condition selecting the devices whose id starts with ``prefix`` (a brand's vehicles).
+
+    IoT Hub stamps each device-to-cloud message with the sending device's id, the system property
+    ``iothub-connection-device-id``, which a routing query names ``$connectionDeviceId``
+    (https://learn.microsoft.com/azure/iot-hub/iot-hub-devguide-routing-query-syntax, "System properties";
+    the device cannot set it, the hub does). "In routes conditions, the following string functions are
+    supported: ... STARTS_WITH(x, y) Returns a Boolean indicating whether the first string expression starts
+    with the second" (https://learn.microsoft.com/azure/iot-hub/iot-hub-devguide-query-language, "Functions").
+    A brand's prefix is lowercase letters, digits and hyphens (``platform_model.brands.BRAND_NAME``), so it
+    needs no escaping inside the quoted literal."""
+    if not prefix or not all(c.isascii() and (c.islower() or c.isdigit() or c == "-") for c in prefix):
+        raise ValueError(f"device id prefix {prefix!r} must be lowercase letters, digits and hyphens")
+    return f"STARTS_WITH($connectionDeviceId, '{prefix}')"
+
+
+@dataclass(frozen=True)
+class BrandRoute:
+    """Where one brand's device messages go: its own event hub."""
+
+    hub: str
+    """Required. The brand's event hub (``telemetry-<brand>``); also the endpoint's and the route's name."""
+    vehicle_prefix: str
+    """Required. What the brand's device ids start with (``<brand>-``)."""
+
+
 @dataclass(frozen=True)
 class EventHubsRoute:
     """Where a hub routes messages: an Event Hubs namespace of the same scale unit."""
@@ -201,6 +227,9 @@ class EventHubsRoute:
     """Required. Event hub receiving device messages."""
     events_hub: str
     """Required. Event hub receiving lifecycle and connection-state events."""
+    brands: Sequence[BrandRoute] = ()
+    """Optional, default none: every device message to ``telemetry_hub``. With brands, each brand's device
+    messages to its own hub only, and no route to ``telemetry_hub`` (``_routes``)."""
 
 
 @dataclass(frozen=True)
@@ -324,7 +353,14 @@ def _routes(route: EventHubsRoute, placement: AzurePlacement) -> azure_native.io
     leaves the endpoint's ``identity`` unset: Azure/azure-cli,
     src/azure-cli/azure/cli/command_modules/iot/custom.py, ``iot_hub_routing_endpoint_create``), and the
     portal's "Identity-based" endpoint "is set up to use your hub's system assigned identity"
-    (https://learn.microsoft.com/azure/iot-hub/virtual-network-support)."""
+    (https://learn.microsoft.com/azure/iot-hub/virtual-network-support).
+
+    With brands there is one endpoint and one route per brand, each selecting that brand's devices
+    (``device_prefix_condition``), and no catch-all telemetry route: IoT Hub delivers a message to the
+    endpoint of every route whose condition it matches, so a catch-all beside them would write each
+    message twice (twice the ingress the plan sized) into a hub holding every brand's telemetry. A
+    message of a device in no brand matches no route and takes the fallback route to the hub's built-in
+    endpoint, which no brand's identity can read."""
 
     def endpoint(name: str, entity: str) -> azure_native.iothub.RoutingEventHubPropertiesArgsDict:
         return {
@@ -335,32 +371,29 @@ def _routes(route: EventHubsRoute, placement: AzurePlacement) -> azure_native.io
             "resource_group": placement.resource_group_name,
         }
 
+    def to(name: str, source: str, condition: str, endpoint_name: str) -> azure_native.iothub.RoutePropertiesArgsDict:
+        return {
+            "name": name,
+            "source": source,
+            "condition": condition,
+            "endpoint_names": [endpoint_name],
+            "is_enabled": True,
+        }
+
+    if route.brands:
+        telemetry_endpoints = [endpoint(b.hub, b.hub) for b in route.brands]
+        telemetry_routes = [
+            to(b.hub, "DeviceMessages", device_prefix_condition(b.vehicle_prefix), b.hub) for b in route.brands
+        ]
+    else:
+        telemetry_endpoints = [endpoint("telemetry", route.telemetry_hub)]
+        telemetry_routes = [to("telemetry", "DeviceMessages", "true", "telemetry")]
     return {
-        "endpoints": {
-            "event_hubs": [endpoint("telemetry", route.telemetry_hub), endpoint("vehicle-events", route.events_hub)]
-        },
+        "endpoints": {"event_hubs": [*telemetry_endpoints, endpoint("vehicle-events", route.events_hub)]},
         "routes": [
-            {
-                "name": "telemetry",
-                "source": "DeviceMessages",
-                "condition": "true",
-                "endpoint_names": ["telemetry"],
-                "is_enabled": True,
-            },
-            {
-                "name": "lifecycle",
-                "source": "DeviceLifecycleEvents",
-                "condition": "true",
-                "endpoint_names": ["vehicle-events"],
-                "is_enabled": True,
-            },
-            {
-                "name": "connection-state",
-                "source": "DeviceConnectionStateEvents",
-                "condition": "true",
-                "endpoint_names": ["vehicle-events"],
-                "is_enabled": True,
-            },
+            *telemetry_routes,
+            to("lifecycle", "DeviceLifecycleEvents", "true", "vehicle-events"),
+            to("connection-state", "DeviceConnectionStateEvents", "true", "vehicle-events"),
         ],
     }
 

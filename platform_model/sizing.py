@@ -72,6 +72,10 @@ MAX_PARTITIONS_PER_HUB = 32
 MAX_TU_PER_SCALE_UNIT = min(MAX_TU_PER_NAMESPACE, MAX_PARTITIONS_PER_HUB)
 """A partition takes about one TU of ingress and nearly all ingress lands on the telemetry hub, so
 a namespace is useful up to 32 TU, not 40."""
+MAX_HUBS_PER_NAMESPACE = 10
+"""Event hubs per Standard namespace ("Number of event hubs per namespace": Basic 10, Standard 10,
+https://learn.microsoft.com/azure/event-hubs/event-hubs-quotas). With brands a namespace holds ``events``
+and one ``telemetry-<brand>`` per brand, so a region serves at most ``MAX_HUBS_PER_NAMESPACE - 1`` brands."""
 MIN_PARTITIONS = 4
 """Our floor: consumers scale out to at least four readers per hub."""
 EVENTS_PARTITIONS = 4
@@ -149,6 +153,10 @@ class BrandPlan:
     name: str
     vehicles: int
     cosmos: CosmosPlan
+    telemetry_partitions: int = MIN_PARTITIONS
+    """Partitions of the brand's own telemetry hub in each scale unit: its fleet's share of the plan's
+    ``telemetry_partitions`` (a partition takes about one TU of ingress), at least ``MIN_PARTITIONS`` so its
+    writer still scales out to four readers, at most ``MAX_PARTITIONS_PER_HUB``."""
 
 
 @dataclass(frozen=True)
@@ -256,6 +264,13 @@ def plan_capacity(
     brand's container is sized for its own vehicles at the region's message rate and size."""
     if brands and sum(v for _, v in brands) != vehicles:
         raise ValueError(f"vehicles {vehicles} is not the sum of the brands' {[v for _, v in brands]}")
+    if len(brands) > MAX_HUBS_PER_NAMESPACE - 1:
+        raise ConfigError(
+            "",
+            "brands",
+            f"{len(brands)} brands need {len(brands) + 1} event hubs per namespace (events and one telemetry hub"
+            f" per brand); a Standard namespace holds at most {MAX_HUBS_PER_NAMESPACE}: split the region's brands",
+        )
     fleet = parse_fleet(vehicles, messages_per_vehicle_per_hour, message_kb)
     vehicles, messages_per_vehicle_per_hour, message_kb = (
         fleet.vehicles,
@@ -303,7 +318,12 @@ def plan_capacity(
 
     cosmos = _cosmos_plan(messages_per_second, message_kb)
     brand_plans = tuple(
-        BrandPlan(name, count, _cosmos_plan(count * messages_per_vehicle_per_hour / 3600, message_kb))
+        BrandPlan(
+            name,
+            count,
+            _cosmos_plan(count * messages_per_vehicle_per_hour / 3600, message_kb),
+            _share_of_partitions(eventhubs.telemetry_partitions, count, vehicles),
+        )
         for name, count in brands
     )
 
@@ -344,6 +364,11 @@ def plan_capacity(
         notes=tuple(notes),
         brands=brand_plans,
     )
+
+
+def _share_of_partitions(partitions: int, brand_vehicles: int, vehicles: int) -> int:
+    """A brand's share of a scale unit's telemetry partitions, rounded up, between the floor and the cap."""
+    return min(MAX_PARTITIONS_PER_HUB, max(MIN_PARTITIONS, math.ceil(partitions * brand_vehicles / vehicles)))
 
 
 def plan_for_profile(profile: RegionProfile, brands: Sequence[tuple[str, int]] = ()) -> CapacityPlan:

@@ -37,6 +37,8 @@ BRAND_STATE_PREFIX = "vehicle-state-"
 """A brand's vehicle-state container (Cosmos DB) or collection (the local store) is ``vehicle-state-<brand>``."""
 BRAND_WRITER_PREFIX = "statewriter-"
 """A brand's state writer, its ServiceAccount and (Azure) its workload identity's subject: ``statewriter-<brand>``."""
+BRAND_TELEMETRY_PREFIX = "telemetry-"
+"""A brand's own telemetry stream: event hub (Azure) or Kafka topic (local) ``telemetry-<brand>``."""
 BRAND_TAG = "brand"
 """The tag (Azure) naming the brand a brand's own resource serves; the brand-scope rule reads it."""
 
@@ -49,6 +51,12 @@ def brand_container(brand: str) -> str:
 def brand_writer(brand: str) -> str:
     """The brand's state writer: Deployment, ServiceAccount and consumer group."""
     return f"{BRAND_WRITER_PREFIX}{brand}"
+
+
+def brand_telemetry(brand: str) -> str:
+    """The brand's own telemetry stream, which only its vehicles' messages are routed to and only its
+    writer may read."""
+    return f"{BRAND_TELEMETRY_PREFIX}{brand}"
 
 
 def brand_vehicle_prefix(brand: str) -> str:

@@ -103,14 +103,19 @@ func (f *Forwarder) EnsureTopics(ctx context.Context, retry time.Duration) {
 	}
 }
 
+// createTopics creates each topic with the partitions its route asked for, else the default.
 func (f *Forwarder) createTopics(ctx context.Context, admin *kadm.Client, topics []string) error {
 	attempt, cancel := context.WithTimeout(ctx, f.timeout)
 	defer cancel()
-	responses, err := admin.CreateTopics(attempt, f.partitions, 1, nil, topics...)
-	if err != nil {
-		return err
-	}
 	for _, topic := range topics {
+		partitions := f.partitions
+		if asked, ok := f.plan.Partitions[topic]; ok {
+			partitions = asked
+		}
+		responses, err := admin.CreateTopics(attempt, partitions, 1, nil, topic)
+		if err != nil {
+			return err
+		}
 		response, ok := responses[topic]
 		if !ok {
 			return fmt.Errorf("topic %s: no answer", topic)
@@ -141,17 +146,21 @@ func headers(props []Property) []kgo.RecordHeader {
 	return out
 }
 
-// Telemetry forwards one device message and returns once Kafka acknowledged it (acks=all): the
-// caller acknowledges the MQTT publish only then. routed is false where no route takes device messages.
+// Telemetry forwards one device message to every topic a route of it selects (its brand's, with brands) and
+// returns once Kafka acknowledged all of them (acks=all): the caller acknowledges the MQTT publish only then.
+// routed is false where no route takes this device's messages.
 func (f *Forwarder) Telemetry(ctx context.Context, device string, props []Property, payload []byte) (routed bool, err error) {
-	topic, ok := f.plan.Topics[sourceDeviceMessages]
-	if !ok || f.client == nil {
+	topics := f.plan.TelemetryTopics(device)
+	if len(topics) == 0 || f.client == nil {
 		return false, nil
 	}
-	record := &kgo.Record{Topic: topic, Key: []byte(device), Value: payload, Headers: headers(props)}
+	records := make([]*kgo.Record, 0, len(topics))
+	for _, topic := range topics {
+		records = append(records, &kgo.Record{Topic: topic, Key: []byte(device), Value: payload, Headers: headers(props)})
+	}
 	produce, cancel := context.WithTimeout(ctx, f.timeout)
 	defer cancel()
-	return true, f.client.ProduceSync(produce, record).FirstErr()
+	return true, f.client.ProduceSync(produce, records...).FirstErr()
 }
 
 // Lifecycle sends IoT Hub's createDeviceIdentity event the first time this process sees a device:

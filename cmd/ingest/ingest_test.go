@@ -34,7 +34,13 @@ const fixtureBootstrap = "streaming-1.autocloud-eu.svc.cluster.local:9092"
 // routesFile is the component's routes.json with the scale unit's Kafka at bootstrap.
 func routesFile(t *testing.T, bootstrap string) string {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join("testdata", "routes.json"))
+	return fixtureAt(t, "routes.json", bootstrap)
+}
+
+// fixtureAt is testdata/<name> (a routes file the component writes) with the scale unit's Kafka at bootstrap.
+func fixtureAt(t *testing.T, name, bootstrap string) string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("testdata", name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,9 +57,15 @@ func TestParsePlanReadsTheComponentsRoutes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]string{sourceDeviceMessages: telemetryTopic, sourceLifecycle: eventsTopic, sourceConnectionState: eventsTopic}
+	want := map[string]string{sourceLifecycle: eventsTopic, sourceConnectionState: eventsTopic}
 	if plan.HubName != "eu-telemetry-1" || plan.Bootstrap != fixtureBootstrap || len(plan.Topics) != len(want) {
 		t.Fatalf("plan = %+v", plan)
+	}
+	if got := plan.Telemetry; len(got) != 1 || got[0] != (TelemetryRoute{Name: "telemetry", Prefix: "", Topic: telemetryTopic}) {
+		t.Fatalf("device routes = %+v", got)
+	}
+	if topics := plan.TelemetryTopics("any-vehicle"); len(topics) != 1 || topics[0] != telemetryTopic {
+		t.Errorf("without brands every device goes to %s, got %v", telemetryTopic, topics)
 	}
 	for source, topic := range want {
 		if plan.Topics[source] != topic {

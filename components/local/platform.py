@@ -34,7 +34,13 @@ from components.local.provisioning import (
 )
 from components.local.state import LocalVehicleStateStore, LocalVehicleStateStoreArgs, StateStream
 from components.local.streaming import LocalEventStreaming, LocalEventStreamingArgs
-from components.local.telemetry import KafkaRoute, LocalTelemetryIngest, LocalTelemetryIngestArgs, hub_name
+from components.local.telemetry import (
+    KafkaBrandRoute,
+    KafkaRoute,
+    LocalTelemetryIngest,
+    LocalTelemetryIngestArgs,
+    hub_name,
+)
 from platform_model.local_images import image_reference
 from platform_model.profiles import Services
 from platform_model.sizing import CapacityPlan
@@ -208,7 +214,7 @@ class LocalRegionalPlatform(pulumi.ComponentResource):
             if stream is not None:
                 streaming.append(stream)
             if self.device_trust is not None:
-                route = _route_to(stream, args.plan.eventhubs.telemetry_partitions)
+                route = _route_to(stream, args.plan.eventhubs.telemetry_partitions, self.tenants)
                 telemetry.append(self._build_telemetry(name, placement, unit, route, self.device_trust))
         return streaming, telemetry
 
@@ -218,7 +224,12 @@ class LocalRegionalPlatform(pulumi.ComponentResource):
         """One unit's broker, with the plan's partitions as the default for the topics it creates."""
         return LocalEventStreaming(
             f"{name}-streaming-{unit}",
-            LocalEventStreamingArgs(placement=placement, unit=unit, sku=args.plan.eventhubs),
+            LocalEventStreamingArgs(
+                placement=placement,
+                unit=unit,
+                sku=args.plan.eventhubs,
+                brand_topics={t.brand: t.telemetry for t in self.tenants if t.brand},
+            ),
             pulumi.ResourceOptions(parent=self),
         )
 
@@ -254,7 +265,9 @@ class LocalRegionalPlatform(pulumi.ComponentResource):
         return [
             LocalVehicleStateStore(
                 f"{name}-state" if tenant.brand is None else f"{name}-state-{tenant.brand}",
-                LocalVehicleStateStoreArgs(placement=placement, streams=streams, tenant=tenant),
+                LocalVehicleStateStoreArgs(
+                    placement=placement, streams=streams, telemetry_topic=tenant.telemetry, tenant=tenant
+                ),
                 pulumi.ResourceOptions(parent=self),
             )
             for tenant in self.tenants
@@ -282,11 +295,19 @@ def _region_placement(args: RegionalPlatformArgs, compute: LocalComputeCluster) 
     )
 
 
-def _route_to(stream: LocalEventStreaming | None, partitions: int) -> KafkaRoute | None:
-    """The ingest's routes into its scale unit's broker, or None without one."""
+def _route_to(
+    stream: LocalEventStreaming | None, partitions: int, tenants: tuple[StateTenant, ...]
+) -> KafkaRoute | None:
+    """The ingest's routes into its scale unit's broker (with brands, each brand's vehicles to its own topic),
+    or None without one."""
     if stream is None:
         return None
-    return KafkaRoute(stream.bootstrap, stream.telemetry_hub, stream.events_hub, partitions)
+    brands = tuple(
+        KafkaBrandRoute(t.telemetry, t.vehicle_prefix, t.telemetry_partitions)
+        for t in tenants
+        if t.brand and t.vehicle_prefix and t.telemetry_partitions
+    )
+    return KafkaRoute(stream.bootstrap, stream.telemetry_hub, stream.events_hub, partitions, brands)
 
 
 def _state_endpoints(platform: LocalRegionalPlatform) -> pulumi.Output[StateEndpoints | None]:

@@ -16,7 +16,7 @@ from typing import Any
 
 import pulumi
 
-from components.contracts import StreamingEndpoints
+from components.contracts import TELEMETRY_STREAM, StreamingEndpoints, streaming_endpoints
 from components.local.kube import (
     ContainerResources,
     LocalPlacement,
@@ -42,7 +42,7 @@ small on purpose: the embedded node has two cores for every region's brokers, an
 starting JVM burst."""
 HEAP = "-Xms128m -Xmx128m"
 """Enough for a local broker once the log cleaner's buffer is small (see ``server_properties``)."""
-TELEMETRY_TOPIC = "telemetry"
+TELEMETRY_TOPIC = TELEMETRY_STREAM
 EVENTS_TOPIC = "events"
 """Same names as the Azure target's event hubs (``components.streaming``)."""
 DATA_DIR = "/var/lib/kafka/data"
@@ -63,6 +63,10 @@ class LocalEventStreamingArgs:
     """Required. From ``platform_model.sizing``: the telemetry partitions become the default partition count."""
     image: str = field(default_factory=partial(image_reference, "kafka"))
     """Optional, default the Kafka image built here (``autocloud.local/kafka:<version>``)."""
+    brand_topics: Mapping[str, str] = field(default_factory=dict)
+    """Optional, default none: the region's one ``telemetry`` topic. With brands, brand -> its own topic
+    (``telemetry-<brand>``) in its place. The ingest creates them, with their routes' partitions, when it
+    starts (as it creates ``telemetry`` and ``events``); this broker has no per-topic authorization."""
 
 
 def server_properties(advertised_host: str, partitions: int) -> str:
@@ -168,7 +172,7 @@ class LocalEventStreaming(pulumi.ComponentResource):
         super().__init__("autocloud:local:EventStreaming", name, None, opts)
         placement = args.placement
         self.location = placement.location
-        self.telemetry_hub = TELEMETRY_TOPIC
+        self.telemetry_hub = next(iter(args.brand_topics.values()), TELEMETRY_TOPIC)
         self.events_hub = EVENTS_TOPIC
         log = data_claim(f"streaming-{args.unit}")
         workload, data = broker_workload(placement, args.unit, args.sku.telemetry_partitions, args.image, log)
@@ -180,7 +184,7 @@ class LocalEventStreaming(pulumi.ComponentResource):
         self.resource_id = deployed.deployment.id
         self.bootstrap = f"{deployed.host}:{deployed.port}"
         self.endpoints = pulumi.Output.from_input(
-            StreamingEndpoints(kafka=self.bootstrap, telemetry_topic=TELEMETRY_TOPIC, events_topic=EVENTS_TOPIC)
+            streaming_endpoints(self.bootstrap, self.telemetry_hub, EVENTS_TOPIC, args.brand_topics)
         )
         self.register_outputs(
             {

@@ -46,6 +46,18 @@ RESOURCES = ContainerResources(cpu_request_m=25, memory_request_mi=32, cpu_limit
 
 
 @dataclass(frozen=True)
+class KafkaBrandRoute:
+    """One brand's device messages: to its own topic, as the Azure hub routes them to its own event hub."""
+
+    topic: str
+    """Required. The brand's topic, ``telemetry-<brand>``."""
+    vehicle_prefix: str
+    """Required. What the brand's device ids start with (``<brand>-``): the route's condition."""
+    partitions: int
+    """Required. The brand's topic's partitions (``BrandPlan.telemetry_partitions``)."""
+
+
+@dataclass(frozen=True)
 class KafkaRoute:
     """Where a broker's routes deliver: the Kafka broker of the same scale unit."""
 
@@ -57,6 +69,9 @@ class KafkaRoute:
     """Required. Topic receiving lifecycle and connection-state events."""
     partitions: int = 1
     """Optional, default 1. Partitions of the topics, for the broker to create them when missing."""
+    brands: tuple[KafkaBrandRoute, ...] = ()
+    """Optional, default none: every device message to ``telemetry_topic``. With brands, each brand's to its
+    own topic only and no route to ``telemetry_topic`` (as ``components.telemetry`` routes on Azure)."""
 
 
 @dataclass(frozen=True)
@@ -78,12 +93,22 @@ class LocalTelemetryIngestArgs:
 
 
 def routes_json(region: str, unit: int, route: KafkaRoute | None) -> str:
-    """IoT Hub's three routes (telemetry, lifecycle, connection state) as the ingest reads them."""
-    routes = []
+    """IoT Hub's routes (telemetry, or one per brand with its device id condition; lifecycle; connection
+    state) as the ingest reads them."""
+    routes: list[dict[str, object]] = []
     if route is not None:
         target = f"kafka://{route.bootstrap}"
+        telemetry: list[dict[str, object]] = (
+            [
+                {"name": b.topic, "source": "DeviceMessages", "endpoint": target, "topic": b.topic,
+                 "deviceIdPrefix": b.vehicle_prefix, "partitions": b.partitions}
+                for b in route.brands
+            ]
+            if route.brands
+            else [{"name": "telemetry", "source": "DeviceMessages", "endpoint": target, "topic": route.telemetry_topic}]
+        )  # fmt: skip
         routes = [
-            {"name": "telemetry", "source": "DeviceMessages", "endpoint": target, "topic": route.telemetry_topic},
+            *telemetry,
             {"name": "lifecycle", "source": "DeviceLifecycleEvents", "endpoint": target, "topic": route.events_topic},
             {"name": "connection-state", "source": "DeviceConnectionStateEvents", "endpoint": target,
              "topic": route.events_topic},

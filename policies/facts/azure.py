@@ -29,6 +29,7 @@ CONTAINER_REGISTRY = "azure-native:containerregistry:Registry"
 WORKSPACE = "azure-native:operationalinsights:Workspace"
 USER_ASSIGNED_IDENTITY = "azure-native:managedidentity:UserAssignedIdentity"
 COSMOS_SQL_ROLE_ASSIGNMENT = "azure-native:cosmosdb:SqlResourceSqlRoleAssignment"
+ROLE_ASSIGNMENT = "azure-native:authorization:RoleAssignment"
 AZURE_NATIVE_PROVIDER = "pulumi:providers:azure-native"
 AZURE_CLASSIC_PROVIDER = "pulumi:providers:azure"
 AZURE_PROVIDERS = frozenset({AZURE_NATIVE_PROVIDER, AZURE_CLASSIC_PROVIDER})

@@ -4,11 +4,13 @@ A stack file that lists brands ``alpha`` (with a fleet CA of its own, made by ``
 --brand``) and ``beta`` (trusted through the region's CA, as on Azure it enrolls through the region's
 group) in a namespace of its own. Each brand's vehicles register through the region's DPS and land in
 their brand's own store and collection, and one brand's writer credentials are refused by the other's
-store.
+store. Each brand's messages are in its own Kafka topic ``telemetry-<brand>`` only (the ingest's route with
+the brand's device id prefix), none in the region's ``telemetry``.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,10 +24,12 @@ from pymongo.errors import OperationFailure
 from autocloud.operations import deploy, device, simulate
 from autocloud.runtime import fleet_pki
 from components.contracts import STATE_DATABASE
+from components.local.kube import INSTANCE_LABEL
 from platform_model.paths import REPO_ROOT
 from platform_model.vocabulary import brand_container
 
 from .conftest import EmbeddedCluster, project_copy
+from .kube import Kubectl
 
 pytestmark = pytest.mark.integration
 
@@ -104,6 +108,8 @@ def test_each_brands_vehicles_land_in_its_own_store(brand_region: BrandRegion) -
         assert result.sent == result.delivered == sent
         assert result.lost == 0 and result.stored >= sent
 
+    _assert_each_brands_messages_are_in_its_own_topic(brand_region, {"alpha": (alpha, 3), "beta": (beta, 2)})
+
     stores = {brand: _store(brand_region, brand) for brand in BRANDS}
     with brand_region.reach.forward(NAMESPACE, [s.store for s in stores.values()]) as ports:
         held = {
@@ -125,6 +131,33 @@ def test_each_brands_vehicles_land_in_its_own_store(brand_region: BrandRegion) -
                     stores[reader].store_password,
                     brand_container(owner),
                 )
+
+
+def _assert_each_brands_messages_are_in_its_own_topic(
+    region: BrandRegion, runs: dict[str, tuple[simulate.SimulationResult, int]]
+) -> None:
+    """In every scale unit's Kafka, topic ``telemetry-<brand>`` holds exactly the messages of that brand's
+    vehicles DPS assigned to the unit, and the region's ``telemetry`` topic none (read in the broker's pod)."""
+    kubectl = Kubectl(region.cluster.kubeconfig)
+    units = {
+        int(hub.split(".", 1)[0].removeprefix("telemetry-"))
+        for result, _ in runs.values()
+        for hub in result.assignments.values()
+    }
+    assert units, "the simulations reported the hubs DPS assigned"
+    for unit in sorted(units):
+        broker = kubectl.pod_of(NAMESPACE, f"{INSTANCE_LABEL}=streaming-{unit}")
+        for brand, (result, messages) in runs.items():
+            mine = {v for v, hub in result.assignments.items() if hub.startswith(f"telemetry-{unit}.")}
+            held = {
+                (r.key, json.loads(r.value)["seq"])
+                for r in kubectl.kafka_records(NAMESPACE, broker, f"telemetry-{brand}")
+            }
+            assert held == {(v, seq) for v in mine for seq in range(1, messages + 1)}, (
+                f"unit {unit}: telemetry-{brand} holds {brand}'s vehicles' messages and no other brand's"
+            )
+        shared = kubectl.kafka_records(NAMESPACE, broker, "telemetry")
+        assert shared == [], f"unit {unit}: with brands the region's telemetry topic stays empty"
 
 
 def test_the_region_trusts_a_brand_ca_only_once_up_was_given_it(brand_region: BrandRegion) -> None:

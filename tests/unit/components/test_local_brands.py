@@ -54,6 +54,7 @@ def test_each_brand_has_its_own_store_user_secret_and_writer(pulumi_harness: Pul
         assert args[args.index("--collection") + 1] == f"vehicle-state-{brand}"
         assert args[args.index("--vehicle-prefix") + 1] == f"{brand}-"
         assert args[args.index("--group") + 1] == f"statewriter-{brand}"
+        assert args[args.index("--topic") + 1] == f"telemetry-{brand}"
         wenv = env_of(writer)
         assert wenv["STATEWRITER_STORE_USERNAME"] == f"statewriter-{brand}"
         assert f"state-{other}-key" not in json.dumps(writer.inputs), "a brand's writer never sees another's password"
@@ -78,3 +79,36 @@ def test_the_namespace_quota_counts_every_brands_store() -> None:
     assert two.resources.cpu_request_m - one.resources.cpu_request_m == ROLLOUT_FACTOR * (
         state.RESOURCES.cpu_request_m + state.WRITER_RESOURCES.cpu_request_m
     )
+
+
+def test_each_brands_messages_are_routed_to_its_own_topic(pulumi_harness: PulumiHarness) -> None:
+    run = pulumi_harness.run_program("local-eu", overrides())
+    configs = {c.inputs["metadata"]["name"]: c for c in run.mocks.of_type(CONFIG_MAP)}
+    routes = json.loads(configs["telemetry-1"].inputs["data"]["routes.json"])["routes"]
+    device = {r["name"]: r for r in routes if r["source"] == "DeviceMessages"}
+    assert {name: (r["topic"], r["deviceIdPrefix"]) for name, r in device.items()} == {
+        "telemetry-alpha": ("telemetry-alpha", "alpha-"),
+        "telemetry-beta": ("telemetry-beta", "beta-"),
+    }
+    assert all(r["partitions"] >= 4 for r in device.values())
+    assert {r["topic"] for r in routes if r["source"] != "DeviceMessages"} == {"events"}
+
+    [streaming] = run.outputs["endpoints"]["streaming"][:1]
+    assert streaming["brand_telemetry_topics"] == {"alpha": "telemetry-alpha", "beta": "telemetry-beta"}
+
+
+def test_without_brands_every_message_goes_to_the_regions_topic(pulumi_harness: PulumiHarness) -> None:
+    run = pulumi_harness.run_program("local-eu")
+    configs = {c.inputs["metadata"]["name"]: c for c in run.mocks.of_type(CONFIG_MAP)}
+    routes = json.loads(configs["telemetry-1"].inputs["data"]["routes.json"])["routes"]
+    [device] = [r for r in routes if r["source"] == "DeviceMessages"]
+    assert device == {
+        "name": "telemetry",
+        "source": "DeviceMessages",
+        "endpoint": device["endpoint"],
+        "topic": "telemetry",
+    }
+    deployments = {d.inputs["metadata"]["name"]: d for d in run.mocks.of_type(DEPLOYMENT)}
+    writer = args_of(deployments["statewriter"])
+    assert writer[writer.index("--topic") + 1] == "telemetry"
+    assert "brand_telemetry_topics" not in run.outputs["endpoints"]["streaming"][0]

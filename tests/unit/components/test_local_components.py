@@ -58,7 +58,7 @@ from components.local.kube import (
 from components.local.platform import namespace_quota
 from components.local.provisioning import LocalDeviceTrust, LocalDeviceTrustArgs
 from components.local.streaming import DATA_DIR, LOG_SIZE, cluster_id
-from components.local.telemetry import routes_json
+from components.local.telemetry import KafkaBrandRoute, routes_json
 from platform_model import local_images
 from platform_model.paths import REPO_ROOT
 from platform_model.profiles import available_profiles, load_profile
@@ -216,6 +216,14 @@ def test_routes_file_is_the_one_the_ingests_go_tests_read() -> None:
     """cmd/ingest's tests parse this fixture: a change to the routes' shape must update both sides."""
     fixture = REPO_ROOT / "cmd" / "ingest" / "testdata" / "routes.json"
     route = KafkaRoute("streaming-1.autocloud-eu.svc.cluster.local:9092", "telemetry", "events")
+    assert routes_json("eu", 1, route) == fixture.read_text()
+
+
+def test_brand_routes_file_is_the_one_the_ingests_go_tests_read() -> None:
+    """cmd/ingest's brand test routes by this fixture: alpha's and beta's vehicles each to their own topic."""
+    fixture = REPO_ROOT / "cmd" / "ingest" / "testdata" / "routes-brands.json"
+    brands = (KafkaBrandRoute("telemetry-alpha", "alpha-", 6), KafkaBrandRoute("telemetry-beta", "beta-", 4))
+    route = KafkaRoute("streaming-1.autocloud-eu.svc.cluster.local:9092", "telemetry", "events", 4, brands)
     assert routes_json("eu", 1, route) == fixture.read_text()
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 import pytest
@@ -91,6 +92,26 @@ def test_a_fleet_too_large_names_the_brands_key() -> None:
     with pytest.raises(ConfigError) as caught:
         resolve_values("local-eu", values(brands), SOURCE)
     assert str(caught.value).startswith(f"{SOURCE}: autocloud:brands: ")
+
+
+def test_a_namespace_holds_events_and_at_most_nine_brands_hubs() -> None:
+    nine = [{"name": f"b{i}", "vehicles": 1000} for i in range(9)]
+    assert len(resolve_values("local-eu", values(nine), SOURCE).plan.brands) == 9
+    with pytest.raises(ConfigError) as caught:
+        resolve_values("local-eu", values([*nine, {"name": "b9", "vehicles": 1000}]), SOURCE)
+    assert str(caught.value) == (
+        f"{SOURCE}: autocloud:brands: 10 brands need 11 event hubs per namespace (events and one telemetry hub per"
+        " brand); a Standard namespace holds at most 10: split the region's brands"
+    )
+
+
+def test_each_brands_hub_gets_its_share_of_the_telemetry_partitions() -> None:
+    brands = [{"name": "alpha", "vehicles": 9_000_000}, {"name": "beta", "vehicles": 1_000_000}]
+    plan = resolve_values("local-eu", values(brands), SOURCE).plan
+    alpha, beta = (b.telemetry_partitions for b in plan.brands)
+    # 10 M vehicles at 60/h over the plan's scale units: alpha takes 90 % of a unit's partitions, beta the floor.
+    assert alpha == math.ceil(plan.eventhubs.telemetry_partitions * 0.9)
+    assert beta == 4
 
 
 def test_a_vehicle_belongs_to_the_brand_its_id_starts_with() -> None:
