@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -321,4 +322,61 @@ func TestMemoryPerThousandConnections(t *testing.T) {
 	if perThousand <= 0 || perThousand > 100 {
 		t.Errorf("%.2f MB per 1,000 connections, want under 100 (10,000 vehicles in 1 GB)", perThousand)
 	}
+}
+
+// TestReadsThePlanPythonWrites parses the plan autocloud/operations/fleetsim.py writes (its unit test
+// holds the same file equal to FleetsimPlan.as_json()).
+func TestReadsThePlanPythonWrites(t *testing.T) {
+	f, err := os.Open("testdata/python-plan.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	p, err := ReadPlan(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cached := p.Vehicles[1]
+	hub, ok := p.hubEndpoint("streaming-1.autocloud-eu.svc")
+	if p.DPS.Address != "127.0.0.1:40001" || p.IDScope != "0ne00000eu1" || !ok || hub.Address != "127.0.0.1:40002" ||
+		p.FleetCA.Key != ".state/fleet/eu/ca-key.pem" || len(p.Vehicles) != 2 || cached.Hub == "" || cached.Cert == "" ||
+		p.Rate != 500 || p.IntervalS != 0 || p.MessagesPerVehicle != 20 || p.Scenario != scenarioStorm ||
+		p.Storm != (StormPlan{Fraction: 0.2, AtS: 40, WithinS: 60}) || !p.ReportAssignments || !strings.Contains(p.ServerCAPEM, "BEGIN") {
+		t.Errorf("plan %+v", p)
+	}
+}
+
+// TestSummaryLineIsTheFixturesShape holds the summary line's keys, nested ones too, to
+// testdata/summary.json, the line autocloud/operations/fleetsim.py's unit test parses.
+func TestSummaryLineIsTheFixturesShape(t *testing.T) {
+	data, err := os.ReadFile("testdata/summary.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fixture map[string]any
+	if err := json.Unmarshal(data, &fixture); err != nil {
+		t.Fatal(err)
+	}
+	line, _ := json.Marshal(Summary{Type: "summary", Refused: map[string]int64{"x": 1}, Storm: &StormReport{},
+		Assignments: map[string]string{"v": "h"}})
+	var ours map[string]any
+	_ = json.Unmarshal(line, &ours)
+	for _, key := range []string{"", "storm", "memory"} {
+		want, got := keysOf(fixture, key), keysOf(ours, key)
+		if strings.Join(want, ",") != strings.Join(got, ",") {
+			t.Errorf("%q keys: Go writes %v, the Python fixture has %v", key, got, want)
+		}
+	}
+}
+
+func keysOf(m map[string]any, nested string) []string {
+	if nested != "" {
+		m, _ = m[nested].(map[string]any)
+	}
+	var keys []string
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
 }

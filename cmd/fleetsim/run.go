@@ -25,9 +25,6 @@ type Run struct {
 	vehicles   []*vehicle
 }
 
-// remaining is how long a vehicle may still take to connect for the first time: until sending ends.
-func (p *Plan) remaining() time.Duration { return seconds(p.DurationS) }
-
 // Execute drives the plan's fleet, writing progress lines to out every ProgressEveryS and the summary
 // line last; the summary is also returned.
 func Execute(ctx context.Context, p *Plan, out io.Writer) (Summary, error) {

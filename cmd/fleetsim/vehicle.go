@@ -80,7 +80,7 @@ func (v *vehicle) drive() {
 	if v.hub == "" && !v.register() {
 		return
 	}
-	if !v.connect(time.Now().Add(v.run.plan.remaining()), false) {
+	if deadline, _ := v.run.send.Deadline(); !v.connect(deadline, false) {
 		return
 	}
 	v.publishAll()
@@ -214,7 +214,7 @@ func (v *vehicle) connect(deadline time.Time, retrying bool) bool {
 		if attempt > 0 {
 			wait := backoff(attempt, v.rng.Float64)
 			if time.Now().Add(wait).After(deadline) || !sleep(v.run.hard, wait) {
-				v.run.stats.Refuse("hub: not reconnected in time")
+				v.run.stats.Refuse("hub: no connection within the time left")
 				return false
 			}
 		}
