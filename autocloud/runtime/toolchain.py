@@ -396,6 +396,11 @@ def _build_statewriter(b: Builder, v: dict[str, str]) -> None:
     )
 
 
+def _build_fleetsim(b: Builder, v: dict[str, str]) -> None:
+    # Our own program (cmd/fleetsim): the load generator `autocloud simulate` drives up to 10,000 vehicles with.
+    b.go_build("fleetsim", ["."], b.bin_dir / "autocloud-fleetsim", ldflags=f"-s -w -X main.version={v['version']}")
+
+
 KWOK_STAGES = (
     "node/fast/node-initialize.yaml",
     "node/heartbeat-with-lease/node-heartbeat-with-lease.yaml",
@@ -459,6 +464,7 @@ TOOLS: tuple[Tool, ...] = (
     Tool("actionlint", ("actionlint",), _build_actionlint),
     Tool("ferretdb", ("ferretdb",), _build_ferretdb),
     Tool("statewriter", ("autocloud-statewriter",), _build_statewriter),
+    Tool("fleetsim", ("autocloud-fleetsim",), _build_fleetsim),
 )
 
 
