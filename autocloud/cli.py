@@ -338,6 +338,8 @@ def down(
     for line in tables.failures(results):
         _error(line)
     if not keep_cluster and not region:
+        if left := cluster_mod.wait_volumes_removed():
+            _error(f"{len(left)} volume(s) not removed yet ({', '.join(left)}): their folders stay in .state/cluster")
         cluster_mod.stop(echo=_echo)
     if any(not r.ok for r in results):
         raise typer.Exit(1)

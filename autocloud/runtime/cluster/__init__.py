@@ -20,6 +20,7 @@ from autocloud.runtime.cluster.lifecycle import Watch as Watch
 from autocloud.runtime.cluster.lifecycle import start as start
 from autocloud.runtime.cluster.lifecycle import status as status
 from autocloud.runtime.cluster.lifecycle import stop as stop
+from autocloud.runtime.cluster.lifecycle import wait_volumes_removed as wait_volumes_removed
 from autocloud.runtime.cluster.lifecycle import watch as watch
 from autocloud.runtime.cluster.settings import COMPONENTS as COMPONENTS
 from autocloud.runtime.cluster.settings import HOLDER as HOLDER

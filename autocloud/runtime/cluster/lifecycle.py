@@ -11,6 +11,7 @@ from functools import partial
 from pathlib import Path
 
 from autocloud.runtime import images, node
+from autocloud.runtime.cluster import volumes
 from autocloud.runtime.cluster.addons import addons
 from autocloud.runtime.cluster.api import Api
 from autocloud.runtime.cluster.pki import ensure_pki, write_configs
@@ -247,6 +248,25 @@ def _stop_components(lay: Layout, echo: Callable[[str], None]) -> list[str]:
     if holder is not None:
         stopped.append(HOLDER.name)
     return stopped
+
+
+def wait_volumes_removed(layout: Layout | None = None, timeout: float = 30.0) -> list[str]:
+    """After a destroy, wait (up to ``timeout``) until the provisioner has removed every volume it made, so a
+    stop right after leaves no folder behind; the names still there at the end (none if the embedded
+    cluster is not the one in use, or not running)."""
+    lay = layout or default_layout()
+    if external(lay) is not None or running(lay, HOLDER) is None:
+        return []
+    api = Api(lay, Ports.from_env())
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            left = volumes.ours(api.request("GET", "/api/v1/persistentvolumes")["items"])
+        except (OSError, ValueError, KeyError):  # the API server is gone: nothing more will be removed
+            return []
+        if not left or time.monotonic() > deadline:
+            return left
+        time.sleep(0.5)
 
 
 def stop(layout: Layout | None = None, echo: Callable[[str], None] = print) -> list[str]:

@@ -108,6 +108,15 @@ def released(volume: Mapping[str, Any]) -> bool:
     )
 
 
+def ours(volumes_: list[Mapping[str, Any]]) -> list[str]:
+    """The names of the volumes this provisioner made, of those listed."""
+    return [
+        str(v["metadata"]["name"])
+        for v in volumes_
+        if (v.get("metadata", {}).get("annotations") or {}).get(PROVISIONED_BY) == PROVISIONER
+    ]
+
+
 class Provisioner:
     """One reconcile pass at a time over the API (``call(method, path, body)``), folders under ``root``."""
 

@@ -7,6 +7,8 @@ import urllib.error
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from autocloud.runtime.cluster import volumes
 
 
@@ -95,3 +97,27 @@ def test_the_default_storage_class_names_this_provisioner() -> None:
     klass = volumes.storage_class()
     assert klass["provisioner"] == volumes.PROVISIONER
     assert klass["metadata"]["annotations"]["storageclass.kubernetes.io/is-default-class"] == "true"
+
+
+def test_down_waits_only_for_the_volumes_this_provisioner_made(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from autocloud.runtime.cluster import lifecycle
+
+    made = volumes.volume_for(_claim("state-data"), tmp_path, "Delete")
+    foreign = {"metadata": {"name": "static-pv", "annotations": {}}}
+    listings = [[made, foreign], [made, foreign], [foreign]]
+
+    class Api:
+        def __init__(self, *_args: object) -> None:
+            pass
+
+        def request(self, _method: str, _path: str) -> dict[str, Any]:
+            return {"items": listings.pop(0) if len(listings) > 1 else listings[0]}
+
+    monkeypatch.setattr(lifecycle, "Api", Api)
+    monkeypatch.setattr(lifecycle, "external", lambda _lay: None)
+    monkeypatch.setattr(lifecycle, "running", lambda _lay, _comp: 1)
+    monkeypatch.setattr(lifecycle.time, "sleep", lambda _s: None)
+    assert lifecycle.wait_volumes_removed(lifecycle.Layout(tmp_path)) == []
+    assert listings == [[foreign]], "it polled until its own volume was gone, ignoring the static one"
+    listings[:] = [[made]]
+    assert lifecycle.wait_volumes_removed(lifecycle.Layout(tmp_path), timeout=0) == ["pvc-state-data-0123456789"]
