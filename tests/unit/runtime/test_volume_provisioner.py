@@ -100,6 +100,7 @@ def test_the_default_storage_class_names_this_provisioner() -> None:
 
 
 def test_down_waits_only_for_the_volumes_this_provisioner_made(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from autocloud.runtime import cluster
     from autocloud.runtime.cluster import lifecycle
 
     made = volumes.volume_for(_claim("state-data"), tmp_path, "Delete")
@@ -116,8 +117,8 @@ def test_down_waits_only_for_the_volumes_this_provisioner_made(tmp_path: Path, m
     monkeypatch.setattr(lifecycle, "Api", Api)
     monkeypatch.setattr(lifecycle, "external", lambda _lay: None)
     monkeypatch.setattr(lifecycle, "running", lambda _lay, _comp: 1)
-    monkeypatch.setattr(lifecycle.time, "sleep", lambda _s: None)
-    assert lifecycle.wait_volumes_removed(lifecycle.Layout(tmp_path)) == []
+    monkeypatch.setattr("autocloud.runtime.cluster.lifecycle.time.sleep", lambda _s: None)
+    assert lifecycle.wait_volumes_removed(cluster.Layout(tmp_path)) == []
     assert listings == [[foreign]], "it polled until its own volume was gone, ignoring the static one"
     listings[:] = [[made]]
-    assert lifecycle.wait_volumes_removed(lifecycle.Layout(tmp_path), timeout=0) == ["pvc-state-data-0123456789"]
+    assert lifecycle.wait_volumes_removed(cluster.Layout(tmp_path), timeout=0) == ["pvc-state-data-0123456789"]
