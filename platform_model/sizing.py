@@ -42,14 +42,18 @@ class _Tier:
     """The throttle is 'the higher of' this or the per-unit rate."""
     max_units: int
     """Units per hub."""
-    monthly_usd_per_unit: int
-    """List price per unit and month, used only to pick the cheapest tier that fits."""
+    relative_price_per_unit: int
+    """Price per unit and month relative to S1, used only to pick the cheapest tier that fits. The one price
+    list readable here, Azure China's, gives S1 ¥254.40, S2 ¥2,544.00 and S3 ¥25,440.00 per unit and month
+    (https://www.azure.cn/en-us/pricing/details/iot-hub, "Standard tier"): 1 : 10 : 100. The same ratio is
+    taken for public Azure (its price pages render their figures in the browser); the cost itself is
+    ``autocloud cost``'s, from ``platform_model/catalog/prices.yaml``."""
 
 
 IOTHUB_TIERS: dict[IotHubTier, _Tier] = {
-    "S1": _Tier(400_000, 12, 100, 200, 25),
-    "S2": _Tier(6_000_000, 120, 100, 200, 250),
-    "S3": _Tier(300_000_000, 6_000, 0, 10, 2_500),
+    "S1": _Tier(400_000, 12, 100, 200, 1),
+    "S2": _Tier(6_000_000, 120, 100, 200, 10),
+    "S3": _Tier(300_000_000, 6_000, 0, 10, 100),
 }
 IOTHUB_PARTITIONS = 4
 """Built-in endpoint partitions (2-32; fixed at creation). Fallback traffic only: routes carry the rest."""
@@ -230,7 +234,7 @@ def _cheapest_tier(messages_per_day: float, sends_per_second: float) -> tuple[Io
     ]
     if not fits:
         raise AssertionError("scale units are sized so that one S3 hub fits")
-    return min(fits, key=lambda f: (IOTHUB_TIERS[f[0]].monthly_usd_per_unit * f[1], -int(f[0][1])))
+    return min(fits, key=lambda f: (IOTHUB_TIERS[f[0]].relative_price_per_unit * f[1], -int(f[0][1])))
 
 
 def _throughput_units(messages_per_second: float, message_kb: float) -> int:
@@ -363,6 +367,39 @@ def plan_capacity(
         aks=aks,
         notes=tuple(notes),
         brands=brand_plans,
+    )
+
+
+@dataclass(frozen=True)
+class RateCapacity:
+    """What one scale unit on Azure needs to carry a measured message rate (no headroom: the rate is a
+    measurement, not a forecast)."""
+
+    messages_per_second: float
+    message_kb: float
+    iothub_tier: IotHubTier
+    iothub_units: int
+    throughput_units: int
+    cosmos_max_ru: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def capacity_for_rate(messages_per_second: float, message_kb: float) -> RateCapacity:
+    """The IoT Hub tier and units, Event Hubs TUs and Cosmos DB RU/s that ``messages_per_second`` of
+    ``message_kb`` messages need in one scale unit: local figures beside Azure capacity (``autocloud size``)."""
+    if messages_per_second <= 0 or message_kb <= 0:
+        raise ValueError(f"a measured rate and message size must be positive, not {messages_per_second}, {message_kb}")
+    per_day = messages_per_second * SECONDS_PER_DAY * math.ceil(message_kb / IOTHUB_METER_KB)
+    tier, units = _cheapest_tier(per_day, messages_per_second)
+    return RateCapacity(
+        messages_per_second=messages_per_second,
+        message_kb=message_kb,
+        iothub_tier=tier,
+        iothub_units=units,
+        throughput_units=_throughput_units(messages_per_second, message_kb),
+        cosmos_max_ru=_cosmos_plan(messages_per_second, message_kb).max_throughput_ru,
     )
 
 

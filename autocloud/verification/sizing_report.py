@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -11,8 +12,37 @@ from rich.text import Text
 
 from platform_model.errors import ConfigError
 from platform_model.formats import OutputFormat
+from platform_model.paths import REPO_ROOT
 from platform_model.profiles import RegionProfile, load_profile
-from platform_model.sizing import SCALE_LIMITS, CapacityPlan, plan_for_profile
+from platform_model.sizing import SCALE_LIMITS, CapacityPlan, RateCapacity, capacity_for_rate, plan_for_profile
+
+LOCAL_BENCHMARK = REPO_ROOT / "bench" / "results" / "local.json"
+"""Where ``make bench`` records the local platform's measured rates (``tests/bench/bench_local.py``)."""
+MEASURED_KEYS = ("one_unit_flat_out", "eu_end_to_end")
+"""The figures that measure a rate end to end, best first: one scale unit flat out, else a region's run."""
+
+
+def measured_locally(path: Path | None = None) -> tuple[float, str] | None:
+    """The local platform's measured end-to-end rate (messages/s) and where it comes from; None if not
+    recorded (no ``make bench`` run) or unreadable."""
+    path = path or LOCAL_BENCHMARK
+    try:
+        data = json.loads(path.read_text())
+        figures = data["figures"]
+        key = next(k for k in MEASURED_KEYS if k in figures)
+        rate = float(figures[key]["messages_per_second"])
+    except (OSError, ValueError, KeyError, TypeError, StopIteration):
+        return None
+    when = str(data.get("measured_at", ""))[:10]
+    return rate, f"{path.relative_to(REPO_ROOT) if path.is_relative_to(REPO_ROOT) else path} {key}, {when}"
+
+
+def measured_on_azure(profile: RegionProfile) -> tuple[RateCapacity, str] | None:
+    """What the locally measured rate needs in one Azure scale unit, at the region's message size."""
+    measured = measured_locally()
+    if measured is None or measured[0] <= 0:
+        return None
+    return capacity_for_rate(measured[0], profile.fleet.message_kb), measured[1]
 
 
 def plan_region(region: str, vehicles: int | None = None) -> tuple[RegionProfile, CapacityPlan]:
@@ -28,13 +58,16 @@ def plan_region(region: str, vehicles: int | None = None) -> tuple[RegionProfile
 
 def plan_json(profile: RegionProfile, plan: CapacityPlan) -> dict[str, Any]:
     """The plan with the region facts that frame it (the ``--format json`` document)."""
-    return {
+    document: dict[str, Any] = {
         "region": profile.name,
         "cloud": profile.cloud,
         "primary": profile.primary,
         "secondary": profile.secondary,
         "plan": plan.to_dict(),
     }
+    if measured := measured_on_azure(profile):
+        document["measured_locally"] = measured[0].to_dict() | {"source": measured[1]}
+    return document
 
 
 def plan_table(profile: RegionProfile, plan: CapacityPlan) -> Table:
@@ -77,6 +110,18 @@ def plan_table(profile: RegionProfile, plan: CapacityPlan) -> Table:
         ),
     ]
     rows += [("note", "", note) for note in plan.notes]
+    if measured := measured_on_azure(profile):
+        rate, source = measured
+        rows += [
+            ("measured locally, messages/s", f"{rate.messages_per_second:,.0f}", source),
+            (
+                "  on Azure: IoT Hub tier x units",
+                f"{rate.iothub_tier} x {rate.iothub_units}",
+                f"one scale unit at that rate, {rate.message_kb:g} KB messages",
+            ),
+            ("  on Azure: throughput units", str(rate.throughput_units), "1 MB/s or 1,000 events/s"),
+            ("  on Azure: Cosmos DB max RU/s", f"{rate.cosmos_max_ru:,}", "~5 RU per 1 KB write"),
+        ]
     for row in rows:
         table.add_row(*map(Text, row))
     return table

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+from pathlib import Path
 
 import pytest
 from rich.console import Console
@@ -53,3 +54,24 @@ def test_errors_name_the_file_or_option_before_printing(region: str, vehicles: i
     with pytest.raises(ConfigError) as raised:
         size_command(region, vehicles, console=Console(file=buffer))
     assert (str(raised.value), buffer.getvalue()) == (message, "")
+
+
+def test_the_measured_local_rate_is_shown_as_what_one_azure_scale_unit_needs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from autocloud.verification import sizing_report
+
+    recorded = tmp_path / "local.json"
+    recorded.write_text(
+        json.dumps({"measured_at": "2026-12-05T19:07:31Z", "figures": {"eu_end_to_end": {"messages_per_second": 6000}}})
+    )
+    monkeypatch.setattr(sizing_report, "LOCAL_BENCHMARK", recorded)
+    measured = json.loads(run("eu", fmt=OutputFormat.JSON))["measured_locally"]
+    # 6,000 msg/s of 1 KB: 518 M metered messages a day is two S3 units (300 M each); 6,000 events/s is 6 TUs.
+    assert (measured["iothub_tier"], measured["iothub_units"], measured["throughput_units"]) == ("S3", 2, 6)
+    assert measured["source"].endswith("local.json eu_end_to_end, 2026-12-05")
+    assert "measured locally, messages/s" in run("eu")
+
+    monkeypatch.setattr(sizing_report, "LOCAL_BENCHMARK", tmp_path / "absent.json")
+    assert "measured_locally" not in json.loads(run("eu", fmt=OutputFormat.JSON))
+    assert "measured locally" not in run("eu")
