@@ -26,6 +26,7 @@ from autocloud.verification.check.targets import CheckError, Target, resolve_tar
 from autocloud.verification.common import all_packs, map_targets, templates
 from autocloud.verification.cost import estimate
 from autocloud.verification.cost import summary as cost_summary
+from autocloud.verification.sizing_report import measured_line
 from platform_model.errors import ConfigError, InputError
 from platform_model.formats import OutputFormat
 from platform_model.paths import REPO_ROOT
@@ -95,6 +96,8 @@ class RegionReport(ViolationCounts):
     """Why the program could not be run or judged; the rest of the region's report is then partial."""
     cost: str | None = None
     """Azure stacks: the monthly estimate (``autocloud cost``) in one line; None on the local target."""
+    measured: str | None = None
+    """The local platform's measured rate as Azure capacity, in one line (``autocloud size``); None if unmeasured."""
 
     @property
     def status(self) -> Status_:
@@ -270,6 +273,7 @@ def region_report(target: Target, evaluator: Evaluator, root: Path) -> RegionRep
     try:
         config, profile, plan = _plan_for(target.stack, root)
         report.target, report.plan = config.target, plan
+        report.measured = measured_line(profile)
         report.boundary, report.primary = profile.boundary, profile.primary
         report.secondary = profile.secondary or ""
     except ConfigError as error:

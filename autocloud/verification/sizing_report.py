@@ -56,6 +56,18 @@ def plan_region(region: str, vehicles: int | None = None) -> tuple[RegionProfile
     return profile, plan_for_profile(profile)
 
 
+def measured_line(profile: RegionProfile) -> str | None:
+    """The measured local rate and what one Azure scale unit needs for it, in one line (the report)."""
+    if not (measured := measured_on_azure(profile)):
+        return None
+    rate, source = measured
+    return (
+        f"{rate.messages_per_second:,.0f} msg/s end to end on the local platform ({source}); one Azure scale "
+        f"unit at that rate and {rate.message_kb:g} KB needs IoT Hub {rate.iothub_tier} x {rate.iothub_units}, "
+        f"{rate.throughput_units} TU, Cosmos DB max {rate.cosmos_max_ru:,} RU/s"
+    )
+
+
 def plan_json(profile: RegionProfile, plan: CapacityPlan) -> dict[str, Any]:
     """The plan with the region facts that frame it (the ``--format json`` document)."""
     document: dict[str, Any] = {

@@ -75,3 +75,18 @@ def test_the_measured_local_rate_is_shown_as_what_one_azure_scale_unit_needs(
     monkeypatch.setattr(sizing_report, "LOCAL_BENCHMARK", tmp_path / "absent.json")
     assert "measured_locally" not in json.loads(run("eu", fmt=OutputFormat.JSON))
     assert "measured locally" not in run("eu")
+
+
+def test_the_report_line_says_the_rate_its_source_and_the_azure_capacity(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from autocloud.verification import sizing_report
+    from platform_model.profiles import load_profile
+
+    recorded = tmp_path / "local.json"
+    figures = {"eu_end_to_end": {"messages_per_second": 500}}
+    recorded.write_text(json.dumps({"measured_at": "2026-12-05", "figures": figures}))
+    monkeypatch.setattr(sizing_report, "LOCAL_BENCHMARK", recorded)
+    line = sizing_report.measured_line(load_profile("eu"))
+    assert line is not None and line.startswith("500 msg/s end to end on the local platform (")
+    assert line.endswith("needs IoT Hub S2 x 8, 1 TU, Cosmos DB max 4,000 RU/s")
