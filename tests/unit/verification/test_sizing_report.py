@@ -89,4 +89,4 @@ def test_the_report_line_says_the_rate_its_source_and_the_azure_capacity(
     monkeypatch.setattr(sizing_report, "LOCAL_BENCHMARK", recorded)
     line = sizing_report.measured_line(load_profile("eu"))
     assert line is not None and line.startswith("500 msg/s end to end on the local platform (")
-    assert line.endswith("needs IoT Hub S2 x 8, 1 TU, Cosmos DB max 4,000 RU/s")
+    assert line.endswith("needs IoT Hub S2 x 8, 1 TU, Cosmos DB max 3,000 RU/s")
