@@ -372,8 +372,9 @@ def plan_capacity(
 
 @dataclass(frozen=True)
 class RateCapacity:
-    """What one scale unit on Azure needs to carry a measured message rate (no headroom: the rate is a
-    measurement, not a forecast)."""
+    """What one scale unit on Azure needs to carry a measured message rate: IoT Hub and Event Hubs for the
+    rate itself (a measurement, not a forecast), Cosmos DB's autoscale maximum as the plan sets it (with
+    :data:`HEADROOM`)."""
 
     messages_per_second: float
     message_kb: float
