@@ -68,6 +68,8 @@ go-test: toolchain
 ## bench: run the benchmarks and record their figures under bench/results
 bench: venv toolchain bench-checkov
 	$(PY) tests/bench/run_all.py
+	cd cmd/fleetsim && go test -count=1 -run '^$$' -bench MemoryPerThousandConnections -benchtime 1x . \
+	  | tee ../../bench/results/fleetsim-memory.txt
 
 # Checkov for the side-by-side figure in bench_check.py, in an environment of its own.
 bench-checkov: .state/bench-checkov/bin/checkov

@@ -284,43 +284,39 @@ func TestMessagesAreVSSShapedJSONOfTheDrawnSize(t *testing.T) {
 	}
 }
 
-// TestMemoryPerThousandConnections holds 2,000 vehicles connected through the command (a child
-// process, so its memory is the generator's alone) and reports what 1,000 connections cost.
-func TestMemoryPerThousandConnections(t *testing.T) {
-	if testing.Short() {
-		t.Skip("opens 2,000 TLS connections")
-	}
+// BenchmarkMemoryPerThousandConnections holds 2,000 vehicles connected through the command (a child
+// process, so its memory is the generator's alone) and reports what 1,000 connections cost. A figure, not
+// a check: `make bench` runs it (`go test -run '^$' -bench MemoryPerThousandConnections -benchtime 1x`).
+func BenchmarkMemoryPerThousandConnections(b *testing.B) {
 	const vehicles = 2000
-	r := startRegion(t)
-	p := r.plan(t, vehicles)
+	r := startRegion(b)
+	p := r.plan(b, vehicles)
 	for i := range p.Vehicles {
 		p.Vehicles[i].Hub = testHub // cached assignments: the figure is about hub connections
 	}
 	p.DurationS, p.IntervalS, p.ProgressEveryS = 12, 5, 1
 	plan, _ := json.Marshal(p)
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), "FLEETSIM_AS_COMMAND=1")
-	cmd.Stdin = bytes.NewReader(plan)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("fleetsim: %v: %s", err, stderr.String())
-	}
-	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-	var summary Summary
-	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &summary); err != nil || summary.Type != "summary" {
-		t.Fatalf("last line %q: %v", lines[len(lines)-1], err)
-	}
-	if summary.Memory.PeakConnected != vehicles || summary.Acknowledged != summary.Sent || len(summary.Refused) != 0 {
-		t.Fatalf("peak %d connected, sent %d, acknowledged %d, refused %v", summary.Memory.PeakConnected,
-			summary.Sent, summary.Acknowledged, summary.Refused)
-	}
-	perThousand := summary.Memory.PerThousandMB
-	t.Logf("%d connections: %.2f MB in use (baseline %.2f MB), %.2f MB per 1,000 connections, %.2f MB from the OS",
-		vehicles, summary.Memory.InUseMB, summary.Memory.BaselineMB, perThousand, summary.Memory.MaxSysMB)
-	if perThousand <= 0 || perThousand > 100 {
-		t.Errorf("%.2f MB per 1,000 connections, want under 100 (10,000 vehicles in 1 GB)", perThousand)
+	for range b.N {
+		cmd := exec.Command(os.Args[0], "-test.run=^$")
+		cmd.Env = append(os.Environ(), "FLEETSIM_AS_COMMAND=1")
+		cmd.Stdin = bytes.NewReader(plan)
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		if err != nil {
+			b.Fatalf("fleetsim: %v: %s", err, stderr.String())
+		}
+		lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+		var summary Summary
+		if err := json.Unmarshal([]byte(lines[len(lines)-1]), &summary); err != nil || summary.Type != "summary" {
+			b.Fatalf("last line %q: %v", lines[len(lines)-1], err)
+		}
+		if summary.Memory.PeakConnected != vehicles || summary.Acknowledged != summary.Sent || len(summary.Refused) != 0 {
+			b.Fatalf("peak %d connected, sent %d, acknowledged %d, refused %v", summary.Memory.PeakConnected,
+				summary.Sent, summary.Acknowledged, summary.Refused)
+		}
+		b.ReportMetric(summary.Memory.PerThousandMB, "MB/1000-connections")
+		b.ReportMetric(summary.Memory.InUseMB, "MB-in-use")
 	}
 }
 
