@@ -20,6 +20,7 @@ down: venv
 ## the background meanwhile: lint and the unit tests need none of it, and a cold Go build leaves a core
 ## idle while it downloads modules and links.
 TOOLCHAIN_LOG := .state/toolchain-build.log
+GO_TEST_LOG := .state/go-test.log
 CHECK_ENVS_LOG := .state/check-envs.log
 test: venv system-deps node-tools device-sdk
 	@mkdir -p .state
@@ -34,8 +35,12 @@ test: venv system-deps node-tools device-sdk
 	  tail -n 5 $(CHECK_ENVS_LOG) >&2; exit 1; fi; \
 	grep -E '^\[[0-9]+/[0-9]+\] .* built in' $(TOOLCHAIN_LOG) || true; \
 	exit $$status
-	$(MAKE) --no-print-directory go-test
-	$(PY) -m pytest -ra --durations=15 tests/integration
+	@echo "test: Go tests in the background (log: $(GO_TEST_LOG)) beside the integration tests"
+	@$(MAKE) --no-print-directory go-test >$(GO_TEST_LOG) 2>&1 & gotest=$$!; \
+	status=0; $(PY) -m pytest -ra --durations=15 tests/integration || status=$$?; \
+	if wait $$gotest; then grep -E '^(ok|---)' $(GO_TEST_LOG) || true; \
+	else echo "error: the Go tests failed; the end of $(GO_TEST_LOG):" >&2; tail -n 40 $(GO_TEST_LOG) >&2; status=1; fi; \
+	exit $$status
 
 ## lint: ruff (lint and format), mypy and the layering contracts (pyproject.toml's [tool.importlinter]);
 ## gofmt and go vet on our own Go programs
