@@ -19,31 +19,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 
-from platform_model.vocabulary import BRAND_TAG, brand_container
-from policies.facts.azure import COSMOS_SQL_ROLE_ASSIGNMENT, USER_ASSIGNED_IDENTITY
-from policies.facts.props import get, known, unknown_at
-from policies.model import ResourceView, RuleContext, StackRule, UnknownValue, each
+from platform_model.vocabulary import brand_container
+from policies.facts.azure import COSMOS_SQL_ROLE_ASSIGNMENT
+from policies.facts.brands import brand_assignment_problems
+from policies.model import ResourceView, RuleContext, StackRule
 
 SOURCE = "learn.microsoft.com/azure/cosmos-db/how-to-setup-rbac"
-
-
-def brand_principals(resources: Sequence[ResourceView]) -> tuple[dict[str, str], bool]:
-    """principal id -> brand, for the stack's identities tagged with a brand; and whether a brand's
-    identity has a principal only deployment will know."""
-    found: dict[str, str] = {}
-    pending = False
-    for view in resources:
-        if view.type != USER_ASSIGNED_IDENTITY:
-            continue
-        brand = known(view.props, f"tags.{BRAND_TAG}")
-        if not isinstance(brand, str) or not brand:
-            continue
-        principal = None if unknown_at(view.props, "principalId") else get(view.props, "principalId")
-        if isinstance(principal, str) and principal:
-            found[principal] = brand
-        else:
-            pending = True
-    return found, pending
 
 
 def scope_problem(scope: object, brand: str) -> str | None:
@@ -66,22 +47,7 @@ def scope_problem(scope: object, brand: str) -> str | None:
 
 
 def validate(resources: Sequence[ResourceView], ctx: RuleContext) -> Iterator[tuple[str, str]]:
-    principals, pending = brand_principals(resources)
-    if not principals and not pending:
-        return
-
-    def judge(assignment: ResourceView) -> Iterator[str]:
-        if unknown_at(assignment.props, "principalId"):
-            if pending or principals:
-                raise UnknownValue("principalId")
-            return
-        principal = get(assignment.props, "principalId")
-        if isinstance(principal, str) and principal in principals:
-            problem = scope_problem(get(assignment.props, "scope"), principals[principal])
-            if problem is not None:
-                yield problem
-
-    yield from each((r for r in resources if r.type == COSMOS_SQL_ROLE_ASSIGNMENT), judge)
+    yield from brand_assignment_problems(resources, COSMOS_SQL_ROLE_ASSIGNMENT, scope_problem)
 
 
 RULE = StackRule(

@@ -25,9 +25,8 @@ from collections.abc import Iterator, Sequence
 
 from platform_model.vocabulary import brand_telemetry
 from policies.facts.azure import ROLE_ASSIGNMENT
-from policies.facts.props import get, unknown_at
-from policies.model import ResourceView, RuleContext, StackRule, UnknownValue, each
-from policies.rules.residency.brand_state_scope import brand_principals
+from policies.facts.brands import brand_assignment_problems
+from policies.model import ResourceView, RuleContext, StackRule
 
 SOURCE = "learn.microsoft.com/azure/event-hubs/authorize-access-azure-active-directory"
 EVENT_HUBS_PROVIDER = "microsoft.eventhub"
@@ -67,27 +66,7 @@ def scope_problem(scope: object, brand: str) -> str | None:
 
 
 def validate(resources: Sequence[ResourceView], ctx: RuleContext) -> Iterator[tuple[str, str]]:
-    principals, pending = brand_principals(resources)
-    if not principals and not pending:
-        return
-
-    def judge(assignment: ResourceView) -> Iterator[str]:
-        if unknown_at(assignment.props, "principalId"):
-            # Whose it is matters only while a brand's own principal is unknown too (a first preview): once
-            # every brand identity's principal is known, an unknown one is some other identity's.
-            if pending:
-                raise UnknownValue("principalId")
-            return
-        principal = get(assignment.props, "principalId")
-        if not (isinstance(principal, str) and principal in principals):
-            return
-        if unknown_at(assignment.props, "scope"):
-            raise UnknownValue("scope")
-        problem = scope_problem(get(assignment.props, "scope"), principals[principal])
-        if problem is not None:
-            yield problem
-
-    yield from each((r for r in resources if r.type == ROLE_ASSIGNMENT), judge)
+    yield from brand_assignment_problems(resources, ROLE_ASSIGNMENT, scope_problem)
 
 
 RULE = StackRule(
