@@ -136,7 +136,10 @@ def start(
             f"cannot start {RELAY.name}: port {ports.apiserver} on 127.0.0.1 is in use by another "
             "process (stop it, or set AUTOCLOUD_CLUSTER_PORT_BASE)"
         )
+    identities = lay.token_file.read_text() if lay.token_file.exists() else None
     ensure_pki(lay)
+    if identities is not None and lay.token_file.read_text() != identities:
+        _restart_for_new_identities(lay, echo)
     write_configs(lay, ports)
     deadline = time.monotonic() + START_TIMEOUT_SECONDS
     api = Api(lay, ports)
@@ -164,6 +167,17 @@ def start(
     _wait(f"node {SIMULATED_NODE} to become Ready", lambda: api.node_ready(SIMULATED_NODE), deadline, lay, "kwok.log")
     _wait("CoreDNS to serve", lambda: api.deployment_available("kube-system", "coredns"), deadline, lay, "kubelet.log")
     return status(lay, ports, honour_kubeconfig)
+
+
+def _restart_for_new_identities(lay: Layout, echo: Callable[[str], None]) -> None:
+    """The API server reads its static tokens at start: after an upgrade that adds an identity (the volume
+    provisioner's), a running one is stopped here so the start below runs it again with the new file."""
+    apiserver = next(c for c in COMPONENTS if c.name == "kube-apiserver")
+    record = read_record(lay, apiserver)
+    if record is not None and record.alive():
+        echo("cluster: restarting kube-apiserver: it learns new identities only at start")
+        terminate(record)
+        (lay.pids / f"{apiserver.name}.pid").unlink(missing_ok=True)
 
 
 def _start_component(

@@ -63,3 +63,34 @@ def test_kwok_starts_after_its_role_binding_and_every_other_component_before_the
     first_addon = next(i for i, event in enumerate(events) if event.startswith("apply "))
     others = [c.name for c in cluster.COMPONENTS if c.name not in ("kwok", "volume-provisioner")]
     assert all(events.index(f"spawn {name}") < first_addon for name in others)
+
+
+def test_a_start_that_adds_an_identity_restarts_the_running_api_server(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The API server reads its tokens once: an upgrade adding one (the volume provisioner's) must restart it."""
+    lay = cluster.Layout(tmp_path / "cluster")
+    lay.pki.mkdir(parents=True)
+    lay.token_file.write_text("old,autocloud-admin,autocloud-admin\n")
+    restarted: list[str] = []
+
+    def ensure_pki(layout: cluster.Layout) -> None:
+        layout.token_file.write_text(layout.token_file.read_text() + "new,autocloud:volume-provisioner,x\n")
+
+    def stop_here(*_args: Any) -> None:
+        raise RuntimeError("stop after the identities are settled")
+
+    monkeypatch.setattr(lifecycle, "external", lambda _lay: None)
+    monkeypatch.setattr(lifecycle, "running", lambda _lay, _comp: 1)
+    monkeypatch.setattr(lifecycle, "ensure_pki", ensure_pki)
+    monkeypatch.setattr(lifecycle, "_restart_for_new_identities", lambda _lay, _echo: restarted.append("apiserver"))
+    monkeypatch.setattr(lifecycle, "write_configs", stop_here)
+    with pytest.raises(RuntimeError, match="stop after"):
+        lifecycle.start(lay, echo=lambda _line: None, ports=cluster.Ports.from_env(), honour_kubeconfig=False)
+    assert restarted == ["apiserver"]
+
+    restarted.clear()
+    monkeypatch.setattr(lifecycle, "ensure_pki", lambda _layout: None)
+    with pytest.raises(RuntimeError, match="stop after"):
+        lifecycle.start(lay, echo=lambda _line: None, ports=cluster.Ports.from_env(), honour_kubeconfig=False)
+    assert restarted == [], "unchanged identities leave the API server alone"
