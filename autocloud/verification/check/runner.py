@@ -635,6 +635,18 @@ def _plain_urns_built_directly() -> Callable[[], None]:
     return lambda: setattr(module, "create_urn", original)
 
 
+def _quiet_debug_log() -> Callable[[], None]:
+    """Drop the SDK's debug log lines (four per registration) instead of sending each to the mock
+    engine, which hands them to a Python logger at debug level that nothing here shows; under
+    `pulumi preview` they appear only with `--debug`. Warnings and errors still go through."""
+    log: Any = importlib.import_module("pulumi.log")
+    original = getattr(log, "debug", None)
+    if original is None:
+        return lambda: None
+    log.debug = lambda *args, **kwargs: None
+    return lambda: setattr(log, "debug", original)
+
+
 def _stack_config() -> dict[str, Any]:
     """The config the check passes the program (PULUMI_CONFIG, as the language host does)."""
     try:
@@ -723,6 +735,7 @@ def record_program(program: Path, project: str, stack: str) -> tuple[list[dict[s
         _remembered_type_unwrapping(),
         _plain_values_serialised_directly(),
         _plain_urns_built_directly(),
+        _quiet_debug_log(),
     ]
 
     def run() -> None:
