@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 import importlib
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -75,7 +76,11 @@ def _records(program: Path) -> list[dict[str, Any]]:
     return records
 
 
-def test_records_are_the_same_without_the_short_paths(program: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_records_are_the_same_without_the_short_paths(
+    program: Path, monkeypatch: pytest.MonkeyPatch, pulumi_harness: Any
+) -> None:
+    monkeypatch.chdir(program)  # the runner moves into the program's folder and onto its path
+    monkeypatch.setattr("sys.path", list(sys.path))
     short = _records(program)
     for name in SHORT_PATHS:
         monkeypatch.setattr(runner, name, lambda: lambda: None)
@@ -119,7 +124,7 @@ def _with(patch: Callable[[], Callable[[], None]], fn: Callable[[], Any]) -> Any
 
 
 @pytest.mark.parametrize("value", ["text", 3, 2.5, True, None, Colour.RED, {"a": ["b", 1]}, ("x", None)])
-def test_plain_values_serialise_as_the_sdk_serialises_them(value: Any) -> None:
+def test_plain_values_serialise_as_the_sdk_serialises_them(value: Any, pulumi_harness: Any) -> None:
     def serialised() -> Any:
         return _sync_await(rpc.serialize_property(value, [], "key"))
 
@@ -134,7 +139,7 @@ def test_plain_values_serialise_as_the_sdk_serialises_them(value: Any) -> None:
         ("c", "azure-native:resources:ResourceGroup", "urn:pulumi:dev::paths::pulumi:pulumi:Stack$bench:index:Pair::p"),
     ],
 )
-def test_plain_urns_are_the_urns_the_sdk_builds(name: str, type_: str, parent: str | None) -> None:
+def test_plain_urns_are_the_urns_the_sdk_builds(name: str, type_: str, parent: str | None, pulumi_harness: Any) -> None:
     module: Any = importlib.import_module("pulumi.runtime.resource")
 
     def urn() -> Any:
