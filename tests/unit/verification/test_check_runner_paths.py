@@ -86,6 +86,9 @@ def test_records_are_the_same_without_the_short_paths(
         monkeypatch.setattr(runner, name, lambda: lambda: None)
     monkeypatch.setattr(runner, "_LEAN_MONITOR", False)
     sdk = _records(program)
+    # Join the mock monitor's threads now: each holds an event loop of its own (the SDK's
+    # `_ensure_event_loop`), which, left to the session's end, is collected at a random point with a warning.
+    pulumi_harness.loop.run_until_complete(pulumi_harness.loop.shutdown_default_executor())
     assert short == sdk
     net = next(r for r in short if r["name"] == "net")["inputs"]["tags"]
     assert net["sku"] == "Standard_ZRS"
