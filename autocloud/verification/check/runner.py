@@ -306,7 +306,8 @@ class RecordingMonitor(MockMonitor):
         """The SDK's `MockMonitor.RegisterResource`, less two protobuf round trips: the inputs are
         deserialised once (for the mocks and for the record), and plain outputs become the
         response's Struct directly instead of through the SDK's async serialiser on a loop of this
-        thread (it stays for values that need it: unknowns, secrets, resources, assets)."""
+        thread (it stays for values that need it: unknowns, resource references, assets; a secret
+        arrives as a plain dict with the SDK's signature key and goes back as one)."""
         urn = self.make_urn(request.parent, request.type, request.name)
         _mocks_module._ensure_event_loop()  # deserialising a resource reference needs one
         inputs = rpc.deserialize_properties(request.object)
