@@ -32,7 +32,8 @@ from tests.bench.common import record  # noqa: E402
 
 CHECKOV = ROOT / ".state" / "bench-checkov" / "bin" / "checkov"
 SIZES = (100, 1_000, 5_000)
-MEMORY_LIMIT_MB_AT_5000 = 1024
+MEMORY_LIMIT_MB_AT_5000 = 500
+"""Issue 22's ceiling for the check at 5,000 resources (Checkov's peak there is about 370 MB)."""
 
 
 def measure(command: Sequence[str], cwd: Path) -> dict[str, Any]:
@@ -78,6 +79,9 @@ def bench_size(count: int, repeat: int, scratch: Path) -> dict[str, Any]:
     if CHECKOV.is_file():
         checkov = [str(CHECKOV), "--quiet", "--compact", "--framework", "arm", "-f", str(template), "-o", "json"]
         figures["checkov"] = best([measure(checkov, scratch) for _ in range(repeat)])
+        # Issue 22's target is at most half of Checkov's time, read here, not asserted (no timed asserts).
+        for kind in ("cpu_s", "wall_s"):
+            figures[f"ratio_{kind}"] = round(figures["autocloud"][kind] / max(figures["checkov"][kind], 0.01), 2)
     else:
         figures["checkov"] = "missing: make bench-checkov installs checkov==3.3.30 into .state/bench-checkov"
     return figures

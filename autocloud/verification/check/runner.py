@@ -27,6 +27,7 @@ real lookup.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import enum
 import importlib
 import importlib.machinery
@@ -45,6 +46,7 @@ from typing import Any
 
 import pulumi
 import pulumi.resource
+from google.protobuf import struct_pb2
 from pulumi import _types
 from pulumi.output import Unknown
 from pulumi.runtime import rpc
@@ -250,6 +252,28 @@ _INVOKE_DEPENDS_ON: int | None = getattr(resource_pb2, "RESOURCE_MONITOR_FEATURE
 there an invoke on a declared resource is still answered with placeholders."""
 
 
+_mocks_module: Any = importlib.import_module("pulumi.runtime.mocks")
+
+_LEAN_MONITOR = (
+    all(hasattr(_mocks_module, n) for n in ("_ensure_event_loop", "_resolve_callbacks", "_sync_await"))
+    and "transforms" in inspect.signature(MockResourceArgs).parameters
+    and hasattr(MockMonitor, "ResourceRegistration")
+)
+"""The program's SDK registers mock resources as `RecordingMonitor._register` does (else its own way)."""
+
+
+def _is_plain(value: Any) -> bool:
+    """JSON-shaped all through: what a protobuf Struct holds as it is, with nothing for the SDK's
+    serialiser to translate."""
+    if value is None or isinstance(value, str | bool | int | float):
+        return True
+    if isinstance(value, list | tuple):
+        return all(_is_plain(v) for v in value)
+    if type(value) is dict:
+        return all(isinstance(k, str) and _is_plain(v) for k, v in value.items())
+    return False
+
+
 class RecordingMonitor(MockMonitor):
     """A mock monitor that keeps every registration as the engine would hand it to a policy."""
 
@@ -278,28 +302,65 @@ class RecordingMonitor(MockMonitor):
             return resource_pb2.ResourceInvokeResponse(unknown=True)
         return super().Invoke(request)  # type: ignore[no-untyped-call]
 
+    def _register(self, request: Any) -> tuple[Any, dict[str, Any], dict[str, Any]]:
+        """The SDK's `MockMonitor.RegisterResource`, less two protobuf round trips: the inputs are
+        deserialised once (for the mocks and for the record), and plain outputs become the
+        response's Struct directly instead of through the SDK's async serialiser on a loop of this
+        thread (it stays for values that need it: unknowns, resource references, assets; a secret
+        arrives as a plain dict with the SDK's signature key and goes back as one)."""
+        urn = self.make_urn(request.parent, request.type, request.name)
+        _mocks_module._ensure_event_loop()  # deserialising a resource reference needs one
+        inputs = rpc.deserialize_properties(request.object)
+        args = MockResourceArgs(
+            typ=request.type,
+            name=request.name,
+            inputs=inputs,
+            provider=request.provider,
+            resource_id=request.importId,
+            custom=request.custom or False,
+            transforms=_mocks_module._resolve_callbacks(request.transforms),
+        )
+        id_, state = self.mocks.new_resource(args)
+        if _is_plain(state):
+            obj = struct_pb2.Struct()
+            for key, value in state.items():
+                if value is not None:  # as the SDK's serialiser: a property that is None is absent
+                    obj[key] = value
+        else:
+            obj = _mocks_module._sync_await(rpc.serialize_properties(state, {}))
+        id_ = id_ or ""  # no id: an unset protobuf string, as the SDK's None becomes
+        self.resources[urn] = MockMonitor.ResourceRegistration(urn, id_, state)
+        return resource_pb2.RegisterResourceResponse(urn=urn, id=id_, object=obj), inputs, state
+
     def RegisterResource(self, request: Any) -> Any:
-        response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
-        if request.type != "pulumi:pulumi:Stack":
-            with self._lock:
-                self.registered.add(response.urn)
-            inputs = _plain(rpc.deserialize_properties(request.object, keep_unknowns=True))
-            if canonical_type(request.type) == USER_ASSIGNED_IDENTITY:
-                # The check's stand-in principal (`ProgramMocks.new_resource`), as an existing identity's
-                # props carry it in a pack: how a rule tells whose a role assignment is.
-                outputs = _plain(rpc.deserialize_properties(response.object, keep_unknowns=True))
-                inputs["principalId"] = outputs.get("principalId", unknown("output"))
-            record = {
-                "type": request.type,
-                "name": request.name,
-                "urn": response.urn,
-                "custom": bool(request.custom),
-                "parent": request.parent or None,
-                "provider": request.provider.rsplit("::", 1)[0] if request.provider else None,
-                "inputs": inputs,
-            }
-            with self._lock:
-                self.records.append(record)
+        if request.type == "pulumi:pulumi:Stack":
+            return super().RegisterResource(request)  # type: ignore[no-untyped-call]
+        if _LEAN_MONITOR:
+            response, given, state = self._register(request)
+        else:
+            response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
+            given = rpc.deserialize_properties(request.object, keep_unknowns=True)
+            state = None
+        with self._lock:
+            self.registered.add(response.urn)
+        inputs = _plain(given)
+        if canonical_type(request.type) == USER_ASSIGNED_IDENTITY:
+            # The check's stand-in principal (`ProgramMocks.new_resource`), as an existing identity's
+            # props carry it in a pack: how a rule tells whose a role assignment is.
+            if state is None:
+                state = rpc.deserialize_properties(response.object, keep_unknowns=True)
+            inputs["principalId"] = _plain(state).get("principalId", unknown("output"))
+        record = {
+            "type": request.type,
+            "name": request.name,
+            "urn": response.urn,
+            "custom": bool(request.custom),
+            "parent": request.parent or None,
+            "provider": request.provider.rsplit("::", 1)[0] if request.provider else None,
+            "inputs": inputs,
+        }
+        with self._lock:
+            self.records.append(record)
         return response
 
 
@@ -442,6 +503,151 @@ def _lean_registration() -> Callable[[], None]:
     return undo
 
 
+def _single_future_outputs() -> Callable[[], None]:
+    """Give each resource property one future instead of the SDK's four and a task.
+
+    Before a resource's registration returns, the SDK makes an Output for every property its class
+    declares (about thirty per azure-native resource), each from four futures (value, known, secret,
+    dependencies) joined by a task; a program declares all its resources before any registration
+    runs, so at 5,000 resources they were most of the run's memory and asyncio's work
+    (bench/results/check.json). SDKs that keep an Output's state in one `_OutputData` future
+    (`Output._from_data`, as `resource_output` does for `urn` and `id`) get the same Output from one
+    future, resolved by the same resolver call; older SDKs keep their own path."""
+    output_data = getattr(importlib.import_module("pulumi.output"), "_OutputData", None)
+    original = getattr(rpc, "transfer_properties", None)
+    if output_data is None or getattr(pulumi.Output, "_from_data", None) is None or original is None:
+        return lambda: None
+
+    def transfer_properties(res: Any, props: Mapping[str, Any], custom: bool) -> dict[str, Any]:
+        resolvers: dict[str, Any] = {}
+        for name in props:
+            if name == "urn" or (name == "id" and custom):
+                continue  # the SDK resolves these itself
+            data: asyncio.Future[Any] = asyncio.Future()
+
+            def resolve(
+                value: Any,
+                is_known: bool,
+                is_secret: bool,
+                deps: set[Any] | None,
+                failed: Exception | None,
+                data: asyncio.Future[Any] = data,
+            ) -> None:
+                if failed is not None:
+                    data.set_exception(failed)
+                    return
+                resources = set(deps) if deps else set()
+                resources.add(res)
+                data.set_result(output_data(resources=resources, value=value, is_known=is_known, is_secret=is_secret))
+
+            resolvers[name] = resolve
+            # `Output._from_data` without its `_track`: the stack waits for tracked Outputs so that a
+            # failure nobody awaited still ends the program, and this future is settled by the
+            # registration itself, an RPC the stack waits for and whose failure it raises.
+            output: pulumi.Output[Any] = object.__new__(pulumi.Output)
+            output._data = data
+            res.__dict__[name] = output
+        return resolvers
+
+    rpc.transfer_properties = transfer_properties
+    return lambda: setattr(rpc, "transfer_properties", original)
+
+
+def _remembered_type_unwrapping() -> Callable[[], None]:
+    """Remember what the SDK's `unwrap_type` and `unwrap_optional_type` answer for each annotation.
+
+    The serialiser asks them for every input value of every resource (``Optional[Input[...]]`` to
+    the type inside), walking `typing` each time: 1.5 of 12 profiled seconds at 5,000 resources. The
+    answer depends on the annotation alone, and a program has a few hundred distinct ones."""
+    originals = {name: getattr(_types, name, None) for name in ("unwrap_type", "unwrap_optional_type")}
+
+    def remembered(original: Callable[[Any], Any]) -> Callable[[Any], Any]:
+        answers: dict[Any, Any] = {}
+
+        def unwrap(val: Any) -> Any:
+            try:
+                return answers[val]
+            except KeyError:
+                answer = answers[val] = original(val)
+                return answer
+            except TypeError:  # an annotation that cannot be hashed is unwrapped each time
+                return original(val)
+
+        return unwrap
+
+    for name, original in originals.items():
+        if original is not None:
+            setattr(_types, name, remembered(original))
+
+    def undo() -> None:
+        for name, original in originals.items():
+            if original is not None:
+                setattr(_types, name, original)
+
+    return undo
+
+
+_SCALARS = (str, bool, int, float, type(None))
+
+
+def _plain_values_serialised_directly() -> Callable[[], None]:
+    """Answer the SDK's serialiser at once for a plain string, number, bool or None.
+
+    For those it walks a dozen checks (unknown, resource, asset, archive, awaitable, Output, input
+    type, sequence, mapping, enum) before returning the value as it is, in a coroutine per value:
+    most of the values of a program's inputs. Subclasses (a `str` enum) and protobuf answers keep
+    the SDK's path."""
+    original = getattr(rpc, "serialize_property", None)
+    if original is None or "return_protobuf_value" not in inspect.signature(original).parameters:
+        return lambda: None
+
+    async def serialize_property(value: Any, *args: Any, **kwargs: Any) -> Any:
+        if type(value) in _SCALARS and len(args) < 8 and not kwargs.get("return_protobuf_value"):
+            return value
+        return await original(value, *args, **kwargs)
+
+    rpc.serialize_property = serialize_property
+    return lambda: setattr(rpc, "serialize_property", original)
+
+
+def _plain_urns_built_directly() -> Callable[[], None]:
+    """Build a URN from plain strings without the SDK's three Outputs and an `all`.
+
+    Each registration asks `create_urn` for its URN with its name, type and parent URN already
+    strings; the SDK still joins them through Outputs. Same string, same empty dependencies."""
+    module: Any = importlib.import_module("pulumi.runtime.resource")
+    original = getattr(module, "create_urn", None)
+    settings: Any = importlib.import_module("pulumi.runtime.settings")
+    if original is None:
+        return lambda: None
+
+    def create_urn(
+        name: Any, type_: Any, parent: Any = None, project: str | None = None, stack: str | None = None
+    ) -> Any:
+        if not (isinstance(name, str) and isinstance(type_, str) and (parent is None or isinstance(parent, str))):
+            return original(name, type_, parent, project, stack)
+        if parent is not None:
+            prefix = parent[: parent.rfind("::")] + "$"
+        else:
+            prefix = f"urn:pulumi:{stack or settings.get_stack()}::{project or settings.get_project()}::"
+        return pulumi.Output.from_input(f"{prefix}{type_}::{name}")
+
+    module.create_urn = create_urn
+    return lambda: setattr(module, "create_urn", original)
+
+
+def _quiet_debug_log() -> Callable[[], None]:
+    """Drop the SDK's debug log lines (four per registration) instead of sending each to the mock
+    engine, which hands them to a Python logger at debug level that nothing here shows; under
+    `pulumi preview` they appear only with `--debug`. Warnings and errors still go through."""
+    log: Any = importlib.import_module("pulumi.log")
+    original = getattr(log, "debug", None)
+    if original is None:
+        return lambda: None
+    log.debug = lambda *args, **kwargs: None
+    return lambda: setattr(log, "debug", original)
+
+
 def _stack_config() -> dict[str, Any]:
     """The config the check passes the program (PULUMI_CONFIG, as the language host does)."""
     try:
@@ -521,7 +727,17 @@ def record_program(program: Path, project: str, stack: str) -> tuple[list[dict[s
     mocks = ProgramMocks(located, _stack_config().get("azure-native:location"))
     monitor = RecordingMonitor(mocks)
     pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=True, monitor=monitor)
-    undo = [_located_classes(located), _result_types(mocks), _named_apply_failures(), _lean_registration()]
+    undo = [
+        _located_classes(located),
+        _result_types(mocks),
+        _named_apply_failures(),
+        _lean_registration(),
+        _single_future_outputs(),
+        _remembered_type_unwrapping(),
+        _plain_values_serialised_directly(),
+        _plain_urns_built_directly(),
+        _quiet_debug_log(),
+    ]
 
     def run() -> None:
         runpy.run_path(str(main), run_name="__main__")
