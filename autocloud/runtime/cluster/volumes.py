@@ -23,6 +23,7 @@ identity; ``autocloud cluster start`` starts it with the other components.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import shutil
 import signal
@@ -152,6 +153,9 @@ class Provisioner:
         folder = Path(volume["spec"]["hostPath"]["path"])
         if folder.resolve().is_relative_to(self.root.resolve()) and folder.resolve() != self.root.resolve():
             shutil.rmtree(folder, ignore_errors=True)
+            if folder.parent != self.root:
+                with contextlib.suppress(OSError):  # the namespace's folder, once its last volume is gone
+                    folder.parent.rmdir()
         else:
             self.log(f"volume {name}: {folder} is not under {self.root}; left in place")
         try:

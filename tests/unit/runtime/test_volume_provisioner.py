@@ -90,6 +90,7 @@ def test_a_released_volume_loses_its_folder_and_a_foreign_path_is_never_removed(
     api.volumes.append(stranger)
     provisioner.reconcile()
     assert not folder.exists() and api.volumes == []
+    assert not folder.parent.exists(), "the namespace's folder goes with its last volume"
     assert outside.is_dir(), "only folders under the provisioner's root are removed"
 
 
