@@ -110,7 +110,7 @@ class FleetRunResult:
         if refused:
             found.append(f"{refused} refusals")
         storm = self.summary.storm
-        if storm is not None and not storm.all_within:
+        if storm is not None and storm.dropped and not storm.all_within:
             found.append(f"not every dropped vehicle was back within {storm.within_s:g} s")
         return found
 

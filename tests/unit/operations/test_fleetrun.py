@@ -199,6 +199,8 @@ def test_problems_are_loss_unacknowledged_refusals_and_a_slow_storm() -> None:
         "1 refusals",
         "not every dropped vehicle was back within 60 s",
     ]
+    calm = fleetsim.StormReport(0, 0, 0, 0, 0, 60, all_within=False)
+    assert fleetrun.FleetRunResult(replace(clean, storm=calm), 9, 2, 2, 0.5).problems == [], "no one dropped"
 
 
 @pytest.mark.parametrize(
@@ -238,7 +240,12 @@ def _stand_in(tmp_path: Path, summary: dict[str, Any]) -> Path:
 
 
 def _cli_run(
-    tmp_path: Path, fleet_dir: Path, monkeypatch: pytest.MonkeyPatch, summary: dict[str, Any], stored: int
+    tmp_path: Path,
+    fleet_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    summary: dict[str, Any],
+    stored: int,
+    fmt: str = "json",
 ) -> Any:
     """``simulate --region eu --duration 30 --scenario reconnect-storm`` on the fake region and stand-in."""
     monkeypatch.setattr(fleetsim, "BINARY", _stand_in(tmp_path, summary))
@@ -247,7 +254,7 @@ def _cli_run(
     monkeypatch.setattr(simulate, "_stored_counts", FakeStore({}, [{"eu-vehicle-000001": stored}]))
     monkeypatch.setattr(fleetrun, "SETTLE_POLL_S", 0.0)
     argv = ["simulate", "--region", "eu", "--vehicles", "2", "--duration", "30", "--scenario", "reconnect-storm"]
-    return CliRunner().invoke(cli.app, [*argv, "--settle", "0", "--format", "json"])
+    return CliRunner().invoke(cli.app, [*argv, "--settle", "0", "--format", fmt])
 
 
 def test_cli_fleet_mode_prints_the_counts_and_exits_0_when_nothing_is_lost(
@@ -270,3 +277,16 @@ def test_cli_fleet_mode_exits_1_on_loss_or_refusal(
     assert counts["lost"] == 10 and counts["store_lag_s"] is None
     assert "error: 10 acknowledged messages not stored" in outcome.stderr
     assert "error: 1 refusals" in outcome.stderr
+
+
+def test_cli_fleet_mode_text_says_the_counts_the_storm_and_the_store_lag(
+    tmp_path: Path, fleet_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clean = SUMMARY | {"refused": {}, "unacknowledged": 0}
+    outcome = _cli_run(tmp_path, fleet_dir, monkeypatch, clean, stored=90, fmt="text")
+    assert outcome.exit_code == 0, outcome.output
+    lines = outcome.stdout.splitlines()
+    assert any(line.startswith("reconnect storm: 2 dropped, 2 back") for line in lines), lines
+    assert any(line.startswith("sent 90, acknowledged (in Kafka) 90, unacknowledged 0, stored 90") for line in lines)
+    (latency,) = [line for line in lines if line.startswith("latency p50 1.5 ms")]
+    assert "max 12.0 ms" in latency and "store lag " in latency and "not caught up" not in latency
