@@ -103,7 +103,8 @@ class FleetRunResult:
         """Why the run failed (exit 1), one phrase each; empty for a clean run."""
         found = []
         if self.lost:
-            found.append(f"{self.lost} acknowledged messages not stored")
+            late = " (the store had not caught up within --settle)" if self.store_lag_s is None else ""
+            found.append(f"{self.lost} acknowledged messages not stored{late}")
         if self.summary.unacknowledged:
             found.append(f"{self.summary.unacknowledged} messages never acknowledged")
         refused = sum(self.summary.refused.values())
