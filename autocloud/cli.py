@@ -582,15 +582,32 @@ def simulate(
         typer.Option("--brand", help="Play one brand's vehicles (<brand>-vehicle-...), counted in its own store."),
     ] = None,
     vehicles: Annotated[int, typer.Option("--vehicles", help="Simulated vehicles.")] = 10,
-    messages: Annotated[int, typer.Option("--messages", help="Messages per vehicle.")] = 10,
+    messages: Annotated[
+        int | None,
+        typer.Option("--messages", help="Messages per vehicle (default 10; in fleet mode a cap, default none)."),
+    ] = None,
     rate: Annotated[float | None, typer.Option("--rate", help="Messages per second, whole fleet.")] = None,
     settle: Annotated[float, typer.Option("--settle", help="Seconds to wait for the store.")] = 60.0,
+    duration: Annotated[
+        float | None,
+        typer.Option("--duration", help="Fleet mode: seconds the fleet drives (compiled generator, default 120)."),
+    ] = None,
+    scenario: Annotated[
+        Literal["steady", "reconnect-storm"] | None,
+        typer.Option("--scenario", help="Fleet mode: reconnect-storm drops 20% of the connected fleet a third in."),
+    ] = None,
+    flat_out: Annotated[
+        bool,
+        typer.Option("--flat-out", help="Fleet mode: each vehicle sends as soon as its acknowledgement is back."),
+    ] = False,
     fmt: Annotated[
         Literal[OutputFormat.TEXT, OutputFormat.JSON], typer.Option("--format", help="How to print the counts.")
     ] = OutputFormat.TEXT,
 ) -> None:
     """Register simulated vehicles through a region's DPS, drive them through its hubs over TLS and count
-    every message end to end (exit 1 on loss or a refused vehicle)."""
+    every message end to end (exit 1 on loss or a refused vehicle). With --duration or --scenario, fleet
+    mode: the compiled generator plays the fleet for a duration (default load one message every 10 s per
+    vehicle), then the store is read back."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
     from autocloud.operations import simulate as sim
@@ -603,6 +620,7 @@ def simulate(
             "give either --region R (a local region) or --stack S (a deployed stack, local or azure-<r>)",
             EXIT_BAD_INPUT,
         )
+    fleet_mode = duration is not None or scenario is not None
     outputs: dict[str, Any] | None = None
     namespace: str | None = None
     if stack is not None:
@@ -611,6 +629,12 @@ def simulate(
         region = config.region
         if config.is_local:
             namespace = config.local_namespace
+        elif fleet_mode:
+            raise _fail(
+                "--duration/--scenario: fleet mode drives local regions only; on an Azure stack use "
+                "--vehicles N --messages M",
+                EXIT_BAD_INPUT,
+            )
         else:
             outputs = engine.stack_outputs(stack)
         if brand is not None and brand not in {b.name for b in config.brands}:
@@ -625,6 +649,12 @@ def simulate(
             f"--region: {excerpt(region)} is not a region profile (one of {', '.join(available_profiles())})",
             EXIT_BAD_INPUT,
         )
+    if fleet_mode:
+        _simulate_fleet(region, namespace, brand, vehicles, messages, rate, settle, duration, scenario, flat_out, fmt)
+        return
+    if flat_out:
+        raise _fail("--flat-out: only in fleet mode (with --duration or --scenario)", EXIT_BAD_INPUT)
+    messages = 10 if messages is None else messages
     try:
         args = sim.SimulationArgs(
             region, vehicles, messages, rate, namespace=namespace, settle_seconds=settle, brand=brand
@@ -673,6 +703,101 @@ def simulate(
             f"{summary['messages_per_second']} messages/s"
         )
     if result.lost or result.refused:
+        raise typer.Exit(1)
+
+
+def _simulate_fleet(
+    region: str,
+    namespace: str | None,
+    brand: str | None,
+    vehicles: int,
+    messages: int | None,
+    rate: float | None,
+    settle: float,
+    duration: float | None,
+    scenario: Literal["steady", "reconnect-storm"] | None,
+    flat_out: bool,
+    fmt: OutputFormat,
+) -> None:
+    """``simulate``'s fleet mode (docs/local-platform.md): the compiled generator, a bar fed by its progress
+    lines, then the store's counts; exit 1 on loss, unacknowledged messages, refusals or a slow storm."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from autocloud.operations import fleetrun, fleetsim
+
+    try:
+        args = fleetrun.FleetRunArgs(
+            region,
+            vehicles,
+            fleetrun.DEFAULT_DURATION_S if duration is None else duration,
+            rate=rate,
+            flat_out=flat_out,
+            messages=messages,
+            scenario=scenario or "steady",
+            namespace=namespace,
+            settle_seconds=settle,
+            brand=brand,
+        )
+    except ValueError as exc:
+        raise _fail(str(exc), EXIT_BAD_INPUT) from None
+    cluster_mod.Ports.from_env()
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        TextColumn("{task.fields[status]}", markup=False),
+        TimeElapsedColumn(),
+        console=err,
+        disable=fmt.is_document,
+    ) as bar:
+        task = bar.add_task(f"{namespace or region}: {vehicles} vehicles", total=args.duration_s, status="")
+
+        def show(p: fleetsim.Progress) -> None:
+            status = (
+                f"{p.connected}/{vehicles} connected, {p.acknowledged} acknowledged ({p.ack_per_second:.0f}/s), "
+                f"{p.reconnects} reconnects, {p.refused} refused"
+            )
+            bar.update(task, completed=min(p.elapsed_s, args.duration_s), status=status)
+
+        def settling() -> None:
+            bar.update(task, completed=args.duration_s, description="waiting for the store")
+
+        result = fleetrun.run(args, on_progress=show, on_settling=settling)
+    summary = result.as_dict()
+    if fmt == OutputFormat.JSON:
+        console.print_json(json.dumps(summary))
+    else:
+        _echo(
+            f"registered {summary['registrations']} of {vehicles} through DPS over TLS "
+            f"({summary['registrations_per_second']}/s), p50 {summary['registration_ms_p50']} ms, "
+            f"p99 {summary['registration_ms_p99']} ms; {summary['connected']} connected, hub connection "
+            f"(TLS + CONNACK) p50 {summary['hub_connect_ms_p50']} ms"
+        )
+        for reason, count in summary["refused"].items():
+            _echo(f"refused: {reason} ({count})")
+        if (storm := summary["storm"]) is not None:
+            _echo(
+                f"reconnect storm: {storm['dropped']} dropped, {storm['reconnected']} back, reconnect p50 "
+                f"{storm['reconnect_ms_p50']} ms, p99 {storm['reconnect_ms_p99']} ms, max "
+                f"{storm['reconnect_ms_max']} ms ({'all' if storm['all_within'] else 'not all'} within "
+                f"{storm['within_s']:g} s)"
+            )
+        _echo(
+            f"sent {result.summary.sent}, acknowledged (in Kafka) {result.summary.acknowledged}, unacknowledged "
+            f"{result.summary.unacknowledged}, stored {result.stored} ({result.vehicles_stored} of {vehicles} "
+            f"vehicles), lost {result.lost}, duplicates {result.duplicates}, reconnects {result.summary.reconnects}"
+        )
+        lag = summary["store_lag_s"]
+        _echo(
+            f"latency p50 {summary['latency_ms_p50']} ms, p99 {summary['latency_ms_p99']} ms, max "
+            f"{summary['latency_ms_max']} ms, {summary['messages_per_second']} messages/s; store lag "
+            + (f"{lag} s" if lag is not None else f"not caught up within --settle {settle:g} s")
+        )
+        memory = summary["memory"].get("mb_per_1000_connections")
+        if memory is not None:
+            _echo(f"generator memory: {memory} MB per 1,000 connections")
+    for problem in result.problems:
+        _error(problem)
+    if result.problems:
         raise typer.Exit(1)
 
 

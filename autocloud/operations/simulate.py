@@ -79,9 +79,13 @@ class SimulationArgs:
         return self.namespace or region_namespace(self.region)
 
     def vehicle_ids(self) -> list[str]:
-        """``<region>-vehicle-000001``..., or a brand's ``<brand>-vehicle-...``: the id says the brand."""
-        prefix = brand_vehicle_prefix(self.brand) if self.brand else f"{self.region}-"
-        return [f"{prefix}vehicle-{index:06d}" for index in range(1, self.vehicles + 1)]
+        return vehicle_ids(self.region, self.vehicles, self.brand)
+
+
+def vehicle_ids(region: str, count: int, brand: str | None = None) -> list[str]:
+    """``<region>-vehicle-000001``..., or a brand's ``<brand>-vehicle-...``: the id says the brand."""
+    prefix = brand_vehicle_prefix(brand) if brand else f"{region}-"
+    return [f"{prefix}vehicle-{index:06d}" for index in range(1, count + 1)]
 
 
 @dataclass

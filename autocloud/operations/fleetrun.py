@@ -1,0 +1,237 @@
+"""Fleet mode of ``autocloud simulate``: a local region played by the compiled generator (``cmd/fleetsim``)
+for a duration, then its state store read back.
+
+The count mode (``simulate.py``: N vehicles x M messages, Python threads) stays what rollout gates and
+integration tests use; it cannot hold thousands of connections on two cores. This mode finds the region's
+DPS, hubs and store the same way (``simulate.discover``), opens the same tunnels (``reach.forward``), hands
+the generator the tunnel port of each hub host name DPS answers plus the fleet CA to issue vehicle
+certificates from, and counts what the store added for those vehicles before and after, as the count mode
+does. "In Kafka" is not counted on its own: a hub acknowledges a publish only once Kafka has the record
+(docs/local-platform.md), so ``acknowledged`` is what Kafka holds as the vehicles saw it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from autocloud.operations import fleetsim, simulate
+from autocloud.runtime import fleet_pki
+from platform_model.vocabulary import region_namespace
+
+DEFAULT_DURATION_S = 120.0
+"""Long enough for a reconnect storm (a third in) and the SDKs' back-off to play out before the end."""
+SETTLE_POLL_S = 0.5
+"""How often the store is read while it catches up: the store lag is measured to within this."""
+
+Generator = Callable[[fleetsim.FleetsimPlan, Callable[[fleetsim.Progress], None]], fleetsim.Summary]
+
+
+@dataclass(frozen=True)
+class FleetRunArgs:
+    """One fleet-mode run; errors name the flag, for the CLI's one line."""
+
+    region: str
+    vehicles: int
+    duration_s: float = DEFAULT_DURATION_S
+    rate: float | None = None
+    """Messages per second across the fleet; None with ``flat_out`` False: one message every 10 s per vehicle."""
+    flat_out: bool = False
+    """Each vehicle sends as soon as its acknowledgement is back."""
+    messages: int | None = None
+    """Stop a vehicle after this many messages (None: only the duration stops it)."""
+    scenario: fleetsim.Scenario = "steady"
+    namespace: str | None = None
+    """Default ``autocloud-<region>``."""
+    settle_seconds: float = 60.0
+    """How long to wait, once sending ended, for the store to count every acknowledged message."""
+    fleet_dir: Path | None = None
+    """Default ``.state/fleet``: the region's (or the brand's) fleet CA."""
+    brand: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.vehicles < 1:
+            raise ValueError(f"--vehicles must be at least 1, not {self.vehicles}")
+        if not self.duration_s > 0:
+            raise ValueError(f"--duration must be positive, not {self.duration_s}")
+        if self.rate is not None and not self.rate > 0:
+            raise ValueError(f"--rate must be positive, not {self.rate}")
+        if self.rate is not None and self.flat_out:
+            raise ValueError("--flat-out: give either --rate or --flat-out, not both")
+        if self.messages is not None and self.messages < 1:
+            raise ValueError(f"--messages must be at least 1, not {self.messages}")
+        if self.scenario not in ("steady", "reconnect-storm"):
+            raise ValueError(f"--scenario must be steady or reconnect-storm, not {self.scenario}")
+        if self.settle_seconds < 0:
+            raise ValueError(f"--settle must not be negative, not {self.settle_seconds}")
+
+    @property
+    def target_namespace(self) -> str:
+        return self.namespace or region_namespace(self.region)
+
+    def vehicle_ids(self) -> list[str]:
+        return simulate.vehicle_ids(self.region, self.vehicles, self.brand)
+
+
+@dataclass(frozen=True)
+class FleetRunResult:
+    """What the vehicles saw (the generator's summary) beside what the store counted afterwards."""
+
+    summary: fleetsim.Summary
+    stored: int
+    """Messages the store counted for the run's vehicles during this run (duplicates included)."""
+    vehicles_stored: int
+    vehicles: int
+    store_lag_s: float | None
+    """From the end of sending until the store counted every acknowledged message; None: not within --settle."""
+
+    @property
+    def lost(self) -> int:
+        """Acknowledged (so in Kafka) but not stored."""
+        return max(0, self.summary.acknowledged - self.stored)
+
+    @property
+    def duplicates(self) -> int:
+        """Stored more often than sent (a resent message counted twice)."""
+        return max(0, self.stored - self.summary.sent)
+
+    @property
+    def problems(self) -> list[str]:
+        """Why the run failed (exit 1), one phrase each; empty for a clean run."""
+        found = []
+        if self.lost:
+            late = " (the store had not caught up within --settle)" if self.store_lag_s is None else ""
+            found.append(f"{self.lost} acknowledged messages not stored{late}")
+        if self.summary.unacknowledged:
+            found.append(f"{self.summary.unacknowledged} messages never acknowledged")
+        refused = sum(self.summary.refused.values())
+        if refused:
+            found.append(f"{refused} refusals")
+        storm = self.summary.storm
+        if storm is not None and storm.dropped and not storm.all_within:
+            found.append(f"not every dropped vehicle was back within {storm.within_s:g} s")
+        return found
+
+    def as_dict(self) -> dict[str, Any]:
+        s = self.summary
+        storm = s.storm
+        return {
+            "vehicles": self.vehicles,
+            "connected": s.connected,
+            "sent": s.sent,
+            "acknowledged": s.acknowledged,
+            "unacknowledged": s.unacknowledged,
+            "resent": s.resent,
+            "stored": self.stored,
+            "vehicles_stored": self.vehicles_stored,
+            "lost": self.lost,
+            "duplicates": self.duplicates,
+            "reconnects": s.reconnects,
+            "refused": dict(sorted(s.refused.items())),
+            "latency_ms_p50": s.latency_ms_p50,
+            "latency_ms_p99": s.latency_ms_p99,
+            "latency_ms_max": s.latency_ms_max,
+            "registrations": s.registrations,
+            "registrations_per_second": s.registrations_per_second,
+            "registration_ms_p50": s.registration_ms_p50,
+            "registration_ms_p99": s.registration_ms_p99,
+            "hub_connect_ms_p50": s.hub_connect_ms_p50,
+            "hub_connect_ms_p99": s.hub_connect_ms_p99,
+            "messages_per_second": s.messages_per_second,
+            "seconds": s.seconds,
+            "store_lag_s": None if self.store_lag_s is None else round(self.store_lag_s, 2),
+            "storm": None
+            if storm is None
+            else {
+                "dropped": storm.dropped,
+                "reconnected": storm.reconnected,
+                "reconnect_ms_p50": storm.reconnect_ms_p50,
+                "reconnect_ms_p99": storm.reconnect_ms_p99,
+                "reconnect_ms_max": storm.reconnect_ms_max,
+                "within_s": storm.within_s,
+                "all_within": storm.all_within,
+            },
+            "memory": dict(s.memory),
+            "problems": self.problems,
+        }
+
+
+def fleet_ca(args: FleetRunArgs) -> tuple[Path, Path]:
+    """The CA the vehicles' certificates are issued from: the brand's own where it has one here, else the
+    region's (the choice ``fleet_pki.vehicle_credentials`` makes for the count mode)."""
+    ca = None
+    if args.brand:
+        ca = fleet_pki.load_ca(args.region, fleet_dir=args.fleet_dir, missing_ok=True, brand=args.brand)
+    ca = ca or fleet_pki.load_ca(args.region, fleet_dir=args.fleet_dir)
+    assert ca is not None  # load_ca raises when the region's CA is missing
+    return ca.cert_path, ca.key_path
+
+
+def plan(args: FleetRunArgs, targets: simulate.DeviceTargets, ca: tuple[Path, Path]) -> fleetsim.FleetsimPlan:
+    """The generator's plan: every vehicle registers through DPS (no cached assignment) and dials each hub
+    through the tunnel port ``targets`` give its host name."""
+    return fleetsim.FleetsimPlan(
+        vehicles=[fleetsim.VehiclePlan(vehicle) for vehicle in args.vehicle_ids()],
+        duration_s=args.duration_s,
+        dps=targets.dps,
+        id_scope=targets.id_scope,
+        hubs=dict(targets.hubs),
+        server_ca=targets.server_ca,
+        fleet_ca=ca,
+        rate=args.rate,
+        flat_out=args.flat_out,
+        messages_per_vehicle=args.messages or 0,
+        scenario=args.scenario,
+    )
+
+
+def settle(
+    read: Callable[[], tuple[int, int]],
+    acknowledged: int,
+    ended: float,
+    settle_seconds: float,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> tuple[int, int, float | None]:
+    """Read the store (``read`` -> messages, vehicles added) until it counted ``acknowledged`` or
+    ``settle_seconds`` past ``ended``: (messages, vehicles, lag from ``ended``, None if not caught up)."""
+    while True:
+        stored, vehicles = read()
+        now = clock()
+        if stored >= acknowledged:
+            return stored, vehicles, now - ended
+        if now - ended >= settle_seconds:
+            return stored, vehicles, None
+        sleep(SETTLE_POLL_S)
+
+
+def run(
+    args: FleetRunArgs,
+    reach: simulate.ClusterReach | None = None,
+    on_progress: Callable[[fleetsim.Progress], None] = lambda _p: None,
+    on_settling: Callable[[], None] = lambda: None,
+    generator: Generator | None = None,
+) -> FleetRunResult:
+    """Play the fleet through a local region for ``args.duration_s``, then wait for the store; ``generator``
+    defaults to ``.toolchain/bin/autocloud-fleetsim`` (``fleetsim.BINARY``)."""
+    generate = generator or (lambda p, report: fleetsim.run(p, report, binary=fleetsim.BINARY))
+    reach = reach or simulate.default_reach()
+    endpoints = simulate.discover(reach, args.target_namespace, args.brand)
+    ca = fleet_ca(args)
+    vehicles = args.vehicle_ids()
+    services = [endpoints.dps, *endpoints.hubs.values(), endpoints.store]
+    with reach.forward(args.target_namespace, services) as ports:
+        store_port = ports[endpoints.store]
+        before = simulate._stored_counts(store_port, endpoints, vehicles)
+        summary = generate(plan(args, simulate.DeviceTargets.through(endpoints, ports), ca), on_progress)
+        ended = time.monotonic()
+        on_settling()
+
+        def read() -> tuple[int, int]:
+            return simulate._stored_since(before, simulate._stored_counts(store_port, endpoints, vehicles))
+
+        stored, vehicles_stored, lag = settle(read, summary.acknowledged, ended, args.settle_seconds)
+    return FleetRunResult(summary, stored, vehicles_stored, len(vehicles), lag)
