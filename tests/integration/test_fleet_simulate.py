@@ -20,14 +20,15 @@ from .conftest import EmbeddedCluster, project_copy
 
 pytestmark = pytest.mark.integration
 
-STACK = "local-eu"
-NAMESPACES = ("autocloud-eu",)
+STACK = "local-us"
+"""One scale unit: the smallest local region, so the module deploys quickly."""
+NAMESPACES = ("autocloud-us",)
 VEHICLES = 200
 
 
 @pytest.fixture(scope="module")
 def state(test_cluster: EmbeddedCluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """local-eu deployed on the session's cluster; its state folder holds the region's fleet CA."""
+    """local-us deployed on the session's cluster; its state folder holds the region's fleet CA."""
     if not (TOOLCHAIN_BIN / "autocloud-fleetsim").is_file():
         pytest.fail("autocloud-fleetsim not built: run `make toolchain`", pytrace=False)
     base = tmp_path_factory.mktemp("fleet-simulate")
@@ -49,7 +50,7 @@ def test_a_reconnect_storm_loses_nothing_and_every_vehicle_is_stored(
 ) -> None:
     env = {k: v for k, v in os.environ.items() if k != "AUTOCLOUD_BACKEND_URL"}
     env |= {"KUBECONFIG": str(test_cluster.kubeconfig), "AUTOCLOUD_STATE_DIR": str(state), "PYTHONPATH": str(REPO_ROOT)}
-    argv = ["simulate", "--region", "eu", "--vehicles", str(VEHICLES), "--duration", "45"]
+    argv = ["simulate", "--region", "us", "--vehicles", str(VEHICLES), "--duration", "45"]
     argv += ["--scenario", "reconnect-storm", "--settle", "90", "--format", "json"]
     run = subprocess.run(
         [str(REPO_ROOT / ".venv" / "bin" / "autocloud"), *argv],
