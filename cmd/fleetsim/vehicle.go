@@ -119,35 +119,56 @@ func (v *vehicle) dial(ep Endpoint, clientID, username string) (*Conn, error) {
 		v.run.plan.KeepaliveS, connectTimeout)
 }
 
-// register runs DPS's registration exchange; a refusal is counted by its reason.
+// dpsTransportRetries is how often a registration whose connection failed (closed, refused, timed out) is
+// tried again with the SDKs' back-off before it counts as refused: the device SDKs retry such transient
+// errors ("Retry patterns", https://learn.microsoft.com/azure/iot/concepts-manage-device-reconnections),
+// while an answer of DPS (a status other than 200 or 202) is final.
+const dpsTransportRetries = 5
+
+// register runs DPS's registration exchange, again after a transport failure; a refusal is counted by
+// its reason.
 func (v *vehicle) register() bool {
 	started := time.Now()
+	for attempt := 1; ; attempt++ {
+		ok, transient, reason := v.registerOnce(started)
+		if ok {
+			return true
+		}
+		if !transient || attempt > dpsTransportRetries {
+			v.run.stats.Refuse(reason)
+			return false
+		}
+		if !sleep(v.run.hard, backoff(attempt, v.rng.Float64)) {
+			return false
+		}
+	}
+}
+
+// registerOnce is one connection's registration exchange: whether it assigned a hub, and otherwise whether
+// the failure was the connection's (worth retrying) and why.
+func (v *vehicle) registerOnce(started time.Time) (ok, transient bool, reason string) {
 	p := v.run.plan
 	id := v.cfg.ID
 	conn, err := v.dial(p.DPS, id, p.IDScope+"/registrations/"+id+"/api-version="+dpsAPIVersion)
 	if err != nil {
-		v.run.stats.Refuse("dps: " + describe(err))
-		return false
+		return false, recoverable(err), "dps: " + describe(err)
 	}
 	defer conn.Disconnect()
 	if err := conn.Subscribe(dpsResponses+"#", answerTimeout); err != nil {
-		v.run.stats.Refuse("dps: no SUBACK: " + describe(err))
-		return false
+		return false, true, "dps: no SUBACK: " + describe(err)
 	}
 	topic := dpsRegister + "?$rid=1"
 	payload := []byte(`{"registrationId":"` + id + `"}`)
 	for request := 1; request <= dpsMaxPolls; request++ {
 		if err := conn.Publish(topic, payload, 1, conn.PacketID(), false); err != nil {
-			v.run.stats.Refuse("dps: " + describe(err))
-			return false
+			return false, true, "dps: " + describe(err)
 		}
 		answer, err := conn.ReadUntil(time.Now().Add(answerTimeout), func(pk packet) bool {
 			t, _, _, err := parsePublish(pk)
 			return pk.kind() == typePublish && err == nil && strings.HasPrefix(t, dpsResponses)
 		})
 		if err != nil {
-			v.run.stats.Refuse("dps: no answer: " + describe(err))
-			return false
+			return false, true, "dps: no answer: " + describe(err)
 		}
 		answerTopic, _, body, _ := parsePublish(answer)
 		status, params := dpsStatusOf(answerTopic)
@@ -163,32 +184,29 @@ func (v *vehicle) register() bool {
 		switch status {
 		case 200:
 			if reply.Status != "assigned" || reply.State.AssignedHub == "" {
-				v.run.stats.Refuse("dps: not assigned (" + reply.Status + ")")
-				return false
+				return false, false, "dps: not assigned (" + reply.Status + ")"
 			}
 			v.hub, v.deviceID, v.provisioned = reply.State.AssignedHub, reply.State.DeviceID, true
 			if v.deviceID == "" {
 				v.deviceID = id
 			}
 			v.run.stats.Registered(id, v.hub, time.Since(started))
-			return true
+			return true, false, ""
 		case 202:
 			wait := time.Second
 			if s, err := strconv.ParseFloat(params.Get("retry-after"), 64); err == nil && s >= 0 {
 				wait = min(seconds(s), maxRetryAfter)
 			}
 			if !sleep(v.run.hard, wait) {
-				return false
+				return false, false, "dps: the run ended while assigning"
 			}
 			topic = fmt.Sprintf("%s?$rid=%d&operationId=%s", dpsStatus, request+1, url.QueryEscape(reply.OperationID))
 			payload = nil
 		default:
-			v.run.stats.Refuse(fmt.Sprintf("dps: answered %d", status))
-			return false
+			return false, false, fmt.Sprintf("dps: answered %d", status)
 		}
 	}
-	v.run.stats.Refuse(fmt.Sprintf("dps: still assigning after %d polls", dpsMaxPolls))
-	return false
+	return false, false, fmt.Sprintf("dps: still assigning after %d polls", dpsMaxPolls)
 }
 
 // dpsStatusOf reads "$dps/registrations/res/{status}/?$rid=..&retry-after=..".
