@@ -218,23 +218,45 @@ func (h *DPSHook) status(cl *mqtt.Client, rid, id string) {
 	h.answer(cl, 200, rid, op)
 }
 
-// createDevice registers the device in the hub's registry, as DPS creates it in the assigned hub.
+// createDeviceAttempts bounds how often DPS tries to create a device in its hub before the registration
+// fails: the hub's registry sits behind a Service, and a reused connection closed by the other side, or a
+// pod that is being replaced, is a transient failure that DPS's own assignment retries, not the device's.
+const createDeviceAttempts = 5
+
+// createDevice registers the device in the hub's registry, as DPS creates it in the assigned hub. The
+// PUT is idempotent (an existing device answers 200), so a transport failure or a 5xx is tried again
+// after a short back-off; any other answer is final.
 func (h *DPSHook) createDevice(hub LinkedHub, id string) error {
+	var err error
+	for attempt := 1; attempt <= createDeviceAttempts; attempt++ {
+		var retry bool
+		if retry, err = h.putDevice(hub, id); err == nil || !retry {
+			return err
+		}
+		if attempt < createDeviceAttempts {
+			time.Sleep(time.Duration(50<<attempt) * time.Millisecond)
+		}
+	}
+	return err
+}
+
+// putDevice is one PUT of the device to hub's registry: the error, and whether it is worth retrying.
+func (h *DPSHook) putDevice(hub LinkedHub, id string) (retry bool, err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPut, strings.TrimSuffix(hub.Registry, "/")+"/"+url.PathEscape(id), nil)
 	if err != nil {
-		return err
+		return false, err
 	}
 	resp, err := h.client.Do(req)
 	if err != nil {
-		return fmt.Errorf("hub %s registry: %w", hub.Hostname, err)
+		return true, fmt.Errorf("hub %s registry: %w", hub.Hostname, err)
 	}
 	_ = resp.Body.Close()
 	if resp.StatusCode != http.StatusCreated && resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("hub %s registry answered %d", hub.Hostname, resp.StatusCode)
+		return resp.StatusCode >= 500, fmt.Errorf("hub %s registry answered %d", hub.Hostname, resp.StatusCode)
 	}
-	return nil
+	return false, nil
 }
 
 // answer publishes DPS's response topic with body to this one connection.

@@ -286,3 +286,37 @@ func TestAReplacedDPSReadsItsRecordsBackFromTheHubs(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+func TestACreateDeviceCutOffOrFailingOnceIsTriedAgain(t *testing.T) {
+	var calls sync.Map
+	hub := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		n, _ := calls.LoadOrStore(req.URL.Path, new(int))
+		count := n.(*int)
+		*count++
+		switch {
+		case strings.HasSuffix(req.URL.Path, "/cut") && *count == 1:
+			conn, _, _ := w.(http.Hijacker).Hijack()
+			_ = conn.Close()
+		case strings.HasSuffix(req.URL.Path, "/busy") && *count < 3:
+			http.Error(w, "busy", http.StatusServiceUnavailable)
+		case strings.HasSuffix(req.URL.Path, "/bad"):
+			http.Error(w, "no", http.StatusBadRequest)
+		default:
+			w.WriteHeader(http.StatusCreated)
+		}
+	}))
+	t.Cleanup(hub.Close)
+	h := NewDPSHook(DPSConfig{}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	linked := LinkedHub{Hostname: "streaming-1", Registry: hub.URL + "/devices/"}
+	for _, id := range []string{"cut", "busy"} {
+		if err := h.createDevice(linked, id); err != nil {
+			t.Errorf("%s: %v", id, err)
+		}
+	}
+	if err := h.createDevice(linked, "bad"); err == nil {
+		t.Error("a 400 was taken as created")
+	}
+	if n, _ := calls.Load("/devices/bad"); *n.(*int) != 1 {
+		t.Errorf("a 400 was tried %d times", *n.(*int))
+	}
+}

@@ -16,7 +16,7 @@ import pytest
 from autocloud.operations import deploy
 from platform_model.paths import REPO_ROOT, TOOLCHAIN_BIN
 
-from .conftest import EmbeddedCluster, project_copy
+from .conftest import TEST_PORT_BASE, EmbeddedCluster, project_copy
 
 pytestmark = pytest.mark.integration
 
@@ -28,13 +28,16 @@ VEHICLES = 200
 
 @pytest.fixture(scope="module")
 def state(test_cluster: EmbeddedCluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """local-us deployed on the session's cluster; its state folder holds the region's fleet CA."""
+    """local-us deployed on the session's cluster; its state folder holds the region's fleet CA and names
+    the session's cluster as its embedded one, so the CLI reaches the region through the node as `make up`
+    users do (not through kubectl port-forward, which drops connections under a fleet's load)."""
     if not (TOOLCHAIN_BIN / "autocloud-fleetsim").is_file():
         pytest.fail("autocloud-fleetsim not built: run `make toolchain`", pytrace=False)
     base = tmp_path_factory.mktemp("fleet-simulate")
     work = project_copy(base / "project", REPO_ROOT / "__main__.py", [STACK])
     folder = base / "state"
     folder.mkdir()
+    (folder / "cluster").symlink_to(test_cluster.layout.root, target_is_directory=True)
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("KUBECONFIG", str(test_cluster.kubeconfig))
         try:
@@ -48,8 +51,9 @@ def state(test_cluster: EmbeddedCluster, tmp_path_factory: pytest.TempPathFactor
 def test_a_reconnect_storm_loses_nothing_and_every_vehicle_is_stored(
     test_cluster: EmbeddedCluster, state: Path
 ) -> None:
-    env = {k: v for k, v in os.environ.items() if k != "AUTOCLOUD_BACKEND_URL"}
-    env |= {"KUBECONFIG": str(test_cluster.kubeconfig), "AUTOCLOUD_STATE_DIR": str(state), "PYTHONPATH": str(REPO_ROOT)}
+    env = {k: v for k, v in os.environ.items() if k not in ("AUTOCLOUD_BACKEND_URL", "KUBECONFIG")}
+    env |= {"AUTOCLOUD_STATE_DIR": str(state), "AUTOCLOUD_CLUSTER_PORT_BASE": str(TEST_PORT_BASE)}
+    env |= {"PYTHONPATH": str(REPO_ROOT)}
     argv = ["simulate", "--region", "us", "--vehicles", str(VEHICLES), "--duration", "45"]
     argv += ["--scenario", "reconnect-storm", "--settle", "90", "--format", "json"]
     run = subprocess.run(
