@@ -37,7 +37,7 @@ test: venv system-deps node-tools device-sdk
 	exit $$status
 	@echo "test: Go tests in the background (log: $(GO_TEST_LOG)) beside the integration tests"
 	@$(MAKE) --no-print-directory go-test >$(GO_TEST_LOG) 2>&1 & gotest=$$!; \
-	status=0; $(PY) -m pytest -ra --durations=15 tests/integration || status=$$?; \
+	status=0; $(PY) -m pytest -ra --durations=15 $(INTEGRATION_WORKERS) tests/integration || status=$$?; \
 	if wait $$gotest; then grep -E '^(ok|---)' $(GO_TEST_LOG) || true; \
 	else echo "error: the Go tests failed; the end of $(GO_TEST_LOG):" >&2; tail -n 40 $(GO_TEST_LOG) >&2; status=1; fi; \
 	exit $$status
@@ -61,8 +61,13 @@ go-lint:
 unit: venv
 	$(PY) -m pytest -ra tests/unit tests/policies
 
+# The integration test files on two workers, each with its own embedded cluster: alone, the suite leaves
+# about 60% of the two cores idle while it waits on pods and the engine. A file stays on one worker (its
+# module fixtures deploy stacks once).
+INTEGRATION_WORKERS := -n 2 --dist loadfile
+
 integration: venv toolchain system-deps node-tools device-sdk
-	$(PY) -m pytest -ra tests/integration
+	$(PY) -m pytest -ra $(INTEGRATION_WORKERS) tests/integration
 
 # Our own Go programs' tests; the state writer's run a real FerretDB from the toolchain.
 go-test: toolchain

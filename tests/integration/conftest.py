@@ -1,7 +1,9 @@
 """Integration fixtures: the real built Pulumi CLI and a real embedded Kubernetes control plane.
 
 The suite starts its own embedded cluster under a temporary folder on its own ports, so it never
-touches the cluster `make up` left running, and stops it at the end.
+touches the cluster `make up` left running, and stops it at the end. `make integration` runs the test
+files on two pytest-xdist workers (the suite leaves most of the two cores idle while it waits on pods and
+the engine); each worker starts its own cluster, on ports of its own.
 """
 
 from __future__ import annotations
@@ -18,7 +20,16 @@ from autocloud.runtime import cluster
 from platform_model.paths import REPO_ROOT, TOOLCHAIN_BIN
 from tests.integration.kube import Kubectl
 
-TEST_PORT_BASE = int(os.environ.get("AUTOCLOUD_TEST_PORT_BASE", "37000"))
+
+def _worker_index() -> int:
+    """This pytest-xdist worker's number (``gw1`` is 1); 0 without workers."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    return int(worker.removeprefix("gw")) if worker.removeprefix("gw").isdigit() else 0
+
+
+TEST_PORT_BASE = int(os.environ.get("AUTOCLOUD_TEST_PORT_BASE", "37000")) + 100 * _worker_index()
+"""The session cluster's port base: one per worker (a cluster uses one host port, base + 443; a test that
+starts a cluster of its own takes base + 1000)."""
 PROGRAMS = Path(__file__).parent / "programs"
 
 
