@@ -20,7 +20,7 @@ import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 from pydantic import ValidationError
@@ -49,6 +49,9 @@ from platform_model.errors import (
 )
 from platform_model.formats import OutputFormat
 from platform_model.paths import REPO_ROOT, TOOLCHAIN_BIN
+
+if TYPE_CHECKING:
+    from rich.progress import Progress, ProgressColumn
 
 MAX_ERROR_CHARS = 2000
 """An error line is cut here (the engine's diagnosis can be long; a terminal page is not)."""
@@ -608,7 +611,7 @@ def simulate(
     every message end to end (exit 1 on loss or a refused vehicle). With --duration or --scenario, fleet
     mode: the compiled generator plays the fleet for a duration (default load one message every 10 s per
     vehicle), then the store is read back."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+    from rich.progress import MofNCompleteColumn
 
     from autocloud.operations import simulate as sim
     from autocloud.runtime import engine
@@ -657,19 +660,12 @@ def simulate(
     messages = 10 if messages is None else messages
     try:
         args = sim.SimulationArgs(
-            region, vehicles, messages, rate, namespace=namespace, settle_seconds=settle, brand=brand
+            region, vehicles, messages, rate=rate, namespace=namespace, settle_seconds=settle, brand=brand
         )
     except ValueError as exc:
         raise _fail(str(exc), EXIT_BAD_INPUT) from None
     cluster_mod.Ports.from_env()
-    with Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err,
-        disable=fmt.is_document,
-    ) as bar:
+    with _simulation_bar(MofNCompleteColumn(), fmt) as bar:
         task = bar.add_task(f"{stack or region}: {vehicles} vehicles", total=vehicles * messages)
         if stack is not None and outputs is not None:
             result = sim.run_azure(stack, args, outputs, progress=lambda n: bar.advance(task, n))
@@ -681,9 +677,7 @@ def simulate(
     else:
         units = ", ".join(f"unit {k}: {v}" for k, v in summary["vehicles_per_unit"].items())
         _echo(
-            f"registered {result.registrations} of {vehicles} through DPS over TLS "
-            f"({summary['registrations_per_second']}/s), p50 {summary['registration_ms_p50']} ms, "
-            f"p99 {summary['registration_ms_p99']} ms; hub connection (TLS + CONNACK) p50 "
+            f"{_registered(summary, vehicles)}; hub connection (TLS + CONNACK) p50 "
             f"{summary['hub_connect_ms_p50']} ms; vehicles per scale unit: {units or 'none'}"
         )
         for reason, count in summary["refused"].items():
@@ -706,6 +700,30 @@ def simulate(
         raise typer.Exit(1)
 
 
+def _simulation_bar(counter: ProgressColumn, fmt: OutputFormat) -> Progress:
+    """Both simulate modes' bar on stderr (none with a document format): description, bar, ``counter``,
+    elapsed time."""
+    from rich.progress import BarColumn, Progress, TimeElapsedColumn
+
+    return Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        counter,
+        TimeElapsedColumn(),
+        console=err,
+        disable=fmt.is_document,
+    )
+
+
+def _registered(summary: Mapping[str, Any], vehicles: int) -> str:
+    """The registration part of either mode's summary line."""
+    return (
+        f"registered {summary['registrations']} of {vehicles} through DPS over TLS "
+        f"({summary['registrations_per_second']}/s), p50 {summary['registration_ms_p50']} ms, "
+        f"p99 {summary['registration_ms_p99']} ms"
+    )
+
+
 def _simulate_fleet(
     region: str,
     namespace: str | None,
@@ -721,7 +739,7 @@ def _simulate_fleet(
 ) -> None:
     """``simulate``'s fleet mode (docs/local-platform.md): the compiled generator, a bar fed by its progress
     lines, then the store's counts; exit 1 on loss, unacknowledged messages, refusals or a slow storm."""
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import TextColumn
 
     from autocloud.operations import fleetrun, fleetsim
 
@@ -741,14 +759,7 @@ def _simulate_fleet(
     except ValueError as exc:
         raise _fail(str(exc), EXIT_BAD_INPUT) from None
     cluster_mod.Ports.from_env()
-    with Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        TextColumn("{task.fields[status]}", markup=False),
-        TimeElapsedColumn(),
-        console=err,
-        disable=fmt.is_document,
-    ) as bar:
+    with _simulation_bar(TextColumn("{task.fields[status]}", markup=False), fmt) as bar:
         task = bar.add_task(f"{namespace or region}: {vehicles} vehicles", total=args.duration_s, status="")
 
         def show(p: fleetsim.Progress) -> None:
@@ -767,9 +778,7 @@ def _simulate_fleet(
         console.print_json(json.dumps(summary))
     else:
         _echo(
-            f"registered {summary['registrations']} of {vehicles} through DPS over TLS "
-            f"({summary['registrations_per_second']}/s), p50 {summary['registration_ms_p50']} ms, "
-            f"p99 {summary['registration_ms_p99']} ms; {summary['connected']} connected, hub connection "
+            f"{_registered(summary, vehicles)}; {summary['connected']} connected, hub connection "
             f"(TLS + CONNACK) p50 {summary['hub_connect_ms_p50']} ms"
         )
         for reason, count in summary["refused"].items():

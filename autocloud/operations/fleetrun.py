@@ -20,7 +20,6 @@ from typing import Any
 
 from autocloud.operations import fleetsim, simulate
 from autocloud.runtime import fleet_pki
-from platform_model.vocabulary import region_namespace
 
 DEFAULT_DURATION_S = 120.0
 """Long enough for a reconnect storm (a third in) and the SDKs' back-off to play out before the end."""
@@ -31,49 +30,26 @@ Generator = Callable[[fleetsim.FleetsimPlan, Callable[[fleetsim.Progress], None]
 
 
 @dataclass(frozen=True)
-class FleetRunArgs:
-    """One fleet-mode run; errors name the flag, for the CLI's one line."""
+class FleetRunArgs(simulate.VehicleRun):
+    """One fleet-mode run: without ``rate`` or ``flat_out``, one message every 10 s per vehicle."""
 
-    region: str
-    vehicles: int
     duration_s: float = DEFAULT_DURATION_S
-    rate: float | None = None
-    """Messages per second across the fleet; None with ``flat_out`` False: one message every 10 s per vehicle."""
     flat_out: bool = False
     """Each vehicle sends as soon as its acknowledgement is back."""
     messages: int | None = None
     """Stop a vehicle after this many messages (None: only the duration stops it)."""
     scenario: fleetsim.Scenario = "steady"
-    namespace: str | None = None
-    """Default ``autocloud-<region>``."""
-    settle_seconds: float = 60.0
-    """How long to wait, once sending ended, for the store to count every acknowledged message."""
-    fleet_dir: Path | None = None
-    """Default ``.state/fleet``: the region's (or the brand's) fleet CA."""
-    brand: str | None = None
 
     def __post_init__(self) -> None:
-        if self.vehicles < 1:
-            raise ValueError(f"--vehicles must be at least 1, not {self.vehicles}")
+        super().__post_init__()
         if not self.duration_s > 0:
             raise ValueError(f"--duration must be positive, not {self.duration_s}")
-        if self.rate is not None and not self.rate > 0:
-            raise ValueError(f"--rate must be positive, not {self.rate}")
         if self.rate is not None and self.flat_out:
             raise ValueError("--flat-out: give either --rate or --flat-out, not both")
         if self.messages is not None and self.messages < 1:
             raise ValueError(f"--messages must be at least 1, not {self.messages}")
         if self.scenario not in ("steady", "reconnect-storm"):
             raise ValueError(f"--scenario must be steady or reconnect-storm, not {self.scenario}")
-        if self.settle_seconds < 0:
-            raise ValueError(f"--settle must not be negative, not {self.settle_seconds}")
-
-    @property
-    def target_namespace(self) -> str:
-        return self.namespace or region_namespace(self.region)
-
-    def vehicle_ids(self) -> list[str]:
-        return simulate.vehicle_ids(self.region, self.vehicles, self.brand)
 
 
 @dataclass(frozen=True)
@@ -160,13 +136,8 @@ class FleetRunResult:
 
 
 def fleet_ca(args: FleetRunArgs) -> tuple[Path, Path]:
-    """The CA the vehicles' certificates are issued from: the brand's own where it has one here, else the
-    region's (the choice ``fleet_pki.vehicle_credentials`` makes for the count mode)."""
-    ca = None
-    if args.brand:
-        ca = fleet_pki.load_ca(args.region, fleet_dir=args.fleet_dir, missing_ok=True, brand=args.brand)
-    ca = ca or fleet_pki.load_ca(args.region, fleet_dir=args.fleet_dir)
-    assert ca is not None  # load_ca raises when the region's CA is missing
+    """The CA the generator issues the vehicles' certificates from (``fleet_pki.signing_ca``'s choice)."""
+    ca = fleet_pki.signing_ca(args.region, fleet_dir=args.fleet_dir, brand=args.brand)
     return ca.cert_path, ca.key_path
 
 

@@ -22,7 +22,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -51,28 +51,31 @@ class SimulationError(AutocloudError):
 
 
 @dataclass(frozen=True)
-class SimulationArgs:
+class VehicleRun:
+    """What both modes of ``autocloud simulate`` share: whose vehicles, how many, where, and how long to wait
+    for the store. Errors name the flag, for the CLI's one line."""
+
     region: str
     vehicles: int
-    messages: int
+    _: KW_ONLY
     rate: float | None = None
-    """Messages per second across the fleet; None sends as fast as acknowledgements come back."""
+    """Messages per second across the fleet; None: the mode's default pace."""
     namespace: str | None = None
     """Default ``autocloud-<region>``."""
     settle_seconds: float = 60.0
-    """How long to wait for the state store to catch up before counting the rest as lost."""
+    """How long to wait, once sending ended, for the state store to count every acknowledged message."""
     fleet_dir: Path | None = None
-    """Default ``.state/fleet``: the region's fleet CA and the simulated vehicles' certificates."""
+    """Default ``.state/fleet``: the region's (or the brand's) fleet CA and the vehicles' certificates."""
     brand: str | None = None
     """A brand of the region (``autocloud:brands``): its vehicles, read back from its own store."""
 
     def __post_init__(self) -> None:
         if self.vehicles < 1:
             raise ValueError(f"--vehicles must be at least 1, not {self.vehicles}")
-        if self.messages < 1:
-            raise ValueError(f"--messages must be at least 1, not {self.messages}")
-        if self.rate is not None and self.rate <= 0:
+        if self.rate is not None and not self.rate > 0:
             raise ValueError(f"--rate must be positive, not {self.rate}")
+        if self.settle_seconds < 0:
+            raise ValueError(f"--settle must not be negative, not {self.settle_seconds}")
 
     @property
     def target_namespace(self) -> str:
@@ -80,6 +83,18 @@ class SimulationArgs:
 
     def vehicle_ids(self) -> list[str]:
         return vehicle_ids(self.region, self.vehicles, self.brand)
+
+
+@dataclass(frozen=True)
+class SimulationArgs(VehicleRun):
+    """The count mode: each vehicle sends ``messages`` as fast as acknowledgements come back (or at --rate)."""
+
+    messages: int
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.messages < 1:
+            raise ValueError(f"--messages must be at least 1, not {self.messages}")
 
 
 def vehicle_ids(region: str, count: int, brand: str | None = None) -> list[str]:
@@ -527,9 +542,8 @@ def _drive_fleet(
 ) -> None:
     """Every vehicle in its own thread, each with its certificate (issued before the clock starts)."""
     vehicles = args.vehicle_ids()
-    credentials = {
-        v: fleet_pki.vehicle_credentials(args.region, v, fleet_dir=args.fleet_dir, brand=args.brand) for v in vehicles
-    }
+    ca = fleet_pki.signing_ca(args.region, fleet_dir=args.fleet_dir, brand=args.brand)
+    credentials = {v: fleet_pki.vehicle_credentials(args.region, v, fleet_dir=args.fleet_dir, ca=ca) for v in vehicles}
     shared = _Run(args, targets, _Pacer(args.rate), result, progress)
     started = shared.started = time.monotonic()
     threads = [

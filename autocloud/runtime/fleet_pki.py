@@ -312,10 +312,11 @@ def issue_vehicle_cert(
     fleet_dir: Path | None = None,
     now: dt.datetime | None = None,
     brand: str | None = None,
+    ca: FleetCa | None = None,
 ) -> VehicleCert:
     """A device certificate for ``vehicle_id`` signed by ``region``'s fleet CA (or ``brand``'s own, which
-    signs only ``<brand>-`` ids), written as ``out/<id>-cert.pem`` (leaf, then the CA) and
-    ``out/<id>-key.pem`` (0600).
+    signs only ``<brand>-`` ids; ``ca``: that CA already loaded), written as ``out/<id>-cert.pem`` (leaf,
+    then the CA) and ``out/<id>-key.pem`` (0600).
 
     The CA certificate rides along because "the device must send the certificate chain from the leaf
     certificate to a certificate verified with proof-of-possession" (DPS device chain requirements,
@@ -335,7 +336,7 @@ def issue_vehicle_cert(
     if days < 1:
         raise FleetError(f"--days must be at least 1, not {days}")
     now = now or dt.datetime.now(dt.UTC)
-    ca = load_ca(region, fleet_dir=fleet_dir, now=now, brand=brand)
+    ca = ca or load_ca(region, fleet_dir=fleet_dir, now=now, brand=brand)
     assert ca is not None
     not_after = now + dt.timedelta(days=days)
     if not_after > ca.certificate.not_valid_after_utc:
@@ -371,6 +372,17 @@ VEHICLES_DIR = "vehicles"
 REISSUE_BEFORE = dt.timedelta(days=1)
 
 
+def signing_ca(
+    region: str, *, fleet_dir: Path | None = None, now: dt.datetime | None = None, brand: str | None = None
+) -> FleetCa:
+    """The CA a simulated vehicle's certificate comes from: ``brand``'s own where it has one here, else the
+    region's (a brand without a CA of its own enrolls through the region's)."""
+    ca = load_ca(region, fleet_dir=fleet_dir, now=now, missing_ok=True, brand=brand) if brand else None
+    ca = ca or load_ca(region, fleet_dir=fleet_dir, now=now)
+    assert ca is not None  # load_ca raises when the region's CA is missing
+    return ca
+
+
 def vehicle_credentials(
     region: str,
     vehicle_id: str,
@@ -378,18 +390,16 @@ def vehicle_credentials(
     fleet_dir: Path | None = None,
     now: dt.datetime | None = None,
     brand: str | None = None,
+    ca: FleetCa | None = None,
 ) -> VehicleCert:
     """A simulated vehicle's certificate, kept under ``.state/fleet/<region>/vehicles/`` (a brand's with its
     own CA: ``brands/<brand>/vehicles/``): reused while it chains to that CA as it is now and has more than a
-    day left, else issued again. A brand without a CA of its own here is signed by the region's."""
+    day left, else issued again. ``ca`` is ``signing_ca``'s answer, loaded once for a whole fleet."""
     now = now or dt.datetime.now(dt.UTC)
-    if brand and load_ca(region, fleet_dir=fleet_dir, now=now, missing_ok=True, brand=brand) is None:
-        brand = None
-    folder = ca_dir(region, brand, fleet_dir) / VEHICLES_DIR
+    ca = ca or signing_ca(region, fleet_dir=fleet_dir, now=now, brand=brand)
+    folder = ca_dir(region, ca.brand, fleet_dir) / VEHICLES_DIR
     cert_path, key_path = folder / f"{vehicle_id}-cert.pem", folder / f"{vehicle_id}-key.pem"
     if cert_path.is_file() and key_path.is_file():
-        ca = load_ca(region, fleet_dir=fleet_dir, now=now, brand=brand)
-        assert ca is not None
         try:
             leaf = x509.load_pem_x509_certificates(cert_path.read_bytes())[0]
             leaf.verify_directly_issued_by(ca.certificate)
@@ -398,7 +408,7 @@ def vehicle_credentials(
         except (ValueError, TypeError, InvalidSignature):
             pass  # unreadable or from a replaced CA: issue a new one
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-    return issue_vehicle_cert(region, vehicle_id, folder, fleet_dir=fleet_dir, now=now, brand=brand)
+    return issue_vehicle_cert(region, vehicle_id, folder, fleet_dir=fleet_dir, now=now, brand=ca.brand, ca=ca)
 
 
 def verify_vehicle(

@@ -8,6 +8,7 @@ the engine); each worker starts its own cluster, on ports of its own.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 from collections.abc import Iterator, Sequence
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from autocloud.operations import deploy
 from autocloud.runtime import cluster
 from platform_model.paths import REPO_ROOT, TOOLCHAIN_BIN
 from tests.integration.kube import Kubectl
@@ -125,6 +127,20 @@ def project_copy(root: Path, program: Path, stacks: Sequence[str] = (), *, linke
     for stack in stacks:
         shutil.copy(REPO_ROOT / "stacks" / f"Pulumi.{stack}.yaml", root / "stacks")
     return root
+
+
+@contextlib.contextmanager
+def deployed(test_cluster: EmbeddedCluster, stack: str, work: Path, state: Path) -> Iterator[None]:
+    """``stack`` of the project in ``work`` up on the session's cluster (its state under ``state``) for the
+    block, destroyed afterwards whatever the block did."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("KUBECONFIG", str(test_cluster.kubeconfig))
+        try:
+            result = deploy.deploy_stack(stack, apply=True, echo=print, state_dir=state, work_dir=work)
+            assert result.ok, result.message
+            yield
+        finally:
+            deploy.destroy_stack(stack, echo=print, state_dir=state, work_dir=work)
 
 
 def copy_program(name: str, dest: Path, project: str | None = None) -> Path:

@@ -13,10 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from autocloud.operations import deploy
 from platform_model.paths import REPO_ROOT, TOOLCHAIN_BIN
 
-from .conftest import TEST_PORT_BASE, EmbeddedCluster, project_copy
+from .conftest import TEST_PORT_BASE, EmbeddedCluster, deployed, project_copy
 
 pytestmark = pytest.mark.integration
 
@@ -38,14 +37,8 @@ def state(test_cluster: EmbeddedCluster, tmp_path_factory: pytest.TempPathFactor
     folder = base / "state"
     folder.mkdir()
     (folder / "cluster").symlink_to(test_cluster.layout.root, target_is_directory=True)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("KUBECONFIG", str(test_cluster.kubeconfig))
-        try:
-            result = deploy.deploy_stack(STACK, apply=True, echo=print, state_dir=folder, work_dir=work)
-            assert result.ok, result.message
-            yield folder
-        finally:
-            deploy.destroy_stack(STACK, echo=print, state_dir=folder, work_dir=work)
+    with deployed(test_cluster, STACK, work, folder):
+        yield folder
 
 
 def test_a_reconnect_storm_loses_nothing_and_every_vehicle_is_stored(

@@ -21,14 +21,14 @@ import pytest
 import yaml
 from pymongo.errors import OperationFailure
 
-from autocloud.operations import deploy, device, simulate
+from autocloud.operations import device, simulate
 from autocloud.runtime import fleet_pki
 from components.contracts import STATE_DATABASE
 from components.local.kube import INSTANCE_LABEL
 from platform_model.paths import REPO_ROOT
 from platform_model.vocabulary import brand_container
 
-from .conftest import EmbeddedCluster, project_copy
+from .conftest import EmbeddedCluster, deployed, project_copy
 from .kube import Kubectl
 
 pytestmark = pytest.mark.integration
@@ -77,14 +77,8 @@ def brand_region(test_cluster: EmbeddedCluster, tmp_path_factory: pytest.TempPat
     state.mkdir()
     region = BrandRegion(test_cluster, work, state)
     fleet_pki.ensure_ca(REGION, fleet_dir=region.fleet, brand="alpha")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("KUBECONFIG", str(test_cluster.kubeconfig))
-        try:
-            result = deploy.deploy_stack(STACK, apply=True, echo=print, state_dir=state, work_dir=work)
-            assert result.ok, result.message
-            yield region
-        finally:
-            deploy.destroy_stack(STACK, echo=print, state_dir=state, work_dir=work)
+    with deployed(test_cluster, STACK, work, state):
+        yield region
 
 
 def _store(region: BrandRegion, brand: str) -> simulate.RegionEndpoints:

@@ -39,7 +39,7 @@ def test_bad_arguments_are_refused(field: str, value: float, message: str) -> No
     values: dict[str, float | None] = {"vehicles": 2, "messages": 2, "rate": None}
     values[field] = value
     with pytest.raises(ValueError, match=message):
-        SimulationArgs("eu", int(values["vehicles"] or 0), int(values["messages"] or 0), values["rate"])
+        SimulationArgs("eu", int(values["vehicles"] or 0), int(values["messages"] or 0), rate=values["rate"])
 
 
 def test_result_counts_loss_duplicates_and_percentiles() -> None:
