@@ -13,11 +13,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import resource
 import signal
 import socket
 from collections.abc import Awaitable, Callable
 
 CHUNK = 64 * 1024
+BACKLOG = 4096
+"""Connections waiting to be accepted: a fleet of vehicles connecting at once must not have its SYNs
+dropped (asyncio's default is 100; the kernel caps it at net.core.somaxconn)."""
+OPEN_FILES = 1 << 20
+"""Two descriptors per relayed connection: 10,000 connected vehicles need more than a shell's usual limit."""
 CONNECT_TIMEOUT_S = 5.0
 """A target that drops the connection attempt (a pod just gone, before kube-proxy has caught up) would
 otherwise hold the client for the kernel's two-minute SYN retries; closing sooner lets it retry."""
@@ -55,7 +61,7 @@ def _handler(host: str, port: int, connect_timeout: float) -> Handler:
 
 async def serve(forwards: list[tuple[socket.socket, str, int]], connect_timeout: float = CONNECT_TIMEOUT_S) -> None:
     servers = [
-        await asyncio.start_server(_handler(host, port, connect_timeout), sock=listen)
+        await asyncio.start_server(_handler(host, port, connect_timeout), sock=listen, backlog=BACKLOG)
         for listen, host, port in forwards
     ]
     stop = asyncio.Event()
@@ -65,6 +71,18 @@ async def serve(forwards: list[tuple[socket.socket, str, int]], connect_timeout:
     await stop.wait()
     for server in servers:
         server.close()
+
+
+def raise_open_files(wanted: int = OPEN_FILES) -> int:
+    """Lift this process's open-file limit towards ``wanted`` (the hard limit too where allowed, as root may)
+    and return the soft limit in force."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    for limits in ((wanted, wanted), (hard, hard)):
+        with contextlib.suppress(ValueError, OSError):
+            if limits[0] > soft:
+                resource.setrlimit(resource.RLIMIT_NOFILE, limits)
+                break
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
 
 
 def _target(value: str) -> tuple[str, int]:
@@ -96,6 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     if not pairs or any(target is None for _, target in pairs):
         parser.error("give --listen-fd with --target, or --forward FD=HOST:PORT")
     forwards = [(socket.socket(fileno=fd), *_target(target)) for fd, target in pairs]
+    raise_open_files()
     asyncio.run(serve(forwards, args.connect_timeout))
     return 0
 

@@ -83,3 +83,17 @@ def test_a_target_that_never_answers_closes_the_client_after_the_connect_timeout
         listener.close()
         for conn in (*queued, silent):
             conn.close()
+
+
+def test_the_relay_lifts_its_open_file_limit_for_a_fleet() -> None:
+    """Started from a shell with a low limit, the relay still takes the limit as high as it may go."""
+    probe = (
+        "import resource\n"
+        "from autocloud.runtime import relay\n"
+        "soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)\n"
+        "resource.setrlimit(resource.RLIMIT_NOFILE, (256, hard))\n"
+        "print(relay.raise_open_files(), hard)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], cwd=REPO_ROOT, capture_output=True, text=True, check=True)
+    lifted, hard = map(int, out.stdout.split())
+    assert lifted >= hard > 256
