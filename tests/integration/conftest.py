@@ -74,6 +74,13 @@ def _require_toolchain() -> None:
         pytest.fail(f"toolchain not built (missing {', '.join(missing)}): run `make toolchain`", pytrace=False)
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The modules that say ``RUNS_LONG = True`` first: pytest-xdist hands out test files in collection
+    order, so the longest ones start at once on their own workers instead of ending the run alone."""
+    order = {id(item): index for index, item in enumerate(items)}
+    items.sort(key=lambda item: (not getattr(getattr(item, "module", None), "RUNS_LONG", False), order[id(item)]))
+
+
 @pytest.fixture(scope="session")
 def test_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedCluster]:
     _require_toolchain()

@@ -43,6 +43,8 @@ from .conftest import PROGRAMS, EmbeddedCluster, project_copy
 from .kube import Kubectl, busybox_pod, eventually
 
 pytestmark = pytest.mark.integration
+RUNS_LONG = True
+"""Several minutes: the three local regions deployed once for the module (conftest schedules it first)."""
 
 STACKS = tuple(deploy.local_stacks())
 """The stacks that target the local cluster (regions beyond them have azure stacks only)."""

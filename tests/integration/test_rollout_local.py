@@ -19,6 +19,8 @@ from autocloud.operations.rollout import load_rollout, run_rollout, state_file
 from tests.integration.conftest import EmbeddedCluster
 
 pytestmark = pytest.mark.integration
+RUNS_LONG = True
+"""Minutes of gates and bake time (conftest schedules it first)."""
 
 ROLLOUT = """
 name: it-rollout
