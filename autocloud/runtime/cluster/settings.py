@@ -131,7 +131,9 @@ class Component:
     """Runs in the node's namespaces (all but the relay, which bridges host and node)."""
     after_addons: bool = False
     """Started only once the add-ons (its RBAC among them) are applied: KWOK gives up and exits when it
-    cannot list nodes within its first seconds, which a slow image import would otherwise cause."""
+    cannot list nodes within its first seconds, and kube-router when it cannot sync its caches within a
+    minute, which a slow image import would otherwise cause (kube-router gone means no NetworkPolicy
+    enforced: seen with two clusters starting at once under a cold build)."""
     python_module: bool = False
     """``binary`` is a module of this package, run with this Python (``-m``) rather than a built tool."""
 
@@ -277,7 +279,7 @@ COMPONENTS: tuple[Component, ...] = (
     Component("containerd", "containerd", _containerd_args),
     Component("kubelet", "kubelet", _kubelet_args),
     Component("kube-proxy", "kube-proxy", _kube_proxy_args),
-    Component("kube-router", "kube-router", _kube_router_args),
+    Component("kube-router", "kube-router", _kube_router_args, after_addons=True),
     Component("kwok", "kwok", _kwok_args, after_addons=True),
     Component(
         "volume-provisioner",

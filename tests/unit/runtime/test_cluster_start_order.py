@@ -1,5 +1,7 @@
-"""`cluster start` starts KWOK only once its RBAC is applied: KWOK exits when it cannot list nodes
-within its first seconds, so a slow first image import used to leave the simulated node NotReady."""
+"""`cluster start` starts each client of its own RBAC (KWOK, kube-router, the volume provisioner) only once
+that RBAC is applied: KWOK exits when it cannot list nodes within its first seconds and kube-router when
+its caches do not sync within a minute, so a slow first image import used to leave the simulated node
+NotReady, or the NetworkPolicies unenforced."""
 
 from __future__ import annotations
 
@@ -32,7 +34,7 @@ class _RecordingApi:
         return True
 
 
-def test_kwok_starts_after_its_role_binding_and_every_other_component_before_the_addons(
+def test_each_rbac_client_starts_after_its_role_binding_and_every_other_component_before_the_addons(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     events: list[str] = []
@@ -56,12 +58,13 @@ def test_kwok_starts_after_its_role_binding_and_every_other_component_before_the
 
     lifecycle.start(lay, echo=lambda _line: None, ports=cluster.Ports.from_env(), honour_kubeconfig=False)
 
-    kwok = events.index("spawn kwok")
-    assert events.index("apply ClusterRoleBinding/autocloud:kwok") < kwok < events.index("simulated node")
-    provisioner = events.index("spawn volume-provisioner")
-    assert events.index("apply ClusterRoleBinding/autocloud:volume-provisioner") < provisioner
+    bound = {c.name for c in cluster.COMPONENTS if f"apply ClusterRoleBinding/autocloud:{c.name}" in events}
+    assert bound == {"kwok", "kube-router", "volume-provisioner"}
+    for name in bound:
+        assert events.index(f"apply ClusterRoleBinding/autocloud:{name}") < events.index(f"spawn {name}"), name
+    assert events.index("spawn kwok") < events.index("simulated node")
     first_addon = next(i for i, event in enumerate(events) if event.startswith("apply "))
-    others = [c.name for c in cluster.COMPONENTS if c.name not in ("kwok", "volume-provisioner")]
+    others = [c.name for c in cluster.COMPONENTS if c.name not in bound]
     assert all(events.index(f"spawn {name}") < first_addon for name in others)
 
 
