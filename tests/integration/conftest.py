@@ -25,8 +25,8 @@ from tests.integration.kube import Kubectl
 
 def _worker_index() -> int:
     """This pytest-xdist worker's number (``gw1`` is 1); 0 without workers."""
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
-    return int(worker.removeprefix("gw")) if worker.removeprefix("gw").isdigit() else 0
+    number = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")
+    return int(number) if number.isdigit() else 0
 
 
 TEST_PORT_BASE = int(os.environ.get("AUTOCLOUD_TEST_PORT_BASE", "37000")) + 100 * _worker_index()
@@ -77,8 +77,7 @@ def _require_toolchain() -> None:
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """The modules that say ``RUNS_LONG = True`` first: pytest-xdist hands out test files in collection
     order, so the longest ones start at once on their own workers instead of ending the run alone."""
-    order = {id(item): index for index, item in enumerate(items)}
-    items.sort(key=lambda item: (not getattr(getattr(item, "module", None), "RUNS_LONG", False), order[id(item)]))
+    items.sort(key=lambda item: not getattr(getattr(item, "module", None), "RUNS_LONG", False))  # stable
 
 
 @pytest.fixture(scope="session")
