@@ -23,6 +23,7 @@ from autocloud.runtime.images import (
     shared_libraries,
 )
 from platform_model.errors import ConfigError
+from platform_model.files import one_builder_at_a_time, write_atomically
 from platform_model.local_images import KAFKA_CONFIG_DIR as CONFIG_DIR
 from platform_model.local_images import KAFKA_HOME
 from platform_model.local_images import KAFKA_POM as POM
@@ -99,8 +100,15 @@ def kafka_version(pom: Path = POM) -> str:
 
 def resolve_jars(cache: Path, pom: Path = POM) -> Path:
     """Kafka's runtime jars with their dependencies in ``cache/kafka/<version>/libs``; Maven runs
-    only when the POM changed since the folder was filled, so a second run needs no network."""
+    only when the POM changed since the folder was filled, so a second run needs no network. Two
+    clusters starting at once (the integration tests' workers) take turns: the second finds the
+    first one's jars instead of copying into the same folder."""
     libs = cache / "kafka" / kafka_version(pom) / "libs"
+    with one_builder_at_a_time(libs):
+        return _fill(libs, pom)
+
+
+def _fill(libs: Path, pom: Path) -> Path:
     stamp = libs.parent / "libs.pom-sha256"
     digest = hashlib.sha256(pom.read_bytes()).hexdigest()
     if libs.is_dir() and stamp.is_file() and stamp.read_text().strip() == digest:
@@ -136,9 +144,8 @@ def resolve_jars(cache: Path, pom: Path = POM) -> Path:
 
 def _write_if_changed(path: Path, text: str) -> Path:
     """Keeps the mtime of unchanged files, which is what tells ``build_all`` nothing changed."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     if not path.is_file() or path.read_text() != text:
-        path.write_text(text)
+        write_atomically(path, text, mode=0o644)
     return path
 
 

@@ -20,21 +20,20 @@ index settings pip is given (`PIP_INDEX_URL`, `PIP_EXTRA_INDEX_URL`, `PIP_FIND_L
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import os
 import subprocess
 import sys
 import tomllib
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
 from platform_model.errors import ConfigError
+from platform_model.files import one_builder_at_a_time
 from platform_model.paths import user_cache_dir
 
 INSTALL_TIMEOUT_S = 1800
@@ -193,18 +192,6 @@ def env_key(requirements: tuple[str, ...]) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
-@contextmanager
-def _locked(folder: Path) -> Iterator[None]:
-    """One builder per environment, even across parallel targets and processes."""
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    with open(folder.parent / f"{folder.name}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
-
-
 class EnvError(Exception):
     """The program's dependencies could not be installed: one line naming the file that declares them."""
 
@@ -219,7 +206,7 @@ def ensure_env(program: Path, cache: Path) -> Path | None:
         return found.virtualenv / "bin" / "python"
     folder = cache / "check-envs" / env_key(found.requirements)
     python = folder / "bin" / "python"
-    with _locked(folder):
+    with one_builder_at_a_time(folder):
         if (folder / READY).is_file():
             return python
         uv = _uv_binary()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -54,6 +56,37 @@ def test_jars_resolve_once_per_pom(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     pom.write_text(POM.replace("</properties>", "<x>1</x></properties>"))
     kafka_image.resolve_jars(tmp_path / "cache", pom)
     assert len(calls) == 2
+
+
+def _resolve_in_child(cache: Path, pom: Path) -> None:
+    kafka_image.resolve_jars(cache, pom)
+
+
+def test_two_clusters_starting_at_once_resolve_the_jars_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two test workers once ran Maven into the same folder at once and one copy failed half-way."""
+    calls = tmp_path / "mvn-calls"
+    fake = tmp_path / "bin" / "mvn"
+    fake.parent.mkdir()
+    fake.write_text(
+        "#!/bin/sh\n"
+        f"echo run >> {calls}\n"
+        'for a in "$@"; do case "$a" in -DoutputDirectory=*) out="${a#-DoutputDirectory=}";; esac; done\n'
+        'mkdir -p "$out"; sleep 0.5; echo jar > "$out/kafka_2.13-3.9.2.jar"\n'
+    )
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake.parent}:{os.environ['PATH']}")
+    pom = _pom(tmp_path)
+    workers = [
+        multiprocessing.get_context("fork").Process(target=_resolve_in_child, args=(tmp_path / "cache", pom))
+        for _ in range(2)
+    ]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=30)
+    assert [worker.exitcode for worker in workers] == [0, 0]
+    assert calls.read_text().splitlines() == ["run"], "the second worker must find the first one's jars"
+    assert (tmp_path / "cache" / "kafka" / "3.9.2" / "libs" / "kafka_2.13-3.9.2.jar").read_text() == "jar\n"
 
 
 def test_maven_failure_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
