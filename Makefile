@@ -76,7 +76,9 @@ go-test: toolchain
 	cd cmd/fleetsim && go test -count=1 ./...
 
 ## bench: run the benchmarks and record their figures under bench/results
+# Debian's mosquitto is the ceiling the fleet benchmark compares the local platform's rate with.
 bench: venv toolchain bench-checkov
+	@$(MAKE) --no-print-directory system-deps SYSTEM_DEPS=mosquitto:/usr/sbin/mosquitto
 	$(PY) tests/bench/run_all.py
 	cd cmd/fleetsim && go test -count=1 -run '^$$' -bench MemoryPerThousandConnections -benchtime 1x . \
 	  | tee ../../bench/results/fleetsim-memory.txt

@@ -632,12 +632,6 @@ def simulate(
         region = config.region
         if config.is_local:
             namespace = config.local_namespace
-        elif fleet_mode:
-            raise _fail(
-                "--duration/--scenario: fleet mode drives local regions only; on an Azure stack use "
-                "--vehicles N --messages M",
-                EXIT_BAD_INPUT,
-            )
         else:
             outputs = engine.stack_outputs(stack)
         if brand is not None and brand not in {b.name for b in config.brands}:
@@ -653,7 +647,10 @@ def simulate(
             EXIT_BAD_INPUT,
         )
     if fleet_mode:
-        _simulate_fleet(region, namespace, brand, vehicles, messages, rate, settle, duration, scenario, flat_out, fmt)
+        _simulate_fleet(
+            region, namespace, brand, vehicles, messages, rate, settle, duration, scenario, flat_out, fmt,
+            azure=(stack, outputs) if stack is not None and outputs is not None else None,
+        )  # fmt: skip
         return
     if flat_out:
         raise _fail("--flat-out: only in fleet mode (with --duration or --scenario)", EXIT_BAD_INPUT)
@@ -736,9 +733,11 @@ def _simulate_fleet(
     scenario: Literal["steady", "reconnect-storm"] | None,
     flat_out: bool,
     fmt: OutputFormat,
+    azure: tuple[str, dict[str, Any]] | None = None,
 ) -> None:
     """``simulate``'s fleet mode (docs/local-platform.md): the compiled generator, a bar fed by its progress
-    lines, then the store's counts; exit 1 on loss, unacknowledged messages, refusals or a slow storm."""
+    lines, then the store's counts (none on Azure: ``azure`` is the stack and its outputs); exit 1 on loss,
+    unacknowledged messages, refusals or a slow storm."""
     from rich.progress import TextColumn
 
     from autocloud.operations import fleetrun, fleetsim
@@ -772,7 +771,11 @@ def _simulate_fleet(
         def settling() -> None:
             bar.update(task, completed=args.duration_s, description="waiting for the store")
 
-        result = fleetrun.run(args, on_progress=show, on_settling=settling)
+        if azure is not None:
+            azure_stack, outputs = azure
+            result = fleetrun.run_azure(azure_stack, args, outputs, on_progress=show)
+        else:
+            result = fleetrun.run(args, on_progress=show, on_settling=settling)
     summary = result.as_dict()
     if fmt == OutputFormat.JSON:
         console.print_json(json.dumps(summary))
@@ -790,16 +793,24 @@ def _simulate_fleet(
                 f"{storm['reconnect_ms_max']} ms ({'all' if storm['all_within'] else 'not all'} within "
                 f"{storm['within_s']:g} s)"
             )
+        if result.stored is None:
+            acknowledged = f"acknowledged by IoT Hub {result.summary.acknowledged}"
+            stored = "stored not read (Cosmos DB is private to the region's network)"
+            lag_text = ""
+        else:
+            acknowledged = f"acknowledged (in Kafka) {result.summary.acknowledged}"
+            stored = f"stored {result.stored} ({result.vehicles_stored} of {vehicles} vehicles)"
+            lag = summary["store_lag_s"]
+            lag_text = "; store lag " + (
+                f"{lag} s" if lag is not None else f"not caught up within --settle {settle:g} s"
+            )
         _echo(
-            f"sent {result.summary.sent}, acknowledged (in Kafka) {result.summary.acknowledged}, unacknowledged "
-            f"{result.summary.unacknowledged}, stored {result.stored} ({result.vehicles_stored} of {vehicles} "
-            f"vehicles), lost {result.lost}, duplicates {result.duplicates}, reconnects {result.summary.reconnects}"
+            f"sent {result.summary.sent}, {acknowledged}, unacknowledged {result.summary.unacknowledged}, "
+            f"{stored}, lost {result.lost}, duplicates {result.duplicates}, reconnects {result.summary.reconnects}"
         )
-        lag = summary["store_lag_s"]
         _echo(
             f"latency p50 {summary['latency_ms_p50']} ms, p99 {summary['latency_ms_p99']} ms, max "
-            f"{summary['latency_ms_max']} ms, {summary['messages_per_second']} messages/s; store lag "
-            + (f"{lag} s" if lag is not None else f"not caught up within --settle {settle:g} s")
+            f"{summary['latency_ms_max']} ms, {summary['messages_per_second']} messages/s{lag_text}"
         )
         memory = summary["memory"].get("mb_per_1000_connections")
         if memory is not None:

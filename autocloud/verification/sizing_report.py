@@ -16,25 +16,31 @@ from platform_model.paths import REPO_ROOT
 from platform_model.profiles import RegionProfile, load_profile
 from platform_model.sizing import SCALE_LIMITS, CapacityPlan, RateCapacity, capacity_for_rate, plan_for_profile
 
-LOCAL_BENCHMARK = REPO_ROOT / "bench" / "results" / "local.json"
-"""Where ``make bench`` records the local platform's measured rates (``tests/bench/bench_local.py``)."""
-MEASURED_KEYS = ("one_unit_flat_out", "eu_end_to_end")
-"""The figures that measure a rate end to end, best first: one scale unit flat out, else a region's run."""
+RESULTS = REPO_ROOT / "bench" / "results"
+LOCAL_BENCHMARKS: tuple[tuple[Path, str], ...] = (
+    (RESULTS / "fleet.json", "one_unit_flat_out"),
+    (RESULTS / "local.json", "eu_end_to_end"),
+)
+"""Where ``make bench`` records a rate measured end to end, best first: one scale unit flat out
+(``tests/bench/bench_fleet.py``), else a region's short run (``tests/bench/bench_local.py``)."""
 
 
-def measured_locally(path: Path | None = None) -> tuple[float, str] | None:
+def measured_locally(sources: tuple[tuple[Path, str], ...] | None = None) -> tuple[float, str] | None:
     """The local platform's measured end-to-end rate (messages/s) and where it comes from; None if not
-    recorded (no ``make bench`` run) or unreadable."""
-    path = path or LOCAL_BENCHMARK
-    try:
-        data = json.loads(path.read_text())
-        figures = data["figures"]
-        key = next(k for k in MEASURED_KEYS if k in figures)
-        rate = float(figures[key]["messages_per_second"])
-    except (OSError, ValueError, KeyError, TypeError, StopIteration):
-        return None
-    when = str(data.get("measured_at", ""))[:10]
-    return rate, f"{path.relative_to(REPO_ROOT) if path.is_relative_to(REPO_ROOT) else path} {key}, {when}"
+    recorded (no ``make bench`` run) or unreadable. A run that lost messages measured no end-to-end rate."""
+    for path, key in sources or LOCAL_BENCHMARKS:
+        try:
+            data = json.loads(path.read_text())
+            figures = data["figures"][key]
+            rate = float(figures["messages_per_second"])
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        if figures.get("lost", 0):
+            continue
+        when = str(data.get("measured_at", ""))[:10]
+        where = path.relative_to(REPO_ROOT) if path.is_relative_to(REPO_ROOT) else path
+        return rate, f"{where} {key}, {when}"
+    return None
 
 
 def measured_on_azure(profile: RegionProfile) -> tuple[RateCapacity, str] | None:

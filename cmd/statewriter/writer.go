@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -116,8 +117,8 @@ func retryBackoff(fails int) time.Duration {
 
 // pollMax bounds the records of one poll. A larger poll coalesces more when the writer is behind (a
 // vehicle's records in one poll cost one write); it is bounded because a poll's writes hold off a
-// rebalance until they are done: 5,000 vehicles at FerretDB's 550 writes/s is 9 s, inside franz-go's
-// default 60 s rebalance timeout.
+// rebalance until they are done: 5,000 vehicles at FerretDB's 550 writes/s (one at a time, before
+// storeWriters) is 9 s, inside franz-go's default 60 s rebalance timeout.
 const pollMax = 5000
 
 // NewWriter connects lazily: neither Kafka nor the store has to answer yet.
@@ -212,13 +213,7 @@ func (w *Writer) consume(ctx context.Context, u unitClient) {
 			w.log.Warn("fetch", "unit", u.name, "topic", topic, "partition", partition, "err", err)
 		})
 		b := w.collect(u.name, fetches, topicIDs)
-		written := 0
-		for _, up := range b.updates {
-			if !w.write(ctx, u.name, up) {
-				break
-			}
-			written++
-		}
+		written := w.writeAll(ctx, u.name, b.updates)
 		// Counted once written, so a reader that sees every record consumed sees what became of it.
 		w.consumed.Add(int64(b.records))
 		if done := b.committable(written); len(done) > 0 {
@@ -293,6 +288,51 @@ func topicID(id [16]byte) string {
 		return ""
 	}
 	return base64.RawURLEncoding.EncodeToString(id[:])
+}
+
+// storeWriters is how many of a poll's vehicles are written at once. One at a time, a poll waits for
+// each write's round trip and the store's commit in turn; at once, the store overlaps reading the next
+// vehicle's offsets and decoding its update with the commit before (FerretDB's SQLite takes one
+// writer at a time and readers beside it, in WAL mode). Eight keep both cores of a small node busy.
+const storeWriters = 8
+
+// writeAll applies a poll's updates, several vehicles at once, and returns how many of them, from
+// the first on, are written (what committable may commit; fewer than all only when ctx ended). One
+// vehicle's updates (one per partition) stay on one goroutine, in order, so no two writes of the same
+// document race.
+func (w *Writer) writeAll(ctx context.Context, unit string, updates []Update) int {
+	done := make([]bool, len(updates))
+	shards := make([][]int, min(storeWriters, len(updates)))
+	for i, up := range updates {
+		shard := int(fnv32(up.Vehicle) % uint32(len(shards)))
+		shards[shard] = append(shards[shard], i)
+	}
+	var wg sync.WaitGroup
+	for _, shard := range shards {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for _, i := range shard {
+				if !w.write(ctx, unit, updates[i]) {
+					return
+				}
+				done[i] = true
+			}
+		}()
+	}
+	wg.Wait()
+	written := 0
+	for written < len(done) && done[written] {
+		written++
+	}
+	return written
+}
+
+// fnv32 spreads vehicle ids over the writers (FNV-1a).
+func fnv32(s string) uint32 {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(s))
+	return h.Sum32()
 }
 
 // write applies one vehicle's batch, retrying while the store fails; false only when ctx ended first.

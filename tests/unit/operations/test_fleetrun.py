@@ -220,10 +220,54 @@ def test_cli_fleet_mode_bad_arguments_exit_2_naming_the_flag(argv: list[str], fl
     assert len(outcome.output.strip().splitlines()) == 1 and flag in outcome.output
 
 
-def test_cli_fleet_mode_refuses_an_azure_stack_before_reaching_it() -> None:
-    outcome = CliRunner().invoke(cli.app, ["simulate", "--stack", "azure-eu", "--duration", "30"])
-    assert outcome.exit_code == 2
-    assert "fleet mode drives local regions only" in outcome.output
+AZURE_OUTPUTS = {
+    "endpoints": {
+        "provisioning": {"device_endpoint": "eu-dps.azure-devices-provisioning.net", "id_scope": "0ne00A1B2C3"},
+        "telemetry": [{"hostname": "eu-hub-1.azure-devices.net"}, {"hostname": "eu-hub-2.azure-devices.net"}],
+    }
+}
+
+
+def test_cli_fleet_mode_on_an_azure_stack_dials_its_dps_and_hubs_and_reads_no_store(
+    tmp_path: Path, fleet_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from autocloud.runtime import engine
+
+    plans: list[fleetsim.FleetsimPlan] = []
+
+    def generator(plan: fleetsim.FleetsimPlan, _report: Callable[[fleetsim.Progress], None]) -> fleetsim.Summary:
+        plans.append(plan)
+        return _summary(refused={}, unacknowledged=0)
+
+    monkeypatch.setattr(paths, "FLEET_DIR", fleet_dir)
+    monkeypatch.setattr(engine, "stack_outputs", lambda _stack: AZURE_OUTPUTS)
+    monkeypatch.setattr(fleetrun, "run_azure", _with_generator(fleetrun.run_azure, generator))
+    argv = ["simulate", "--stack", "azure-eu", "--vehicles", "2", "--duration", "30", "--format", "text"]
+    outcome = CliRunner().invoke(cli.app, argv)
+    assert outcome.exit_code == 0, outcome.output
+    (plan,) = plans
+    # Microsoft's endpoints on 8883, their certificates checked against the system's roots.
+    assert plan.dps == Endpoint("eu-dps.azure-devices-provisioning.net", 8883) and plan.server_ca is None
+    assert plan.id_scope == "0ne00A1B2C3"
+    assert dict(plan.hubs) == {
+        f"eu-hub-{n}.azure-devices.net": Endpoint(f"eu-hub-{n}.azure-devices.net", 8883) for n in (1, 2)
+    }
+    assert [v.id for v in plan.vehicles] == ["eu-vehicle-000001", "eu-vehicle-000002"]
+    assert "acknowledged by IoT Hub 90" in outcome.stdout and "stored not read" in outcome.stdout
+    assert "store lag" not in outcome.stdout
+
+
+def test_an_azure_fleet_run_loses_nothing_it_cannot_see_but_still_fails_on_unacknowledged() -> None:
+    result = fleetrun.FleetRunResult(_summary(refused={}, unacknowledged=3), None, None, 2, None)
+    assert (result.lost, result.duplicates, result.as_dict()["store_read"]) == (0, 0, False)
+    assert result.problems == ["3 messages never acknowledged"]
+
+
+def _with_generator(function: Callable[..., Any], generator: fleetrun.Generator) -> Callable[..., Any]:
+    def call(*args: Any, **kwargs: Any) -> Any:
+        return function(*args, **kwargs, generator=generator)
+
+    return call
 
 
 def _stand_in(tmp_path: Path, summary: dict[str, Any]) -> Path:

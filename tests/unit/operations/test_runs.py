@@ -21,7 +21,7 @@ from autocloud.runtime import cluster, toolchain
 from platform_model.files import write_atomically
 
 RACER = """
-import json, sys, time
+import json, sys, threading
 from pathlib import Path
 from autocloud.operations import deploy, runs
 state = Path(sys.argv[1])
@@ -31,16 +31,24 @@ except runs.RunLocked as exc:
     print(exc, file=sys.stderr)
     sys.exit(1)
 print("holding", flush=True)
-deadline = time.monotonic() + 2.0
-while time.monotonic() < deadline:
+# Holds the lock, writing and reading the policy config, until its standard input is closed.
+released = threading.Thread(target=sys.stdin.read)
+released.start()
+while True:
     for path in deploy.policy_args("local-eu", state)[1]:
         json.loads(Path(path).read_text())
+    if not released.is_alive():
+        break
 """
 
 
 def _racer(state: Path) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-c", RACER, str(state)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        [sys.executable, "-c", RACER, str(state)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
 
 
@@ -50,7 +58,7 @@ def test_a_second_up_started_half_a_second_later_is_refused_with_the_first_ones_
     assert first.stdout.readline().strip() == "holding"
     time.sleep(0.5)
     second = _racer(tmp_path)
-    _, second_err = second.communicate(timeout=60)
+    _, second_err = second.communicate(timeout=60)  # the first still holds the lock: it waits for its input
     _, first_err = first.communicate(timeout=60)
     assert first.returncode == 0, first_err
     assert second.returncode == 1

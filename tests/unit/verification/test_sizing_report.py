@@ -65,14 +65,24 @@ def test_the_measured_local_rate_is_shown_as_what_one_azure_scale_unit_needs(
     recorded.write_text(
         json.dumps({"measured_at": "2026-12-05T19:07:31Z", "figures": {"eu_end_to_end": {"messages_per_second": 6000}}})
     )
-    monkeypatch.setattr(sizing_report, "LOCAL_BENCHMARK", recorded)
+    fleet = tmp_path / "fleet.json"
+    monkeypatch.setattr(sizing_report, "LOCAL_BENCHMARKS", ((fleet, "one_unit_flat_out"), (recorded, "eu_end_to_end")))
     measured = json.loads(run("eu", fmt=OutputFormat.JSON))["measured_locally"]
     # 6,000 msg/s of 1 KB: 518 M metered messages a day is two S3 units (300 M each); 6,000 events/s is 6 TUs.
     assert (measured["iothub_tier"], measured["iothub_units"], measured["throughput_units"]) == ("S3", 2, 6)
     assert measured["source"].endswith("local.json eu_end_to_end, 2026-12-05")
     assert "measured locally, messages/s" in run("eu")
 
-    monkeypatch.setattr(sizing_report, "LOCAL_BENCHMARK", tmp_path / "absent.json")
+    # One scale unit flat out is the better measure; a run that lost messages measured no end-to-end rate.
+    unit = {"messages_per_second": 3000, "lost": 0}
+    fleet.write_text(json.dumps({"measured_at": "2026-12-06T03:00:00Z", "figures": {"one_unit_flat_out": unit}}))
+    assert json.loads(run("eu", fmt=OutputFormat.JSON))["measured_locally"]["source"].endswith(
+        "fleet.json one_unit_flat_out, 2026-12-06"
+    )
+    fleet.write_text(json.dumps({"figures": {"one_unit_flat_out": unit | {"lost": 3}}}))
+    assert "local.json" in json.loads(run("eu", fmt=OutputFormat.JSON))["measured_locally"]["source"]
+
+    monkeypatch.setattr(sizing_report, "LOCAL_BENCHMARKS", ((tmp_path / "absent.json", "eu_end_to_end"),))
     assert "measured_locally" not in json.loads(run("eu", fmt=OutputFormat.JSON))
     assert "measured locally" not in run("eu")
 
@@ -86,7 +96,7 @@ def test_the_report_line_says_the_rate_its_source_and_the_azure_capacity(
     recorded = tmp_path / "local.json"
     figures = {"eu_end_to_end": {"messages_per_second": 500}}
     recorded.write_text(json.dumps({"measured_at": "2026-12-05", "figures": figures}))
-    monkeypatch.setattr(sizing_report, "LOCAL_BENCHMARK", recorded)
+    monkeypatch.setattr(sizing_report, "LOCAL_BENCHMARKS", ((recorded, "eu_end_to_end"),))
     line = sizing_report.measured_line(load_profile("eu"))
     assert line is not None and line.startswith("500 msg/s end to end on the local platform (")
     assert line.endswith("needs IoT Hub S2 x 8, 1 TU, Cosmos DB max 3,000 RU/s")
