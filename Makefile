@@ -82,6 +82,8 @@ bench: venv toolchain bench-checkov
 	$(PY) tests/bench/run_all.py
 	cd cmd/fleetsim && go test -count=1 -run '^$$' -bench MemoryPerThousandConnections -benchtime 1x . \
 	  | tee ../../bench/results/fleetsim-memory.txt
+	cd cmd/statewriter && go test -count=1 -run '^$$' -bench StoreWritesAtAThousandVehicles -benchtime 5x . \
+	  | tee ../../bench/results/statewriter-store.txt
 
 # Checkov for the side-by-side figure in bench_check.py, in an environment of its own.
 bench-checkov: .state/bench-checkov/bin/checkov

@@ -56,12 +56,14 @@ _PINNED_AS: dict[LocalImage, str] = {"docstore": "ferretdb"}
 @cache
 def image_tag(image: LocalImage) -> str:
     """The tag of an image built here, from the pin of what it packs: Kafka's POM for Kafka, else
-    the tool's ``versions.json`` version without its ``v``. Read on first use, not at import."""
+    the tool's ``versions.json`` ``image_tag`` (a build of ours that differs from upstream's release)
+    or its version without the ``v``. Read on first use, not at import."""
     if image in _FIXED_TAGS:
         return _FIXED_TAGS[image]
     if image == "kafka":
         return kafka_version()
-    return pinned_versions()[_PINNED_AS.get(image, image)]["version"].lstrip("v")
+    pin = pinned_versions()[_PINNED_AS.get(image, image)]
+    return pin.get("image_tag") or pin["version"].lstrip("v")
 
 
 def image_reference(image: LocalImage) -> str:

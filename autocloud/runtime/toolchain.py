@@ -368,6 +368,7 @@ def _build_ferretdb(b: Builder, v: dict[str, str]) -> None:
     # as its production image is (CGO off, GOAMD64=v1, no debug tag). Only the SQLite backend runs here,
     # so the PostgreSQL one is left out.
     work = _writable_copy(b, "ferretdb", v)
+    _patch_ferretdb_id_lookup(work)
     version_dir = work / "build" / "version"
     (version_dir / "version.txt").write_text(v["version"] + "\n")
     (version_dir / "package.txt").write_text("autocloud\n")
@@ -387,6 +388,28 @@ def _build_ferretdb(b: Builder, v: dict[str, str]) -> None:
         cwd=work,
         extra_env={"GOAMD64": "v1"},
     )
+
+
+FERRETDB_ID_LOOKUP = (
+    Path("internal/backends/sqlite/metadata/metadata.go"),
+    "IDColumn = DefaultColumn + \"->'$._id'\"",
+    "IDColumn = DefaultColumn + \"->'_id'\"",
+)
+"""FerretDB 1.24's SQLite backend indexes ``_id`` as ``_ferretdb_sjson->"_id"`` but looks documents up by
+``_ferretdb_sjson->'$._id'``. Both name the same value (for ``->``, "a text label X ... is interpreted as
+the JSON path '$.X'", https://www.sqlite.org/json1.html#jptr), yet SQLite uses an index on an expression
+only for that same expression ("the query planner does not do algebra",
+https://www.sqlite.org/expridx.html), so every lookup by ``_id`` scanned the collection and parsed each
+document: 18 ms per state write at 1,000 vehicles, 78% of FerretDB's CPU in ``json_extract``. The lookup
+is rewritten to the index's expression in the build copy; the build fails if the line is not there."""
+
+
+def _patch_ferretdb_id_lookup(work: Path) -> None:
+    path, upstream, patched = FERRETDB_ID_LOOKUP
+    source = (work / path).read_text()
+    if source.count(upstream) != 1:
+        raise ToolchainError(f"ferretdb: {path} no longer reads {upstream!r}; review FERRETDB_ID_LOOKUP")
+    (work / path).write_text(source.replace(upstream, patched))
 
 
 def _build_statewriter(b: Builder, v: dict[str, str]) -> None:

@@ -31,7 +31,7 @@ const (
 )
 
 // ferretDB is the real FerretDB binary the toolchain builds; its absence fails the tests, it never skips them.
-func ferretDB(t *testing.T) string {
+func ferretDB(t testing.TB) string {
 	t.Helper()
 	path := os.Getenv("AUTOCLOUD_FERRETDB")
 	if path == "" {
@@ -44,7 +44,7 @@ func ferretDB(t *testing.T) string {
 	return path
 }
 
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -56,7 +56,7 @@ func freeAddr(t *testing.T) string {
 
 // startStore runs FerretDB on SQLite in a temporary folder, with the same authentication as the cluster's
 // docstore, and returns its URI once its own readiness probe (a wire-protocol ping) passes.
-func startStore(t *testing.T, database string) string {
+func startStore(t testing.TB, database string) string {
 	t.Helper()
 	dir := t.TempDir()
 	addr, debug := freeAddr(t), freeAddr(t)
@@ -119,7 +119,7 @@ func telemetry(vehicle string, speed int) *kgo.Record {
 	return &kgo.Record{Key: []byte(vehicle), Value: []byte(body)}
 }
 
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for !cond() {

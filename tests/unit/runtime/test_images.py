@@ -165,8 +165,11 @@ def test_the_data_plane_images_follow_the_toolchain(tmp_path: Path) -> None:
     references = [spec.reference for spec in (*images.node_images(tmp_path), *images.program_images(tmp_path))]
     assert references[: len(images.node_images())] == [spec.reference for spec in images.node_images()]
     assert {local_images.image_reference("docstore"), local_images.image_reference("statewriter")} <= set(references)
-    # The docstore's tag follows the FerretDB the toolchain builds.
-    assert local_images.image_reference("docstore").endswith(":" + load_versions()["ferretdb"]["version"].lstrip("v"))
+    # The docstore's tag follows the FerretDB the toolchain builds: its release, and our patch of it.
+    ferretdb = load_versions()["ferretdb"]
+    assert ferretdb["image_tag"].startswith(ferretdb["version"].lstrip("v") + "-autocloud.")
+    assert local_images.image_reference("docstore").endswith(":" + ferretdb["image_tag"])
+    assert local_images.image_reference("statewriter").endswith(":" + load_versions()["statewriter"]["version"][1:])
     docstore = [s for s in images.program_images(tmp_path) if s.name == "docstore"]
     with pytest.raises(images.ImageError, match=r"docstore:.*ferretdb is missing"):
         images.build_all(tmp_path / "out", docstore)

@@ -1,0 +1,41 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+)
+
+// BenchmarkStoreWritesAtAThousandVehicles measures the state writes a poll makes against the real FerretDB
+// (`make bench` records it in bench/results/statewriter-store.txt): 1,000 vehicles, each update one
+// record of about 1.3 KB shaped like the fleet's VSS messages, written storeWriters at once as a poll
+// writes them, into a collection that already holds every vehicle.
+func BenchmarkStoreWritesAtAThousandVehicles(b *testing.B) {
+	uri := startStore(b, "vehicles")
+	store, err := OpenStore(Config{StoreURI: uri, Database: "vehicles", Collection: "vehicles", Username: user, Password: password})
+	if err != nil {
+		b.Fatal(err)
+	}
+	w := testWriter("")
+	w.store = store
+	vss := map[string]any{"Vehicle": map[string]any{"Speed": 50.0, "CellVoltages": strings.Repeat("3.71,", 250)}}
+	poll := func(offset int) []Update {
+		updates := make([]Update, 1000)
+		for v := range updates {
+			updates[v] = Update{Vehicle: fmt.Sprintf("vehicle-%04d", v), OffsetKey: OffsetKey{Unit: "u1"},
+				Records: []Record{{Offset: int64(offset), Seen: time.Now(), Fields: vss}}}
+		}
+		return updates
+	}
+	w.writeAll(context.Background(), "u1", poll(0)) // every vehicle has its document
+	b.ResetTimer()
+	started := time.Now()
+	for i := range b.N {
+		if n := w.writeAll(context.Background(), "u1", poll(i+1)); n != 1000 {
+			b.Fatalf("%d of 1000 written", n)
+		}
+	}
+	b.ReportMetric(float64(1000*b.N)/time.Since(started).Seconds(), "writes/s")
+}

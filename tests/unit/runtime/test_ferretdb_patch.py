@@ -1,0 +1,47 @@
+"""The one-line patch of FerretDB's build copy: a lookup by ``_id`` uses the ``_id`` index."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from autocloud.runtime import toolchain
+
+PATH, UPSTREAM, PATCHED = toolchain.FERRETDB_ID_LOOKUP
+
+
+def _copy_with(tmp_path: Path, line: str) -> Path:
+    source = tmp_path / PATH
+    source.parent.mkdir(parents=True)
+    source.write_text(f"const (\n\t{line}\n)\n")
+    return tmp_path
+
+
+def test_the_lookup_is_rewritten_to_the_index_expression(tmp_path: Path) -> None:
+    work = _copy_with(tmp_path, UPSTREAM)
+    toolchain._patch_ferretdb_id_lookup(work)
+    assert (work / PATH).read_text() == f"const (\n\t{PATCHED}\n)\n"
+
+
+def test_a_release_without_that_line_fails_the_build_loudly(tmp_path: Path) -> None:
+    work = _copy_with(tmp_path, "IDColumn = DefaultColumn + \"->'$.id'\"")
+    with pytest.raises(toolchain.ToolchainError, match="review FERRETDB_ID_LOOKUP"):
+        toolchain._patch_ferretdb_id_lookup(work)
+
+
+def _plan(lookup: str) -> str:
+    """SQLite's plan for a lookup by ``_id`` in a table laid out as FerretDB's, with its ``_id`` index."""
+    db = sqlite3.connect(":memory:")
+    db.execute("CREATE TABLE docs (_ferretdb_sjson TEXT NOT NULL) STRICT")
+    db.execute('CREATE UNIQUE INDEX docs__id_ ON docs (_ferretdb_sjson->"_id")')
+    rows = db.execute(f"EXPLAIN QUERY PLAN SELECT 1 FROM docs WHERE _ferretdb_sjson{lookup} = ?", ('"v1"',))
+    return " ".join(row[3] for row in rows)
+
+
+def test_sqlite_uses_the_index_only_for_the_patched_expression() -> None:
+    upstream = UPSTREAM.split("DefaultColumn + ")[1].strip('"')
+    patched = PATCHED.split("DefaultColumn + ")[1].strip('"')
+    assert _plan(upstream).startswith("SCAN"), "the upstream expression scans the collection"
+    assert "USING INDEX docs__id_" in _plan(patched)
