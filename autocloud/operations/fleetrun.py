@@ -87,6 +87,10 @@ class FleetRunResult:
         refused = sum(self.summary.refused.values())
         if refused:
             found.append(f"{refused} refusals")
+        # A vehicle neither connected nor refused was still waiting (to register, or for its hub) at the end.
+        waiting = self.summary.vehicles - self.summary.connected - refused
+        if waiting > 0:
+            found.append(f"{waiting} of {self.summary.vehicles} vehicles never connected within the run")
         storm = self.summary.storm
         if storm is not None and storm.dropped and not storm.all_within:
             found.append(f"not every dropped vehicle was back within {storm.within_s:g} s")

@@ -523,11 +523,15 @@ def _stored_counts(store_port: int, endpoints: RegionEndpoints, vehicles: Sequen
         authSource=STATE_DATABASE,
         serverSelectionTimeoutMS=5000,
     ) as client:
-        wanted = {"_id": {"$in": list(vehicles)}}
+        # The local store (FerretDB on SQLite) finds a document by index only for a filter on `_id` alone;
+        # `$in` over a fleet's ids scans the collection and tests every id against every document, so a
+        # fleet's documents are read whole (counts only) and picked here.
+        wanted = set(vehicles)
+        only = {"_id": vehicles[0]} if len(wanted) == 1 else {}
         docs: pymongo.cursor.Cursor[dict[str, Any]] = client[STATE_DATABASE][endpoints.collection].find(
-            wanted, {"messages": 1}
+            only, {"messages": 1}
         )
-        return {str(doc["_id"]): int(doc.get("messages", 0)) for doc in docs}
+        return {str(doc["_id"]): int(doc.get("messages", 0)) for doc in docs if doc["_id"] in wanted}
 
 
 def _stored_since(before: dict[str, int], now: dict[str, int]) -> tuple[int, int]:

@@ -82,9 +82,11 @@ def peak_of(sample: Any, every_s: float = 1.0) -> Iterator[list[float]]:
 
 
 def fleet(layout: cluster.Layout, state: Path, **kwargs: Any) -> dict[str, Any]:
+    print(f"fleet: running {kwargs}", flush=True)
     args = fleetrun.FleetRunArgs(REGION, settle_seconds=180, fleet_dir=state / "fleet", **kwargs)
-    result = fleetrun.run(args, simulate.EmbeddedReach(layout, PORTS))
-    return result.as_dict()
+    figures = fleetrun.run(args, simulate.EmbeddedReach(layout, PORTS)).as_dict()
+    print(f"fleet: {figures}", flush=True)
+    return figures
 
 
 def server_certificate(folder: Path, ca: fleet_pki.FleetCa) -> tuple[Path, Path]:
@@ -124,7 +126,8 @@ def mosquitto_ceiling(tmp: Path, state: Path, vehicles: int, duration_s: float) 
         port = probe.getsockname()[1]
     conf = tmp / "mosquitto" / "mosquitto.conf"
     conf.write_text(
-        f"listener {port} 127.0.0.1\nallow_anonymous true\nrequire_certificate true\n"
+        # Started as root, mosquitto would switch to its own user, who cannot read the fleet's private folder.
+        f"user root\nlistener {port} 127.0.0.1\nallow_anonymous true\nrequire_certificate true\n"
         f"cafile {ca.cert_path}\ncertfile {cert}\nkeyfile {key}\npersistence false\nlog_type none\n"
     )
     broker = subprocess.Popen([str(MOSQUITTO), "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -186,7 +189,8 @@ def main() -> None:
         if ceiling is not None:
             figures["mosquitto_flat_out"] = ceiling
             ours = figures["one_unit_flat_out"]["messages_per_second"]
-            figures["flat_out_fraction_of_mosquitto"] = round(ours / ceiling["messages_per_second"], 2)
+            if ceiling["messages_per_second"]:
+                figures["flat_out_fraction_of_mosquitto"] = round(ours / ceiling["messages_per_second"], 2)
     figures["note"] = "local-us (one scale unit) through the node's tunnel; the generator on the same 2 cores"
     record("fleet", figures)
     if not MOSQUITTO.is_file():

@@ -186,8 +186,13 @@ def test_settle_measures_the_lag_or_says_the_store_did_not_catch_up() -> None:
 
 
 def test_problems_are_loss_unacknowledged_refusals_and_a_slow_storm() -> None:
-    clean = _summary(sent=9, acknowledged=9, unacknowledged=0, refused={})
+    clean = _summary(sent=9, acknowledged=9, unacknowledged=0, refused={}, vehicles=10, connected=10)
     assert fleetrun.FleetRunResult(clean, 9, 2, 2, 0.5).problems == []
+    # Still registering when the run ended: 10,000 vehicles, 4,548 of them on their hub, none refused.
+    slow = replace(clean, vehicles=10_000, connected=4548)
+    assert fleetrun.FleetRunResult(slow, 9, 2, 10_000, 0.5).problems == [
+        "5452 of 10000 vehicles never connected within the run"
+    ]
     assert fleetrun.FleetRunResult(clean, 10, 2, 2, 0.5).duplicates == 1
     lossy = fleetrun.FleetRunResult(clean, 7, 2, 2, None)
     assert lossy.lost == 2
@@ -237,7 +242,7 @@ def test_cli_fleet_mode_on_an_azure_stack_dials_its_dps_and_hubs_and_reads_no_st
 
     def generator(plan: fleetsim.FleetsimPlan, _report: Callable[[fleetsim.Progress], None]) -> fleetsim.Summary:
         plans.append(plan)
-        return _summary(refused={}, unacknowledged=0)
+        return _summary(refused={}, unacknowledged=0, connected=10)
 
     monkeypatch.setattr(paths, "FLEET_DIR", fleet_dir)
     monkeypatch.setattr(engine, "stack_outputs", lambda _stack: AZURE_OUTPUTS)
@@ -258,7 +263,7 @@ def test_cli_fleet_mode_on_an_azure_stack_dials_its_dps_and_hubs_and_reads_no_st
 
 
 def test_an_azure_fleet_run_loses_nothing_it_cannot_see_but_still_fails_on_unacknowledged() -> None:
-    result = fleetrun.FleetRunResult(_summary(refused={}, unacknowledged=3), None, None, 2, None)
+    result = fleetrun.FleetRunResult(_summary(refused={}, unacknowledged=3, connected=10), None, None, 2, None)
     assert (result.lost, result.duplicates, result.as_dict()["store_read"]) == (0, 0, False)
     assert result.problems == ["3 messages never acknowledged"]
 
@@ -305,7 +310,7 @@ def _cli_run(
 def test_cli_fleet_mode_prints_the_counts_and_exits_0_when_nothing_is_lost(
     tmp_path: Path, fleet_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    clean = SUMMARY | {"refused": {}, "unacknowledged": 0}
+    clean = SUMMARY | {"refused": {}, "unacknowledged": 0, "connected": SUMMARY["vehicles"]}
     outcome = _cli_run(tmp_path, fleet_dir, monkeypatch, clean, stored=90)
     assert outcome.exit_code == 0, outcome.output
     counts = json.loads(outcome.stdout)
@@ -327,7 +332,7 @@ def test_cli_fleet_mode_exits_1_on_loss_or_refusal(
 def test_cli_fleet_mode_text_says_the_counts_the_storm_and_the_store_lag(
     tmp_path: Path, fleet_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    clean = SUMMARY | {"refused": {}, "unacknowledged": 0}
+    clean = SUMMARY | {"refused": {}, "unacknowledged": 0, "connected": SUMMARY["vehicles"]}
     outcome = _cli_run(tmp_path, fleet_dir, monkeypatch, clean, stored=90, fmt="text")
     assert outcome.exit_code == 0, outcome.output
     lines = outcome.stdout.splitlines()
