@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
@@ -32,8 +33,17 @@ const (
 // Record is one telemetry record as a store merges it.
 type Record struct {
 	Offset int64
-	Seen   time.Time      // the record's timestamp
-	Fields map[string]any // the message's own fields (messageFields)
+	Seen   time.Time // the record's timestamp
+	// Value is the message, a JSON object, kept as it came: it is parsed only if the record is applied, so a
+	// poll of tens of thousands of records holds their bytes, not their decoded trees.
+	Value []byte
+}
+
+// fields is the message's own fields (messageFields); collect lets only JSON objects through.
+func (r Record) fields() map[string]any {
+	var message map[string]any
+	_ = json.Unmarshal(r.Value, &message)
+	return messageFields(message)
 }
 
 // Update is one vehicle's records from one partition in one poll, in ascending offset order. A store
@@ -91,7 +101,7 @@ func plan(u Update, stored map[string]int64) change {
 			continue
 		}
 		c.applied++
-		for k, v := range r.Fields {
+		for k, v := range r.fields() {
 			c.fields[k] = v
 		}
 		c.seen, c.offset = r.Seen, r.Offset

@@ -20,12 +20,12 @@ func BenchmarkStoreWritesAtAThousandVehicles(b *testing.B) {
 	}
 	w := testWriter("")
 	w.store = store
-	vss := map[string]any{"Vehicle": map[string]any{"Speed": 50.0, "CellVoltages": strings.Repeat("3.71,", 250)}}
+	vss := []byte(`{"Vehicle": {"Speed": 50.0, "CellVoltages": "` + strings.Repeat("3.71,", 250) + `"}}`)
 	poll := func(offset int) []Update {
 		updates := make([]Update, 1000)
 		for v := range updates {
 			updates[v] = Update{Vehicle: fmt.Sprintf("vehicle-%04d", v), OffsetKey: OffsetKey{Unit: "u1"},
-				Records: []Record{{Offset: int64(offset), Seen: time.Now(), Fields: vss}}}
+				Records: []Record{{Offset: int64(offset), Seen: time.Now(), Value: vss}}}
 		}
 		return updates
 	}

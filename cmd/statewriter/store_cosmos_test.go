@@ -177,7 +177,11 @@ func openFake(t *testing.T, f *fakeCosmos, cred *fakeCredential) Store {
 
 // record is a record at offset whose timestamp tells the offset (in nanoseconds).
 func record(offset int64, fields map[string]any) Record {
-	return Record{Offset: offset, Seen: time.Date(2026, 5, 1, 12, 0, 0, int(offset), time.UTC), Fields: fields}
+	value, err := json.Marshal(fields)
+	if err != nil {
+		panic(err)
+	}
+	return Record{Offset: offset, Seen: time.Date(2026, 5, 1, 12, 0, 0, int(offset), time.UTC), Value: value}
 }
 
 // update is one record of the vehicle on partition 0 of unit-1, a cluster without topic IDs.

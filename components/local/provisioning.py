@@ -47,7 +47,9 @@ FLEET_DIR = "/etc/fleet"
 CONFIG_DIR = "/etc/dps"
 SECRET_FILE_MODE = 0o440
 """Owner and group (the pod's fsGroup) read the key; nobody else."""
-RESOURCES = ContainerResources(cpu_request_m=25, memory_request_mi=32, cpu_limit_m=200, memory_limit_mi=128)
+RESOURCES = ContainerResources(cpu_request_m=25, memory_request_mi=32, cpu_limit_m=1000, memory_limit_mi=512)
+"""A fleet registers at once after a region comes up: DPS holds a TLS connection per registering vehicle
+(as the hubs, see ``telemetry.RESOURCES``)."""
 
 
 def id_scope(region: str) -> str:
