@@ -119,12 +119,10 @@ func retryBackoff(fails int) time.Duration {
 // vehicle's records in one poll cost one write, so writes per poll stay at most the vehicles in it); it is
 // bounded by memory (records are kept as their bytes until applied: 20,000 of the fleet's 0.5-2 KB messages
 // are about 25 MB) and because a poll's writes hold off a rebalance until they are done: 5,000 vehicles at
-// FerretDB's 500-650 writes/s is under 10 s, inside franz-go's default 60 s rebalance timeout.
+// FerretDB's 500-650 writes/s is under 10 s, inside franz-go's default 60 s rebalance timeout. Fetches keep
+// franz-go's default size (1 MB a partition): at 4 MB, ten partitions' backlog got the writer OOM-killed
+// at its 256 MiB limit.
 const pollMax = 20000
-
-// fetchMaxPartitionBytes lets one fetch carry a poll's worth of a partition's backlog (franz-go's default is
-// 1 MB: ten partitions of 1.3 KB messages, fewer than 8,000 records a poll however far behind the writer is).
-const fetchMaxPartitionBytes = 4 << 20
 
 // NewWriter connects lazily: neither Kafka nor the store has to answer yet.
 func NewWriter(cfg Config, log *slog.Logger) (*Writer, error) {
@@ -159,7 +157,6 @@ func NewWriter(cfg Config, log *slog.Logger) (*Writer, error) {
 			// after a growing backoff: 250 ms doubling to 5 s by default is about 12 s, capped at 1 s it is
 			// about 4 s. The cost: a Kafka that is down is retried every second instead of every 5 s.
 			kgo.RetryBackoffFn(retryBackoff),
-			kgo.FetchMaxPartitionBytes(fetchMaxPartitionBytes),
 		)...)
 		if err != nil {
 			w.Close()
