@@ -367,7 +367,7 @@ func StartDPS(cfg DPSConfig, listen DPSListen, log *slog.Logger) (*DPS, error) {
 	}
 	addr := listen.MQTT
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	server := mqtt.New(&mqtt.Options{Logger: quiet})
+	server := mqtt.New(&mqtt.Options{Logger: quiet, Capabilities: deviceCapabilities()})
 	hook := NewDPSHook(cfg, log)
 	if err := server.AddHook(hook, nil); err != nil {
 		return nil, err

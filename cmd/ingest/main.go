@@ -81,7 +81,7 @@ func Start(cfg Config, log *slog.Logger) (*Ingest, error) {
 	}
 	// mochi logs every failed connection as a warning; the hook logs connection events once, so only errors pass.
 	quiet := slog.New(slog.NewTextHandler(os.Stdout, &slog.HandlerOptions{Level: slog.LevelError}))
-	server := mqtt.New(&mqtt.Options{Logger: quiet})
+	server := mqtt.New(&mqtt.Options{Logger: quiet, Capabilities: deviceCapabilities()})
 	registry := NewRegistry()
 	registry.OnCreate = func(id string) { forward.Lifecycle(id, time.Now()) }
 	hook := &DeviceHook{server: server, forward: forward, stats: stats, log: log, now: time.Now,
@@ -262,4 +262,17 @@ func runDPS(args []string) int {
 		return 1
 	}
 	return 0
+}
+
+// pendingWrites bounds the messages queued for one device connection. mochi's default (8,192) allocates a
+// 64 KB queue per connection, 640 MB for 10,000 vehicles; a device's queue on IoT Hub "holds, at most, 50
+// cloud-to-device messages" (https://learn.microsoft.com/azure/iot-hub/iot-hub-devguide-messages-c2d), and
+// the acknowledgements and DPS answers a connection gets are written directly, not queued.
+const pendingWrites = 64
+
+// deviceCapabilities are mochi's defaults with a device-sized write queue (pendingWrites).
+func deviceCapabilities() *mqtt.Capabilities {
+	caps := mqtt.NewDefaultServerCapabilities()
+	caps.MaximumClientWritesPending = pendingWrites
+	return caps
 }
