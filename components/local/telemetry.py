@@ -42,11 +42,11 @@ HTTP_PORT = BACKEND_PORT
 """The ingest's ``/ready``, ``/healthz``, ``/stats`` and device registry; ``/ready`` needs Kafka to answer
 and the registry read back."""
 ROUTES_DIR = "/etc/ingest"
-RESOURCES = ContainerResources(cpu_request_m=25, memory_request_mi=32, cpu_limit_m=1000, memory_limit_mi=1024)
+RESOURCES = ContainerResources(cpu_request_m=25, memory_request_mi=32, cpu_limit_m=1000, memory_limit_mi=2048)
 """A hub stands in for one IoT Hub scale unit: thousands of TLS connections and up to S3's 6,000 messages/s.
 At 200m and 128 MiB, 1,000 vehicles flat out queued their TLS handshakes (hub connect p50 4.5 s) and got the
-hub OOM-killed; at 512 MiB, 10,000 vehicles did (about 60 MB per 1,000 connections, docs/benchmarks.md).
-The request stays small, so an idle region still fits the node."""
+hub OOM-killed; at 1 GiB 10,000 vehicles still did (about 80 KB a connection: TLS buffers and goroutines,
+docs/benchmarks.md). The request stays small, so an idle region still fits the node."""
 
 
 @dataclass(frozen=True)
