@@ -141,11 +141,6 @@ class FleetRunResult:
         }
 
 
-def _compiled_generator(plan: fleetsim.FleetsimPlan, report: Callable[[fleetsim.Progress], None]) -> fleetsim.Summary:
-    """The default Generator: ``.toolchain/bin/autocloud-fleetsim``, looked up when called (tests replace it)."""
-    return fleetsim.run(plan, report, binary=fleetsim.BINARY)
-
-
 def fleet_ca(args: FleetRunArgs) -> tuple[Path, Path]:
     """The CA the generator issues the vehicles' certificates from (``fleet_pki.signing_ca``'s choice)."""
     ca = fleet_pki.signing_ca(args.region, fleet_dir=args.fleet_dir, brand=args.brand)
@@ -199,7 +194,7 @@ def run(
 ) -> FleetRunResult:
     """Play the fleet through a local region for ``args.duration_s``, then wait for the store; ``generator``
     defaults to ``.toolchain/bin/autocloud-fleetsim`` (``fleetsim.BINARY``)."""
-    generate = generator or _compiled_generator
+    generate = generator or (lambda p, report: fleetsim.run(p, report, binary=fleetsim.BINARY))
     reach = reach or simulate.default_reach()
     endpoints = simulate.discover(reach, args.target_namespace, args.brand)
     ca = fleet_ca(args)
@@ -230,7 +225,7 @@ def run_azure(
     assigns, on port 8883 with Microsoft's certificates checked against the system's roots, the vehicles'
     certificates issued from the region's fleet CA that ``autocloud fleet enroll`` enrolled. Cosmos DB is
     private to the region's network, so nothing is read back: acknowledged means IoT Hub took the message."""
-    generate = generator or _compiled_generator
+    generate = generator or (lambda p, report: fleetsim.run(p, report, binary=fleetsim.BINARY))
     targets = simulate.azure_targets(stack, outputs)
     summary = generate(plan(args, targets, fleet_ca(args)), on_progress)
     return FleetRunResult(summary, None, None, len(args.vehicle_ids()), None)
