@@ -5,10 +5,12 @@ package main
 // required), so a change on either side of the device protocol shows up here.
 
 import (
+	"bytes"
 	"context"
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -16,6 +18,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -46,29 +50,71 @@ func freeAddr(t *testing.T) string {
 	return l.Addr().String()
 }
 
-func startProcess(t *testing.T, binary string, args ...string) {
-	t.Helper()
-	cmd := exec.Command(binary, args...)
-	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+// process is a started cmd/ingest whose output is kept, so a failure to come up says why.
+type process struct {
+	cmd    *exec.Cmd
+	output lockedBuffer
+	exited chan struct{}
 }
 
-func waitListening(t *testing.T, addr string) {
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func startProcess(t *testing.T, binary string, args ...string) *process {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
+	p := &process{cmd: exec.Command(binary, args...), exited: make(chan struct{})}
+	p.cmd.Stdout, p.cmd.Stderr = &p.output, &p.output
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = p.cmd.Wait(); close(p.exited) }()
+	t.Cleanup(p.stop)
+	return p
+}
+
+func (p *process) stop() {
+	_ = p.cmd.Process.Kill()
+	<-p.exited
+}
+
+// errPortTaken: another process bound a port freeAddr had found free before this one could.
+var errPortTaken = errors.New("address already in use")
+
+// waitListening waits for addr to accept connections, or for the process to exit, whichever is first.
+// The deadline is generous: the Go tests share two cores with the integration tests in make test.
+func (p *process) waitListening(addr string) error {
+	deadline := time.Now().Add(60 * time.Second)
 	for {
 		conn, err := net.DialTimeout("tcp", addr, time.Second)
 		if err == nil {
 			_ = conn.Close()
-			return
+			return nil
+		}
+		select {
+		case <-p.exited:
+			if strings.Contains(p.output.String(), errPortTaken.Error()) {
+				return errPortTaken
+			}
+			return fmt.Errorf("%s exited before listening on %s:\n%s", p.cmd.Path, addr, p.output.String())
+		case <-time.After(50 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("nothing listens on %s", addr)
+			return fmt.Errorf("nothing listens on %s after 60 s; output so far:\n%s", addr, p.output.String())
 		}
-		time.Sleep(50 * time.Millisecond)
 	}
 }
 
@@ -86,18 +132,7 @@ func TestAgainstTheLocalDPSAndHub(t *testing.T) {
 	write(t, tlsCert, string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: leaf.Certificate[0]})))
 	write(t, tlsKey, string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER})))
 
-	hubMQTT, hubHTTP, dpsMQTT, dpsHTTP := freeAddr(t), freeAddr(t), freeAddr(t), freeAddr(t)
-	routes := filepath.Join(dir, "routes.json")
-	write(t, routes, `{"region":"eu","scaleUnit":1,"routes":[]}`)
-	startProcess(t, binary, "--routes", routes, "--mqtt", hubMQTT, "--http", hubHTTP, "--tls-cert", tlsCert,
-		"--tls-key", tlsKey, "--fleet-ca", fleetFiles.Cert, "--require-registration")
-	dpsConfig := filepath.Join(dir, "dps.json")
-	write(t, dpsConfig, fmt.Sprintf(`{"idScope":%q,"hubs":[{"hostname":%q,"registry":"http://%s/devices/"}]}`,
-		testScope, testHub, hubHTTP))
-	startProcess(t, binary, "dps", "--config", dpsConfig, "--mqtt", dpsMQTT, "--http", dpsHTTP, "--tls-cert", tlsCert,
-		"--tls-key", tlsKey, "--fleet-ca", fleetFiles.Cert)
-	waitListening(t, hubMQTT)
-	waitListening(t, dpsMQTT)
+	hubMQTT, hubHTTP, dpsMQTT := startLocalDPSAndHub(t, binary, dir, fleetFiles.Cert, tlsCert, tlsKey)
 
 	p := &Plan{DPS: Endpoint{Address: dpsMQTT}, IDScope: testScope, Hubs: map[string]Endpoint{testHub: {Address: hubMQTT}},
 		ServerCAPEM: servers.pem(), FleetCA: fleetFiles, DurationS: 5, IntervalS: 0.5, MessagesPerVehicle: 3,
@@ -135,4 +170,62 @@ func TestAgainstTheLocalDPSAndHub(t *testing.T) {
 		t.Errorf("hub stats %v: want 63 published and unrouted, the stale vehicle's one refusal", stats)
 	}
 	_ = os.Remove(binary)
+}
+
+// startLocalDPSAndHub runs the hub and its DPS on free ports, as the local region runs them, and
+// returns the hub's MQTT and HTTP addresses and the DPS's MQTT address. A port found free can be
+// taken by another process before ingest binds it; then both start again on new ports.
+func startLocalDPSAndHub(t *testing.T, binary, dir, fleetCA, tlsCert, tlsKey string) (string, string, string) {
+	t.Helper()
+	routes := filepath.Join(dir, "routes.json")
+	write(t, routes, `{"region":"eu","scaleUnit":1,"routes":[]}`)
+	for attempt := 1; ; attempt++ {
+		hubMQTT, hubHTTP, dpsMQTT, dpsHTTP := freeAddr(t), freeAddr(t), freeAddr(t), freeAddr(t)
+		hub := startProcess(t, binary, "--routes", routes, "--mqtt", hubMQTT, "--http", hubHTTP,
+			"--tls-cert", tlsCert, "--tls-key", tlsKey, "--fleet-ca", fleetCA, "--require-registration")
+		dpsConfig := filepath.Join(dir, "dps.json")
+		write(t, dpsConfig, fmt.Sprintf(`{"idScope":%q,"hubs":[{"hostname":%q,"registry":"http://%s/devices/"}]}`,
+			testScope, testHub, hubHTTP))
+		dps := startProcess(t, binary, "dps", "--config", dpsConfig, "--mqtt", dpsMQTT, "--http", dpsHTTP,
+			"--tls-cert", tlsCert, "--tls-key", tlsKey, "--fleet-ca", fleetCA)
+		err := errors.Join(hub.waitListening(hubMQTT), hub.waitListening(hubHTTP))
+		if err == nil {
+			err = errors.Join(dps.waitListening(dpsMQTT), dps.waitListening(dpsHTTP))
+		}
+		if err == nil {
+			return hubMQTT, hubHTTP, dpsMQTT
+		}
+		hub.stop()
+		dps.stop()
+		if !errors.Is(err, errPortTaken) || attempt == 3 {
+			t.Fatal(err)
+		}
+		t.Logf("attempt %d: a port was taken before ingest bound it; trying new ports", attempt)
+	}
+}
+
+// The helper above retries only when ingest lost a port race; any other early exit fails with its output.
+func TestAnIngestThatCannotBindIsToldApart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs cmd/ingest")
+	}
+	dir := t.TempDir()
+	binary := buildIngest(t, dir)
+	routes := filepath.Join(dir, "routes.json")
+	write(t, routes, `{"region":"eu","scaleUnit":1,"routes":[]}`)
+	held, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	taken := held.Addr().String()
+	hub := startProcess(t, binary, "--routes", routes, "--mqtt", taken, "--http", freeAddr(t))
+	if err := hub.waitListening(freeAddr(t)); !errors.Is(err, errPortTaken) {
+		t.Fatalf("a hub whose MQTT port is held: %v, want errPortTaken", err)
+	}
+	broken := startProcess(t, binary, "--routes", filepath.Join(dir, "missing.json"), "--mqtt", freeAddr(t))
+	if err := broken.waitListening(freeAddr(t)); err == nil || errors.Is(err, errPortTaken) ||
+		!strings.Contains(err.Error(), "exited before listening") {
+		t.Fatalf("a hub without its routes file: %v, want its exit and output", err)
+	}
 }

@@ -55,39 +55,62 @@ func freeAddr(t testing.TB) string {
 }
 
 // startStore runs FerretDB on SQLite in a temporary folder, with the same authentication as the cluster's
-// docstore, and returns its URI once its own readiness probe (a wire-protocol ping) passes.
+// docstore, and returns its URI once its own readiness probe (a wire-protocol ping) passes. A port
+// freeAddr found free can be taken by another process before FerretDB binds it (make test runs these
+// tests beside the integration tests); then it starts again on new ports.
 func startStore(t testing.TB, database string) string {
 	t.Helper()
 	dir := t.TempDir()
-	addr, debug := freeAddr(t), freeAddr(t)
-	cmd := exec.Command(ferretDB(t), "--handler=sqlite", "--sqlite-url=file:"+dir+"/", "--state-dir="+dir,
-		"--listen-addr="+addr, "--debug-addr="+debug, "--telemetry=disable", "--log-level=warn",
-		"--test-enable-new-auth", "--setup-database="+database, "--setup-username="+user)
-	cmd.Env = append(os.Environ(), "FERRETDB_SETUP_PASSWORD="+password)
-	// A test binary killed by its timeout runs no cleanup; the store must not outlive it.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	logFile, err := os.Create(filepath.Join(dir, "ferretdb.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting FerretDB: %v", err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		logFile.Close()
-	})
-	waitFor(t, 20*time.Second, "FerretDB ready", func() bool {
-		resp, err := http.Get("http://" + debug + "/debug/readyz")
+	for attempt := 1; ; attempt++ {
+		addr, debug := freeAddr(t), freeAddr(t)
+		cmd := exec.Command(ferretDB(t), "--handler=sqlite", "--sqlite-url=file:"+dir+"/", "--state-dir="+dir,
+			"--listen-addr="+addr, "--debug-addr="+debug, "--telemetry=disable", "--log-level=warn",
+			"--test-enable-new-auth", "--setup-database="+database, "--setup-username="+user)
+		cmd.Env = append(os.Environ(), "FERRETDB_SETUP_PASSWORD="+password)
+		// A test binary killed by its timeout runs no cleanup; the store must not outlive it.
+		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+		logPath := filepath.Join(dir, fmt.Sprintf("ferretdb-%d.log", attempt))
+		logFile, err := os.Create(logPath)
 		if err != nil {
-			return false
+			t.Fatal(err)
 		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	})
-	return "mongodb://" + addr + "/"
+		cmd.Stdout, cmd.Stderr = logFile, logFile
+		if err := cmd.Start(); err != nil {
+			t.Fatalf("starting FerretDB: %v", err)
+		}
+		exited := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(exited) }()
+		stop := func() { _ = cmd.Process.Kill(); <-exited; logFile.Close() }
+		t.Cleanup(stop)
+		if storeReady(debug, exited, 60*time.Second) {
+			return "mongodb://" + addr + "/"
+		}
+		stop()
+		output, _ := os.ReadFile(logPath)
+		if !strings.Contains(string(output), "address already in use") || attempt == 3 {
+			t.Fatalf("FerretDB did not become ready on %s; its log:\n%s", addr, output)
+		}
+		t.Logf("attempt %d: a port was taken before FerretDB bound it; trying new ports", attempt)
+	}
+}
+
+// storeReady waits for FerretDB's readiness probe; false if the process exits first or time runs out.
+func storeReady(debugAddr string, exited <-chan struct{}, timeout time.Duration) bool {
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		if resp, err := http.Get("http://" + debugAddr + "/debug/readyz"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return true
+			}
+		}
+		select {
+		case <-exited:
+			return false
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	return false
 }
 
 func startKafka(t *testing.T) []string {
