@@ -50,10 +50,11 @@ class RegistrationRefused(AutocloudError):
 @dataclass(frozen=True)
 class Endpoint:
     """Where a vehicle opens a TLS connection. ``address`` is what it dials (a tunnel's 127.0.0.1 locally);
-    the server certificate is checked against it."""
+    the server certificate is checked against ``server_name``, else the address."""
 
     address: str
     port: int
+    server_name: str | None = None
 
 
 @dataclass(frozen=True)

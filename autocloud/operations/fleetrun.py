@@ -13,7 +13,7 @@ does. "In Kafka" is not counted on its own: a hub acknowledges a publish only on
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -141,6 +141,16 @@ class FleetRunResult:
         }
 
 
+def _compiled_generator(prefix: Sequence[str]) -> Generator:
+    """The default Generator: ``.toolchain/bin/autocloud-fleetsim`` under ``prefix``, looked up when called
+    (tests replace ``fleetsim.BINARY``)."""
+
+    def generate(plan: fleetsim.FleetsimPlan, report: Callable[[fleetsim.Progress], None]) -> fleetsim.Summary:
+        return fleetsim.run(plan, report, binary=fleetsim.BINARY, prefix=prefix)
+
+    return generate
+
+
 def fleet_ca(args: FleetRunArgs) -> tuple[Path, Path]:
     """The CA the generator issues the vehicles' certificates from (``fleet_pki.signing_ca``'s choice)."""
     ca = fleet_pki.signing_ca(args.region, fleet_dir=args.fleet_dir, brand=args.brand)
@@ -193,17 +203,25 @@ def run(
     generator: Generator | None = None,
 ) -> FleetRunResult:
     """Play the fleet through a local region for ``args.duration_s``, then wait for the store; ``generator``
-    defaults to ``.toolchain/bin/autocloud-fleetsim`` (``fleetsim.BINARY``)."""
-    generate = generator or (lambda p, report: fleetsim.run(p, report, binary=fleetsim.BINARY))
+    defaults to ``.toolchain/bin/autocloud-fleetsim`` (``fleetsim.BINARY``).
+
+    Where the reach can run the generator on the cluster's network (the embedded node), it dials the
+    Services' own addresses, as the relay behind a tunnel would: at thousands of messages a second a
+    Python relay's hop costs a core the hubs need. Elsewhere it dials a forwarded port per Service."""
     reach = reach or simulate.default_reach()
+    network = reach.on_network()
+    generate = generator or _compiled_generator(network or [])
     endpoints = simulate.discover(reach, args.target_namespace, args.brand)
     ca = fleet_ca(args)
     vehicles = args.vehicle_ids()
-    services = [endpoints.dps, *endpoints.hubs.values(), endpoints.store]
-    with reach.forward(args.target_namespace, services) as ports:
+    devices = [] if network else [endpoints.dps, *endpoints.hubs.values()]
+    with reach.forward(args.target_namespace, [*devices, endpoints.store]) as ports:
+        targets = (
+            simulate.DeviceTargets.direct(endpoints) if network else simulate.DeviceTargets.through(endpoints, ports)
+        )
         store_port = ports[endpoints.store]
         before = simulate._stored_counts(store_port, endpoints, vehicles)
-        summary = generate(plan(args, simulate.DeviceTargets.through(endpoints, ports), ca), on_progress)
+        summary = generate(plan(args, targets, ca), on_progress)
         ended = time.monotonic()
         on_settling()
 
@@ -225,7 +243,7 @@ def run_azure(
     assigns, on port 8883 with Microsoft's certificates checked against the system's roots, the vehicles'
     certificates issued from the region's fleet CA that ``autocloud fleet enroll`` enrolled. Cosmos DB is
     private to the region's network, so nothing is read back: acknowledged means IoT Hub took the message."""
-    generate = generator or (lambda p, report: fleetsim.run(p, report, binary=fleetsim.BINARY))
+    generate = generator or _compiled_generator([])
     targets = simulate.azure_targets(stack, outputs)
     summary = generate(plan(args, targets, fleet_ca(args)), on_progress)
     return FleetRunResult(summary, None, None, len(args.vehicle_ids()), None)

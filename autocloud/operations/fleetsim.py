@@ -96,12 +96,12 @@ class FleetsimPlan:
         plan: dict[str, Any] = {
             "vehicles": [v.as_json() for v in self.vehicles],
             "duration_s": self.duration_s,
-            "hubs": {host: {"address": _address(ep)} for host, ep in self.hubs.items()},
+            "hubs": {host: _endpoint(ep) for host, ep in self.hubs.items()},
             "scenario": self.scenario,
             "report_assignments": self.report_assignments,
         }
         if self.dps is not None:
-            plan["dps"] = {"address": _address(self.dps)}
+            plan["dps"] = _endpoint(self.dps)
             plan["id_scope"] = self.id_scope
         if self.server_ca:
             plan["server_ca_pem"] = self.server_ca
@@ -122,10 +122,14 @@ class FleetsimPlan:
         return plan
 
 
-def _address(endpoint: device.Endpoint) -> str:
-    """``host:port``, with an IPv6 literal in brackets (Go's net.JoinHostPort form)."""
+def _endpoint(endpoint: device.Endpoint) -> dict[str, str]:
+    """``{"address": "host:port"}`` (an IPv6 literal in brackets, Go's net.JoinHostPort form), with the
+    certificate's name where it is not the address's."""
     host = f"[{endpoint.address}]" if ":" in endpoint.address else endpoint.address
-    return f"{host}:{endpoint.port}"
+    found = {"address": f"{host}:{endpoint.port}"}
+    if endpoint.server_name:
+        found["server_name"] = endpoint.server_name
+    return found
 
 
 @dataclass(frozen=True)
@@ -216,14 +220,18 @@ def read_lines(lines: Iterable[str], on_progress: Callable[[Progress], None] = l
 
 
 def run(
-    plan: FleetsimPlan, on_progress: Callable[[Progress], None] = lambda _p: None, binary: Path = BINARY
+    plan: FleetsimPlan,
+    on_progress: Callable[[Progress], None] = lambda _p: None,
+    binary: Path = BINARY,
+    prefix: Sequence[str] = (),
 ) -> Summary:
-    """Run the generator on ``plan`` and return its summary, reporting progress as it comes."""
+    """Run the generator on ``plan`` (under ``prefix``, such as the node's network) and return its summary,
+    reporting progress as it comes."""
     if not binary.is_file():
         raise FleetsimError(f"{binary} is missing: build it with `autocloud toolchain build fleetsim`")
     with tempfile.TemporaryFile(mode="w+") as errors:
         with subprocess.Popen(
-            [str(binary)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors, text=True
+            [*prefix, str(binary)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors, text=True
         ) as proc:
             assert proc.stdin is not None and proc.stdout is not None
             proc.stdin.write(json.dumps(plan.as_json()))

@@ -30,7 +30,7 @@ from autocloud.operations import device
 from autocloud.runtime import cluster, fleet_pki
 from components.contracts import STATE_CONTAINER, STATE_DATABASE
 from components.local import provisioning
-from components.local.kube import COMPONENT_LABEL
+from components.local.kube import COMPONENT_LABEL, service_host
 from components.local.state import OBJECT_NAME, PASSWORD_ITEM, USERNAME
 from platform_model.errors import AutocloudError
 from platform_model.paths import TOOLCHAIN_BIN, external_kubeconfig
@@ -200,6 +200,8 @@ class RegionEndpoints:
     ConfigMaps, as its workloads get them)."""
 
     dps: ServiceTarget
+    dps_host: str
+    """The DPS's cluster DNS name, which its server certificate carries (the hubs' are their keys)."""
     id_scope: str
     server_ca: str
     hubs: dict[str, ServiceTarget]
@@ -219,6 +221,11 @@ class ClusterReach(Protocol):
         self, namespace: str, targets: list[ServiceTarget]
     ) -> contextlib.AbstractContextManager[dict[ServiceTarget, int]]: ...
 
+    def on_network(self) -> list[str] | None:
+        """The argv prefix that runs a program where the Services' own addresses are reachable, or None
+        where only forwarded ports reach them."""
+        ...
+
 
 @dataclass(frozen=True)
 class EmbeddedReach:
@@ -235,6 +242,9 @@ class EmbeddedReach:
     def forward(self, namespace: str, targets: list[ServiceTarget]) -> Iterator[dict[ServiceTarget, int]]:
         with cluster.open_tunnel([t.address for t in targets], self.layout) as tunnel:
             yield {t: tunnel.ports[t.address] for t in targets}
+
+    def on_network(self) -> list[str] | None:
+        return cluster.on_node_network(self.layout)
 
 
 FORWARDING = re.compile(r"Forwarding from 127\.0\.0\.1:(\d+)")
@@ -292,6 +302,9 @@ class KubeconfigReach:
             for proc in procs:
                 proc.terminate()
                 proc.wait(timeout=10)
+
+    def on_network(self) -> list[str] | None:
+        return None
 
     @staticmethod
     def _local_port(proc: subprocess.Popen[str], target: ServiceTarget) -> int:
@@ -353,6 +366,7 @@ def discover(reach: ClusterReach, namespace: str, brand: str | None = None) -> R
         hubs[host], units[host] = service, unit
     return RegionEndpoints(
         dps=dps[0],
+        dps_host=service_host(dps[0].name, namespace),
         id_scope=config["idScope"],
         server_ca=_read(reach, namespace, "secret", provisioning.TLS_SECRET, "ca.crt"),
         hubs=hubs,
@@ -407,6 +421,20 @@ class DeviceTargets:
             id_scope=endpoints.id_scope,
             server_ca=endpoints.server_ca,
             hubs={host: tunnel(target) for host, target in endpoints.hubs.items()},
+            units=dict(endpoints.units),
+        )
+
+    @classmethod
+    def direct(cls, endpoints: RegionEndpoints) -> DeviceTargets:
+        """A local region's endpoints at their Service addresses, for a program on the node's network;
+        each server certificate is checked against the Service's DNS name, as a vehicle checks IoT Hub's."""
+        return cls(
+            dps=device.Endpoint(endpoints.dps.cluster_ip, endpoints.dps.port, endpoints.dps_host),
+            id_scope=endpoints.id_scope,
+            server_ca=endpoints.server_ca,
+            hubs={
+                host: device.Endpoint(target.cluster_ip, target.port, host) for host, target in endpoints.hubs.items()
+            },
             units=dict(endpoints.units),
         )
 

@@ -57,11 +57,17 @@ __all__ = [
     "deploy_config",
     "deploy_workload",
     "pod_spec",
+    "service_host",
 ]
 
 
 SIMULATED_NODE_KEY = "autocloud.io/node"
 """Label and taint key of the embedded cluster's simulated (KWOK) node."""
+
+
+def service_host(service: str, namespace: str) -> str:
+    """A Service's cluster DNS name: what the device endpoints' server certificate names."""
+    return f"{service}.{namespace}.svc.cluster.local"
 
 
 @dataclass(frozen=True)
@@ -96,7 +102,7 @@ class LocalPlacement:
 
     def host(self, service: str) -> str:
         """The in-namespace DNS name of one of this region's services."""
-        return f"{service}.{self.namespace}.svc.cluster.local"
+        return service_host(service, self.namespace)
 
     def object_labels(self, name: str, app: str, component: str) -> dict[str, str]:
         """Recommended ``app.kubernetes.io`` labels plus the region labels."""

@@ -36,4 +36,5 @@ from autocloud.runtime.cluster.settings import Ports as Ports
 from autocloud.runtime.cluster.settings import default_layout as default_layout
 from autocloud.runtime.cluster.settings import kubeconfig_path as kubeconfig_path
 from autocloud.runtime.cluster.tunnel import Tunnel as Tunnel
+from autocloud.runtime.cluster.tunnel import on_node_network as on_node_network
 from autocloud.runtime.cluster.tunnel import open_tunnel as open_tunnel

@@ -34,6 +34,16 @@ class Tunnel:
         self.close()
 
 
+def on_node_network(layout: Layout | None = None) -> list[str]:
+    """The argv prefix that runs a host program on the node's network (the host's files, the node's
+    Service addresses): a load generator there dials the Services as the relay would, without its hop."""
+    lay = layout or default_layout()
+    holder = running(lay, HOLDER)
+    if holder is None:
+        raise ClusterError(f"the embedded cluster in {lay.root} is not running: start it with `autocloud up`")
+    return node.enter(holder, mount=False)
+
+
 def open_tunnel(targets: list[str], layout: Layout | None = None, local_ports: list[int] | None = None) -> Tunnel:
     """Reach addresses that exist only inside the node (Service ClusterIPs) from this machine, the
     way vehicles reach IoT Hub's public endpoint: through the node, nothing added to the host.
@@ -41,15 +51,13 @@ def open_tunnel(targets: list[str], layout: Layout | None = None, local_ports: l
     Each target gets an ephemeral port on 127.0.0.1, or the one ``local_ports`` names at its position
     (for device software that dials a fixed port, such as 8883)."""
     lay = layout or default_layout()
-    holder = running(lay, HOLDER)
-    if holder is None:
-        raise ClusterError(f"the embedded cluster in {lay.root} is not running: start it with `autocloud up`")
+    enter = on_node_network(lay)
     if local_ports is not None and len(local_ports) != len(targets):
         raise ValueError("local_ports must name one port per target")
     listeners = [listen(port) for port in (local_ports or [0] * len(targets))]
     try:
         argv = [
-            *node.enter(holder, mount=False),
+            *enter,
             sys.executable,
             "-m",
             RELAY.binary,

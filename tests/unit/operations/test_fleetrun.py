@@ -8,7 +8,7 @@ import base64
 import contextlib
 import json
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -44,7 +44,8 @@ def _secret(item: str, value: str) -> dict[str, Any]:
 class FakeReach:
     """A deployed local region as the cluster's API shows it, with two hubs; forward hands out ports."""
 
-    def __init__(self) -> None:
+    def __init__(self, network: list[str] | None = None) -> None:
+        self.network = network
         self.forwarded: list[simulate.ServiceTarget] = []
         self.objects: dict[str, dict[str, Any]] = {
             "services?labelSelector=app.kubernetes.io/component=telemetry-ingest": {
@@ -75,6 +76,9 @@ class FakeReach:
         self.forwarded = list(targets)
         yield {target: 41000 + n for n, target in enumerate(targets)}
 
+    def on_network(self) -> list[str] | None:
+        return self.network
+
 
 @pytest.fixture()
 def fleet_dir(tmp_path: Path) -> Path:
@@ -85,12 +89,13 @@ def fleet_dir(tmp_path: Path) -> Path:
 class FakeStore:
     """The store's per-vehicle counts: ``before`` at the first read, then each later read from ``after``."""
 
-    def __init__(self, before: dict[str, int], after: list[dict[str, int]]) -> None:
+    def __init__(self, before: dict[str, int], after: list[dict[str, int]], port: int = 41003) -> None:
+        self.port = port
         self.reads = [before, *after]
         self.vehicles: list[list[str]] = []
 
     def __call__(self, port: int, endpoints: simulate.RegionEndpoints, vehicles: list[str]) -> dict[str, int]:
-        assert port == 41003, "the store is read through its own tunnel port"
+        assert port == self.port, "the store is read through its own tunnel port"
         self.vehicles.append(list(vehicles))
         return self.reads.pop(0) if len(self.reads) > 1 else self.reads[0]
 
@@ -133,6 +138,34 @@ def test_run_hands_the_generator_each_hub_by_its_tunnel_and_counts_the_store(
     assert (result.stored, result.vehicles_stored, result.lost, result.duplicates) == (9, 2, 0, 0)
     assert result.store_lag_s is not None and result.store_lag_s >= 0
     assert store.vehicles[0] == ["eu-vehicle-000001", "eu-vehicle-000002"]
+
+
+def test_on_the_nodes_network_the_generator_dials_each_service_and_only_the_store_is_forwarded(
+    fleet_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(simulate, "_stored_counts", FakeStore({}, [{"eu-vehicle-000001": 2}], port=41000))
+    launched: list[tuple[fleetsim.FleetsimPlan, Sequence[str]]] = []
+
+    def compiled(
+        plan: fleetsim.FleetsimPlan,
+        on_progress: Callable[[fleetsim.Progress], None],
+        binary: Path,
+        prefix: Sequence[str] = (),
+    ) -> fleetsim.Summary:
+        launched.append((plan, prefix))
+        return _summary(sent=2, acknowledged=2)
+
+    monkeypatch.setattr(fleetsim, "run", compiled)
+    reach = FakeReach(network=["nsenter", "--target=42", "--net", "--"])
+    result = fleetrun.run(fleetrun.FleetRunArgs("eu", 1, 5.0, fleet_dir=fleet_dir), reach)
+
+    ((plan, prefix),) = launched
+    assert list(prefix) == ["nsenter", "--target=42", "--net", "--"], "the default generator runs on that network"
+    assert plan.dps == Endpoint("10.0.0.3", 8883, "dps.autocloud-eu.svc.cluster.local")
+    assert plan.hubs == {HUBS[0]: Endpoint("10.0.0.1", 8883, HUBS[0]), HUBS[1]: Endpoint("10.0.0.2", 8883, HUBS[1])}
+    assert plan.as_json()["dps"] == {"address": "10.0.0.3:8883", "server_name": "dps.autocloud-eu.svc.cluster.local"}
+    assert [t.name for t in reach.forwarded] == ["state"], "Python reads the store; vehicles need no tunnel"
+    assert (result.stored, result.lost) == (2, 0)
 
 
 def test_a_brand_with_its_own_ca_plays_its_vehicles_with_it(fleet_dir: Path) -> None:
