@@ -812,6 +812,11 @@ def _simulate_fleet(
             f"latency p50 {summary['latency_ms_p50']} ms, p99 {summary['latency_ms_p99']} ms, max "
             f"{summary['latency_ms_max']} ms, {summary['messages_per_second']} messages/s{lag_text}"
         )
+        if summary["steady_messages"]:
+            _echo(
+                f"once every vehicle had connected: latency p50 {summary['steady_latency_ms_p50']} ms, "
+                f"p99 {summary['steady_latency_ms_p99']} ms over {summary['steady_messages']} messages"
+            )
         memory = summary["memory"].get("mb_per_1000_connections")
         if memory is not None:
             _echo(f"generator memory: {memory} MB per 1,000 connections")

@@ -158,6 +158,7 @@ def writer_workload(wiring: StateWriterWiring) -> Workload:
         port=WRITER_PORT,
         port_name="http",
         resources=WRITER_RESOURCES,
+        go_program=True,
         run_as_user=NONROOT_UID,
         read_only_root=True,
         args=[

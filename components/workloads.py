@@ -100,6 +100,22 @@ class HttpProbe:
     """Required. Container port of the HTTP listener (need not be the Service's port)."""
 
 
+GO_MEMORY_LIMIT_ENV = "GOMEMLIMIT"
+GO_MEMORY_SHARE = 0.9
+"""Of the container's memory limit, what a Go program's runtime may use before it collects harder.
+
+The Go runtime does not read the container's limit: without a soft limit its collector lets the heap
+grow to twice what is live, past a container's limit, and the kernel kills the pod. ``GOMEMLIMIT`` "sets
+a soft memory limit for the runtime" covering all the memory it manages (https://pkg.go.dev/runtime,
+"Environment Variables"; https://go.dev/doc/gc-guide#Memory_limit); the rest of the container's limit
+is headroom for what the runtime does not manage."""
+
+
+def go_memory_limit(resources: ContainerResources) -> str:
+    """``GOMEMLIMIT`` for a Go program in a container with ``resources``, in MiB."""
+    return f"{int(resources.memory_limit_mi * GO_MEMORY_SHARE)}MiB"
+
+
 @dataclass(frozen=True)
 class Workload:
     """One single-container workload; becomes a ServiceAccount, a Deployment and a Service."""
@@ -151,6 +167,9 @@ class Workload:
     secret_env: Mapping[str, tuple[str, str]] = field(default_factory=dict)
     """Optional, default none. Environment variable -> (Secret name, key), for programs that read a
     secret only from their environment: the pod spec holds the reference, never the value."""
+    go_program: bool = False
+    """Optional, default False. A Go program: its runtime gets a soft memory limit under the container's
+    (:func:`go_memory_limit`)."""
     identity_client_id: pulumi.Input[str] | None = None
     """Optional, default None (the local target: no cloud identity). On Azure, the client id of the
     service's user-assigned identity: the ServiceAccount carries it in :data:`WORKLOAD_IDENTITY_CLIENT_ID`
@@ -224,7 +243,10 @@ def pod_spec(workload: Workload, placement_fields: Mapping[str, Any] | None = No
     }
     if workload.args:
         container["args"] = list(workload.args)
-    env: list[dict[str, Any]] = [{"name": key, "value": value} for key, value in sorted(workload.env.items())]
+    plain = dict(workload.env)
+    if workload.go_program:
+        plain[GO_MEMORY_LIMIT_ENV] = go_memory_limit(workload.resources)
+    env: list[dict[str, Any]] = [{"name": key, "value": value} for key, value in sorted(plain.items())]
     env += [
         {"name": key, "valueFrom": {"secretKeyRef": {"name": secret, "key": item}}}
         for key, (secret, item) in sorted(workload.secret_env.items())

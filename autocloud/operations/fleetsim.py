@@ -183,6 +183,10 @@ class Summary:
     messages_per_second: float
     seconds: float
     memory: dict[str, float]
+    steady_messages: int = 0
+    """Messages first sent once every vehicle had connected: the load without the connection ramp."""
+    steady_latency_ms_p50: float | None = None
+    steady_latency_ms_p99: float | None = None
     storm: StormReport | None = None
     assignments: dict[str, str] = field(default_factory=dict)
 

@@ -84,6 +84,11 @@ func TestSteadyLoadAtAFixedRate(t *testing.T) {
 	if !(summary.LatencyMsP50 > 0 && summary.LatencyMsP50 <= summary.LatencyMsP99 && summary.LatencyMsP99 <= summary.LatencyMsMax) {
 		t.Errorf("latency p50 %g p99 %g max %g", summary.LatencyMsP50, summary.LatencyMsP99, summary.LatencyMsMax)
 	}
+	if summary.SteadyMessages == 0 || summary.SteadyMessages > uint64(summary.Acknowledged) ||
+		*summary.SteadyMsP99 > summary.LatencyMsMax {
+		t.Errorf("steady: %d messages, p99 %v; acknowledged %d, max %g", summary.SteadyMessages,
+			summary.SteadyMsP99, summary.Acknowledged, summary.LatencyMsMax)
+	}
 	if len(progress) < 4 || progress[len(progress)-1].Acknowledged > summary.Acknowledged {
 		t.Errorf("progress lines %+v", progress)
 	}
@@ -210,6 +215,24 @@ func TestPlanDefaultsAndRefusals(t *testing.T) {
 		if _, err := ReadPlan(strings.NewReader(plan)); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
+	}
+}
+
+// Messages first sent while the fleet was still connecting count in the run's latency, not the steady one.
+func TestSteadyLatencyStartsOnceTheWholeFleetConnected(t *testing.T) {
+	s := newStats(2)
+	s.everConnected.Add(1)
+	s.Acknowledged(900*time.Millisecond, s.fleetConnected())
+	s.everConnected.Add(1)
+	s.Acknowledged(5*time.Millisecond, s.fleetConnected())
+	s.Acknowledged(7*time.Millisecond, s.fleetConnected())
+	out := s.Summary(&Plan{Vehicles: make([]Vehicle, 2)}, time.Second)
+	if out.Acknowledged != 3 || out.LatencyMsMax < 899 || out.SteadyMessages != 2 || *out.SteadyMsP99 > 7.1 {
+		t.Fatalf("acknowledged %d, max %g; steady %d, p99 %v", out.Acknowledged, out.LatencyMsMax,
+			out.SteadyMessages, *out.SteadyMsP99)
+	}
+	if empty := newStats(1).Summary(&Plan{}, time.Second); empty.SteadyMsP50 != nil || empty.SteadyMessages != 0 {
+		t.Fatalf("no steady message, yet p50 %v", empty.SteadyMsP50)
 	}
 }
 

@@ -28,7 +28,7 @@ type Run struct {
 // Execute drives the plan's fleet, writing progress lines to out every ProgressEveryS and the summary
 // line last; the summary is also returned.
 func Execute(ctx context.Context, p *Plan, out io.Writer) (Summary, error) {
-	stats := newStats()
+	stats := newStats(len(p.Vehicles))
 	stats.memory.Baseline()
 	roots, err := ServerRoots(p.ServerCAPEM)
 	if err != nil {

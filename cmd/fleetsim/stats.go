@@ -97,19 +97,36 @@ type Stats struct {
 	reconnects    atomic.Int64
 	gaveUp        atomic.Int64
 	latency       histogram
-	registration  histogram
-	connect       histogram
-	stormReturn   histogram
-	stormDropped  atomic.Int64
-	refusedMu     sync.Mutex
-	refused       map[string]int64
-	assignMu      sync.Mutex
-	assignments   map[string]string
-	memory        memoryWatch
+	// steady holds the latencies of messages first sent once every vehicle of the fleet had connected:
+	// the load itself, without the connection ramp's thousands of TLS handshakes at once.
+	steady       histogram
+	fleet        int64
+	registration histogram
+	connect      histogram
+	stormReturn  histogram
+	stormDropped atomic.Int64
+	refusedMu    sync.Mutex
+	refused      map[string]int64
+	assignMu     sync.Mutex
+	assignments  map[string]string
+	memory       memoryWatch
 }
 
-func newStats() *Stats {
-	return &Stats{started: time.Now(), refused: map[string]int64{}, assignments: map[string]string{}}
+func newStats(fleet int) *Stats {
+	return &Stats{started: time.Now(), fleet: int64(fleet), refused: map[string]int64{}, assignments: map[string]string{}}
+}
+
+// fleetConnected is whether every vehicle of the run has connected at least once.
+func (s *Stats) fleetConnected() bool { return s.everConnected.Load() >= s.fleet }
+
+// Acknowledged counts a message acknowledged took after its first send; steady says that send came
+// after the whole fleet had connected.
+func (s *Stats) Acknowledged(took time.Duration, steady bool) {
+	s.acknowledged.Add(1)
+	s.latency.Record(took)
+	if steady {
+		s.steady.Record(took)
+	}
 }
 
 func (s *Stats) Refuse(reason string) {
@@ -241,6 +258,9 @@ type Summary struct {
 	LatencyMsP50      float64           `json:"latency_ms_p50"`
 	LatencyMsP99      float64           `json:"latency_ms_p99"`
 	LatencyMsMax      float64           `json:"latency_ms_max"`
+	SteadyMessages    uint64            `json:"steady_messages"`
+	SteadyMsP50       *float64          `json:"steady_latency_ms_p50"`
+	SteadyMsP99       *float64          `json:"steady_latency_ms_p99"`
 	Registrations     int64             `json:"registrations"`
 	RegistrationsPS   float64           `json:"registrations_per_second"`
 	RegistrationMsP50 float64           `json:"registration_ms_p50"`
@@ -278,6 +298,10 @@ func (s *Stats) Summary(p *Plan, elapsed time.Duration) Summary {
 		ConnectMsP50: round2(s.connect.Quantile(0.5)), ConnectMsP99: round2(s.connect.Quantile(0.99)),
 		MessagesPS: round2(float64(acked) / elapsed.Seconds()), Seconds: round2(elapsed.Seconds()),
 		Memory: s.memory.Report()}
+	if out.SteadyMessages = s.steady.Count(); out.SteadyMessages > 0 {
+		p50, p99 := round2(s.steady.Quantile(0.5)), round2(s.steady.Quantile(0.99))
+		out.SteadyMsP50, out.SteadyMsP99 = &p50, &p99
+	}
 	if last := time.Duration(s.lastRegistry.Load()); last > 0 {
 		out.RegistrationsPS = round2(float64(out.Registrations) / last.Seconds())
 	}

@@ -428,7 +428,7 @@ func (v *vehicle) reconnect() bool {
 func (v *vehicle) deliver(topic string, payload []byte) bool {
 	s := v.run.stats
 	s.sent.Add(1)
-	first := time.Now()
+	first, steady := time.Now(), s.fleetConnected()
 	deadline := first.Add(seconds(v.run.plan.AckTimeoutS))
 	dup := false
 	for {
@@ -449,8 +449,7 @@ func (v *vehicle) deliver(topic string, payload []byte) bool {
 			_, err = conn.ReadUntil(deadline, func(pk packet) bool { return isPuback(pk, id) })
 		}
 		if err == nil {
-			s.acknowledged.Add(1)
-			s.latency.Record(time.Since(first))
+			s.Acknowledged(time.Since(first), steady)
 			return true
 		}
 		v.lose(conn)

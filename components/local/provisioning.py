@@ -98,6 +98,7 @@ def device_endpoint_workload(endpoint: DeviceEndpoint) -> Workload:
         port_name="mqtts",
         extra_ports={"http": BACKEND_PORT},
         resources=endpoint.resources,
+        go_program=True,
         run_as_user=NONROOT_UID,
         args=[
             *endpoint.leading_args,

@@ -65,10 +65,11 @@ STORE_PORT = 27017
 STORE_HEALTH_PORT = 8088
 """FerretDB's debug HTTP listener: ``/debug/readyz`` pings the store over the wire protocol with the
 set-up user, so the pod is ready only when it serves MongoDB clients."""
-RESOURCES = ContainerResources(cpu_request_m=50, memory_request_mi=128, cpu_limit_m=1000, memory_limit_mi=512)
+RESOURCES = ContainerResources(cpu_request_m=10, memory_request_mi=128, cpu_limit_m=1000, memory_limit_mi=512)
+"""The document store's: its CPU request (its share of a busy node) is a fifth of a hub's, so a fleet's
+acknowledgements come first and vehicle state trails (``components.local.telemetry.RESOURCES``)."""
 DATA_SIZE = "1Gi"
 """The store's claim: one small document per vehicle; the embedded cluster's folders do not enforce it."""
-"""The document store's."""
 USERNAME = "statewriter"
 PASSWORD_ITEM = "password"
 PASSWORD_BYTES = 32
@@ -104,6 +105,7 @@ def docstore_workload(
         port=STORE_PORT,
         port_name="mongodb",
         resources=RESOURCES,
+        go_program=True,
         run_as_user=NONROOT_UID,
         read_only_root=True,
         env={

@@ -683,3 +683,27 @@ def test_the_packs_refuse_a_local_stack_reaching_another_region(pulumi_harness: 
     evaluation = Evaluator(ALL_RULES).run(views, context_for_profile(EU), "local-eu")
     assert {v.policy for v in evaluation.mandatory} == {"kubernetes-cross-region-endpoint"}
     assert {v.urn.rsplit("::", 1)[1] for v in evaluation.mandatory} == {"eu-telemetry-1-config"}
+
+
+def test_go_programs_get_a_soft_memory_limit_under_their_containers() -> None:
+    from components.local import state, streaming, telemetry
+    from components.local.kube import pod_spec as workload_pod_spec
+    from components.services import StateWriterWiring, writer_workload
+    from components.workloads import Workload, go_memory_limit
+
+    place = placement()
+
+    def env(workload: Workload) -> dict[str, str]:
+        [container] = workload_pod_spec(workload)["containers"]
+        return {e["name"]: e["value"] for e in container.get("env", []) if "value" in e}
+
+    hub, _ = telemetry.ingest_workload(place, 1, None, "autocloud.local/ingest:v1", place.host("dps"))
+    store = state.docstore_workload("autocloud.local/ferretdb:v1", "state-key")
+    writer = writer_workload(
+        StateWriterWiring(image="w", streams=(), topic="telemetry", store_uri="mongodb://state:27017/")
+    )
+    # 90% of each container's limit (MiB): the hub's 2 GiB, the store's 512 MiB, the writer's 256 MiB.
+    assert [env(w).get("GOMEMLIMIT") for w in (hub, store, writer)] == ["1843MiB", "460MiB", "230MiB"]
+    assert go_memory_limit(hub.resources) == "1843MiB"
+    broker, _ = streaming.broker_workload(place, 1, 8, "autocloud.local/kafka:v1")
+    assert "GOMEMLIMIT" not in env(broker), "the Java broker is not a Go program"

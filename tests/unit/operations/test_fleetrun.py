@@ -210,12 +210,23 @@ def test_refuses_bad_arguments_naming_the_flag(changes: dict[str, Any], message:
 
 
 def test_settle_measures_the_lag_or_says_the_store_did_not_catch_up() -> None:
-    clock = iter([11.0, 12.5, 13.0])
+    # Each read is (asked, answered); the clock ticks at both.
+    clock = iter([11.0, 11.0, 12.5, 12.5, 13.0, 13.0])
     reads = iter([(3, 1), (8, 2), (10, 2)])
     assert fleetrun.settle(lambda: next(reads), 10, 10.0, 60.0, lambda: next(clock), lambda _s: None) == (10, 2, 3.0)
-    never = iter([20.0, 40.0, 71.0])
+    never = iter([20.0, 20.0, 40.0, 40.0, 71.0, 71.0])
     outcome = fleetrun.settle(lambda: (4, 1), 10, 10.0, 60.0, lambda: next(never), lambda _s: None)
     assert outcome == (4, 1, None)
+
+
+def test_settle_keeps_its_reads_to_a_tenth_of_the_stores_time() -> None:
+    """A quick read is repeated every 0.5 s; one that took 2 s (a big fleet's documents) waits 18 s."""
+    clock = iter([11.0, 11.0, 11.5, 13.5, 31.5, 31.7])
+    reads = iter([(3, 1), (8, 2), (10, 2)])
+    waits: list[float] = []
+    outcome = fleetrun.settle(lambda: next(reads), 10, 10.0, 60.0, lambda: next(clock), waits.append)
+    assert outcome == (10, 2, 21.7)
+    assert waits == [0.5, pytest.approx(18.0)]
 
 
 def test_problems_are_loss_unacknowledged_refusals_and_a_slow_storm() -> None:
@@ -373,3 +384,4 @@ def test_cli_fleet_mode_text_says_the_counts_the_storm_and_the_store_lag(
     assert any(line.startswith("sent 90, acknowledged (in Kafka) 90, unacknowledged 0, stored 90") for line in lines)
     (latency,) = [line for line in lines if line.startswith("latency p50 1.5 ms")]
     assert "max 12.0 ms" in latency and "store lag " in latency and "not caught up" not in latency
+    assert "once every vehicle had connected: latency p50 1.2 ms, p99 4.0 ms over 80 messages" in lines
