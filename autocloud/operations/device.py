@@ -50,7 +50,8 @@ class RegistrationRefused(AutocloudError):
 @dataclass(frozen=True)
 class Endpoint:
     """Where a vehicle opens a TLS connection. ``address`` is what it dials (a tunnel's 127.0.0.1 locally);
-    the server certificate is checked against ``server_name``, else the address."""
+    the server certificate is checked against the address, or, by the compiled generator (fleetsim),
+    against ``server_name`` where one is given (a Service's DNS name when it dials the Service's address)."""
 
     address: str
     port: int

@@ -193,7 +193,7 @@ def settle(
     """Read the store (``read`` -> messages, vehicles added) until it counted ``acknowledged`` or
     ``settle_seconds`` past ``ended``: (messages, vehicles, lag from ``ended``, None if not caught up).
     Between reads it waits :data:`SETTLE_POLL_S`, or longer where a read takes more than
-    :data:`READ_SHARE` of the time."""
+    :data:`READ_SHARE` of the time, but never past the deadline: the last read is at it."""
     while True:
         asked = clock()
         stored, vehicles = read()
@@ -202,7 +202,8 @@ def settle(
             return stored, vehicles, now - ended
         if now - ended >= settle_seconds:
             return stored, vehicles, None
-        sleep(max(SETTLE_POLL_S, (now - asked) * (1 - READ_SHARE) / READ_SHARE))
+        wait = max(SETTLE_POLL_S, (now - asked) * (1 - READ_SHARE) / READ_SHARE)
+        sleep(min(wait, ended + settle_seconds - now))
 
 
 def run(

@@ -91,6 +91,19 @@ func (p *process) stop() {
 	<-p.exited
 }
 
+// stillRunning is nil while the process runs, else why it ended (errPortTaken for a lost port race).
+func (p *process) stillRunning() error {
+	select {
+	case <-p.exited:
+		if strings.Contains(p.output.String(), errPortTaken.Error()) {
+			return errPortTaken
+		}
+		return fmt.Errorf("%s exited:\n%s", p.cmd.Path, p.output.String())
+	default:
+		return nil
+	}
+}
+
 // errPortTaken: another process bound a port freeAddr had found free before this one could.
 var errPortTaken = errors.New("address already in use")
 
@@ -104,14 +117,13 @@ func (p *process) waitListening(addr string) error {
 			_ = conn.Close()
 			return nil
 		}
-		select {
-		case <-p.exited:
-			if strings.Contains(p.output.String(), errPortTaken.Error()) {
-				return errPortTaken
+		if err := p.stillRunning(); err != nil {
+			if errors.Is(err, errPortTaken) {
+				return err
 			}
-			return fmt.Errorf("%s exited before listening on %s:\n%s", p.cmd.Path, addr, p.output.String())
-		case <-time.After(50 * time.Millisecond):
+			return fmt.Errorf("exited before listening on %s: %w", addr, err)
 		}
+		time.Sleep(50 * time.Millisecond)
 		if time.Now().After(deadline) {
 			return fmt.Errorf("nothing listens on %s after 60 s; output so far:\n%s", addr, p.output.String())
 		}
@@ -191,6 +203,12 @@ func startLocalDPSAndHub(t *testing.T, binary, dir, fleetCA, tlsCert, tlsKey str
 		err := errors.Join(hub.waitListening(hubMQTT), hub.waitListening(hubHTTP))
 		if err == nil {
 			err = errors.Join(dps.waitListening(dpsMQTT), dps.waitListening(dpsHTTP))
+		}
+		if err == nil {
+			// Another process listening on a port ingest wanted answers the dial too, while ingest
+			// itself has exited: only a process still running after a moment owns its ports.
+			time.Sleep(200 * time.Millisecond)
+			err = errors.Join(hub.stillRunning(), dps.stillRunning())
 		}
 		if err == nil {
 			return hubMQTT, hubHTTP, dpsMQTT

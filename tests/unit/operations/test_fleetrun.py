@@ -227,6 +227,11 @@ def test_settle_keeps_its_reads_to_a_tenth_of_the_stores_time() -> None:
     outcome = fleetrun.settle(lambda: next(reads), 10, 10.0, 60.0, lambda: next(clock), waits.append)
     assert outcome == (10, 2, 21.7)
     assert waits == [0.5, pytest.approx(18.0)]
+    # The same slow read ending 50 s into a 60 s settle: the next read is at the deadline, not 18 s on.
+    clock = iter([58.0, 60.0, 70.0, 70.1])
+    waits.clear()
+    outcome = fleetrun.settle(lambda: (4, 1), 10, 10.0, 60.0, lambda: next(clock), waits.append)
+    assert outcome == (4, 1, None) and waits == [pytest.approx(10.0)]
 
 
 def test_problems_are_loss_unacknowledged_refusals_and_a_slow_storm() -> None:
