@@ -412,29 +412,24 @@ class DeviceTargets:
     @classmethod
     def through(cls, endpoints: RegionEndpoints, ports: Mapping[ServiceTarget, int]) -> DeviceTargets:
         """A local region's endpoints reached through tunnels (or port-forwards) on this machine."""
-
-        def tunnel(target: ServiceTarget) -> device.Endpoint:
-            return device.Endpoint(TUNNEL_ADDRESS, ports[target])
-
-        return cls(
-            dps=tunnel(endpoints.dps),
-            id_scope=endpoints.id_scope,
-            server_ca=endpoints.server_ca,
-            hubs={host: tunnel(target) for host, target in endpoints.hubs.items()},
-            units=dict(endpoints.units),
-        )
+        return cls._dialling(endpoints, lambda target, _host: device.Endpoint(TUNNEL_ADDRESS, ports[target]))
 
     @classmethod
     def direct(cls, endpoints: RegionEndpoints) -> DeviceTargets:
         """A local region's endpoints at their Service addresses, for a program on the node's network;
         each server certificate is checked against the Service's DNS name, as a vehicle checks IoT Hub's."""
+        return cls._dialling(endpoints, lambda target, host: device.Endpoint(target.cluster_ip, target.port, host))
+
+    @classmethod
+    def _dialling(
+        cls, endpoints: RegionEndpoints, at: Callable[[ServiceTarget, str], device.Endpoint]
+    ) -> DeviceTargets:
+        """The region's endpoints, each dialled where ``at`` says for its Service and DNS name."""
         return cls(
-            dps=device.Endpoint(endpoints.dps.cluster_ip, endpoints.dps.port, endpoints.dps_host),
+            dps=at(endpoints.dps, endpoints.dps_host),
             id_scope=endpoints.id_scope,
             server_ca=endpoints.server_ca,
-            hubs={
-                host: device.Endpoint(target.cluster_ip, target.port, host) for host, target in endpoints.hubs.items()
-            },
+            hubs={host: at(target, host) for host, target in endpoints.hubs.items()},
             units=dict(endpoints.units),
         )
 
