@@ -157,6 +157,8 @@ func NewWriter(cfg Config, log *slog.Logger) (*Writer, error) {
 			// after a growing backoff: 250 ms doubling to 5 s by default is about 12 s, capped at 1 s it is
 			// about 4 s. The cost: a Kafka that is down is retried every second instead of every 5 s.
 			kgo.RetryBackoffFn(retryBackoff),
+			kgo.OnPartitionsRevoked(w.partitionsLeft(u.Name)),
+			kgo.OnPartitionsLost(w.partitionsLeft(u.Name)),
 		)...)
 		if err != nil {
 			w.Close()
@@ -165,6 +167,21 @@ func NewWriter(cfg Config, log *slog.Logger) (*Writer, error) {
 		w.units = append(w.units, unitClient{name: u.Name, client: client})
 	}
 	return w, nil
+}
+
+// ownershipAware is a store that remembers what it wrote while the writer owned a partition
+// (mongoStore, writtenOffsets): it must forget it once a unit's partitions may have another owner.
+type ownershipAware interface{ PartitionsLeft(unit string) }
+
+// partitionsLeft is the callback for a unit's revoked or lost partitions.
+func (w *Writer) partitionsLeft(unit string) func(context.Context, *kgo.Client, map[string][]int32) {
+	return func(context.Context, *kgo.Client, map[string][]int32) { w.forgetWritten(unit) }
+}
+
+func (w *Writer) forgetWritten(unit string) {
+	if store, ok := w.store.(ownershipAware); ok {
+		store.PartitionsLeft(unit)
+	}
 }
 
 // Close leaves the consumer groups and disconnects from the store.
@@ -223,6 +240,9 @@ func (w *Writer) consume(ctx context.Context, u unitClient) {
 			// Committed even when ctx has just ended, so a clean stop replays nothing.
 			commitCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 			if err := u.client.CommitRecords(commitCtx, done...); err != nil {
+				// A refused commit may mean the group moved the partitions on: what was written is
+				// another owner's to know now.
+				w.forgetWritten(u.name)
 				w.errors.Add(1)
 				w.log.Warn("commit", "unit", u.name, "err", err)
 			}

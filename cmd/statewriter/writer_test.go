@@ -54,8 +54,8 @@ func freeAddr(t testing.TB) string {
 	return l.Addr().String()
 }
 
-// startStore runs FerretDB on SQLite in a temporary folder, with the same authentication as the cluster's
-// docstore, and returns its URI once its own readiness probe (a wire-protocol ping) passes. A port
+// startStore runs FerretDB on SQLite in a temporary folder, with the same authentication and SQLite settings
+// (synchronous=NORMAL) as the cluster's docstore, and returns its URI once its own readiness probe (a wire-protocol ping) passes. A port
 // freeAddr found free can be taken by another process before FerretDB binds it (make test runs these
 // tests beside the integration tests); then it starts again on new ports.
 func startStore(t testing.TB, database string) string {
@@ -63,7 +63,7 @@ func startStore(t testing.TB, database string) string {
 	dir := t.TempDir()
 	for attempt := 1; ; attempt++ {
 		addr, debug := freeAddr(t), freeAddr(t)
-		cmd := exec.Command(ferretDB(t), "--handler=sqlite", "--sqlite-url=file:"+dir+"/", "--state-dir="+dir,
+		cmd := exec.Command(ferretDB(t), "--handler=sqlite", "--sqlite-url=file:"+dir+"/?_pragma=synchronous(normal)", "--state-dir="+dir,
 			"--listen-addr="+addr, "--debug-addr="+debug, "--telemetry=disable", "--log-level=warn",
 			"--test-enable-new-auth", "--setup-database="+database, "--setup-username="+user)
 		cmd.Env = append(os.Environ(), "FERRETDB_SETUP_PASSWORD="+password)
