@@ -23,12 +23,6 @@ from autocloud.runtime import fleet_pki
 
 DEFAULT_DURATION_S = 120.0
 """Long enough for a reconnect storm (a third in) and the SDKs' back-off to play out before the end."""
-SETTLE_POLL_S = 0.5
-"""How often, at most, the store is read while it catches up."""
-READ_SHARE = 0.1
-"""Of the store's time, what reading it back may take: a fleet's counts are its whole collection, and
-read every 0.5 s, 10,000 vehicles' documents kept the local store's one core busy with reads instead
-of the writes being waited for. The store lag is measured to within the wait between reads."""
 
 Generator = Callable[[fleetsim.FleetsimPlan, Callable[[fleetsim.Progress], None]], fleetsim.Summary]
 
@@ -182,30 +176,6 @@ def plan(args: FleetRunArgs, targets: simulate.DeviceTargets, ca: tuple[Path, Pa
     )
 
 
-def settle(
-    read: Callable[[], tuple[int, int]],
-    acknowledged: int,
-    ended: float,
-    settle_seconds: float,
-    clock: Callable[[], float] = time.monotonic,
-    sleep: Callable[[float], None] = time.sleep,
-) -> tuple[int, int, float | None]:
-    """Read the store (``read`` -> messages, vehicles added) until it counted ``acknowledged`` or
-    ``settle_seconds`` past ``ended``: (messages, vehicles, lag from ``ended``, None if not caught up).
-    Between reads it waits :data:`SETTLE_POLL_S`, or longer where a read takes more than
-    :data:`READ_SHARE` of the time, but never past the deadline: the last read is at it."""
-    while True:
-        asked = clock()
-        stored, vehicles = read()
-        now = clock()
-        if stored >= acknowledged:
-            return stored, vehicles, now - ended
-        if now - ended >= settle_seconds:
-            return stored, vehicles, None
-        wait = max(SETTLE_POLL_S, (now - asked) * (1 - READ_SHARE) / READ_SHARE)
-        sleep(min(wait, ended + settle_seconds - now))
-
-
 def run(
     args: FleetRunArgs,
     reach: simulate.ClusterReach | None = None,
@@ -239,7 +209,7 @@ def run(
         def read() -> tuple[int, int]:
             return simulate._stored_since(before, simulate._stored_counts(store_port, endpoints, vehicles))
 
-        stored, vehicles_stored, lag = settle(read, summary.acknowledged, ended, args.settle_seconds)
+        stored, vehicles_stored, lag = simulate.settle(read, summary.acknowledged, ended, args.settle_seconds)
     return FleetRunResult(summary, stored, vehicles_stored, len(vehicles), lag)
 
 

@@ -50,7 +50,7 @@ func Execute(ctx context.Context, p *Plan, out io.Writer) (Summary, error) {
 	defer stop()
 	run.send, run.hard = send, hard
 	if p.Rate > 0 {
-		run.pacer = NewPacer(send, p.Rate)
+		run.pacer = NewPacer(p.Rate)
 	}
 	var wg sync.WaitGroup
 	for i, cfg := range p.Vehicles {

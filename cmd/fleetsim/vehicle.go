@@ -362,14 +362,13 @@ func (v *vehicle) publishAll() {
 // messagePool holds message buffers: a vehicle needs one only while its message is in flight.
 var messagePool = sync.Pool{New: func() any { b := make([]byte, 0, 2304); return &b }}
 
-// waitTurn waits until the vehicle may send (its next interval, a slot of the fleet's rate, or at once),
+// waitTurn waits until the vehicle may send (its next interval, its slot of the fleet's rate, or at once),
 // pinging to keep an idle connection alive and reconnecting one that was dropped meanwhile; false when
 // the run's sending time is over.
 func (v *vehicle) waitTurn(next time.Time) bool {
 	run := v.run
-	var slots <-chan struct{}
 	if run.pacer != nil {
-		slots = run.pacer.slots
+		next = run.pacer.slot(time.Now())
 	}
 	for {
 		if run.send.Err() != nil {
@@ -382,10 +381,10 @@ func (v *vehicle) waitTurn(next time.Time) bool {
 			}
 			continue
 		}
-		if slots == nil && time.Until(next) <= 0 {
+		if time.Until(next) <= 0 {
 			return true
 		}
-		if turn, ok := v.waitOnce(conn, next, slots); ok {
+		if turn, ok := v.waitOnce(conn, next); ok {
 			return turn
 		}
 	}
@@ -393,21 +392,15 @@ func (v *vehicle) waitTurn(next time.Time) bool {
 
 // waitOnce waits for the vehicle's turn, a dropped connection or the keep-alive ping, whichever comes
 // first; ok is false when the caller must look again (after a ping or a drop).
-func (v *vehicle) waitOnce(conn *Conn, next time.Time, slots <-chan struct{}) (turn, ok bool) {
-	var due <-chan time.Time
-	if slots == nil {
-		timer := time.NewTimer(time.Until(next))
-		defer timer.Stop()
-		due = timer.C
-	}
+func (v *vehicle) waitOnce(conn *Conn, next time.Time) (turn, ok bool) {
+	due := time.NewTimer(time.Until(next))
+	defer due.Stop()
 	keepalive := time.NewTimer(time.Until(conn.lastWrite.Add(seconds(float64(v.run.plan.KeepaliveS) * 0.75))))
 	defer keepalive.Stop()
 	select {
 	case <-v.run.send.Done():
 		return false, true
-	case <-due:
-		return true, true
-	case <-slots:
+	case <-due.C:
 		return true, true
 	case <-v.drop:
 	case <-keepalive.C:

@@ -117,7 +117,7 @@ def test_run_hands_the_generator_each_hub_by_its_tunnel_and_counts_the_store(
         [{"eu-vehicle-000001": 8}, {"eu-vehicle-000001": 12, "eu-vehicle-000002": 4}],
     )
     monkeypatch.setattr(simulate, "_stored_counts", store)
-    monkeypatch.setattr(fleetrun, "SETTLE_POLL_S", 0.0)
+    monkeypatch.setattr(simulate, "SETTLE_POLL_S", 0.0)
     reach = FakeReach()
     plans: list[fleetsim.FleetsimPlan] = []
     progress: list[fleetsim.Progress] = []
@@ -207,31 +207,6 @@ def test_refuses_bad_arguments_naming_the_flag(changes: dict[str, Any], message:
     values: dict[str, Any] = {"region": "eu", "vehicles": 2, **changes}
     with pytest.raises(ValueError, match=message):
         fleetrun.FleetRunArgs(**values)
-
-
-def test_settle_measures_the_lag_or_says_the_store_did_not_catch_up() -> None:
-    # Each read is (asked, answered); the clock ticks at both.
-    clock = iter([11.0, 11.0, 12.5, 12.5, 13.0, 13.0])
-    reads = iter([(3, 1), (8, 2), (10, 2)])
-    assert fleetrun.settle(lambda: next(reads), 10, 10.0, 60.0, lambda: next(clock), lambda _s: None) == (10, 2, 3.0)
-    never = iter([20.0, 20.0, 40.0, 40.0, 71.0, 71.0])
-    outcome = fleetrun.settle(lambda: (4, 1), 10, 10.0, 60.0, lambda: next(never), lambda _s: None)
-    assert outcome == (4, 1, None)
-
-
-def test_settle_keeps_its_reads_to_a_tenth_of_the_stores_time() -> None:
-    """A quick read is repeated every 0.5 s; one that took 2 s (a big fleet's documents) waits 18 s."""
-    clock = iter([11.0, 11.0, 11.5, 13.5, 31.5, 31.7])
-    reads = iter([(3, 1), (8, 2), (10, 2)])
-    waits: list[float] = []
-    outcome = fleetrun.settle(lambda: next(reads), 10, 10.0, 60.0, lambda: next(clock), waits.append)
-    assert outcome == (10, 2, 21.7)
-    assert waits == [0.5, pytest.approx(18.0)]
-    # The same slow read ending 50 s into a 60 s settle: the next read is at the deadline, not 18 s on.
-    clock = iter([58.0, 60.0, 70.0, 70.1])
-    waits.clear()
-    outcome = fleetrun.settle(lambda: (4, 1), 10, 10.0, 60.0, lambda: next(clock), waits.append)
-    assert outcome == (4, 1, None) and waits == [pytest.approx(10.0)]
 
 
 def test_problems_are_loss_unacknowledged_refusals_and_a_slow_storm() -> None:
@@ -351,7 +326,7 @@ def _cli_run(
     monkeypatch.setattr(paths, "FLEET_DIR", fleet_dir)
     monkeypatch.setattr(simulate, "default_reach", FakeReach)
     monkeypatch.setattr(simulate, "_stored_counts", FakeStore({}, [{"eu-vehicle-000001": stored}]))
-    monkeypatch.setattr(fleetrun, "SETTLE_POLL_S", 0.0)
+    monkeypatch.setattr(simulate, "SETTLE_POLL_S", 0.0)
     argv = ["simulate", "--region", "eu", "--vehicles", "2", "--duration", "30", "--scenario", "reconnect-storm"]
     return CliRunner().invoke(cli.app, [*argv, "--settle", "0", "--format", fmt])
 
