@@ -816,6 +816,11 @@ def _simulate_fleet(
             _echo(
                 f"once every vehicle had connected: latency p50 {summary['steady_latency_ms_p50']} ms, "
                 f"p99 {summary['steady_latency_ms_p99']} ms over {summary['steady_messages']} messages"
+                + (
+                    f" in {summary['steady_seconds']} s ({summary['steady_messages_per_second']} messages/s)"
+                    if summary["steady_seconds"] is not None
+                    else ""
+                )
             )
         memory = summary["memory"].get("mb_per_1000_connections")
         if memory is not None:

@@ -117,6 +117,8 @@ class FleetRunResult:
             "steady_messages": s.steady_messages,
             "steady_latency_ms_p50": s.steady_latency_ms_p50,
             "steady_latency_ms_p99": s.steady_latency_ms_p99,
+            "steady_seconds": s.steady_seconds,
+            "steady_messages_per_second": s.steady_messages_per_second,
             "registrations": s.registrations,
             "registrations_per_second": s.registrations_per_second,
             "registration_ms_p50": s.registration_ms_p50,

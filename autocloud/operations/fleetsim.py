@@ -187,6 +187,9 @@ class Summary:
     """Messages first sent once every vehicle had connected: the load without the connection ramp."""
     steady_latency_ms_p50: float | None = None
     steady_latency_ms_p99: float | None = None
+    steady_seconds: float | None = None
+    """How long the fleet sent once every vehicle had connected; None if it never did."""
+    steady_messages_per_second: float | None = None
     storm: StormReport | None = None
     assignments: dict[str, str] = field(default_factory=dict)
 

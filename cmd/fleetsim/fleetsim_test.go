@@ -222,18 +222,24 @@ func TestPlanDefaultsAndRefusals(t *testing.T) {
 // Messages first sent while the fleet was still connecting count in the run's latency, not the steady one.
 func TestSteadyLatencyStartsOnceTheWholeFleetConnected(t *testing.T) {
 	s := newStats(2)
-	s.everConnected.Add(1)
+	s.firstConnected()
 	s.Acknowledged(900*time.Millisecond, s.fleetConnected())
-	s.everConnected.Add(1)
+	s.started = s.started.Add(-250 * time.Millisecond) // the second vehicle connects 250 ms in
+	s.firstConnected()
 	s.Acknowledged(5*time.Millisecond, s.fleetConnected())
 	s.Acknowledged(7*time.Millisecond, s.fleetConnected())
-	out := s.Summary(&Plan{Vehicles: make([]Vehicle, 2)}, time.Second)
+	// Sending lasted 1 s (the 1.5 s elapsed include waiting for the last acknowledgements).
+	out := s.Summary(&Plan{Vehicles: make([]Vehicle, 2), DurationS: 1}, 1500*time.Millisecond)
+	if out.SteadySeconds == nil || *out.SteadySeconds < 0.74 || *out.SteadySeconds > 0.76 || *out.SteadyMessagesPS < 2.6 {
+		t.Fatalf("steady for %s s at %s/s, want 0.75 s at 2.67/s", orNone(out.SteadySeconds), orNone(out.SteadyMessagesPS))
+	}
 	if out.Acknowledged != 3 || out.LatencyMsMax < 899 || out.SteadyMessages != 2 || out.SteadyMsP99 == nil ||
 		*out.SteadyMsP99 > 7.1 {
 		t.Fatalf("acknowledged %d, max %g; steady %d, p99 %s", out.Acknowledged, out.LatencyMsMax,
 			out.SteadyMessages, orNone(out.SteadyMsP99))
 	}
-	if empty := newStats(1).Summary(&Plan{}, time.Second); empty.SteadyMsP50 != nil || empty.SteadyMessages != 0 {
+	if empty := newStats(1).Summary(&Plan{}, time.Second); empty.SteadyMsP50 != nil || empty.SteadyMessages != 0 ||
+		empty.SteadySeconds != nil {
 		t.Fatalf("no steady message, yet p50 %s", orNone(empty.SteadyMsP50))
 	}
 }

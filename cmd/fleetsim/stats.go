@@ -91,6 +91,7 @@ type Stats struct {
 	lastRegistry  atomic.Int64 // ns since start of the latest registration
 	connected     atomic.Int64
 	everConnected atomic.Int64
+	fleetAt       atomic.Int64 // ns from the start until the last vehicle first connected; 0 until then
 	sent          atomic.Int64
 	acknowledged  atomic.Int64
 	resent        atomic.Int64
@@ -114,6 +115,13 @@ type Stats struct {
 
 func newStats(fleet int) *Stats {
 	return &Stats{started: time.Now(), fleet: int64(fleet), refused: map[string]int64{}, assignments: map[string]string{}}
+}
+
+// firstConnected counts a vehicle's first connection, noting when the whole fleet has connected.
+func (s *Stats) firstConnected() {
+	if s.everConnected.Add(1) == s.fleet {
+		s.fleetAt.Store(int64(max(time.Since(s.started), 1)))
+	}
 }
 
 // fleetConnected is whether every vehicle of the run has connected at least once.
@@ -246,21 +254,25 @@ func (s *Stats) Progress(lastAcked int64, every time.Duration) Progress {
 
 // Summary is the final line.
 type Summary struct {
-	Type              string            `json:"type"`
-	Vehicles          int               `json:"vehicles"`
-	Connected         int64             `json:"connected"`
-	Sent              int64             `json:"sent"`
-	Acknowledged      int64             `json:"acknowledged"`
-	Unacknowledged    int64             `json:"unacknowledged"`
-	Resent            int64             `json:"resent"`
-	Reconnects        int64             `json:"reconnects"`
-	Refused           map[string]int64  `json:"refused"`
-	LatencyMsP50      float64           `json:"latency_ms_p50"`
-	LatencyMsP99      float64           `json:"latency_ms_p99"`
-	LatencyMsMax      float64           `json:"latency_ms_max"`
-	SteadyMessages    uint64            `json:"steady_messages"`
-	SteadyMsP50       *float64          `json:"steady_latency_ms_p50"`
-	SteadyMsP99       *float64          `json:"steady_latency_ms_p99"`
+	Type           string           `json:"type"`
+	Vehicles       int              `json:"vehicles"`
+	Connected      int64            `json:"connected"`
+	Sent           int64            `json:"sent"`
+	Acknowledged   int64            `json:"acknowledged"`
+	Unacknowledged int64            `json:"unacknowledged"`
+	Resent         int64            `json:"resent"`
+	Reconnects     int64            `json:"reconnects"`
+	Refused        map[string]int64 `json:"refused"`
+	LatencyMsP50   float64          `json:"latency_ms_p50"`
+	LatencyMsP99   float64          `json:"latency_ms_p99"`
+	LatencyMsMax   float64          `json:"latency_ms_max"`
+	SteadyMessages uint64           `json:"steady_messages"`
+	SteadyMsP50    *float64         `json:"steady_latency_ms_p50"`
+	SteadyMsP99    *float64         `json:"steady_latency_ms_p99"`
+	// SteadySeconds is how long the fleet sent once every vehicle had connected, SteadyMessagesPS the
+	// acknowledged steady messages over it: the sustained rate, without the connection ramp.
+	SteadySeconds     *float64          `json:"steady_seconds"`
+	SteadyMessagesPS  *float64          `json:"steady_messages_per_second"`
 	Registrations     int64             `json:"registrations"`
 	RegistrationsPS   float64           `json:"registrations_per_second"`
 	RegistrationMsP50 float64           `json:"registration_ms_p50"`
@@ -301,6 +313,17 @@ func (s *Stats) Summary(p *Plan, elapsed time.Duration) Summary {
 	if out.SteadyMessages = s.steady.Count(); out.SteadyMessages > 0 {
 		p50, p99 := round2(s.steady.Quantile(0.5)), round2(s.steady.Quantile(0.99))
 		out.SteadyMsP50, out.SteadyMsP99 = &p50, &p99
+	}
+	if from := time.Duration(s.fleetAt.Load()); from > 0 {
+		end := elapsed
+		if sending := seconds(p.DurationS); p.DurationS > 0 && sending < end {
+			end = sending
+		}
+		if end > from {
+			window := round2((end - from).Seconds())
+			rate := round2(float64(out.SteadyMessages) / (end - from).Seconds())
+			out.SteadySeconds, out.SteadyMessagesPS = &window, &rate
+		}
 	}
 	if last := time.Duration(s.lastRegistry.Load()); last > 0 {
 		out.RegistrationsPS = round2(float64(out.Registrations) / last.Seconds())

@@ -275,7 +275,7 @@ func (v *vehicle) connected(conn *Conn, took time.Duration) {
 	if v.connections > 1 {
 		s.reconnects.Add(1)
 	} else {
-		s.everConnected.Add(1)
+		s.firstConnected()
 		s.connect.Record(took)
 	}
 	if !v.dropAt.IsZero() {

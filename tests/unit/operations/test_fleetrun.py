@@ -364,4 +364,7 @@ def test_cli_fleet_mode_text_says_the_counts_the_storm_and_the_store_lag(
     assert any(line.startswith("sent 90, acknowledged (in Kafka) 90, unacknowledged 0, stored 90") for line in lines)
     (latency,) = [line for line in lines if line.startswith("latency p50 1.5 ms")]
     assert "max 12.0 ms" in latency and "store lag " in latency and "not caught up" not in latency
-    assert "once every vehicle had connected: latency p50 1.2 ms, p99 4.0 ms over 80 messages" in lines
+    assert (
+        "once every vehicle had connected: latency p50 1.2 ms, p99 4.0 ms over 80 messages in 1.6 s (50.0 messages/s)"
+        in lines
+    )
