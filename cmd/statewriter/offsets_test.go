@@ -63,7 +63,7 @@ func monitoredStore(t *testing.T, uri string) (*mongoStore, *atomic.Int64) {
 func records(vehicle string, from, to int64) Update {
 	u := Update{Vehicle: vehicle, OffsetKey: OffsetKey{Unit: "a", Partition: 0}}
 	for offset := from; offset <= to; offset++ {
-		u.Records = append(u.Records, Record{Offset: offset, Seen: time.Now(), Value: []byte(fmt.Sprintf(`{"speedKmh":%d}`, offset))})
+		u.Records = append(u.Records, Record{Offset: offset, Seen: time.Now(), Value: []byte(fmt.Sprintf(`{"speedKmh":%d,"cells":[3.5,-0.25,0.001,1e-7]}`, offset))})
 	}
 	return u
 }
@@ -99,6 +99,10 @@ func TestMongoReadsOffsetsOnlyWhileItDoesNotOwnWhatItWrote(t *testing.T) {
 	}
 	if count(doc) != 7 || doc["speedKmh"] != 6.0 {
 		t.Fatalf("v1 = %v, want 7 messages (offsets 0-6, each once) at speed 6", doc)
+	}
+	// Doubles read back as stored (the docstore's build parses plain numbers itself, toolchain.py).
+	if cells := fmt.Sprint(doc["cells"]); cells != "[3.5 -0.25 0.001 1e-07]" {
+		t.Fatalf("cells = %s, want [3.5 -0.25 0.001 1e-07]", cells)
 	}
 }
 

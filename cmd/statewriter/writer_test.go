@@ -54,8 +54,8 @@ func freeAddr(t testing.TB) string {
 	return l.Addr().String()
 }
 
-// startStore runs FerretDB on SQLite in a temporary folder, with the same authentication and SQLite settings
-// (synchronous=NORMAL) as the cluster's docstore, and returns its URI once its own readiness probe (a wire-protocol ping) passes. A port
+// startStore runs FerretDB on SQLite in a temporary folder, with the same authentication, SQLite settings
+// (synchronous=NORMAL) and GOGC as the cluster's docstore, and returns its URI once its own readiness probe (a wire-protocol ping) passes. A port
 // freeAddr found free can be taken by another process before FerretDB binds it (make test runs these
 // tests beside the integration tests); then it starts again on new ports.
 func startStore(t testing.TB, database string) string {
@@ -66,7 +66,7 @@ func startStore(t testing.TB, database string) string {
 		cmd := exec.Command(ferretDB(t), "--handler=sqlite", "--sqlite-url=file:"+dir+"/?_pragma=synchronous(normal)", "--state-dir="+dir,
 			"--listen-addr="+addr, "--debug-addr="+debug, "--telemetry=disable", "--log-level=warn",
 			"--test-enable-new-auth", "--setup-database="+database, "--setup-username="+user)
-		cmd.Env = append(os.Environ(), "FERRETDB_SETUP_PASSWORD="+password)
+		cmd.Env = append(os.Environ(), "FERRETDB_SETUP_PASSWORD="+password, "GOGC=1000") // as components/local/state.py
 		// A test binary killed by its timeout runs no cleanup; the store must not outlive it.
 		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 		logPath := filepath.Join(dir, fmt.Sprintf("ferretdb-%d.log", attempt))

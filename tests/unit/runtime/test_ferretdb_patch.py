@@ -1,4 +1,5 @@
-"""The one-line patch of FerretDB's build copy: a lookup by ``_id`` uses the ``_id`` index."""
+"""The patches of FerretDB's build copy: a lookup by ``_id`` uses the ``_id`` index; plain doubles are parsed
+without a decoder each."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ import pytest
 
 from autocloud.runtime import toolchain
 
-PATH, UPSTREAM, PATCHED = toolchain.FERRETDB_ID_LOOKUP
+LOOKUP = toolchain.FERRETDB_ID_LOOKUP
+PATH, UPSTREAM, PATCHED = LOOKUP.path, LOOKUP.upstream, LOOKUP.patched
 
 
 def _copy_with(tmp_path: Path, line: str) -> Path:
@@ -21,14 +23,30 @@ def _copy_with(tmp_path: Path, line: str) -> Path:
 
 def test_the_lookup_is_rewritten_to_the_index_expression(tmp_path: Path) -> None:
     work = _copy_with(tmp_path, UPSTREAM)
-    toolchain._patch_ferretdb_id_lookup(work)
+    toolchain._patch_ferretdb(work, [LOOKUP])
     assert (work / PATH).read_text() == f"const (\n\t{PATCHED}\n)\n"
 
 
 def test_a_release_without_that_line_fails_the_build_loudly(tmp_path: Path) -> None:
     work = _copy_with(tmp_path, "IDColumn = DefaultColumn + \"->'$.id'\"")
     with pytest.raises(toolchain.ToolchainError, match="review FERRETDB_ID_LOOKUP"):
-        toolchain._patch_ferretdb_id_lookup(work)
+        toolchain._patch_ferretdb(work, [LOOKUP])
+
+
+def test_the_double_patches_apply_in_turn_to_one_file(tmp_path: Path) -> None:
+    """Upstream's double.go in outline: its imports, the method's head and the closing assertion."""
+    first, imports, tail = toolchain.FERRETDB_PLAIN_DOUBLES
+    source = tmp_path / first.path
+    source.parent.mkdir(parents=True)
+    body = f"{first.upstream}\n\treturn nil\n}}\n\n{tail.upstream}"
+    source.write_text(f'import (\n\t"bytes"\n{imports.upstream})\n\n{body}')
+    toolchain._patch_ferretdb(tmp_path, toolchain.FERRETDB_PLAIN_DOUBLES)
+    patched = source.read_text()
+    assert '"strconv"' in patched and "if f, ok := plainJSONNumber(data); ok {" in patched
+    assert patched.index("plainJSONNumber(data)") < patched.index("func plainJSONNumber(")
+    # Applied to a copy already patched: the build stops rather than insert the same code twice.
+    with pytest.raises(toolchain.ToolchainError, match="review FERRETDB_PLAIN_DOUBLES"):
+        toolchain._patch_ferretdb(tmp_path, toolchain.FERRETDB_PLAIN_DOUBLES)
 
 
 def _plan(lookup: str) -> str:
