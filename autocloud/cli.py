@@ -800,10 +800,12 @@ def _simulate_fleet(
         else:
             acknowledged = f"acknowledged (in Kafka) {result.summary.acknowledged}"
             stored = f"stored {result.stored} ({result.vehicles_stored} of {vehicles} vehicles)"
-            lag = summary["store_lag_s"]
+            lag, lag_from = summary["store_lag_s"], summary["store_lag_from_s"]
             lag_text = "; store lag " + (
                 f"{lag} s" if lag is not None else f"not caught up within --settle {settle:g} s"
             )
+            if lag is not None and lag_from:
+                lag_text += f" (caught up after {lag_from} s, by {lag} s)"
         _echo(
             f"sent {result.summary.sent}, {acknowledged}, unacknowledged {result.summary.unacknowledged}, "
             f"{stored}, lost {result.lost}, duplicates {result.duplicates}, reconnects {result.summary.reconnects}"

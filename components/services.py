@@ -34,7 +34,8 @@ WRITER_NAME = STATE_WRITER
 """Object name of the state writer's ServiceAccount, Deployment and Service (and the federated
 credential's subject on Azure: ``system:serviceaccount:<region namespace>:statewriter``)."""
 WRITER_PORT = 8080
-WRITER_RESOURCES = ContainerResources(cpu_request_m=25, memory_request_mi=64, cpu_limit_m=500, memory_limit_mi=256)
+WRITER_RESOURCES = ContainerResources(cpu_request_m=25, memory_request_mi=64, cpu_limit_m=500, memory_limit_mi=512)
+"""The limit holds a poll being written and the next fetch (4 MB a partition, cmd/statewriter/writer.go)."""
 
 
 @dataclass(frozen=True)

@@ -62,6 +62,8 @@ class FleetRunResult:
     vehicles: int
     store_lag_s: float | None
     """From the end of sending until the store counted every acknowledged message; None: not within --settle."""
+    store_lag_from_s: float | None = None
+    """The store caught up after this (the last read that fell short began then) and by ``store_lag_s``."""
 
     @property
     def lost(self) -> int:
@@ -128,6 +130,7 @@ class FleetRunResult:
             "messages_per_second": s.messages_per_second,
             "seconds": s.seconds,
             "store_lag_s": None if self.store_lag_s is None else round(self.store_lag_s, 2),
+            "store_lag_from_s": None if self.store_lag_from_s is None else round(self.store_lag_from_s, 2),
             "storm": None
             if storm is None
             else {
@@ -211,8 +214,8 @@ def run(
         def read() -> tuple[int, int]:
             return simulate._stored_since(before, simulate._stored_counts(store_port, endpoints, vehicles))
 
-        stored, vehicles_stored, lag = simulate.settle(read, summary.acknowledged, ended, args.settle_seconds)
-    return FleetRunResult(summary, stored, vehicles_stored, len(vehicles), lag)
+        settled = simulate.settle(read, summary.acknowledged, ended, args.settle_seconds)
+    return FleetRunResult(summary, settled.stored, settled.vehicles, len(vehicles), settled.lag_s, settled.earliest_s)
 
 
 def run_azure(

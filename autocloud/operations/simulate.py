@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import KW_ONLY, dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from autocloud.operations import device
 from autocloud.runtime import cluster, fleet_pki
@@ -572,6 +572,18 @@ read every 0.5 s, 10,000 vehicles' documents kept the local store's one core bus
 of the writes being waited for. The store lag is measured to within the wait between reads."""
 
 
+class Settled(NamedTuple):
+    """What the store counted once it caught up, or when the settle time ran out."""
+
+    stored: int
+    vehicles: int
+    lag_s: float | None
+    """From the end of sending until a read found every acknowledged message; None if none did."""
+    earliest_s: float | None
+    """When the last read that still fell short began (0 if the first read found them all): the store
+    caught up after this and by :attr:`lag_s`. Reads are sparse when they are slow (:data:`READ_SHARE`)."""
+
+
 def settle(
     read: Callable[[], tuple[int, int]],
     acknowledged: int,
@@ -579,19 +591,21 @@ def settle(
     settle_seconds: float,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
-) -> tuple[int, int, float | None]:
+) -> Settled:
     """Read the store (``read`` -> messages, vehicles added) until it counted ``acknowledged`` or
-    ``settle_seconds`` past ``ended``: (messages, vehicles, lag from ``ended``, None if not caught up).
-    Between reads it waits :data:`SETTLE_POLL_S`, or longer where a read takes more than
-    :data:`READ_SHARE` of the time, but never past the deadline: the last read is at it."""
+    ``settle_seconds`` past ``ended``. Between reads it waits :data:`SETTLE_POLL_S`, or longer where a
+    read takes more than :data:`READ_SHARE` of the time, but never past the deadline: the last read is
+    at it."""
+    short_since = ended
     while True:
         asked = clock()
         stored, vehicles = read()
         now = clock()
         if stored >= acknowledged:
-            return stored, vehicles, now - ended
+            return Settled(stored, vehicles, now - ended, max(0.0, short_since - ended))
         if now - ended >= settle_seconds:
-            return stored, vehicles, None
+            return Settled(stored, vehicles, None, None)
+        short_since = asked
         wait = max(SETTLE_POLL_S, (now - asked) * (1 - READ_SHARE) / READ_SHARE)
         sleep(min(wait, ended + settle_seconds - now))
 
@@ -634,9 +648,8 @@ def run(
         def read() -> tuple[int, int]:
             return _stored_since(before, _stored_counts(store_port, endpoints, vehicles))
 
-        result.stored, result.vehicles_stored, _lag = settle(
-            read, result.delivered, time.monotonic(), args.settle_seconds
-        )
+        settled = settle(read, result.delivered, time.monotonic(), args.settle_seconds)
+        result.stored, result.vehicles_stored = settled.stored, settled.vehicles
     return result
 
 

@@ -119,10 +119,16 @@ func retryBackoff(fails int) time.Duration {
 // vehicle's records in one poll cost one write, so writes per poll stay at most the vehicles in it); it is
 // bounded by memory (records are kept as their bytes until applied: 20,000 of the fleet's 0.5-2 KB messages
 // are about 25 MB) and because a poll's writes hold off a rebalance until they are done: 5,000 vehicles at
-// FerretDB's 500-650 writes/s is under 10 s, inside franz-go's default 60 s rebalance timeout. Fetches keep
-// franz-go's default size (1 MB a partition): at 4 MB, ten partitions' backlog got the writer OOM-killed
-// at its 256 MiB limit.
+// FerretDB's 1,000 writes/s is 5 s, inside franz-go's default 60 s rebalance timeout.
 const pollMax = 20000
+
+// fetchPartitionBytes is how much one fetch takes of a partition: a poll holds at most what the last fetch
+// brought, so at franz-go's default (1 MB, about 800 of the fleet's messages) ten partitions filled less
+// than half a poll and 1,000 vehicles flat out cost a write per eight messages. With 4 MB a poll can fill:
+// twenty messages a write. The memory it takes (a fetch buffered while the last poll is written) is why the
+// writer's limit is 512 MiB (components/services.py, WRITER_RESOURCES); at 256 MiB and without GOMEMLIMIT
+// the writer was OOM-killed.
+const fetchPartitionBytes = 4 << 20
 
 // NewWriter connects lazily: neither Kafka nor the store has to answer yet.
 func NewWriter(cfg Config, log *slog.Logger) (*Writer, error) {
@@ -150,6 +156,7 @@ func NewWriter(cfg Config, log *slog.Logger) (*Writer, error) {
 			kgo.ConsumerGroup(cfg.Group),
 			kgo.ConsumeTopics(cfg.Topic),
 			kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+			kgo.FetchMaxPartitionBytes(fetchPartitionBytes),
 			// Offsets are committed by hand after the upsert, and a rebalance waits until then.
 			kgo.DisableAutoCommit(),
 			kgo.BlockRebalanceOnPoll(),

@@ -65,9 +65,11 @@ STORE_PORT = 27017
 STORE_HEALTH_PORT = 8088
 """FerretDB's debug HTTP listener: ``/debug/readyz`` pings the store over the wire protocol with the
 set-up user, so the pod is ready only when it serves MongoDB clients."""
-RESOURCES = ContainerResources(cpu_request_m=10, memory_request_mi=128, cpu_limit_m=1000, memory_limit_mi=512)
+RESOURCES = ContainerResources(cpu_request_m=10, memory_request_mi=128, cpu_limit_m=2000, memory_limit_mi=512)
 """The document store's: its CPU request (its share of a busy node) is a fifth of a hub's, so a fleet's
-acknowledgements come first and vehicle state trails (``components.local.telemetry.RESOURCES``)."""
+acknowledgements come first and vehicle state trails (``components.local.telemetry.RESOURCES``). Its limit
+is two cores, the embedded node's: once the vehicles stop, the store catches up on what is idle (at one
+core it was throttled at its limit while a core stood idle, 10,000 vehicles' backlog)."""
 STORE_GOGC = "1000"
 """FerretDB's garbage collector waits until the heap has grown by ten times what is live, not by as much as is
 live (GOGC's default, 100): every update

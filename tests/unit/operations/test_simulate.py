@@ -127,10 +127,11 @@ def test_settle_measures_the_lag_or_says_the_store_did_not_catch_up() -> None:
     # Each read is (asked, answered); the clock ticks at both.
     clock = iter([11.0, 11.0, 12.5, 12.5, 13.0, 13.0])
     reads = iter([(3, 1), (8, 2), (10, 2)])
-    assert simulate.settle(lambda: next(reads), 10, 10.0, 60.0, lambda: next(clock), lambda _s: None) == (10, 2, 3.0)
+    outcome = simulate.settle(lambda: next(reads), 10, 10.0, 60.0, lambda: next(clock), lambda _s: None)
+    assert outcome == (10, 2, 3.0, 2.5)
     never = iter([20.0, 20.0, 40.0, 40.0, 71.0, 71.0])
     outcome = simulate.settle(lambda: (4, 1), 10, 10.0, 60.0, lambda: next(never), lambda _s: None)
-    assert outcome == (4, 1, None)
+    assert outcome == (4, 1, None, None)
 
 
 def test_settle_keeps_its_reads_to_a_tenth_of_the_stores_time() -> None:
@@ -139,10 +140,11 @@ def test_settle_keeps_its_reads_to_a_tenth_of_the_stores_time() -> None:
     reads = iter([(3, 1), (8, 2), (10, 2)])
     waits: list[float] = []
     outcome = simulate.settle(lambda: next(reads), 10, 10.0, 60.0, lambda: next(clock), waits.append)
-    assert outcome == (10, 2, 21.7)
+    # Caught up by 21.7 s, but the read before began 1.5 s in: the lag is known to within those 20 s.
+    assert outcome == (10, 2, 21.7, 1.5)
     assert waits == [0.5, pytest.approx(18.0)]
     # The same slow read ending 50 s into a 60 s settle: the next read is at the deadline, not 18 s on.
     clock = iter([58.0, 60.0, 70.0, 70.1])
     waits.clear()
     outcome = simulate.settle(lambda: (4, 1), 10, 10.0, 60.0, lambda: next(clock), waits.append)
-    assert outcome == (4, 1, None) and waits == [pytest.approx(10.0)]
+    assert outcome == (4, 1, None, None) and waits == [pytest.approx(10.0)]
