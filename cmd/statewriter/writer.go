@@ -127,7 +127,9 @@ const pollMax = 20000
 // than half a poll and 1,000 vehicles flat out cost a write per eight messages. With 4 MB a poll can fill:
 // twenty messages a write. The memory it takes (a fetch buffered while the last poll is written) is why the
 // writer's limit is 512 MiB (components/services.py, WRITER_RESOURCES); at 256 MiB and without GOMEMLIMIT
-// the writer was OOM-killed.
+// the writer was OOM-killed. On Azure the same consumer reads Event Hubs, whose Kafka endpoint names no
+// constraint on a consumer's fetch sizes among the settings it lists as differing from Kafka's
+// (https://learn.microsoft.com/azure/event-hubs/apache-kafka-configurations).
 const fetchPartitionBytes = 4 << 20
 
 // NewWriter connects lazily: neither Kafka nor the store has to answer yet.
