@@ -191,6 +191,10 @@ func TestRefusalsAreCountedByReason(t *testing.T) {
 	if got := r.dps.registrations.Load(); got != 3+1+2 {
 		t.Errorf("DPS registered %d times, want 6", got)
 	}
+	// The refused vehicles gave up: the rest of the fleet is all there is, and its steady window starts.
+	if summary.SteadySeconds == nil {
+		t.Errorf("no steady window though every vehicle connected or gave up")
+	}
 }
 
 func TestPlanDefaultsAndRefusals(t *testing.T) {
@@ -237,6 +241,11 @@ func TestSteadyLatencyStartsOnceTheWholeFleetConnected(t *testing.T) {
 		*out.SteadyMsP99 > 7.1 {
 		t.Fatalf("acknowledged %d, max %g; steady %d, p99 %s", out.Acknowledged, out.LatencyMsMax,
 			out.SteadyMessages, orNone(out.SteadyMsP99))
+	}
+	refused := newStats(2)
+	refused.firstConnected()
+	if refused.neverConnected(); !refused.fleetConnected() || refused.everConnected.Load() != 1 {
+		t.Fatalf("a vehicle that gave up holds the fleet open (connected %d)", refused.everConnected.Load())
 	}
 	if empty := newStats(1).Summary(&Plan{}, time.Second); empty.SteadyMsP50 != nil || empty.SteadyMessages != 0 ||
 		empty.SteadySeconds != nil {

@@ -91,7 +91,8 @@ type Stats struct {
 	lastRegistry  atomic.Int64 // ns since start of the latest registration
 	connected     atomic.Int64
 	everConnected atomic.Int64
-	fleetAt       atomic.Int64 // ns from the start until the last vehicle first connected; 0 until then
+	arrived       atomic.Int64 // vehicles that connected for the first time or gave up before they ever did
+	fleetAt       atomic.Int64 // ns from the start until the last vehicle arrived; 0 until then
 	sent          atomic.Int64
 	acknowledged  atomic.Int64
 	resent        atomic.Int64
@@ -117,15 +118,25 @@ func newStats(fleet int) *Stats {
 	return &Stats{started: time.Now(), fleet: int64(fleet), refused: map[string]int64{}, assignments: map[string]string{}}
 }
 
-// firstConnected counts a vehicle's first connection, noting when the whole fleet has connected.
+// firstConnected counts a vehicle's first connection.
 func (s *Stats) firstConnected() {
-	if s.everConnected.Add(1) == s.fleet {
+	s.everConnected.Add(1)
+	s.arrive()
+}
+
+// neverConnected counts a vehicle that gave up before its first connection (refused by DPS or its hub, no
+// certificate): the fleet is complete without it, so one refusal does not hold the steady window shut.
+func (s *Stats) neverConnected() { s.arrive() }
+
+// arrive notes when the last vehicle of the fleet has connected or given up.
+func (s *Stats) arrive() {
+	if s.arrived.Add(1) == s.fleet {
 		s.fleetAt.Store(int64(max(time.Since(s.started), 1)))
 	}
 }
 
-// fleetConnected is whether every vehicle of the run has connected at least once.
-func (s *Stats) fleetConnected() bool { return s.everConnected.Load() >= s.fleet }
+// fleetConnected is whether every vehicle of the run has connected at least once, or given up before it did.
+func (s *Stats) fleetConnected() bool { return s.arrived.Load() >= s.fleet }
 
 // Acknowledged counts a message acknowledged took after its first send; steady says that send came
 // after the whole fleet had connected.
@@ -319,10 +330,9 @@ func (s *Stats) Summary(p *Plan, elapsed time.Duration) Summary {
 		if sending := seconds(p.DurationS); p.DurationS > 0 && sending < end {
 			end = sending
 		}
-		if end > from {
-			window := round2((end - from).Seconds())
-			rate := round2(float64(out.SteadyMessages) / (end - from).Seconds())
-			out.SteadySeconds, out.SteadyMessagesPS = &window, &rate
+		if window := (end - from).Seconds(); window > 0 {
+			held, rate := round2(window), round2(float64(out.SteadyMessages)/window)
+			out.SteadySeconds, out.SteadyMessagesPS = &held, &rate
 		}
 	}
 	if last := time.Duration(s.lastRegistry.Load()); last > 0 {

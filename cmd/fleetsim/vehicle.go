@@ -73,14 +73,8 @@ func (v *vehicle) drive() {
 	if v.deviceID == "" {
 		v.deviceID = v.cfg.ID
 	}
-	if err := v.loadCertificate(); err != nil {
-		v.run.stats.Refuse("certificate: " + err.Error())
-		return
-	}
-	if v.hub == "" && !v.register() {
-		return
-	}
-	if deadline, _ := v.run.send.Deadline(); !v.connect(deadline, false) {
+	if !v.connectFirst() {
+		v.run.stats.neverConnected()
 		return
 	}
 	v.publishAll()
@@ -91,6 +85,20 @@ func (v *vehicle) drive() {
 		v.run.stats.connected.Add(-1)
 	}
 	v.mu.Unlock()
+}
+
+// connectFirst takes the vehicle to its hub for the first time: its certificate, DPS's assignment unless the
+// plan gives the hub, the connection; false once it gives up.
+func (v *vehicle) connectFirst() bool {
+	if err := v.loadCertificate(); err != nil {
+		v.run.stats.Refuse("certificate: " + err.Error())
+		return false
+	}
+	if v.hub == "" && !v.register() {
+		return false
+	}
+	deadline, _ := v.run.send.Deadline()
+	return v.connect(deadline, false)
 }
 
 func (v *vehicle) loadCertificate() error {
