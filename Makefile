@@ -84,6 +84,8 @@ bench: venv toolchain bench-checkov
 	  | tee ../../bench/results/fleetsim-memory.txt
 	cd cmd/statewriter && go test -count=1 -run '^$$' -bench StoreWritesAtAThousandVehicles -benchtime 5x . \
 	  | tee ../../bench/results/statewriter-store.txt
+	cd cmd/statewriter && go test -count=1 -run '^$$' -bench PollCPUPerRecord -benchtime 20x . \
+	  | tee ../../bench/results/statewriter-cpu.txt
 
 # Checkov for the side-by-side figure in bench_check.py, in an environment of its own.
 bench-checkov: .state/bench-checkov/bin/checkov

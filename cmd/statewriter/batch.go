@@ -107,9 +107,12 @@ func parseRecord(r *kgo.Record) (Record, error) {
 	if len(r.Key) == 0 {
 		return Record{}, fmt.Errorf("%w: no key (the vehicle id)", errBadRecord)
 	}
-	// Checked whole here (an empty struct takes any object and decodes nothing), decoded when applied.
-	if err := json.Unmarshal(r.Value, &struct{}{}); err != nil {
-		return Record{}, fmt.Errorf("%w: not a JSON object: %v", errBadRecord, err)
+	// Checked whole here (valid JSON whose value is an object), decoded when applied.
+	if !json.Valid(r.Value) {
+		return Record{}, fmt.Errorf("%w: not JSON", errBadRecord)
+	}
+	if trimmed := bytes.TrimLeft(r.Value, " \t\r\n"); trimmed[0] != '{' {
+		return Record{}, fmt.Errorf("%w: not a JSON object", errBadRecord)
 	}
 	return Record{Offset: r.Offset, Seen: r.Timestamp, Value: r.Value}, nil
 }

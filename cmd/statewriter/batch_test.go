@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -44,6 +45,35 @@ func TestPlanMergesInOffsetOrderAndCountsOnlyWhatIsNotHeld(t *testing.T) {
 	stored["unit-1-0@B"] = 9
 	if c = plan(u, stored); c.applied != 0 || c.drop != nil || c.fields != nil {
 		t.Fatalf("held: %+v, want no change", c)
+	}
+}
+
+// The newest record is decoded whole and an older one only for the fields the newer lack, which must come
+// out as a whole decode would give them; the writer's own fields stay out whichever record holds them.
+func TestMergedFieldsTakeFromOlderRecordsOnlyWhatTheNewerLack(t *testing.T) {
+	got := mergedFields([]Record{
+		record(1, map[string]any{"Vehicle": map[string]any{"Speed": 1.0}, "cells": []any{3.5, 3.6}, "messages": 9.0}),
+		record(2, map[string]any{"Vehicle": map[string]any{"Speed": 2.0}, "_etag": "x", "door": nil}),
+		record(3, map[string]any{"Vehicle": map[string]any{"Speed": 3.0, "Gear": 4.0}, "$set": 1.0}),
+	})
+	if want := "map[Vehicle:map[Gear:4 Speed:3] cells:[3.5 3.6] door:<nil>]"; fmt.Sprint(got) != want {
+		t.Fatalf("merged %v, want %s", got, want)
+	}
+	if len(mergedFields(nil)) != 0 {
+		t.Fatal("no records, yet fields")
+	}
+}
+
+// Only a valid JSON object is a telemetry record; anything else is skipped as bad, never written.
+func TestParseRecordTakesOnlyJSONObjects(t *testing.T) {
+	for value, ok := range map[string]bool{
+		`{"speedKmh":1}`: true, " \n\t{}": true,
+		"null": false, "[1]": false, `"text"`: false, "7": false, `{"a":`: false, "": false, "   ": false,
+	} {
+		_, err := parseRecord(&kgo.Record{Key: []byte("v1"), Value: []byte(value)})
+		if (err == nil) != ok || (err != nil && !errors.Is(err, errBadRecord)) {
+			t.Errorf("%q: err %v, want accepted %v", value, err, ok)
+		}
 	}
 }
 

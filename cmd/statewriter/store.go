@@ -39,11 +39,30 @@ type Record struct {
 	Value []byte
 }
 
-// fields is the message's own fields (messageFields); collect lets only JSON objects through.
-func (r Record) fields() map[string]any {
-	var message map[string]any
-	_ = json.Unmarshal(r.Value, &message)
-	return messageFields(message)
+// mergedFields is the records' own fields (messageFields) merged in offset order, a later record's value
+// winning; collect lets only JSON objects through. The newest record is decoded whole, the older ones only
+// split into their top-level fields for what the newer lack: a vehicle's hundred records since the last
+// poll cost about one decode (their cell voltages alone are hundreds of numbers each), not a hundred.
+func mergedFields(records []Record) map[string]any {
+	if len(records) == 0 {
+		return map[string]any{}
+	}
+	var newest map[string]any
+	_ = json.Unmarshal(records[len(records)-1].Value, &newest)
+	fields := messageFields(newest)
+	for i := len(records) - 2; i >= 0; i-- {
+		var older map[string]json.RawMessage
+		_ = json.Unmarshal(records[i].Value, &older)
+		for k, raw := range older {
+			if _, newer := fields[k]; newer || !storable(k) {
+				continue
+			}
+			var v any
+			_ = json.Unmarshal(raw, &v)
+			fields[k] = v
+		}
+	}
+	return fields
 }
 
 // Update is one vehicle's records from one partition in one poll, in ascending offset order. A store
@@ -95,20 +114,19 @@ type change struct {
 // overlaps what the document already holds, is neither counted nor written again.
 func plan(u Update, stored map[string]int64) change {
 	last, held := stored[u.OffsetKey.String()]
-	c := change{fields: map[string]any{}}
+	var c change
+	applied := u.Records[:0:0]
 	for _, r := range u.Records {
 		if held && r.Offset <= last {
 			continue
 		}
-		c.applied++
-		for k, v := range r.fields() {
-			c.fields[k] = v
-		}
+		applied = append(applied, r)
 		c.seen, c.offset = r.Seen, r.Offset
 	}
-	if c.applied == 0 {
+	if c.applied = len(applied); c.applied == 0 {
 		return change{}
 	}
+	c.fields = mergedFields(applied)
 	for key := range stored {
 		if u.OffsetKey.supersedes(key) {
 			c.drop = append(c.drop, key)
@@ -143,12 +161,16 @@ var reserved = map[string]bool{
 func messageFields(message map[string]any) map[string]any {
 	out := make(map[string]any, len(message))
 	for k, v := range message {
-		if k != "" && !reserved[k] && !strings.HasPrefix(k, "$") && !strings.HasPrefix(k, "_") &&
-			!strings.Contains(k, ".") {
+		if storable(k) {
 			out[k] = v
 		}
 	}
 	return out
+}
+
+// storable is whether messageFields keeps a field of this name.
+func storable(k string) bool {
+	return k != "" && !reserved[k] && !strings.HasPrefix(k, "$") && !strings.HasPrefix(k, "_") && !strings.Contains(k, ".")
 }
 
 // OpenStore connects lazily to the store cfg names: neither kind has to answer yet.

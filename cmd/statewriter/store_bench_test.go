@@ -6,6 +6,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"go.mongodb.org/mongo-driver/v2/bson"
 )
 
 // BenchmarkStoreWritesAtAThousandVehicles measures the state writes a poll makes against the real FerretDB
@@ -40,4 +43,35 @@ func BenchmarkStoreWritesAtAThousandVehicles(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(vehicles*b.N)/time.Since(started).Seconds(), "writes/s")
+}
+
+// BenchmarkPollCPUPerRecord measures the writer's own CPU for a poll (`make bench` records it in
+// bench/results/statewriter-cpu.txt): 1,000 vehicles with three records each over four partitions, shaped
+// like the fleet's VSS messages, grouped (collect), merged (plan) and encoded as the MongoDB updates they
+// become, without a store. On the node it shares the cores with the hubs a fleet's acknowledgements wait on.
+func BenchmarkPollCPUPerRecord(b *testing.B) {
+	const vehicles, perVehicle, partitions = 1000, 3, 4
+	w := testWriter("")
+	parts := make([]kgo.FetchPartition, partitions)
+	for r := range perVehicle {
+		for v := range vehicles {
+			p := &parts[v%partitions]
+			p.Partition = int32(v % partitions)
+			value := fmt.Sprintf(`{"vehicleId":"vehicle-%05d","seq":%d,"Vehicle":{"Speed":%d.5,`+
+				`"CurrentLocation":{"Latitude":48.1,"Longitude":11.5},"Powertrain":{"TractionBattery":`+
+				`{"CellVoltage":{"CellVoltages":[%s3.7]}}}}}`, v, r, r, strings.Repeat("3.712,", 250))
+			p.Records = append(p.Records, &kgo.Record{Key: []byte(fmt.Sprintf("vehicle-%05d", v)), Value: []byte(value),
+				Partition: p.Partition, Offset: int64(len(p.Records)), Timestamp: time.Now()})
+		}
+	}
+	fetches := kgo.Fetches{{Topics: []kgo.FetchTopic{{Topic: topic, Partitions: parts}}}}
+	b.ResetTimer()
+	for range b.N {
+		for _, u := range w.collect("u1", fetches, map[string]string{}).updates {
+			if _, err := bson.Marshal(mongoUpdate(u, plan(u, nil))); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N*vehicles*perVehicle), "µs/record")
 }
