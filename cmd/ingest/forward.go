@@ -57,6 +57,13 @@ type Forwarder struct {
 	seen       sync.Map // device id -> struct{}: devices this process has announced
 }
 
+// producerLinger is how long a partition's records wait for more before a produce request is built.
+// Each PUBACK waits on its record's produce (hook.go), and an idempotent producer has one request in
+// flight per broker, so records gather while one is out anyway; franz-go's default linger is 10 ms
+// (kgo/config.go, ProducerLinger). At S3's 6,000 messages/s on one unit here, 2 ms took PUBACK p50
+// from 16-23 to 12-13 ms and p99 from 131-176 to 112 ms (interleaved runs in one cluster, 2026-12-06).
+const producerLinger = 2 * time.Millisecond
+
 // NewForwarder makes the producer: idempotent with acks=all (franz-go's default, set here for the
 // reader), every record given up after timeout so a Kafka outage cannot pile records up forever.
 func NewForwarder(plan Plan, partitions int32, timeout time.Duration, stats *Stats, log *slog.Logger) (*Forwarder, error) {
@@ -71,6 +78,7 @@ func NewForwarder(plan Plan, partitions int32, timeout time.Duration, stats *Sta
 		kgo.RecordDeliveryTimeout(timeout),
 		kgo.ProduceRequestTimeout(timeout),
 		kgo.ClientID("autocloud-ingest"),
+		kgo.ProducerLinger(producerLinger),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("kafka client: %w", err)
