@@ -804,7 +804,7 @@ def _simulate_fleet(
             lag_text = "; store lag " + (
                 f"{lag} s" if lag is not None else f"not caught up within --settle {settle:g} s"
             )
-            if lag is not None and lag_from:
+            if lag is not None and lag_from is not None:
                 lag_text += f" (caught up after {lag_from} s, by {lag} s)"
         _echo(
             f"sent {result.summary.sent}, {acknowledged}, unacknowledged {result.summary.unacknowledged}, "

@@ -63,7 +63,8 @@ class FleetRunResult:
     store_lag_s: float | None
     """From the end of sending until the store counted every acknowledged message; None: not within --settle."""
     store_lag_from_s: float | None = None
-    """The store caught up after this (the last read that fell short began then) and by ``store_lag_s``."""
+    """The store caught up after this (the last read that fell short began then) and by ``store_lag_s``;
+    None if the first read found every message."""
 
     @property
     def lost(self) -> int:

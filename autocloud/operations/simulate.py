@@ -580,8 +580,9 @@ class Settled(NamedTuple):
     lag_s: float | None
     """From the end of sending until a read found every acknowledged message; None if none did."""
     earliest_s: float | None
-    """When the last read that still fell short began (0 if the first read found them all): the store
-    caught up after this and by :attr:`lag_s`. Reads are sparse when they are slow (:data:`READ_SHARE`)."""
+    """When the last read that still fell short began (None if the first read found them all, or none
+    did): the store caught up after this and by :attr:`lag_s`. Reads are sparse when they are slow
+    (:data:`READ_SHARE`)."""
 
 
 def settle(
@@ -596,13 +597,14 @@ def settle(
     ``settle_seconds`` past ``ended``. Between reads it waits :data:`SETTLE_POLL_S`, or longer where a
     read takes more than :data:`READ_SHARE` of the time, but never past the deadline: the last read is
     at it."""
-    short_since = ended
+    short_since: float | None = None
     while True:
         asked = clock()
         stored, vehicles = read()
         now = clock()
         if stored >= acknowledged:
-            return Settled(stored, vehicles, now - ended, max(0.0, short_since - ended))
+            earliest = None if short_since is None else max(0.0, short_since - ended)
+            return Settled(stored, vehicles, now - ended, earliest)
         if now - ended >= settle_seconds:
             return Settled(stored, vehicles, None, None)
         short_since = asked

@@ -129,6 +129,14 @@ def test_settle_measures_the_lag_or_says_the_store_did_not_catch_up() -> None:
     reads = iter([(3, 1), (8, 2), (10, 2)])
     outcome = simulate.settle(lambda: next(reads), 10, 10.0, 60.0, lambda: next(clock), lambda _s: None)
     assert outcome == (10, 2, 3.0, 2.5)
+    # Found at the first read: no read fell short, so no bound below the lag.
+    first = simulate.settle(lambda: (10, 2), 10, 10.0, 60.0, iter([10.0, 10.5]).__next__, lambda _s: None)
+    assert first == (10, 2, 0.5, None)
+    # A read that fell short right at the end still bounds the lag from below, at 0 s.
+    clock = iter([10.0, 14.0, 140.0, 140.0])
+    reads = iter([(3, 1), (10, 2)])
+    outcome = simulate.settle(lambda: next(reads), 10, 10.0, 600.0, lambda: next(clock), lambda _s: None)
+    assert outcome == (10, 2, 130.0, 0.0)
     never = iter([20.0, 20.0, 40.0, 40.0, 71.0, 71.0])
     outcome = simulate.settle(lambda: (4, 1), 10, 10.0, 60.0, lambda: next(never), lambda _s: None)
     assert outcome == (4, 1, None, None)
