@@ -86,6 +86,8 @@ bench: venv toolchain bench-checkov
 	  | tee ../../bench/results/statewriter-store.txt
 	cd cmd/statewriter && go test -count=1 -run '^$$' -bench PollCPUPerRecord -benchtime 20x . \
 	  | tee ../../bench/results/statewriter-cpu.txt
+	cd cmd/ingest && go test -count=1 -run '^$$' -bench HubPerMessage -benchtime 60000x . \
+	  | tee ../../bench/results/ingest-cpu.txt
 
 # Checkov for the side-by-side figure in bench_check.py, in an environment of its own.
 bench-checkov: .state/bench-checkov/bin/checkov

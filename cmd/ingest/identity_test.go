@@ -32,7 +32,7 @@ type testCA struct {
 	key  *ecdsa.PrivateKey
 }
 
-func newCA(t *testing.T, name string) testCA {
+func newCA(t testing.TB, name string) testCA {
 	t.Helper()
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: name},
@@ -47,7 +47,7 @@ func newCA(t *testing.T, name string) testCA {
 }
 
 // issue signs a leaf for cn valid from notBefore to notAfter, for a server (with its DNS name) or a client.
-func (ca testCA) issue(t *testing.T, cn string, server bool, notBefore, notAfter time.Time) tls.Certificate {
+func (ca testCA) issue(t testing.TB, cn string, server bool, notBefore, notAfter time.Time) tls.Certificate {
 	t.Helper()
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	usage := x509.ExtKeyUsageClientAuth
@@ -66,11 +66,11 @@ func (ca testCA) issue(t *testing.T, cn string, server bool, notBefore, notAfter
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
 }
 
-func (ca testCA) device(t *testing.T, id string) tls.Certificate {
+func (ca testCA) device(t testing.TB, id string) tls.Certificate {
 	return ca.issue(t, id, false, time.Now().Add(-time.Hour), time.Now().Add(time.Hour))
 }
 
-func writePEM(t *testing.T, path, kind string, der []byte) string {
+func writePEM(t testing.TB, path, kind string, der []byte) string {
 	t.Helper()
 	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: kind, Bytes: der}), 0o600); err != nil {
 		t.Fatal(err)
@@ -85,13 +85,13 @@ type secureHub struct {
 	roots  *x509.CertPool
 }
 
-func startSecureIngest(t *testing.T, fleet testCA) secureHub {
+func startSecureIngest(t testing.TB, fleet testCA) secureHub {
 	t.Helper()
 	return startSecureIngestFrom(t, fleet, "")
 }
 
 // startSecureIngestFrom starts the hub reading its registry back from source ("" for none).
-func startSecureIngestFrom(t *testing.T, fleet testCA, source string) secureHub {
+func startSecureIngestFrom(t testing.TB, fleet testCA, source string) secureHub {
 	t.Helper()
 	dir := t.TempDir()
 	serverCA := newCA(t, "local hub CA")
@@ -113,7 +113,7 @@ func startSecureIngestFrom(t *testing.T, fleet testCA, source string) secureHub 
 	return secureHub{in: in, roots: roots}
 }
 
-func (h secureHub) register(t *testing.T, id string) {
+func (h secureHub) register(t testing.TB, id string) {
 	t.Helper()
 	req, _ := http.NewRequest(http.MethodPut, "http://"+h.in.HTTPAddr+"/devices/"+id, nil)
 	resp, err := http.DefaultClient.Do(req)
@@ -128,7 +128,7 @@ func (h secureHub) register(t *testing.T, id string) {
 
 // dial connects over TLS with cert (none if nil) and sends a CONNECT; it returns the CONNACK code, or
 // 0xff when the connection was closed before one came (the handshake refused, or no CONNACK).
-func (h secureHub) dial(t *testing.T, cert *tls.Certificate, id, username string) byte {
+func (h secureHub) dial(t testing.TB, cert *tls.Certificate, id, username string) byte {
 	t.Helper()
 	config := &tls.Config{RootCAs: h.roots, ServerName: "streaming-1.autocloud-eu.svc", MinVersion: tls.VersionTLS12}
 	if cert != nil {

@@ -32,13 +32,13 @@ const (
 const fixtureBootstrap = "streaming-1.autocloud-eu.svc.cluster.local:9092"
 
 // routesFile is the component's routes.json with the scale unit's Kafka at bootstrap.
-func routesFile(t *testing.T, bootstrap string) string {
+func routesFile(t testing.TB, bootstrap string) string {
 	t.Helper()
 	return fixtureAt(t, "routes.json", bootstrap)
 }
 
 // fixtureAt is testdata/<name> (a routes file the component writes) with the scale unit's Kafka at bootstrap.
-func fixtureAt(t *testing.T, name, bootstrap string) string {
+func fixtureAt(t testing.TB, name, bootstrap string) string {
 	t.Helper()
 	data, err := os.ReadFile(filepath.Join("testdata", name))
 	if err != nil {
@@ -74,7 +74,7 @@ func TestParsePlanReadsTheComponentsRoutes(t *testing.T) {
 	}
 }
 
-func startIngest(t *testing.T, bootstrap string, timeout time.Duration) *Ingest {
+func startIngest(t testing.TB, bootstrap string, timeout time.Duration) *Ingest {
 	t.Helper()
 	cfg := Config{Routes: routesFile(t, bootstrap), MQTTAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0",
 		Partitions: 3, Timeout: timeout, TopicRetry: 100 * time.Millisecond, DrainTimeout: 5 * time.Second}
@@ -86,7 +86,7 @@ func startIngest(t *testing.T, bootstrap string, timeout time.Duration) *Ingest 
 	return in
 }
 
-func fakeKafka(t *testing.T) string {
+func fakeKafka(t testing.TB) string {
 	t.Helper()
 	cluster, err := kfake.NewCluster(kfake.NumBrokers(1))
 	if err != nil {
@@ -96,7 +96,7 @@ func fakeKafka(t *testing.T) string {
 	return cluster.ListenAddrs()[0]
 }
 
-func httpStatus(t *testing.T, in *Ingest, path string) (int, []byte) {
+func httpStatus(t testing.TB, in *Ingest, path string) (int, []byte) {
 	t.Helper()
 	resp, err := http.Get("http://" + in.HTTPAddr + path)
 	if err != nil {
@@ -108,7 +108,7 @@ func httpStatus(t *testing.T, in *Ingest, path string) (int, []byte) {
 }
 
 // waitReadiness polls /ready until it answers want.
-func waitReadiness(t *testing.T, in *Ingest, want int) {
+func waitReadiness(t testing.TB, in *Ingest, want int) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
@@ -120,9 +120,9 @@ func waitReadiness(t *testing.T, in *Ingest, want int) {
 	t.Fatalf("/ready never answered %d", want)
 }
 
-func waitReady(t *testing.T, in *Ingest) { t.Helper(); waitReadiness(t, in, http.StatusOK) }
+func waitReady(t testing.TB, in *Ingest) { t.Helper(); waitReadiness(t, in, http.StatusOK) }
 
-func stat(t *testing.T, in *Ingest, name string) int64 {
+func stat(t testing.TB, in *Ingest, name string) int64 {
 	t.Helper()
 	_, body := httpStatus(t, in, "/stats")
 	var stats map[string]int64
@@ -139,7 +139,7 @@ type device struct {
 	r    *bufio.Reader
 }
 
-func connect(t *testing.T, in *Ingest, id string) (*device, byte) {
+func connect(t testing.TB, in *Ingest, id string) (*device, byte) {
 	t.Helper()
 	conn, err := net.Dial("tcp", in.MQTTAddr())
 	if err != nil {
@@ -156,7 +156,7 @@ func connect(t *testing.T, in *Ingest, id string) (*device, byte) {
 	return d, ack.ReasonCode
 }
 
-func (d *device) send(t *testing.T, pk packets.Packet) {
+func (d *device) send(t testing.TB, pk packets.Packet) {
 	t.Helper()
 	var buf bytes.Buffer
 	var err error
@@ -178,7 +178,7 @@ func (d *device) send(t *testing.T, pk packets.Packet) {
 	}
 }
 
-func (d *device) publish(t *testing.T, topic string, qos byte, id uint16, payload string) {
+func (d *device) publish(t testing.TB, topic string, qos byte, id uint16, payload string) {
 	t.Helper()
 	d.send(t, packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Publish, Qos: qos}, ProtocolVersion: 4,
 		TopicName: topic, PacketID: id, Payload: []byte(payload)})
@@ -216,7 +216,7 @@ func (d *device) read(timeout time.Duration) (packets.Packet, error) {
 	return pk, err
 }
 
-func consume(t *testing.T, bootstrap, topic string, n int) []*kgo.Record {
+func consume(t testing.TB, bootstrap, topic string, n int) []*kgo.Record {
 	t.Helper()
 	client, err := kgo.NewClient(kgo.SeedBrokers(bootstrap), kgo.ConsumeTopics(topic),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
