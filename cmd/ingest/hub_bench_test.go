@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bufio"
-	"crypto/tls"
 	"fmt"
 	"strings"
 	"sync"
@@ -26,11 +24,16 @@ func BenchmarkHubPerMessage(b *testing.B) {
 	payload := []byte(`{"Vehicle":{"Speed":50.5,"Powertrain":{"TractionBattery":{"StateOfCharge":{"Current":71.2},` +
 		`"CellVoltages":[` + strings.Repeat("3.712,", 170) + `3.7]}}}}`)
 	conns := make([]*device, vehicles)
+	topics := make([]string, vehicles)
 	for v := range conns {
 		id := fmt.Sprintf("eu-car-%04d", v)
 		hub.register(b, id)
 		cert := fleet.device(b, id)
-		conns[v] = hub.connectTLS(b, &cert, id)
+		d, code := hub.open(b, &cert, id, username(id))
+		if code == nil || *code != packets.CodeSuccess.Code {
+			b.Fatalf("%s: not connected", id)
+		}
+		conns[v], topics[v] = d, "devices/"+id+"/messages/events/$.ct=application%2Fjson&$.ce=utf-8"
 	}
 	var wg sync.WaitGroup
 	b.ResetTimer()
@@ -41,7 +44,7 @@ func BenchmarkHubPerMessage(b *testing.B) {
 		if v < b.N%vehicles {
 			n++
 		}
-		topic := "devices/" + fmt.Sprintf("eu-car-%04d", v) + "/messages/events/$.ct=application%2Fjson&$.ce=utf-8"
+		topic := topics[v]
 		wg.Go(func() {
 			for i := range n {
 				id := uint16(i%65535 + 1)
@@ -58,27 +61,6 @@ func BenchmarkHubPerMessage(b *testing.B) {
 	elapsed := time.Since(started)
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "msgs/s")
 	b.ReportMetric(float64((cpuTime()-before).Microseconds())/float64(b.N), "cpu-µs/msg")
-}
-
-// connectTLS is a device connected over TLS with cert, its CONNECT acknowledged.
-func (h secureHub) connectTLS(tb testing.TB, cert *tls.Certificate, id string) *device {
-	tb.Helper()
-	config := &tls.Config{RootCAs: h.roots, ServerName: "streaming-1.autocloud-eu.svc", MinVersion: tls.VersionTLS12,
-		Certificates: []tls.Certificate{*cert}}
-	conn, err := tls.Dial("tcp", h.in.MQTTAddr(), config)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { _ = conn.Close() })
-	d := &device{conn: conn, r: bufio.NewReader(conn)}
-	name := username(id)
-	d.send(tb, packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Connect}, ProtocolVersion: 4,
-		Connect: packets.ConnectParams{ProtocolName: []byte("MQTT"), Clean: true, Keepalive: 60,
-			ClientIdentifier: id, UsernameFlag: true, Username: []byte(name)}})
-	if ack, err := d.read(5 * time.Second); err != nil || ack.FixedHeader.Type != packets.Connack || ack.ReasonCode != 0 {
-		tb.Fatalf("%s: no CONNACK: %v", id, err)
-	}
-	return d
 }
 
 // cpuTime is the process's user and system CPU so far.

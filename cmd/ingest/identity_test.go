@@ -130,25 +130,34 @@ func (h secureHub) register(t testing.TB, id string) {
 // 0xff when the connection was closed before one came (the handshake refused, or no CONNACK).
 func (h secureHub) dial(t testing.TB, cert *tls.Certificate, id, username string) byte {
 	t.Helper()
+	if _, code := h.open(t, cert, id, username); code != nil {
+		return *code
+	}
+	return 0xff
+}
+
+// open is a device connected over TLS with cert (none if nil) that sent its CONNECT, and the CONNACK's
+// code; the code is nil when the connection was closed before a CONNACK came.
+func (h secureHub) open(t testing.TB, cert *tls.Certificate, id, username string) (*device, *byte) {
+	t.Helper()
 	config := &tls.Config{RootCAs: h.roots, ServerName: "streaming-1.autocloud-eu.svc", MinVersion: tls.VersionTLS12}
 	if cert != nil {
 		config.Certificates = []tls.Certificate{*cert}
 	}
 	conn, err := tls.Dial("tcp", h.in.MQTTAddr(), config)
 	if err != nil {
-		return 0xff
+		return nil, nil
 	}
 	t.Cleanup(func() { _ = conn.Close() })
 	d := &device{conn: conn, r: bufio.NewReader(conn)}
-	var buf = packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Connect}, ProtocolVersion: 4,
+	d.send(t, packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Connect}, ProtocolVersion: 4,
 		Connect: packets.ConnectParams{ProtocolName: []byte("MQTT"), Clean: true, Keepalive: 60,
-			ClientIdentifier: id, UsernameFlag: username != "", Username: []byte(username)}}
-	d.send(t, buf)
+			ClientIdentifier: id, UsernameFlag: username != "", Username: []byte(username)}})
 	ack, err := d.read(5 * time.Second)
 	if err != nil || ack.FixedHeader.Type != packets.Connack {
-		return 0xff
+		return d, nil
 	}
-	return ack.ReasonCode
+	return d, &ack.ReasonCode
 }
 
 func username(id string) string {
