@@ -114,19 +114,17 @@ type change struct {
 // overlaps what the document already holds, is neither counted nor written again.
 func plan(u Update, stored map[string]int64) change {
 	last, held := stored[u.OffsetKey.String()]
-	var c change
-	applied := u.Records[:0:0]
-	for _, r := range u.Records {
-		if held && r.Offset <= last {
-			continue
-		}
-		applied = append(applied, r)
-		c.seen, c.offset = r.Seen, r.Offset
+	// Records are in ascending offset order, so those not held yet are a suffix.
+	first := 0
+	for held && first < len(u.Records) && u.Records[first].Offset <= last {
+		first++
 	}
-	if c.applied = len(applied); c.applied == 0 {
+	applied := u.Records[first:]
+	if len(applied) == 0 {
 		return change{}
 	}
-	c.fields = mergedFields(applied)
+	newest := applied[len(applied)-1]
+	c := change{applied: len(applied), seen: newest.Seen, offset: newest.Offset, fields: mergedFields(applied)}
 	for key := range stored {
 		if u.OffsetKey.supersedes(key) {
 			c.drop = append(c.drop, key)
