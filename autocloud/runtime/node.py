@@ -140,7 +140,8 @@ def _namespace(pid: int, kind: str) -> str | None:
 
 
 def prepare(holder: int, paths: NodePaths) -> None:
-    """Mounts and network inside the namespaces: private /run and /var/log, kernel-setting copies, node IP."""
+    """Mounts and network inside the namespaces: private /run, /var/log and /var/lib/kubelet, kernel-setting
+    copies, node IP."""
     paths.kernel_copies.mkdir(parents=True, exist_ok=True)
     paths.kubelet_root.mkdir(parents=True, exist_ok=True)
     script = [
@@ -148,6 +149,10 @@ def prepare(holder: int, paths: NodePaths) -> None:
         "mount -t tmpfs -o mode=755 tmpfs /run",
         f"mkdir -p {KUBELET_ROOT} && mount --bind {paths.kubelet_root} {KUBELET_ROOT}",
         "mkdir -p /var/log && mount -t tmpfs -o mode=755 tmpfs /var/log",
+        # kubelet's device plugin socket is at a fixed path whatever --root-dir says
+        # (k8s.io/kubelet deviceplugin/v1beta1 DevicePluginPath): private, so two nodes on one machine
+        # (the integration tests' workers) do not take each other's socket.
+        "mkdir -p /var/lib/kubelet && mount -t tmpfs -o mode=755 tmpfs /var/lib/kubelet",
     ]
     for setting in KERNEL_SETTINGS:
         copy = paths.kernel_copies / setting.replace("/", ".")
