@@ -35,7 +35,8 @@ WRITER_NAME = STATE_WRITER
 credential's subject on Azure: ``system:serviceaccount:<region namespace>:statewriter``)."""
 WRITER_PORT = 8080
 WRITER_RESOURCES = ContainerResources(cpu_request_m=25, memory_request_mi=64, cpu_limit_m=500, memory_limit_mi=512)
-"""The limit holds a poll being written and the next fetch (4 MB a partition, cmd/statewriter/writer.go)."""
+"""The limit holds a poll being written and the next fetch (4 MB a partition, cmd/statewriter/writer.go).
+The local stacks ask less CPU (``components.local.state.WRITER_RESOURCES``)."""
 
 
 @dataclass(frozen=True)
@@ -139,7 +140,7 @@ def azure_writer_wiring(
     )
 
 
-def writer_workload(wiring: StateWriterWiring) -> Workload:
+def writer_workload(wiring: StateWriterWiring, resources: ContainerResources = WRITER_RESOURCES) -> Workload:
     """The state writer reading ``wiring.topic`` of every unit into the store, on either target; a brand's
     writer (``wiring.tenant``) keeps its own vehicles only (``--vehicle-prefix``)."""
     tenant = wiring.tenant
@@ -158,7 +159,7 @@ def writer_workload(wiring: StateWriterWiring) -> Workload:
         image=wiring.image,
         port=WRITER_PORT,
         port_name="http",
-        resources=WRITER_RESOURCES,
+        resources=resources,
         go_program=True,
         run_as_user=NONROOT_UID,
         read_only_root=True,
