@@ -1,7 +1,8 @@
 """The platform's own services as workloads, one definition for both targets.
 
 A service is built by one function from a small typed *wiring*: what differs between the local
-stacks and Azure is only where the service's inputs are and how it authenticates to them. Locally the
+stacks and Azure is only where the service's inputs are, how it authenticates to them, and the CPU it
+asks for on a shared node. Locally the
 state writer reads Kafka without auth and writes the FerretDB stand-in with a password from a
 Kubernetes Secret; on Azure it reads Event Hubs' Kafka endpoint and writes Cosmos DB for NoSQL, both
 with Entra ID through AKS workload identity (no password anywhere). Flags the program takes
@@ -34,7 +35,9 @@ WRITER_NAME = STATE_WRITER
 """Object name of the state writer's ServiceAccount, Deployment and Service (and the federated
 credential's subject on Azure: ``system:serviceaccount:<region namespace>:statewriter``)."""
 WRITER_PORT = 8080
-WRITER_RESOURCES = ContainerResources(cpu_request_m=25, memory_request_mi=64, cpu_limit_m=500, memory_limit_mi=512)
+AZURE_WRITER_RESOURCES = ContainerResources(
+    cpu_request_m=25, memory_request_mi=64, cpu_limit_m=500, memory_limit_mi=512
+)
 """The limit holds a poll being written and the next fetch (4 MB a partition, cmd/statewriter/writer.go).
 The local stacks ask less CPU (``components.local.state.WRITER_RESOURCES``)."""
 
@@ -77,6 +80,9 @@ class StateWriterWiring:
     store_uri: pulumi.Input[str]
     """Required. ``mongodb://<host>:27017/`` locally; the Cosmos DB account endpoint
     (``https://<account>.documents.azure.com:443/``) on Azure."""
+    resources: ContainerResources
+    """Required. :data:`AZURE_WRITER_RESOURCES` on Azure; locally the same with a smaller CPU request
+    (``components.local.state.WRITER_RESOURCES``)."""
     kafka_auth: KafkaAuth = "none"
     """Optional, default ``none`` (local)."""
     store_kind: StoreKind = "mongodb"
@@ -133,6 +139,7 @@ def azure_writer_wiring(
         streams=[StateStream(f"unit-{n}", host) for n, host in enumerate(kafka_hosts, start=1)],
         topic=topic,
         store_uri=cosmos_endpoint,
+        resources=AZURE_WRITER_RESOURCES,
         kafka_auth="entra",
         store_kind="cosmos-nosql",
         identity_client_id=identity_client_id,
@@ -140,7 +147,7 @@ def azure_writer_wiring(
     )
 
 
-def writer_workload(wiring: StateWriterWiring, resources: ContainerResources = WRITER_RESOURCES) -> Workload:
+def writer_workload(wiring: StateWriterWiring) -> Workload:
     """The state writer reading ``wiring.topic`` of every unit into the store, on either target; a brand's
     writer (``wiring.tenant``) keeps its own vehicles only (``--vehicle-prefix``)."""
     tenant = wiring.tenant
@@ -159,7 +166,7 @@ def writer_workload(wiring: StateWriterWiring, resources: ContainerResources = W
         image=wiring.image,
         port=WRITER_PORT,
         port_name="http",
-        resources=resources,
+        resources=wiring.resources,
         go_program=True,
         run_as_user=NONROOT_UID,
         read_only_root=True,

@@ -55,10 +55,9 @@ from components.local.kube import (
     deploy_workload,
 )
 from components.local.streaming import TELEMETRY_TOPIC
+from components.services import AZURE_WRITER_RESOURCES, StateWriterWiring, StorePassword, writer_workload
 from components.services import WRITER_NAME as WRITER_NAME  # re-exported: the writer is defined there
-from components.services import WRITER_RESOURCES as SHARED_WRITER_RESOURCES
 from components.services import StateStream as StateStream
-from components.services import StateWriterWiring, StorePassword, writer_workload
 from platform_model.local_images import NONROOT_UID, image_reference
 
 STORE_PORT = 27017
@@ -66,20 +65,20 @@ STORE_HEALTH_PORT = 8088
 """FerretDB's debug HTTP listener: ``/debug/readyz`` pings the store over the wire protocol with the
 set-up user, so the pod is ready only when it serves MongoDB clients."""
 BACKLOG_CPU_REQUEST_M = 1
-"""The CPU request of the store and its writer here: the least there is (1m is 2 CPU shares, the kernel's
-floor). On a busy node the CPU is divided by requests, and these two only work off a backlog that may trail,
-while the hubs and Kafka stand in for IoT Hub and Event Hubs, whose acknowledgements vehicles wait for and
-which on Azure run on hardware of their own. At S3's rate, interleaved runs with the store at 10m and the
-writer at 25m had PUBACK p50 11.5-12.7 ms and p99 93-125 ms; at 1m, 7.5-7.9 ms and 70-81 ms, with the same
-store lag, 5-7 s (docs/benchmarks.md)."""
+"""The CPU request of the store and its writer here: the least there is (on the embedded node's cgroup v1,
+1m is 2 CPU shares, the floor, where a hub's 50m is 51). On a busy node the CPU is divided by requests, and
+these two only work off a backlog that may trail, while the hubs and Kafka stand in for IoT Hub and Event
+Hubs, whose acknowledgements vehicles wait for and which on Azure run on hardware of their own. At S3's
+rate, interleaved runs with the store at 10m and the writer at 25m had PUBACK p50 11.5-12.7 ms and p99
+93-125 ms; at 1m, 7.5-8.2 ms and 70-81 ms, with the same store lag, 5.3-7.6 s (docs/benchmarks.md)."""
 RESOURCES = ContainerResources(
     cpu_request_m=BACKLOG_CPU_REQUEST_M, memory_request_mi=128, cpu_limit_m=2000, memory_limit_mi=512
 )
 """The document store's. Its limit is two cores, the embedded node's: once the vehicles stop, the store
 catches up on what is idle (at one core it was throttled at its limit while a core stood idle, 10,000
 vehicles' backlog)."""
-WRITER_RESOURCES = replace(SHARED_WRITER_RESOURCES, cpu_request_m=BACKLOG_CPU_REQUEST_M)
-"""The state writer's here: Azure's (``components.services.WRITER_RESOURCES``) with the backlog's request."""
+WRITER_RESOURCES = replace(AZURE_WRITER_RESOURCES, cpu_request_m=BACKLOG_CPU_REQUEST_M)
+"""The state writer's here: Azure's with the backlog's CPU request."""
 STORE_GOGC = "1000"
 """FerretDB's garbage collector waits until the heap has grown by ten times what is live, not by as much as is
 live (GOGC's default, 100): every update
@@ -170,6 +169,7 @@ def local_writer_wiring(
         streams=streams,
         topic=topic,
         store_uri=store_uri,
+        resources=WRITER_RESOURCES,
         store_password=StorePassword(username=store_username(tenant), secret=password_secret, key=PASSWORD_ITEM),
         tenant=tenant if tenant and tenant.brand else None,
     )
@@ -273,5 +273,5 @@ class LocalVehicleStateStore(pulumi.ComponentResource):
         wiring = local_writer_wiring(
             args.writer_image, self.key_secret_name, args.streams, args.telemetry_topic, store_uri, args.tenant
         )
-        writer = writer_workload(wiring, WRITER_RESOURCES)
+        writer = writer_workload(wiring)
         deploy_workload(f"{name}-writer", self, args.placement, writer, depends_on=[secret])

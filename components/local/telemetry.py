@@ -46,11 +46,11 @@ RESOURCES = ContainerResources(cpu_request_m=50, memory_request_mi=32, cpu_limit
 """A hub stands in for one IoT Hub scale unit: thousands of TLS connections and up to S3's 6,000 messages/s.
 At 200m and 128 MiB, 1,000 vehicles flat out queued their TLS handshakes (hub connect p50 4.5 s) and got the
 hub OOM-killed; at 1 GiB 10,000 vehicles still did (about 80 KB a connection: TLS buffers and goroutines,
-docs/benchmarks.md). The request stays small, so an idle region still fits the node, but it is fifty times
-the store's and the writer's (``components.local.state.BACKLOG_CPU_REQUEST_M``): requests set the CPU shares
-a busy node divides by, and a device waits for its acknowledgement, while vehicle state may trail (at S3's
-rate, PUBACK p99 was 313-336 ms with the hub at half the store's share, 174 ms at five times; 119 ms with no
-store path at all)."""
+docs/benchmarks.md). The request stays small, so an idle region still fits the node, but its CPU shares
+are 25 times the store's and the writer's (51 to 2, ``components.local.state.BACKLOG_CPU_REQUEST_M``):
+requests set the shares a busy node divides by, and a device waits for its acknowledgement, while vehicle
+state may trail (at S3's rate, PUBACK p99 was 313-336 ms with the hub at half the store's share, 174 ms at
+five times; 119 ms with no store path at all)."""
 
 
 @dataclass(frozen=True)

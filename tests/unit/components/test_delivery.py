@@ -26,6 +26,7 @@ from components.local.state import local_writer_wiring
 from components.placement import STORAGE_BLOB_DATA_CONTRIBUTOR, AzurePlacement
 from components.platform import RegionalPlatform
 from components.services import (
+    AZURE_WRITER_RESOURCES,
     StateStream,
     StateWriterWiring,
     StorePassword,
@@ -60,6 +61,7 @@ CONTAINER = "Deployment/statewriter:spec.template.spec.containers[statewriter]"
 
 TARGET_PATHS = {
     f"{CONTAINER}.image",
+    f"{CONTAINER}.resources.requests.cpu",
     f"{CONTAINER}.args[--brokers]",
     f"{CONTAINER}.args[--kafka-auth]",
     f"{CONTAINER}.args[--store-kind]",
@@ -183,13 +185,16 @@ def test_azure_state_writer_joins_the_consumer_group_every_hub_has() -> None:
 
 def test_wiring_refuses_cloud_auth_without_an_identity_and_passwords_for_cosmos() -> None:
     with pytest.raises(ValueError, match="identity_client_id"):
-        StateWriterWiring(image="x", streams=(), topic="t", store_uri=COSMOS, kafka_auth="entra")
+        StateWriterWiring(
+            image="x", streams=(), topic="t", store_uri=COSMOS, resources=AZURE_WRITER_RESOURCES, kafka_auth="entra"
+        )
     with pytest.raises(ValueError, match="store_password"):
         StateWriterWiring(
             image="x",
             streams=(),
             topic="t",
             store_uri=COSMOS,
+            resources=AZURE_WRITER_RESOURCES,
             store_kind="cosmos-nosql",
             identity_client_id=CLIENT_ID,
             store_password=StorePassword("u", "s", "k"),
