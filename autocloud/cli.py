@@ -590,7 +590,12 @@ def simulate(
         typer.Option("--messages", help="Messages per vehicle (default 10; in fleet mode a cap, default none)."),
     ] = None,
     rate: Annotated[float | None, typer.Option("--rate", help="Messages per second, whole fleet.")] = None,
-    settle: Annotated[float, typer.Option("--settle", help="Seconds to wait for the store.")] = 60.0,
+    settle: Annotated[
+        float,
+        typer.Option(
+            "--settle", help="Seconds to wait for the store once sending ends, again after each read that finds more."
+        ),
+    ] = 60.0,
     duration: Annotated[
         float | None,
         typer.Option("--duration", help="Fleet mode: seconds the fleet drives (compiled generator, default 120)."),
@@ -802,7 +807,7 @@ def _simulate_fleet(
             stored = f"stored {result.stored} ({result.vehicles_stored} of {vehicles} vehicles)"
             lag, lag_from = summary["store_lag_s"], summary["store_lag_from_s"]
             lag_text = "; store lag " + (
-                f"{lag} s" if lag is not None else f"not caught up within --settle {settle:g} s"
+                f"{lag} s" if lag is not None else f"not caught up (nothing more stored for --settle {settle:g} s)"
             )
             if lag is not None and lag_from is not None:
                 lag_text += f" (caught up after {lag_from} s, by {lag} s)"

@@ -61,7 +61,8 @@ class FleetRunResult:
     vehicles_stored: int | None
     vehicles: int
     store_lag_s: float | None
-    """From the end of sending until the store counted every acknowledged message; None: not within --settle."""
+    """From the end of sending until the store counted every acknowledged message; None: the store stopped
+    counting more for --settle seconds first."""
     store_lag_from_s: float | None = None
     """The store caught up after this (the last read that fell short began then) and by ``store_lag_s``;
     None if the first read found every message."""
@@ -81,7 +82,7 @@ class FleetRunResult:
         """Why the run failed (exit 1), one phrase each; empty for a clean run."""
         found = []
         if self.lost:
-            late = " (the store had not caught up within --settle)" if self.store_lag_s is None else ""
+            late = " (the store counted nothing more for --settle seconds)" if self.store_lag_s is None else ""
             found.append(f"{self.lost} acknowledged messages not stored{late}")
         if self.summary.unacknowledged:
             found.append(f"{self.summary.unacknowledged} messages never acknowledged")

@@ -573,7 +573,7 @@ of the writes being waited for. The store lag is measured to within the wait bet
 
 
 class Settled(NamedTuple):
-    """What the store counted once it caught up, or when the settle time ran out."""
+    """What the store counted once it caught up, or when it stopped counting more for the settle time."""
 
     stored: int
     vehicles: int
@@ -593,11 +593,15 @@ def settle(
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
 ) -> Settled:
-    """Read the store (``read`` -> messages, vehicles added) until it counted ``acknowledged`` or
-    ``settle_seconds`` past ``ended``. Between reads it waits :data:`SETTLE_POLL_S`, or longer where a
-    read takes more than :data:`READ_SHARE` of the time, but never past the deadline: the last read is
-    at it."""
+    """Read the store (``read`` -> messages, vehicles added) until it counted ``acknowledged``, or until
+    ``settle_seconds`` passed, from the end of sending or from the last read that found more: a store
+    still catching up on a big fleet's backlog is waited for, one that stopped counting is not (every
+    wait is bounded, as a read only counts more up to ``acknowledged``). Between reads it waits
+    :data:`SETTLE_POLL_S`, or longer where a read takes more than :data:`READ_SHARE` of the time, but
+    never past the deadline: the last read is at it."""
     short_since: float | None = None
+    counted: int | None = None
+    deadline = ended + settle_seconds
     while True:
         asked = clock()
         stored, vehicles = read()
@@ -605,11 +609,14 @@ def settle(
         if stored >= acknowledged:
             earliest = None if short_since is None else max(0.0, short_since - ended)
             return Settled(stored, vehicles, now - ended, earliest)
-        if now - ended >= settle_seconds:
+        if counted is not None and stored > counted:
+            deadline = now + settle_seconds
+        counted = stored
+        if now >= deadline:
             return Settled(stored, vehicles, None, None)
         short_since = asked
         wait = max(SETTLE_POLL_S, (now - asked) * (1 - READ_SHARE) / READ_SHARE)
-        sleep(min(wait, ended + settle_seconds - now))
+        sleep(min(wait, deadline - now))
 
 
 def _drive_fleet(

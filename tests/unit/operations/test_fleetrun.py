@@ -220,7 +220,9 @@ def test_problems_are_loss_unacknowledged_refusals_and_a_slow_storm() -> None:
     assert fleetrun.FleetRunResult(clean, 10, 2, 2, 0.5).duplicates == 1
     lossy = fleetrun.FleetRunResult(clean, 7, 2, 2, None)
     assert lossy.lost == 2
-    assert lossy.problems == ["2 acknowledged messages not stored (the store had not caught up within --settle)"]
+    assert lossy.problems == [
+        "2 acknowledged messages not stored (the store counted nothing more for --settle seconds)"
+    ]
     assert lossy.as_dict()["store_lag_s"] is None
     storm = SUMMARY["storm"] | {"all_within": False}
     bad = _summary(unacknowledged=1, storm=fleetsim.StormReport(**storm))
