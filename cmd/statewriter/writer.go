@@ -126,11 +126,27 @@ const pollMax = 20000
 // brought, so at franz-go's default (1 MB, about 800 of the fleet's messages) ten partitions filled less
 // than half a poll and 1,000 vehicles flat out cost a write per eight messages. With 4 MB a poll can fill:
 // twenty messages a write. The memory it takes (a fetch buffered while the last poll is written) is why the
-// writer's limit is 512 MiB (components/services.py, WRITER_RESOURCES); at 256 MiB and without GOMEMLIMIT
+// writer's limit is 512 MiB (components/services.py, AZURE_WRITER_RESOURCES); at 256 MiB and without GOMEMLIMIT
 // the writer was OOM-killed. On Azure the same consumer reads Event Hubs, whose Kafka endpoint names no
 // constraint on a consumer's fetch sizes among the settings it lists as differing from Kafka's
 // (https://learn.microsoft.com/azure/event-hubs/apache-kafka-configurations).
 const fetchPartitionBytes = 4 << 20
+
+// fetchBudgetBytes bounds the fetched records (compressed, as Kafka sends them) the writer's consumers hold
+// at once, across every unit: each unit's client fetches at most its share of it (never less than one
+// partition's fetchPartitionBytes), one fetch at a time (franz-go, MaxConcurrentFetches: "paired with
+// FetchMaxBytes, can upper bound the maximum amount of memory that the client can use for consuming"). A
+// client holds the poll being written and the fetch after it, and the hubs' records come snappy-compressed,
+// so decompressed they take several times their fetched size. At franz-go's defaults (50 MiB a fetch,
+// FetchMaxBytes: "If what you are consuming is compressed ... set this option so that decompression does
+// not eat all of your RAM"), a writer of two units behind a 2,000-vehicle flat-out backlog was OOM-killed
+// at its 512 MiB limit on every restart and never caught up.
+const fetchBudgetBytes = 32 << 20
+
+// fetchMaxBytes is one unit's share of fetchBudgetBytes.
+func fetchMaxBytes(units int) int32 {
+	return int32(max(fetchPartitionBytes, fetchBudgetBytes/max(units, 1)))
+}
 
 // NewWriter connects lazily: neither Kafka nor the store has to answer yet.
 func NewWriter(cfg Config, log *slog.Logger) (*Writer, error) {
@@ -159,6 +175,8 @@ func NewWriter(cfg Config, log *slog.Logger) (*Writer, error) {
 			kgo.ConsumeTopics(cfg.Topic),
 			kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 			kgo.FetchMaxPartitionBytes(fetchPartitionBytes),
+			kgo.FetchMaxBytes(fetchMaxBytes(len(cfg.Units))),
+			kgo.MaxConcurrentFetches(1),
 			// Offsets are committed by hand after the upsert, and a rebalance waits until then.
 			kgo.DisableAutoCommit(),
 			kgo.BlockRebalanceOnPoll(),

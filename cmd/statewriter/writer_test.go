@@ -372,3 +372,14 @@ func TestProbeWritesAndReadsBack(t *testing.T) {
 		t.Fatal("a wrong password was accepted")
 	}
 }
+
+func TestUnitsShareTheFetchBudgetButEachFetchesAWholePartition(t *testing.T) {
+	for units, want := range map[int]int32{0: 32 << 20, 1: 32 << 20, 2: 16 << 20, 8: 4 << 20, 20: 4 << 20} {
+		if got := fetchMaxBytes(units); got != want {
+			t.Errorf("fetchMaxBytes(%d) = %d MiB, want %d MiB", units, got>>20, want>>20)
+		}
+		if units > 0 && units <= fetchBudgetBytes/fetchPartitionBytes && int(fetchMaxBytes(units))*units > fetchBudgetBytes {
+			t.Errorf("%d units fetch more than the budget together", units)
+		}
+	}
+}
