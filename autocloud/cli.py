@@ -807,7 +807,9 @@ def _simulate_fleet(
             stored = f"stored {result.stored} ({result.vehicles_stored} of {vehicles} vehicles)"
             lag, lag_from = summary["store_lag_s"], summary["store_lag_from_s"]
             lag_text = "; store lag " + (
-                f"{lag} s" if lag is not None else f"not caught up (nothing more stored for --settle {settle:g} s)"
+                f"{lag} s"
+                if lag is not None
+                else f"not caught up (--settle {settle:g} s passed since sending ended or the store last counted more)"
             )
             if lag is not None and lag_from is not None:
                 lag_text += f" (caught up after {lag_from} s, by {lag} s)"

@@ -38,7 +38,8 @@ WRITER_PORT = 8080
 AZURE_WRITER_RESOURCES = ContainerResources(
     cpu_request_m=25, memory_request_mi=64, cpu_limit_m=500, memory_limit_mi=512
 )
-"""The limit holds a poll being written and the next fetch (4 MB a partition, cmd/statewriter/writer.go).
+"""The limit holds a poll being written and the next fetch (4 MB a partition, the units' 32 MiB fetch budget,
+cmd/statewriter/writer.go).
 The local stacks ask less CPU (``components.local.state.WRITER_RESOURCES``)."""
 
 

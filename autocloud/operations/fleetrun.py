@@ -82,7 +82,7 @@ class FleetRunResult:
         """Why the run failed (exit 1), one phrase each; empty for a clean run."""
         found = []
         if self.lost:
-            late = " (the store counted nothing more for --settle seconds)" if self.store_lag_s is None else ""
+            late = " (the store stalled: --settle passed without it counting more)" if self.store_lag_s is None else ""
             found.append(f"{self.lost} acknowledged messages not stored{late}")
         if self.summary.unacknowledged:
             found.append(f"{self.summary.unacknowledged} messages never acknowledged")

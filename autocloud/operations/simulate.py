@@ -63,7 +63,8 @@ class VehicleRun:
     namespace: str | None = None
     """Default ``autocloud-<region>``."""
     settle_seconds: float = 60.0
-    """How long to wait, once sending ended, for the state store to count every acknowledged message."""
+    """How long to wait for the state store to count every acknowledged message: from the end of sending,
+    and again from each read that finds more (:func:`settle`)."""
     fleet_dir: Path | None = None
     """Default ``.state/fleet``: the region's (or the brand's) fleet CA and the vehicles' certificates."""
     brand: str | None = None
@@ -611,7 +612,7 @@ def settle(
             return Settled(stored, vehicles, now - ended, earliest)
         if counted is not None and stored > counted:
             deadline = now + settle_seconds
-        counted = stored
+        counted = stored if counted is None else max(counted, stored)
         if now >= deadline:
             return Settled(stored, vehicles, None, None)
         short_since = asked
@@ -642,8 +643,8 @@ def _drive_fleet(
 def run(
     args: SimulationArgs, reach: ClusterReach | None = None, progress: Callable[[int], None] = lambda _n: None
 ) -> SimulationResult:
-    """Drive the fleet through a local region, then wait (up to ``settle_seconds``) for the store to
-    count every message."""
+    """Drive the fleet through a local region, then wait (:func:`settle`) for the store to count every
+    message."""
     reach = reach or default_reach()
     endpoints = discover(reach, args.target_namespace, args.brand)
     vehicles = args.vehicle_ids()

@@ -132,15 +132,17 @@ const pollMax = 20000
 // (https://learn.microsoft.com/azure/event-hubs/apache-kafka-configurations).
 const fetchPartitionBytes = 4 << 20
 
-// fetchBudgetBytes bounds the fetched records (compressed, as Kafka sends them) the writer's consumers hold
-// at once, across every unit: each unit's client fetches at most its share of it (never less than one
-// partition's fetchPartitionBytes), one fetch at a time (franz-go, MaxConcurrentFetches: "paired with
-// FetchMaxBytes, can upper bound the maximum amount of memory that the client can use for consuming"). A
-// client holds the poll being written and the fetch after it, and the hubs' records come snappy-compressed,
-// so decompressed they take several times their fetched size. At franz-go's defaults (50 MiB a fetch,
-// FetchMaxBytes: "If what you are consuming is compressed ... set this option so that decompression does
-// not eat all of your RAM"), a writer of two units behind a 2,000-vehicle flat-out backlog was OOM-killed
-// at its 512 MiB limit on every restart and never caught up.
+// fetchBudgetBytes is what the writer's units fetch at once in all (compressed, as Kafka sends it): each
+// unit's client fetches at most its share (never less than one partition's fetchPartitionBytes, so past
+// eight units the sum is units x 4 MiB). A client holds the poll being written and the fetch after it, so
+// up to twice its share, and the hubs' records come snappy-compressed: decompressed they take several times
+// their fetched size. At franz-go's default, 50 MiB a fetch (FetchMaxBytes: "If what you are consuming is
+// compressed, and compressed well, it is strongly recommended to set this option so that decompression does
+// not eat all of your RAM"), a writer of two units behind a 2,000-vehicle flat-out backlog was OOM-killed at
+// its 512 MiB limit on every restart and never caught up. One fetch at a time per client keeps the share
+// where a unit's Kafka has several brokers (franz-go otherwise fetches from each broker at once; locally a
+// unit has one): MaxConcurrentFetches "paired with FetchMaxBytes, can upper bound the maximum amount of
+// memory that the client can use for consuming".
 const fetchBudgetBytes = 32 << 20
 
 // fetchMaxBytes is one unit's share of fetchBudgetBytes.

@@ -373,13 +373,25 @@ func TestProbeWritesAndReadsBack(t *testing.T) {
 	}
 }
 
-func TestUnitsShareTheFetchBudgetButEachFetchesAWholePartition(t *testing.T) {
-	for units, want := range map[int]int32{0: 32 << 20, 1: 32 << 20, 2: 16 << 20, 8: 4 << 20, 20: 4 << 20} {
-		if got := fetchMaxBytes(units); got != want {
-			t.Errorf("fetchMaxBytes(%d) = %d MiB, want %d MiB", units, got>>20, want>>20)
+func TestEachUnitFetchesItsShareOfTheBudgetOneFetchAtATime(t *testing.T) {
+	unit := func(n int) Unit { return Unit{fmt.Sprintf("unit-%d", n), []string{fmt.Sprintf("127.0.0.1:%d", n)}} }
+	for units, want := range map[int]int32{1: 32 << 20, 2: 16 << 20, 8: 4 << 20, 12: 4 << 20} {
+		cfg := config("mongodb://127.0.0.1:1/", "statewriter")
+		for n := 1; n <= units; n++ {
+			cfg.Units = append(cfg.Units, unit(n))
 		}
-		if units > 0 && units <= fetchBudgetBytes/fetchPartitionBytes && int(fetchMaxBytes(units))*units > fetchBudgetBytes {
-			t.Errorf("%d units fetch more than the budget together", units)
+		w, err := NewWriter(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		if err != nil {
+			t.Fatal(err)
 		}
+		for _, u := range w.units {
+			if got := u.client.OptValue(kgo.FetchMaxBytes); got != want {
+				t.Errorf("%d units: %s fetches up to %v bytes, want %d MiB", units, u.name, got, want>>20)
+			}
+			if got := u.client.OptValue(kgo.MaxConcurrentFetches); got != 1 {
+				t.Errorf("%d units: %s allows %v concurrent fetches, want 1", units, u.name, got)
+			}
+		}
+		w.Close()
 	}
 }

@@ -71,8 +71,8 @@ TARGET_PATHS = {
     f"ServiceAccount/statewriter:metadata.annotations.{WORKLOAD_IDENTITY_CLIENT_ID}",
     f"Deployment/statewriter:spec.template.metadata.labels.{WORKLOAD_IDENTITY_USE}",
 }
-"""Where the two targets' state writers may differ: image registry, Kafka endpoints and auth, store
-kind, URI and auth, the workload identity annotation and label. Nothing else."""
+"""Where the two targets' state writers may differ: image registry, CPU request, Kafka endpoints and auth,
+store kind, URI and auth, the workload identity annotation and label. Nothing else."""
 
 
 def flatten(value: Any, path: str, out: dict[str, Any]) -> None:

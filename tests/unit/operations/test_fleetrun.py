@@ -221,7 +221,7 @@ def test_problems_are_loss_unacknowledged_refusals_and_a_slow_storm() -> None:
     lossy = fleetrun.FleetRunResult(clean, 7, 2, 2, None)
     assert lossy.lost == 2
     assert lossy.problems == [
-        "2 acknowledged messages not stored (the store counted nothing more for --settle seconds)"
+        "2 acknowledged messages not stored (the store stalled: --settle passed without it counting more)"
     ]
     assert lossy.as_dict()["store_lag_s"] is None
     storm = SUMMARY["storm"] | {"all_within": False}

@@ -143,20 +143,21 @@ def test_settle_measures_the_lag_or_says_the_store_did_not_catch_up() -> None:
 
 
 def test_settle_waits_on_while_the_store_counts_more_and_not_once_it_stops() -> None:
-    """--settle 60 from the end at 10 s: a store that counted 5 more at 65 s than at 40 s is waited for
-    past 70 s and found complete at 90 s; one that counts nothing more after 65 s is given up on 60 s on."""
-    clock = iter([40.0, 40.0, 65.0, 65.0, 90.0, 90.0])
-    reads = iter([(4, 1), (9, 2), (10, 2)])
+    """--settle 60 from the end at 10 s: a store that counted 5 more at 65 s than at 40 s is still read at
+    75 s (past 70 s) and found complete at 100 s; one whose count falls back after 65 s and only regains
+    it is given up on 60 s after 65 s."""
+    clock = iter([40.0, 40.0, 65.0, 65.0, 75.0, 75.0, 100.0, 100.0])
+    reads = iter([(4, 1), (9, 2), (9, 2), (10, 2)])
     waits: list[float] = []
     outcome = simulate.settle(lambda: next(reads), 10, 10.0, 60.0, lambda: next(clock), waits.append)
-    assert outcome == (10, 2, 80.0, 55.0)
-    assert waits == [0.5, 0.5]
-    clock = iter([40.0, 40.0, 65.0, 65.0, 124.8, 124.8, 125.0, 125.0])
-    reads = iter([(4, 1), (9, 2), (9, 2), (9, 2)])
+    assert outcome == (10, 2, 90.0, 65.0)
+    assert waits == [0.5, 0.5, 0.5]
+    clock = iter([40.0, 40.0, 65.0, 65.0, 100.0, 100.0, 124.8, 124.8, 125.0, 125.0])
+    reads = iter([(4, 1), (9, 2), (3, 1), (9, 2), (9, 2)])
     waits.clear()
     outcome = simulate.settle(lambda: next(reads), 10, 10.0, 60.0, lambda: next(clock), waits.append)
     assert outcome == (9, 2, None, None)
-    assert waits == [0.5, 0.5, pytest.approx(0.2)]
+    assert waits == [0.5, 0.5, 0.5, pytest.approx(0.2)]
 
 
 def test_settle_keeps_its_reads_to_a_tenth_of_the_stores_time() -> None:
