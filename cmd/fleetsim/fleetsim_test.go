@@ -427,22 +427,25 @@ func keysOf(m map[string]any, nested string) []string {
 func TestPacerReservesSlotsAtItsRateAndMakesUpOnlyATenthOfASecond(t *testing.T) {
 	p := NewPacer(1000)
 	start := time.Now()
+	clock := start
+	p.now = func() time.Time { return clock }
 	// At once, 100 slots (0.1 s of the rate) are due now, the next ones a millisecond apart.
 	var due []time.Time
 	for range 300 {
-		due = append(due, p.slot(start))
+		due = append(due, p.slot())
 	}
 	if !due[99].Equal(start) || due[100].Sub(start) != time.Millisecond || due[299].Sub(start) != 200*time.Millisecond {
 		t.Fatalf("slots due at +%s, +%s, +%s; want +0, +1ms, +200ms", due[99].Sub(start), due[100].Sub(start), due[299].Sub(start))
 	}
 	// Ten seconds nobody sent: still only 0.1 s of slots at once.
 	later := start.Add(10 * time.Second)
+	clock = later
 	for range 100 {
-		if d := p.slot(later); !d.Equal(later) {
+		if d := p.slot(); !d.Equal(later) {
 			t.Fatalf("a made-up slot is due at +%s", d.Sub(later))
 		}
 	}
-	if d := p.slot(later); d.Sub(later) != time.Millisecond {
+	if d := p.slot(); d.Sub(later) != time.Millisecond {
 		t.Fatalf("the slot after the burst is due at +%s, want +1ms", d.Sub(later))
 	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"sync"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -13,7 +14,11 @@ import (
 // vehicle that wakes late still sends its own slot's message (late), and the fleet keeps its rate. A
 // pacer that handed slots out from a goroutine of its own lost every slot while that goroutine waited for
 // a core (5,860 of 6,000/s delivered).
-type Pacer struct{ limiter *rate.Limiter }
+type Pacer struct {
+	mu      sync.Mutex
+	limiter *rate.Limiter
+	now     func() time.Time // time.Now; tests set a clock of their own
+}
 
 // makeUpFor is how long a stretch of slots no vehicle was ready to take is made up for later, in a burst.
 const makeUpFor = 100 * time.Millisecond
@@ -21,11 +26,18 @@ const makeUpFor = 100 * time.Millisecond
 // NewPacer paces at rate sends per second.
 func NewPacer(perSecond float64) *Pacer {
 	burst := max(1, int(perSecond*makeUpFor.Seconds()))
-	return &Pacer{limiter: rate.NewLimiter(rate.Limit(perSecond), burst)}
+	return &Pacer{limiter: rate.NewLimiter(rate.Limit(perSecond), burst), now: time.Now}
 }
 
-// slot reserves the next send and returns when it is due.
-func (p *Pacer) slot(now time.Time) time.Time {
+// slot reserves the next send and returns when it is due. The clock is read under the pacer's lock, so the
+// limiter sees its reservations in time order: asked at a time before its last reservation's, x/time/rate
+// moves its last time back (Limiter.advance, reserveN) and counts the stretch in between again, so vehicles
+// racing for it with clock readings of their own were granted slots beyond the rate (311 sends in 3 s at
+// 100/s with a burst of 10).
+func (p *Pacer) slot() time.Time {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	now := p.now()
 	return now.Add(p.limiter.ReserveN(now, 1).DelayFrom(now))
 }
 

@@ -376,7 +376,7 @@ var messagePool = sync.Pool{New: func() any { b := make([]byte, 0, 2304); return
 func (v *vehicle) waitTurn(next time.Time) bool {
 	run := v.run
 	if run.pacer != nil {
-		next = run.pacer.slot(time.Now())
+		next = run.pacer.slot()
 	}
 	for {
 		if run.send.Err() != nil {
